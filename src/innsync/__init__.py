@@ -1,0 +1,1 @@
+"""innsync: a self-hostable channel connectivity hub for hotels."""

@@ -1,0 +1,1 @@
+"""The PMS-facing HTTP API: app factory, dependencies, error handling and routers."""

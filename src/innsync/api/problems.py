@@ -1,0 +1,77 @@
+"""Every error answer is ``application/problem+json`` (RFC 9457) with pointers to bad fields."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from innsync.errors import DomainError, FieldProblem
+
+logger = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, problems: Sequence[FieldProblem] = ()) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if problems:
+        body["errors"] = [{"pointer": p.pointer, "detail": p.detail} for p in problems]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def pointer_of(location: Sequence[int | str]) -> str:
+    """``("body", "entries", 3, "max_stay")`` → ``/entries/3/max_stay``; query params keep a prefix."""
+    parts = list(location)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _validation_problems(exc: RequestValidationError) -> tuple[int, str, list[FieldProblem]]:
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        detail = next(str(e.get("ctx", {}).get("error", "")) for e in errors if e.get("type") == "json_invalid")
+        return 400, f"the body is not valid JSON: {detail}".rstrip(": "), []
+    found = []
+    for error in errors:
+        # Pydantic's own tags on unions (e.g. "function-after[...]") say nothing to a client.
+        location = [part for part in error.get("loc", ()) if not str(part).startswith("function-")]
+        found.append(FieldProblem(pointer_of(location), str(error.get("msg", "invalid"))))
+    return 422, "the request has invalid fields", found
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, exc.problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, detail, found = _validation_problems(exc)
+        return problem(status, "Invalid input" if status == 422 else "Bad request", detail, found)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        return problem(500, "Internal error", "something went wrong on our side; it was logged")
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

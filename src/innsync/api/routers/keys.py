@@ -1,0 +1,54 @@
+"""API keys of the calling tenant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from innsync.api.deps import Admin, DbSession
+from innsync.tenants import service
+
+router = APIRouter(tags=["api keys"])
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(min_length=1, examples=[["read", "write"]])
+
+
+class KeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyRead):
+    key: str = Field(description="Shown once; store it now")
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+def create_key(data: KeyCreate, session: DbSession, who: Admin) -> KeyCreated:
+    issued = service.issue_key(session, who.tenant_id, data.name, data.scopes)
+    session.commit()
+    return KeyCreated(**KeyRead.model_validate(issued.key).model_dump(), key=issued.secret)
+
+
+@router.get("/api-keys")
+def list_keys(session: DbSession, who: Admin) -> list[KeyRead]:
+    return [KeyRead.model_validate(key) for key in service.list_keys(session, who.tenant_id)]
+
+
+@router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_key(key_id: uuid.UUID, session: DbSession, who: Admin) -> None:
+    service.revoke_key(session, who.tenant_id, key_id)
+    session.commit()

@@ -1,0 +1,1 @@
+"""The ``innsync`` command line."""

@@ -1,0 +1,67 @@
+"""Encryption of secrets at rest (Fernet; several keys for rotation) and hashing of API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+logger = logging.getLogger(__name__)
+
+
+class SecretBoxError(ValueError):
+    """A stored secret could not be decrypted with any configured key."""
+
+
+class SecretBox:
+    """Encrypts with the first key, decrypts with any: add a new key first to rotate."""
+
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("at least one encryption key is required")
+        self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise SecretBoxError("secret cannot be decrypted with the configured keys") from exc
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt a stored secret under the newest key."""
+        return self._fernet.rotate(token.encode()).decode()
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def load_or_create_key_file(path: Path) -> list[str]:
+    """Keys from a local file, created (mode 0600) on first use for the embedded default."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(generate_key() + "\n")
+        logger.warning("created a new encryption key file", extra={"path": str(path)})
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def hash_api_key(key: str) -> str:
+    """API keys carry 256 random bits, so a fast hash is as safe as a slow one here."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def sign(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def constant_time_equal(left: str, right: str) -> bool:
+    return hmac.compare_digest(left.encode(), right.encode())

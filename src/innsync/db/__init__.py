@@ -1,0 +1,1 @@
+"""Storage: declarative base, column types, engines and sessions for SQLite, PostgreSQL, MariaDB."""

@@ -1,0 +1,45 @@
+"""Column types that behave the same on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, Numeric
+from sqlalchemy.types import TypeDecorator
+
+# Money: 12 digits, 2 decimals. Currencies with 3 minor units are rounded at the API edge.
+MONEY = Numeric(12, 2, asdecimal=True)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps stored as naive UTC and always returned timezone-aware.
+
+    SQLite and MariaDB keep no offset; storing UTC and re-attaching it on read keeps
+    comparisons correct everywhere. Naive input is refused: it is always a bug.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite may hand back text for computed expressions
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise TypeError(f"unexpected timestamp value {value!r}")
+        return value.replace(tzinfo=UTC)
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """Quantize to the two decimals stored."""
+    return Decimal(value).quantize(Decimal("0.01"))

@@ -1,0 +1,160 @@
+"""Signed webhook deliveries to the PMS: claim due deliveries, send, record, back off."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.crypto import SecretBox, sign
+from innsync.db.engine import transaction
+from innsync.events.models import Event, WebhookDelivery, WebhookSubscription
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Innsync-Signature"
+TIMESTAMP_HEADER = "Innsync-Timestamp"
+EVENT_ID_HEADER = "Innsync-Event-Id"
+# First retry after 10 s, doubling up to 6 h: a PMS that is down for a night still gets everything.
+FIRST_RETRY = timedelta(seconds=10)
+MAX_RETRY = timedelta(hours=6)
+CLAIM_BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """What one send needs, read inside the claiming transaction."""
+
+    delivery_id: int
+    url: str
+    secret: str
+    event_id: int
+    body: bytes
+    attempt: int
+
+
+def signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    """``v1=<hex HMAC-SHA256 over "<timestamp>.<body>">``: the receiver checks both and the age."""
+    return "v1=" + sign(secret, f"{timestamp}.".encode() + body)
+
+
+def event_body(event: Event) -> bytes:
+    document: dict[str, Any] = {
+        "id": event.id,
+        "position": event.position,
+        "kind": event.kind,
+        "created_at": event.created_at.isoformat(),
+        "property_id": str(event.property_id) if event.property_id else None,
+        "subject_id": event.subject_id,
+        "payload": event.payload,
+    }
+    return json.dumps(document, separators=(",", ":"), default=str).encode()
+
+
+def retry_delay(attempt: int, rng: random.Random) -> timedelta:
+    """Exponential backoff with jitter of up to a quarter, so retries of many deliveries spread."""
+    base = min(FIRST_RETRY * (2 ** max(attempt - 1, 0)), MAX_RETRY)
+    return base + base * rng.uniform(0, 0.25)
+
+
+def claim_due(
+    session: Session, box: SecretBox, now: datetime, lease: timedelta, limit: int = CLAIM_BATCH
+) -> list[ClaimedDelivery]:
+    """Take due deliveries for one lease; rows another worker holds are skipped, not awaited."""
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+        .order_by(WebhookDelivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = []
+    for delivery in session.scalars(query):
+        subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
+        event = session.get_one(Event, delivery.event_id)
+        delivery.attempts += 1
+        # If this process dies mid-send, the delivery is due again when the lease runs out.
+        delivery.next_attempt_at = now + lease
+        claimed.append(
+            ClaimedDelivery(
+                delivery_id=delivery.id,
+                url=subscription.url,
+                secret=box.decrypt(subscription.secret_encrypted),
+                event_id=event.id,
+                body=event_body(event),
+                attempt=delivery.attempts,
+            )
+        )
+    return claimed
+
+
+def send(client: httpx.Client, claimed: ClaimedDelivery, now: datetime) -> tuple[int | None, str | None]:
+    """POST one delivery; returns (status code, error text). Any 2xx is success."""
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        EVENT_ID_HEADER: str(claimed.event_id),
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: signature_header(claimed.secret, timestamp, claimed.body),
+    }
+    try:
+        response = client.post(claimed.url, content=claimed.body, headers=headers)
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if 200 <= response.status_code < 300:
+        return response.status_code, None
+    return response.status_code, f"HTTP {response.status_code}"
+
+
+def record_outcome(
+    session: Session,
+    claimed: ClaimedDelivery,
+    status_code: int | None,
+    error: str | None,
+    now: datetime,
+    max_attempts: int,
+    rng: random.Random,
+) -> None:
+    delivery = session.get_one(WebhookDelivery, claimed.delivery_id)
+    delivery.last_status_code = status_code
+    delivery.last_error = error
+    if error is None:
+        delivery.status, delivery.delivered_at = "delivered", now
+    elif delivery.attempts >= max_attempts:
+        delivery.status = "failed"
+        logger.warning(
+            "webhook delivery gave up", extra={"delivery_id": delivery.id, "attempts": delivery.attempts}
+        )
+    else:
+        delivery.next_attempt_at = now + retry_delay(delivery.attempts, rng)
+
+
+def deliver_due(
+    sessions: sessionmaker[Session],
+    client: httpx.Client,
+    box: SecretBox,
+    *,
+    max_attempts: int,
+    timeout_seconds: float,
+    rng: random.Random | None = None,
+    now: datetime | None = None,
+) -> int:
+    """One pass: claim, send outside any transaction, record. Returns deliveries attempted."""
+    rng = rng or random.Random()  # noqa: S311  (jitter, not a secret)
+    lease = timedelta(seconds=timeout_seconds * 2 + 5)
+    with transaction(sessions) as session:
+        claimed = claim_due(session, box, now or datetime.now(UTC), lease)
+    for item in claimed:
+        status_code, error = send(client, item, datetime.now(UTC))
+        with transaction(sessions) as session:
+            record_outcome(
+                session, item, status_code, error, datetime.now(UTC), max_attempts, rng
+            )
+    return len(claimed)

@@ -1,0 +1,1 @@
+"""The ARI calendar, blocks, the inventory ledger and availability."""

@@ -1,0 +1,263 @@
+"""Writing the ARI calendar in bulk and reading it back with derived plans resolved."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import fields, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from innsync.errors import NotFoundError, ProblemCollector
+from innsync.inventory.availability import add_block
+from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.schemas import (
+    AriEntry,
+    AriEntryResult,
+    AriWrite,
+    AriWriteResult,
+    CalendarDay,
+    CalendarRead,
+)
+from innsync.properties.derivation import RESTRICTION_FIELDS, DayValues, resolve_day
+from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.properties.service import derivation_rules, get_owned
+from innsync.stay_dates import DateRange, ranges_from_dates
+
+Clock = Callable[[], datetime]
+# A property may fix yesterday's values until its own midnight has passed everywhere.
+PAST_DAYS_ALLOWED = 1
+CALENDAR_COLUMNS = tuple(f.name for f in fields(DayValues))
+
+
+def property_today(prop: Property, now: datetime) -> date:
+    """Today in the property's own calendar."""
+    return now.astimezone(ZoneInfo(prop.timezone)).date()
+
+
+def writable_window(prop: Property, now: datetime) -> DateRange:
+    today = property_today(prop, now)
+    return DateRange(today - timedelta(days=PAST_DAYS_ALLOWED), today + timedelta(days=prop.horizon_days))
+
+
+def write_ari(
+    session: Session,
+    tenant_id: uuid.UUID,
+    property_id: uuid.UUID,
+    request: AriWrite,
+    now: datetime | None = None,
+) -> AriWriteResult:
+    """Apply every entry or none: all problems are reported together, with pointers."""
+    prop = get_owned(session, Property, tenant_id, property_id)
+    window = writable_window(prop, now or datetime.now(UTC))
+    problems = ProblemCollector()
+    targets: list[RatePlan | RoomType | None] = []
+    for index, entry in enumerate(request.entries):
+        targets.append(_check_entry(session, tenant_id, prop, window, entry, f"/entries/{index}", problems))
+    problems.raise_if_any("some ARI entries are invalid; nothing was written")
+
+    results = []
+    for index, (entry, target) in enumerate(zip(request.entries, targets, strict=True)):
+        if isinstance(target, RatePlan):
+            changed = _write_calendar(session, target, entry)
+            results.append(AriEntryResult(index=index, status="applied", dates_changed=changed))
+        elif isinstance(target, RoomType) and entry.block is not None:
+            blocks = [
+                add_block(session, target, run, entry.block.units, entry.block.kind, entry.block.reason)
+                for run in _weekday_runs(entry)
+            ]
+            results.append(
+                AriEntryResult(
+                    index=index,
+                    status="applied",
+                    dates_changed=sum(block_range.nights for block_range in _weekday_runs(entry)),
+                    block_ids=[block.id for block in blocks],
+                )
+            )
+    session.flush()
+    return AriWriteResult(results=results)
+
+
+def _weekday_runs(entry: AriEntry) -> list[DateRange]:
+    return ranges_from_dates(entry.to_range().dates_on(entry.weekday_numbers()))
+
+
+def _check_entry(
+    session: Session,
+    tenant_id: uuid.UUID,
+    prop: Property,
+    window: DateRange,
+    entry: AriEntry,
+    pointer: str,
+    problems: ProblemCollector,
+) -> RatePlan | RoomType | None:
+    requested = entry.to_range()
+    if requested.start < window.start or requested.end > window.end:
+        problems.add(
+            pointer,
+            f"dates must lie within {window.start} .. {window.last} "
+            f"(yesterday to the property's {prop.horizon_days}-day horizon)",
+        )
+    if not any(True for _ in requested.dates_on(entry.weekday_numbers())):
+        problems.add(f"{pointer}/weekdays", "no date of the range falls on these weekdays")
+    if entry.room_type_id is not None:
+        room_type = session.scalar(
+            select(RoomType).where(RoomType.id == entry.room_type_id, RoomType.tenant_id == tenant_id)
+        )
+        if room_type is None or room_type.property_id != prop.id:
+            problems.add(f"{pointer}/room_type_id", "no such room type in this property")
+            return None
+        if entry.block is not None and entry.block.units > room_type.sellable_units:
+            problems.add(
+                f"{pointer}/block/units",
+                f"cannot block more than the room type's {room_type.sellable_units} units",
+            )
+        return room_type
+    plan = session.scalar(
+        select(RatePlan).where(RatePlan.id == entry.rate_plan_id, RatePlan.tenant_id == tenant_id)
+    )
+    if plan is None or plan.property_id != prop.id:
+        problems.add(f"{pointer}/rate_plan_id", "no such rate plan in this property")
+        return None
+    given = entry.calendar_fields()
+    if plan.parent_id is not None:
+        for name in sorted(given & {"price", "occupancy_prices"}):
+            problems.add(f"{pointer}/{name}", "prices of a derived plan come from its parent")
+        for name in sorted(given & set(plan.inherited_restrictions)):
+            problems.add(f"{pointer}/{name}", "this restriction is inherited from the parent plan")
+    if plan.pricing == "per_room" and "occupancy_prices" in given:
+        problems.add(f"{pointer}/occupancy_prices", "a per_room plan takes price, not occupancy_prices")
+    if plan.pricing == "per_person" and "price" in given:
+        problems.add(f"{pointer}/price", "a per_person plan takes occupancy_prices, not price")
+    for occupancy in sorted(set(entry.occupancy_prices or {}) - set(plan.occupancies)):
+        problems.add(
+            f"{pointer}/occupancy_prices/{occupancy}",
+            f"the plan prices occupancies {plan.occupancies}, not {occupancy}",
+        )
+    return plan
+
+
+def _write_calendar(session: Session, plan: RatePlan, entry: AriEntry) -> int:
+    requested = entry.to_range()
+    days = list(requested.dates_on(entry.weekday_numbers()))
+    existing = {
+        row.stay_date: row
+        for row in session.scalars(
+            select(RateCalendarDay).where(
+                RateCalendarDay.rate_plan_id == plan.id,
+                RateCalendarDay.stay_date >= requested.start,
+                RateCalendarDay.stay_date < requested.end,
+            )
+        )
+    }
+    changes = _column_changes(entry)
+    changed = 0
+    for day in days:
+        row = existing.get(day)
+        if row is None:
+            row = RateCalendarDay(rate_plan_id=plan.id, stay_date=day)
+            session.add(row)
+        before = _row_values(row)
+        for name, value in changes.items():
+            if name == "occupancy_prices" and value is not None:
+                merged = dict(row.occupancy_prices or {})
+                merged.update(value)
+                value = dict(sorted(merged.items(), key=lambda item: int(item[0])))
+            setattr(row, name, value)
+        changed += before != _row_values(row)
+    return changed
+
+
+def _column_changes(entry: AriEntry) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in entry.calendar_fields():
+        value = getattr(entry, name)
+        if name == "occupancy_prices" and value is not None:
+            value = {str(occupancy): str(amount) for occupancy, amount in value.items()}
+        changes[name] = value
+    return changes
+
+
+def _row_values(row: RateCalendarDay) -> tuple[Any, ...]:
+    return tuple(getattr(row, name, None) for name in CALENDAR_COLUMNS)
+
+
+def own_values(row: RateCalendarDay | None) -> DayValues:
+    if row is None:
+        return DayValues()
+    occupancy = (
+        tuple(sorted((int(k), Decimal(v)) for k, v in row.occupancy_prices.items()))
+        if row.occupancy_prices is not None
+        else None
+    )
+    restrictions = {name: getattr(row, name) for name in RESTRICTION_FIELDS}
+    return DayValues(price=row.price, occupancy_prices=occupancy, **restrictions)
+
+
+def effective_calendar(
+    session: Session, plan: RatePlan, dates: DateRange
+) -> dict[date, DayValues]:
+    """The plan's values for every date of the range, derived plans resolved through their chain."""
+    chain = _ancestry(session, plan)
+    rows: dict[uuid.UUID, dict[date, RateCalendarDay]] = {link.id: {} for link in chain}
+    query = select(RateCalendarDay).where(
+        RateCalendarDay.rate_plan_id.in_(list(rows)),
+        RateCalendarDay.stay_date >= dates.start,
+        RateCalendarDay.stay_date < dates.end,
+    )
+    for row in session.scalars(query):
+        rows[row.rate_plan_id][row.stay_date] = row
+    calendar: dict[date, DayValues] = {}
+    for day in dates:
+        resolved: DayValues | None = None
+        for link in chain:  # root first
+            own = own_values(rows[link.id].get(day))
+            resolved = resolve_day(own, resolved, derivation_rules(link), link.inherited_restrictions)
+            resolved = _only_priced_occupancies(resolved, link)
+        calendar[day] = resolved if resolved is not None else DayValues()
+    return calendar
+
+
+def _only_priced_occupancies(values: DayValues, plan: RatePlan) -> DayValues:
+    if values.occupancy_prices is None or plan.pricing != "per_person":
+        return values
+    kept = tuple(pair for pair in values.occupancy_prices if pair[0] in plan.occupancies)
+    return replace(values, occupancy_prices=kept)
+
+
+def _ancestry(session: Session, plan: RatePlan) -> Sequence[RatePlan]:
+    """The plan and its ancestors, root first (cycles are refused when derivations are set)."""
+    chain = [plan]
+    while chain[-1].parent_id is not None:
+        chain.append(session.get_one(RatePlan, chain[-1].parent_id))
+    return list(reversed(chain))
+
+
+def read_calendar(
+    session: Session, tenant_id: uuid.UUID, rate_plan_id: uuid.UUID, dates: DateRange
+) -> CalendarRead:
+    plan = get_owned(session, RatePlan, tenant_id, rate_plan_id)
+    prop = session.get(Property, plan.property_id)
+    if prop is None:
+        raise NotFoundError("property not found")
+    calendar = effective_calendar(session, plan, dates)
+    return CalendarRead(
+        rate_plan_id=plan.id,
+        currency=prop.currency,
+        days=[
+            CalendarDay(
+                stay_date=day,
+                price=values.price,
+                occupancy_prices=dict(values.occupancy_prices)
+                if values.occupancy_prices is not None
+                else None,
+                **{name: getattr(values, name) for name in RESTRICTION_FIELDS},
+            )
+            for day, values in calendar.items()
+        ],
+    )

@@ -1,0 +1,57 @@
+"""Tables: the rate calendar, blocks and the inventory ledger."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from innsync.db.base import Base, Timestamps, UuidPk
+from innsync.db.types import MONEY
+
+
+class RateCalendarDay(Base):
+    """A rate plan's own values for one stay date; NULL means "not set" (or inherited)."""
+
+    __tablename__ = "rate_calendar"
+
+    rate_plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rate_plans.id"), primary_key=True)
+    stay_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    price: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
+    # Per-person plans: {"1": "90.00", "2": "120.00"}, occupancy to price as decimal text.
+    occupancy_prices: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    min_stay_arrival: Mapped[int | None] = mapped_column(Integer, default=None)
+    min_stay_through: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_stay: Mapped[int | None] = mapped_column(Integer, default=None)
+    closed_to_arrival: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    closed_to_departure: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    stop_sell: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    min_advance: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_advance: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class Block(UuidPk, Timestamps, Base):
+    """Units of a room type taken out of sale over ``[start, end)``."""
+
+    __tablename__ = "blocks"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    room_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("room_types.id"), index=True)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    units: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))  # "out_of_order" | "maintenance"
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class InventoryLedgerDay(Base):
+    """Units of a room type sold for one stay date, kept exact by the reservation transaction."""
+
+    __tablename__ = "inventory_ledger"
+
+    room_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("room_types.id"), primary_key=True)
+    stay_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    sold: Mapped[int] = mapped_column(Integer, default=0)

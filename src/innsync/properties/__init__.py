@@ -1,0 +1,1 @@
+"""Properties, room types, units and rate plans (including derived and per-person plans)."""

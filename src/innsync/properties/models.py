@@ -1,0 +1,76 @@
+"""Tables: properties, room types, units, rate plans."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from innsync.db.base import Base, Timestamps, UuidPk
+
+
+class Property(UuidPk, Timestamps, Base):
+    """A hotel or rental with its own calendar (time zone) and currency."""
+
+    __tablename__ = "properties"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    horizon_days: Mapped[int] = mapped_column(Integer)
+
+
+class RoomType(UuidPk, Timestamps, Base):
+    """A kind of room sold as interchangeable units."""
+
+    __tablename__ = "room_types"
+    __table_args__ = (UniqueConstraint("property_id", "code"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    property_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("properties.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    sellable_units: Mapped[int] = mapped_column(Integer)
+    max_adults: Mapped[int] = mapped_column(Integer)
+    max_children: Mapped[int] = mapped_column(Integer)
+    max_occupancy: Mapped[int] = mapped_column(Integer)
+    default_occupancy: Mapped[int] = mapped_column(Integer)
+
+
+class Unit(UuidPk, Timestamps, Base):
+    """A physical room of a room type, for assignment."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("room_type_id", "name"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    room_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("room_types.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class RatePlan(UuidPk, Timestamps, Base):
+    """How a room type is sold: price model, derivation, meal plan and cancellation policy."""
+
+    __tablename__ = "rate_plans"
+    __table_args__ = (UniqueConstraint("property_id", "code"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    property_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("properties.id"), index=True)
+    room_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("room_types.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    pricing: Mapped[str] = mapped_column(String(16))  # "per_room" | "per_person"
+    # Per-person plans: the occupancies priced, e.g. [1, 2, 3]; empty for per-room plans.
+    occupancies: Mapped[list[int]] = mapped_column(JSON, default=list)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("rate_plans.id"), default=None, index=True
+    )
+    # Ordered rules applied to the parent's price: [{"kind": "percent"|"amount", "value": "-10"}].
+    derivation_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Restriction fields taken from the parent instead of this plan's own calendar.
+    inherited_restrictions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    meal_plan: Mapped[str] = mapped_column(String(32), default="room_only")
+    cancellation_policy: Mapped[str] = mapped_column(Text, default="")

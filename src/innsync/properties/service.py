@@ -1,0 +1,297 @@
+"""Use-cases for properties, room types, units and rate plans, always scoped to one tenant."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from innsync.db.base import Base
+from innsync.errors import ConflictError, InvalidInputError, NotFoundError
+from innsync.properties.derivation import (
+    DerivationCycleError,
+    DerivationRule,
+    check_no_cycle,
+)
+from innsync.properties.models import Property, RatePlan, RoomType, Unit
+from innsync.properties.schemas import (
+    DerivationIn,
+    DerivationRead,
+    DerivationRuleIn,
+    PropertyCreate,
+    PropertyUpdate,
+    RatePlanCreate,
+    RatePlanRead,
+    RatePlanUpdate,
+    RoomTypeCreate,
+    RoomTypeUpdate,
+    UnitCreate,
+    check_occupancies,
+)
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def get_owned(session: Session, model: type[ModelT], tenant_id: uuid.UUID, row_id: uuid.UUID) -> ModelT:
+    """A row of ``model`` that belongs to the tenant; another tenant's id is simply not found."""
+    row = session.scalar(
+        select(model).where(model.id == row_id, model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+    )
+    if row is None:
+        raise NotFoundError(f"{model.__name__.lower()} {row_id} not found")
+    return row
+
+
+def _flush_unique(session: Session, what: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(f"{what} already exists") from exc
+
+
+def _apply(row: Any, changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        setattr(row, name, value)
+
+
+# Properties
+
+
+def create_property(session: Session, tenant_id: uuid.UUID, data: PropertyCreate) -> Property:
+    prop = Property(tenant_id=tenant_id, **data.model_dump())
+    session.add(prop)
+    session.flush()
+    return prop
+
+
+def list_properties(session: Session, tenant_id: uuid.UUID) -> list[Property]:
+    query = select(Property).where(Property.tenant_id == tenant_id).order_by(Property.created_at)
+    return list(session.scalars(query))
+
+
+def update_property(
+    session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID, data: PropertyUpdate
+) -> Property:
+    prop = get_owned(session, Property, tenant_id, property_id)
+    _apply(prop, data.model_dump(exclude_unset=True, exclude_none=True))
+    session.flush()
+    return prop
+
+
+def delete_property(session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID) -> None:
+    prop = get_owned(session, Property, tenant_id, property_id)
+    if session.scalar(select(exists().where(RoomType.property_id == prop.id))):
+        raise ConflictError("delete the property's room types first")
+    session.delete(prop)
+
+
+# Room types and units
+
+
+def create_room_type(
+    session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID, data: RoomTypeCreate
+) -> RoomType:
+    get_owned(session, Property, tenant_id, property_id)
+    room_type = RoomType(tenant_id=tenant_id, property_id=property_id, **data.model_dump())
+    session.add(room_type)
+    _flush_unique(session, f"a room type with code '{data.code}'")
+    return room_type
+
+
+def list_room_types(session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID) -> list[RoomType]:
+    get_owned(session, Property, tenant_id, property_id)
+    query = (
+        select(RoomType)
+        .where(RoomType.property_id == property_id, RoomType.tenant_id == tenant_id)
+        .order_by(RoomType.code)
+    )
+    return list(session.scalars(query))
+
+
+def update_room_type(
+    session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID, data: RoomTypeUpdate
+) -> RoomType:
+    room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    _apply(room_type, data.model_dump(exclude_unset=True, exclude_none=True))
+    if room_type.default_occupancy > room_type.max_occupancy:
+        raise InvalidInputError("default_occupancy cannot exceed max_occupancy")
+    session.flush()
+    return room_type
+
+
+def delete_room_type(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID) -> None:
+    room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    if session.scalar(select(exists().where(RatePlan.room_type_id == room_type.id))):
+        raise ConflictError("delete the room type's rate plans first")
+    for unit in session.scalars(select(Unit).where(Unit.room_type_id == room_type.id)):
+        session.delete(unit)
+    session.delete(room_type)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("the room type has reservations, blocks or inventory") from exc
+
+
+def create_unit(
+    session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID, data: UnitCreate
+) -> Unit:
+    get_owned(session, RoomType, tenant_id, room_type_id)
+    unit = Unit(tenant_id=tenant_id, room_type_id=room_type_id, name=data.name)
+    session.add(unit)
+    _flush_unique(session, f"a unit named '{data.name}'")
+    return unit
+
+
+def list_units(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID) -> list[Unit]:
+    get_owned(session, RoomType, tenant_id, room_type_id)
+    query = select(Unit).where(Unit.room_type_id == room_type_id).order_by(Unit.name)
+    return list(session.scalars(query))
+
+
+def delete_unit(session: Session, tenant_id: uuid.UUID, unit_id: uuid.UUID) -> None:
+    session.delete(get_owned(session, Unit, tenant_id, unit_id))
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("the unit is assigned to reservations") from exc
+
+
+# Rate plans
+
+
+def create_rate_plan(
+    session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID, data: RatePlanCreate
+) -> RatePlan:
+    get_owned(session, Property, tenant_id, property_id)
+    room_type = get_owned(session, RoomType, tenant_id, data.room_type_id)
+    if room_type.property_id != property_id:
+        raise InvalidInputError("the room type belongs to another property")
+    _check_occupancy_limit(data.occupancies, room_type)
+    plan = RatePlan(
+        tenant_id=tenant_id,
+        property_id=property_id,
+        room_type_id=room_type.id,
+        code=data.code,
+        name=data.name,
+        pricing=data.pricing,
+        occupancies=sorted(data.occupancies),
+        meal_plan=data.meal_plan,
+        cancellation_policy=data.cancellation_policy,
+        derivation_rules=[],
+        inherited_restrictions=[],
+    )
+    session.add(plan)
+    _flush_unique(session, f"a rate plan with code '{data.code}'")
+    if data.derived_from is not None:
+        _set_derivation(session, tenant_id, plan, data.derived_from)
+    return plan
+
+
+def list_rate_plans(session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID) -> list[RatePlan]:
+    get_owned(session, Property, tenant_id, property_id)
+    query = (
+        select(RatePlan)
+        .where(RatePlan.property_id == property_id, RatePlan.tenant_id == tenant_id)
+        .order_by(RatePlan.code)
+    )
+    return list(session.scalars(query))
+
+
+def update_rate_plan(
+    session: Session, tenant_id: uuid.UUID, rate_plan_id: uuid.UUID, data: RatePlanUpdate
+) -> RatePlan:
+    plan = get_owned(session, RatePlan, tenant_id, rate_plan_id)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"derived_from"})
+    if "occupancies" in changes:
+        try:
+            check_occupancies(plan.pricing, changes["occupancies"])
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        _check_occupancy_limit(changes["occupancies"], session.get_one(RoomType, plan.room_type_id))
+        changes["occupancies"] = sorted(changes["occupancies"])
+    _apply(plan, changes)
+    if "derived_from" in data.model_fields_set:
+        if data.derived_from is None:
+            plan.parent_id, plan.derivation_rules, plan.inherited_restrictions = None, [], []
+        else:
+            _set_derivation(session, tenant_id, plan, data.derived_from)
+    session.flush()
+    return plan
+
+
+def delete_rate_plan(session: Session, tenant_id: uuid.UUID, rate_plan_id: uuid.UUID) -> None:
+    plan = get_owned(session, RatePlan, tenant_id, rate_plan_id)
+    if session.scalar(select(exists().where(RatePlan.parent_id == plan.id))):
+        raise ConflictError("other rate plans derive from this one")
+    session.delete(plan)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("the rate plan has calendar values or reservations") from exc
+
+
+def _check_occupancy_limit(occupancies: list[int], room_type: RoomType) -> None:
+    too_many = [occupancy for occupancy in occupancies if occupancy > room_type.max_occupancy]
+    if too_many:
+        raise InvalidInputError(
+            f"occupancies {too_many} exceed the room type's max_occupancy {room_type.max_occupancy}"
+        )
+
+
+def _set_derivation(
+    session: Session, tenant_id: uuid.UUID, plan: RatePlan, derivation: DerivationIn
+) -> None:
+    parent = get_owned(session, RatePlan, tenant_id, derivation.parent_id)
+    if parent.property_id != plan.property_id:
+        raise InvalidInputError("a rate plan can only derive from a plan of the same property")
+    if parent.pricing != plan.pricing:
+        raise InvalidInputError(f"a {plan.pricing} plan cannot derive from a {parent.pricing} plan")
+    missing = sorted(set(plan.occupancies) - set(parent.occupancies))
+    if missing:
+        raise InvalidInputError(f"the parent plan does not price occupancies {missing}")
+    parents = dict(
+        session.execute(
+            select(RatePlan.id, RatePlan.parent_id).where(RatePlan.property_id == plan.property_id)
+        ).tuples()
+    )
+    try:
+        check_no_cycle(plan.id, parent.id, parents)
+    except DerivationCycleError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    plan.parent_id = parent.id
+    plan.derivation_rules = [
+        {"kind": rule.kind, "value": str(rule.value)} for rule in derivation.rules
+    ]
+    plan.inherited_restrictions = list(derivation.inherit)
+
+
+def derivation_rules(plan: RatePlan) -> list[DerivationRule]:
+    return [DerivationRule(rule["kind"], Decimal(rule["value"])) for rule in plan.derivation_rules]
+
+
+def rate_plan_read(plan: RatePlan) -> RatePlanRead:
+    derived = (
+        DerivationRead(
+            parent_id=plan.parent_id,
+            rules=[DerivationRuleIn(kind=r.kind, value=r.value) for r in derivation_rules(plan)],
+            inherit=list(plan.inherited_restrictions),
+        )
+        if plan.parent_id is not None
+        else None
+    )
+    return RatePlanRead(
+        id=plan.id,
+        property_id=plan.property_id,
+        room_type_id=plan.room_type_id,
+        code=plan.code,
+        name=plan.name,
+        pricing=plan.pricing,  # type: ignore[arg-type]
+        occupancies=list(plan.occupancies),
+        derived_from=derived,
+        meal_plan=plan.meal_plan,
+        cancellation_policy=plan.cancellation_policy,
+    )

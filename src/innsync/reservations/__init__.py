@@ -1,0 +1,1 @@
+"""Reservations, their rooms and revision history, and guests."""

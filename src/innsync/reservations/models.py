@@ -1,0 +1,96 @@
+"""Tables: guests, reservations, reserved rooms and the append-only change history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from innsync.db.base import BigIntId, Base, Timestamps, UtcDateTime, UuidPk, utcnow
+from innsync.db.types import MONEY
+
+
+class Guest(UuidPk, Timestamps, Base):
+    """A guest, matched across bookings by normalized email, then by E.164 phone."""
+
+    __tablename__ = "guests"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    email_normalized: Mapped[str | None] = mapped_column(String(320), default=None, index=True)
+    phone: Mapped[str | None] = mapped_column(String(64), default=None)
+    phone_e164: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
+
+
+class Reservation(UuidPk, Timestamps, Base):
+    """A booking, direct or from a channel; its history is in ``reservation_changes``."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (UniqueConstraint("tenant_id", "source", "channel_booking_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    property_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("properties.id"), index=True)
+    # "direct" or the channel connection's id as text.
+    source: Mapped[str] = mapped_column(String(64))
+    channel_booking_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    status: Mapped[str] = mapped_column(String(16))  # "confirmed" | "cancelled"
+    arrival: Mapped[date] = mapped_column(Date)
+    departure: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_amount: Mapped[Decimal] = mapped_column(MONEY)
+    guest_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("guests.id"), default=None)
+    is_overbooked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    rooms: Mapped[list[ReservationRoom]] = relationship(
+        back_populates="reservation",
+        cascade="all, delete-orphan",
+        order_by="ReservationRoom.position",
+        lazy="selectin",
+    )
+
+
+class ReservationRoom(UuidPk, Base):
+    """One room of a reservation with its nightly prices."""
+
+    __tablename__ = "reservation_rooms"
+
+    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    room_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("room_types.id"), index=True)
+    rate_plan_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("rate_plans.id"), default=None
+    )
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"), default=None)
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer, default=0)
+    # {"2026-12-01": "120.00", ...}: the price of each night, decimal text.
+    nightly_prices: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+    reservation: Mapped[Reservation] = relationship(back_populates="rooms")
+
+
+class ReservationChange(Base):
+    """Append-only audit: one row per change of a reservation, with what changed and who did it."""
+
+    __tablename__ = "reservation_changes"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))  # "created" | "modified" | "cancelled"
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(64))  # "api" or "inbox:<item id>"
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

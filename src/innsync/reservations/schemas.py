@@ -1,0 +1,109 @@
+"""API shapes for direct reservations and guests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from innsync.properties.schemas import StrictModel
+
+MAX_NIGHTS = 90
+MAX_ROOMS = 20
+
+
+class GuestIn(StrictModel):
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    # Checked loosely on purpose: OTAs send relay aliases that strict validators refuse.
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+
+class RoomIn(StrictModel):
+    room_type_id: uuid.UUID
+    rate_plan_id: uuid.UUID | None = None
+    adults: int = Field(ge=1, le=50)
+    children: int = Field(default=0, ge=0, le=50)
+    amount: Decimal | None = Field(
+        default=None, ge=0, decimal_places=2, description="Total for the stay; priced from the rate plan when omitted"
+    )
+
+
+class ReservationCreate(StrictModel):
+    arrival: date
+    departure: date
+    rooms: list[RoomIn] = Field(min_length=1, max_length=MAX_ROOMS)
+    guest: GuestIn = Field(default_factory=GuestIn)
+    notes: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _dates(self) -> ReservationCreate:
+        check_stay(self.arrival, self.departure)
+        return self
+
+
+def check_stay(arrival: date, departure: date) -> None:
+    if departure <= arrival:
+        raise ValueError("departure must be after arrival")
+    if (departure - arrival).days > MAX_NIGHTS:
+        raise ValueError(f"a stay is at most {MAX_NIGHTS} nights")
+
+
+class ReservationUpdate(StrictModel):
+    arrival: date | None = None
+    departure: date | None = None
+    rooms: list[RoomIn] | None = Field(default=None, min_length=1, max_length=MAX_ROOMS)
+    guest: GuestIn | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class GuestRead(BaseModel):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    country: str | None
+
+
+class RoomRead(BaseModel):
+    room_type_id: uuid.UUID
+    rate_plan_id: uuid.UUID | None
+    adults: int
+    children: int
+    amount: Decimal
+    nightly_prices: dict[date, Decimal]
+
+
+class ReservationRead(BaseModel):
+    id: uuid.UUID
+    property_id: uuid.UUID
+    source: str
+    channel_booking_id: str | None
+    status: Literal["confirmed", "cancelled"]
+    arrival: date
+    departure: date
+    currency: str
+    total_amount: Decimal
+    is_overbooked: bool
+    revision: int
+    rooms: list[RoomRead]
+    guest: GuestRead | None
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChangeRead(BaseModel):
+    revision: int
+    action: str
+    changes: dict[str, object]
+    origin: str
+    actor_key_id: uuid.UUID | None
+    created_at: datetime
+

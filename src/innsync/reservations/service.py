@@ -1,0 +1,385 @@
+"""Direct reservations: create, modify and cancel with the ledger moved in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from innsync.errors import ConflictError, InvalidInputError, NotFoundError
+from innsync.events import kinds
+from innsync.events.service import emit
+from innsync.inventory.availability import day_counts, lock_room_types, move_ledger
+from innsync.inventory.calendar import effective_calendar
+from innsync.money import round_money
+from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.properties.service import get_owned
+from innsync.reservations.guests import match_or_create_guest
+from innsync.reservations.models import Guest, Reservation, ReservationChange, ReservationRoom
+from innsync.reservations.schemas import (
+    GuestRead,
+    ReservationCreate,
+    ReservationRead,
+    ReservationUpdate,
+    RoomIn,
+    RoomRead,
+    check_stay,
+)
+from innsync.stay_dates import DateRange
+
+DIRECT = "direct"
+LedgerDeltas = Counter[tuple[uuid.UUID, date]]
+
+
+def create_direct(
+    session: Session,
+    tenant_id: uuid.UUID,
+    property_id: uuid.UUID,
+    data: ReservationCreate,
+    actor_key_id: uuid.UUID | None = None,
+) -> Reservation:
+    """Book rooms if every night has a free unit; otherwise nothing changes and 409 says why."""
+    prop = get_owned(session, Property, tenant_id, property_id)
+    stay = DateRange(data.arrival, data.departure)
+    room_types = _room_types_for(session, tenant_id, prop, data.rooms)
+    deltas = _nights_of(data.rooms, stay)
+    _take_units(session, room_types, deltas)
+    reservation = Reservation(
+        tenant_id=tenant_id,
+        property_id=prop.id,
+        source=DIRECT,
+        status="confirmed",
+        arrival=stay.start,
+        departure=stay.end,
+        currency=prop.currency,
+        notes=data.notes,
+        revision=1,
+        is_overbooked=False,
+    )
+    reservation.rooms = _priced_rooms(session, tenant_id, prop, data.rooms, stay)
+    reservation.total_amount = sum((room.amount for room in reservation.rooms), Decimal("0.00"))
+    guest = match_or_create_guest(session, tenant_id, data.guest)
+    reservation.guest_id = guest.id if guest else None
+    session.add(reservation)
+    session.flush()
+    _record(session, reservation, "created", {}, actor_key_id, kinds.RESERVATION_CREATED)
+    return reservation
+
+
+def modify_direct(
+    session: Session,
+    tenant_id: uuid.UUID,
+    reservation_id: uuid.UUID,
+    data: ReservationUpdate,
+    actor_key_id: uuid.UUID | None = None,
+) -> Reservation:
+    """Change dates, rooms or guest; the ledger moves by the difference only."""
+    reservation = get_owned(session, Reservation, tenant_id, reservation_id)
+    if reservation.status == "cancelled":
+        raise ConflictError("a cancelled reservation cannot be modified")
+    prop = session.get_one(Property, reservation.property_id)
+    before = snapshot(session, reservation)
+    arrival = data.arrival or reservation.arrival
+    departure = data.departure or reservation.departure
+    try:
+        check_stay(arrival, departure)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    stay = DateRange(arrival, departure)
+    new_rooms = data.rooms if data.rooms is not None else [_room_in(room) for room in reservation.rooms]
+    old_rooms = [_room_in(room) for room in reservation.rooms]
+    old_nights = _nights_of(old_rooms, reservation_range(reservation))
+    room_types = _room_types_for(session, tenant_id, prop, new_rooms, also_lock=old_rooms)
+    deltas: LedgerDeltas = _nights_of(new_rooms, stay)
+    deltas.subtract(old_nights)
+    _take_units(session, room_types, deltas)
+    reservation.arrival, reservation.departure = stay.start, stay.end
+    if data.rooms is not None or stay != reservation_range_from(before):
+        reservation.rooms = _priced_rooms(session, tenant_id, prop, new_rooms, stay)
+        reservation.total_amount = sum((room.amount for room in reservation.rooms), Decimal("0.00"))
+    if data.guest is not None:
+        guest = match_or_create_guest(session, tenant_id, data.guest)
+        reservation.guest_id = guest.id if guest else reservation.guest_id
+    if data.notes is not None:
+        reservation.notes = data.notes
+    session.flush()
+    changes = diff(before, snapshot(session, reservation))
+    if changes:
+        reservation.revision += 1
+        _record(session, reservation, "modified", changes, actor_key_id, kinds.RESERVATION_MODIFIED)
+    return reservation
+
+
+def cancel_direct(
+    session: Session,
+    tenant_id: uuid.UUID,
+    reservation_id: uuid.UUID,
+    actor_key_id: uuid.UUID | None = None,
+) -> Reservation:
+    """Cancel and give the units back; cancelling twice changes nothing the second time."""
+    reservation = get_owned(session, Reservation, tenant_id, reservation_id)
+    if reservation.status == "cancelled":
+        return reservation
+    nights = _nights_of([_room_in(room) for room in reservation.rooms], reservation_range(reservation))
+    lock_room_types(session, {room_type_id for room_type_id, _ in nights})
+    move_ledger(session, {key: -count for key, count in nights.items()})
+    reservation.status = "cancelled"
+    reservation.revision += 1
+    _record(
+        session,
+        reservation,
+        "cancelled",
+        {"status": ["confirmed", "cancelled"]},
+        actor_key_id,
+        kinds.RESERVATION_CANCELLED,
+    )
+    return reservation
+
+
+def list_reservations(
+    session: Session,
+    tenant_id: uuid.UUID,
+    property_id: uuid.UUID,
+    stay: DateRange | None = None,
+    limit: int = 100,
+) -> list[Reservation]:
+    get_owned(session, Property, tenant_id, property_id)
+    query = select(Reservation).where(
+        Reservation.tenant_id == tenant_id, Reservation.property_id == property_id
+    )
+    if stay is not None:
+        query = query.where(Reservation.arrival < stay.end, Reservation.departure > stay.start)
+    query = query.order_by(Reservation.arrival, Reservation.created_at).limit(max(1, min(limit, 500)))
+    return list(session.scalars(query))
+
+
+def list_changes(session: Session, tenant_id: uuid.UUID, reservation_id: uuid.UUID) -> list[ReservationChange]:
+    get_owned(session, Reservation, tenant_id, reservation_id)
+    query = (
+        select(ReservationChange)
+        .where(ReservationChange.reservation_id == reservation_id)
+        .order_by(ReservationChange.id)
+    )
+    return list(session.scalars(query))
+
+
+def reservation_range(reservation: Reservation) -> DateRange:
+    return DateRange(reservation.arrival, reservation.departure)
+
+
+def reservation_range_from(snap: dict[str, Any]) -> DateRange:
+    return DateRange(date.fromisoformat(snap["arrival"]), date.fromisoformat(snap["departure"]))
+
+
+def _room_in(room: ReservationRoom) -> RoomIn:
+    return RoomIn(
+        room_type_id=room.room_type_id,
+        rate_plan_id=room.rate_plan_id,
+        adults=room.adults,
+        children=room.children,
+        amount=room.amount,
+    )
+
+
+def _room_types_for(
+    session: Session,
+    tenant_id: uuid.UUID,
+    prop: Property,
+    rooms: list[RoomIn],
+    also_lock: list[RoomIn] | None = None,
+) -> dict[uuid.UUID, RoomType]:
+    """Lock and return the room types asked for, after checking they belong to the property.
+
+    All locks are taken in one statement (``also_lock`` adds the rooms a modification gives
+    back), so their order is always the same and two transactions cannot deadlock.
+    """
+    for index, room in enumerate(rooms):
+        room_type = session.scalar(
+            select(RoomType).where(RoomType.id == room.room_type_id, RoomType.tenant_id == tenant_id)
+        )
+        if room_type is None or room_type.property_id != prop.id:
+            raise InvalidInputError(f"rooms/{index}: no such room type in this property")
+        if room.adults > room_type.max_adults or room.adults + room.children > room_type.max_occupancy:
+            raise InvalidInputError(
+                f"rooms/{index}: {room_type.code} sleeps at most {room_type.max_adults} adults "
+                f"and {room_type.max_occupancy} guests"
+            )
+    locked = lock_room_types(session, {room.room_type_id for room in rooms + (also_lock or [])})
+    return {room_type.id: room_type for room_type in locked}
+
+
+def _nights_of(rooms: list[RoomIn], stay: DateRange) -> LedgerDeltas:
+    nights: LedgerDeltas = Counter()
+    for room in rooms:
+        for day in stay:
+            nights[(room.room_type_id, day)] += 1
+    return nights
+
+
+def _take_units(session: Session, room_types: dict[uuid.UUID, RoomType], deltas: LedgerDeltas) -> None:
+    """Refuse with 409 when any night lacks units; otherwise move the ledger."""
+    wanted = {key: count for key, count in deltas.items() if count > 0}
+    if wanted:
+        days = [day for _, day in wanted]
+        counts = day_counts(session, room_types.values(), DateRange.inclusive(min(days), max(days)))
+        for (room_type_id, day), count in sorted(wanted.items(), key=lambda item: item[0][1]):
+            free = counts[room_type_id][day].free
+            if count > free:
+                code = room_types[room_type_id].code
+                raise ConflictError(
+                    f"room type {code} has {max(free, 0)} unit(s) left on {day}; {count} requested"
+                )
+    move_ledger(session, deltas)
+
+
+def _priced_rooms(
+    session: Session, tenant_id: uuid.UUID, prop: Property, rooms: list[RoomIn], stay: DateRange
+) -> list[ReservationRoom]:
+    priced = []
+    for index, room in enumerate(rooms):
+        nightly: dict[str, str] = {}
+        if room.rate_plan_id is not None:
+            plan = get_owned(session, RatePlan, tenant_id, room.rate_plan_id)
+            if plan.room_type_id != room.room_type_id:
+                raise InvalidInputError(f"rooms/{index}: the rate plan sells another room type")
+            nightly = _nightly_prices(session, plan, stay, room.adults + room.children, index)
+        if room.amount is not None:
+            amount = round_money(room.amount)
+        elif nightly:
+            amount = sum((Decimal(value) for value in nightly.values()), Decimal("0.00"))
+        else:
+            raise InvalidInputError(f"rooms/{index}: give a rate_plan_id to price the stay, or an amount")
+        priced.append(
+            ReservationRoom(
+                position=index,
+                room_type_id=room.room_type_id,
+                rate_plan_id=room.rate_plan_id,
+                adults=room.adults,
+                children=room.children,
+                nightly_prices=nightly,
+                amount=amount,
+            )
+        )
+    return priced
+
+
+def _nightly_prices(
+    session: Session, plan: RatePlan, stay: DateRange, guests: int, index: int
+) -> dict[str, str]:
+    prices: dict[str, str] = {}
+    for day, values in effective_calendar(session, plan, stay).items():
+        price = values.price
+        if plan.pricing == "per_person" and values.occupancy_prices:
+            # The smallest priced occupancy that fits everyone; the largest if none does.
+            fitting = [amount for occupancy, amount in values.occupancy_prices if occupancy >= guests]
+            price = fitting[0] if fitting else values.occupancy_prices[-1][1]
+        if price is None:
+            raise InvalidInputError(f"rooms/{index}: rate plan {plan.code} has no price on {day}")
+        prices[day.isoformat()] = str(price)
+    return prices
+
+
+def snapshot(session: Session, reservation: Reservation) -> dict[str, Any]:
+    """A JSON-ready picture of the reservation, for the audit trail and diffs."""
+    return {
+        "status": reservation.status,
+        "arrival": reservation.arrival.isoformat(),
+        "departure": reservation.departure.isoformat(),
+        "total_amount": str(reservation.total_amount),
+        "guest_id": str(reservation.guest_id) if reservation.guest_id else None,
+        "notes": reservation.notes,
+        "rooms": [
+            {
+                "room_type_id": str(room.room_type_id),
+                "rate_plan_id": str(room.rate_plan_id) if room.rate_plan_id else None,
+                "adults": room.adults,
+                "children": room.children,
+                "amount": str(room.amount),
+            }
+            for room in reservation.rooms
+        ],
+    }
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """``{field: [old, new]}`` for every top-level field that changed."""
+    return {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}
+
+
+def _record(
+    session: Session,
+    reservation: Reservation,
+    action: str,
+    changes: dict[str, Any],
+    actor_key_id: uuid.UUID | None,
+    event_kind: str,
+) -> None:
+    """Audit row and PMS event, both in the reservation's transaction."""
+    snap = snapshot(session, reservation)
+    session.add(
+        ReservationChange(
+            tenant_id=reservation.tenant_id,
+            reservation_id=reservation.id,
+            revision=reservation.revision,
+            action=action,
+            changes=changes,
+            snapshot=snap,
+            origin="api",
+            actor_key_id=actor_key_id,
+        )
+    )
+    emit(
+        session,
+        reservation.tenant_id,
+        event_kind,
+        {"reservation_id": str(reservation.id), "revision": reservation.revision, **snap},
+        property_id=reservation.property_id,
+        subject_id=str(reservation.id),
+    )
+    session.flush()
+
+
+def reservation_read(session: Session, reservation: Reservation) -> ReservationRead:
+    guest = session.get(Guest, reservation.guest_id) if reservation.guest_id else None
+    return ReservationRead(
+        id=reservation.id,
+        property_id=reservation.property_id,
+        source=reservation.source,
+        channel_booking_id=reservation.channel_booking_id,
+        status=reservation.status,  # type: ignore[arg-type]
+        arrival=reservation.arrival,
+        departure=reservation.departure,
+        currency=reservation.currency,
+        total_amount=reservation.total_amount,
+        is_overbooked=reservation.is_overbooked,
+        revision=reservation.revision,
+        rooms=[
+            RoomRead(
+                room_type_id=room.room_type_id,
+                rate_plan_id=room.rate_plan_id,
+                adults=room.adults,
+                children=room.children,
+                amount=room.amount,
+                nightly_prices={date.fromisoformat(k): Decimal(v) for k, v in room.nightly_prices.items()},
+            )
+            for room in reservation.rooms
+        ],
+        guest=GuestRead(
+            id=guest.id,
+            first_name=guest.first_name,
+            last_name=guest.last_name,
+            email=guest.email,
+            phone=guest.phone,
+            country=guest.country,
+        )
+        if guest
+        else None,
+        notes=reservation.notes,
+        created_at=reservation.created_at,
+        updated_at=reservation.updated_at,
+    )

@@ -1,0 +1,10 @@
+"""Every table innsync has, gathered for migrations and schema checks."""
+
+from innsync.db.base import Base
+from innsync.events import models as _events  # noqa: F401  (registers tables)
+from innsync.inventory import models as _inventory  # noqa: F401
+from innsync.properties import models as _properties  # noqa: F401
+from innsync.reservations import models as _reservations  # noqa: F401
+from innsync.tenants import models as _tenants  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,55 @@
+"""One settings object, read from the environment (prefix ``INNSYNC_``); nothing else reads it."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///innsync.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set as ``INNSYNC_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="INNSYNC_", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: sqlite:///file, postgresql+psycopg://..., mysql+pymysql://...",
+    )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Comma-separated Fernet keys for secrets at rest; the first encrypts, all decrypt "
+            "(rotation). When unset, a key file is created beside the SQLite database."
+        ),
+    )
+    secret_key_file: Path = Field(
+        default=Path(".innsync-secret-key"),
+        description="Where the generated key lives when INNSYNC_SECRET_KEYS is unset.",
+    )
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_request_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        description="Largest request body the API accepts; larger ones answer 413.",
+    )
+    background_loops: bool = Field(
+        default=True, description="Run event sequencing and webhook delivery inside `serve`."
+    )
+    loop_interval_seconds: float = Field(
+        default=1.0, description="How often the background loops look for work when idle."
+    )
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = Field(
+        default=12, description="Deliveries are retried with exponential backoff up to this many."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (never at import time)."""
+    return Settings()

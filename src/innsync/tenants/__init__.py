@@ -1,0 +1,1 @@
+"""Tenants (organizations) and the API keys that act for them."""

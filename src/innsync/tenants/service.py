@@ -1,0 +1,98 @@
+"""Use-cases for tenants and API keys: create, authenticate, revoke."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from innsync.crypto import constant_time_equal, hash_api_key
+from innsync.errors import AuthenticationError, InvalidInputError, NotFoundError
+from innsync.tenants.models import ApiKey, Tenant
+
+SCOPES = ("read", "write", "admin")
+KEY_PREFIX = "isk"  # innsync secret key; makes leaked keys easy to recognise and scrub
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A newly created key: ``secret`` is shown this once and never stored."""
+
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the tenant every query is scoped to, and what the key may do."""
+
+    tenant_id: uuid.UUID
+    key_id: uuid.UUID
+    scopes: frozenset[str]
+
+    def can(self, scope: str) -> bool:
+        # admin implies write implies read.
+        rank = {name: index for index, name in enumerate(SCOPES)}
+        return any(rank[held] >= rank[scope] for held in self.scopes if held in rank)
+
+
+def create_tenant(session: Session, name: str) -> tuple[Tenant, IssuedKey]:
+    """A tenant with its first admin key."""
+    if not name.strip():
+        raise InvalidInputError("a tenant needs a name")
+    tenant = Tenant(name=name.strip())
+    session.add(tenant)
+    session.flush()
+    return tenant, issue_key(session, tenant.id, name="initial admin key", scopes=["admin"])
+
+
+def issue_key(session: Session, tenant_id: uuid.UUID, name: str, scopes: list[str]) -> IssuedKey:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise InvalidInputError(f"scopes must be some of {', '.join(SCOPES)}; got {scopes}")
+    prefix = secrets.token_hex(6)
+    secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        tenant_id=tenant_id,
+        name=name,
+        prefix=prefix,
+        key_hash=hash_api_key(secret),
+        scopes=sorted(set(scopes)),
+    )
+    session.add(key)
+    session.flush()
+    return IssuedKey(key=key, secret=secret)
+
+
+def authenticate(session: Session, presented: str) -> Principal:
+    """The principal for a presented key; one generic message whatever was wrong."""
+    failure = AuthenticationError("invalid or revoked API key")
+    parts = presented.split("_")
+    if len(parts) < 3 or parts[0] != KEY_PREFIX:
+        raise failure
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if key is None or key.revoked_at is not None:
+        raise failure
+    if not constant_time_equal(key.key_hash, hash_api_key(presented)):
+        raise failure
+    return Principal(tenant_id=key.tenant_id, key_id=key.id, scopes=frozenset(key.scopes))
+
+
+def revoke_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == tenant_id))
+    if key is None:
+        raise NotFoundError(f"api key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+
+
+def list_keys(session: Session, tenant_id: uuid.UUID) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
+        )
+    )

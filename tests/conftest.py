@@ -1,0 +1,143 @@
+"""Fixtures shared by the whole suite: real databases, isolated per test, and an API client."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.api.app import create_app
+from innsync.crypto import SecretBox, generate_key
+from innsync.settings import Settings
+from tests.databases import (
+    backend_url,
+    databases_required,
+    fresh_schema,
+    probe,
+    truncate_all,
+    wanted_backends,
+)
+
+_available: list[str] = []
+_not_run: dict[str, str] = {}
+_passed_by_backend: Counter[str] = Counter()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in wanted_backends():
+        url = backend_url(name)
+        reason = probe(url)
+        if reason is None:
+            _available.append(name)
+            config.stash.setdefault(_URLS, {})[name] = url
+        elif databases_required():
+            raise pytest.UsageError(
+                f"the {name} suite must run (INNSYNC_TEST_REQUIRE_DATABASES=1) but {name} "
+                f"cannot be reached: {reason}"
+            )
+        else:
+            _not_run[name] = reason
+
+
+_URLS = pytest.StashKey[dict[str, str]]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Any test that asks for ``backend`` runs once per reachable database."""
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", _available, indirect=True, scope="session")
+
+
+_backend_of: dict[str, str] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "backend" in callspec.params:
+            _backend_of[item.nodeid] = callspec.params["backend"]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed and report.nodeid in _backend_of:
+        _passed_by_backend[_backend_of[report.nodeid]] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    write = terminalreporter.write_line
+    write("")
+    write("database suites: " + ", ".join(f"{name} {_passed_by_backend[name]} passed" for name in _available))
+    for name, reason in _not_run.items():
+        write(f"database suite NOT RUN: {name} ({reason}); start it, or CI will fail")
+
+
+@dataclass
+class Db:
+    """One test's view of a database: everything it does is rolled back at the end."""
+
+    name: str
+    engine: Engine
+    connection: Connection
+    sessions: sessionmaker[Session]
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    url = request.config.stash[_URLS][request.param]
+    engine = fresh_schema(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(backend: Engine) -> Iterator[Db]:
+    """A connection in a transaction; sessions commit to savepoints inside it, then all rolls back."""
+    connection = backend.connect()
+    outer = connection.begin()
+    sessions = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    try:
+        yield Db(backend.dialect.name, backend, connection, sessions)
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session(db: Db) -> Iterator[Session]:
+    with db.sessions() as opened:
+        yield opened
+
+
+@pytest.fixture
+def committed(backend: Engine) -> Iterator[Engine]:
+    """For tests that need real commits across connections (races); the tables are emptied after."""
+    truncate_all(backend)
+    yield backend
+    truncate_all(backend)
+
+
+@pytest.fixture(scope="session")
+def secret_box() -> SecretBox:
+    return SecretBox([generate_key()])
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(database_url="sqlite://", background_loops=False)
+
+
+@pytest.fixture
+def client(db: Db, secret_box: SecretBox, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(
+        settings, engine=db.engine, sessions=db.sessions, secret_box=secret_box, run_loops=False
+    )
+    with TestClient(app) as test_client:
+        yield test_client
