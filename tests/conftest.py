@@ -72,7 +72,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     write = terminalreporter.write_line
     write("")
-    write("database suites: " + ", ".join(f"{name} {_passed_by_backend[name]} passed" for name in _available))
+    write(
+        "database suites: "
+        + ", ".join(f"{name} {_passed_by_backend[name]} passed" for name in _available)
+    )
     for name, reason in _not_run.items():
         write(f"database suite NOT RUN: {name} ({reason}); start it, or CI will fail")
 
@@ -97,7 +100,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 @pytest.fixture
 def db(backend: Engine) -> Iterator[Db]:
-    """A connection in a transaction; sessions commit to savepoints inside it, then all rolls back."""
+    """A connection in a transaction; sessions commit to savepoints in it; all rolls back."""
     connection = backend.connect()
     outer = connection.begin()
     sessions = sessionmaker(

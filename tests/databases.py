@@ -49,7 +49,11 @@ def backend_url(name: str) -> str:
 
 def probe(url: str) -> str | None:
     """None when the database answers, else why not."""
-    engine = build_engine(url, pool_pre_ping=False) if not url.startswith("sqlite") else build_engine(url)
+    engine = (
+        build_engine(url, pool_pre_ping=False)
+        if not url.startswith("sqlite")
+        else build_engine(url)
+    )
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

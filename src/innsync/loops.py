@@ -37,7 +37,10 @@ class BackgroundLoops:
     def start(self) -> None:
         self._stop.clear()
         client = httpx.Client(timeout=self._settings.webhook_timeout_seconds)
-        for name, step in (("events-sequencer", self._sequence), ("webhook-delivery", lambda: self._deliver(client))):
+        for name, step in (
+            ("events-sequencer", self._sequence),
+            ("webhook-delivery", lambda: self._deliver(client)),
+        ):
             thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -24,7 +24,9 @@ class Caller:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-def new_tenant(sessions: sessionmaker[Session], name: str = "Hotel Group", scopes: list[str] | None = None) -> Caller:
+def new_tenant(
+    sessions: sessionmaker[Session], name: str = "Hotel Group", scopes: list[str] | None = None
+) -> Caller:
     with sessions() as session:
         tenant, issued = create_tenant(session, name)
         if scopes is not None:
@@ -34,11 +36,11 @@ def new_tenant(sessions: sessionmaker[Session], name: str = "Hotel Group", scope
 
 
 def today() -> date:
-    return date.today()
+    return datetime.now(UTC).date()
 
 
 def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()
+    return (today() + timedelta(days=offset)).isoformat()
 
 
 def ok(response: Any, status: int = 200) -> Any:
@@ -91,7 +93,16 @@ def make_hotel(client: TestClient, caller: Caller, units: int = 5, price: str = 
     ok(
         client.post(
             f"/api/v1/properties/{prop['id']}/ari",
-            json={"entries": [{"rate_plan_id": plan["id"], "date_from": day(0), "date_to": day(60), "price": price}]},
+            json={
+                "entries": [
+                    {
+                        "rate_plan_id": plan["id"],
+                        "date_from": day(0),
+                        "date_to": day(60),
+                        "price": price,
+                    }
+                ]
+            },
             headers=caller.headers,
         )
     )

@@ -18,7 +18,13 @@ def test_book_a_room_and_see_the_ledger_and_events(client: TestClient, db: Db) -
             json={
                 "arrival": day(3),
                 "departure": day(5),
-                "rooms": [{"room_type_id": hotel.room_type_id, "rate_plan_id": hotel.rate_plan_id, "adults": 2}],
+                "rooms": [
+                    {
+                        "room_type_id": hotel.room_type_id,
+                        "rate_plan_id": hotel.rate_plan_id,
+                        "adults": 2,
+                    }
+                ],
                 "guest": {"first_name": "Ada", "last_name": "Lovelace", "email": "Ada@Example.com"},
             },
             headers=caller.headers,
@@ -36,7 +42,9 @@ def test_book_a_room_and_see_the_ledger_and_events(client: TestClient, db: Db) -
             headers=caller.headers,
         )
     )
-    days = {d["stay_date"]: (d["sold"], d["available"]) for d in availability["room_types"][0]["days"]}
+    days = {
+        d["stay_date"]: (d["sold"], d["available"]) for d in availability["room_types"][0]["days"]
+    }
     assert days == {day(2): (0, 2), day(3): (1, 1), day(4): (1, 1), day(5): (0, 2)}
 
     feed = ok(client.get("/api/v1/events", headers=caller.headers))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import __doc__ as package_doc
 from innsync.api import problems
+from innsync.api.deps import Database
 from innsync.api.metrics import record_request
 from innsync.api.routers import events, inventory, keys, ops, properties, reservations
 from innsync.crypto import SecretBox
@@ -56,6 +57,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.database = Database(sessions)
     app.state.secret_box = secret_box
     app.state.loops = loops
 
@@ -63,7 +65,13 @@ def create_app(
     app.middleware("http")(record_request)
     app.middleware("http")(_limit_body(settings.max_request_bytes))
     app.include_router(ops.router)
-    for router in (properties.router, inventory.router, reservations.router, events.router, keys.router):
+    for router in (
+        properties.router,
+        inventory.router,
+        reservations.router,
+        events.router,
+        keys.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app
 
@@ -71,14 +79,20 @@ def create_app(
 def _limit_body(
     max_bytes: int,
 ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def limit(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-            return problems.problem(413, "Payload too large", f"bodies are limited to {max_bytes} bytes")
+            return problems.problem(
+                413, "Payload too large", f"bodies are limited to {max_bytes} bytes"
+            )
         if declared is None and request.method in {"POST", "PUT", "PATCH"}:
             body = await request.body()  # chunked: read it (once; Starlette caches it) and measure
             if len(body) > max_bytes:
-                return problems.problem(413, "Payload too large", f"bodies are limited to {max_bytes} bytes")
+                return problems.problem(
+                    413, "Payload too large", f"bodies are limited to {max_bytes} bytes"
+                )
         return await call_next(request)
 
     return limit

@@ -1,30 +1,56 @@
-"""Request dependencies: a session per request, the calling principal and its scopes."""
+"""Request dependencies: database work in one pool thread per step, the caller and its scopes.
+
+Every step of database work opens a session, does its work, builds its answer and ends the
+transaction inside one call to the thread pool. No session or lock outlives that call: a
+session that held SQLite's write lock while waiting for a pool thread (to validate a response,
+say) deadlocked against threads waiting for that lock once the pool was full.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from innsync.crypto import SecretBox
 from innsync.errors import AuthenticationError, PermissionDeniedError
 from innsync.tenants.service import Principal, authenticate
 
+T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="An innsync API key: `Bearer isk_...`")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request. Write endpoints commit explicitly before answering, so a
-    client never sees success for a change that did not commit; anything else rolls back."""
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    with sessions() as session:
-        yield session
+class Database:
+    """Runs units of work: ``read`` rolls back at the end, ``write`` commits before answering."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        return await run_in_threadpool(self._run, work, False)
+
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """The answer is built before the commit, so success is only reported once committed."""
+        return await run_in_threadpool(self._run, work, True)
+
+    def _run(self, work: Callable[[Session], T], commit: bool) -> T:
+        with self._sessions() as session:
+            result = work(session)
+            if commit:
+                session.commit()
+            return result
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+Db = Annotated[Database, Depends(get_database)]
 
 
 def get_box(request: Request) -> SecretBox:
@@ -32,17 +58,17 @@ def get_box(request: Request) -> SecretBox:
     return box
 
 
-def get_principal(
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def get_principal(
+    db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("send your API key as 'Authorization: Bearer <key>'")
-    return authenticate(session, credentials.credentials)
+    presented = credentials.credentials
+    return await db.read(lambda session: authenticate(session, presented))
 
 
-def require(scope: str) -> Callable[[Principal], Principal]:
-    def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def require(scope: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    async def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.can(scope):
             raise PermissionDeniedError(f"this API key lacks the '{scope}' scope")
         return principal

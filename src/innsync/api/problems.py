@@ -17,15 +17,22 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, problems: Sequence[FieldProblem] = ()) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+def problem(
+    status: int, title: str, detail: str, problems: Sequence[FieldProblem] = ()
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if problems:
         body["errors"] = [{"pointer": p.pointer, "detail": p.detail} for p in problems]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 def pointer_of(location: Sequence[int | str]) -> str:
-    """``("body", "entries", 3, "max_stay")`` → ``/entries/3/max_stay``; query params keep a prefix."""
+    """``("body", "entries", 3, "max_stay")`` becomes ``/entries/3/max_stay``."""
     parts = list(location)
     if parts and parts[0] == "body":
         parts = parts[1:]
@@ -35,7 +42,11 @@ def pointer_of(location: Sequence[int | str]) -> str:
 def _validation_problems(exc: RequestValidationError) -> tuple[int, str, list[FieldProblem]]:
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
-        detail = next(str(e.get("ctx", {}).get("error", "")) for e in errors if e.get("type") == "json_invalid")
+        detail = next(
+            str(e.get("ctx", {}).get("error", ""))
+            for e in errors
+            if e.get("type") == "json_invalid"
+        )
         return 400, f"the body is not valid JSON: {detail}".rstrip(": "), []
     found = []
     for error in errors:

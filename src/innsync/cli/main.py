@@ -29,7 +29,9 @@ def migrate(quiet: bool) -> None:
     finally:
         engine.dispose()
     if not quiet:
-        click.echo(f"database at the newest schema: {engine.url.render_as_string(hide_password=True)}")
+        click.echo(
+            f"database at the newest schema: {engine.url.render_as_string(hide_password=True)}"
+        )
 
 
 @cli.command()

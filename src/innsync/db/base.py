@@ -45,4 +45,5 @@ class Timestamps:
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
-__all__ = ["BigIntId", "Base", "Timestamps", "UtcDateTime", "UuidPk", "utcnow"]
+
+__all__ = ["Base", "BigIntId", "Timestamps", "UtcDateTime", "UuidPk", "utcnow"]

@@ -60,7 +60,7 @@ def event_body(event: Event) -> bytes:
 
 def retry_delay(attempt: int, rng: random.Random) -> timedelta:
     """Exponential backoff with jitter of up to a quarter, so retries of many deliveries spread."""
-    base = min(FIRST_RETRY * (2 ** max(attempt - 1, 0)), MAX_RETRY)
+    base: timedelta = min(FIRST_RETRY * (1 << max(attempt - 1, 0)), MAX_RETRY)
     return base + base * rng.uniform(0, 0.25)
 
 
@@ -95,7 +95,9 @@ def claim_due(
     return claimed
 
 
-def send(client: httpx.Client, claimed: ClaimedDelivery, now: datetime) -> tuple[int | None, str | None]:
+def send(
+    client: httpx.Client, claimed: ClaimedDelivery, now: datetime
+) -> tuple[int | None, str | None]:
     """POST one delivery; returns (status code, error text). Any 2xx is success."""
     timestamp = int(now.timestamp())
     headers = {
@@ -130,7 +132,8 @@ def record_outcome(
     elif delivery.attempts >= max_attempts:
         delivery.status = "failed"
         logger.warning(
-            "webhook delivery gave up", extra={"delivery_id": delivery.id, "attempts": delivery.attempts}
+            "webhook delivery gave up",
+            extra={"delivery_id": delivery.id, "attempts": delivery.attempts},
         )
     else:
         delivery.next_attempt_at = now + retry_delay(delivery.attempts, rng)
@@ -154,7 +157,5 @@ def deliver_due(
     for item in claimed:
         status_code, error = send(client, item, datetime.now(UTC))
         with transaction(sessions) as session:
-            record_outcome(
-                session, item, status_code, error, datetime.now(UTC), max_attempts, rng
-            )
+            record_outcome(session, item, status_code, error, datetime.now(UTC), max_attempts, rng)
     return len(claimed)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from innsync.db.base import BigIntId, Base, Timestamps, UtcDateTime, UuidPk, utcnow
+from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
 
 
 class Event(Base):

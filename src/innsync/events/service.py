@@ -147,12 +147,16 @@ def get_subscription(
     return subscription
 
 
-def deactivate_subscription(session: Session, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> None:
+def deactivate_subscription(
+    session: Session, tenant_id: uuid.UUID, subscription_id: uuid.UUID
+) -> None:
     subscription = get_subscription(session, tenant_id, subscription_id)
     subscription.is_active = False
     session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.subscription_id == subscription.id, WebhookDelivery.status == "pending")
+        .where(
+            WebhookDelivery.subscription_id == subscription.id, WebhookDelivery.status == "pending"
+        )
         .values(status="failed", last_error="subscription deactivated")
     )
 

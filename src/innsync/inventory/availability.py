@@ -1,4 +1,4 @@
-"""Blocks, the inventory ledger and availability = units − sold − blocked."""
+"""Blocks, the inventory ledger and availability = units - sold - blocked."""
 
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ def create_block(
 ) -> Block:
     room_type = get_owned(session, RoomType, tenant_id, room_type_id)
     if data.units > room_type.sellable_units:
-        raise InvalidInputError(f"cannot block more than the room type's {room_type.sellable_units} units")
+        raise InvalidInputError(
+            f"cannot block more than the room type's {room_type.sellable_units} units"
+        )
     return add_block(session, room_type, data.to_range(), data.units, data.kind, data.reason)
 
 
@@ -185,9 +187,7 @@ def lock_room_types(session: Session, room_type_ids: Iterable[uuid.UUID]) -> lis
     return list(session.scalars(query))
 
 
-def move_ledger(
-    session: Session, deltas: Mapping[tuple[uuid.UUID, date], int]
-) -> None:
+def move_ledger(session: Session, deltas: Mapping[tuple[uuid.UUID, date], int]) -> None:
     """Add ``delta`` units sold per (room type, date); callers hold the room-type locks."""
     wanted = {key: delta for key, delta in deltas.items() if delta}
     if not wanted:

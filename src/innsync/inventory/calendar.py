@@ -42,7 +42,9 @@ def property_today(prop: Property, now: datetime) -> date:
 
 def writable_window(prop: Property, now: datetime) -> DateRange:
     today = property_today(prop, now)
-    return DateRange(today - timedelta(days=PAST_DAYS_ALLOWED), today + timedelta(days=prop.horizon_days))
+    return DateRange(
+        today - timedelta(days=PAST_DAYS_ALLOWED), today + timedelta(days=prop.horizon_days)
+    )
 
 
 def write_ari(
@@ -58,7 +60,9 @@ def write_ari(
     problems = ProblemCollector()
     targets: list[RatePlan | RoomType | None] = []
     for index, entry in enumerate(request.entries):
-        targets.append(_check_entry(session, tenant_id, prop, window, entry, f"/entries/{index}", problems))
+        targets.append(
+            _check_entry(session, tenant_id, prop, window, entry, f"/entries/{index}", problems)
+        )
     problems.raise_if_any("some ARI entries are invalid; nothing was written")
 
     results = []
@@ -68,7 +72,9 @@ def write_ari(
             results.append(AriEntryResult(index=index, status="applied", dates_changed=changed))
         elif isinstance(target, RoomType) and entry.block is not None:
             blocks = [
-                add_block(session, target, run, entry.block.units, entry.block.kind, entry.block.reason)
+                add_block(
+                    session, target, run, entry.block.units, entry.block.kind, entry.block.reason
+                )
                 for run in _weekday_runs(entry)
             ]
             results.append(
@@ -107,7 +113,9 @@ def _check_entry(
         problems.add(f"{pointer}/weekdays", "no date of the range falls on these weekdays")
     if entry.room_type_id is not None:
         room_type = session.scalar(
-            select(RoomType).where(RoomType.id == entry.room_type_id, RoomType.tenant_id == tenant_id)
+            select(RoomType).where(
+                RoomType.id == entry.room_type_id, RoomType.tenant_id == tenant_id
+            )
         )
         if room_type is None or room_type.property_id != prop.id:
             problems.add(f"{pointer}/room_type_id", "no such room type in this property")
@@ -131,7 +139,9 @@ def _check_entry(
         for name in sorted(given & set(plan.inherited_restrictions)):
             problems.add(f"{pointer}/{name}", "this restriction is inherited from the parent plan")
     if plan.pricing == "per_room" and "occupancy_prices" in given:
-        problems.add(f"{pointer}/occupancy_prices", "a per_room plan takes price, not occupancy_prices")
+        problems.add(
+            f"{pointer}/occupancy_prices", "a per_room plan takes price, not occupancy_prices"
+        )
     if plan.pricing == "per_person" and "price" in given:
         problems.add(f"{pointer}/price", "a per_person plan takes occupancy_prices, not price")
     for occupancy in sorted(set(entry.occupancy_prices or {}) - set(plan.occupancies)):
@@ -199,9 +209,7 @@ def own_values(row: RateCalendarDay | None) -> DayValues:
     return DayValues(price=row.price, occupancy_prices=occupancy, **restrictions)
 
 
-def effective_calendar(
-    session: Session, plan: RatePlan, dates: DateRange
-) -> dict[date, DayValues]:
+def effective_calendar(session: Session, plan: RatePlan, dates: DateRange) -> dict[date, DayValues]:
     """The plan's values for every date of the range, derived plans resolved through their chain."""
     chain = _ancestry(session, plan)
     rows: dict[uuid.UUID, dict[date, RateCalendarDay]] = {link.id: {} for link in chain}
@@ -217,7 +225,9 @@ def effective_calendar(
         resolved: DayValues | None = None
         for link in chain:  # root first
             own = own_values(rows[link.id].get(day))
-            resolved = resolve_day(own, resolved, derivation_rules(link), link.inherited_restrictions)
+            resolved = resolve_day(
+                own, resolved, derivation_rules(link), link.inherited_restrictions
+            )
             resolved = _only_priced_occupancies(resolved, link)
         calendar[day] = resolved if resolved is not None else DayValues()
     return calendar

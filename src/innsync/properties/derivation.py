@@ -81,14 +81,14 @@ def resolve_day(
         return own
     derived_price = apply_rules(parent.price, rules) if parent.price is not None else None
     derived_occupancy = (
-        tuple((occupancy, apply_rules(amount, rules)) for occupancy, amount in parent.occupancy_prices)
+        tuple(
+            (occupancy, apply_rules(amount, rules)) for occupancy, amount in parent.occupancy_prices
+        )
         if parent.occupancy_prices is not None
         else None
     )
     inherited_values = {name: getattr(parent, name) for name in inherited}
-    return replace(
-        own, price=derived_price, occupancy_prices=derived_occupancy, **inherited_values
-    )
+    return replace(own, price=derived_price, occupancy_prices=derived_occupancy, **inherited_values)
 
 
 def check_no_cycle(plan_id: object, parent_id: object, parents: Mapping[object, object]) -> None:

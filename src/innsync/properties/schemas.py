@@ -171,9 +171,7 @@ def check_occupancies(pricing: str, occupancies: list[int]) -> None:
         raise ValueError("a per_person plan needs occupancies, e.g. [1, 2]")
     if pricing == "per_room" and occupancies:
         raise ValueError("a per_room plan has no occupancies")
-    if any(occupancy < 1 for occupancy in occupancies) or len(set(occupancies)) != len(
-        occupancies
-    ):
+    if any(occupancy < 1 for occupancy in occupancies) or len(set(occupancies)) != len(occupancies):
         raise ValueError("occupancies must be distinct positive numbers")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -36,14 +37,21 @@ from innsync.properties.schemas import (
 ModelT = TypeVar("ModelT", bound=Base)
 
 
-def get_owned(session: Session, model: type[ModelT], tenant_id: uuid.UUID, row_id: uuid.UUID) -> ModelT:
+def get_owned(
+    session: Session, model: type[ModelT], tenant_id: uuid.UUID, row_id: uuid.UUID
+) -> ModelT:
     """A row of ``model`` that belongs to the tenant; another tenant's id is simply not found."""
-    row = session.scalar(
-        select(model).where(model.id == row_id, model.tenant_id == tenant_id)  # type: ignore[attr-defined]
-    )
-    if row is None:
-        raise NotFoundError(f"{model.__name__.lower()} {row_id} not found")
+    row = session.get(model, row_id)
+    if row is None or getattr(row, "tenant_id", None) != tenant_id:
+        raise NotFoundError(
+            f"{model.__tablename__.rstrip('s').replace('_', ' ')} {row_id} not found"
+        )
     return row
+
+
+def _words(class_name: str) -> str:
+    """``RoomType`` becomes ``room type``, for messages."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", class_name).lower()
 
 
 def _flush_unique(session: Session, what: str) -> None:
@@ -102,7 +110,9 @@ def create_room_type(
     return room_type
 
 
-def list_room_types(session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID) -> list[RoomType]:
+def list_room_types(
+    session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID
+) -> list[RoomType]:
     get_owned(session, Property, tenant_id, property_id)
     query = (
         select(RoomType)
@@ -191,7 +201,9 @@ def create_rate_plan(
     return plan
 
 
-def list_rate_plans(session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID) -> list[RatePlan]:
+def list_rate_plans(
+    session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID
+) -> list[RatePlan]:
     get_owned(session, Property, tenant_id, property_id)
     query = (
         select(RatePlan)
@@ -253,11 +265,10 @@ def _set_derivation(
     missing = sorted(set(plan.occupancies) - set(parent.occupancies))
     if missing:
         raise InvalidInputError(f"the parent plan does not price occupancies {missing}")
-    parents = dict(
-        session.execute(
-            select(RatePlan.id, RatePlan.parent_id).where(RatePlan.property_id == plan.property_id)
-        ).tuples()
+    rows = session.execute(
+        select(RatePlan.id, RatePlan.parent_id).where(RatePlan.property_id == plan.property_id)
     )
+    parents: dict[object, object] = {plan_id: parent_id for plan_id, parent_id in rows}
     try:
         check_no_cycle(plan.id, parent.id, parents)
     except DerivationCycleError as exc:
@@ -289,7 +300,7 @@ def rate_plan_read(plan: RatePlan) -> RatePlanRead:
         room_type_id=plan.room_type_id,
         code=plan.code,
         name=plan.name,
-        pricing=plan.pricing,  # type: ignore[arg-type]
+        pricing=plan.pricing,
         occupancies=list(plan.occupancies),
         derived_from=derived,
         meal_plan=plan.meal_plan,

@@ -40,7 +40,9 @@ def match_or_create_guest(session: Session, tenant_id: uuid.UUID, data: GuestIn)
     guest = None
     if email:
         guest = session.scalar(
-            select(Guest).where(Guest.tenant_id == tenant_id, Guest.email_normalized == email).limit(1)
+            select(Guest)
+            .where(Guest.tenant_id == tenant_id, Guest.email_normalized == email)
+            .limit(1)
         )
     if guest is None and phone:
         guest = session.scalar(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from innsync.db.base import BigIntId, Base, Timestamps, UtcDateTime, UuidPk, utcnow
+from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
 from innsync.db.types import MONEY
 
 

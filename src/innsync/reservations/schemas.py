@@ -30,7 +30,10 @@ class RoomIn(StrictModel):
     adults: int = Field(ge=1, le=50)
     children: int = Field(default=0, ge=0, le=50)
     amount: Decimal | None = Field(
-        default=None, ge=0, decimal_places=2, description="Total for the stay; priced from the rate plan when omitted"
+        default=None,
+        ge=0,
+        decimal_places=2,
+        description="Total for the stay; priced from the rate plan when omitted",
     )
 
 
@@ -106,4 +109,3 @@ class ChangeRead(BaseModel):
     origin: str
     actor_key_id: uuid.UUID | None
     created_at: datetime
-

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innsync.errors import ConflictError, InvalidInputError, NotFoundError
+from innsync.errors import ConflictError, InvalidInputError
 from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.inventory.availability import day_counts, lock_room_types, move_ledger
@@ -91,7 +91,9 @@ def modify_direct(
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
     stay = DateRange(arrival, departure)
-    new_rooms = data.rooms if data.rooms is not None else [_room_in(room) for room in reservation.rooms]
+    new_rooms = (
+        data.rooms if data.rooms is not None else [_room_in(room) for room in reservation.rooms]
+    )
     old_rooms = [_room_in(room) for room in reservation.rooms]
     old_nights = _nights_of(old_rooms, reservation_range(reservation))
     room_types = _room_types_for(session, tenant_id, prop, new_rooms, also_lock=old_rooms)
@@ -125,7 +127,9 @@ def cancel_direct(
     reservation = get_owned(session, Reservation, tenant_id, reservation_id)
     if reservation.status == "cancelled":
         return reservation
-    nights = _nights_of([_room_in(room) for room in reservation.rooms], reservation_range(reservation))
+    nights = _nights_of(
+        [_room_in(room) for room in reservation.rooms], reservation_range(reservation)
+    )
     lock_room_types(session, {room_type_id for room_type_id, _ in nights})
     move_ledger(session, {key: -count for key, count in nights.items()})
     reservation.status = "cancelled"
@@ -154,11 +158,15 @@ def list_reservations(
     )
     if stay is not None:
         query = query.where(Reservation.arrival < stay.end, Reservation.departure > stay.start)
-    query = query.order_by(Reservation.arrival, Reservation.created_at).limit(max(1, min(limit, 500)))
+    query = query.order_by(Reservation.arrival, Reservation.created_at).limit(
+        max(1, min(limit, 500))
+    )
     return list(session.scalars(query))
 
 
-def list_changes(session: Session, tenant_id: uuid.UUID, reservation_id: uuid.UUID) -> list[ReservationChange]:
+def list_changes(
+    session: Session, tenant_id: uuid.UUID, reservation_id: uuid.UUID
+) -> list[ReservationChange]:
     get_owned(session, Reservation, tenant_id, reservation_id)
     query = (
         select(ReservationChange)
@@ -200,11 +208,16 @@ def _room_types_for(
     """
     for index, room in enumerate(rooms):
         room_type = session.scalar(
-            select(RoomType).where(RoomType.id == room.room_type_id, RoomType.tenant_id == tenant_id)
+            select(RoomType).where(
+                RoomType.id == room.room_type_id, RoomType.tenant_id == tenant_id
+            )
         )
         if room_type is None or room_type.property_id != prop.id:
             raise InvalidInputError(f"rooms/{index}: no such room type in this property")
-        if room.adults > room_type.max_adults or room.adults + room.children > room_type.max_occupancy:
+        if (
+            room.adults > room_type.max_adults
+            or room.adults + room.children > room_type.max_occupancy
+        ):
             raise InvalidInputError(
                 f"rooms/{index}: {room_type.code} sleeps at most {room_type.max_adults} adults "
                 f"and {room_type.max_occupancy} guests"
@@ -221,7 +234,9 @@ def _nights_of(rooms: list[RoomIn], stay: DateRange) -> LedgerDeltas:
     return nights
 
 
-def _take_units(session: Session, room_types: dict[uuid.UUID, RoomType], deltas: LedgerDeltas) -> None:
+def _take_units(
+    session: Session, room_types: dict[uuid.UUID, RoomType], deltas: LedgerDeltas
+) -> None:
     """Refuse with 409 when any night lacks units; otherwise move the ledger."""
     wanted = {key: count for key, count in deltas.items() if count > 0}
     if wanted:
@@ -253,7 +268,9 @@ def _priced_rooms(
         elif nightly:
             amount = sum((Decimal(value) for value in nightly.values()), Decimal("0.00"))
         else:
-            raise InvalidInputError(f"rooms/{index}: give a rate_plan_id to price the stay, or an amount")
+            raise InvalidInputError(
+                f"rooms/{index}: give a rate_plan_id to price the stay, or an amount"
+            )
         priced.append(
             ReservationRoom(
                 position=index,
@@ -276,7 +293,9 @@ def _nightly_prices(
         price = values.price
         if plan.pricing == "per_person" and values.occupancy_prices:
             # The smallest priced occupancy that fits everyone; the largest if none does.
-            fitting = [amount for occupancy, amount in values.occupancy_prices if occupancy >= guests]
+            fitting = [
+                amount for occupancy, amount in values.occupancy_prices if occupancy >= guests
+            ]
             price = fitting[0] if fitting else values.occupancy_prices[-1][1]
         if price is None:
             raise InvalidInputError(f"rooms/{index}: rate plan {plan.code} has no price on {day}")
@@ -308,7 +327,9 @@ def snapshot(session: Session, reservation: Reservation) -> dict[str, Any]:
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """``{field: [old, new]}`` for every top-level field that changed."""
-    return {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}
+    return {
+        key: [before.get(key), value] for key, value in after.items() if before.get(key) != value
+    }
 
 
 def _record(
@@ -351,7 +372,7 @@ def reservation_read(session: Session, reservation: Reservation) -> ReservationR
         property_id=reservation.property_id,
         source=reservation.source,
         channel_booking_id=reservation.channel_booking_id,
-        status=reservation.status,  # type: ignore[arg-type]
+        status=reservation.status,
         arrival=reservation.arrival,
         departure=reservation.departure,
         currency=reservation.currency,
@@ -365,7 +386,9 @@ def reservation_read(session: Session, reservation: Reservation) -> ReservationR
                 adults=room.adults,
                 children=room.children,
                 amount=room.amount,
-                nightly_prices={date.fromisoformat(k): Decimal(v) for k, v in room.nightly_prices.items()},
+                nightly_prices={
+                    date.fromisoformat(k): Decimal(v) for k, v in room.nightly_prices.items()
+                },
             )
             for room in reservation.rooms
         ],

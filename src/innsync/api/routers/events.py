@@ -6,8 +6,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
 
-from innsync.api.deps import Admin, Box, DbSession, Reader
+from innsync.api.deps import Admin, Box, Db, Reader
 from innsync.events import service
 from innsync.events.models import WebhookSubscription
 from innsync.events.schemas import (
@@ -32,45 +33,51 @@ def _read(subscription: WebhookSubscription) -> SubscriptionRead:
 
 
 @router.get("/events")
-def read_events(
-    session: DbSession,
+async def read_events(
+    db: Db,
     who: Reader,
     after: Annotated[int, Query(ge=0, description="The last position you have read")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventFeed:
     """Events in the order they happened; page with ``after=next_after`` until the list is empty."""
-    # Sequence what has committed since the last pass, so a reader never waits for the loop.
-    service.sequence_pending(session)
-    session.commit()
-    return service.read_feed(session, who.tenant_id, after, limit)
+    # Sequence what has committed since the loop's last pass, so a reader never waits for it.
+    await db.write(service.sequence_pending)
+    return await db.read(lambda s: service.read_feed(s, who.tenant_id, after, limit))
 
 
 @router.post("/webhook-subscriptions", status_code=status.HTTP_201_CREATED)
-def create_subscription(
-    data: SubscriptionCreate, session: DbSession, who: Admin, box: Box
+async def create_subscription(
+    data: SubscriptionCreate, db: Db, who: Admin, box: Box
 ) -> SubscriptionCreated:
-    subscription, secret = service.create_subscription(session, box, who.tenant_id, data)
-    session.commit()
-    return SubscriptionCreated(**_read(subscription).model_dump(), secret=secret)
+    def create(session: Session) -> SubscriptionCreated:
+        subscription, secret = service.create_subscription(session, box, who.tenant_id, data)
+        return SubscriptionCreated(**_read(subscription).model_dump(), secret=secret)
+
+    return await db.write(create)
 
 
 @router.get("/webhook-subscriptions")
-def list_subscriptions(session: DbSession, who: Admin) -> list[SubscriptionRead]:
-    return [_read(s) for s in service.list_subscriptions(session, who.tenant_id)]
+async def list_subscriptions(db: Db, who: Admin) -> list[SubscriptionRead]:
+    return await db.read(
+        lambda s: [_read(sub) for sub in service.list_subscriptions(s, who.tenant_id)]
+    )
 
 
 @router.delete("/webhook-subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
-def deactivate_subscription(subscription_id: uuid.UUID, session: DbSession, who: Admin) -> None:
-    service.deactivate_subscription(session, who.tenant_id, subscription_id)
-    session.commit()
+async def deactivate_subscription(subscription_id: uuid.UUID, db: Db, who: Admin) -> None:
+    await db.write(lambda s: service.deactivate_subscription(s, who.tenant_id, subscription_id))
 
 
 @router.get("/webhook-subscriptions/{subscription_id}/deliveries")
-def list_deliveries(
+async def list_deliveries(
     subscription_id: uuid.UUID,
-    session: DbSession,
+    db: Db,
     who: Admin,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryRead]:
-    found = service.list_deliveries(session, who.tenant_id, subscription_id, limit)
-    return [DeliveryRead.model_validate(delivery) for delivery in found]
+    return await db.read(
+        lambda s: [
+            DeliveryRead.model_validate(delivery)
+            for delivery in service.list_deliveries(s, who.tenant_id, subscription_id, limit)
+        ]
+    )

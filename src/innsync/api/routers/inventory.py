@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from innsync.api.deps import DbSession, Reader, Writer
+from innsync.api.deps import Db, Reader, Writer
 from innsync.errors import InvalidInputError
 from innsync.inventory import availability, calendar
 from innsync.inventory.schemas import (
@@ -38,46 +38,51 @@ def _range(date_from: date, date_to: date) -> DateRange:
 
 
 @router.post("/properties/{property_id}/ari")
-def write_ari(property_id: uuid.UUID, data: AriWrite, session: DbSession, who: Writer) -> AriWriteResult:
+async def write_ari(property_id: uuid.UUID, data: AriWrite, db: Db, who: Writer) -> AriWriteResult:
     """Change rates, restrictions and blocks for many plans and ranges at once, all or nothing."""
-    result = calendar.write_ari(session, who.tenant_id, property_id, data)
-    session.commit()
-    return result
+    return await db.write(lambda s: calendar.write_ari(s, who.tenant_id, property_id, data))
 
 
 @router.get("/rate-plans/{rate_plan_id}/calendar")
-def read_calendar(
-    rate_plan_id: uuid.UUID, date_from: DateFrom, date_to: DateTo, session: DbSession, who: Reader
+async def read_calendar(
+    rate_plan_id: uuid.UUID, date_from: DateFrom, date_to: DateTo, db: Db, who: Reader
 ) -> CalendarRead:
     """Effective values per stay date: a derived plan shows its resolved prices and restrictions."""
-    return calendar.read_calendar(session, who.tenant_id, rate_plan_id, _range(date_from, date_to))
+    dates = _range(date_from, date_to)
+    return await db.read(lambda s: calendar.read_calendar(s, who.tenant_id, rate_plan_id, dates))
 
 
 @router.get("/properties/{property_id}/availability")
-def read_availability(
-    property_id: uuid.UUID, date_from: DateFrom, date_to: DateTo, session: DbSession, who: Reader
+async def read_availability(
+    property_id: uuid.UUID, date_from: DateFrom, date_to: DateTo, db: Db, who: Reader
 ) -> AvailabilityRead:
-    return availability.read_availability(
-        session, who.tenant_id, property_id, _range(date_from, date_to)
+    dates = _range(date_from, date_to)
+    return await db.read(
+        lambda s: availability.read_availability(s, who.tenant_id, property_id, dates)
     )
 
 
 @router.post("/room-types/{room_type_id}/blocks", status_code=status.HTTP_201_CREATED)
-def create_block(
-    room_type_id: uuid.UUID, data: BlockCreate, session: DbSession, who: Writer
+async def create_block(
+    room_type_id: uuid.UUID, data: BlockCreate, db: Db, who: Writer
 ) -> BlockRead:
-    block = availability.create_block(session, who.tenant_id, room_type_id, data)
-    session.commit()
-    return availability.block_read(block)
+    return await db.write(
+        lambda s: availability.block_read(
+            availability.create_block(s, who.tenant_id, room_type_id, data)
+        )
+    )
 
 
 @router.get("/room-types/{room_type_id}/blocks")
-def list_blocks(room_type_id: uuid.UUID, session: DbSession, who: Reader) -> list[BlockRead]:
-    blocks = availability.list_blocks(session, who.tenant_id, room_type_id)
-    return [availability.block_read(block) for block in blocks]
+async def list_blocks(room_type_id: uuid.UUID, db: Db, who: Reader) -> list[BlockRead]:
+    return await db.read(
+        lambda s: [
+            availability.block_read(block)
+            for block in availability.list_blocks(s, who.tenant_id, room_type_id)
+        ]
+    )
 
 
 @router.delete("/blocks/{block_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_block(block_id: uuid.UUID, session: DbSession, who: Writer) -> None:
-    availability.delete_block(session, who.tenant_id, block_id)
-    session.commit()
+async def delete_block(block_id: uuid.UUID, db: Db, who: Writer) -> None:
+    await db.write(lambda s: availability.delete_block(s, who.tenant_id, block_id))

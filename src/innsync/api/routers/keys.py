@@ -7,8 +7,9 @@ from datetime import datetime
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
-from innsync.api.deps import Admin, DbSession
+from innsync.api.deps import Admin, Db
 from innsync.tenants import service
 
 router = APIRouter(tags=["api keys"])
@@ -37,18 +38,21 @@ class KeyCreated(KeyRead):
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
-def create_key(data: KeyCreate, session: DbSession, who: Admin) -> KeyCreated:
-    issued = service.issue_key(session, who.tenant_id, data.name, data.scopes)
-    session.commit()
-    return KeyCreated(**KeyRead.model_validate(issued.key).model_dump(), key=issued.secret)
+async def create_key(data: KeyCreate, db: Db, who: Admin) -> KeyCreated:
+    def create(session: Session) -> KeyCreated:
+        issued = service.issue_key(session, who.tenant_id, data.name, data.scopes)
+        return KeyCreated(**KeyRead.model_validate(issued.key).model_dump(), key=issued.secret)
+
+    return await db.write(create)
 
 
 @router.get("/api-keys")
-def list_keys(session: DbSession, who: Admin) -> list[KeyRead]:
-    return [KeyRead.model_validate(key) for key in service.list_keys(session, who.tenant_id)]
+async def list_keys(db: Db, who: Admin) -> list[KeyRead]:
+    return await db.read(
+        lambda s: [KeyRead.model_validate(key) for key in service.list_keys(s, who.tenant_id)]
+    )
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_key(key_id: uuid.UUID, session: DbSession, who: Admin) -> None:
-    service.revoke_key(session, who.tenant_id, key_id)
-    session.commit()
+async def revoke_key(key_id: uuid.UUID, db: Db, who: Admin) -> None:
+    await db.write(lambda s: service.revoke_key(s, who.tenant_id, key_id))

@@ -29,11 +29,15 @@ def readyz(request: Request) -> JSONResponse:
         current, head = current_revision(engine), head_revision()
     except SQLAlchemyError as exc:
         return JSONResponse(
-            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}, status_code=503
+            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
+            status_code=503,
         )
     if current != head:
         return JSONResponse(
-            {"status": "unavailable", "migrations": f"at {current}, newest is {head}: run innsync migrate"},
+            {
+                "status": "unavailable",
+                "migrations": f"at {current}, newest is {head}: run innsync migrate",
+            },
             status_code=503,
         )
     return JSONResponse({"status": "ready", "migration": current})

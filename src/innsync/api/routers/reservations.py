@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from innsync.api.deps import DbSession, Reader, Writer
+from innsync.api.deps import Db, Reader, Writer
+from innsync.errors import InvalidInputError
 from innsync.properties.service import get_owned
 from innsync.reservations import service
 from innsync.reservations.models import Reservation
@@ -28,60 +29,81 @@ router = APIRouter(tags=["reservations"])
     status_code=status.HTTP_201_CREATED,
     responses={409: {"description": "Not enough free units on some night; nothing was booked"}},
 )
-def create_reservation(
-    property_id: uuid.UUID, data: ReservationCreate, session: DbSession, who: Writer
+async def create_reservation(
+    property_id: uuid.UUID, data: ReservationCreate, db: Db, who: Writer
 ) -> ReservationRead:
-    reservation = service.create_direct(session, who.tenant_id, property_id, data, who.key_id)
-    session.commit()
-    return service.reservation_read(session, reservation)
+    return await db.write(
+        lambda s: service.reservation_read(
+            s, service.create_direct(s, who.tenant_id, property_id, data, who.key_id)
+        )
+    )
 
 
 @router.get("/properties/{property_id}/reservations")
-def list_reservations(
+async def list_reservations(
     property_id: uuid.UUID,
-    session: DbSession,
+    db: Db,
     who: Reader,
-    staying_from: Annotated[date | None, Query(description="Only stays that overlap from here")] = None,
-    staying_to: Annotated[date | None, Query(description="... up to here (exclusive)")] = None,
+    staying_from: Annotated[
+        date | None, Query(description="Stays overlapping from this date")
+    ] = None,
+    staying_to: Annotated[date | None, Query(description="... up to this date, excluded")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ReservationRead]:
-    stay = DateRange(staying_from, staying_to) if staying_from and staying_to and staying_to > staying_from else None
-    found = service.list_reservations(session, who.tenant_id, property_id, stay, limit)
-    return [service.reservation_read(session, reservation) for reservation in found]
+    stay = None
+    if staying_from is not None or staying_to is not None:
+        if staying_from is None or staying_to is None or staying_to <= staying_from:
+            raise InvalidInputError("give both staying_from and staying_to, with staying_to later")
+        stay = DateRange(staying_from, staying_to)
+    return await db.read(
+        lambda s: [
+            service.reservation_read(s, reservation)
+            for reservation in service.list_reservations(s, who.tenant_id, property_id, stay, limit)
+        ]
+    )
 
 
 @router.get("/reservations/{reservation_id}")
-def get_reservation(reservation_id: uuid.UUID, session: DbSession, who: Reader) -> ReservationRead:
-    reservation = get_owned(session, Reservation, who.tenant_id, reservation_id)
-    return service.reservation_read(session, reservation)
+async def get_reservation(reservation_id: uuid.UUID, db: Db, who: Reader) -> ReservationRead:
+    return await db.read(
+        lambda s: service.reservation_read(
+            s, get_owned(s, Reservation, who.tenant_id, reservation_id)
+        )
+    )
 
 
 @router.patch("/reservations/{reservation_id}")
-def modify_reservation(
-    reservation_id: uuid.UUID, data: ReservationUpdate, session: DbSession, who: Writer
+async def modify_reservation(
+    reservation_id: uuid.UUID, data: ReservationUpdate, db: Db, who: Writer
 ) -> ReservationRead:
-    reservation = service.modify_direct(session, who.tenant_id, reservation_id, data, who.key_id)
-    session.commit()
-    return service.reservation_read(session, reservation)
+    return await db.write(
+        lambda s: service.reservation_read(
+            s, service.modify_direct(s, who.tenant_id, reservation_id, data, who.key_id)
+        )
+    )
 
 
 @router.post("/reservations/{reservation_id}/cancel")
-def cancel_reservation(reservation_id: uuid.UUID, session: DbSession, who: Writer) -> ReservationRead:
-    reservation = service.cancel_direct(session, who.tenant_id, reservation_id, who.key_id)
-    session.commit()
-    return service.reservation_read(session, reservation)
+async def cancel_reservation(reservation_id: uuid.UUID, db: Db, who: Writer) -> ReservationRead:
+    return await db.write(
+        lambda s: service.reservation_read(
+            s, service.cancel_direct(s, who.tenant_id, reservation_id, who.key_id)
+        )
+    )
 
 
 @router.get("/reservations/{reservation_id}/changes")
-def list_changes(reservation_id: uuid.UUID, session: DbSession, who: Reader) -> list[ChangeRead]:
-    return [
-        ChangeRead(
-            revision=change.revision,
-            action=change.action,
-            changes=change.changes,
-            origin=change.origin,
-            actor_key_id=change.actor_key_id,
-            created_at=change.created_at,
-        )
-        for change in service.list_changes(session, who.tenant_id, reservation_id)
-    ]
+async def list_changes(reservation_id: uuid.UUID, db: Db, who: Reader) -> list[ChangeRead]:
+    return await db.read(
+        lambda s: [
+            ChangeRead(
+                revision=change.revision,
+                action=change.action,
+                changes=change.changes,
+                origin=change.origin,
+                actor_key_id=change.actor_key_id,
+                created_at=change.created_at,
+            )
+            for change in service.list_changes(s, who.tenant_id, reservation_id)
+        ]
+    )

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from innsync.db.engine import build_engine
-from innsync.schema import metadata
 from innsync.db.types import UtcDateTime
+from innsync.schema import metadata
 from innsync.settings import get_settings
 
 
-def _render_item(kind: str, item: Any, _context: AutogenContext) -> str | bool:
+def _render_item(kind: str, item: Any, _context: AutogenContext) -> str | Literal[False]:
     # Migrations store what the database sees; the UTC wrapper is Python-side behaviour only.
     if kind == "type" and isinstance(item, UtcDateTime):
         return "sa.DateTime()"
