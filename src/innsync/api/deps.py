@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from innsync.crypto import SecretBox
+from innsync.db.engine import READ_ONLY
 from innsync.errors import AuthenticationError, PermissionDeniedError
 from innsync.tenants.service import Principal, authenticate
 
@@ -39,6 +40,8 @@ class Database:
 
     def _run(self, work: Callable[[Session], T], commit: bool) -> T:
         with self._sessions() as session:
+            if not commit:
+                session.connection(execution_options={READ_ONLY: True})
             result = work(session)
             if commit:
                 session.commit()

@@ -73,3 +73,25 @@ def tenant_create(name: str) -> None:
     click.echo(f"tenant {tenant_id} created: {name}")
     click.echo("admin API key (store it now; it is not shown again):")
     click.echo(issued.secret)
+
+
+@cli.group()
+def simulate() -> None:
+    """Run a channel simulator (a stand-in for the real channel's API, for tests and demos)."""
+
+
+@simulate.command("channex")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8090, show_default=True, type=int)
+@click.option(
+    "--seed", default=None, type=int, help="Make generated bookings and faults repeatable."
+)
+def simulate_channex(host: str, port: int, seed: int | None) -> None:
+    """The Channex API v1 simulator; inspection endpoints live under /_sim/."""
+    from innsync.simulators.channex.app import run
+    from innsync.simulators.channex.config import SimulatorConfig
+
+    config = SimulatorConfig() if seed is None else SimulatorConfig(seed=seed)
+    click.echo(f"Channex simulator on http://{host}:{port} (user-api-key: {config.api_keys[0]})")
+    click.echo(f"inspect what it received: http://{host}:{port}/_sim/requests")
+    run(host, port, config)

@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# Execution option for work that only reads: on SQLite it starts a deferred transaction, which
+# under WAL neither waits for nor blocks the writer.
+READ_ONLY = "innsync_read_only"
 # How long SQLite waits for the single writer lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -60,7 +63,8 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         # SQLite has one writer. Taking the write lock when the transaction starts (instead of
         # upgrading a read lock later, which fails at once under contention) makes concurrent
         # writers queue on busy_timeout; it is what keeps the inventory ledger exact.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -91,8 +91,12 @@ def modify_direct(
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
     stay = DateRange(arrival, departure)
+    # Kept rooms are priced again from their rate plan for the new dates; a room priced by hand
+    # (no rate plan) keeps its amount.
     new_rooms = (
-        data.rooms if data.rooms is not None else [_room_in(room) for room in reservation.rooms]
+        data.rooms
+        if data.rooms is not None
+        else [_room_in(room, reprice=True) for room in reservation.rooms]
     )
     old_rooms = [_room_in(room) for room in reservation.rooms]
     old_nights = _nights_of(old_rooms, reservation_range(reservation))
@@ -184,13 +188,13 @@ def reservation_range_from(snap: dict[str, Any]) -> DateRange:
     return DateRange(date.fromisoformat(snap["arrival"]), date.fromisoformat(snap["departure"]))
 
 
-def _room_in(room: ReservationRoom) -> RoomIn:
+def _room_in(room: ReservationRoom, reprice: bool = False) -> RoomIn:
     return RoomIn(
         room_type_id=room.room_type_id,
         rate_plan_id=room.rate_plan_id,
         adults=room.adults,
         children=room.children,
-        amount=room.amount,
+        amount=None if reprice and room.rate_plan_id is not None else room.amount,
     )
 
 

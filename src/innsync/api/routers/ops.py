@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from innsync.db.engine import READ_ONLY
 from innsync.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["operations"])
@@ -24,9 +25,9 @@ def readyz(request: Request) -> JSONResponse:
     """The database answers and its schema is at the newest migration."""
     engine: Engine = request.app.state.engine
     try:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             connection.execute(text("SELECT 1"))
-        current, head = current_revision(engine), head_revision()
+            current, head = current_revision(connection), head_revision()
     except SQLAlchemyError as exc:
         return JSONResponse(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},

@@ -1,0 +1,1 @@
+"""Simulators: independent HTTP reimplementations of each channel, built from its documentation."""
