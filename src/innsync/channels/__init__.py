@@ -1,0 +1,1 @@
+"""Channel core: neutral types, errors, capability contract and registry shared by adapters."""

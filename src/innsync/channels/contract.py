@@ -1,0 +1,122 @@
+"""What an adapter can do: a small base protocol plus one protocol per capability.
+
+An adapter class simply implements the methods of the capabilities it has; what the admin shows
+and what the worker calls is derived from them by :func:`capabilities_of`, never declared twice.
+Adapters are built per connection with an injected ``httpx.AsyncClient``, so every call is async.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Protocol, runtime_checkable
+
+from innsync.channels.types import (
+    AvailabilityUpdate,
+    BookingRevision,
+    ChannelLimits,
+    PushRequest,
+    PushResult,
+    RatePlanKey,
+    RateUpdate,
+    RateValues,
+    RevisionPage,
+)
+from innsync.stay_dates import DateRange
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    """What every adapter offers: its kind, its limits and a connection test."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def limits(self) -> ChannelLimits: ...
+
+    async def test_connection(self) -> None:
+        """Return when the credentials work; raise a ``ChannelError`` otherwise."""
+
+
+@runtime_checkable
+class PushesAvailability(Protocol):
+    async def push_availability(self, request: PushRequest[AvailabilityUpdate]) -> PushResult:
+        """Send availability; refused entries come back in the result, not as an error."""
+
+
+@runtime_checkable
+class PushesRates(Protocol):
+    async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
+        """Send rates and restrictions; refused entries come back in the result."""
+
+
+@runtime_checkable
+class ReadsBackAri(Protocol):
+    async def read_availability(
+        self, room_type_codes: Sequence[str], dates: DateRange
+    ) -> dict[str, dict[date, int]]:
+        """What the channel holds now, to verify pushes and audit drift."""
+
+    async def read_rates(
+        self, rate_plans: Sequence[RatePlanKey], dates: DateRange
+    ) -> dict[RatePlanKey, dict[date, RateValues]]:
+        """The rates and restrictions the channel holds now, per rate plan and stay date."""
+
+
+@runtime_checkable
+class PullsReservations(Protocol):
+    async def pull_revisions(self, cursor: str | None) -> RevisionPage:
+        """Booking revisions after ``cursor`` (from the start when ``None``)."""
+
+
+@runtime_checkable
+class ReceivesWebhooks(Protocol):
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise ``BadSignatureError`` unless the request really comes from the channel."""
+
+    async def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> Sequence[BookingRevision]:
+        """The revisions a stored, verified webhook stands for (fetching them if it only hints)."""
+
+
+@runtime_checkable
+class AcknowledgesReservations(Protocol):
+    async def acknowledge_revision(self, revision: BookingRevision) -> None:
+        """Tell the channel the revision is stored, so it stops redelivering it."""
+
+
+@runtime_checkable
+class PushesReservations(Protocol):
+    async def push_reservation(self, revision: BookingRevision) -> str:
+        """Create or change a booking on the channel; return the channel's booking id."""
+
+
+CAPABILITY_PROTOCOLS: tuple[type, ...] = (
+    PushesAvailability,
+    PushesRates,
+    ReadsBackAri,
+    PullsReservations,
+    ReceivesWebhooks,
+    AcknowledgesReservations,
+    PushesReservations,
+)
+
+
+def _capability_name(protocol: type) -> str:
+    """``PushesAvailability`` becomes ``pushes_availability``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", protocol.__name__).lower()
+
+
+CAPABILITIES: tuple[str, ...] = tuple(_capability_name(p) for p in CAPABILITY_PROTOCOLS)
+
+
+def capabilities_of(adapter: object) -> frozenset[str]:
+    """The capability names the adapter implements, e.g. ``{"pushes_rates", ...}``."""
+    return frozenset(
+        name
+        for name, protocol in zip(CAPABILITIES, CAPABILITY_PROTOCOLS, strict=True)
+        if isinstance(adapter, protocol)
+    )

@@ -1,0 +1,280 @@
+"""The fake channel adapter: keeps pushed ARI in memory, enforces its limits and fails on request.
+
+It is the development and test stand-in for a real channel (no HTTP), so it behaves like one:
+over its request budget it answers "unavailable" with a retry-after, oversize requests are
+refused whole, unknown codes and unsupported shapes are refused entry by entry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from innsync.channels.encoding import request_json_size
+from innsync.channels.errors import (
+    ChannelAuthError,
+    ChannelRejectedError,
+    ChannelUnavailableError,
+)
+from innsync.channels.fake.config import FakeChannelConfig
+from innsync.channels.registry import Clock
+from innsync.channels.types import (
+    AvailabilityUpdate,
+    ChannelLimits,
+    EntryResult,
+    PushKind,
+    PushRequest,
+    PushResult,
+    RatePlanKey,
+    RateUpdate,
+    RateValues,
+)
+from innsync.stay_dates import DateRange
+
+FailureKind = Literal["unavailable", "auth"]
+Outcome = Literal["accepted", "partial", "rejected", "unavailable", "rate_limited", "auth_failed"]
+EntryRejection = Callable[[AvailabilityUpdate | RateUpdate], str | None]
+"""Returns why the channel refuses an entry, or ``None`` to let it through."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One push the fake channel received, whatever became of it."""
+
+    kind: PushKind
+    at: float
+    entry_count: int
+    size_bytes: int
+    outcome: Outcome
+    request: PushRequest[AvailabilityUpdate] | PushRequest[RateUpdate]
+    task_id: str | None = None
+
+
+@dataclass(slots=True)
+class _InjectedFailure:
+    remaining: int
+    kind: FailureKind
+    retry_after: float | None
+
+
+class FakeChannel:
+    """An in-memory channel implementing availability and rate pushes and read-back."""
+
+    name = "fake"
+
+    def __init__(
+        self, config: FakeChannelConfig | None = None, *, clock: Clock = time.monotonic
+    ) -> None:
+        self.config = config or FakeChannelConfig()
+        self._clock = clock
+        self._availability: dict[str, dict[date, int]] = {}
+        self._rates: dict[RatePlanKey, dict[date, RateValues]] = {}
+        self._requests: list[RecordedRequest] = []
+        self._grants: dict[str, deque[float]] = {}
+        self._failures: deque[_InjectedFailure] = deque()
+        self._entry_rejections: list[EntryRejection] = []
+        self._known_room_types = self.config.known_room_type_codes
+        self._known_rate_plans = self.config.known_rate_plans
+        self._task_counter = 0
+
+    @property
+    def limits(self) -> ChannelLimits:
+        return self.config.limits
+
+    @property
+    def requests(self) -> tuple[RecordedRequest, ...]:
+        """Every push received, oldest first, including the refused ones."""
+        return tuple(self._requests)
+
+    def availability_state(self) -> dict[str, dict[date, int]]:
+        """A copy of the availability the channel holds."""
+        return {code: dict(days) for code, days in self._availability.items()}
+
+    def rates_state(self) -> dict[RatePlanKey, dict[date, RateValues]]:
+        """A copy of the rates and restrictions the channel holds."""
+        return {key: dict(days) for key, days in self._rates.items()}
+
+    def fail_next(
+        self, count: int, error: FailureKind = "unavailable", *, retry_after: float | None = None
+    ) -> None:
+        """Make the next ``count`` calls (of any kind) fail with ``error``."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._failures.append(_InjectedFailure(count, error, retry_after))
+
+    def reject_entries(self, rejection: EntryRejection) -> None:
+        """Refuse every pushed entry for which ``rejection`` returns a reason."""
+        self._entry_rejections.append(rejection)
+
+    def reject_unknown_codes(
+        self, room_type_codes: frozenset[str], rate_plans: frozenset[RatePlanKey] = frozenset()
+    ) -> None:
+        """From now on refuse entries whose codes are not among those given."""
+        self._known_room_types = room_type_codes
+        self._known_rate_plans = rate_plans
+
+    def clear_faults(self) -> None:
+        """Forget every injected failure and rejection rule."""
+        self._failures.clear()
+        self._entry_rejections.clear()
+        self._known_room_types = self.config.known_room_type_codes
+        self._known_rate_plans = self.config.known_rate_plans
+
+    async def test_connection(self) -> None:
+        self._raise_injected_failure()
+
+    async def push_availability(self, request: PushRequest[AvailabilityUpdate]) -> PushResult:
+        return self._push(request)
+
+    async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
+        return self._push(request)
+
+    async def read_availability(
+        self, room_type_codes: Sequence[str], dates: DateRange
+    ) -> dict[str, dict[date, int]]:
+        self._raise_injected_failure()
+        return {
+            code: {
+                day: units
+                for day, units in self._availability.get(code, {}).items()
+                if day in dates
+            }
+            for code in room_type_codes
+        }
+
+    async def read_rates(
+        self, rate_plans: Sequence[RatePlanKey], dates: DateRange
+    ) -> dict[RatePlanKey, dict[date, RateValues]]:
+        self._raise_injected_failure()
+        return {
+            key: {day: values for day, values in self._rates.get(key, {}).items() if day in dates}
+            for key in rate_plans
+        }
+
+    def _push(
+        self, request: PushRequest[AvailabilityUpdate] | PushRequest[RateUpdate]
+    ) -> PushResult:
+        now = self._clock()
+        size = request_json_size(request.kind, request.updates)
+
+        def record(outcome: Outcome, task_id: str | None = None) -> None:
+            self._requests.append(
+                RecordedRequest(
+                    request.kind, now, len(request.updates), size, outcome, request, task_id
+                )
+            )
+
+        try:
+            self._raise_injected_failure()
+        except ChannelAuthError:
+            record("auth_failed")
+            raise
+        except ChannelUnavailableError:
+            record("unavailable")
+            raise
+        retry_after = self._spend_budget(request.kind, now)
+        if retry_after is not None:
+            record("rate_limited")
+            raise ChannelUnavailableError("too many requests", retry_after=retry_after)
+        too_large = self._oversize_reason(len(request.updates), size)
+        if too_large is not None:
+            record("rejected")
+            raise ChannelRejectedError(
+                too_large, entry_reasons=dict.fromkeys(range(len(request.updates)), too_large)
+            )
+        results: list[EntryResult] = []
+        updates: tuple[AvailabilityUpdate | RateUpdate, ...] = request.updates
+        for index, update in enumerate(updates):
+            reason = self._entry_problem(update)
+            if reason is None:
+                self._apply(update)
+            results.append(EntryResult(index, accepted=reason is None, reason=reason))
+        self._task_counter += 1
+        task_id = f"fake-task-{self._task_counter}"
+        warnings = tuple(f"entry {r.index}: {r.reason}" for r in results if not r.accepted)
+        result = PushResult(tuple(results), task_id, warnings)
+        record("accepted" if result.is_fully_accepted else "partial", task_id)
+        return result
+
+    def _raise_injected_failure(self) -> None:
+        if not self._failures:
+            return
+        failure = self._failures[0]
+        failure.remaining -= 1
+        if failure.remaining == 0:
+            self._failures.popleft()
+        if failure.kind == "auth":
+            raise ChannelAuthError("credentials refused by the fake channel")
+        raise ChannelUnavailableError(
+            "fake channel unavailable (injected)", retry_after=failure.retry_after
+        )
+
+    def _spend_budget(self, kind: PushKind, now: float) -> float | None:
+        """Count one request against its budget; return the retry-after when it is spent."""
+        limits = self.limits
+        # A sliding window: a request at `now` competes with those made after `now - window`.
+        grants = self._grants.setdefault(limits.budget_for(kind), deque())
+        while grants and grants[0] <= now - limits.window_seconds:
+            grants.popleft()
+        if len(grants) >= limits.requests_per_window:
+            return grants[0] + limits.window_seconds - now
+        grants.append(now)
+        return None
+
+    def _oversize_reason(self, entry_count: int, size: int) -> str | None:
+        limits = self.limits
+        if limits.max_request_bytes is not None and size > limits.max_request_bytes:
+            return f"request of {size} bytes exceeds {limits.max_request_bytes}"
+        if (
+            limits.max_entries_per_request is not None
+            and entry_count > limits.max_entries_per_request
+        ):
+            return f"request of {entry_count} entries exceeds {limits.max_entries_per_request}"
+        return None
+
+    def _entry_problem(self, update: AvailabilityUpdate | RateUpdate) -> str | None:
+        limits = self.limits
+        if (
+            self._known_room_types is not None
+            and update.room_type_code not in self._known_room_types
+        ):
+            return f"unknown room type {update.room_type_code!r}"
+        if (
+            isinstance(update, RateUpdate)
+            and self._known_rate_plans is not None
+            and update.rate_plan not in self._known_rate_plans
+        ):
+            return f"unknown rate plan {update.rate_plan_code!r}"
+        if update.weekdays is not None and not limits.understands_weekdays:
+            return "weekday filters are not supported"
+        if update.dates.nights > 1 and not limits.understands_ranges:
+            return "date ranges are not supported"
+        if (
+            limits.max_days_per_entry is not None
+            and update.dates.nights > limits.max_days_per_entry
+        ):
+            return f"range longer than {limits.max_days_per_entry} days"
+        for rejection in self._entry_rejections:
+            reason = rejection(update)
+            if reason is not None:
+                return reason
+        return None
+
+    def _apply(self, update: AvailabilityUpdate | RateUpdate) -> None:
+        if isinstance(update, AvailabilityUpdate):
+            days = self._availability.setdefault(update.room_type_code, {})
+            for day in update.covered_dates():
+                days[day] = update.availability
+            return
+        plan = self._rates.setdefault(update.rate_plan, {})
+        for day in update.covered_dates():
+            held = plan.get(day)
+            if held is not None and self.limits.accepts_partial_rates:
+                plan[day] = held.updated_with(update.values)
+            else:
+                # A channel without partial updates resets every field the entry leaves out.
+                plan[day] = update.values

@@ -1,0 +1,34 @@
+"""Settings of the fake channel: its declared limits and the codes it knows."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from innsync.channels.types import ChannelLimits, RatePlanKey
+
+CHANNEX_LIKE_LIMITS = ChannelLimits(
+    # Channex allows 10 availability and 10 rate/restriction requests per minute per property.
+    requests_per_window=10,
+    window_seconds=60.0,
+    window_scope="property",
+    separate_budgets=True,
+    # Channex caps a JSON call at 10 MB and puts no limit on the number of changes in it.
+    max_request_bytes=10_000_000,
+    max_entries_per_request=None,
+    understands_ranges=True,
+    understands_weekdays=True,
+    accepts_partial_rates=True,
+)
+
+
+class FakeChannelConfig(BaseModel):
+    """A fake connection: one property with its own limits; no credentials needed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    property_code: str = "fake-property"
+    limits: ChannelLimits = CHANNEX_LIKE_LIMITS
+    known_room_type_codes: frozenset[str] | None = None
+    """When set, entries for any other room type are rejected, as a channel does unmapped codes."""
+    known_rate_plans: frozenset[RatePlanKey] | None = None
+    """When set, rate entries for any other (room type, rate plan) pair are rejected."""

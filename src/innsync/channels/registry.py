@@ -1,0 +1,115 @@
+"""Channel kinds by name: each kind's config model and how to build an adapter from it.
+
+Built-in channels are imported the first time the registry is asked for a kind, so importing this
+module does no work; each built-in module exposes a ``CHANNEL_KIND``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from innsync.channels.contract import ChannelAdapter
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+Clock = Callable[[], float]
+"""Seconds on a clock that never goes backwards; injected so tests control time."""
+
+BUILTIN_CHANNEL_MODULES: tuple[str, ...] = ("innsync.channels.fake",)
+
+
+class UnknownChannelKindError(LookupError):
+    """No channel kind is registered under that name."""
+
+
+class DuplicateChannelKindError(ValueError):
+    """A different channel kind is already registered under that name."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterContext:
+    """What the caller hands every adapter it builds."""
+
+    http: httpx.AsyncClient
+    clock: Clock = time.monotonic
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelKind(Generic[ConfigT]):
+    """One channel kind: its name, its typed config and the factory of its adapters."""
+
+    name: str
+    config_model: type[ConfigT]
+    build: Callable[[ConfigT, AdapterContext], ChannelAdapter]
+    title: str = ""
+
+
+@dataclass
+class ChannelRegistry:
+    """Channel kinds by name; built-in kinds are loaded lazily on first lookup."""
+
+    builtin_modules: Sequence[str] = BUILTIN_CHANNEL_MODULES
+    _kinds: dict[str, ChannelKind[Any]] = field(default_factory=dict, init=False)
+    _builtins_loaded: bool = field(default=False, init=False)
+
+    def register(self, kind: ChannelKind[Any]) -> None:
+        existing = self._kinds.get(kind.name)
+        if existing is not None and existing != kind:
+            raise DuplicateChannelKindError(f"channel kind {kind.name!r} is already registered")
+        self._kinds[kind.name] = kind
+
+    def get(self, name: str) -> ChannelKind[Any]:
+        self._load_builtins()
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise UnknownChannelKindError(f"no channel kind named {name!r}") from None
+
+    def kinds(self) -> tuple[str, ...]:
+        self._load_builtins()
+        return tuple(sorted(self._kinds))
+
+    def build(
+        self, name: str, config: Mapping[str, object], context: AdapterContext
+    ) -> ChannelAdapter:
+        """Validate a stored config against the kind's model and build its adapter."""
+        kind = self.get(name)
+        return kind.build(kind.config_model.model_validate(config), context)
+
+    def _load_builtins(self) -> None:
+        if self._builtins_loaded:
+            return
+        for module_name in self.builtin_modules:
+            self.register(importlib.import_module(module_name).CHANNEL_KIND)
+        self._builtins_loaded = True
+
+
+_default_registry = ChannelRegistry()
+
+
+def register(kind: ChannelKind[Any]) -> None:
+    """Add a channel kind to the process-wide registry."""
+    _default_registry.register(kind)
+
+
+def get(name: str) -> ChannelKind[Any]:
+    """The channel kind registered under ``name``."""
+    return _default_registry.get(name)
+
+
+def kinds() -> tuple[str, ...]:
+    """The names of every registered channel kind, sorted."""
+    return _default_registry.kinds()
+
+
+def build_adapter(
+    name: str, config: Mapping[str, object], context: AdapterContext
+) -> ChannelAdapter:
+    """Build an adapter of kind ``name`` from its stored config."""
+    return _default_registry.build(name, config, context)

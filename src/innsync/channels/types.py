@@ -1,0 +1,300 @@
+"""Neutral values exchanged with channel adapters: ARI updates, push results, limits and bookings.
+
+No vendor field names appear here; each adapter's ``mapping.py`` translates these to its payloads.
+Ranges are half-open stay-date ranges (see :mod:`innsync.stay_dates`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, Literal, TypeVar
+
+from innsync.stay_dates import ALL_WEEKDAYS, DateRange
+
+PushKind = Literal["availability", "rates"]
+WindowScope = Literal["property", "account"]
+BookingStatus = Literal["new", "modified", "cancelled"]
+RatePlanKey = tuple[str, str]
+"""A rate plan as (room type code, rate plan code) on the channel."""
+
+
+def _check_non_negative(name: str, value: int | None, minimum: int = 0) -> None:
+    if value is not None and (isinstance(value, bool) or value < minimum):
+        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}")
+
+
+def _check_money(name: str, value: Decimal) -> None:
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{name} must be a finite, non-negative amount, got {value}")
+
+
+def _check_weekdays(weekdays: frozenset[int] | None) -> None:
+    if weekdays is not None and (not weekdays or not weekdays <= ALL_WEEKDAYS):
+        raise ValueError(f"weekdays must be a non-empty subset of 0..6, got {sorted(weekdays)}")
+
+
+@dataclass(frozen=True, slots=True)
+class RateValues:
+    """Every field a channel can take for one rate plan and stay date; ``None`` means not set."""
+
+    price: Decimal | None = None
+    occupancy_prices: tuple[tuple[int, Decimal], ...] | None = None
+    min_stay_arrival: int | None = None
+    min_stay_through: int | None = None
+    max_stay: int | None = None
+    closed_to_arrival: bool | None = None
+    closed_to_departure: bool | None = None
+    stop_sell: bool | None = None
+    min_advance: int | None = None
+    max_advance: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.price is not None:
+            _check_money("price", self.price)
+        if self.occupancy_prices is not None:
+            # Sorted by occupancy so that equal price lists compare (and hash) equal.
+            ordered = tuple(sorted(self.occupancy_prices, key=lambda pair: pair[0]))
+            occupancies = [occupancy for occupancy, _ in ordered]
+            if not ordered or len(set(occupancies)) != len(occupancies):
+                raise ValueError("occupancy_prices must list each occupancy once")
+            for occupancy, amount in ordered:
+                _check_non_negative("occupancy", occupancy, minimum=1)
+                _check_money(f"price for occupancy {occupancy}", amount)
+            object.__setattr__(self, "occupancy_prices", ordered)
+        _check_non_negative("min_stay_arrival", self.min_stay_arrival, minimum=1)
+        _check_non_negative("min_stay_through", self.min_stay_through, minimum=1)
+        _check_non_negative("max_stay", self.max_stay)
+        _check_non_negative("min_advance", self.min_advance)
+        _check_non_negative("max_advance", self.max_advance)
+
+    def fields(self) -> frozenset[str]:
+        """The names of the fields that are set."""
+        return frozenset(name for name in RATE_FIELDS if getattr(self, name) is not None)
+
+    def changed_fields(self, other: RateValues) -> frozenset[str]:
+        """The names of the fields whose values differ between ``self`` and ``other``."""
+        return frozenset(
+            name for name in RATE_FIELDS if getattr(self, name) != getattr(other, name)
+        )
+
+    def only(self, fields: Collection[str]) -> RateValues:
+        """A copy keeping the named fields and unsetting every other one."""
+        unknown = set(fields) - set(RATE_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown rate fields: {sorted(unknown)}")
+        cleared: dict[str, Any] = {name: None for name in RATE_FIELDS if name not in fields}
+        return dataclasses.replace(self, **cleared)
+
+    def updated_with(self, update: RateValues) -> RateValues:
+        """These values after a partial update: the update's set fields win."""
+        changes: dict[str, Any] = {name: getattr(update, name) for name in update.fields()}
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.fields()
+
+
+RATE_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(RateValues))
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityUpdate:
+    """Units left to sell of one room type on the dates (and weekdays) given."""
+
+    room_type_code: str
+    dates: DateRange
+    availability: int
+    weekdays: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        _check_non_negative("availability", self.availability)
+        _check_weekdays(self.weekdays)
+
+    def covered_dates(self) -> Iterator[date]:
+        """The stay dates this update sets."""
+        return self.dates.dates_on(self.weekdays or ALL_WEEKDAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class RateUpdate:
+    """Rates and restrictions of one rate plan; ``values`` carries only the fields to send."""
+
+    room_type_code: str
+    rate_plan_code: str
+    dates: DateRange
+    values: RateValues
+    weekdays: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.values.is_empty:
+            raise ValueError("a rate update must set at least one field")
+        _check_weekdays(self.weekdays)
+
+    @property
+    def rate_plan(self) -> RatePlanKey:
+        return (self.room_type_code, self.rate_plan_code)
+
+    def covered_dates(self) -> Iterator[date]:
+        """The stay dates this update sets."""
+        return self.dates.dates_on(self.weekdays or ALL_WEEKDAYS)
+
+
+UpdateT = TypeVar("UpdateT", AvailabilityUpdate, RateUpdate)
+_KIND_OF_UPDATE: dict[type, PushKind] = {AvailabilityUpdate: "availability", RateUpdate: "rates"}
+
+
+@dataclass(frozen=True, slots=True)
+class PushRequest(Generic[UpdateT]):
+    """One request to a channel: updates of a single kind, in the order the channel applies them."""
+
+    kind: PushKind
+    updates: tuple[UpdateT, ...]
+
+    def __post_init__(self) -> None:
+        if not self.updates:
+            raise ValueError("a push request needs at least one update")
+        if any(_KIND_OF_UPDATE[type(update)] != self.kind for update in self.updates):
+            raise ValueError(f"every update of a {self.kind} request must be of that kind")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryResult:
+    """What the channel did with one entry (by its index in the request)."""
+
+    index: int
+    accepted: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """The channel's answer to one push request."""
+
+    entries: tuple[EntryResult, ...]
+    task_id: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def all_accepted(cls, count: int, task_id: str | None = None) -> PushResult:
+        return cls(tuple(EntryResult(index, accepted=True) for index in range(count)), task_id)
+
+    @property
+    def accepted_indexes(self) -> tuple[int, ...]:
+        return tuple(entry.index for entry in self.entries if entry.accepted)
+
+    @property
+    def rejected(self) -> dict[int, str]:
+        """Reasons by entry index for every entry the channel refused."""
+        return {
+            entry.index: entry.reason or "rejected" for entry in self.entries if not entry.accepted
+        }
+
+    @property
+    def is_fully_accepted(self) -> bool:
+        return all(entry.accepted for entry in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLimits:
+    """What a channel accepts: its request budget and the shape of the requests it understands."""
+
+    requests_per_window: int
+    window_seconds: float
+    window_scope: WindowScope = "property"
+    separate_budgets: bool = True
+    """Availability and rates have a budget each (separate endpoints), as Channex's 10 + 10."""
+    max_request_bytes: int | None = None
+    max_entries_per_request: int | None = None
+    understands_ranges: bool = True
+    understands_weekdays: bool = False
+    accepts_partial_rates: bool = True
+    """Fields left out of a rate entry keep their value; otherwise the entry replaces them all."""
+    max_days_per_entry: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_non_negative("requests_per_window", self.requests_per_window, minimum=1)
+        if self.window_seconds <= 0:
+            raise ValueError("window_seconds must be positive")
+        _check_non_negative("max_request_bytes", self.max_request_bytes, minimum=1)
+        _check_non_negative("max_entries_per_request", self.max_entries_per_request, minimum=1)
+        _check_non_negative("max_days_per_entry", self.max_days_per_entry, minimum=1)
+
+    def budget_for(self, kind: PushKind) -> str:
+        """The name of the request budget a push of ``kind`` spends."""
+        return kind if self.separate_budgets else "ari"
+
+
+@dataclass(frozen=True, slots=True)
+class GuestDetails:
+    """The guest as the channel sent them; any part may be missing or masked."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookedRoom:
+    """One room of a booking, with its price for each night."""
+
+    room_type_code: str
+    rate_plan_code: str | None
+    occupancy: int
+    nightly_prices: tuple[tuple[date, Decimal], ...]
+    children: int = 0
+
+    def __post_init__(self) -> None:
+        _check_non_negative("occupancy", self.occupancy, minimum=1)
+        _check_non_negative("children", self.children)
+        if self.children > self.occupancy:
+            raise ValueError("children are counted in the occupancy and cannot exceed it")
+        for night, amount in self.nightly_prices:
+            _check_money(f"price of {night}", amount)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRevision:
+    """One revision of a channel booking: new, modified or cancelled, as the channel reported it."""
+
+    channel_booking_id: str
+    revision_id: str
+    status: BookingStatus
+    arrival: date
+    departure: date
+    rooms: tuple[BookedRoom, ...]
+    guest: GuestDetails
+    total_amount: Decimal
+    currency: str
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        if not self.channel_booking_id or not self.revision_id:
+            raise ValueError("a revision needs the channel's booking id and revision id")
+        stay = DateRange(self.arrival, self.departure)
+        if not self.rooms and self.status != "cancelled":
+            raise ValueError("a new or modified booking needs at least one room")
+        for room in self.rooms:
+            if any(night not in stay for night, _ in room.nightly_prices):
+                raise ValueError("nightly prices must fall between arrival and departure")
+        _check_money("total_amount", self.total_amount)
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(f"currency must be an ISO 4217 code, got {self.currency!r}")
+        if self.received_at.utcoffset() is None:
+            raise ValueError("received_at must be timezone-aware")
+
+    @property
+    def stay(self) -> DateRange:
+        return DateRange(self.arrival, self.departure)
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionPage:
+    """A page of pulled revisions and the cursor to pull the next one from."""
+
+    revisions: tuple[BookingRevision, ...]
+    next_cursor: str | None

@@ -1,0 +1,1 @@
+"""Outbound sync: plan the difference between desired and acknowledged ARI, then send it."""

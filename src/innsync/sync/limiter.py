@@ -1,0 +1,100 @@
+"""A sliding-window request limiter that never lets more than N requests into any W seconds.
+
+It is pure: the caller passes the time, and the state round-trips through plain JSON so the worker
+holding a channel's rate-limit bucket can persist it beside the lease.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import TypedDict
+
+from innsync.channels.types import ChannelLimits
+
+
+class LimiterState(TypedDict):
+    """The JSON form of a limiter."""
+
+    limit: int
+    window_seconds: float
+    grants: list[float]
+    latest: float | None
+
+
+class SlidingWindowLimiter:
+    """Grants a request at ``now`` only if fewer than ``limit`` were granted after ``now - window``.
+
+    Windows are half-open, so a request exactly ``window_seconds`` after an earlier one does not
+    compete with it. Time is taken as never going backwards: an attempt earlier than the latest
+    time seen counts as made at that time, which keeps the guarantee when a wall clock steps back.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window_seconds: float,
+        grants: Iterable[float] = (),
+        latest: float | None = None,
+    ) -> None:
+        if limit < 1 or window_seconds <= 0:
+            raise ValueError("a limiter needs a positive limit and window")
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self._grants: deque[float] = deque(sorted(grants))
+        if len(self._grants) > limit:
+            raise ValueError(f"{len(self._grants)} grants recorded but the limit is {limit}")
+        last_grant = self._grants[-1] if self._grants else None
+        self._latest = max((t for t in (latest, last_grant) if t is not None), default=None)
+
+    @classmethod
+    def for_limits(cls, limits: ChannelLimits) -> SlidingWindowLimiter:
+        return cls(limits.requests_per_window, limits.window_seconds)
+
+    def try_acquire(self, now: float) -> bool:
+        """Grant and record one request at ``now`` if the window has room."""
+        now = self._advance(now)
+        if len(self._grants) >= self.limit:
+            return False
+        self._grants.append(now)
+        return True
+
+    def wait_time(self, now: float) -> float:
+        """Seconds from ``now`` until a request would be granted (0 when it would be now)."""
+        self._advance(now)
+        if len(self._grants) < self.limit:
+            return 0.0
+        # Only `limit` grants can be in the window, so the oldest must leave it first.
+        return self._grants[0] + self.window_seconds - now
+
+    def to_state(self) -> LimiterState:
+        return {
+            "limit": self.limit,
+            "window_seconds": self.window_seconds,
+            "grants": list(self._grants),
+            "latest": self._latest,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, object]) -> SlidingWindowLimiter:
+        """Rebuild a limiter from :meth:`to_state`'s output (as read back from JSON)."""
+        limit = state["limit"]
+        window = state["window_seconds"]
+        grants = state["grants"]
+        latest = state.get("latest")
+        if not isinstance(limit, int) or not isinstance(window, int | float):
+            raise ValueError("limiter state needs an integer limit and a numeric window")
+        if not isinstance(grants, list) or not all(isinstance(t, int | float) for t in grants):
+            raise ValueError("limiter state needs a list of grant times")
+        if latest is not None and not isinstance(latest, int | float):
+            raise ValueError("limiter state has a non-numeric latest time")
+        return cls(limit, float(window), (float(t) for t in grants), latest)
+
+    def _advance(self, now: float) -> float:
+        """Clamp ``now`` to the latest time seen and forget grants that left the window."""
+        if self._latest is not None and now < self._latest:
+            now = self._latest
+        self._latest = now
+        while self._grants and self._grants[0] <= now - self.window_seconds:
+            self._grants.popleft()
+        return now

@@ -1,0 +1,123 @@
+"""The sliding-window limiter never grants more than N requests in any W seconds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from innsync.channels.types import ChannelLimits
+from innsync.sync.limiter import SlidingWindowLimiter
+
+FAST = settings(max_examples=300, deadline=None)
+
+# Quarter seconds are exact in binary floating point, so boundary arithmetic is exact too.
+
+
+def _quarters(count: int) -> float:
+    return count / 4
+
+
+steps = st.lists(st.integers(min_value=0, max_value=40).map(_quarters))
+limits = st.integers(min_value=1, max_value=5)
+windows = st.integers(min_value=1, max_value=20).map(float)
+
+
+def attempt_times(gaps: list[float]) -> list[float]:
+    times, now = [], 1000.0
+    for gap in gaps:
+        now += gap
+        times.append(now)
+    return times
+
+
+@FAST
+@given(steps, limits, windows)
+def test_no_window_holds_more_than_the_limit_and_no_request_is_refused_needlessly(
+    gaps: list[float], limit: int, window: float
+) -> None:
+    limiter = SlidingWindowLimiter(limit, window)
+    granted: list[float] = []
+    for now in attempt_times(gaps):
+        in_window = sum(1 for t in granted if t > now - window)
+        if limiter.try_acquire(now):
+            granted.append(now)
+        else:
+            assert in_window == limit
+    # The busiest window starts at a granted request.
+    for start in granted:
+        assert sum(1 for t in granted if start <= t < start + window) <= limit
+
+
+@FAST
+@given(steps, limits, windows)
+def test_wait_time_is_exactly_when_the_next_request_fits(
+    gaps: list[float], limit: int, window: float
+) -> None:
+    limiter = SlidingWindowLimiter(limit, window)
+    for now in attempt_times(gaps):
+        limiter.try_acquire(now)
+    now = attempt_times(gaps)[-1] if gaps else 1000.0
+    wait = limiter.wait_time(now)
+    probe = SlidingWindowLimiter.from_state(limiter.to_state())
+    if wait == 0:
+        assert probe.try_acquire(now)
+        return
+    assert not SlidingWindowLimiter.from_state(limiter.to_state()).try_acquire(now + wait - 0.125)
+    assert probe.try_acquire(now + wait)
+
+
+@FAST
+@given(steps, st.integers(min_value=0, max_value=20), limits, windows)
+def test_state_survives_a_json_round_trip(
+    gaps: list[float], split: int, limit: int, window: float
+) -> None:
+    times = attempt_times(gaps)
+    straight = SlidingWindowLimiter(limit, window)
+    resumed = SlidingWindowLimiter(limit, window)
+    expected = [straight.try_acquire(now) for now in times]
+    decisions = [resumed.try_acquire(now) for now in times[:split]]
+    resumed = SlidingWindowLimiter.from_state(json.loads(json.dumps(resumed.to_state())))
+    decisions += [resumed.try_acquire(now) for now in times[split:]]
+    assert decisions == expected
+
+
+def test_ten_per_minute_example() -> None:
+    limiter = SlidingWindowLimiter.for_limits(
+        ChannelLimits(requests_per_window=10, window_seconds=60)
+    )
+    assert [limiter.try_acquire(float(second)) for second in range(11)] == [True] * 10 + [False]
+    assert limiter.wait_time(10.0) == 50.0
+    assert not limiter.try_acquire(59.5)
+    assert limiter.try_acquire(60.0)
+    assert limiter.to_state()["grants"] == [float(second) for second in range(1, 10)] + [60.0]
+
+
+def test_a_clock_stepping_back_counts_as_the_latest_time_seen() -> None:
+    limiter = SlidingWindowLimiter(1, 10.0)
+    assert limiter.try_acquire(100.0)
+    assert limiter.wait_time(95.0) == 15.0
+    assert not limiter.try_acquire(50.0)
+    assert limiter.to_state() == {
+        "limit": 1,
+        "window_seconds": 10.0,
+        "grants": [100.0],
+        "latest": 100.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"limit": "10", "window_seconds": 60.0, "grants": [], "latest": None},
+        {"limit": 10, "window_seconds": 60.0, "grants": ["now"], "latest": None},
+        {"limit": 10, "window_seconds": 60.0, "grants": [], "latest": "later"},
+        {"limit": 1, "window_seconds": 60.0, "grants": [1.0, 2.0], "latest": None},
+        {"limit": 0, "window_seconds": 60.0, "grants": [], "latest": None},
+    ],
+)
+def test_malformed_state_is_refused(state: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"limit|grant|latest"):
+        SlidingWindowLimiter.from_state(state)
