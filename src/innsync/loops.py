@@ -1,4 +1,5 @@
-"""Background loops of one innsync process: event sequencing and webhook delivery.
+"""Background loops of one innsync process: event sequencing, webhook delivery, outbound sync
+and the daily full-sync schedule.
 
 In ``innsync serve`` they run as threads beside the API; each pass is its own short transaction,
 so several processes can run them against PostgreSQL or MariaDB at once (rows are claimed with
@@ -7,19 +8,24 @@ SKIP LOCKED and the feed counter is a locked row).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.events.delivery import deliver_due
 from innsync.events.service import sequence_pending
 from innsync.settings import Settings
+from innsync.sync.schedule import start_due_full_syncs
+from innsync.sync.worker import SyncWorker
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +39,19 @@ class BackgroundLoops:
         self._settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._last_schedule: datetime | None = None
 
-    def start(self) -> None:
+    def start(self, *, sync_worker: bool = True) -> None:
         self._stop.clear()
+        if sync_worker:
+            thread = threading.Thread(target=self._run_sync_worker, name="sync-worker", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         client = httpx.Client(timeout=self._settings.webhook_timeout_seconds)
         for name, step in (
             ("events-sequencer", self._sequence),
             ("webhook-delivery", lambda: self._deliver(client)),
+            ("full-sync-schedule", self._schedule),
         ):
             thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
             thread.start()
@@ -61,6 +73,37 @@ class BackgroundLoops:
                 done = 0
             if not done:
                 self._stop.wait(self._settings.loop_interval_seconds)
+
+    def _run_sync_worker(self) -> None:
+        """The outbound worker, in its own event loop (adapters are async)."""
+        asyncio.run(self._sync_worker_main())
+
+    async def _sync_worker_main(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=lambda: (self._stop.wait(), loop.call_soon_threadsafe(stop.set)), daemon=True
+        ).start()
+        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+            worker = SyncWorker(
+                self._sessions, lambda connection: build_adapter(connection, self._box, http)
+            )
+            while not stop.is_set():
+                try:
+                    await worker.run(stop, idle_seconds=self._settings.sync_idle_seconds)
+                except SQLAlchemyError:
+                    logger.exception("sync worker pass failed; retrying")
+                    await asyncio.sleep(self._settings.loop_interval_seconds)
+
+    def _schedule(self) -> int:
+        now = datetime.now(UTC)
+        if self._last_schedule is not None and (now - self._last_schedule).total_seconds() < 60:
+            return 0
+        self._last_schedule = now
+        with transaction(self._sessions) as session:
+            start_due_full_syncs(session, now)
+        # The schedule has minute resolution: never report work, so the loop sleeps in between.
+        return 0
 
     def _sequence(self) -> int:
         with transaction(self._sessions) as session:

@@ -168,6 +168,8 @@ ISO_4217 = frozenset(
 )
 
 CENT = Decimal("0.01")
+# The largest amount a money column (12 digits, 2 decimals) stores.
+MAX_AMOUNT = Decimal("9999999999.99")
 
 
 def is_currency(code: str) -> bool:

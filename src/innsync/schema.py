@@ -1,10 +1,13 @@
 """Every table innsync has, gathered for migrations and schema checks."""
 
+from innsync.connections import models as _connections  # noqa: F401  (registers tables)
 from innsync.db.base import Base
-from innsync.events import models as _events  # noqa: F401  (registers tables)
+from innsync.events import models as _events  # noqa: F401
 from innsync.inventory import models as _inventory  # noqa: F401
+from innsync.outbox import models as _outbox  # noqa: F401
 from innsync.properties import models as _properties  # noqa: F401
 from innsync.reservations import models as _reservations  # noqa: F401
+from innsync.sync import models as _sync  # noqa: F401
 from innsync.tenants import models as _tenants  # noqa: F401
 
 metadata = Base.metadata

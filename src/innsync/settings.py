@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         default=1.0, description="How often the background loops look for work when idle."
     )
     webhook_timeout_seconds: float = 10.0
+    channel_timeout_seconds: float = Field(
+        default=30.0, description="Time-out of one request to a channel's API."
+    )
+    sync_idle_seconds: float = Field(
+        default=0.25, description="How long the sync worker waits when it found nothing to send."
+    )
     webhook_max_attempts: int = Field(
         default=12, description="Deliveries are retried with exponential backoff up to this many."
     )

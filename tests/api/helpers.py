@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,6 +48,48 @@ def day(offset: int) -> str:
 def ok(response: Any, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json() if response.content else None
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(response: Any, status: int, *fragments: str) -> dict[str, Any]:
+    """Assert an RFC 9457 answer with this status whose ``detail`` contains every fragment."""
+    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    assert response.headers["content-type"] == PROBLEM_JSON, response.headers["content-type"]
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status, body
+    assert isinstance(body.get("title"), str), body
+    assert body["title"], body
+    for fragment in fragments:
+        assert fragment in body["detail"], f"{fragment!r} not in {body['detail']!r}"
+    return body
+
+
+def pointers(body: dict[str, Any]) -> dict[str, str]:
+    """A 422 body's field problems, pointer to message."""
+    return {error["pointer"]: error["detail"] for error in body.get("errors", [])}
+
+
+def api_routes(app: FastAPI, prefix: str = "/api/v1") -> list[tuple[str, str]]:
+    """Every (method, path) the app serves under ``prefix``, in registration order.
+
+    Newer FastAPI keeps included routers as lazy entries of ``app.routes``; its
+    ``iter_route_contexts`` flattens them. Older versions list the APIRoutes directly.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI
+        contexts: list[Any] = list(app.routes)
+    else:
+        contexts = list(iter_route_contexts(app.routes))
+    found: list[tuple[str, str]] = []
+    for context in contexts:
+        route = getattr(context, "original_route", context)
+        if not isinstance(route, APIRoute) or not context.path.startswith(prefix):
+            continue
+        found.extend((method, context.path) for method in sorted(context.methods))
+    return found
 
 
 @dataclass

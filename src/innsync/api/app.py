@@ -13,7 +13,15 @@ from innsync import __doc__ as package_doc
 from innsync.api import problems
 from innsync.api.deps import Database
 from innsync.api.metrics import record_request
-from innsync.api.routers import events, inventory, keys, ops, properties, reservations
+from innsync.api.routers import (
+    connections,
+    events,
+    inventory,
+    keys,
+    ops,
+    properties,
+    reservations,
+)
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
 from innsync.loops import BackgroundLoops
@@ -69,6 +77,7 @@ def create_app(
         properties.router,
         inventory.router,
         reservations.router,
+        connections.router,
         events.router,
         keys.router,
     ):

@@ -7,7 +7,9 @@ passes a better estimate, and what the fake channel counts against its byte limi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
 
 from innsync.channels.types import (
     RATE_FIELDS,
@@ -72,3 +74,16 @@ def request_to_json(
 def request_json_size(kind: PushKind, updates: Sequence[AvailabilityUpdate | RateUpdate]) -> int:
     """Bytes of a whole request in the neutral JSON form."""
     return len(_dumps(request_to_json(kind, updates)))
+
+
+def rate_values_from_json(encoded: Mapping[str, Any]) -> RateValues:
+    """The inverse of :func:`rate_values_to_json`."""
+    fields: dict[str, Any] = {}
+    for name, value in encoded.items():
+        if name == "price":
+            fields[name] = Decimal(value)
+        elif name == "occupancy_prices":
+            fields[name] = tuple((int(occupancy), Decimal(amount)) for occupancy, amount in value)
+        elif name in RATE_FIELDS:
+            fields[name] = value
+    return RateValues(**fields)

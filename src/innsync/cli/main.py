@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import click
 import uvicorn
 
@@ -95,3 +97,92 @@ def simulate_channex(host: str, port: int, seed: int | None) -> None:
     click.echo(f"Channex simulator on http://{host}:{port} (user-api-key: {config.api_keys[0]})")
     click.echo(f"inspect what it received: http://{host}:{port}/_sim/requests")
     run(host, port, config)
+
+
+@cli.command()
+def worker() -> None:
+    """Run only the background work (sync, event delivery, schedules): add these to scale out."""
+    import signal
+    import threading
+
+    from innsync.db.engine import session_factory as factory
+    from innsync.loops import BackgroundLoops
+    from innsync.vault import secret_box_from
+
+    settings = get_settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    engine = build_engine(settings.database_url)
+    loops = BackgroundLoops(factory(engine), secret_box_from(settings), settings)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    loops.start()
+    click.echo("innsync worker running; Ctrl-C to stop")
+    stopped.wait()
+    loops.stop()
+
+
+@cli.group()
+def sync() -> None:
+    """Outbound sync: full syncs and dead letters."""
+
+
+@sync.command("full")
+@click.option("--connection", "connection_id", required=True, type=click.UUID)
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Show progress until done.")
+@click.option("--timeout", default=3600, show_default=True, type=int, help="Seconds to wait.")
+def sync_full(connection_id: uuid.UUID, wait: bool, timeout: int) -> None:
+    """Send everything of a connection again; a running worker (serve or worker) sends it."""
+    import time
+
+    from innsync.connections.models import Connection
+    from innsync.connections.service import start_full_sync
+    from innsync.sync.state import pending_marks
+
+    settings = get_settings()
+    sessions = session_factory(build_engine(settings.database_url))
+    with transaction(sessions) as session:
+        connection = session.get(Connection, connection_id)
+        if connection is None:
+            raise click.ClickException(f"no connection {connection_id}")
+        subjects, dates = start_full_sync(session, connection)
+    click.echo(
+        f"full sync of {subjects} mapped room types and rate plans, {dates.start} to {dates.last}"
+    )
+    if not wait:
+        return
+    with sessions() as session:
+        total = max(pending_marks(session, connection_id), 1)
+    deadline = time.monotonic() + timeout
+    with click.progressbar(length=total, label="sending") as bar:
+        done = 0
+        while done < total:
+            with sessions() as session:
+                remaining = pending_marks(session, connection_id)
+            bar.update(max(total - remaining - done, 0))
+            done = max(done, total - remaining)
+            if remaining == 0:
+                break
+            if time.monotonic() > deadline:
+                raise click.ClickException(
+                    "timed out: is a worker running (innsync serve or worker)?"
+                )
+            time.sleep(1)
+    click.echo("done: the channel has acknowledged everything")
+
+
+@sync.command("replay-dead-letters")
+@click.option("--connection", "connection_id", required=True, type=click.UUID)
+def sync_replay(connection_id: uuid.UUID) -> None:
+    """Mark the dates of refused entries dirty again, after fixing their cause."""
+    from innsync.connections.models import Connection
+    from innsync.connections.service import replay_dead_letters
+
+    settings = get_settings()
+    sessions = session_factory(build_engine(settings.database_url))
+    with transaction(sessions) as session:
+        connection = session.get(Connection, connection_id)
+        if connection is None:
+            raise click.ClickException(f"no connection {connection_id}")
+        count = replay_dead_letters(session, connection.tenant_id, connection_id)
+    click.echo(f"{count} dead letters replayed")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Numeric
+from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator
 
 # Money: 12 digits, 2 decimals. Currencies with 3 minor units are rounded at the API edge.
@@ -20,7 +21,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     comparisons correct everywhere. Naive input is refused: it is always a bug.
     """
 
-    impl = DateTime(timezone=False)
+    # MariaDB keeps whole seconds unless told otherwise; leases and feeds want microseconds.
+    impl = DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:

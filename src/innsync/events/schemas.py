@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from innsync.events.kinds import ALL_KINDS
 
+MAX_URL_LENGTH = 2000  # the column's size
+
 
 class EventRead(BaseModel):
     position: int
@@ -34,6 +36,13 @@ class SubscriptionCreate(BaseModel):
     secret: str | None = Field(
         default=None, min_length=16, max_length=200, description="Generated when omitted"
     )
+
+    @field_validator("url")
+    @classmethod
+    def _fits(cls, value: HttpUrl) -> HttpUrl:
+        if len(str(value)) > MAX_URL_LENGTH:
+            raise ValueError(f"URL should have at most {MAX_URL_LENGTH} characters")
+        return value
 
     @field_validator("kinds")
     @classmethod

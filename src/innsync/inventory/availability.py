@@ -20,6 +20,7 @@ from innsync.inventory.schemas import (
     BlockRead,
     RoomTypeAvailability,
 )
+from innsync.outbox.marks import mark_availability
 from innsync.properties.models import Property, RoomType
 from innsync.properties.service import get_owned
 from innsync.stay_dates import DateRange
@@ -54,6 +55,7 @@ def add_block(
         reason=reason,
     )
     session.add(block)
+    mark_availability(session, room_type.property_id, [room_type.id], [dates])
     session.flush()
     return block
 
@@ -77,6 +79,10 @@ def list_blocks(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID)
 
 def delete_block(session: Session, tenant_id: uuid.UUID, block_id: uuid.UUID) -> Block:
     block = get_owned(session, Block, tenant_id, block_id)
+    room_type = session.get_one(RoomType, block.room_type_id)
+    mark_availability(
+        session, room_type.property_id, [room_type.id], [DateRange(block.start, block.end)]
+    )
     session.delete(block)
     session.flush()
     return block
@@ -204,6 +210,14 @@ def move_ledger(session: Session, deltas: Mapping[tuple[uuid.UUID, date], int]) 
             )
         )
     }
+    property_of = dict(
+        session.execute(
+            select(RoomType.id, RoomType.property_id).where(RoomType.id.in_(list(room_type_ids)))
+        ).all()
+    )
+    touched = DateRange.inclusive(min(days), max(days))
+    for room_type_id in room_type_ids:
+        mark_availability(session, property_of[room_type_id], [room_type_id], [touched])
     for (room_type_id, day), delta in wanted.items():
         row = rows.get((room_type_id, day))
         if row is None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import fields, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,27 +23,13 @@ from innsync.inventory.schemas import (
     CalendarDay,
     CalendarRead,
 )
+from innsync.outbox.marks import mark_rates
 from innsync.properties.derivation import RESTRICTION_FIELDS, DayValues, resolve_day
 from innsync.properties.models import Property, RatePlan, RoomType
-from innsync.properties.service import derivation_rules, get_owned
+from innsync.properties.service import derivation_rules, descendant_ids, get_owned, horizon
 from innsync.stay_dates import DateRange, ranges_from_dates
 
-Clock = Callable[[], datetime]
-# A property may fix yesterday's values until its own midnight has passed everywhere.
-PAST_DAYS_ALLOWED = 1
 CALENDAR_COLUMNS = tuple(f.name for f in fields(DayValues))
-
-
-def property_today(prop: Property, now: datetime) -> date:
-    """Today in the property's own calendar."""
-    return now.astimezone(ZoneInfo(prop.timezone)).date()
-
-
-def writable_window(prop: Property, now: datetime) -> DateRange:
-    today = property_today(prop, now)
-    return DateRange(
-        today - timedelta(days=PAST_DAYS_ALLOWED), today + timedelta(days=prop.horizon_days)
-    )
 
 
 def write_ari(
@@ -56,7 +41,7 @@ def write_ari(
 ) -> AriWriteResult:
     """Apply every entry or none: all problems are reported together, with pointers."""
     prop = get_owned(session, Property, tenant_id, property_id)
-    window = writable_window(prop, now or datetime.now(UTC))
+    window = horizon(prop, now)
     problems = ProblemCollector()
     targets: list[RatePlan | RoomType | None] = []
     for index, entry in enumerate(request.entries):
@@ -69,6 +54,9 @@ def write_ari(
     for index, (entry, target) in enumerate(zip(request.entries, targets, strict=True)):
         if isinstance(target, RatePlan):
             changed = _write_calendar(session, target, entry)
+            if changed:
+                affected = [target.id, *descendant_ids(session, target)]
+                mark_rates(session, prop.id, affected, [entry.to_range()])
             results.append(AriEntryResult(index=index, status="applied", dates_changed=changed))
         elif isinstance(target, RoomType) and entry.block is not None:
             blocks = [

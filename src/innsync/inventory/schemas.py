@@ -29,6 +29,8 @@ class InclusiveRange(StrictModel):
     def _ordered(self) -> InclusiveRange:
         if self.date_to < self.date_from:
             raise ValueError("date_to must not be before date_from")
+        if self.date_to >= date.max:
+            raise ValueError(f"date_to must be before {date.max}")
         return self
 
     def to_range(self) -> DateRange:

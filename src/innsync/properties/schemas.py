@@ -21,10 +21,22 @@ MealPlan = Literal["room_only", "breakfast", "half_board", "full_board", "all_in
 BlockKind = Literal["out_of_order", "maintenance"]
 
 
+def reject_nul(value: object) -> object:
+    """PostgreSQL cannot store NUL in text; refuse it here rather than fail at the database."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL (\\u0000) characters")
+    return value
+
+
 class StrictModel(BaseModel):
     """Input models refuse unknown fields: a typo should fail loudly, not be ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return reject_nul(value)
 
 
 class ReadModel(BaseModel):

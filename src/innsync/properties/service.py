@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from innsync.db.base import Base
 from innsync.errors import ConflictError, InvalidInputError, NotFoundError
+from innsync.outbox.marks import mark_availability, mark_rates
 from innsync.properties.derivation import (
     DerivationCycleError,
     DerivationRule,
@@ -33,8 +36,42 @@ from innsync.properties.schemas import (
     UnitCreate,
     check_occupancies,
 )
+from innsync.stay_dates import DateRange
 
 ModelT = TypeVar("ModelT", bound=Base)
+# A property may fix yesterday's values until its own midnight has passed everywhere.
+PAST_DAYS_ALLOWED = 1
+
+
+def property_today(prop: Property, now: datetime) -> date:
+    """Today in the property's own calendar."""
+    return now.astimezone(ZoneInfo(prop.timezone)).date()
+
+
+def horizon(prop: Property, now: datetime | None = None) -> DateRange:
+    """The stay dates innsync manages and keeps in sync: yesterday to the property's horizon."""
+    today = property_today(prop, now or datetime.now(UTC))
+    return DateRange(
+        today - timedelta(days=PAST_DAYS_ALLOWED), today + timedelta(days=prop.horizon_days)
+    )
+
+
+def descendant_ids(session: Session, plan: RatePlan) -> list[uuid.UUID]:
+    """Plans deriving from ``plan``, directly or through others (their values follow it)."""
+    rows = session.execute(
+        select(RatePlan.id, RatePlan.parent_id).where(RatePlan.property_id == plan.property_id)
+    )
+    children: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for plan_id, parent_id in rows:
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(plan_id)
+    found: list[uuid.UUID] = []
+    pending = [plan.id]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
 
 
 def get_owned(
@@ -43,9 +80,7 @@ def get_owned(
     """A row of ``model`` that belongs to the tenant; another tenant's id is simply not found."""
     row = session.get(model, row_id)
     if row is None or getattr(row, "tenant_id", None) != tenant_id:
-        raise NotFoundError(
-            f"{model.__tablename__.rstrip('s').replace('_', ' ')} {row_id} not found"
-        )
+        raise NotFoundError(f"{_words(model.__name__)} {row_id} not found")
     return row
 
 
@@ -126,9 +161,15 @@ def update_room_type(
     session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID, data: RoomTypeUpdate
 ) -> RoomType:
     room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    units_before = room_type.sellable_units
     _apply(room_type, data.model_dump(exclude_unset=True, exclude_none=True))
     if room_type.default_occupancy > room_type.max_occupancy:
         raise InvalidInputError("default_occupancy cannot exceed max_occupancy")
+    if room_type.max_adults > room_type.max_occupancy:
+        raise InvalidInputError("max_adults cannot exceed max_occupancy")
+    if room_type.sellable_units != units_before:
+        prop = session.get_one(Property, room_type.property_id)
+        mark_availability(session, prop.id, [room_type.id], [horizon(prop)])
     session.flush()
     return room_type
 
@@ -231,6 +272,8 @@ def update_rate_plan(
             plan.parent_id, plan.derivation_rules, plan.inherited_restrictions = None, [], []
         else:
             _set_derivation(session, tenant_id, plan, data.derived_from)
+        prop = session.get_one(Property, plan.property_id)
+        mark_rates(session, prop.id, [plan.id, *descendant_ids(session, plan)], [horizon(prop)])
     session.flush()
     return plan
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from innsync.money import MAX_AMOUNT
 from innsync.properties.schemas import StrictModel
 
 MAX_NIGHTS = 90
@@ -32,6 +33,7 @@ class RoomIn(StrictModel):
     amount: Decimal | None = Field(
         default=None,
         ge=0,
+        le=MAX_AMOUNT,
         decimal_places=2,
         description="Total for the stay; priced from the rate plan when omitted",
     )

@@ -16,7 +16,7 @@ from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.inventory.availability import day_counts, lock_room_types, move_ledger
 from innsync.inventory.calendar import effective_calendar
-from innsync.money import round_money
+from innsync.money import MAX_AMOUNT, round_money
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import get_owned
 from innsync.reservations.guests import match_or_create_guest
@@ -62,7 +62,7 @@ def create_direct(
         is_overbooked=False,
     )
     reservation.rooms = _priced_rooms(session, tenant_id, prop, data.rooms, stay)
-    reservation.total_amount = sum((room.amount for room in reservation.rooms), Decimal("0.00"))
+    reservation.total_amount = _total(reservation.rooms)
     guest = match_or_create_guest(session, tenant_id, data.guest)
     reservation.guest_id = guest.id if guest else None
     session.add(reservation)
@@ -107,7 +107,7 @@ def modify_direct(
     reservation.arrival, reservation.departure = stay.start, stay.end
     if data.rooms is not None or stay != reservation_range_from(before):
         reservation.rooms = _priced_rooms(session, tenant_id, prop, new_rooms, stay)
-        reservation.total_amount = sum((room.amount for room in reservation.rooms), Decimal("0.00"))
+        reservation.total_amount = _total(reservation.rooms)
     if data.guest is not None:
         guest = match_or_create_guest(session, tenant_id, data.guest)
         reservation.guest_id = guest.id if guest else reservation.guest_id
@@ -275,6 +275,8 @@ def _priced_rooms(
             raise InvalidInputError(
                 f"rooms/{index}: give a rate_plan_id to price the stay, or an amount"
             )
+        if amount > MAX_AMOUNT:
+            raise InvalidInputError(f"rooms/{index}: the amount {amount} exceeds {MAX_AMOUNT}")
         priced.append(
             ReservationRoom(
                 position=index,
@@ -287,6 +289,13 @@ def _priced_rooms(
             )
         )
     return priced
+
+
+def _total(rooms: list[ReservationRoom]) -> Decimal:
+    total = sum((room.amount for room in rooms), Decimal("0.00"))
+    if total > MAX_AMOUNT:
+        raise InvalidInputError(f"the reservation's total {total} exceeds {MAX_AMOUNT}")
+    return total
 
 
 def _nightly_prices(

@@ -72,7 +72,7 @@ def authenticate(session: Session, presented: str) -> Principal:
     """The principal for a presented key; one generic message whatever was wrong."""
     failure = AuthenticationError("invalid or revoked API key")
     parts = presented.split("_")
-    if len(parts) < 3 or parts[0] != KEY_PREFIX:
+    if len(parts) < 3 or parts[0] != KEY_PREFIX or "\x00" in presented:
         raise failure
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
     if key is None or key.revoked_at is not None:

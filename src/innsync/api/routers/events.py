@@ -36,7 +36,9 @@ def _read(subscription: WebhookSubscription) -> SubscriptionRead:
 async def read_events(
     db: Db,
     who: Reader,
-    after: Annotated[int, Query(ge=0, description="The last position you have read")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The last position you have read")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventFeed:
     """Events in the order they happened; page with ``after=next_after`` until the list is empty."""

@@ -31,6 +31,8 @@ DateTo = Annotated[date, Query(description="Last stay date, included")]
 def _range(date_from: date, date_to: date) -> DateRange:
     if date_to < date_from:
         raise InvalidInputError("date_to must not be before date_from")
+    if date_to >= date.max:
+        raise InvalidInputError(f"date_to must be before {date.max}")
     dates = DateRange.inclusive(date_from, date_to)
     if dates.nights > MAX_CALENDAR_DAYS:
         raise InvalidInputError(f"read at most {MAX_CALENDAR_DAYS} days at a time")

@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from innsync.api.deps import Admin, Db
+from innsync.properties.schemas import reject_nul
 from innsync.tenants import service
 
 router = APIRouter(tags=["api keys"])
@@ -20,6 +21,8 @@ class KeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1, examples=[["read", "write"]])
+
+    _name = field_validator("name")(reject_nul)
 
 
 class KeyRead(BaseModel):

@@ -17,7 +17,8 @@ from innsync.settings import get_settings
 def _render_item(kind: str, item: Any, _context: AutogenContext) -> str | Literal[False]:
     # Migrations store what the database sees; the UTC wrapper is Python-side behaviour only.
     if kind == "type" and isinstance(item, UtcDateTime):
-        return "sa.DateTime()"
+        _context.imports.add("from sqlalchemy.dialects import mysql")
+        return 'sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")'
     return False
 
 

@@ -1,0 +1,185 @@
+"""Connections to channels, their mappings, full sync, the sync log and dead letters."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from innsync.api.deps import Admin, Box, Db, Reader, Writer
+from innsync.channels import registry
+from innsync.connections import service
+from innsync.connections.models import Connection
+from innsync.connections.schemas import (
+    ConnectionCreate,
+    ConnectionRead,
+    ConnectionUpdate,
+    DeadLetterRead,
+    FullSyncStarted,
+    MappingsRead,
+    MappingsWrite,
+    SyncLogRead,
+)
+from innsync.properties.service import get_owned
+from innsync.sync.models import DeadLetter, SyncLogEntry
+
+router = APIRouter(tags=["connections"])
+
+
+@router.get("/channels")
+async def list_channels(who: Reader) -> list[str]:
+    """The channel kinds this innsync can connect to."""
+    return list(registry.kinds())
+
+
+@router.post("/properties/{property_id}/connections", status_code=status.HTTP_201_CREATED)
+async def create_connection(
+    property_id: uuid.UUID, data: ConnectionCreate, db: Db, who: Admin, box: Box
+) -> ConnectionRead:
+    def create(session: Session) -> ConnectionRead:
+        connection = service.create_connection(session, box, who.tenant_id, property_id, data)
+        return service.connection_read(session, box, connection)
+
+    return await db.write(create)
+
+
+@router.get("/properties/{property_id}/connections")
+async def list_connections(
+    property_id: uuid.UUID, db: Db, who: Reader, box: Box
+) -> list[ConnectionRead]:
+    return await db.read(
+        lambda s: [
+            service.connection_read(s, box, connection)
+            for connection in service.list_connections(s, who.tenant_id, property_id)
+        ]
+    )
+
+
+@router.get("/connections/{connection_id}")
+async def get_connection(connection_id: uuid.UUID, db: Db, who: Reader, box: Box) -> ConnectionRead:
+    return await db.read(
+        lambda s: service.connection_read(
+            s, box, get_owned(s, Connection, who.tenant_id, connection_id)
+        )
+    )
+
+
+@router.patch("/connections/{connection_id}")
+async def update_connection(
+    connection_id: uuid.UUID, data: ConnectionUpdate, db: Db, who: Admin, box: Box
+) -> ConnectionRead:
+    def update(session: Session) -> ConnectionRead:
+        connection = service.update_connection(session, box, who.tenant_id, connection_id, data)
+        return service.connection_read(session, box, connection)
+
+    return await db.write(update)
+
+
+@router.delete("/connections/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_connection(connection_id: uuid.UUID, db: Db, who: Admin) -> None:
+    """Disconnect: nothing more is sent or received; the sync log is kept for audit."""
+    await db.write(lambda s: service.delete_connection(s, who.tenant_id, connection_id))
+
+
+@router.put("/connections/{connection_id}/mappings")
+async def set_mappings(
+    connection_id: uuid.UUID, data: MappingsWrite, db: Db, who: Writer
+) -> MappingsRead:
+    return await db.write(lambda s: service.set_mappings(s, who.tenant_id, connection_id, data))
+
+
+@router.get("/connections/{connection_id}/mappings")
+async def read_mappings(connection_id: uuid.UUID, db: Db, who: Reader) -> MappingsRead:
+    return await db.read(lambda s: service.read_mappings(s, who.tenant_id, connection_id))
+
+
+@router.post("/connections/{connection_id}/full-sync", status_code=status.HTTP_202_ACCEPTED)
+async def full_sync(connection_id: uuid.UUID, db: Db, who: Writer) -> FullSyncStarted:
+    """Send everything again over the horizon; progress shows as ``pending_marks`` falling to 0."""
+
+    def start(session: Session) -> FullSyncStarted:
+        connection = get_owned(session, Connection, who.tenant_id, connection_id)
+        marks, dates = service.start_full_sync(session, connection)
+        return FullSyncStarted(
+            connection_id=connection.id,
+            marks=marks,
+            date_from=dates.start.isoformat(),
+            date_to=dates.last.isoformat(),
+        )
+
+    return await db.write(start)
+
+
+@router.get("/connections/{connection_id}/sync-log")
+async def read_sync_log(
+    connection_id: uuid.UUID,
+    db: Db,
+    who: Reader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[SyncLogRead]:
+    def read(session: Session) -> list[SyncLogRead]:
+        connection = get_owned(session, Connection, who.tenant_id, connection_id)
+        rows = session.scalars(
+            select(SyncLogEntry)
+            .where(SyncLogEntry.connection_id == connection.id)
+            .order_by(SyncLogEntry.id.desc())
+            .limit(limit)
+        )
+        return [
+            SyncLogRead(
+                id=row.id,
+                kind=row.kind,
+                entries=row.entries,
+                first_date=row.first_date.isoformat() if row.first_date else None,
+                last_date=row.last_date.isoformat() if row.last_date else None,
+                request_bytes=row.request_bytes,
+                outcome=row.outcome,
+                detail=row.detail,
+                task_id=row.task_id,
+                duration_ms=row.duration_ms,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+    return await db.read(read)
+
+
+@router.get("/connections/{connection_id}/dead-letters")
+async def read_dead_letters(connection_id: uuid.UUID, db: Db, who: Reader) -> list[DeadLetterRead]:
+    def read(session: Session) -> list[DeadLetterRead]:
+        connection = get_owned(session, Connection, who.tenant_id, connection_id)
+        rows = session.scalars(
+            select(DeadLetter)
+            .where(DeadLetter.connection_id == connection.id)
+            .order_by(DeadLetter.id)
+        )
+        return [
+            DeadLetterRead(
+                id=row.id,
+                kind=row.kind,
+                subject_id=row.subject_id,
+                date_from=row.start.isoformat(),
+                date_to=row.end.isoformat(),
+                payload=row.payload,
+                reason=row.reason,
+                created_at=row.created_at,
+                replayed_at=row.replayed_at,
+            )
+            for row in rows
+        ]
+
+    return await db.read(read)
+
+
+@router.post("/connections/{connection_id}/dead-letters/replay")
+async def replay_dead_letters(connection_id: uuid.UUID, db: Db, who: Writer) -> dict[str, int]:
+    """Send the refused entries' dates again (after fixing what the channel complained about)."""
+    return {
+        "replayed": await db.write(
+            lambda s: service.replay_dead_letters(s, who.tenant_id, connection_id)
+        )
+    }

@@ -1,0 +1,1 @@
+"""Connections of a property to channels: credentials, switches, state and code mappings."""

@@ -1,0 +1,65 @@
+"""Tables: connections and their room-type and rate-plan mappings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from innsync.db.base import Base, Timestamps, UtcDateTime, UuidPk
+
+CONNECTION_STATES = ("pending", "connected", "needs_attention", "disabled")
+
+
+class Connection(UuidPk, Timestamps, Base):
+    """A property's link to one channel; its config (credentials included) is encrypted at rest."""
+
+    __tablename__ = "connections"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    property_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("properties.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    config_encrypted: Mapped[str] = mapped_column(Text)
+    push_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    pull_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    webhook_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(24), default="pending")
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    # The unguessable path segment of this connection's webhook route.
+    webhook_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Connections that share a channel rate-limit window share a bucket (and its one worker).
+    bucket_key: Mapped[str] = mapped_column(String(200), index=True)
+    last_full_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    breaker_open_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+class RoomTypeMapping(UuidPk, Base):
+    """Which channel room code stands for an innsync room type on this connection."""
+
+    __tablename__ = "room_type_mappings"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "room_type_id"),
+        UniqueConstraint("connection_id", "channel_code"),
+    )
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), index=True)
+    room_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("room_types.id"), index=True)
+    channel_code: Mapped[str] = mapped_column(String(128))
+
+
+class RatePlanMapping(UuidPk, Base):
+    """Which channel rate code stands for an innsync rate plan on this connection."""
+
+    __tablename__ = "rate_plan_mappings"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "rate_plan_id"),
+        UniqueConstraint("connection_id", "channel_code"),
+    )
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), index=True)
+    rate_plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rate_plans.id"), index=True)
+    channel_code: Mapped[str] = mapped_column(String(128))

@@ -1,0 +1,390 @@
+"""Use-cases for connections: create with encrypted config, map codes, full sync, dead letters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from innsync.channels import registry
+from innsync.channels.contract import ChannelAdapter, capabilities_of
+from innsync.channels.registry import AdapterContext, UnknownChannelKindError
+from innsync.connections.models import (
+    Connection,
+    RatePlanMapping,
+    RoomTypeMapping,
+)
+from innsync.connections.schemas import (
+    ConnectionCreate,
+    ConnectionRead,
+    ConnectionUpdate,
+    MappingsRead,
+    MappingsWrite,
+    RatePlanMappingIn,
+    RoomTypeMappingIn,
+)
+from innsync.crypto import SecretBox
+from innsync.errors import FieldProblem, InvalidInputError, ProblemCollector
+from innsync.outbox.marks import mark_connection
+from innsync.outbox.models import DirtyMark
+from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.properties.service import get_owned, horizon
+from innsync.stay_dates import DateRange
+from innsync.sync.models import AckedAvailability, AckedRate, DeadLetter
+
+WEBHOOK_PREFIX = "/hooks/"
+
+
+def _validated_config(channel: str, config: dict[str, Any]) -> BaseModel:
+    try:
+        kind = registry.get(channel)
+    except UnknownChannelKindError as exc:
+        known = ", ".join(registry.kinds())
+        raise InvalidInputError(f"unknown channel '{channel}'; known: {known}") from exc
+    try:
+        validated: BaseModel = kind.config_model.model_validate(config)
+    except ValidationError as exc:
+        problems = [
+            FieldProblem("/config/" + "/".join(str(p) for p in error["loc"]), error["msg"])
+            for error in exc.errors()
+        ]
+        raise InvalidInputError(f"the {channel} config is invalid", problems) from exc
+    return validated
+
+
+def build_adapter(
+    connection: Connection, box: SecretBox, http: httpx.AsyncClient
+) -> ChannelAdapter:
+    """An adapter for one connection, from its decrypted config (no I/O happens here)."""
+    config = json.loads(box.decrypt(connection.config_encrypted))
+    return registry.build_adapter(connection.channel, config, AdapterContext(http=http))
+
+
+def _bucket_key(
+    channel: str, connection_id: uuid.UUID, config: BaseModel, adapter: ChannelAdapter
+) -> str:
+    """Connections that spend one rate-limit window share a bucket key."""
+    if adapter.limits.window_scope == "property":
+        return f"{channel}:connection:{connection_id}"
+    # Account-wide limits: same credentials, same account, same window.
+    digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:24]
+    return f"{channel}:account:{digest}"
+
+
+def create_connection(
+    session: Session,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    property_id: uuid.UUID,
+    data: ConnectionCreate,
+) -> Connection:
+    get_owned(session, Property, tenant_id, property_id)
+    config = _validated_config(data.channel, data.config)
+    connection_id = uuid.uuid4()
+    adapter = registry.build_adapter(
+        data.channel, config.model_dump(mode="json"), AdapterContext(http=httpx.AsyncClient())
+    )
+    connection = Connection(
+        id=connection_id,
+        tenant_id=tenant_id,
+        property_id=property_id,
+        channel=data.channel,
+        name=data.name,
+        config_encrypted=box.encrypt(config.model_dump_json()),
+        push_enabled=data.push_enabled,
+        pull_enabled=data.pull_enabled,
+        webhook_enabled=data.webhook_enabled,
+        state="pending",
+        state_reason="",
+        webhook_token=secrets.token_urlsafe(32),
+        bucket_key=_bucket_key(data.channel, connection_id, config, adapter),
+        consecutive_failures=0,
+    )
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def update_connection(
+    session: Session,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    data: ConnectionUpdate,
+) -> Connection:
+    connection = get_owned(session, Connection, tenant_id, connection_id)
+    was_pushing = connection.push_enabled and connection.state in ("pending", "connected")
+    if data.config is not None:
+        config = _validated_config(connection.channel, data.config)
+        connection.config_encrypted = box.encrypt(config.model_dump_json())
+    for name in ("name", "push_enabled", "pull_enabled", "webhook_enabled"):
+        value = getattr(data, name)
+        if value is not None:
+            setattr(connection, name, value)
+    if data.state is not None:
+        if data.state not in ("connected", "disabled"):
+            raise InvalidInputError(
+                f"state can be set to 'connected' or 'disabled', not '{data.state}'"
+            )
+        connection.state, connection.state_reason = data.state, ""
+        connection.consecutive_failures, connection.breaker_open_until = 0, None
+    session.flush()
+    if connection.push_enabled and connection.state in ("pending", "connected") and not was_pushing:
+        # Back from a pause: what the channel holds is unknown, so everything is sent again.
+        start_full_sync(session, connection)
+    return connection
+
+
+def delete_connection(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> None:
+    connection = get_owned(session, Connection, tenant_id, connection_id)
+    for model in (
+        DirtyMark,
+        AckedAvailability,
+        AckedRate,
+        DeadLetter,
+        RoomTypeMapping,
+        RatePlanMapping,
+    ):
+        session.execute(delete(model).where(model.connection_id == connection.id))
+    connection.state, connection.push_enabled = "disabled", False
+    connection.pull_enabled = connection.webhook_enabled = False
+
+
+def list_connections(
+    session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID
+) -> list[Connection]:
+    get_owned(session, Property, tenant_id, property_id)
+    query = select(Connection).where(
+        Connection.property_id == property_id, Connection.tenant_id == tenant_id
+    )
+    return list(session.scalars(query.order_by(Connection.created_at)))
+
+
+def connection_read(session: Session, box: SecretBox, connection: Connection) -> ConnectionRead:
+    pending = session.scalar(select(func.count()).where(DirtyMark.connection_id == connection.id))
+    adapter = build_adapter(connection, box, httpx.AsyncClient())
+    return ConnectionRead(
+        id=connection.id,
+        property_id=connection.property_id,
+        channel=connection.channel,
+        name=connection.name,
+        push_enabled=connection.push_enabled,
+        pull_enabled=connection.pull_enabled,
+        webhook_enabled=connection.webhook_enabled,
+        state=connection.state,
+        state_reason=connection.state_reason,
+        webhook_path=WEBHOOK_PREFIX + connection.webhook_token,
+        last_full_sync_at=connection.last_full_sync_at,
+        pending_marks=int(pending or 0),
+        capabilities=sorted(capabilities_of(adapter)),
+    )
+
+
+def set_mappings(
+    session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID, data: MappingsWrite
+) -> MappingsRead:
+    """Replace the connection's mappings; what changed is forgotten as acknowledged and resent."""
+    connection = get_owned(session, Connection, tenant_id, connection_id)
+    problems = ProblemCollector()
+    _check_codes_unique(data, problems)
+    room_types = {
+        rt.id: rt
+        for rt in session.scalars(
+            select(RoomType).where(RoomType.property_id == connection.property_id)
+        )
+    }
+    plans = {
+        p.id: p
+        for p in session.scalars(
+            select(RatePlan).where(RatePlan.property_id == connection.property_id)
+        )
+    }
+    for index, room in enumerate(data.room_types):
+        if room.room_type_id not in room_types:
+            problems.add(f"/room_types/{index}/room_type_id", "no such room type in this property")
+    mapped_rooms = {room.room_type_id for room in data.room_types}
+    for index, rate in enumerate(data.rate_plans):
+        plan = plans.get(rate.rate_plan_id)
+        if plan is None:
+            problems.add(f"/rate_plans/{index}/rate_plan_id", "no such rate plan in this property")
+        elif plan.room_type_id not in mapped_rooms:
+            problems.add(f"/rate_plans/{index}/rate_plan_id", "map the plan's room type first")
+    problems.raise_if_any("the mappings are invalid; nothing was changed")
+
+    old_rooms = {
+        m.room_type_id: m.channel_code
+        for m in session.scalars(
+            select(RoomTypeMapping).where(RoomTypeMapping.connection_id == connection.id)
+        )
+    }
+    old_plans = {
+        m.rate_plan_id: m.channel_code
+        for m in session.scalars(
+            select(RatePlanMapping).where(RatePlanMapping.connection_id == connection.id)
+        )
+    }
+    new_rooms = {m.room_type_id: m.channel_code for m in data.room_types}
+    new_plans = {m.rate_plan_id: m.channel_code for m in data.rate_plans}
+    session.execute(delete(RoomTypeMapping).where(RoomTypeMapping.connection_id == connection.id))
+    session.execute(delete(RatePlanMapping).where(RatePlanMapping.connection_id == connection.id))
+    session.flush()
+    session.add_all(
+        RoomTypeMapping(connection_id=connection.id, room_type_id=k, channel_code=v)
+        for k, v in new_rooms.items()
+    )
+    session.add_all(
+        RatePlanMapping(connection_id=connection.id, rate_plan_id=k, channel_code=v)
+        for k, v in new_plans.items()
+    )
+
+    changed_rooms = {
+        k for k in old_rooms.keys() | new_rooms.keys() if old_rooms.get(k) != new_rooms.get(k)
+    }
+    changed_plans = {
+        k for k in old_plans.keys() | new_plans.keys() if old_plans.get(k) != new_plans.get(k)
+    }
+    # A plan sent under its room's code must be resent when that room's code changes.
+    changed_plans |= {k for k in new_plans if plans[k].room_type_id in changed_rooms}
+    _forget(session, connection.id, changed_rooms, changed_plans)
+    prop = session.get_one(Property, connection.property_id)
+    mark_connection(
+        session,
+        connection.id,
+        [k for k in changed_rooms if k in new_rooms],
+        [k for k in changed_plans if k in new_plans],
+        horizon(prop),
+    )
+    session.flush()
+    return read_mappings(session, tenant_id, connection_id)
+
+
+def _check_codes_unique(data: MappingsWrite, problems: ProblemCollector) -> None:
+    for field, items in (("room_types", data.room_types), ("rate_plans", data.rate_plans)):
+        seen_codes: dict[str, int] = {}
+        seen_ids: dict[uuid.UUID, int] = {}
+        for index, item in enumerate(items):
+            subject = (
+                item.room_type_id
+                if isinstance(item, RoomTypeMappingIn)
+                else cast(RatePlanMappingIn, item).rate_plan_id
+            )
+            if item.channel_code in seen_codes:
+                problems.add(
+                    f"/{field}/{index}/channel_code",
+                    f"code '{item.channel_code}' is already mapped at "
+                    f"/{field}/{seen_codes[item.channel_code]}",
+                )
+            if subject in seen_ids:
+                problems.add(
+                    f"/{field}/{index}", f"mapped twice (see /{field}/{seen_ids[subject]})"
+                )
+            seen_codes.setdefault(item.channel_code, index)
+            seen_ids.setdefault(subject, index)
+
+
+def _forget(
+    session: Session, connection_id: uuid.UUID, rooms: set[uuid.UUID], plans: set[uuid.UUID]
+) -> None:
+    if rooms:
+        session.execute(
+            delete(AckedAvailability).where(
+                AckedAvailability.connection_id == connection_id,
+                AckedAvailability.room_type_id.in_(list(rooms)),
+            )
+        )
+    if plans:
+        session.execute(
+            delete(AckedRate).where(
+                AckedRate.connection_id == connection_id, AckedRate.rate_plan_id.in_(list(plans))
+            )
+        )
+
+
+def read_mappings(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> MappingsRead:
+    connection = get_owned(session, Connection, tenant_id, connection_id)
+    rooms = session.scalars(
+        select(RoomTypeMapping)
+        .where(RoomTypeMapping.connection_id == connection.id)
+        .order_by(RoomTypeMapping.channel_code)
+    )
+    plans = session.scalars(
+        select(RatePlanMapping)
+        .where(RatePlanMapping.connection_id == connection.id)
+        .order_by(RatePlanMapping.channel_code)
+    )
+    return MappingsRead(
+        room_types=[
+            RoomTypeMappingIn(room_type_id=m.room_type_id, channel_code=m.channel_code)
+            for m in rooms
+        ],
+        rate_plans=[
+            RatePlanMappingIn(rate_plan_id=m.rate_plan_id, channel_code=m.channel_code)
+            for m in plans
+        ],
+    )
+
+
+def start_full_sync(
+    session: Session, connection: Connection, now: datetime | None = None
+) -> tuple[int, DateRange]:
+    """Forget what the channel acknowledged over the horizon and mark every mapped subject dirty.
+
+    The worker then sends everything, as few requests as the channel's limits allow. It is
+    resumable by construction: marks stay until the requests covering them are answered.
+    """
+    prop = session.get_one(Property, connection.property_id)
+    dates = horizon(prop, now)
+    rooms = list(
+        session.scalars(
+            select(RoomTypeMapping.room_type_id).where(
+                RoomTypeMapping.connection_id == connection.id
+            )
+        )
+    )
+    plans = list(
+        session.scalars(
+            select(RatePlanMapping.rate_plan_id).where(
+                RatePlanMapping.connection_id == connection.id
+            )
+        )
+    )
+    _forget(session, connection.id, set(rooms), set(plans))
+    mark_connection(session, connection.id, rooms, plans, dates)
+    connection.last_full_sync_at = now or datetime.now(UTC)
+    session.flush()
+    return len(rooms) + len(plans), dates
+
+
+def replay_dead_letters(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> int:
+    """Mark the dates of every unreplayed dead letter dirty again (after fixing their cause)."""
+    connection = get_owned(session, Connection, tenant_id, connection_id)
+    letters = list(
+        session.scalars(
+            select(DeadLetter).where(
+                DeadLetter.connection_id == connection.id, DeadLetter.replayed_at.is_(None)
+            )
+        )
+    )
+    now = datetime.now(UTC)
+    for letter in letters:
+        if letter.subject_id is not None:
+            session.add(
+                DirtyMark(
+                    connection_id=connection.id,
+                    kind=letter.kind,
+                    subject_id=letter.subject_id,
+                    start=letter.start,
+                    end=letter.end,
+                )
+            )
+        letter.replayed_at = now
+    session.flush()
+    return len(letters)

@@ -1,0 +1,332 @@
+"""One pass of outbound sync for one connection: plan the difference, send it within the budget,
+record what the channel accepted. Marks are cleared only when everything planned was answered."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.channels.contract import ChannelAdapter, PushesAvailability, PushesRates
+from innsync.channels.encoding import request_json_size
+from innsync.channels.errors import (
+    ChannelAuthError,
+    ChannelError,
+    ChannelRejectedError,
+    ChannelUnavailableError,
+    MappingMissingError,
+)
+from innsync.channels.types import (
+    AvailabilityUpdate,
+    EntryResult,
+    PushRequest,
+    PushResult,
+    RateUpdate,
+)
+from innsync.connections.models import Connection
+from innsync.db.engine import transaction
+from innsync.events import kinds
+from innsync.events.service import emit
+from innsync.outbox.models import AVAILABILITY, RATES
+from innsync.stay_dates import merge_ranges
+from innsync.sync import metrics
+from innsync.sync.desired import Mappings, desired_availability, desired_rates, load_mappings
+from innsync.sync.planner import apply_updates, batch_requests, plan_availability, plan_rates
+from innsync.sync.state import (
+    DirtySet,
+    acked_availability,
+    acked_rates,
+    clear_marks,
+    log_request,
+    read_marks,
+    record_dead_letters,
+    store_availability,
+    store_rates,
+)
+
+logger = logging.getLogger(__name__)
+
+# Consecutive retryable failures after which a connection's breaker opens, and for how long.
+BREAKER_THRESHOLD = 5
+BREAKER_OPEN = timedelta(minutes=5)
+
+Acquire = Callable[[str], Awaitable[bool]]
+"""Spend one request of a budget ("availability", "rates" or "ari"); False: not now."""
+
+
+@dataclass(slots=True)
+class PassResult:
+    """What one pass over a connection did, and why it stopped early if it did."""
+
+    requests: int = 0
+    entries_accepted: int = 0
+    entries_rejected: int = 0
+    waiting_for_budget: bool = False
+    retry_after: float | None = None
+    failed: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return not (self.waiting_for_budget or self.failed)
+
+
+async def push_connection(
+    sessions: sessionmaker[Session],
+    connection_id: uuid.UUID,
+    adapter: ChannelAdapter,
+    acquire: Acquire,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> PassResult:
+    result = PassResult()
+    for kind in (AVAILABILITY, RATES):
+        if not await _push_kind(sessions, connection_id, adapter, kind, acquire, result, now):
+            break
+    if result.finished and result.requests:
+        with transaction(sessions) as session:
+            _record_success(session, connection_id)
+    return result
+
+
+async def _push_kind(
+    sessions: sessionmaker[Session],
+    connection_id: uuid.UUID,
+    adapter: ChannelAdapter,
+    kind: str,
+    acquire: Acquire,
+    result: PassResult,
+    now: Callable[[], datetime],
+) -> bool:
+    """Push one kind; False when the pass must stop (budget, failure)."""
+    limits = adapter.limits
+    with transaction(sessions) as session:
+        connection = session.get_one(Connection, connection_id)
+        mappings = load_mappings(session, connection)
+        dirty = read_marks(session, connection_id, kind)
+        if not dirty.mark_ids:
+            return True
+        updates: Sequence[AvailabilityUpdate | RateUpdate]
+        if kind == AVAILABILITY:
+            acked_a = acked_availability(session, connection_id, mappings, dirty)
+            desired_a = desired_availability(session, mappings, dirty.ranges)
+            updates = plan_availability(desired_a, acked_a, dirty.all_ranges, limits)
+            requests: list[Any] = batch_requests(updates, limits, "availability")
+        else:
+            acked_r = acked_rates(session, connection_id, mappings, dirty)
+            desired_r = desired_rates(session, mappings, dirty.ranges)
+            updates = plan_rates(desired_r, acked_r, dirty.all_ranges, limits)
+            requests = batch_requests(updates, limits, "rates")
+    for request in requests:
+        if not await acquire(limits.budget_for(request.kind)):
+            result.waiting_for_budget = True
+            return False
+        if not await _send(sessions, connection_id, adapter, mappings, dirty, request, result, now):
+            return False
+    with transaction(sessions) as session:
+        clear_marks(session, dirty.mark_ids)
+    if dirty.oldest is not None:
+        metrics.LATENCY.observe(max((now() - dirty.oldest).total_seconds(), 0.0))
+    return True
+
+
+async def _send(
+    sessions: sessionmaker[Session],
+    connection_id: uuid.UUID,
+    adapter: ChannelAdapter,
+    mappings: Mappings,
+    dirty: DirtySet,
+    request: PushRequest[Any],
+    result: PassResult,
+    now: Callable[[], datetime],
+) -> bool:
+    started = time.perf_counter()
+    size = request_json_size(request.kind, request.updates)
+    result.requests += 1
+    metrics.REQUESTS.labels(adapter.name, request.kind).inc()
+    try:
+        answer = await _call(adapter, request)
+    except ChannelRejectedError as exc:
+        # The whole request was refused (too big, malformed): every entry goes to dead letters.
+        reasons = exc.entry_reasons or dict.fromkeys(range(len(request.updates)), str(exc))
+        answer = PushResult(
+            tuple(
+                _refused(index, reasons.get(index, str(exc)))
+                for index in range(len(request.updates))
+            )
+        )
+    except (ChannelUnavailableError, ChannelAuthError, MappingMissingError) as exc:
+        _record_failure(sessions, connection_id, adapter, request, size, started, exc, result, now)
+        return False
+    _record_answer(
+        sessions, connection_id, adapter, mappings, request, answer, size, started, result
+    )
+    return True
+
+
+async def _call(adapter: ChannelAdapter, request: PushRequest[Any]) -> PushResult:
+    if request.kind == "availability" and isinstance(adapter, PushesAvailability):
+        return await adapter.push_availability(request)
+    if request.kind == "rates" and isinstance(adapter, PushesRates):
+        return await adapter.push_rates(request)
+    raise MappingMissingError(f"the {adapter.name} channel does not take {request.kind} pushes")
+
+
+def _refused(index: int, reason: str) -> EntryResult:
+    return EntryResult(index=index, accepted=False, reason=reason)
+
+
+def _record_answer(
+    sessions: sessionmaker[Session],
+    connection_id: uuid.UUID,
+    adapter: ChannelAdapter,
+    mappings: Mappings,
+    request: PushRequest[Any],
+    answer: PushResult,
+    size: int,
+    started: float,
+    result: PassResult,
+) -> None:
+    accepted_indexes = set(answer.accepted_indexes)
+    accepted = [update for index, update in enumerate(request.updates) if index in accepted_indexes]
+    rejected = [
+        (request.updates[index], reason)
+        for index, reason in answer.rejected.items()
+        if index < len(request.updates)
+    ]
+    result.entries_accepted += len(accepted)
+    result.entries_rejected += len(rejected)
+    outcome = "accepted" if not rejected else ("partial" if accepted else "rejected")
+    with transaction(sessions) as session:
+        if request.kind == "availability":
+            changed = apply_updates({}, accepted)
+            store_availability(session, connection_id, mappings, changed)
+        else:
+            current = acked_rates(session, connection_id, mappings, _covering(mappings, accepted))
+            merged = apply_updates(
+                current, accepted, partial_rates=adapter.limits.accepts_partial_rates
+            )
+            covered = {
+                key: {day: merged[key][day] for day in days}
+                for key, days in _covered_by_key(accepted).items()
+            }
+            store_rates(session, connection_id, mappings, covered)
+        record_dead_letters(session, connection_id, request.kind, mappings, rejected)
+        log_request(
+            session,
+            connection_id,
+            request.kind,
+            request.updates,
+            size,
+            outcome,
+            _elapsed_ms(started),
+            "; ".join(reason for _, reason in rejected[:5]),
+            answer.task_id,
+        )
+    metrics.ENTRIES.labels(adapter.name, "accepted").inc(len(accepted))
+    metrics.ENTRIES.labels(adapter.name, "rejected").inc(len(rejected))
+
+
+def _covered_by_key(updates: Sequence[RateUpdate]) -> dict[Any, list[Any]]:
+    covered: dict[Any, list[Any]] = {}
+    for update in updates:
+        covered.setdefault(update.rate_plan, []).extend(update.covered_dates())
+    return covered
+
+
+def _covering(mappings: Mappings, updates: Sequence[RateUpdate]) -> DirtySet:
+    """A DirtySet spanning the accepted updates, to read the acked values they modify."""
+    dirty = DirtySet()
+    for update in updates:
+        plan_id = mappings.rate_plan_id(update.rate_plan)
+        if plan_id is not None:
+            dirty.ranges.setdefault(plan_id, []).append(update.dates)
+    for plan_id, spans in dirty.ranges.items():
+        dirty.ranges[plan_id] = merge_ranges(spans)
+    return dirty
+
+
+def _record_failure(
+    sessions: sessionmaker[Session],
+    connection_id: uuid.UUID,
+    adapter: ChannelAdapter,
+    request: PushRequest[Any],
+    size: int,
+    started: float,
+    error: ChannelError,
+    result: PassResult,
+    now: Callable[[], datetime],
+) -> None:
+    result.failed = True
+    outcome = {
+        ChannelUnavailableError: "unavailable",
+        ChannelAuthError: "auth",
+        MappingMissingError: "mapping_missing",
+    }.get(type(error), "error")
+    metrics.ERRORS.labels(adapter.name, outcome).inc()
+    if isinstance(error, ChannelUnavailableError):
+        result.retry_after = error.retry_after
+    with transaction(sessions) as session:
+        log_request(
+            session,
+            connection_id,
+            request.kind,
+            request.updates,
+            size,
+            outcome,
+            _elapsed_ms(started),
+            str(error),
+        )
+        connection = session.get_one(Connection, connection_id)
+        if isinstance(error, ChannelUnavailableError):
+            _count_failure(session, connection, now())
+        else:
+            _needs_attention(session, connection, f"{outcome}: {error}")
+
+
+def _count_failure(session: Session, connection: Connection, now: datetime) -> None:
+    connection.consecutive_failures += 1
+    if connection.consecutive_failures == BREAKER_THRESHOLD:
+        connection.breaker_open_until = now + BREAKER_OPEN
+        emit(
+            session,
+            connection.tenant_id,
+            kinds.SYNC_FAILING,
+            {"connection_id": str(connection.id), "failures": connection.consecutive_failures},
+            property_id=connection.property_id,
+            subject_id=str(connection.id),
+        )
+    elif connection.consecutive_failures > BREAKER_THRESHOLD:
+        connection.breaker_open_until = now + BREAKER_OPEN
+
+
+def _needs_attention(session: Session, connection: Connection, reason: str) -> None:
+    """The channel refused our credentials or setup: stop pushing and tell the PMS."""
+    if connection.state == "needs_attention":
+        return
+    connection.state, connection.state_reason = "needs_attention", reason[:2000]
+    emit(
+        session,
+        connection.tenant_id,
+        kinds.CONNECTION_NEEDS_ATTENTION,
+        {"connection_id": str(connection.id), "reason": reason[:500]},
+        property_id=connection.property_id,
+        subject_id=str(connection.id),
+    )
+    logger.warning("connection needs attention", extra={"connection_id": str(connection.id)})
+
+
+def _record_success(session: Session, connection_id: uuid.UUID) -> None:
+    connection = session.get_one(Connection, connection_id)
+    connection.consecutive_failures = 0
+    connection.breaker_open_until = None
+    if connection.state == "pending":
+        connection.state = "connected"
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

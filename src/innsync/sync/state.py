@@ -1,0 +1,242 @@
+"""Reading dirty marks and acknowledged state, and recording what a channel accepted or refused."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from innsync.channels.encoding import rate_values_from_json, rate_values_to_json, update_to_json
+from innsync.channels.types import AvailabilityUpdate, RatePlanKey, RateUpdate, RateValues
+from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
+from innsync.stay_dates import DateRange, merge_ranges
+from innsync.sync.desired import Mappings
+from innsync.sync.models import AckedAvailability, AckedRate, DeadLetter, SyncLogEntry
+
+# Marks read per connection and kind in one pass; the rest wait for the next pass.
+MAX_MARKS_PER_PASS = 5000
+
+
+@dataclass(slots=True)
+class DirtySet:
+    """The marks one pass consumes: their ids (to delete after) and the ranges per subject."""
+
+    mark_ids: list[int] = field(default_factory=list)
+    oldest: datetime | None = None
+    ranges: dict[uuid.UUID, list[DateRange]] = field(default_factory=dict)
+
+    @property
+    def all_ranges(self) -> list[DateRange]:
+        return merge_ranges(span for spans in self.ranges.values() for span in spans)
+
+
+def read_marks(session: Session, connection_id: uuid.UUID, kind: str) -> DirtySet:
+    query = (
+        select(DirtyMark)
+        .where(DirtyMark.connection_id == connection_id, DirtyMark.kind == kind)
+        .order_by(DirtyMark.id)
+        .limit(MAX_MARKS_PER_PASS)
+    )
+    dirty = DirtySet()
+    for mark in session.scalars(query):
+        dirty.mark_ids.append(mark.id)
+        if dirty.oldest is None or mark.created_at < dirty.oldest:
+            dirty.oldest = mark.created_at
+        dirty.ranges.setdefault(mark.subject_id, []).append(DateRange(mark.start, mark.end))
+    for subject_id, spans in dirty.ranges.items():
+        dirty.ranges[subject_id] = merge_ranges(spans)
+    return dirty
+
+
+def clear_marks(session: Session, mark_ids: Sequence[int]) -> None:
+    """Delete exactly the marks a pass read; marks written since then stay for the next pass."""
+    for start in range(0, len(mark_ids), 500):
+        session.execute(delete(DirtyMark).where(DirtyMark.id.in_(mark_ids[start : start + 500])))
+
+
+def pending_marks(session: Session, connection_id: uuid.UUID) -> int:
+    query = select(func.count()).where(DirtyMark.connection_id == connection_id)
+    return int(session.scalar(query) or 0)
+
+
+def acked_availability(
+    session: Session, connection_id: uuid.UUID, mappings: Mappings, dirty: DirtySet
+) -> dict[str, dict[date, int]]:
+    acked: dict[str, dict[date, int]] = {}
+    for room_type_id, spans in dirty.ranges.items():
+        code = mappings.room_types.get(room_type_id)
+        if code is None:
+            continue
+        query = select(AckedAvailability).where(
+            AckedAvailability.connection_id == connection_id,
+            AckedAvailability.room_type_id == room_type_id,
+            AckedAvailability.stay_date >= spans[0].start,
+            AckedAvailability.stay_date < spans[-1].end,
+        )
+        acked[code] = {row.stay_date: row.availability for row in session.scalars(query)}
+    return acked
+
+
+def acked_rates(
+    session: Session, connection_id: uuid.UUID, mappings: Mappings, dirty: DirtySet
+) -> dict[RatePlanKey, dict[date, RateValues]]:
+    acked: dict[RatePlanKey, dict[date, RateValues]] = {}
+    for rate_plan_id, spans in dirty.ranges.items():
+        key = mappings.rate_plans.get(rate_plan_id)
+        if key is None:
+            continue
+        query = select(AckedRate).where(
+            AckedRate.connection_id == connection_id,
+            AckedRate.rate_plan_id == rate_plan_id,
+            AckedRate.stay_date >= spans[0].start,
+            AckedRate.stay_date < spans[-1].end,
+        )
+        acked[key] = {
+            row.stay_date: rate_values_from_json(row.rate_values) for row in session.scalars(query)
+        }
+    return acked
+
+
+def store_availability(
+    session: Session,
+    connection_id: uuid.UUID,
+    mappings: Mappings,
+    accepted: Mapping[str, Mapping[date, int]],
+) -> None:
+    """Write the acknowledged units of the dates a channel just accepted."""
+    for code, days in accepted.items():
+        room_type_id = mappings.room_type_id(code)
+        if room_type_id is None or not days:
+            continue
+        existing = {
+            row.stay_date: row
+            for row in session.scalars(
+                select(AckedAvailability).where(
+                    AckedAvailability.connection_id == connection_id,
+                    AckedAvailability.room_type_id == room_type_id,
+                    AckedAvailability.stay_date.in_(list(days)),
+                )
+            )
+        }
+        for day, units in days.items():
+            row = existing.get(day)
+            if row is None:
+                session.add(
+                    AckedAvailability(
+                        connection_id=connection_id,
+                        room_type_id=room_type_id,
+                        stay_date=day,
+                        availability=units,
+                    )
+                )
+            else:
+                row.availability = units
+
+
+def store_rates(
+    session: Session,
+    connection_id: uuid.UUID,
+    mappings: Mappings,
+    accepted: Mapping[RatePlanKey, Mapping[date, RateValues]],
+) -> None:
+    for key, days in accepted.items():
+        rate_plan_id = mappings.rate_plan_id(key)
+        if rate_plan_id is None or not days:
+            continue
+        existing = {
+            row.stay_date: row
+            for row in session.scalars(
+                select(AckedRate).where(
+                    AckedRate.connection_id == connection_id,
+                    AckedRate.rate_plan_id == rate_plan_id,
+                    AckedRate.stay_date.in_(list(days)),
+                )
+            )
+        }
+        for day, values in days.items():
+            encoded = rate_values_to_json(values)
+            row = existing.get(day)
+            if row is None:
+                session.add(
+                    AckedRate(
+                        connection_id=connection_id,
+                        rate_plan_id=rate_plan_id,
+                        stay_date=day,
+                        rate_values=encoded,
+                    )
+                )
+            else:
+                row.rate_values = encoded
+
+
+def forget_acked(session: Session, connection_id: uuid.UUID) -> None:
+    """A full sync: nothing counts as acknowledged any more, so everything is sent again."""
+    session.execute(
+        delete(AckedAvailability).where(AckedAvailability.connection_id == connection_id)
+    )
+    session.execute(delete(AckedRate).where(AckedRate.connection_id == connection_id))
+
+
+def record_dead_letters(
+    session: Session,
+    connection_id: uuid.UUID,
+    kind: str,
+    mappings: Mappings,
+    rejected: Iterable[tuple[AvailabilityUpdate | RateUpdate, str]],
+) -> int:
+    count = 0
+    for update, reason in rejected:
+        subject = (
+            mappings.room_type_id(update.room_type_code)
+            if isinstance(update, AvailabilityUpdate)
+            else mappings.rate_plan_id(update.rate_plan)
+        )
+        session.add(
+            DeadLetter(
+                connection_id=connection_id,
+                kind=kind,
+                subject_id=subject,
+                start=update.dates.start,
+                end=update.dates.end,
+                payload=dict(update_to_json(update)),
+                reason=reason[:2000],
+            )
+        )
+        count += 1
+    return count
+
+
+def log_request(
+    session: Session,
+    connection_id: uuid.UUID,
+    kind: str,
+    updates: Sequence[AvailabilityUpdate | RateUpdate],
+    request_bytes: int,
+    outcome: str,
+    duration_ms: int,
+    detail: str = "",
+    task_id: str | None = None,
+) -> None:
+    starts = [update.dates.start for update in updates]
+    ends = [update.dates.last for update in updates]
+    session.add(
+        SyncLogEntry(
+            connection_id=connection_id,
+            kind=kind,
+            entries=len(updates),
+            first_date=min(starts) if starts else None,
+            last_date=max(ends) if ends else None,
+            request_bytes=request_bytes,
+            outcome=outcome,
+            detail=detail[:2000],
+            task_id=task_id,
+            duration_ms=duration_ms,
+        )
+    )
+
+
+KINDS = (AVAILABILITY, RATES)

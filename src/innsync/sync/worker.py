@@ -1,0 +1,192 @@
+"""The sync worker: claims rate-limit buckets, serves each under its limiter, retries with backoff.
+
+Any number of workers may run against PostgreSQL or MariaDB; on SQLite one runs inside
+``innsync serve``. A bucket is served by the worker holding its lease, and its limiter state is
+saved with the lease before every request, so a worker that takes over a bucket (after a crash)
+continues the same window instead of starting a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.channels.contract import ChannelAdapter
+from innsync.channels.types import ChannelLimits
+from innsync.connections.models import Connection
+from innsync.db.engine import transaction
+from innsync.sync import leases
+from innsync.sync.backoff import Backoff
+from innsync.sync.limiter import SlidingWindowLimiter
+from innsync.sync.models import BucketLease
+from innsync.sync.pusher import PassResult, push_connection
+
+logger = logging.getLogger(__name__)
+
+AdapterFactory = Callable[[Connection], ChannelAdapter]
+Clock = Callable[[], datetime]
+
+# A lease outlives a worker by this much: long enough to renew comfortably between requests,
+# short enough that a killed worker's buckets are taken over quickly.
+DEFAULT_LEASE = timedelta(seconds=20)
+# Buckets one worker takes per pass, so that several workers share the load.
+BUCKETS_PER_PASS = 8
+
+
+class SyncWorker:
+    """One worker; ``run_once`` is a pass over the buckets it can claim, ``run`` loops."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        adapter_for: AdapterFactory,
+        *,
+        holder: str | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
+        lease: timedelta = DEFAULT_LEASE,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._adapter_for = adapter_for
+        self.holder = holder or f"worker-{uuid.uuid4().hex[:12]}"
+        self._clock = clock
+        self._lease = lease
+        self._backoff = backoff or Backoff(rng=random.Random())  # noqa: S311  (jitter only)
+        self._adapters: dict[uuid.UUID, ChannelAdapter] = {}
+
+    async def run_once(self) -> int:
+        """Serve every bucket this worker can claim now; returns how many requests were sent."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            keys = leases.buckets_with_work(session, now)
+            leases.ensure_lease_rows(session, keys)
+        with transaction(self._sessions) as session:
+            claimed = [
+                (lease.bucket_key, dict(lease.limiter_state), lease.failures)
+                for lease in leases.claim(
+                    session, self.holder, keys, now, self._lease, BUCKETS_PER_PASS
+                )
+            ]
+        sent = 0
+        for bucket_key, limiter_state, failures in claimed:
+            sent += await self._serve(bucket_key, limiter_state, failures)
+        return sent
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 0.25) -> None:
+        while not stop.is_set():
+            sent = await self.run_once()
+            if not sent:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+
+    async def _serve(self, bucket_key: str, limiter_state: dict[str, Any], failures: int) -> int:
+        with transaction(self._sessions) as session:
+            connections = list(
+                session.scalars(
+                    select(Connection)
+                    .where(
+                        Connection.bucket_key == bucket_key,
+                        Connection.push_enabled.is_(True),
+                        Connection.state.in_(leases.SYNCABLE_STATES),
+                    )
+                    .order_by(Connection.id)
+                )
+            )
+        gate = _BudgetGate(self, bucket_key, limiter_state)
+        sent, retry_after, failed = 0, None, False
+        for connection in connections:
+            if connection.breaker_open_until and connection.breaker_open_until > self._clock():
+                continue
+            adapter = self._adapter(connection)
+            gate.limits = adapter.limits
+            result: PassResult = await push_connection(
+                self._sessions, connection.id, adapter, gate.acquire, self._clock
+            )
+            sent += result.requests
+            if result.failed:
+                failed, retry_after = True, result.retry_after
+            if gate.lost:
+                return sent
+        with transaction(self._sessions) as session:
+            lease = session.get_one(BucketLease, bucket_key)
+            if lease.holder != self.holder:
+                return sent
+            if failed:
+                lease.failures = failures + 1
+                delay = self._backoff.delay(lease.failures, retry_after)
+                lease.not_before = self._clock() + timedelta(seconds=delay)
+            else:
+                lease.failures, lease.not_before = 0, None
+                wait = gate.wait_seconds()
+                if wait:  # out of budget: come back when the window has room again
+                    lease.not_before = self._clock() + timedelta(seconds=wait)
+            leases.release(session, self.holder, bucket_key)
+        return sent
+
+    def _adapter(self, connection: Connection) -> ChannelAdapter:
+        adapter = self._adapters.get(connection.id)
+        if adapter is None:
+            adapter = self._adapters[connection.id] = self._adapter_for(connection)
+        return adapter
+
+    def forget_adapter(self, connection_id: uuid.UUID) -> None:
+        """Drop a cached adapter (its connection's credentials or settings changed)."""
+        self._adapters.pop(connection_id, None)
+
+
+class _BudgetGate:
+    """Spends a bucket's budgets; saves the limiter state and renews the lease before each send."""
+
+    def __init__(self, worker: SyncWorker, bucket_key: str, state: dict[str, Any]) -> None:
+        self._worker = worker
+        self._bucket_key = bucket_key
+        self._state = state
+        self._limiters: dict[str, SlidingWindowLimiter] = {}
+        self._waits: dict[str, float] = {}
+        self.limits: ChannelLimits | None = None
+        self.lost = False
+
+    def _limiter(self, budget: str) -> SlidingWindowLimiter:
+        limiter = self._limiters.get(budget)
+        if limiter is None:
+            if self.limits is None:
+                raise RuntimeError("the gate needs the channel's limits before spending")
+            saved = self._state.get(budget)
+            limiter = (
+                SlidingWindowLimiter.from_state(saved)
+                if isinstance(saved, dict)
+                else SlidingWindowLimiter.for_limits(self.limits)
+            )
+            self._limiters[budget] = limiter
+        return limiter
+
+    async def acquire(self, budget: str) -> bool:
+        if self.lost:
+            return False
+        now = self._worker._clock()
+        limiter = self._limiter(budget)
+        if not limiter.try_acquire(now.timestamp()):
+            self._waits[budget] = limiter.wait_time(now.timestamp())
+            return False
+        self._state[budget] = dict(limiter.to_state())
+        with transaction(self._worker._sessions) as session:
+            if not leases.renew(
+                session, self._worker.holder, self._bucket_key, now, self._worker._lease
+            ):
+                self.lost = True
+                logger.warning("lost a bucket lease", extra={"bucket": self._bucket_key})
+                return False
+            session.get_one(BucketLease, self._bucket_key).limiter_state = dict(self._state)
+        return True
+
+    def wait_seconds(self) -> float:
+        return max(self._waits.values(), default=0.0)

@@ -1,0 +1,230 @@
+"""A hotel with a fake-channel connection, and a worker driving it on a controllable clock."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.channels.fake import FakeChannel
+from innsync.channels.types import RatePlanKey, RateValues
+from innsync.connections import service as connections
+from innsync.connections.models import Connection
+from innsync.connections.schemas import (
+    ConnectionCreate,
+    MappingsWrite,
+    RatePlanMappingIn,
+    RoomTypeMappingIn,
+)
+from innsync.crypto import SecretBox
+from innsync.db.engine import transaction
+from innsync.inventory.calendar import write_ari
+from innsync.inventory.schemas import AriWrite
+from innsync.outbox.models import DirtyMark
+from innsync.properties import service as properties
+from innsync.properties.models import Property
+from innsync.properties.schemas import PropertyCreate, RatePlanCreate, RoomTypeCreate
+from innsync.properties.service import horizon
+from innsync.sync.desired import desired_availability, desired_rates, load_mappings
+from innsync.sync.worker import SyncWorker
+from innsync.tenants.service import create_tenant
+
+
+@dataclass
+class Clock:
+    """Wall time that only moves when a test says so."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def seconds(self) -> float:
+        return self.now.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class SyncedHotel:
+    """Two room types with two rate plans each, all mapped on one fake connection."""
+
+    sessions: sessionmaker[Session]
+    tenant_id: uuid.UUID
+    property_id: uuid.UUID
+    room_type_ids: list[uuid.UUID]
+    rate_plan_ids: list[uuid.UUID]
+    connection_id: uuid.UUID
+    channel: FakeChannel
+    worker: SyncWorker
+    clock: Clock
+
+    def ari(self, *entries: dict[str, Any]) -> None:
+        with transaction(self.sessions) as session:
+            write_ari(
+                session,
+                self.tenant_id,
+                self.property_id,
+                AriWrite.model_validate({"entries": list(entries)}),
+                self.clock(),
+            )
+
+    def dates(self) -> list[date]:
+        with self.sessions() as session:
+            return list(horizon(session.get_one(Property, self.property_id), self.clock()))
+
+    def day(self, offset: int) -> str:
+        return (self.clock().date() + timedelta(days=offset)).isoformat()
+
+    async def drain(self, max_passes: int = 50, step_seconds: float = 6.0) -> int:
+        """Run the worker until nothing is left to send, moving the clock between passes."""
+        sent = 0
+        for _ in range(max_passes):
+            sent += await self.worker.run_once()
+            if not self.pending():
+                return sent
+            self.clock.advance(step_seconds)
+        raise AssertionError(f"still {self.pending()} dirty marks after {max_passes} passes")
+
+    def pending(self) -> int:
+        with self.sessions() as session:
+            return len(
+                list(
+                    session.scalars(
+                        select(DirtyMark.id).where(DirtyMark.connection_id == self.connection_id)
+                    )
+                )
+            )
+
+    def desired(
+        self,
+    ) -> tuple[dict[str, dict[date, int]], dict[RatePlanKey, dict[date, RateValues]]]:
+        """innsync's desired state over the whole horizon, as the channel should show it."""
+        with self.sessions() as session:
+            connection = session.get_one(Connection, self.connection_id)
+            mappings = load_mappings(session, connection)
+            window = [horizon(session.get_one(Property, self.property_id), self.clock())]
+            availability = desired_availability(
+                session, mappings, dict.fromkeys(self.room_type_ids, window)
+            )
+            rates = desired_rates(session, mappings, dict.fromkeys(self.rate_plan_ids, window))
+        return availability, rates
+
+
+def build_hotel(
+    sessions: sessionmaker[Session], box: SecretBox, clock: Clock, *, full_sync: bool = True
+) -> SyncedHotel:
+    with transaction(sessions) as session:
+        tenant, _ = create_tenant(session, "Sync test")
+        prop = properties.create_property(
+            session,
+            tenant.id,
+            PropertyCreate(
+                name="Harbour", timezone="Europe/Lisbon", currency="EUR", horizon_days=500
+            ),
+        )
+        room_types, plans = [], []
+        for index, code in enumerate(("DBL", "SGL")):
+            room_type = properties.create_room_type(
+                session,
+                tenant.id,
+                prop.id,
+                RoomTypeCreate(
+                    code=code,
+                    name=code,
+                    sellable_units=8 + index,
+                    max_adults=2,
+                    max_occupancy=2,
+                    default_occupancy=2,
+                ),
+            )
+            room_types.append(room_type.id)
+            for plan_code in ("BAR", "NRF"):
+                plan = properties.create_rate_plan(
+                    session,
+                    tenant.id,
+                    prop.id,
+                    RatePlanCreate(
+                        room_type_id=room_type.id, code=f"{code}-{plan_code}", name=plan_code
+                    ),
+                )
+                plans.append(plan.id)
+        connection = connections.create_connection(
+            session, box, tenant.id, prop.id, ConnectionCreate(channel="fake", name="Fake OTA")
+        )
+        connection_id = connection.id
+    hotel_ids = (tenant.id, prop.id, room_types, plans, connection_id)
+    channel = FakeChannel(clock=clock.seconds)
+    worker = SyncWorker(sessions, lambda _connection: channel, clock=clock, holder="test-worker")
+    hotel = SyncedHotel(sessions, *hotel_ids, channel=channel, worker=worker, clock=clock)
+    seed_varied_ari(hotel)
+    with transaction(sessions) as session:
+        connections.set_mappings(
+            session,
+            tenant.id,
+            connection_id,
+            MappingsWrite(
+                room_types=[
+                    RoomTypeMappingIn(room_type_id=rt, channel_code=f"R{n}")
+                    for n, rt in enumerate(room_types)
+                ],
+                rate_plans=[
+                    RatePlanMappingIn(rate_plan_id=p, channel_code=f"P{n}")
+                    for n, p in enumerate(plans)
+                ],
+            ),
+        )
+        if not full_sync:
+            session.execute(delete(DirtyMark).where(DirtyMark.connection_id == connection_id))
+    return hotel
+
+
+def seed_varied_ari(hotel: SyncedHotel) -> None:
+    """Realistic, varied values: seasons, weekend prices, stop sells and minimum stays."""
+    start, end = hotel.day(-1), hotel.day(499)
+    entries: list[dict[str, Any]] = []
+    for index, plan_id in enumerate(hotel.rate_plan_ids):
+        base = Decimal(90 + 15 * index)
+        entries += [
+            {
+                "rate_plan_id": str(plan_id),
+                "date_from": start,
+                "date_to": end,
+                "price": str(base),
+                "min_stay_arrival": 1,
+            },
+            {
+                "rate_plan_id": str(plan_id),
+                "date_from": start,
+                "date_to": end,
+                "weekdays": ["fr", "sa"],
+                "price": str(base + 30),
+            },
+            {
+                "rate_plan_id": str(plan_id),
+                "date_from": hotel.day(30),
+                "date_to": hotel.day(120),
+                "price": str(base + 55),
+                "min_stay_arrival": 3,
+            },
+            {
+                "rate_plan_id": str(plan_id),
+                "date_from": hotel.day(200 + index),
+                "date_to": hotel.day(203 + index),
+                "stop_sell": True,
+            },
+            {
+                "rate_plan_id": str(plan_id),
+                "date_from": hotel.day(300),
+                "date_to": hotel.day(330),
+                "closed_to_arrival": True,
+                "weekdays": ["su"],
+            },
+        ]
+    hotel.ari(*entries)

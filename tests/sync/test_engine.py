@@ -1,0 +1,206 @@
+"""The outbound engine end to end against the fake channel, on every database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from innsync.connections.models import Connection
+from innsync.crypto import SecretBox
+from innsync.db.engine import transaction
+from innsync.events.models import Event
+from innsync.reservations.schemas import ReservationCreate, RoomIn
+from innsync.reservations.service import create_direct
+from innsync.sync.models import BucketLease, DeadLetter, SyncLogEntry
+from tests.conftest import Db
+from tests.sync.engine_fixtures import Clock, SyncedHotel, build_hotel
+
+
+def run(coroutine: object) -> object:
+    return asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+def kinds_sent(hotel: SyncedHotel) -> list[tuple[str, int]]:
+    return [(request.kind, request.entry_count) for request in hotel.channel.requests]
+
+
+def assert_channel_matches_innsync(hotel: SyncedHotel) -> None:
+    availability, rates = hotel.desired()
+    assert hotel.channel.availability_state() == availability
+    assert hotel.channel.rates_state() == rates
+
+
+def test_full_sync_of_500_days_is_one_request_of_each_kind(db: Db, secret_box: SecretBox) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    run(hotel.drain())
+    assert [request.kind for request in hotel.channel.requests] == ["availability", "rates"]
+    assert all(request.outcome == "accepted" for request in hotel.channel.requests)
+    assert_channel_matches_innsync(hotel)
+    availability, rates = hotel.desired()
+    assert len(availability) == 2 and len(rates) == 4
+    assert all(len(days) == 501 for days in rates.values())
+
+
+def test_one_date_of_one_rate_plan_is_one_request_with_one_entry(
+    db: Db, secret_box: SecretBox
+) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    run(hotel.drain())
+    before = len(hotel.channel.requests)
+    hotel.ari(
+        {
+            "rate_plan_id": str(hotel.rate_plan_ids[1]),
+            "date_from": hotel.day(40),
+            "date_to": hotel.day(40),
+            "price": "777.00",
+        }
+    )
+    run(hotel.drain())
+    assert kinds_sent(hotel)[before:] == [("rates", 1)]
+    sent = hotel.channel.requests[-1].request.updates[0]
+    assert sent.values.fields() == {"price"}  # only the field that differs
+    assert_channel_matches_innsync(hotel)
+
+
+def test_changes_made_together_go_in_one_request(db: Db, secret_box: SecretBox) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    run(hotel.drain())
+    before = len(hotel.channel.requests)
+    for offset, plan_id in enumerate(hotel.rate_plan_ids):
+        hotel.ari(
+            {
+                "rate_plan_id": str(plan_id),
+                "date_from": hotel.day(10 + offset),
+                "date_to": hotel.day(12 + offset),
+                "min_stay_arrival": 2,
+                "stop_sell": True,
+            }
+        )
+    run(hotel.drain())
+    assert kinds_sent(hotel)[before:] == [("rates", 4)]
+    assert_channel_matches_innsync(hotel)
+
+
+def test_rewriting_equal_values_sends_nothing(db: Db, secret_box: SecretBox) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    run(hotel.drain())
+    before = len(hotel.channel.requests)
+    plan, stay_date = str(hotel.rate_plan_ids[0]), hotel.clock().date() + timedelta(days=5)
+    original = hotel.desired()[1][("R0", "P0")][stay_date].price
+    for price in ("1.00", str(original)):  # changed and changed back before the worker runs
+        hotel.ari(
+            {
+                "rate_plan_id": plan,
+                "date_from": hotel.day(5),
+                "date_to": hotel.day(5),
+                "price": price,
+            }
+        )
+    run(hotel.drain())
+    assert kinds_sent(hotel)[before:] == []
+    assert hotel.pending() == 0
+
+
+def test_a_booking_sends_only_availability(db: Db, secret_box: SecretBox) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    run(hotel.drain())
+    before = len(hotel.channel.requests)
+    with transaction(db.sessions) as session:
+        create_direct(
+            session,
+            hotel.tenant_id,
+            hotel.property_id,
+            ReservationCreate(
+                arrival=hotel.clock().date() + timedelta(days=3),
+                departure=hotel.clock().date() + timedelta(days=5),
+                rooms=[RoomIn(room_type_id=hotel.room_type_ids[0], adults=2, amount=200)],
+            ),
+        )
+    run(hotel.drain())
+    assert kinds_sent(hotel)[before:] == [("availability", 1)]
+    update = hotel.channel.requests[-1].request.updates[0]
+    assert (update.room_type_code, update.dates.nights, update.availability) == ("R0", 2, 7)
+    assert_channel_matches_innsync(hotel)
+
+
+def test_auth_failure_needs_attention_and_keeps_the_work(db: Db, secret_box: SecretBox) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    hotel.channel.fail_next(1, "auth")
+    run(hotel.worker.run_once())
+    with db.sessions() as session:
+        connection = session.get_one(Connection, hotel.connection_id)
+        assert connection.state == "needs_attention"
+        kinds = list(session.scalars(select(Event.kind)))
+    assert kinds == ["connection.needs_attention"]
+    assert hotel.pending() > 0
+    assert run(hotel.worker.run_once()) == 0  # nothing is sent while it needs attention
+    with transaction(db.sessions) as session:
+        session.get_one(Connection, hotel.connection_id).state = "connected"
+    run(hotel.drain())
+    assert_channel_matches_innsync(hotel)
+
+
+def test_unavailable_backs_off_then_converges(db: Db, secret_box: SecretBox) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    hotel.channel.fail_next(2, "unavailable", retry_after=30)
+    assert run(hotel.worker.run_once()) == 1
+    with db.sessions() as session:
+        lease = session.scalars(select(BucketLease)).one()
+        assert lease.not_before is not None
+        assert lease.not_before >= hotel.clock() + timedelta(seconds=30)  # retry-after honoured
+    assert run(hotel.worker.run_once()) == 0  # too early: nothing sent
+    run(hotel.drain(step_seconds=60))
+    outcomes = [request.outcome for request in hotel.channel.requests]
+    assert outcomes.count("unavailable") == 2
+    assert_channel_matches_innsync(hotel)
+
+
+def test_refused_entries_become_dead_letters_and_can_be_replayed(
+    db: Db, secret_box: SecretBox
+) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    hotel.channel.reject_entries(
+        lambda update: (
+            "closed by the channel" if getattr(update, "rate_plan_code", "") == "P3" else None
+        )
+    )
+    run(hotel.drain())
+    with db.sessions() as session:
+        letters = list(session.scalars(select(DeadLetter)))
+        log = list(session.scalars(select(SyncLogEntry.outcome)))
+    assert {letter.reason for letter in letters} == {"closed by the channel"}
+    assert {letter.subject_id for letter in letters} == {hotel.rate_plan_ids[3]}
+    assert sorted(log) == ["accepted", "partial"]
+    hotel.channel.clear_faults()
+    from innsync.connections.service import replay_dead_letters
+
+    with transaction(db.sessions) as session:
+        assert replay_dead_letters(session, hotel.tenant_id, hotel.connection_id) == len(letters)
+    run(hotel.drain())
+    assert_channel_matches_innsync(hotel)
+
+
+def test_bursts_never_exceed_the_channel_limit(db: Db, secret_box: SecretBox) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    run(hotel.drain())
+    plan = str(hotel.rate_plan_ids[0])
+    for change in range(25):  # one change every two seconds, each alone in its pass
+        hotel.ari(
+            {
+                "rate_plan_id": plan,
+                "date_from": hotel.day(change),
+                "date_to": hotel.day(change),
+                "price": f"{200 + change}.00",
+            }
+        )
+        run(hotel.worker.run_once())
+        hotel.clock.advance(2)
+    run(hotel.drain())
+    outcomes = [request.outcome for request in hotel.channel.requests]
+    assert "rate_limited" not in outcomes
+    times = [request.at for request in hotel.channel.requests if request.kind == "rates"]
+    assert all(sum(1 for t in times if start <= t < start + 60) <= 10 for start in times)
+    assert len(times) < 1 + 25  # waiting changes were coalesced into fewer requests
+    assert_channel_matches_innsync(hotel)
