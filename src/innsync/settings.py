@@ -24,7 +24,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Comma-separated Fernet keys for secrets at rest; the first encrypts, all decrypt "
-            "(rotation). When unset, a key file is created beside the SQLite database."
+            "(rotation). When unset, a key file is created at INNSYNC_SECRET_KEY_FILE: set the "
+            "keys explicitly when several hosts share a database."
         ),
     )
     secret_key_file: Path = Field(
@@ -51,7 +52,8 @@ class Settings(BaseSettings):
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )
     webhook_max_attempts: int = Field(
-        default=12, description="Deliveries are retried with exponential backoff up to this many."
+        default=20,
+        description="Attempts per delivery (backoff from 10 s doubling to 6 h: about 2.5 days).",
     )
 
 

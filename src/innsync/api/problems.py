@@ -59,7 +59,10 @@ def _validation_problems(exc: RequestValidationError) -> tuple[int, str, list[Fi
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, exc.problems)
+        response = problem(exc.status, exc.title, exc.detail, exc.problems)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="innsync"'
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

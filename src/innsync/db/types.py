@@ -10,7 +10,8 @@ from sqlalchemy import DateTime, Dialect, Numeric
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator
 
-# Money: 12 digits, 2 decimals. Currencies with 3 minor units are rounded at the API edge.
+# Money: 12 digits, 2 decimals. Currencies with 3 minor units (KWD, BHD, OMR) are not yet
+# priced exactly: amounts with a third decimal are refused at the API.
 MONEY = Numeric(12, 2, asdecimal=True)
 
 

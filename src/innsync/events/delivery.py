@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.crypto import SecretBox, sign
+from innsync.crypto import SecretBox, SecretBoxError, sign
 from innsync.db.engine import transaction
 from innsync.events.models import Event, WebhookDelivery, WebhookSubscription
 
@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "Innsync-Signature"
 TIMESTAMP_HEADER = "Innsync-Timestamp"
 EVENT_ID_HEADER = "Innsync-Event-Id"
-# First retry after 10 s, doubling up to 6 h: a PMS that is down for a night still gets everything.
+# First retry after 10 s, doubling up to every 6 h; with the default 20 attempts a PMS that is
+# down for two days still gets everything.
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=6)
 CLAIM_BATCH = 50
@@ -80,13 +81,22 @@ def claim_due(
         subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
         event = session.get_one(Event, delivery.event_id)
         delivery.attempts += 1
+        try:
+            secret = box.decrypt(subscription.secret_encrypted)
+        except SecretBoxError:
+            # The key that encrypted this secret was removed: no retry can succeed.
+            delivery.status = "failed"
+            delivery.last_error = (
+                "the subscription secret cannot be decrypted with the current keys"
+            )
+            continue
         # If this process dies mid-send, the delivery is due again when the lease runs out.
         delivery.next_attempt_at = now + lease
         claimed.append(
             ClaimedDelivery(
                 delivery_id=delivery.id,
                 url=subscription.url,
-                secret=box.decrypt(subscription.secret_encrypted),
+                secret=secret,
                 event_id=event.id,
                 body=event_body(event),
                 attempt=delivery.attempts,

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from innsync.crypto import SecretBox
@@ -47,11 +48,7 @@ def sequence_pending(session: Session) -> int:
     One caller at a time holds the counter row, so positions grow in the order events became
     visible and a reader paging by position never skips one. Returns how many were sequenced.
     """
-    counter = session.scalar(select(Counter).where(Counter.name == FEED_COUNTER).with_for_update())
-    if counter is None:
-        counter = Counter(name=FEED_COUNTER, value=0)
-        session.add(counter)
-        session.flush()
+    counter = _locked_counter(session)
     pending = list(
         session.scalars(
             select(Event).where(Event.position.is_(None)).order_by(Event.id).limit(SEQUENCE_BATCH)
@@ -68,6 +65,19 @@ def sequence_pending(session: Session) -> int:
                 session.add(WebhookDelivery(subscription_id=subscription.id, event_id=event.id))
     session.flush()
     return len(pending)
+
+
+def _locked_counter(session: Session) -> Counter:
+    query = select(Counter).where(Counter.name == FEED_COUNTER).with_for_update()
+    counter = session.scalar(query)
+    if counter is None:
+        try:
+            with session.begin_nested():
+                session.add(Counter(name=FEED_COUNTER, value=0))
+        except IntegrityError:
+            pass  # another sequencer created it first; the lock below waits for it
+        counter = session.scalars(query).one()
+    return counter
 
 
 def _active_subscriptions(

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innsync.errors import InvalidInputError
+from innsync.errors import FieldProblem, InvalidInputError
 from innsync.inventory.models import Block, InventoryLedgerDay
 from innsync.inventory.schemas import (
     AvailabilityDay,
@@ -22,7 +22,7 @@ from innsync.inventory.schemas import (
 )
 from innsync.outbox.marks import mark_availability
 from innsync.properties.models import Property, RoomType
-from innsync.properties.service import get_owned
+from innsync.properties.service import get_owned, horizon
 from innsync.stay_dates import DateRange
 
 MAX_READ_DAYS = 750
@@ -64,6 +64,14 @@ def create_block(
     session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID, data: BlockCreate
 ) -> Block:
     room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    window = horizon(session.get_one(Property, room_type.property_id))
+    dates = data.to_range()
+    if dates.start < window.start or dates.end > window.end:
+        raise InvalidInputError(
+            f"dates must lie within {window.start} .. {window.last} "
+            "(yesterday to the property's horizon)",
+            [FieldProblem("/date_from", "outside the property's horizon")],
+        )
     if data.units > room_type.sellable_units:
         raise InvalidInputError(
             f"cannot block more than the room type's {room_type.sellable_units} units"

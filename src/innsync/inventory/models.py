@@ -18,7 +18,10 @@ class RateCalendarDay(Base):
 
     __tablename__ = "rate_calendar"
 
-    rate_plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rate_plans.id"), primary_key=True)
+    # Calendar values go with their plan; a plan with reservations or mappings cannot be deleted.
+    rate_plan_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("rate_plans.id", ondelete="CASCADE"), primary_key=True
+    )
     stay_date: Mapped[date] = mapped_column(Date, primary_key=True)
     price: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
     # Per-person plans: {"1": "90.00", "2": "120.00"}, occupancy to price as decimal text.
@@ -39,7 +42,9 @@ class Block(UuidPk, Timestamps, Base):
     __tablename__ = "blocks"
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
-    room_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("room_types.id"), index=True)
+    room_type_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("room_types.id", ondelete="CASCADE"), index=True
+    )
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date] = mapped_column(Date)
     units: Mapped[int] = mapped_column(Integer)
@@ -52,6 +57,8 @@ class InventoryLedgerDay(Base):
 
     __tablename__ = "inventory_ledger"
 
-    room_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("room_types.id"), primary_key=True)
+    room_type_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("room_types.id", ondelete="CASCADE"), primary_key=True
+    )
     stay_date: Mapped[date] = mapped_column(Date, primary_key=True)
     sold: Mapped[int] = mapped_column(Integer, default=0)

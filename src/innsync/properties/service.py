@@ -184,7 +184,7 @@ def delete_room_type(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.
     try:
         session.flush()
     except IntegrityError as exc:
-        raise ConflictError("the room type has reservations, blocks or inventory") from exc
+        raise ConflictError("the room type has reservations or is mapped on a connection") from exc
 
 
 def create_unit(
@@ -286,7 +286,7 @@ def delete_rate_plan(session: Session, tenant_id: uuid.UUID, rate_plan_id: uuid.
     try:
         session.flush()
     except IntegrityError as exc:
-        raise ConflictError("the rate plan has calendar values or reservations") from exc
+        raise ConflictError("the rate plan is mapped on a connection or has reservations") from exc
 
 
 def _check_occupancy_limit(occupancies: list[int], room_type: RoomType) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innsync.errors import ConflictError, InvalidInputError
+from innsync.errors import ConflictError, FieldProblem, InvalidInputError
 from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.inventory.availability import day_counts, lock_room_types, move_ledger
@@ -217,17 +217,26 @@ def _room_types_for(
             )
         )
         if room_type is None or room_type.property_id != prop.id:
-            raise InvalidInputError(f"rooms/{index}: no such room type in this property")
+            raise _room_error(index, "room_type_id", "no such room type in this property")
         if (
             room.adults > room_type.max_adults
             or room.adults + room.children > room_type.max_occupancy
         ):
-            raise InvalidInputError(
-                f"rooms/{index}: {room_type.code} sleeps at most {room_type.max_adults} adults "
-                f"and {room_type.max_occupancy} guests"
+            raise _room_error(
+                index,
+                "adults",
+                f"{room_type.code} sleeps at most {room_type.max_adults} adults "
+                f"and {room_type.max_occupancy} guests",
             )
     locked = lock_room_types(session, {room.room_type_id for room in rooms + (also_lock or [])})
     return {room_type.id: room_type for room_type in locked}
+
+
+def _room_error(index: int, field: str, detail: str) -> InvalidInputError:
+    """An error about one room of the request, pointing at it like validation errors do."""
+    return InvalidInputError(
+        f"rooms/{index}: {detail}", [FieldProblem(f"/rooms/{index}/{field}", detail)]
+    )
 
 
 def _nights_of(rooms: list[RoomIn], stay: DateRange) -> LedgerDeltas:
@@ -265,18 +274,18 @@ def _priced_rooms(
         if room.rate_plan_id is not None:
             plan = get_owned(session, RatePlan, tenant_id, room.rate_plan_id)
             if plan.room_type_id != room.room_type_id:
-                raise InvalidInputError(f"rooms/{index}: the rate plan sells another room type")
+                raise _room_error(index, "rate_plan_id", "the rate plan sells another room type")
             nightly = _nightly_prices(session, plan, stay, room.adults + room.children, index)
         if room.amount is not None:
             amount = round_money(room.amount)
         elif nightly:
             amount = sum((Decimal(value) for value in nightly.values()), Decimal("0.00"))
         else:
-            raise InvalidInputError(
-                f"rooms/{index}: give a rate_plan_id to price the stay, or an amount"
+            raise _room_error(
+                index, "amount", "give a rate_plan_id to price the stay, or an amount"
             )
         if amount > MAX_AMOUNT:
-            raise InvalidInputError(f"rooms/{index}: the amount {amount} exceeds {MAX_AMOUNT}")
+            raise _room_error(index, "amount", f"the amount {amount} exceeds {MAX_AMOUNT}")
         priced.append(
             ReservationRoom(
                 position=index,
@@ -311,7 +320,7 @@ def _nightly_prices(
             ]
             price = fitting[0] if fitting else values.occupancy_prices[-1][1]
         if price is None:
-            raise InvalidInputError(f"rooms/{index}: rate plan {plan.code} has no price on {day}")
+            raise _room_error(index, "rate_plan_id", f"rate plan {plan.code} has no price on {day}")
         prices[day.isoformat()] = str(price)
     return prices
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:19:25.304914
+Create Date: 2026-11-22 02:23:39.198674
 """
 
 from collections.abc import Sequence
@@ -450,7 +450,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
-            ["room_type_id"], ["room_types.id"], name=op.f("fk_blocks_room_type_id_room_types")
+            ["room_type_id"],
+            ["room_types.id"],
+            name=op.f("fk_blocks_room_type_id_room_types"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_blocks_tenant_id_tenants")
@@ -537,6 +540,7 @@ def upgrade() -> None:
             ["room_type_id"],
             ["room_types.id"],
             name=op.f("fk_inventory_ledger_room_type_id_room_types"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("room_type_id", "stay_date", name=op.f("pk_inventory_ledger")),
     )
@@ -748,6 +752,7 @@ def upgrade() -> None:
             ["rate_plan_id"],
             ["rate_plans.id"],
             name=op.f("fk_rate_calendar_rate_plan_id_rate_plans"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("rate_plan_id", "stay_date", name=op.f("pk_rate_calendar")),
     )
