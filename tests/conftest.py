@@ -51,7 +51,9 @@ _URLS = pytest.StashKey[dict[str, str]]()
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Any test that asks for ``backend`` runs once per reachable database."""
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", _available, indirect=True, scope="session")
+        only = metafunc.definition.get_closest_marker("backends")
+        names = [name for name in _available if only is None or name in only.args]
+        metafunc.parametrize("backend", names, indirect=True, scope="session")
 
 
 _backend_of: dict[str, str] = {}

@@ -39,7 +39,8 @@ def test_full_sync_of_500_days_is_one_request_of_each_kind(db: Db, secret_box: S
     assert all(request.outcome == "accepted" for request in hotel.channel.requests)
     assert_channel_matches_innsync(hotel)
     availability, rates = hotel.desired()
-    assert len(availability) == 2 and len(rates) == 4
+    assert len(availability) == 2
+    assert len(rates) == 4
     assert all(len(days) == 501 for days in rates.values())
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+import innsync.schema  # noqa: F401  (a worker process must know every table before flushing)
 from innsync.channels.contract import ChannelAdapter
 from innsync.channels.types import ChannelLimits
 from innsync.connections.models import Connection
@@ -40,6 +41,11 @@ Clock = Callable[[], datetime]
 DEFAULT_LEASE = timedelta(seconds=20)
 # Buckets one worker takes per pass, so that several workers share the load.
 BUCKETS_PER_PASS = 8
+# The limiter counts its window this much longer than the channel's: a request's network delay
+# can move its arrival later than its grant, and a channel counts arrivals. A tenth of the
+# window, at most one second (Channex: 61 s instead of 60 s).
+WINDOW_MARGIN_FRACTION = 0.1
+WINDOW_MARGIN_MAX_SECONDS = 1.0
 
 
 class SyncWorker:
@@ -54,6 +60,7 @@ class SyncWorker:
         clock: Clock = lambda: datetime.now(UTC),
         lease: timedelta = DEFAULT_LEASE,
         backoff: Backoff | None = None,
+        buckets_per_pass: int = BUCKETS_PER_PASS,
     ) -> None:
         self._sessions = sessions
         self._adapter_for = adapter_for
@@ -62,6 +69,7 @@ class SyncWorker:
         self._lease = lease
         self._backoff = backoff or Backoff(rng=random.Random())  # noqa: S311  (jitter only)
         self._adapters: dict[uuid.UUID, ChannelAdapter] = {}
+        self._buckets_per_pass = buckets_per_pass
 
     async def run_once(self) -> int:
         """Serve every bucket this worker can claim now; returns how many requests were sent."""
@@ -73,7 +81,7 @@ class SyncWorker:
             claimed = [
                 (lease.bucket_key, dict(lease.limiter_state), lease.failures)
                 for lease in leases.claim(
-                    session, self.holder, keys, now, self._lease, BUCKETS_PER_PASS
+                    session, self.holder, keys, now, self._lease, self._buckets_per_pass
                 )
             ]
         sent = 0
@@ -161,10 +169,15 @@ class _BudgetGate:
             if self.limits is None:
                 raise RuntimeError("the gate needs the channel's limits before spending")
             saved = self._state.get(budget)
+            margin = min(
+                self.limits.window_seconds * WINDOW_MARGIN_FRACTION, WINDOW_MARGIN_MAX_SECONDS
+            )
             limiter = (
                 SlidingWindowLimiter.from_state(saved)
                 if isinstance(saved, dict)
-                else SlidingWindowLimiter.for_limits(self.limits)
+                else SlidingWindowLimiter(
+                    self.limits.requests_per_window, self.limits.window_seconds + margin
+                )
             )
             self._limiters[budget] = limiter
         return limiter
