@@ -644,34 +644,52 @@ def test_a_booking_of_an_unknown_room_type_or_plan_is_refused_clearly(
     path = f"/api/v1/properties/{site.property_id}/reservations"
     unknown = str(uuid.uuid4())
     good_room = booking(site, 10, 12, adults=1)["rooms"][0]
-    cases: list[tuple[list[dict[str, Any]], int, str]] = [
-        ([{"room_type_id": unknown, "adults": 1, "amount": "10"}], 422, "rooms/0: no such room"),
+    # (rooms, status, detail, the pointer of a 422)
+    cases: list[tuple[list[dict[str, Any]], int, str, str | None]] = [
+        (
+            [{"room_type_id": unknown, "adults": 1, "amount": "10"}],
+            422,
+            "rooms/0: no such room type in this property",
+            "/rooms/0/room_type_id",
+        ),
         (
             [good_room, {"room_type_id": unknown, "adults": 1, "amount": "10"}],
             422,
             "rooms/1: no such room type in this property",
+            "/rooms/1/room_type_id",
         ),
         (
             [{"room_type_id": elsewhere["id"], "adults": 1, "amount": "10"}],
             422,
             "rooms/0: no such room type in this property",
+            "/rooms/0/room_type_id",
         ),
-        ([good_room | {"rate_plan_id": unknown}], 404, f"rate plan {unknown} not found"),
+        ([good_room | {"rate_plan_id": unknown}], 404, f"rate plan {unknown} not found", None),
         (
             [{"room_type_id": single["id"], "rate_plan_id": site.rate_plan_id, "adults": 1}],
             422,
             "rooms/0: the rate plan sells another room type",
+            "/rooms/0/rate_plan_id",
         ),
-        ([good_room | {"adults": 3}], 422, "rooms/0: DBL sleeps at most 2 adults"),
+        (
+            [good_room | {"adults": 3}],
+            422,
+            "rooms/0: DBL sleeps at most 2 adults",
+            "/rooms/0/adults",
+        ),
         (
             [{"room_type_id": site.room_type_id, "adults": 1}],
             422,
             "rooms/0: give a rate_plan_id to price the stay, or an amount",
+            "/rooms/0/amount",
         ),
     ]
-    for rooms, status, message in cases:
+    for rooms, status, message, pointer in cases:
         body = {"arrival": day(10), "departure": day(12), "rooms": rooms}
-        problem(client.post(path, json=body, headers=site.headers), status, message)
+        found = pointers(
+            problem(client.post(path, json=body, headers=site.headers), status, message)
+        )
+        assert list(found) == ([pointer] if pointer else []), found
     response = client.post(
         f"/api/v1/properties/{unknown}/reservations",
         json={"arrival": day(10), "departure": day(12), "rooms": [good_room]},
@@ -836,6 +854,8 @@ FIELD_NAMES = [
     "amount",
     "guest",
     "notes",
+    "channel",
+    "config",
 ]
 FIELD_VALUES = (
     JSON_VALUES
@@ -866,6 +886,7 @@ BODIES = st.one_of(
 )
 
 WRITES = [
+    ("POST", "/api/v1/properties/{property_id}/connections"),
     ("PATCH", "/api/v1/properties/{property_id}"),
     ("POST", "/api/v1/properties/{property_id}/ari"),
     ("POST", "/api/v1/properties/{property_id}/reservations"),

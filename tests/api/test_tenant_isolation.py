@@ -18,7 +18,16 @@ from fastapi.testclient import TestClient
 from innsync.api.app import create_app
 from innsync.crypto import SecretBox
 from innsync.settings import Settings
-from tests.api.helpers import Caller, api_routes, day, make_hotel, new_tenant, ok, problem
+from tests.api.helpers import (
+    Caller,
+    api_routes,
+    day,
+    make_hotel,
+    new_tenant,
+    ok,
+    pointers,
+    problem,
+)
 from tests.conftest import Db
 
 PARAM = re.compile(r"\{(\w+)\}")
@@ -156,15 +165,12 @@ def snapshot(client: TestClient, tenant: Tenant) -> dict[str, Any]:
         "derived_calendar": (f"/api/v1/rate-plans/{tenant.derived_plan_id}/calendar", dates),
         "availability": (f"/api/v1/properties/{tenant.property_id}/availability", dates),
         "reservations": (f"/api/v1/properties/{tenant.property_id}/reservations", {}),
-        "changes": (f"/api/v1/reservations/{tenant.reservation_id}/changes", {}),
         "events": ("/api/v1/events", {}),
         "subscriptions": ("/api/v1/webhook-subscriptions", {}),
         "deliveries": (f"/api/v1/webhook-subscriptions/{tenant.subscription_id}/deliveries", {}),
         "api_keys": ("/api/v1/api-keys", {}),
         "connections": (f"/api/v1/properties/{tenant.property_id}/connections", {}),
         "mappings": (f"/api/v1/connections/{tenant.connection_id}/mappings", {}),
-        "sync_log": (f"/api/v1/connections/{tenant.connection_id}/sync-log", {}),
-        "dead_letters": (f"/api/v1/connections/{tenant.connection_id}/dead-letters", {}),
     }
     return {
         name: ok(client.get(path, params=params, headers=tenant.headers))
@@ -511,6 +517,21 @@ def test_another_tenants_ids_in_a_body_are_refused(client: TestClient, db: Db) -
     )
     problem(response, 422, "rooms/0: no such room type in this property")
 
+    mappings = {
+        "room_types": [
+            {"room_type_id": b.room_type_id, "channel_code": "B-R"},
+            {"room_type_id": a.room_type_id, "channel_code": "A-R"},
+        ],
+        "rate_plans": [{"rate_plan_id": a.rate_plan_id, "channel_code": "A-P"}],
+    }
+    response = client.put(
+        f"/api/v1/connections/{b.connection_id}/mappings", json=mappings, headers=b.headers
+    )
+    assert pointers(problem(response, 422, "nothing was changed")) == {
+        "/room_types/1/room_type_id": "no such room type in this property",
+        "/rate_plans/0/rate_plan_id": "no such rate plan in this property",
+    }
+
     assert snapshot(client, a) == a_before
     assert snapshot(client, b) == b_before
 
@@ -559,6 +580,7 @@ def test_revoked_missing_and_garbled_keys_get_401(client: TestClient, db: Db) ->
             response = call(client, method, path, a, a, headers)
             assert response.status_code == 401, f"{method} {path} {headers}: {response.text}"
             problem(response, 401, message)
+            assert response.headers["www-authenticate"].startswith("Bearer")
 
     garbled: list[tuple[str, str]] = [
         ("Basic dXNlcjpwYXNzd29yZA==", SEND_YOUR_KEY),
