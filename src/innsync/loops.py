@@ -15,16 +15,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.events.delivery import deliver_due
 from innsync.events.service import sequence_pending
 from innsync.settings import Settings
+from innsync.sync import metrics as sync_metrics
 from innsync.sync.schedule import start_due_full_syncs
+from innsync.sync.state import backlog
 from innsync.sync.worker import SyncWorker
 
 logger = logging.getLogger(__name__)
@@ -102,6 +106,13 @@ class BackgroundLoops:
         self._last_schedule = now
         with transaction(self._sessions) as session:
             start_due_full_syncs(session, now)
+            marks, oldest_age = backlog(session, now)
+            open_breakers = session.scalar(
+                select(func.count()).where(Connection.breaker_open_until > now)
+            )
+        sync_metrics.BACKLOG.set(marks)
+        sync_metrics.OLDEST_MARK_AGE.set(oldest_age)
+        sync_metrics.BREAKERS_OPEN.set(int(open_breakers or 0))
         # The schedule has minute resolution: never report work, so the loop sleeps in between.
         return 0
 

@@ -205,3 +205,37 @@ def test_bursts_never_exceed_the_channel_limit(db: Db, secret_box: SecretBox) ->
     assert all(sum(1 for t in times if start <= t < start + 60) <= 10 for start in times)
     assert len(times) < 1 + 25  # waiting changes were coalesced into fewer requests
     assert_channel_matches_innsync(hotel)
+
+
+def test_drift_audit_finds_channel_side_changes_and_the_worker_repairs_them(
+    db: Db, secret_box: SecretBox
+) -> None:
+    from innsync.channels.types import AvailabilityUpdate, PushRequest, RateUpdate, RateValues
+    from innsync.stay_dates import DateRange
+    from innsync.sync.drift import audit_connection
+
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    run(hotel.drain())
+    # Someone edits the channel's extranet behind innsync's back.
+    day = hotel.clock().date() + timedelta(days=20)
+    tampered = DateRange(day, day + timedelta(days=3))
+    run(
+        hotel.channel.push_availability(
+            PushRequest("availability", (AvailabilityUpdate("R0", tampered, 0),))
+        )
+    )
+    run(
+        hotel.channel.push_rates(
+            PushRequest("rates", (RateUpdate("R1", "P2", tampered, RateValues(stop_sell=True)),))
+        )
+    )
+    hotel.clock.advance(120)
+    before = len(hotel.channel.requests)
+
+    report = run(audit_connection(db.sessions, hotel.connection_id, hotel.channel))
+    assert (report.availability_dates, report.rate_dates) == (3, 3)  # type: ignore[attr-defined]
+    run(hotel.drain())
+    assert kinds_sent(hotel)[before:] == [("availability", 1), ("rates", 1)]
+    assert_channel_matches_innsync(hotel)
+    again = run(audit_connection(db.sessions, hotel.connection_id, hotel.channel))
+    assert (again.availability_dates, again.rate_dates) == (0, 0)  # type: ignore[attr-defined]

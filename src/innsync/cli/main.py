@@ -186,3 +186,39 @@ def sync_replay(connection_id: uuid.UUID) -> None:
             raise click.ClickException(f"no connection {connection_id}")
         count = replay_dead_letters(session, connection.tenant_id, connection_id)
     click.echo(f"{count} dead letters replayed")
+
+
+@sync.command("audit")
+@click.option("--connection", "connection_id", required=True, type=click.UUID)
+def sync_audit(connection_id: uuid.UUID) -> None:
+    """Read back what the channel shows, compare with what it acknowledged, queue repairs."""
+    import asyncio
+
+    import httpx
+
+    from innsync.connections.models import Connection
+    from innsync.connections.service import build_adapter
+    from innsync.sync.drift import audit_connection
+    from innsync.vault import secret_box_from
+
+    settings = get_settings()
+    sessions = session_factory(build_engine(settings.database_url))
+    box = secret_box_from(settings)
+    with sessions() as session:
+        connection = session.get(Connection, connection_id)
+        if connection is None:
+            raise click.ClickException(f"no connection {connection_id}")
+
+    async def audit() -> str:
+        async with httpx.AsyncClient(timeout=settings.channel_timeout_seconds) as http:
+            adapter = build_adapter(connection, box, http)
+            try:
+                report = await audit_connection(sessions, connection_id, adapter)
+            except TypeError as exc:
+                raise click.ClickException(str(exc)) from exc
+        return (
+            f"drift: {report.availability_dates} availability dates and {report.rate_dates} "
+            "rate dates differ; queued for repair"
+        )
+
+    click.echo(asyncio.run(audit()))

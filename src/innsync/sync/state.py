@@ -240,3 +240,14 @@ def log_request(
 
 
 KINDS = (AVAILABILITY, RATES)
+
+
+def backlog(session: Session, now: datetime) -> tuple[int, float]:
+    """Dirty marks waiting across all connections, and the age in seconds of the oldest one."""
+    count, oldest = session.execute(select(func.count(), func.min(DirtyMark.created_at))).one()
+    if oldest is not None and not isinstance(oldest, datetime):
+        oldest = datetime.fromisoformat(str(oldest))
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    age = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return int(count or 0), max(age, 0.0)

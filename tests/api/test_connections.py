@@ -1,0 +1,138 @@
+"""Connections through the API: create, map, full sync, and what an operator can read back."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import make_hotel, new_tenant, ok
+from tests.conftest import Db
+
+
+def test_connect_map_and_full_sync(client: TestClient, db: Db) -> None:
+    caller = new_tenant(db.sessions)
+    hotel = make_hotel(client, caller)
+    assert "fake" in ok(client.get("/api/v1/channels", headers=caller.headers))
+    connection = ok(
+        client.post(
+            f"/api/v1/properties/{hotel.property_id}/connections",
+            json={"channel": "fake", "name": "Test OTA"},
+            headers=caller.headers,
+        ),
+        201,
+    )
+    assert connection["state"] == "pending"
+    assert connection["webhook_path"].startswith("/hooks/")
+    assert {"pushes_availability", "pushes_rates"} <= set(connection["capabilities"])
+    assert connection["pending_marks"] == 0  # nothing mapped yet: nothing to send
+
+    mapped = ok(
+        client.put(
+            f"/api/v1/connections/{connection['id']}/mappings",
+            json={
+                "room_types": [{"room_type_id": hotel.room_type_id, "channel_code": "DBL"}],
+                "rate_plans": [{"rate_plan_id": hotel.rate_plan_id, "channel_code": "BAR"}],
+            },
+            headers=caller.headers,
+        )
+    )
+    assert mapped["rate_plans"] == [{"rate_plan_id": hotel.rate_plan_id, "channel_code": "BAR"}]
+    after_mapping = ok(
+        client.get(f"/api/v1/connections/{connection['id']}", headers=caller.headers)
+    )
+    assert after_mapping["pending_marks"] == 2  # the room type's availability and the plan's rates
+
+    started = ok(
+        client.post(f"/api/v1/connections/{connection['id']}/full-sync", headers=caller.headers),
+        202,
+    )
+    assert started["marks"] == 2
+    again = ok(client.get(f"/api/v1/connections/{connection['id']}", headers=caller.headers))
+    assert again["last_full_sync_at"] is not None
+    assert (
+        ok(client.get(f"/api/v1/connections/{connection['id']}/sync-log", headers=caller.headers))
+        == []
+    )
+    assert (
+        ok(
+            client.get(
+                f"/api/v1/connections/{connection['id']}/dead-letters", headers=caller.headers
+            )
+        )
+        == []
+    )
+
+    # A rate change marks the connection dirty in the same transaction.
+    before = again["pending_marks"]
+    ok(
+        client.post(
+            f"/api/v1/properties/{hotel.property_id}/ari",
+            json={
+                "entries": [
+                    {
+                        "rate_plan_id": hotel.rate_plan_id,
+                        "date_from": started["date_from"],
+                        "date_to": started["date_from"],
+                        "price": "333.00",
+                    }
+                ]
+            },
+            headers=caller.headers,
+        )
+    )
+    assert (
+        ok(client.get(f"/api/v1/connections/{connection['id']}", headers=caller.headers))[
+            "pending_marks"
+        ]
+        == before + 1
+    )
+
+
+def test_mapping_mistakes_are_refused_with_pointers(client: TestClient, db: Db) -> None:
+    caller = new_tenant(db.sessions)
+    hotel = make_hotel(client, caller)
+    connection = ok(
+        client.post(
+            f"/api/v1/properties/{hotel.property_id}/connections",
+            json={"channel": "fake", "name": "Test OTA"},
+            headers=caller.headers,
+        ),
+        201,
+    )
+    refused = client.put(
+        f"/api/v1/connections/{connection['id']}/mappings",
+        json={
+            "room_types": [{"room_type_id": hotel.room_type_id, "channel_code": "X"}],
+            "rate_plans": [
+                {"rate_plan_id": hotel.rate_plan_id, "channel_code": "X"},
+                {"rate_plan_id": hotel.rate_plan_id, "channel_code": "X"},
+            ],
+        },
+        headers=caller.headers,
+    )
+    assert refused.status_code == 422
+    errors = {error["pointer"]: error["detail"] for error in refused.json()["errors"]}
+    assert errors == {
+        "/rate_plans/1/channel_code": "code 'X' is already mapped at /rate_plans/0",
+        "/rate_plans/1": "mapped twice (see /rate_plans/0)",
+    }
+    unmapped_room = client.put(
+        f"/api/v1/connections/{connection['id']}/mappings",
+        json={"rate_plans": [{"rate_plan_id": hotel.rate_plan_id, "channel_code": "BAR"}]},
+        headers=caller.headers,
+    )
+    assert unmapped_room.status_code == 422
+    assert unmapped_room.json()["errors"] == [
+        {"pointer": "/rate_plans/0/rate_plan_id", "detail": "map the plan's room type first"}
+    ]
+    current = ok(
+        client.get(f"/api/v1/connections/{connection['id']}/mappings", headers=caller.headers)
+    )
+    assert current == {"room_types": [], "rate_plans": []}
+
+    unknown = client.post(
+        f"/api/v1/properties/{hotel.property_id}/connections",
+        json={"channel": "telepathy", "name": "x"},
+        headers=caller.headers,
+    )
+    assert unknown.status_code == 422
+    assert "unknown channel 'telepathy'" in unknown.json()["detail"]
