@@ -140,3 +140,36 @@ def test_feed_pages_in_order_without_gaps(client: TestClient, db: Db) -> None:
     assert len(seen) == 5
     assert seen == sorted(seen)
     assert len(set(seen)) == 5
+
+
+def test_secrets_are_encrypted_at_rest_and_survive_key_rotation(client: TestClient, db: Db) -> None:
+    from sqlalchemy import select
+
+    from innsync.crypto import generate_key
+    from innsync.events.models import WebhookSubscription
+    from innsync.rotation import rotate_secrets
+
+    caller = new_tenant(db.sessions)
+    created = ok(
+        client.post(
+            "/api/v1/webhook-subscriptions",
+            json={"url": "https://pms.example/hooks", "secret": "s3cret-value-for-the-pms-0001"},
+            headers=caller.headers,
+        ),
+        201,
+    )
+    with db.sessions() as session:
+        stored = session.scalars(select(WebhookSubscription.secret_encrypted)).one()
+    assert "s3cret-value-for-the-pms-0001" not in stored
+    assert created["secret"] == "s3cret-value-for-the-pms-0001"  # shown once, to the caller
+    # Stored under an old key; a new key is put first and every secret is rotated to it.
+    old_key, new_key = generate_key(), generate_key()
+    with transaction(db.sessions) as session:
+        row = session.scalars(select(WebhookSubscription)).one()
+        row.secret_encrypted = SecretBox([old_key]).encrypt("s3cret-value-for-the-pms-0001")
+    rotating = SecretBox([new_key, old_key])
+    with transaction(db.sessions) as session:
+        assert rotate_secrets(session, rotating) == 1
+    with db.sessions() as session:
+        rotated = session.scalars(select(WebhookSubscription.secret_encrypted)).one()
+    assert SecretBox([new_key]).decrypt(rotated) == "s3cret-value-for-the-pms-0001"

@@ -222,3 +222,29 @@ def sync_audit(connection_id: uuid.UUID) -> None:
         )
 
     click.echo(asyncio.run(audit()))
+
+
+@cli.group()
+def keys() -> None:
+    """Encryption keys for secrets at rest."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new key; put it first in INNSYNC_SECRET_KEYS, then run `innsync keys rotate`."""
+    from innsync.crypto import generate_key
+
+    click.echo(generate_key())
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret with the first key of INNSYNC_SECRET_KEYS."""
+    from innsync.rotation import rotate_secrets
+    from innsync.vault import secret_box_from
+
+    settings = get_settings()
+    sessions = session_factory(build_engine(settings.database_url))
+    with transaction(sessions) as session:
+        count = rotate_secrets(session, secret_box_from(settings))
+    click.echo(f"{count} secrets re-encrypted with the newest key; older keys can now be removed")
