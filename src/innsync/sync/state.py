@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -110,31 +111,10 @@ def store_availability(
     """Write the acknowledged units of the dates a channel just accepted."""
     for code, days in accepted.items():
         room_type_id = mappings.room_type_id(code)
-        if room_type_id is None or not days:
-            continue
-        existing = {
-            row.stay_date: row
-            for row in session.scalars(
-                select(AckedAvailability).where(
-                    AckedAvailability.connection_id == connection_id,
-                    AckedAvailability.room_type_id == room_type_id,
-                    AckedAvailability.stay_date.in_(list(days)),
-                )
+        if room_type_id is not None and days:
+            _upsert_days(
+                session, AckedAvailability, connection_id, room_type_id, "availability", days
             )
-        }
-        for day, units in days.items():
-            row = existing.get(day)
-            if row is None:
-                session.add(
-                    AckedAvailability(
-                        connection_id=connection_id,
-                        room_type_id=room_type_id,
-                        stay_date=day,
-                        availability=units,
-                    )
-                )
-            else:
-                row.availability = units
 
 
 def store_rates(
@@ -143,34 +123,37 @@ def store_rates(
     mappings: Mappings,
     accepted: Mapping[RatePlanKey, Mapping[date, RateValues]],
 ) -> None:
+    """Write the acknowledged rate values of the dates a channel just accepted."""
     for key, days in accepted.items():
         rate_plan_id = mappings.rate_plan_id(key)
-        if rate_plan_id is None or not days:
-            continue
-        existing = {
-            row.stay_date: row
-            for row in session.scalars(
-                select(AckedRate).where(
-                    AckedRate.connection_id == connection_id,
-                    AckedRate.rate_plan_id == rate_plan_id,
-                    AckedRate.stay_date.in_(list(days)),
-                )
-            )
-        }
-        for day, values in days.items():
-            encoded = rate_values_to_json(values)
-            row = existing.get(day)
-            if row is None:
-                session.add(
-                    AckedRate(
-                        connection_id=connection_id,
-                        rate_plan_id=rate_plan_id,
-                        stay_date=day,
-                        rate_values=encoded,
-                    )
-                )
-            else:
-                row.rate_values = encoded
+        if rate_plan_id is not None and days:
+            encoded = {day: rate_values_to_json(values) for day, values in days.items()}
+            _upsert_days(session, AckedRate, connection_id, rate_plan_id, "rate_values", encoded)
+
+
+def _upsert_days(
+    session: Session,
+    model: Any,
+    connection_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    column: str,
+    values: Mapping[date, Any],
+) -> None:
+    """Insert or update one acknowledged value per date of one subject (either acked table)."""
+    subject = model.room_type_id if model is AckedAvailability else model.rate_plan_id
+    query = select(model).where(
+        model.connection_id == connection_id,
+        subject == subject_id,
+        model.stay_date.in_(list(values)),
+    )
+    existing: dict[date, Any] = {row.stay_date: row for row in session.scalars(query)}
+    for day, value in values.items():
+        row = existing.get(day)
+        if row is None:
+            row = model(connection_id=connection_id, stay_date=day)
+            setattr(row, subject.key, subject_id)
+            session.add(row)
+        setattr(row, column, value)
 
 
 def forget_acked(session: Session, connection_id: uuid.UUID) -> None:
