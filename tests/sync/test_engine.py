@@ -239,3 +239,23 @@ def test_drift_audit_finds_channel_side_changes_and_the_worker_repairs_them(
     assert_channel_matches_innsync(hotel)
     again = run(audit_connection(db.sessions, hotel.connection_id, hotel.channel))
     assert (again.availability_dates, again.rate_dates) == (0, 0)  # type: ignore[attr-defined]
+
+
+def test_repeated_outages_open_the_breaker_and_tell_the_pms(db: Db, secret_box: SecretBox) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    hotel.channel.fail_next(5, "unavailable", retry_after=1)
+    for _ in range(5):
+        run(hotel.worker.run_once())
+        hotel.clock.advance(3600)  # past any backoff
+    with db.sessions() as session:
+        connection = session.get_one(Connection, hotel.connection_id)
+        assert connection.consecutive_failures == 5
+        assert connection.breaker_open_until is not None
+        assert connection.breaker_open_until > hotel.clock() - timedelta(hours=1)
+        kinds = list(session.scalars(select(Event.kind)))
+    assert kinds == ["sync.failing"]
+    hotel.clock.advance(600)  # the breaker closes after its pause; the work is all still there
+    run(hotel.drain())
+    assert_channel_matches_innsync(hotel)
+    with db.sessions() as session:
+        assert session.get_one(Connection, hotel.connection_id).consecutive_failures == 0
