@@ -21,7 +21,7 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 Clock = Callable[[], float]
 """Seconds on a clock that never goes backwards; injected so tests control time."""
 
-BUILTIN_CHANNEL_MODULES: tuple[str, ...] = ("innsync.channels.fake",)
+BUILTIN_CHANNEL_MODULES: tuple[str, ...] = ("innsync.channels.fake", "innsync.channels.channex")
 
 
 class UnknownChannelKindError(LookupError):

@@ -1,0 +1,50 @@
+"""Settings of one Channex connection: where the API lives, the key, the property and timeouts."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
+
+# channex.md §1.1: the documented hosts of API v1.
+PRODUCTION_BASE_URL = "https://app.channex.io/api/v1"
+STAGING_BASE_URL = "https://staging.channex.io/api/v1"
+
+
+class ChannexConfig(BaseModel):
+    """One Channex property reached with one API key (channex.md §1.2)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str = Field(
+        default=PRODUCTION_BASE_URL,
+        description=f"API v1 root; {STAGING_BASE_URL} for the staging sandbox",
+    )
+    api_key: SecretStr = Field(min_length=1, description="Sent as the user-api-key header")
+    property_id: str = Field(description="The Channex property UUID")
+    # A 500-day full sync is one large call that Channex processes before answering; 30 s is
+    # generous for that and still short enough to free the bucket when Channex hangs.
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # Connecting never needs long; a slow connect means the host is unreachable.
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_root(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("base_url must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("property_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError("property_id must be the Channex property UUID") from None
+
+    @field_serializer("api_key", when_used="json")
+    def _stored_key(self, value: SecretStr) -> str:
+        # innsync stores a connection's config as encrypted JSON (connections.service), so the
+        # key has to survive JSON dumping; repr() and str() of the config still mask it.
+        return value.get_secret_value()
