@@ -19,12 +19,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.channels.contract import ChannelAdapter
 from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.events.delivery import deliver_due
 from innsync.events.service import sequence_pending
+from innsync.inbox.processor import process_pending
 from innsync.settings import Settings
 from innsync.sync import metrics as sync_metrics
 from innsync.sync.schedule import start_due_full_syncs
@@ -32,6 +34,8 @@ from innsync.sync.state import backlog
 from innsync.sync.worker import SyncWorker
 
 logger = logging.getLogger(__name__)
+# Inbox items applied per pass; each is its own transaction.
+INBOX_BATCH = 50
 
 
 class BackgroundLoops:
@@ -48,9 +52,13 @@ class BackgroundLoops:
     def start(self, *, sync_worker: bool = True) -> None:
         self._stop.clear()
         if sync_worker:
-            thread = threading.Thread(target=self._run_sync_worker, name="sync-worker", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            for target, name in (
+                (self._run_sync_worker, "sync-worker"),
+                (self._run_inbox, "inbox"),
+            ):
+                thread = threading.Thread(target=target, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
         client = httpx.Client(timeout=self._settings.webhook_timeout_seconds)
         for name, step in (
             ("events-sequencer", self._sequence),
@@ -97,6 +105,25 @@ class BackgroundLoops:
                     await worker.run(stop, idle_seconds=self._settings.sync_idle_seconds)
                 except SQLAlchemyError:
                     logger.exception("sync worker pass failed; retrying")
+                    await asyncio.sleep(self._settings.loop_interval_seconds)
+
+    def _run_inbox(self) -> None:
+        """The inbound processor, in its own event loop (adapters are async)."""
+        asyncio.run(self._inbox_main())
+
+    async def _inbox_main(self) -> None:
+        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+
+            def adapter_for(connection: Connection) -> ChannelAdapter:
+                return build_adapter(connection, self._box, http)
+
+            while not self._stop.is_set():
+                try:
+                    done = await process_pending(self._sessions, adapter_for, INBOX_BATCH)
+                except SQLAlchemyError:
+                    logger.exception("inbox pass failed; items return when their lease ends")
+                    done = 0
+                if not done:
                     await asyncio.sleep(self._settings.loop_interval_seconds)
 
     def _schedule(self) -> int:

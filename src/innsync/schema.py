@@ -3,6 +3,7 @@
 from innsync.connections import models as _connections  # noqa: F401  (registers tables)
 from innsync.db.base import Base
 from innsync.events import models as _events  # noqa: F401
+from innsync.inbox import models as _inbox  # noqa: F401
 from innsync.inventory import models as _inventory  # noqa: F401
 from innsync.outbox import models as _outbox  # noqa: F401
 from innsync.properties import models as _properties  # noqa: F401

@@ -70,7 +70,12 @@ def fake(clock: ManualClock | None = None, **limits: Any) -> FakeChannel:
 def test_capabilities_are_derived_from_the_methods() -> None:
     channel = FakeChannel()
     assert isinstance(channel, ChannelAdapter)
-    assert capabilities_of(channel) == {"pushes_availability", "pushes_rates", "reads_back_ari"}
+    assert capabilities_of(channel) == {
+        "pushes_availability",
+        "pushes_rates",
+        "reads_back_ari",
+        "receives_webhooks",
+    }
     assert capabilities_of(object()) == frozenset()
 
 

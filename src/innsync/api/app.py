@@ -16,6 +16,7 @@ from innsync.api.metrics import record_request
 from innsync.api.routers import (
     connections,
     events,
+    hooks,
     inventory,
     keys,
     ops,
@@ -73,6 +74,7 @@ def create_app(
     app.middleware("http")(record_request)
     app.middleware("http")(_limit_body(settings.max_request_bytes))
     app.include_router(ops.router)
+    app.include_router(hooks.router)
     for router in (
         properties.router,
         inventory.router,

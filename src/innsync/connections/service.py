@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -33,6 +34,7 @@ from innsync.connections.schemas import (
 )
 from innsync.crypto import SecretBox
 from innsync.errors import FieldProblem, InvalidInputError, ProblemCollector
+from innsync.inbox.service import reprocess_parked
 from innsync.outbox.marks import mark_connection
 from innsync.outbox.models import DirtyMark
 from innsync.properties.models import Property, RatePlan, RoomType
@@ -41,6 +43,13 @@ from innsync.stay_dates import DateRange
 from innsync.sync.models import AckedAvailability, AckedRate, DeadLetter
 
 WEBHOOK_PREFIX = "/hooks/"
+
+
+@functools.cache
+def _inspection_client() -> httpx.AsyncClient:
+    """A client for adapters built only to read their limits and capabilities; never used to
+    send. One per process: building a client loads the CA bundle, about 100 ms each time."""
+    return httpx.AsyncClient()
 
 
 def _validated_config(channel: str, config: dict[str, Any]) -> BaseModel:
@@ -90,7 +99,7 @@ def create_connection(
     config = _validated_config(data.channel, data.config)
     connection_id = uuid.uuid4()
     adapter = registry.build_adapter(
-        data.channel, config.model_dump(mode="json"), AdapterContext(http=httpx.AsyncClient())
+        data.channel, config.model_dump(mode="json"), AdapterContext(http=_inspection_client())
     )
     connection = Connection(
         id=connection_id,
@@ -170,7 +179,7 @@ def list_connections(
 
 def connection_read(session: Session, box: SecretBox, connection: Connection) -> ConnectionRead:
     pending = session.scalar(select(func.count()).where(DirtyMark.connection_id == connection.id))
-    adapter = build_adapter(connection, box, httpx.AsyncClient())
+    adapter = build_adapter(connection, box, _inspection_client())
     return ConnectionRead(
         id=connection.id,
         property_id=connection.property_id,
@@ -262,6 +271,7 @@ def set_mappings(
         [k for k in changed_plans if k in new_plans],
         horizon(prop),
     )
+    reprocess_parked(session, connection.id)
     session.flush()
     return read_mappings(session, tenant_id, connection_id)
 

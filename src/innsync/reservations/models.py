@@ -49,6 +49,10 @@ class Reservation(UuidPk, Timestamps, Base):
     is_overbooked: Mapped[bool] = mapped_column(Boolean, default=False)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Channel bookings: the newest channel revision applied, ordered by the channel's time of
+    # the revision, then its id (see reservations/channel.py). None for direct bookings.
+    channel_revision_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    channel_revised_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
     rooms: Mapped[list[ReservationRoom]] = relationship(
         back_populates="reservation",

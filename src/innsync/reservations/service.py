@@ -361,6 +361,7 @@ def _record(
     changes: dict[str, Any],
     actor_key_id: uuid.UUID | None,
     event_kind: str,
+    origin: str = "api",
 ) -> None:
     """Audit row and PMS event, both in the reservation's transaction."""
     snap = snapshot(session, reservation)
@@ -372,7 +373,7 @@ def _record(
             action=action,
             changes=changes,
             snapshot=snap,
-            origin="api",
+            origin=origin,
             actor_key_id=actor_key_id,
         )
     )

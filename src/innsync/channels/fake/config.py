@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer
 
 from innsync.channels.types import ChannelLimits, RatePlanKey
 
@@ -32,3 +32,11 @@ class FakeChannelConfig(BaseModel):
     """When set, entries for any other room type are rejected, as a channel does unmapped codes."""
     known_rate_plans: frozenset[RatePlanKey] | None = None
     """When set, rate entries for any other (room type, rate plan) pair are rejected."""
+    webhook_secret: SecretStr | None = None
+    """The value the channel sends in ``X-Innsync-Fake-Secret``; unset refuses every webhook."""
+
+    @field_serializer("webhook_secret", when_used="json-unless-none")
+    def _reveal_for_storage(self, secret: SecretStr) -> str:
+        # Connections store the JSON dump of their config, encrypted; a masked "**********"
+        # there would lose the secret. repr() and str() stay masked.
+        return secret.get_secret_value()

@@ -1,0 +1,74 @@
+"""Webhook ingress: ``POST /hooks/{token}``, where channels deliver booking messages.
+
+The call is verified by the channel's own means and stored raw in the inbox before it is
+answered; the processor applies it later. Nothing here calls a channel. Answers say as little
+as possible: an unknown or switched-off URL is a plain 404, a failed verification a plain 401.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from innsync.api import problems
+from innsync.api.deps import Box, Db
+from innsync.channels.contract import ReceivesWebhooks
+from innsync.connections.service import build_adapter
+from innsync.inbox.service import MAX_WEBHOOK_BYTES, connection_for_token, receive_webhook
+
+router = APIRouter(tags=["hooks"])
+
+Outcome = Literal["stored", "duplicate", "rejected", "unknown"]
+
+
+@router.post(
+    "/hooks/{token}",
+    responses={
+        200: {"description": "Stored (or already stored): the channel may stop redelivering"},
+        401: {"description": "The call failed the channel's verification; kept for audit"},
+        404: {"description": "No connection takes webhooks at this URL"},
+        413: {"description": f"The body exceeds {MAX_WEBHOOK_BYTES} bytes"},
+    },
+)
+async def receive(token: str, request: Request, db: Db, box: Box) -> Response:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        return _too_large()
+    body = await request.body()
+    if len(body) > MAX_WEBHOOK_BYTES:
+        return _too_large()
+    headers = dict(request.headers)
+
+    def store(session: Session) -> Outcome:
+        connection = connection_for_token(session, token)
+        if connection is None:
+            return "unknown"
+        # A client with its own transport is cheap (no CA bundle) and can make no request.
+        adapter = build_adapter(connection, box, httpx.AsyncClient(transport=_RefuseCalls()))
+        if not isinstance(adapter, ReceivesWebhooks):
+            return "unknown"
+        return receive_webhook(session, connection, adapter, headers, body)
+
+    outcome = await db.write(store)
+    if outcome == "unknown":
+        return problems.problem(404, "Not found", "not found")
+    if outcome == "rejected":
+        return problems.problem(401, "Unauthorized", "the call could not be verified")
+    return JSONResponse({"status": outcome})
+
+
+def _too_large() -> Response:
+    return problems.problem(
+        413, "Payload too large", f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes"
+    )
+
+
+class _RefuseCalls(httpx.AsyncBaseTransport):
+    """Adapters built here verify a call locally; any request they tried would be a bug."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("no channel may be called while a webhook is being received")

@@ -1,0 +1,237 @@
+"""The inbox processor: turns pending items into booking revisions and applies each item in one
+transaction.
+
+A pass claims due items (``FOR UPDATE SKIP LOCKED``, so any number of processors can run against
+PostgreSQL or MariaDB; SQLite has one writer) and leases them. For each item the adapter decodes
+the stored body (it may fetch from the channel: no transaction is open meanwhile), then one
+transaction applies every revision of the item and settles the item:
+
+- ``applied`` / ``ignored``: revisions stored, or nothing newer than what is stored;
+- ``parked``: a room or rate code is not mapped; re-queued by ``inbox.service.reprocess_parked``
+  when the connection's mappings change;
+- ``rejected``: the message cannot be a booking (malformed, impossible values);
+- still ``pending`` with a later ``not_before``: the channel was unavailable while the adapter
+  fetched the revision; retried with backoff, and parked after ``MAX_ATTEMPTS``.
+
+Parked and rejected items raise a ``connection.needs_attention`` event: a booking the channel
+confirmed is not in innsync yet, and a person has to look. The connection's state is left alone,
+so outbound pushes carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.channels.contract import ChannelAdapter, ReceivesWebhooks
+from innsync.channels.errors import (
+    BadSignatureError,
+    ChannelAuthError,
+    ChannelRejectedError,
+    ChannelUnavailableError,
+    MappingMissingError,
+)
+from innsync.channels.types import BookingRevision
+from innsync.connections.models import Connection
+from innsync.db.base import utcnow
+from innsync.db.engine import READ_ONLY, transaction
+from innsync.events import kinds
+from innsync.events.service import emit
+from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, REJECTED, WEBHOOK, InboxItem
+from innsync.reservations.channel import (
+    InvalidRevisionError,
+    RevisionNotAppliedError,
+    UnmappedCodeError,
+    check_revision,
+    ingest_revision,
+    order_key,
+)
+
+logger = logging.getLogger(__name__)
+
+AdapterFactory = Callable[[Connection], ChannelAdapter]
+Clock = Callable[[], datetime]
+
+# How long a claimed item is left to its processor: decoding (perhaps one fetch from the
+# channel, bounded by the HTTP client's time-out) plus one transaction. A processor that dies
+# leaves its items to be taken again after this.
+LEASE = timedelta(seconds=120)
+# Retries of an item whose revision could not be fetched, before it is parked for a person.
+# With the backoff below (5 s doubling, at most 15 min) that rides out ~40 minutes of outage.
+MAX_ATTEMPTS = 10
+FIRST_RETRY = timedelta(seconds=5)
+MAX_RETRY = timedelta(minutes=15)
+MAX_REASON = 2000
+
+
+async def process_pending(
+    sessions: sessionmaker[Session],
+    adapter_for: AdapterFactory,
+    limit: int = 50,
+    *,
+    clock: Clock = utcnow,
+) -> int:
+    """Process up to ``limit`` due items, oldest first; returns how many were taken."""
+    claimed = _claim(sessions, limit, clock())
+    for item_id in claimed:
+        await _process(sessions, adapter_for, item_id, clock)
+    return len(claimed)
+
+
+def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[int]:
+    """Lease due items to this processor; items past their attempts are parked instead."""
+    with transaction(sessions) as session:
+        items = session.scalars(
+            select(InboxItem)
+            .where(
+                InboxItem.status == PENDING,
+                # Pulled revisions get their decoder with the pull reconciler (not built yet).
+                InboxItem.source == WEBHOOK,
+                or_(InboxItem.not_before.is_(None), InboxItem.not_before <= now),
+            )
+            .order_by(InboxItem.id)
+            .limit(max(1, limit))
+            .with_for_update(skip_locked=True)
+        )
+        claimed = []
+        for item in items:
+            if item.attempts >= MAX_ATTEMPTS:
+                _settle(
+                    session,
+                    item,
+                    PARKED,
+                    f"gave up after {item.attempts} attempts; last: {item.reason}",
+                    now,
+                )
+                continue
+            item.attempts += 1
+            item.not_before = now + LEASE
+            claimed.append(item.id)
+        return claimed
+
+
+async def _process(
+    sessions: sessionmaker[Session], adapter_for: AdapterFactory, item_id: int, clock: Clock
+) -> None:
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        item = session.get_one(InboxItem, item_id)
+        connection = session.get_one(Connection, item.connection_id)
+        headers, body = dict(item.headers), item.body
+    adapter = adapter_for(connection)
+    try:
+        revisions = await _decode(adapter, headers, body)
+    except ChannelUnavailableError as exc:
+        _retry_later(sessions, item_id, f"channel unavailable: {exc}", exc.retry_after, clock())
+        return
+    except ChannelAuthError as exc:
+        _retry_later(sessions, item_id, f"channel refused the credentials: {exc}", None, clock())
+        return
+    except MappingMissingError as exc:
+        _finish(sessions, item_id, PARKED, str(exc), clock())
+        return
+    except (ChannelRejectedError, BadSignatureError, InvalidRevisionError) as exc:
+        _finish(sessions, item_id, REJECTED, str(exc), clock())
+        return
+    try:
+        with transaction(sessions) as session:
+            locked = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
+            if locked is None or locked.status != PENDING:
+                return  # settled by another processor after its lease ran out
+            connection = session.get_one(Connection, locked.connection_id)
+            origin = f"inbox:{locked.id}"
+            outcomes = [
+                ingest_revision(session, connection, revision, origin)
+                for revision in sorted(revisions, key=order_key)
+            ]
+            changed = [o for o in outcomes if o.outcome not in ("unchanged", "stale")]
+            if not outcomes:
+                status, reason = IGNORED, "the message holds no booking revision"
+            elif not changed:
+                status, reason = IGNORED, "nothing newer than the revisions already stored"
+            else:
+                status = APPLIED
+                reason = ", ".join(
+                    f"{o.outcome}{' (overbooked)' if o.is_overbooked else ''}" for o in outcomes
+                )
+            _settle(session, locked, status, reason, clock())
+    except RevisionNotAppliedError as exc:
+        waits = isinstance(exc, UnmappedCodeError)
+        _finish(sessions, item_id, PARKED if waits else REJECTED, exc.reason, clock())
+
+
+async def _decode(
+    adapter: ChannelAdapter, headers: dict[str, str], body: bytes
+) -> Sequence[BookingRevision]:
+    """The revisions an item stands for, each checked before it can reach the database."""
+    if not isinstance(adapter, ReceivesWebhooks):
+        raise ChannelRejectedError(f"the {adapter.name} channel does not take webhooks")
+    try:
+        revisions = await adapter.parse_webhook(headers, body)
+    except ValueError as exc:  # an invalid neutral value that slipped through an adapter
+        raise ChannelRejectedError(f"the message holds an invalid revision: {exc}") from exc
+    for revision in revisions:
+        check_revision(revision)
+    return revisions
+
+
+def _retry_later(
+    sessions: sessionmaker[Session],
+    item_id: int,
+    reason: str,
+    retry_after: float | None,
+    now: datetime,
+) -> None:
+    with transaction(sessions) as session:
+        item = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
+        if item is None or item.status != PENDING:
+            return
+        delay = min(FIRST_RETRY * (1 << min(item.attempts - 1, 20)), MAX_RETRY)
+        if retry_after is not None:
+            delay = max(delay, timedelta(seconds=retry_after))
+        item.not_before = now + delay
+        item.reason = _readable(reason)
+
+
+def _finish(
+    sessions: sessionmaker[Session], item_id: int, status: str, reason: str, now: datetime
+) -> None:
+    with transaction(sessions) as session:
+        item = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
+        if item is not None and item.status == PENDING:
+            _settle(session, item, status, reason, now)
+
+
+def _settle(session: Session, item: InboxItem, status: str, reason: str, now: datetime) -> None:
+    """Give the item its final status; parked and rejected ones are reported to the PMS."""
+    item.status, item.reason = status, _readable(reason)
+    item.processed_at, item.not_before = now, None
+    if status not in (PARKED, REJECTED):
+        return
+    connection = session.get_one(Connection, item.connection_id)
+    emit(
+        session,
+        connection.tenant_id,
+        kinds.CONNECTION_NEEDS_ATTENTION,
+        {
+            "connection_id": str(connection.id),
+            "inbox_item_id": item.id,
+            "status": status,
+            "reason": item.reason[:500],
+        },
+        property_id=connection.property_id,
+        subject_id=str(connection.id),
+    )
+    logger.warning(
+        "inbox item not applied",
+        extra={"inbox_item_id": item.id, "status": status, "connection_id": str(connection.id)},
+    )
+
+
+def _readable(reason: str) -> str:
+    """Reasons are stored as text every database takes, and bounded."""
+    return "".join(char if char.isprintable() else " " for char in reason)[:MAX_REASON]
