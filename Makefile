@@ -51,7 +51,7 @@ migrations-check: install ## Fail when the models and the migrations drift apart
 
 .PHONY: unit
 unit: install ## Run the test suite only
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-report=term --durations=10 $(PYTEST_ARGS)
 
 .PHONY: test
 test: lint types migrations-check unit ## Lint, types, migration drift and the whole suite

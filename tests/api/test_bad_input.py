@@ -907,7 +907,7 @@ def baseline() -> dict[str, Any]:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(target=st.sampled_from(WRITES), body=BODIES)
 def test_fuzzed_bodies_never_fail_the_server_nor_change_data(
