@@ -154,7 +154,7 @@ class AvailabilityRead(BaseModel):
 
 
 class BlockCreate(InclusiveRange, BlockIn):
-    pass
+    """Units of a room type out of sale from ``date_from`` to ``date_to``, both included."""
 
 
 class BlockRead(BaseModel):

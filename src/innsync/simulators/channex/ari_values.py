@@ -83,7 +83,8 @@ def _parse_date(value: Any, name: str, errors: FieldErrors) -> date | None:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            pass
+            errors.setdefault(name, []).append(INVALID)  # shaped like a date, yet no such day
+            return None
     errors.setdefault(name, []).append(INVALID)
     return None
 
