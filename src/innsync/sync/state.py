@@ -67,39 +67,54 @@ def pending_marks(session: Session, connection_id: uuid.UUID) -> int:
 def acked_availability(
     session: Session, connection_id: uuid.UUID, mappings: Mappings, dirty: DirtySet
 ) -> dict[str, dict[date, int]]:
-    acked: dict[str, dict[date, int]] = {}
-    for room_type_id, spans in dirty.ranges.items():
-        code = mappings.room_types.get(room_type_id)
-        if code is None:
-            continue
-        query = select(AckedAvailability).where(
-            AckedAvailability.connection_id == connection_id,
-            AckedAvailability.room_type_id == room_type_id,
-            AckedAvailability.stay_date >= spans[0].start,
-            AckedAvailability.stay_date < spans[-1].end,
-        )
-        acked[code] = {row.stay_date: row.availability for row in session.scalars(query)}
-    return acked
+    """What the channel acknowledged for each mapped room type over its dirty span."""
+    return {
+        code: {day: row.availability for day, row in rows.items()}
+        for code, rows in _acked_rows(
+            session, AckedAvailability, connection_id, mappings.room_types, dirty
+        ).items()
+    }
 
 
 def acked_rates(
     session: Session, connection_id: uuid.UUID, mappings: Mappings, dirty: DirtySet
 ) -> dict[RatePlanKey, dict[date, RateValues]]:
-    acked: dict[RatePlanKey, dict[date, RateValues]] = {}
-    for rate_plan_id, spans in dirty.ranges.items():
-        key = mappings.rate_plans.get(rate_plan_id)
-        if key is None:
+    """What the channel acknowledged for each mapped rate plan over its dirty span."""
+    return {
+        key: {day: rate_values_from_json(row.rate_values) for day, row in rows.items()}
+        for key, rows in _acked_rows(
+            session, AckedRate, connection_id, mappings.rate_plans, dirty
+        ).items()
+    }
+
+
+def _subject_column(model: Any) -> Any:
+    """The column naming the room type or rate plan of an acknowledged-state table."""
+    return model.room_type_id if model is AckedAvailability else model.rate_plan_id
+
+
+def _acked_rows(
+    session: Session,
+    model: Any,
+    connection_id: uuid.UUID,
+    codes: Mapping[uuid.UUID, Any],
+    dirty: DirtySet,
+) -> dict[Any, dict[date, Any]]:
+    """Acknowledged rows per channel code, for the mapped subjects of ``dirty`` (either table)."""
+    subject = _subject_column(model)
+    found: dict[Any, dict[date, Any]] = {}
+    for subject_id, spans in dirty.ranges.items():
+        code = codes.get(subject_id)
+        if code is None:
             continue
-        query = select(AckedRate).where(
-            AckedRate.connection_id == connection_id,
-            AckedRate.rate_plan_id == rate_plan_id,
-            AckedRate.stay_date >= spans[0].start,
-            AckedRate.stay_date < spans[-1].end,
+        query = select(model).where(
+            model.connection_id == connection_id,
+            subject == subject_id,
+            model.stay_date >= spans[0].start,
+            model.stay_date < spans[-1].end,
         )
-        acked[key] = {
-            row.stay_date: rate_values_from_json(row.rate_values) for row in session.scalars(query)
-        }
-    return acked
+        found[code] = {row.stay_date: row for row in session.scalars(query)}
+    return found
 
 
 def store_availability(
@@ -140,7 +155,7 @@ def _upsert_days(
     values: Mapping[date, Any],
 ) -> None:
     """Insert or update one acknowledged value per date of one subject (either acked table)."""
-    subject = model.room_type_id if model is AckedAvailability else model.rate_plan_id
+    subject = _subject_column(model)
     query = select(model).where(
         model.connection_id == connection_id,
         subject == subject_id,
