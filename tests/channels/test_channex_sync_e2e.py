@@ -36,9 +36,7 @@ from innsync.db.engine import transaction
 from innsync.inventory.calendar import write_ari
 from innsync.inventory.schemas import AriWrite
 from innsync.outbox.models import DirtyMark
-from innsync.properties import service as properties
 from innsync.properties.models import Property
-from innsync.properties.schemas import PropertyCreate, RatePlanCreate, RoomTypeCreate
 from innsync.properties.service import horizon
 from innsync.reservations.schemas import ReservationCreate, RoomIn
 from innsync.reservations.service import create_direct
@@ -47,10 +45,9 @@ from innsync.stay_dates import DateRange
 from innsync.sync.desired import desired_availability, desired_rates, load_mappings
 from innsync.sync.models import DeadLetter
 from innsync.sync.worker import SyncWorker
-from innsync.tenants.service import create_tenant
 from tests.conftest import Db
 from tests.simulators.conftest import RecordingSleep, SimClient, room_type_body
-from tests.sync.engine_fixtures import Clock
+from tests.sync.engine_fixtures import Clock, create_hotel_rows
 
 KEY = "e2e-channex-key"
 BASE_URL = "http://channex.sim/api/v1"
@@ -225,60 +222,22 @@ def build_hotel(db: Db, box: SecretBox) -> ChannexHotel:
     )
     sim = SimClient(app, api_key=KEY)
     channex = create_channex_side(sim)
-    with transaction(db.sessions) as session:
-        tenant, _ = create_tenant(session, "Channex e2e")
-        prop = properties.create_property(
-            session,
-            tenant.id,
-            PropertyCreate(
-                name="Harbour",
-                timezone="Europe/Lisbon",
-                currency="EUR",
-                horizon_days=HORIZON_DAYS,
-            ),
-        )
-        room_types, plans = [], []
-        for index, code in enumerate(("DBL", "SGL")):
-            room_type = properties.create_room_type(
-                session,
-                tenant.id,
-                prop.id,
-                RoomTypeCreate(
-                    code=code,
-                    name=code,
-                    sellable_units=8 + index,
-                    max_adults=2,
-                    max_occupancy=2,
-                    default_occupancy=2,
-                ),
-            )
-            room_types.append(room_type.id)
-            for plan_code in ("BAR", "NRF"):
-                plan = properties.create_rate_plan(
-                    session,
-                    tenant.id,
-                    prop.id,
-                    RatePlanCreate(
-                        room_type_id=room_type.id, code=f"{code}-{plan_code}", name=plan_code
-                    ),
-                )
-                plans.append(plan.id)
-        connection = connections.create_connection(
-            session,
-            box,
-            tenant.id,
-            prop.id,
-            ConnectionCreate(
-                channel="channex",
-                name="Channex",
-                config={"base_url": BASE_URL, "api_key": KEY, "property_id": channex.property_id},
-            ),
-        )
-        connection_id = connection.id
+    rows = create_hotel_rows(
+        db.sessions,
+        box,
+        ConnectionCreate(
+            channel="channex",
+            name="Channex",
+            config={"base_url": BASE_URL, "api_key": KEY, "property_id": channex.property_id},
+        ),
+        horizon_days=HORIZON_DAYS,
+    )
+    tenant_id, room_types, plans = rows.tenant_id, rows.room_type_ids, rows.rate_plan_ids
+    connection_id = rows.connection_id
     hotel = ChannexHotel(
         db.sessions,
-        tenant.id,
-        prop.id,
+        tenant_id,
+        rows.property_id,
         room_types,
         plans,
         connection_id,
@@ -293,7 +252,7 @@ def build_hotel(db: Db, box: SecretBox) -> ChannexHotel:
         # innsync's ids map to the Channex ids (channex.md §1.8: "fetch the ids and map them").
         connections.set_mappings(
             session,
-            tenant.id,
+            tenant_id,
             connection_id,
             MappingsWrite(
                 room_types=[

@@ -117,16 +117,34 @@ class SyncedHotel:
         return availability, rates
 
 
-def build_hotel(
-    sessions: sessionmaker[Session], box: SecretBox, clock: Clock, *, full_sync: bool = True
-) -> SyncedHotel:
+@dataclass(frozen=True)
+class HotelRows:
+    """The ids of a hotel with two room types of two rate plans each, and one connection."""
+
+    tenant_id: uuid.UUID
+    property_id: uuid.UUID
+    room_type_ids: list[uuid.UUID]
+    rate_plan_ids: list[uuid.UUID]
+    connection_id: uuid.UUID
+
+
+def create_hotel_rows(
+    sessions: sessionmaker[Session],
+    box: SecretBox,
+    connection: ConnectionCreate,
+    horizon_days: int = 500,
+) -> HotelRows:
+    """Tenant, property, DBL and SGL room types with BAR and NRF plans each, and a connection."""
     with transaction(sessions) as session:
         tenant, _ = create_tenant(session, "Sync test")
         prop = properties.create_property(
             session,
             tenant.id,
             PropertyCreate(
-                name="Harbour", timezone="Europe/Lisbon", currency="EUR", horizon_days=500
+                name="Harbour",
+                timezone="Europe/Lisbon",
+                currency="EUR",
+                horizon_days=horizon_days,
             ),
         )
         room_types, plans = [], []
@@ -155,33 +173,46 @@ def build_hotel(
                     ),
                 )
                 plans.append(plan.id)
-        connection = connections.create_connection(
-            session, box, tenant.id, prop.id, ConnectionCreate(channel="fake", name="Fake OTA")
-        )
-        connection_id = connection.id
-    hotel_ids = (tenant.id, prop.id, room_types, plans, connection_id)
+        created = connections.create_connection(session, box, tenant.id, prop.id, connection)
+        return HotelRows(tenant.id, prop.id, room_types, plans, created.id)
+
+
+def build_hotel(
+    sessions: sessionmaker[Session], box: SecretBox, clock: Clock, *, full_sync: bool = True
+) -> SyncedHotel:
+    rows = create_hotel_rows(sessions, box, ConnectionCreate(channel="fake", name="Fake OTA"))
     channel = FakeChannel(clock=clock.seconds)
     worker = SyncWorker(sessions, lambda _connection: channel, clock=clock, holder="test-worker")
-    hotel = SyncedHotel(sessions, *hotel_ids, channel=channel, worker=worker, clock=clock)
+    hotel = SyncedHotel(
+        sessions,
+        rows.tenant_id,
+        rows.property_id,
+        rows.room_type_ids,
+        rows.rate_plan_ids,
+        rows.connection_id,
+        channel=channel,
+        worker=worker,
+        clock=clock,
+    )
     seed_varied_ari(hotel)
     with transaction(sessions) as session:
         connections.set_mappings(
             session,
-            tenant.id,
-            connection_id,
+            rows.tenant_id,
+            rows.connection_id,
             MappingsWrite(
                 room_types=[
                     RoomTypeMappingIn(room_type_id=rt, channel_code=f"R{n}")
-                    for n, rt in enumerate(room_types)
+                    for n, rt in enumerate(rows.room_type_ids)
                 ],
                 rate_plans=[
                     RatePlanMappingIn(rate_plan_id=p, channel_code=f"P{n}")
-                    for n, p in enumerate(plans)
+                    for n, p in enumerate(rows.rate_plan_ids)
                 ],
             ),
         )
         if not full_sync:
-            session.execute(delete(DirtyMark).where(DirtyMark.connection_id == connection_id))
+            session.execute(delete(DirtyMark).where(DirtyMark.connection_id == rows.connection_id))
     return hotel
 
 
