@@ -26,7 +26,9 @@ from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.events.delivery import deliver_due
 from innsync.events.service import sequence_pending
+from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.processor import process_pending
+from innsync.inbox.reconciler import pull_due
 from innsync.settings import Settings
 from innsync.sync import metrics as sync_metrics
 from innsync.sync.schedule import start_due_full_syncs
@@ -108,7 +110,8 @@ class BackgroundLoops:
                     await asyncio.sleep(self._settings.loop_interval_seconds)
 
     def _run_inbox(self) -> None:
-        """The inbound processor, in its own event loop (adapters are async)."""
+        """The inbound side, in its own event loop (adapters are async): apply inbox items, pull
+        the channels whose turn has come, send acknowledgements that are due."""
         asyncio.run(self._inbox_main())
 
     async def _inbox_main(self) -> None:
@@ -120,6 +123,8 @@ class BackgroundLoops:
             while not self._stop.is_set():
                 try:
                     done = await process_pending(self._sessions, adapter_for, INBOX_BATCH)
+                    done += await pull_due(self._sessions, adapter_for, INBOX_BATCH)
+                    done += await acknowledge_due(self._sessions, adapter_for, INBOX_BATCH)
                 except SQLAlchemyError:
                     logger.exception("inbox pass failed; items return when their lease ends")
                     done = 0

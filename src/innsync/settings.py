@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     loop_interval_seconds: float = Field(
         default=1.0, description="How often the background loops look for work when idle."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Where channels reach this innsync (e.g. https://innsync.example.com); "
+        "used for webhook subscriptions. Unset: the URL the API was called on.",
+    )
     webhook_timeout_seconds: float = 10.0
     channel_timeout_seconds: float = Field(
         default=30.0, description="Time-out of one request to a channel's API."

@@ -29,6 +29,7 @@ from tests.api.helpers import (
     problem,
 )
 from tests.conftest import Db
+from tests.reservations.builders import conflict_through_api
 
 PARAM = re.compile(r"\{(\w+)\}")
 SEND_YOUR_KEY = "send your API key as 'Authorization: Bearer <key>'"
@@ -51,6 +52,7 @@ class Tenant:
     subscription_id: str
     key_id: str  # the read key's id: revoking it never locks the tenant out
     connection_id: str
+    conflict_id: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -136,6 +138,9 @@ def build_tenant(client: TestClient, db: Db, name: str) -> Tenant:
         )
     )
     ok(client.get("/api/v1/events", headers=headers))  # sequence: the subscription gets deliveries
+    _, conflict_id = conflict_through_api(
+        client, db.sessions, headers, connection["id"], room_type, (f"{name}-R", f"{name}-P")
+    )
     return Tenant(
         caller=caller,
         read_key=key["key"],
@@ -149,6 +154,7 @@ def build_tenant(client: TestClient, db: Db, name: str) -> Tenant:
         subscription_id=subscription["id"],
         key_id=key["id"],
         connection_id=connection["id"],
+        conflict_id=conflict_id,
     )
 
 
@@ -171,6 +177,7 @@ def snapshot(client: TestClient, tenant: Tenant) -> dict[str, Any]:
         "api_keys": ("/api/v1/api-keys", {}),
         "connections": (f"/api/v1/properties/{tenant.property_id}/connections", {}),
         "mappings": (f"/api/v1/connections/{tenant.connection_id}/mappings", {}),
+        "conflicts": ("/api/v1/conflicts", {}),
     }
     return {
         name: ok(client.get(path, params=params, headers=tenant.headers))
@@ -200,6 +207,8 @@ def _json(build: Callable[[Tenant], dict[str, Any]]) -> Request:
 class Route:
     scope: str  # "read", "write" or "admin"
     request: Request = _nothing
+    # What a key with the scope gets on the tenant's own objects (its connection is "fake").
+    permitted_status: int = 200
 
 
 ROOM_TYPE = {
@@ -294,6 +303,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/api/v1/reservations/{reservation_id}/cancel"): Route("write"),
     ("GET", "/api/v1/reservations/{reservation_id}/changes"): Route("read"),
+    ("GET", "/api/v1/conflicts"): Route("read", lambda _t: {"params": {"status": "open"}}),
+    ("GET", "/api/v1/conflicts/{conflict_id}"): Route("read"),
+    ("POST", "/api/v1/conflicts/{conflict_id}/resolve"): Route(
+        "write", _json(lambda _t: {"accept": "pms"})
+    ),
     ("GET", "/api/v1/events"): Route("read", lambda _t: {"params": {"after": 0}}),
     ("POST", "/api/v1/webhook-subscriptions"): Route(
         "admin", _json(lambda _t: {"url": "https://elsewhere.example/hook"})
@@ -334,6 +348,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/api/v1/connections/{connection_id}/dead-letters"): Route("read"),
     ("POST", "/api/v1/connections/{connection_id}/dead-letters/replay"): Route("write"),
+    ("POST", "/api/v1/connections/{connection_id}/provision"): Route("admin"),
+    ("POST", "/api/v1/connections/{connection_id}/webhooks/register"): Route("admin"),
+    # The fake channel keeps no catalog: a clear 409 (tests/api/test_provisioning.py).
+    ("GET", "/api/v1/connections/{connection_id}/remote-catalog"): Route(
+        "read", permitted_status=409
+    ),
 }
 
 # Statuses that would mean the request itself was wrong, so a 404 could hide behind them.
@@ -553,7 +573,8 @@ def test_each_route_refuses_keys_without_its_scope(client: TestClient, db: Db) -
         scope = ROUTES[(method, path)].scope
         response = call(client, method, path, a, a, read_key)
         if scope == "read":
-            assert response.status_code == 200, f"{method} {path}: a read key may read"
+            expected = ROUTES[(method, path)].permitted_status
+            assert response.status_code == expected, f"{method} {path}: a read key may read"
         else:
             problem(response, 403, f"this API key lacks the '{scope}' scope")
             refused += 1

@@ -636,6 +636,8 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "property_id": "5f0c3c56-1c1f-4d4e-9a51-0d6a4c6a0001",
         "timeout_seconds": 30.0,
         "connect_timeout_seconds": 10.0,
+        "webhook_secret": None,
+        "feed_poll_seconds": 60.0,
     }
     adapter = registry.build_adapter(
         "channex", stored, registry.AdapterContext(httpx.AsyncClient())
@@ -643,7 +645,17 @@ def test_registered_kind_builds_from_stored_config() -> None:
     assert isinstance(adapter, ChannexAdapter)
     assert adapter.name == "channex"
     assert adapter.limits == CHANNEX_LIMITS
-    assert capabilities_of(adapter) == {"pushes_availability", "pushes_rates", "reads_back_ari"}
+    assert capabilities_of(adapter) == {
+        "pushes_availability",
+        "pushes_rates",
+        "reads_back_ari",
+        "reads_remote_catalog",
+        "provisions_property",
+        "pulls_reservations",
+        "receives_webhooks",
+        "acknowledges_reservations",
+        "registers_webhooks",
+    }
 
 
 def test_config_masks_the_key_and_checks_its_fields() -> None:

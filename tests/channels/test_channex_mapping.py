@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from innsync.channels.channex.adapter import CHANNEX_LIMITS
-from innsync.channels.channex.client import MAX_BODY_BYTES, RestrictionDay
+from innsync.channels.channex.answers import RestrictionDay
+from innsync.channels.channex.client import MAX_BODY_BYTES
 from innsync.channels.channex.mapping import (
     OutgoingValues,
     availability_request,

@@ -1,6 +1,7 @@
 """The real sync engine pushing a DB-backed hotel to the Channex simulator through the adapter.
 
-Evidence for the Channex certification behaviour (channex.md §1.8): a 500-day full sync is one
+Over real HTTP (the simulator serves on a loopback port). Evidence for the Channex certification
+behaviour (channex.md §1.8): a 500-day full sync is one
 availability call and one restrictions call; one changed date of one rate is one call with one
 entry; changes to several rates made together are one call; the simulator never answers 429.
 """
@@ -11,6 +12,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
@@ -46,19 +47,20 @@ from innsync.sync.desired import desired_availability, desired_rates, load_mappi
 from innsync.sync.models import DeadLetter
 from innsync.sync.worker import SyncWorker
 from tests.conftest import Db
+from tests.servers import serving
 from tests.simulators.conftest import RecordingSleep, SimClient, room_type_body
 from tests.sync.engine_fixtures import Clock, create_hotel_rows
 
 KEY = "e2e-channex-key"
-BASE_URL = "http://channex.sim/api/v1"
 HORIZON_DAYS = 500
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
-    """The simulator's ASGI transport, keeping the JSON body of every ARI write it carries."""
+    """Real HTTP to the simulator, keeping the JSON body of every ARI write it carries."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self._inner = httpx.ASGITransport(app=app)
+    def __init__(self) -> None:
+        # No kept-alive connections: each test step runs its own event loop.
+        self._inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
         self.ari_bodies: list[tuple[str, Any]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -91,6 +93,7 @@ class ChannexHotel:
     channex: ChannexSide
     transport: RecordingTransport
     box: SecretBox
+    base_url: str
     worker: SyncWorker = field(init=False)
     http: httpx.AsyncClient = field(init=False)
 
@@ -166,7 +169,9 @@ class ChannexHotel:
 
         async def read() -> tuple[Any, Any]:
             adapter = ChannexAdapter(
-                ChannexConfig(base_url=BASE_URL, api_key=KEY, property_id=self.channex.property_id),
+                ChannexConfig(
+                    base_url=self.base_url, api_key=KEY, property_id=self.channex.property_id
+                ),
                 self.http,
                 now=self.clock,
             )
@@ -213,13 +218,16 @@ def create_channex_side(sim: SimClient) -> ChannexSide:
     return ChannexSide(property_id, room_type_ids, rate_plan_ids)
 
 
-def build_hotel(db: Db, box: SecretBox) -> ChannexHotel:
+def build_hotel(db: Db, box: SecretBox, stack: ExitStack) -> ChannexHotel:
+    """The hotel on both sides, with the simulator serving on a loopback port until ``stack``
+    closes: innsync's adapter reaches it over real HTTP."""
     clock = Clock()
     app = create_app(
         SimulatorConfig(
             api_keys=(KEY,), seed=5, clock=clock, sleep=RecordingSleep(), pump_interval_seconds=None
         )
     )
+    base_url = stack.enter_context(serving(app)) + "/api/v1"
     sim = SimClient(app, api_key=KEY)
     channex = create_channex_side(sim)
     rows = create_hotel_rows(
@@ -228,7 +236,7 @@ def build_hotel(db: Db, box: SecretBox) -> ChannexHotel:
         ConnectionCreate(
             channel="channex",
             name="Channex",
-            config={"base_url": BASE_URL, "api_key": KEY, "property_id": channex.property_id},
+            config={"base_url": base_url, "api_key": KEY, "property_id": channex.property_id},
         ),
         horizon_days=HORIZON_DAYS,
     )
@@ -244,8 +252,9 @@ def build_hotel(db: Db, box: SecretBox) -> ChannexHotel:
         clock,
         sim,
         channex,
-        RecordingTransport(app),
+        RecordingTransport(),
         box,
+        base_url,
     )
     seed_varied_ari(hotel)
     with transaction(db.sessions) as session:
@@ -348,9 +357,10 @@ def seed_varied_ari(hotel: ChannexHotel) -> None:
 
 @pytest.fixture
 def hotel(db: Db, secret_box: SecretBox) -> Iterator[ChannexHotel]:
-    built = build_hotel(db, secret_box)
-    yield built
-    asyncio.run(built.http.aclose())
+    with ExitStack() as stack:
+        built = build_hotel(db, secret_box, stack)
+        yield built
+        asyncio.run(built.http.aclose())
 
 
 def restriction_values(hotel: ChannexHotel, index: int) -> list[dict[str, Any]]:
@@ -472,4 +482,44 @@ def test_changes_after_the_full_sync_are_batched_and_never_meet_a_429(
     assert 0 < len(burst) < 15  # changes that waited for the budget were coalesced
     assert {status for _, status in hotel.ari_writes()} == {200}
     assert all(row["rate_limited"] == 0 for row in hotel.sim.get("/_sim/counters").json()["data"])
+    hotel.assert_channex_shows_innsync()
+
+
+# Each kind of change the certification list names, with the fields Channex must then receive.
+KINDS_OF_CHANGE: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    ({"price": "212.50"}, {"rate": "212.50"}),
+    ({"min_stay_arrival": 3}, {"min_stay_arrival": 3}),
+    ({"stop_sell": True}, {"stop_sell": True}),
+    (
+        {"closed_to_arrival": True, "closed_to_departure": True, "max_stay": 9},
+        {"closed_to_arrival": True, "closed_to_departure": True, "max_stay": 9},
+    ),
+    ({"min_stay_through": 2, "stop_sell": False}, {"min_stay_through": 2, "stop_sell": False}),
+]
+
+
+def test_each_kind_of_change_is_one_call_with_only_its_fields(hotel: ChannexHotel) -> None:
+    hotel.drain()
+    for number, (change, sent) in enumerate(KINDS_OF_CHANGE):
+        hotel.clock.advance(61)  # a fresh minute of budget
+        # Days 230-239 hold only the base rate, its weekend price and a one-night minimum stay.
+        hotel.ari(
+            {
+                "rate_plan_id": str(hotel.rate_plan_ids[2]),
+                "date_from": hotel.day(230),
+                "date_to": hotel.day(239),
+                **change,
+            }
+        )
+        hotel.drain()
+        assert hotel.ari_writes()[2 + number :] == [("/api/v1/restrictions", 200)], change
+        assert restriction_values(hotel, 2 + number) == [
+            {
+                "property_id": hotel.channex.property_id,
+                "rate_plan_id": hotel.channex.rate_plan_ids[2],
+                "date_from": hotel.day(230),
+                "date_to": hotel.day(239),
+                **sent,
+            }
+        ]
     hotel.assert_channex_shows_innsync()

@@ -75,6 +75,8 @@ def test_capabilities_are_derived_from_the_methods() -> None:
         "pushes_rates",
         "reads_back_ari",
         "receives_webhooks",
+        "pulls_reservations",
+        "acknowledges_reservations",
     }
     assert capabilities_of(object()) == frozenset()
 

@@ -16,7 +16,7 @@ from innsync.channels.contract import ReceivesWebhooks
 from innsync.channels.errors import BadSignatureError, ChannelRejectedError
 from innsync.channels.fake import FakeChannel, FakeChannelConfig
 from innsync.channels.types import BookedRoom, BookingRevision, GuestDetails
-from innsync.reservations.channel import InvalidRevisionError, check_revision
+from innsync.reservations.revision_checks import InvalidRevisionError, check_revision
 from tests.inbound.builders import SECRET, booking, encode, headers
 
 CHANNEL = FakeChannel(FakeChannelConfig(webhook_secret=SecretStr(SECRET)))

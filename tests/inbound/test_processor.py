@@ -314,7 +314,7 @@ def test_a_booking_that_does_not_fit_is_stored_and_flagged(db: Db, secret_box: S
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"not json", "the webhook body is not JSON"),
+        (b"not json", "the body is not JSON"),
         (encode(booking("B1", nights=400)), "a stay of 400 nights exceeds 365"),
         (encode(booking("B1") | {"booking_id": "B\x00"}), "the booking id must be printable"),
         (encode(booking("B1") | {"total": "1e20"}), "the total exceeds"),

@@ -14,6 +14,7 @@ from innsync.api import problems
 from innsync.api.deps import Database
 from innsync.api.metrics import record_request
 from innsync.api.routers import (
+    conflicts,
     connections,
     events,
     hooks,
@@ -79,6 +80,7 @@ def create_app(
         properties.router,
         inventory.router,
         reservations.router,
+        conflicts.router,
         connections.router,
         events.router,
         keys.router,

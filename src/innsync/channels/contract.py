@@ -16,11 +16,15 @@ from innsync.channels.types import (
     AvailabilityUpdate,
     BookingRevision,
     ChannelLimits,
+    ChannelNotice,
+    PropertyCatalog,
+    ProvisionResult,
     PushRequest,
     PushResult,
     RatePlanKey,
     RateUpdate,
     RateValues,
+    RemoteCatalog,
     RevisionPage,
 )
 from innsync.stay_dates import DateRange
@@ -67,8 +71,18 @@ class ReadsBackAri(Protocol):
 
 @runtime_checkable
 class PullsReservations(Protocol):
+    @property
+    def pull_interval_seconds(self) -> float:
+        """How often the reconciler reads the channel's revisions (its cadence)."""
+
     async def pull_revisions(self, cursor: str | None) -> RevisionPage:
-        """Booking revisions after ``cursor`` (from the start when ``None``)."""
+        """A page of booking revisions from ``cursor`` (from the start when ``None``).
+
+        The page's ``next_cursor`` is stored and passed to the next call; ``has_more`` asks for
+        that call at once. A feed of unacknowledged revisions may return ``None`` to start
+        over next time; a ``modifiedFrom``-style channel returns its new high-water mark.
+        Revisions may repeat across pages and passes: the inbox keeps each one once.
+        """
 
 
 @runtime_checkable
@@ -78,20 +92,49 @@ class ReceivesWebhooks(Protocol):
 
     async def parse_webhook(
         self, headers: Mapping[str, str], body: bytes
-    ) -> Sequence[BookingRevision]:
-        """The revisions a stored, verified webhook stands for (fetching them if it only hints)."""
+    ) -> Sequence[BookingRevision | ChannelNotice]:
+        """What a stored, verified webhook stands for: booking revisions (fetched if it only
+        hints at them) and notices about the channel itself."""
 
 
 @runtime_checkable
 class AcknowledgesReservations(Protocol):
-    async def acknowledge_revision(self, revision: BookingRevision) -> None:
-        """Tell the channel the revision is stored, so it stops redelivering it."""
+    async def acknowledge_revision(self, revision_id: str) -> None:
+        """Tell the channel the revision is stored, so it stops redelivering it.
+
+        Called after the revision's transaction committed, and again until it succeeds, so it
+        must be harmless to repeat. ``ChannelRejectedError`` means the channel will never take
+        it (e.g. an unknown id): innsync stops trying.
+        """
 
 
 @runtime_checkable
 class PushesReservations(Protocol):
     async def push_reservation(self, revision: BookingRevision) -> str:
         """Create or change a booking on the channel; return the channel's booking id."""
+
+
+@runtime_checkable
+class ReadsRemoteCatalog(Protocol):
+    async def read_remote_catalog(self) -> RemoteCatalog:
+        """The room types and rate plans the channel holds for the connection's property."""
+
+
+@runtime_checkable
+class ProvisionsProperty(Protocol):
+    async def provision_property(self, catalog: PropertyCatalog) -> ProvisionResult:
+        """Create or match the property, room types and rate plans; safe to run again.
+
+        A second run with the same catalog creates nothing and returns the same ids.
+        """
+
+
+@runtime_checkable
+class RegistersWebhooks(Protocol):
+    async def register_webhooks(self, callback_url: str) -> int:
+        """Subscribe ``callback_url`` to the channel's booking and health events, with the
+        connection's credentials for innsync to verify; safe to run again. Returns how many
+        subscriptions were created or updated."""
 
 
 CAPABILITY_PROTOCOLS: tuple[type, ...] = (
@@ -102,6 +145,9 @@ CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     ReceivesWebhooks,
     AcknowledgesReservations,
     PushesReservations,
+    ReadsRemoteCatalog,
+    ProvisionsProperty,
+    RegistersWebhooks,
 )
 
 

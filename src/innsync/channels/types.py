@@ -7,7 +7,7 @@ Ranges are half-open stay-date ranges (see :mod:`innsync.stay_dates`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -292,9 +292,164 @@ class BookingRevision:
         return DateRange(self.arrival, self.departure)
 
 
+NoticeKind = Literal[
+    "needs_attention", "revision_unacknowledged", "sync_error", "sync_warning", "channel_lifecycle"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelNotice:
+    """Something a channel reported by webhook that is not a booking revision.
+
+    ``needs_attention``: a person must look (e.g. a booking for an unmapped room);
+    ``revision_unacknowledged``: the channel misses an acknowledgement, so innsync reads the
+    channel's revisions again at once; ``sync_error`` / ``sync_warning``: the channel failed
+    to pass values on to an OTA; ``channel_lifecycle``: an OTA was connected, changed or
+    disconnected on the channel's side.
+    """
+
+    kind: NoticeKind
+    message: str
+    details: Mapping[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class RevisionPage:
     """A page of pulled revisions and the cursor to pull the next one from."""
 
     revisions: tuple[BookingRevision, ...]
     next_cursor: str | None
+    has_more: bool = False
+    """More revisions wait behind this page: pull again now rather than at the next pass."""
+
+
+# Provisioning: innsync's description of a hotel, and what a channel holds of it.
+
+Pricing = Literal["per_room", "per_person"]
+ProvisionAction = Literal["created", "matched", "updated"]
+CatalogKind = Literal["account", "property", "room_type", "rate_plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRoomType:
+    """A room type as innsync describes it to a channel; ``key`` is innsync's id for it."""
+
+    key: str
+    title: str
+    units: int
+    max_adults: int
+    max_children: int
+    default_occupancy: int
+    remote_id: str | None = None
+    """The channel's id from the current mapping, matched before the title."""
+
+    def __post_init__(self) -> None:
+        _check_non_negative("units", self.units)
+        _check_non_negative("max_adults", self.max_adults, minimum=1)
+        _check_non_negative("max_children", self.max_children)
+        _check_non_negative("default_occupancy", self.default_occupancy, minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRatePlan:
+    """A rate plan as innsync describes it: its room type, pricing and priced occupancies."""
+
+    key: str
+    room_type_key: str
+    title: str
+    pricing: Pricing
+    occupancies: tuple[int, ...] = ()
+    """Per-person plans: the occupancies priced; empty for per-room plans."""
+    remote_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pricing == "per_person" and not self.occupancies:
+            raise ValueError("a per_person plan needs its occupancies")
+        for occupancy in self.occupancies:
+            _check_non_negative("occupancy", occupancy, minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyCatalog:
+    """A hotel as a channel must hold it: the account it belongs to, room types and rate plans."""
+
+    account_title: str
+    """The channel-side grouping of one tenant's properties (a Channex group)."""
+    account_marker: str
+    """A stable part of ``account_title`` that survives renames, to find the group again."""
+    title: str
+    currency: str
+    timezone: str
+    room_types: tuple[CatalogRoomType, ...]
+    rate_plans: tuple[CatalogRatePlan, ...]
+
+    def __post_init__(self) -> None:
+        if self.account_marker not in self.account_title:
+            raise ValueError("account_title must contain account_marker")
+        keys = {room.key for room in self.room_types}
+        if len(keys) != len(self.room_types):
+            raise ValueError("room type keys must be unique")
+        for plan in self.rate_plans:
+            if plan.room_type_key not in keys:
+                raise ValueError(f"rate plan {plan.key} names an unknown room type")
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionedItem:
+    """What provisioning did with one thing: created it, found it as it was, or updated it."""
+
+    kind: CatalogKind
+    remote_id: str
+    title: str
+    action: ProvisionAction
+    key: str | None = None
+    """innsync's id of the room type or rate plan; ``None`` for the account and the property."""
+    changed: tuple[str, ...] = ()
+    """The channel's field names that were updated."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionResult:
+    """The channel's ids for the property and for each room type and rate plan of the catalog."""
+
+    remote_property_id: str
+    items: tuple[ProvisionedItem, ...]
+    config_updates: tuple[tuple[str, str], ...] = ()
+    """Settings the connection must store from now on, e.g. the channel's property id."""
+
+    def remote_ids(self, kind: CatalogKind) -> dict[str, str]:
+        """innsync key to channel id, for room types or rate plans."""
+        return {item.key: item.remote_id for item in self.items if item.kind == kind and item.key}
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRoomType:
+    """A room type as the channel holds it."""
+
+    remote_id: str
+    title: str
+    units: int
+    max_adults: int
+    max_children: int
+    default_occupancy: int
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRatePlan:
+    """A rate plan as the channel holds it, with the occupancies it is priced for."""
+
+    remote_id: str
+    room_type_remote_id: str
+    title: str
+    pricing: str
+    occupancies: tuple[int, ...]
+    primary_occupancy: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCatalog:
+    """Every room type and rate plan of one property on the channel."""
+
+    remote_property_id: str
+    room_types: tuple[RemoteRoomType, ...]
+    rate_plans: tuple[RemoteRatePlan, ...]

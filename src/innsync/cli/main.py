@@ -7,6 +7,8 @@ import uuid
 import click
 import uvicorn
 
+from innsync.cli.connections import connections as connections_group
+from innsync.cli.demo import demo
 from innsync.db.engine import build_engine, session_factory, transaction
 from innsync.db.migrate import upgrade
 from innsync.logging import configure_logging
@@ -101,7 +103,8 @@ def simulate_channex(host: str, port: int, seed: int | None) -> None:
 
 @cli.command()
 def worker() -> None:
-    """Run only the background work (sync, event delivery, schedules): add these to scale out."""
+    """Run only the background work (outbound sync, inbound inbox, pulls and acknowledgements,
+    event delivery, schedules): add these to scale out."""
     import signal
     import threading
 
@@ -248,3 +251,8 @@ def keys_rotate() -> None:
     with transaction(sessions) as session:
         count = rotate_secrets(session, secret_box_from(settings))
     click.echo(f"{count} secrets re-encrypted with the newest key; older keys can now be removed")
+
+
+
+cli.add_command(connections_group)
+cli.add_command(demo)

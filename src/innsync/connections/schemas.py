@@ -104,3 +104,82 @@ class FullSyncStarted(BaseModel):
     marks: int = Field(description="Dirty marks written: room types plus rate plans mapped")
     date_from: str
     date_to: str
+
+
+class ProvisionedItemRead(BaseModel):
+    kind: str = Field(description="account, property, room_type or rate_plan")
+    action: str = Field(description="created, matched (nothing to change) or updated")
+    remote_id: str = Field(description="The channel's id")
+    title: str
+    subject_id: uuid.UUID | None = Field(
+        description="innsync's room type or rate plan id; null for the account and property"
+    )
+    changed: list[str] = Field(description="The channel's fields that were updated")
+
+
+class ProvisionRead(BaseModel):
+    connection_id: uuid.UUID
+    remote_property_id: str
+    created: int
+    matched: int
+    updated: int
+    items: list[ProvisionedItemRead]
+    mappings: MappingsRead
+
+
+class RemoteRoomTypeRead(BaseModel):
+    remote_id: str
+    title: str
+    units: int
+    max_adults: int
+    max_children: int
+    default_occupancy: int
+
+
+class RemoteRatePlanRead(BaseModel):
+    remote_id: str
+    room_type_remote_id: str
+    title: str
+    pricing: str
+    occupancies: list[int]
+    primary_occupancy: int | None
+
+
+class RoomTypeMismatch(BaseModel):
+    """A rate plan mapped to a remote plan that the channel sells in another room type."""
+
+    rate_plan_id: uuid.UUID
+    channel_code: str
+    expected_room_type_code: str | None = Field(
+        description="The code innsync's room type of the plan is mapped to (null: unmapped)"
+    )
+    remote_room_type_code: str
+
+
+class MappingCheck(BaseModel):
+    """What is wrong between the mappings and what the channel holds; empty lists mean fine."""
+
+    is_consistent: bool
+    unmapped_room_types: list[uuid.UUID]
+    unmapped_rate_plans: list[uuid.UUID]
+    dangling_room_types: list[RoomTypeMappingIn] = Field(
+        description="Mappings to codes the channel does not have"
+    )
+    dangling_rate_plans: list[RatePlanMappingIn]
+    room_type_mismatches: list[RoomTypeMismatch]
+    unused_remote_room_types: list[str] = Field(description="Channel codes nothing maps to")
+    unused_remote_rate_plans: list[str]
+
+
+class RemoteCatalogRead(BaseModel):
+    remote_property_id: str
+    room_types: list[RemoteRoomTypeRead]
+    rate_plans: list[RemoteRatePlanRead]
+    check: MappingCheck
+
+
+class WebhooksRegisteredRead(BaseModel):
+    """The URL the channel now calls, and how many subscriptions were created or updated."""
+
+    callback_url: str
+    changed: int

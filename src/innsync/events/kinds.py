@@ -5,15 +5,21 @@ from __future__ import annotations
 RESERVATION_CREATED = "reservation.created"
 RESERVATION_MODIFIED = "reservation.modified"
 RESERVATION_CANCELLED = "reservation.cancelled"
+RESERVATION_CONFLICT = "reservation.conflict"
+RESERVATION_CONFLICT_RESOLVED = "reservation.conflict_resolved"
 OVERBOOKING = "inventory.overbooking"
 CONNECTION_NEEDS_ATTENTION = "connection.needs_attention"
+CONNECTION_CHANNEL_NOTICE = "connection.channel_notice"
 SYNC_FAILING = "sync.failing"
 
 ALL_KINDS = (
     RESERVATION_CREATED,
     RESERVATION_MODIFIED,
     RESERVATION_CANCELLED,
+    RESERVATION_CONFLICT,
+    RESERVATION_CONFLICT_RESOLVED,
     OVERBOOKING,
     CONNECTION_NEEDS_ATTENTION,
+    CONNECTION_CHANNEL_NOTICE,
     SYNC_FAILING,
 )

@@ -21,6 +21,11 @@ PARKED = "parked"
 IGNORED = "ignored"
 STATUSES = (PENDING, APPLIED, REJECTED, PARKED, IGNORED)
 
+# Acknowledgement of an item's revisions to the channel, after they are committed.
+ACK_DUE = "due"
+ACK_DONE = "done"
+ACK_REFUSED = "refused"  # the channel said it will never take it (e.g. an unknown revision id)
+
 # MariaDB's BLOB holds 64 KB; a webhook may be up to the ingress limit (1 MB).
 RAW_BODY = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 
@@ -39,6 +44,7 @@ class InboxItem(Base):
         UniqueConstraint("connection_id", "dedupe_key"),
         Index("ix_inbox_items_status_id", "status", "id"),
         Index("ix_inbox_items_connection_status", "connection_id", "status"),
+        Index("ix_inbox_items_ack_status_not_before", "ack_status", "ack_not_before"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -57,3 +63,30 @@ class InboxItem(Base):
     # A pending item is not taken before this time: a processor's lease, or a retry's backoff.
     not_before: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # Channels that want an acknowledgement get one per revision after the commit, and again
+    # until they take it: ``ack_status`` is None (nothing to acknowledge), "due", "done" or
+    # "refused"; ``ack_revision_ids`` are the revisions still to acknowledge.
+    ack_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    ack_revision_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ack_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ack_not_before: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    ack_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class PullCursor(Base):
+    """Where the pull reconciler of one connection stands, and when it reads the channel next.
+
+    A reconciler claims the row (``next_pull_at`` moves past a lease) before it calls the
+    channel, so two processes never pull the same connection at once.
+    """
+
+    __tablename__ = "pull_cursors"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    cursor: Mapped[str | None] = mapped_column(String(512), default=None)
+    next_pull_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    last_pulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -6,7 +6,8 @@ PostgreSQL or MariaDB; SQLite has one writer) and leases them. For each item the
 the stored body (it may fetch from the channel: no transaction is open meanwhile), then one
 transaction applies every revision of the item and settles the item:
 
-- ``applied`` / ``ignored``: revisions stored, or nothing newer than what is stored;
+- ``applied`` / ``ignored``: revisions stored, or nothing newer than what is stored; where the
+  channel wants acknowledgements they are sent after the commit (``inbox.acknowledge``);
 - ``parked``: a room or rate code is not mapped; re-queued by ``inbox.service.reprocess_parked``
   when the connection's mappings change;
 - ``rejected``: the message cannot be a booking (malformed, impossible values);
@@ -21,13 +22,13 @@ so outbound pushes carry on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.channels.contract import ChannelAdapter, ReceivesWebhooks
+from innsync.channels.contract import AcknowledgesReservations, ChannelAdapter, ReceivesWebhooks
 from innsync.channels.errors import (
     BadSignatureError,
     ChannelAuthError,
@@ -35,26 +36,24 @@ from innsync.channels.errors import (
     ChannelUnavailableError,
     MappingMissingError,
 )
-from innsync.channels.types import BookingRevision
+from innsync.channels.revision_json import revision_from_bytes
+from innsync.channels.types import BookingRevision, ChannelNotice
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.engine import READ_ONLY, transaction
-from innsync.events import kinds
-from innsync.events.service import emit
-from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, REJECTED, WEBHOOK, InboxItem
-from innsync.reservations.channel import (
+from innsync.inbox.acknowledge import acknowledge_item, mark_due
+from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECTED, InboxItem
+from innsync.inbox.notices import report_needs_attention, report_notice
+from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+from innsync.reservations.channel import ingest_revision, order_key
+from innsync.reservations.revision_checks import (
     InvalidRevisionError,
     RevisionNotAppliedError,
     UnmappedCodeError,
     check_revision,
-    ingest_revision,
-    order_key,
 )
 
 logger = logging.getLogger(__name__)
-
-AdapterFactory = Callable[[Connection], ChannelAdapter]
-Clock = Callable[[], datetime]
 
 # How long a claimed item is left to its processor: decoding (perhaps one fetch from the
 # channel, bounded by the HTTP client's time-out) plus one transaction. A processor that dies
@@ -64,7 +63,6 @@ LEASE = timedelta(seconds=120)
 # With the backoff below (5 s doubling, at most 15 min) that rides out ~40 minutes of outage.
 MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=5)
-MAX_RETRY = timedelta(minutes=15)
 MAX_REASON = 2000
 
 
@@ -89,8 +87,6 @@ def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[i
             select(InboxItem)
             .where(
                 InboxItem.status == PENDING,
-                # Pulled revisions get their decoder with the pull reconciler (not built yet).
-                InboxItem.source == WEBHOOK,
                 or_(InboxItem.not_before.is_(None), InboxItem.not_before <= now),
             )
             .order_by(InboxItem.id)
@@ -121,10 +117,10 @@ async def _process(
         session.connection(execution_options={READ_ONLY: True})
         item = session.get_one(InboxItem, item_id)
         connection = session.get_one(Connection, item.connection_id)
-        headers, body = dict(item.headers), item.body
+        source, headers, body = item.source, dict(item.headers), item.body
     adapter = adapter_for(connection)
     try:
-        revisions = await _decode(adapter, headers, body)
+        messages = await _decode(adapter, source, headers, body)
     except ChannelUnavailableError as exc:
         _retry_later(sessions, item_id, f"channel unavailable: {exc}", exc.retry_after, clock())
         return
@@ -137,6 +133,8 @@ async def _process(
     except (ChannelRejectedError, BadSignatureError, InvalidRevisionError) as exc:
         _finish(sessions, item_id, REJECTED, str(exc), clock())
         return
+    revisions = [m for m in messages if isinstance(m, BookingRevision)]
+    notices = [m for m in messages if isinstance(m, ChannelNotice)]
     try:
         with transaction(sessions) as session:
             locked = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
@@ -148,8 +146,13 @@ async def _process(
                 ingest_revision(session, connection, revision, origin)
                 for revision in sorted(revisions, key=order_key)
             ]
+            for notice in notices:
+                report_notice(session, connection, notice, locked.id, clock())
             changed = [o for o in outcomes if o.outcome not in ("unchanged", "stale")]
-            if not outcomes:
+            if not outcomes and notices:
+                status = APPLIED
+                reason = ", ".join(f"channel notice: {notice.kind}" for notice in notices)
+            elif not outcomes:
                 status, reason = IGNORED, "the message holds no booking revision"
             elif not changed:
                 status, reason = IGNORED, "nothing newer than the revisions already stored"
@@ -159,24 +162,38 @@ async def _process(
                     f"{o.outcome}{' (overbooked)' if o.is_overbooked else ''}" for o in outcomes
                 )
             _settle(session, locked, status, reason, clock())
+            if isinstance(adapter, AcknowledgesReservations):
+                mark_due(locked, [revision.revision_id for revision in revisions], clock())
     except RevisionNotAppliedError as exc:
         waits = isinstance(exc, UnmappedCodeError)
         _finish(sessions, item_id, PARKED if waits else REJECTED, exc.reason, clock())
+        return
+    if isinstance(adapter, AcknowledgesReservations):
+        # Only now, after the commit: the channel may forget what it was told we hold.
+        await acknowledge_item(sessions, adapter, item_id, clock=clock)
 
 
 async def _decode(
-    adapter: ChannelAdapter, headers: dict[str, str], body: bytes
-) -> Sequence[BookingRevision]:
-    """The revisions an item stands for, each checked before it can reach the database."""
-    if not isinstance(adapter, ReceivesWebhooks):
-        raise ChannelRejectedError(f"the {adapter.name} channel does not take webhooks")
+    adapter: ChannelAdapter, source: str, headers: dict[str, str], body: bytes
+) -> Sequence[BookingRevision | ChannelNotice]:
+    """What an item stands for; each revision is checked before it can reach the database.
+
+    A pulled item holds one revision the adapter already decoded, in neutral JSON; a webhook is
+    the channel's own message, which only its adapter can read.
+    """
     try:
-        revisions = await adapter.parse_webhook(headers, body)
+        if source == PULL:
+            messages: Sequence[BookingRevision | ChannelNotice] = (revision_from_bytes(body),)
+        elif isinstance(adapter, ReceivesWebhooks):
+            messages = await adapter.parse_webhook(headers, body)
+        else:
+            raise ChannelRejectedError(f"the {adapter.name} channel does not take webhooks")
     except ValueError as exc:  # an invalid neutral value that slipped through an adapter
         raise ChannelRejectedError(f"the message holds an invalid revision: {exc}") from exc
-    for revision in revisions:
-        check_revision(revision)
-    return revisions
+    for message in messages:
+        if isinstance(message, BookingRevision):
+            check_revision(message)
+    return messages
 
 
 def _retry_later(
@@ -190,10 +207,7 @@ def _retry_later(
         item = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
         if item is None or item.status != PENDING:
             return
-        delay = min(FIRST_RETRY * (1 << min(item.attempts - 1, 20)), MAX_RETRY)
-        if retry_after is not None:
-            delay = max(delay, timedelta(seconds=retry_after))
-        item.not_before = now + delay
+        item.not_before = now + retry_delay(item.attempts, FIRST_RETRY, retry_after)
         item.reason = _readable(reason)
 
 
@@ -213,19 +227,7 @@ def _settle(session: Session, item: InboxItem, status: str, reason: str, now: da
     if status not in (PARKED, REJECTED):
         return
     connection = session.get_one(Connection, item.connection_id)
-    emit(
-        session,
-        connection.tenant_id,
-        kinds.CONNECTION_NEEDS_ATTENTION,
-        {
-            "connection_id": str(connection.id),
-            "inbox_item_id": item.id,
-            "status": status,
-            "reason": item.reason[:500],
-        },
-        property_id=connection.property_id,
-        subject_id=str(connection.id),
-    )
+    report_needs_attention(session, connection, status, item.reason, item.id)
     logger.warning(
         "inbox item not applied",
         extra={"inbox_item_id": item.id, "status": status, "connection_id": str(connection.id)},

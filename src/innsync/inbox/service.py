@@ -1,4 +1,5 @@
-"""Ingress use-cases: find a webhook's connection, verify the caller, store the call raw.
+"""Ingress use-cases: find a webhook's connection, verify the caller, store the call raw; keep
+pulled revisions once.
 
 Nothing here calls a channel: verification is local (a shared secret, a signature), and what a
 message means is worked out later by the processor.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -18,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from innsync.channels.contract import ReceivesWebhooks
 from innsync.channels.errors import BadSignatureError
+from innsync.channels.revision_json import revision_to_bytes
+from innsync.channels.types import BookingRevision
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
-from innsync.inbox.models import PARKED, PENDING, REJECTED, WEBHOOK, InboxItem
+from innsync.inbox.models import PARKED, PENDING, PULL, REJECTED, WEBHOOK, InboxItem
 
 # Channel booking messages are a few kilobytes; a megabyte leaves room for large group bookings
 # and bounds what one call can make innsync store.
@@ -96,16 +99,50 @@ def receive_webhook(
         )
         session.flush()
         return "rejected"
-    key = dedupe_key(body)
-    if _stored(session, connection.id, key):
-        return "duplicate"
+    stored = _store_once(session, _new_item(connection, headers, body, now, dedupe_key(body)))
+    return "stored" if stored else "duplicate"
+
+
+def store_pulled(
+    session: Session,
+    connection: Connection,
+    revisions: Sequence[BookingRevision],
+    now: datetime | None = None,
+) -> int:
+    """Keep each pulled revision once, as a pending item; returns how many were new.
+
+    A pulled revision's dedupe key is the channel's revision id, so pulling it again (an
+    unacknowledged feed repeats itself) stores nothing. The same revision may also arrive by
+    webhook under another key; the processor applies it once either way.
+    """
+    now = now or utcnow()
+    return sum(
+        _store_once(
+            session,
+            _new_item(
+                connection,
+                {},
+                revision_to_bytes(revision),
+                now,
+                f"revision:{revision.revision_id}"[:128],
+                source=PULL,
+            ),
+        )
+        for revision in revisions
+    )
+
+
+def _store_once(session: Session, item: InboxItem) -> bool:
+    """Add the item unless its connection already holds one with the same dedupe key."""
+    if _stored(session, item.connection_id, item.dedupe_key):
+        return False
     try:
         # Two deliveries of the same message may race; the unique key lets one of them win.
         with session.begin_nested():
-            session.add(_new_item(connection, headers, body, now, key))
+            session.add(item)
     except IntegrityError:
-        return "duplicate"
-    return "stored"
+        return False
+    return True
 
 
 def _stored(session: Session, connection_id: uuid.UUID, key: str) -> bool:
@@ -125,12 +162,13 @@ def _new_item(
     key: str,
     status: str = PENDING,
     reason: str = "",
+    source: str = WEBHOOK,
 ) -> InboxItem:
     return InboxItem(
         connection_id=connection.id,
         tenant_id=connection.tenant_id,
         received_at=now,
-        source=WEBHOOK,
+        source=source,
         dedupe_key=key,
         headers=redact_headers(headers),
         body=body,

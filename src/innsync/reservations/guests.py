@@ -1,13 +1,21 @@
-"""Guest matching: by normalized email, then by E.164 phone, else a new guest."""
+"""Guest matching: by normalized email, then by E.164 phone, else a new guest.
+
+A matched guest keeps its id, so every reservation that points to it stays its history. Its
+details are merged: non-empty values replace stored ones when they are at least as new as the
+newest details merged so far (``Guest.details_at``); older details (a channel revision made
+before another booking's, delivered later) only fill fields that are still empty.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from innsync.db.base import utcnow
 from innsync.reservations.models import Guest
 from innsync.reservations.schemas import GuestIn
 
@@ -31,8 +39,14 @@ def normalize_phone(phone: str | None, country: str | None = None) -> str | None
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-def match_or_create_guest(session: Session, tenant_id: uuid.UUID, data: GuestIn) -> Guest | None:
-    """The tenant's guest this data describes, updated with its newest non-empty values."""
+def match_or_create_guest(
+    session: Session, tenant_id: uuid.UUID, data: GuestIn, given_at: datetime | None = None
+) -> Guest | None:
+    """The tenant's guest this data describes, updated with its newest non-empty values.
+
+    ``given_at`` is when the details were given (a channel revision's time); now by default.
+    """
+    given_at = given_at or utcnow()
     email = normalize_email(data.email)
     phone = normalize_phone(data.phone, data.country)
     if not (email or phone or data.first_name or data.last_name):
@@ -51,6 +65,7 @@ def match_or_create_guest(session: Session, tenant_id: uuid.UUID, data: GuestIn)
     if guest is None:
         guest = Guest(tenant_id=tenant_id)
         session.add(guest)
+    is_newest = guest.details_at is None or given_at >= guest.details_at
     for name, value in (
         ("first_name", data.first_name),
         ("last_name", data.last_name),
@@ -60,7 +75,9 @@ def match_or_create_guest(session: Session, tenant_id: uuid.UUID, data: GuestIn)
         ("phone_e164", phone),
         ("country", data.country),
     ):
-        if value:
+        if value and (is_newest or not getattr(guest, name)):
             setattr(guest, name, value)
+    if is_newest:
+        guest.details_at = given_at
     session.flush()
     return guest

@@ -1,4 +1,4 @@
-"""Tables: guests, reservations, reserved rooms and the append-only change history."""
+"""Tables: guests, reservations, reserved rooms, the append-only change history and conflicts."""
 
 from __future__ import annotations
 
@@ -7,11 +7,29 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
 from innsync.db.types import MONEY
+
+# Reservation.status
+CONFIRMED = "confirmed"
+CANCELLED = "cancelled"
+# ReservationConflict.status, and the resolution of a conflict a newer channel revision replaced
+OPEN = "open"
+RESOLVED = "resolved"
+SUPERSEDED = "superseded"
 
 
 class Guest(UuidPk, Timestamps, Base):
@@ -27,6 +45,9 @@ class Guest(UuidPk, Timestamps, Base):
     phone: Mapped[str | None] = mapped_column(String(64), default=None)
     phone_e164: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     country: Mapped[str | None] = mapped_column(String(2), default=None)
+    # When the newest details merged in were given (a channel revision's time, or the API call's):
+    # details older than this only fill empty fields, so a late revision cannot undo newer ones.
+    details_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 class Reservation(UuidPk, Timestamps, Base):
@@ -53,6 +74,11 @@ class Reservation(UuidPk, Timestamps, Base):
     # the revision, then its id (see reservations/channel.py). None for direct bookings.
     channel_revision_id: Mapped[str | None] = mapped_column(String(128), default=None)
     channel_revised_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # Channel bookings changed by the PMS since the last channel revision applied: the snapshot
+    # before the first such change (the channel's version) and the time of the latest one. A
+    # channel revision is checked against them for a conflict (reservations/conflict_rules.py).
+    pms_base: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    pms_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
     rooms: Mapped[list[ReservationRoom]] = relationship(
         back_populates="reservation",
@@ -95,6 +121,31 @@ class ReservationChange(Base):
     action: Mapped[str] = mapped_column(String(16))  # "created" | "modified" | "cancelled"
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
-    origin: Mapped[str] = mapped_column(String(64))  # "api" or "inbox:<item id>"
+    origin: Mapped[str] = mapped_column(String(64))  # "api", "inbox:<item id>", "conflict:<id>"
     actor_key_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ReservationConflict(UuidPk, Timestamps, Base):
+    """A channel revision held back because it contradicts a PMS change; both versions kept."""
+
+    __tablename__ = "reservation_conflicts"
+    __table_args__ = (Index("ix_reservation_conflicts_tenant_status", "tenant_id", "status"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    property_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("properties.id"), index=True)
+    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # "open" | "resolved"
+    # The contradicted fields: "status", "dates", "amount", "rooms".
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    # The channel's revision in neutral JSON (conflict_rules.revision_json) ...
+    channel_version: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # ... and the reservation as the PMS had it when the revision came (service.snapshot).
+    pms_version: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pms_changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    origin: Mapped[str] = mapped_column(String(64))  # the inbox item that brought the revision
+    # "channel" | "pms" | "merge", or "superseded" when a newer channel revision took its place.
+    resolution: Mapped[str | None] = mapped_column(String(16), default=None)
+    resolved_fields: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    resolved_by_key_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

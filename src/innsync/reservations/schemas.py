@@ -1,11 +1,11 @@
-"""API shapes for direct reservations and guests."""
+"""API shapes for direct reservations, guests and conflicts."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -110,4 +110,46 @@ class ChangeRead(BaseModel):
     changes: dict[str, object]
     origin: str
     actor_key_id: uuid.UUID | None
+    created_at: datetime
+
+
+MergeField = Literal["status", "dates", "rooms", "amount", "guest"]
+
+
+class ConflictResolve(StrictModel):
+    """How to resolve a conflict: take one version whole, or the PMS's with some channel fields."""
+
+    accept: Literal["channel", "pms", "merge"]
+    fields: list[MergeField] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5,
+        description="For a merge: the fields taken from the channel's version",
+    )
+
+    @model_validator(mode="after")
+    def _fields_for_merge(self) -> ConflictResolve:
+        if self.accept == "merge" and not self.fields:
+            raise ValueError("a merge needs the fields to take from the channel")
+        if self.accept != "merge" and self.fields is not None:
+            raise ValueError("fields are only for a merge")
+        if self.fields is not None and len(set(self.fields)) != len(self.fields):
+            raise ValueError("name each field once")
+        return self
+
+
+class ConflictRead(BaseModel):
+    id: uuid.UUID
+    property_id: uuid.UUID
+    reservation_id: uuid.UUID
+    status: Literal["open", "resolved"]
+    fields: list[str] = Field(description="The contradicted fields")
+    channel: dict[str, Any] = Field(description="The channel's revision, in neutral JSON")
+    pms: dict[str, Any] = Field(description="The reservation as the PMS had it")
+    pms_changed_at: datetime
+    origin: str
+    resolution: Literal["channel", "pms", "merge", "superseded"] | None
+    resolved_fields: list[str] | None
+    resolved_at: datetime | None
+    resolved_by_key_id: uuid.UUID | None
     created_at: datetime

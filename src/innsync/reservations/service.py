@@ -1,4 +1,9 @@
-"""Direct reservations: create, modify and cancel with the ledger moved in the same transaction."""
+"""Direct reservations: create, modify and cancel with the ledger moved in the same transaction.
+
+The PMS may modify and cancel channel bookings too. Such a change is remembered on the
+reservation (``pms_base``, ``pms_changed_at``) so that the next channel revision is checked
+against it for a conflict (``reservations/channel.py``) instead of silently undoing it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from innsync.db.base import utcnow
 from innsync.errors import ConflictError, FieldProblem, InvalidInputError
 from innsync.events import kinds
 from innsync.events.service import emit
@@ -117,6 +123,7 @@ def modify_direct(
     changes = diff(before, snapshot(session, reservation))
     if changes:
         reservation.revision += 1
+        _note_pms_change(reservation, before)
         _record(session, reservation, "modified", changes, actor_key_id, kinds.RESERVATION_MODIFIED)
     return reservation
 
@@ -131,6 +138,7 @@ def cancel_direct(
     reservation = get_owned(session, Reservation, tenant_id, reservation_id)
     if reservation.status == "cancelled":
         return reservation
+    _note_pms_change(reservation, snapshot(session, reservation))
     nights = _nights_of(
         [_room_in(room) for room in reservation.rooms], reservation_range(reservation)
     )
@@ -178,6 +186,15 @@ def list_changes(
         .order_by(ReservationChange.id)
     )
     return list(session.scalars(query))
+
+
+def _note_pms_change(reservation: Reservation, before: dict[str, Any]) -> None:
+    """Remember that the PMS changed a channel booking, and what the channel's version was."""
+    if reservation.source == DIRECT:
+        return
+    if reservation.pms_base is None:
+        reservation.pms_base = before
+    reservation.pms_changed_at = utcnow()
 
 
 def reservation_range(reservation: Reservation) -> DateRange:

@@ -2,19 +2,22 @@
 
 Speaks Channex API v1 (https://app.channex.io/api/v1), documented at
 https://docs.channex.io/api-v.1-documentation/ and summarised, with sources, in innsync's
-``shared/channels/channex.md`` (section numbers below point there). Booking revisions and
-webhooks are not handled here yet; ``CHECKLIST.yaml`` tracks what is done.
+``shared/channels/channex.md`` (section numbers below point there). Provisioning and the
+remote catalog live in ``provisioning.py``; booking revisions, the feed, acknowledgements and
+webhooks in ``bookings.py`` and ``webhooks.py``. ``CHECKLIST.yaml`` tracks what is done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import httpx
 
-from innsync.channels.channex.client import AriWriteAnswer, ChannexClient, WallClock
+from innsync.channels.channex.answers import AriWriteAnswer
+from innsync.channels.channex.bookings import revision_from_channex, revisions_from_page
+from innsync.channels.channex.client import ChannexClient, WallClock
 from innsync.channels.channex.config import ChannexConfig
 from innsync.channels.channex.mapping import (
     READ_FIELDS,
@@ -26,15 +29,28 @@ from innsync.channels.channex.mapping import (
     rate_values_from_channex,
     restrictions_request,
 )
+from innsync.channels.channex.provisioning import ChannexProvisioner
+from innsync.channels.channex.webhooks import (
+    SECRET_HEADER,
+    SUBSCRIBED_EVENTS,
+    parse_envelope,
+    verify_secret_header,
+)
 from innsync.channels.errors import ChannelRejectedError, MappingMissingError
 from innsync.channels.types import (
     AvailabilityUpdate,
+    BookingRevision,
     ChannelLimits,
+    ChannelNotice,
+    PropertyCatalog,
+    ProvisionResult,
     PushRequest,
     PushResult,
     RatePlanKey,
     RateUpdate,
     RateValues,
+    RemoteCatalog,
+    RevisionPage,
 )
 from innsync.stay_dates import DateRange
 
@@ -60,11 +76,29 @@ CHANNEX_LIMITS = ChannelLimits(
     accepts_partial_rates=True,
 )
 
+# §1.6: the feed's default page is 10; a larger page is asked for, and `meta.total` says
+# whether more follow if Channex keeps to 10.
+FEED_PAGE_LIMIT = 100
+MAX_FEED_PAGES = 50
+
 Send = Callable[[Sequence[dict[str, Any]]], Awaitable[AriWriteAnswer]]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _feed_position(cursor: str | None) -> tuple[int, int]:
+    page, _, seen = (cursor or "").partition(":")
+    if page.isdigit() and seen.isdigit():
+        return max(int(page), 1), int(seen)
+    return 1, 0
+
+
+def _attribute(resource: object, name: str) -> str | None:
+    attributes = resource.get("attributes") if isinstance(resource, Mapping) else None
+    value = attributes.get(name) if isinstance(attributes, Mapping) else None
+    return value if isinstance(value, str) else None
 
 
 class ChannexAdapter:
@@ -85,18 +119,33 @@ class ChannexAdapter:
         return CHANNEX_LIMITS
 
     async def test_connection(self) -> None:
-        """Read the configured property: proves the key works and covers this property."""
+        """Read the configured property: proves the key works and covers this property.
+
+        Before provisioning there is no property yet; listing the groups proves the key.
+        """
+        if self.config.property_id is None:
+            await self._client.list_groups()
+            return
         await self._read_zone()
+
+    async def provision_property(self, catalog: PropertyCatalog) -> ProvisionResult:
+        """Create or match the tenant's group, the property, its room types and rate plans."""
+        provisioner = ChannexProvisioner(self._client)
+        return await provisioner.provision(catalog, self.config.property_id)
+
+    async def read_remote_catalog(self) -> RemoteCatalog:
+        """The room types and rate plans of the connection's property, every page of them."""
+        return await ChannexProvisioner(self._client).read_catalog(self._client.property_id)
 
     async def push_availability(self, request: PushRequest[AvailabilityUpdate]) -> PushResult:
         outgoing = availability_request(
-            request.updates, self.config.property_id, await self._first_open_date()
+            request.updates, self._client.property_id, await self._first_open_date()
         )
         return await self._push(len(request.updates), outgoing, self._client.push_availability)
 
     async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
         outgoing = restrictions_request(
-            request.updates, self.config.property_id, await self._first_open_date()
+            request.updates, self._client.property_id, await self._first_open_date()
         )
         return await self._push(len(request.updates), outgoing, self._client.push_restrictions)
 
@@ -126,6 +175,91 @@ class ChannexAdapter:
             }
             for key in rate_plans
         }
+
+    # Bookings (§1.6, §1.7; see bookings.py and webhooks.py).
+
+    @property
+    def pull_interval_seconds(self) -> float:
+        return self.config.feed_poll_seconds
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        secret = self.config.webhook_secret
+        verify_secret_header(headers, body, None if secret is None else secret.get_secret_value())
+
+    async def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> Sequence[BookingRevision | ChannelNotice]:
+        """A ``booking`` trigger is fetched as its revision; other events become notices
+        (``non_acked_booking`` both: the revision may have left the feed)."""
+        revision_id, notice = parse_envelope(body)
+        notices = () if notice is None else (notice,)
+        if revision_id is None:
+            return notices
+        answer = await self._client.booking_revision(revision_id)
+        resource = answer.get("data") if isinstance(answer, Mapping) else None
+        owner = _attribute(resource, "property_id")
+        if owner is not None and owner != self._client.property_id:
+            raise ChannelRejectedError(
+                f"revision {revision_id} belongs to Channex property {owner}, not this one"
+            )
+        return (*notices, revision_from_channex(resource))
+
+    async def pull_revisions(self, cursor: str | None) -> RevisionPage:
+        """A page of the unacknowledged feed; the cursor is ``"<next page>:<seen so far>"``.
+
+        Acknowledged revisions leave the feed, so every turn starts again from page 1.
+        """
+        page, seen = _feed_position(cursor)
+        answer = await self._client.booking_feed(page, FEED_PAGE_LIMIT)
+        revisions, count, total = revisions_from_page(answer)
+        seen += count
+        more = count > 0 and (count >= FEED_PAGE_LIMIT or (total is not None and total > seen))
+        more = more and page < MAX_FEED_PAGES
+        next_cursor = f"{page + 1}:{seen}" if more else None
+        return RevisionPage(tuple(revisions), next_cursor, has_more=more)
+
+    async def acknowledge_revision(self, revision_id: str) -> None:
+        await self._client.ack_revision(revision_id)
+
+    async def register_webhooks(self, callback_url: str) -> int:
+        """Subscribe ``callback_url`` to the booking and health events innsync acts on, with the
+        secret header; subscriptions whose header is stale are updated. Returns how many
+        subscriptions were created or updated."""
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise ChannelRejectedError("set the connection's webhook_secret before registering")
+        wanted = {SECRET_HEADER: secret.get_secret_value()}
+        property_id = self._client.property_id
+        existing = await self._client.list_webhooks()
+        changed = 0
+        for event in SUBSCRIBED_EVENTS:
+            fields = {
+                "property_id": property_id,
+                "callback_url": callback_url,
+                "event_mask": event,
+                "headers": wanted,
+                "is_active": True,
+                "send_data": True,
+                "request_params": {},
+            }
+            match = next(
+                (
+                    hook
+                    for hook in existing
+                    if hook.callback_url == callback_url
+                    and hook.property_id == property_id
+                    and hook.event_mask == event
+                ),
+                None,
+            )
+            if match is None:
+                await self._client.create_webhook(fields)
+            elif match.headers != wanted or not match.is_active or not match.send_data:
+                await self._client.update_webhook(match.id, fields)
+            else:
+                continue
+            changed += 1
+        return changed
 
     async def _first_open_date(self) -> date:
         # §1.5: past dates are refused, and "today" is the property's, so its timezone is read

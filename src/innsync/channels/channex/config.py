@@ -12,7 +12,11 @@ STAGING_BASE_URL = "https://staging.channex.io/api/v1"
 
 
 class ChannexConfig(BaseModel):
-    """One Channex property reached with one API key (channex.md §1.2)."""
+    """One Channex property reached with one API key (channex.md §1.2).
+
+    ``property_id`` may be left out at first: provisioning creates or finds the property and
+    stores its id here; until then ARI calls stop with ``MappingMissingError``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -21,12 +25,24 @@ class ChannexConfig(BaseModel):
         description=f"API v1 root; {STAGING_BASE_URL} for the staging sandbox",
     )
     api_key: SecretStr = Field(min_length=1, description="Sent as the user-api-key header")
-    property_id: str = Field(description="The Channex property UUID")
+    property_id: str | None = Field(
+        default=None,
+        description="The Channex property UUID; provisioning sets it when it is left out",
+    )
     # A 500-day full sync is one large call that Channex processes before answering; 30 s is
     # generous for that and still short enough to free the bucket when Channex hangs.
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # Connecting never needs long; a slow connect means the host is unreachable.
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Sent by Channex in the X-Innsync-Webhook-Secret header of every webhook; "
+        "unset refuses every webhook",
+    )
+    # §1.6: the feed of unacknowledged revisions is the reconciler's source; webhooks bring
+    # bookings within seconds, the feed catches what they missed.
+    feed_poll_seconds: float = Field(default=60.0, ge=5, le=3600)
 
     @field_validator("base_url")
     @classmethod
@@ -37,13 +53,15 @@ class ChannexConfig(BaseModel):
 
     @field_validator("property_id")
     @classmethod
-    def _uuid(cls, value: str) -> str:
+    def _uuid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             return str(uuid.UUID(value))
         except ValueError:
             raise ValueError("property_id must be the Channex property UUID") from None
 
-    @field_serializer("api_key", when_used="json")
+    @field_serializer("api_key", "webhook_secret", when_used="json-unless-none")
     def _stored_key(self, value: SecretStr) -> str:
         # innsync stores a connection's config as encrypted JSON (connections.service), so the
         # key has to survive JSON dumping; repr() and str() of the config still mask it.

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from innsync.channels.channex.client import RestrictionDay
+from innsync.channels.channex.answers import RestrictionDay
 from innsync.channels.types import AvailabilityUpdate, EntryResult, RateUpdate, RateValues
 from innsync.stay_dates import WEEKDAY_NAMES, ranges_from_dates
 

@@ -6,39 +6,24 @@ refused whole, unknown codes and unsupported shapes are refused entry by entry.
 
 Webhooks (``ReceivesWebhooks``): the fake channel pushes one booking revision per request to
 ``POST /hooks/<connection token>``. The caller is trusted when the ``X-Innsync-Fake-Secret``
-header equals the connection's ``webhook_secret``. The body is JSON, one revision, in innsync's
-neutral terms::
+header equals the connection's ``webhook_secret``. The body is one revision in innsync's neutral
+JSON form (:mod:`innsync.channels.revision_json`); anything else is refused with
+``ChannelRejectedError`` saying what is wrong.
 
-    {
-      "booking_id": "FK-1001",              # stable across the booking's revisions
-      "revision_id": "FK-1001-2",           # unique per revision
-      "status": "new",                      # "new" | "modified" | "cancelled"
-      "revised_at": "2026-05-01T10:00:00Z", # when the channel made the revision; orders them
-      "arrival": "2026-06-01",
-      "departure": "2026-06-03",            # half-open: the guest leaves that morning
-      "currency": "EUR",
-      "total": "240.00",                    # money as decimal strings
-      "guest": {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "+44..."},
-      "rooms": [{"room_type": "DBL", "rate_plan": "BAR", "occupancy": 2, "children": 0,
-                 "prices": {"2026-06-01": "120.00", "2026-06-02": "120.00"}}]
-    }
-
-``guest`` and its fields, ``rate_plan``, ``children`` and ``prices`` are optional; a cancellation
-may send ``"rooms": []``. Unknown keys are ignored (channels add fields). Anything else that does
-not fit this shape is refused with ``ChannelRejectedError`` saying what is wrong.
+Feed (``PullsReservations``, ``AcknowledgesReservations``): revisions given to :meth:`publish`
+wait in an unacknowledged feed, as Channex's booking-revision feed does: pulled oldest first in
+pages, and gone from the feed once acknowledged.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from datetime import date
+from typing import Literal
 
 from innsync.channels.encoding import request_json_size
 from innsync.channels.errors import (
@@ -49,20 +34,19 @@ from innsync.channels.errors import (
 )
 from innsync.channels.fake.config import FakeChannelConfig
 from innsync.channels.registry import Clock
+from innsync.channels.revision_json import revision_from_bytes
 from innsync.channels.types import (
     AvailabilityUpdate,
-    BookedRoom,
     BookingRevision,
-    BookingStatus,
     ChannelLimits,
     EntryResult,
-    GuestDetails,
     PushKind,
     PushRequest,
     PushResult,
     RatePlanKey,
     RateUpdate,
     RateValues,
+    RevisionPage,
 )
 from innsync.stay_dates import DateRange
 
@@ -71,11 +55,8 @@ Outcome = Literal["accepted", "partial", "rejected", "unavailable", "rate_limite
 EntryRejection = Callable[[AvailabilityUpdate | RateUpdate], str | None]
 """Returns why the channel refuses an entry, or ``None`` to let it through."""
 SECRET_HEADER = "x-innsync-fake-secret"  # noqa: S105  (a header name, not a secret)
-_STATUSES: dict[str, BookingStatus] = {
-    "new": "new",
-    "modified": "modified",
-    "cancelled": "cancelled",
-}
+# Revisions per page of the fake feed, as Channex's default page size (§1.6).
+FEED_PAGE_SIZE = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +98,8 @@ class FakeChannel:
         self._known_room_types = self.config.known_room_type_codes
         self._known_rate_plans = self.config.known_rate_plans
         self._task_counter = 0
+        self._feed: dict[str, BookingRevision] = {}
+        self._acknowledged: list[str] = []
 
     @property
     def limits(self) -> ChannelLimits:
@@ -134,6 +117,15 @@ class FakeChannel:
     def rates_state(self) -> dict[RatePlanKey, dict[date, RateValues]]:
         """A copy of the rates and restrictions the channel holds."""
         return {key: dict(days) for key, days in self._rates.items()}
+
+    @property
+    def acknowledged(self) -> tuple[str, ...]:
+        """Revision ids acknowledged so far, in order, repeats included."""
+        return tuple(self._acknowledged)
+
+    def publish(self, revision: BookingRevision) -> None:
+        """Put a revision into the unacknowledged feed."""
+        self._feed.setdefault(revision.revision_id, revision)
 
     def fail_next(
         self, count: int, error: FailureKind = "unavailable", *, retry_after: float | None = None
@@ -211,10 +203,28 @@ class FakeChannel:
     ) -> Sequence[BookingRevision]:
         """The one revision the body carries (see the module docstring for its shape)."""
         try:
-            document = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise ChannelRejectedError("the webhook body is not JSON") from exc
-        return (_revision_from_json(document),)
+            return (revision_from_bytes(body),)
+        except ValueError as exc:
+            raise ChannelRejectedError(f"the webhook is not a fake-channel booking: {exc}") from exc
+
+    async def pull_revisions(self, cursor: str | None) -> RevisionPage:
+        """Unacknowledged revisions, oldest first; the cursor is the next page's number."""
+        self._raise_injected_failure()
+        page = int(cursor) if cursor else 1
+        pending = sorted(self._feed.values(), key=lambda revision: revision.received_at)
+        chunk = pending[(page - 1) * FEED_PAGE_SIZE : page * FEED_PAGE_SIZE]
+        more = len(chunk) == FEED_PAGE_SIZE and len(pending) > page * FEED_PAGE_SIZE
+        return RevisionPage(tuple(chunk), str(page + 1) if more else None, has_more=more)
+
+    @property
+    def pull_interval_seconds(self) -> float:
+        return self.config.pull_interval_seconds
+
+    async def acknowledge_revision(self, revision_id: str) -> None:
+        """Drop the revision from the feed; acknowledging twice is harmless, as on Channex."""
+        self._raise_injected_failure()
+        self._feed.pop(revision_id, None)
+        self._acknowledged.append(revision_id)
 
     def _push(
         self, request: PushRequest[AvailabilityUpdate] | PushRequest[RateUpdate]
@@ -339,108 +349,3 @@ class FakeChannel:
             else:
                 # A channel without partial updates resets every field the entry leaves out.
                 plan[day] = update.values
-
-
-def _revision_from_json(document: object) -> BookingRevision:
-    """A revision from the fake webhook body, or ``ChannelRejectedError`` naming the problem."""
-    try:
-        fields = _object(document, "the body")
-        rooms = fields.get("rooms", [])
-        if not isinstance(rooms, list):
-            raise ValueError("rooms must be a list")
-        guest = _object(fields.get("guest", {}), "guest")
-        return BookingRevision(
-            channel_booking_id=_text(fields, "booking_id"),
-            revision_id=_text(fields, "revision_id"),
-            status=_status(fields),
-            arrival=_day(fields, "arrival"),
-            departure=_day(fields, "departure"),
-            rooms=tuple(_room(room, index) for index, room in enumerate(rooms)),
-            guest=GuestDetails(
-                name=_optional_text(guest, "name"),
-                email=_optional_text(guest, "email"),
-                phone=_optional_text(guest, "phone"),
-            ),
-            total_amount=_money(fields.get("total"), "total"),
-            currency=_text(fields, "currency"),
-            received_at=_timestamp(fields, "revised_at"),
-        )
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise ChannelRejectedError(f"the webhook is not a fake-channel booking: {exc}") from exc
-
-
-def _object(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{what} must be a JSON object")
-    return value
-
-
-def _text(fields: Mapping[str, Any], key: str) -> str:
-    value = fields.get(key)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{key} must be a non-empty string")
-    return value
-
-
-def _optional_text(fields: Mapping[str, Any], key: str) -> str | None:
-    value = fields.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"guest {key} must be a string")
-    return value
-
-
-def _status(fields: Mapping[str, Any]) -> BookingStatus:
-    value = fields.get("status")
-    if not isinstance(value, str) or value not in _STATUSES:
-        raise ValueError(f"status must be one of {', '.join(_STATUSES)}")
-    return _STATUSES[value]
-
-
-def _day(fields: Mapping[str, Any], key: str) -> date:
-    return date.fromisoformat(_text(fields, key))
-
-
-def _timestamp(fields: Mapping[str, Any], key: str) -> datetime:
-    value = datetime.fromisoformat(_text(fields, key))
-    if value.utcoffset() is None:
-        raise ValueError(f"{key} must carry a UTC offset")
-    return value.astimezone(UTC)
-
-
-def _money(value: object, what: str) -> Decimal:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be a decimal string")
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{what} must be a decimal string") from None
-    if not amount.is_finite():
-        raise ValueError(f"{what} must be a finite amount")
-    return amount
-
-
-def _count(fields: Mapping[str, Any], key: str, default: int | None = None) -> int:
-    value = fields.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"{key} must be an integer")
-    return value
-
-
-def _room(value: object, index: int) -> BookedRoom:
-    fields = _object(value, f"room {index}")
-    prices = _object(fields.get("prices", {}), f"room {index} prices")
-    rate_plan = fields.get("rate_plan")
-    if rate_plan is not None and (not isinstance(rate_plan, str) or not rate_plan):
-        raise ValueError(f"room {index}: rate_plan must be a non-empty string")
-    return BookedRoom(
-        room_type_code=_text(fields, "room_type"),
-        rate_plan_code=rate_plan,
-        occupancy=_count(fields, "occupancy"),
-        children=_count(fields, "children", 0),
-        nightly_prices=tuple(
-            sorted(
-                (date.fromisoformat(night), _money(amount, f"room {index} price of {night}"))
-                for night, amount in prices.items()
-            )
-        ),
-    )

@@ -32,6 +32,8 @@ class FakeChannelConfig(BaseModel):
     """When set, entries for any other room type are rejected, as a channel does unmapped codes."""
     known_rate_plans: frozenset[RatePlanKey] | None = None
     """When set, rate entries for any other (room type, rate plan) pair are rejected."""
+    pull_interval_seconds: float = 30.0
+    """How often innsync reads the fake feed (see ``FakeChannel.pull_revisions``)."""
     webhook_secret: SecretStr | None = None
     """The value the channel sends in ``X-Innsync-Fake-Secret``; unset refuses every webhook."""
 

@@ -1,0 +1,357 @@
+"""Provisioning a connection: create or match the hotel on the channel, then store its ids.
+
+Each use-case runs in three steps so that no database transaction stays open while the channel
+is called: read the hotel (one short read), call the channel (no session), then store the
+channel's ids (one short write) — the property id into the connection's encrypted config and
+the room-type and rate-plan codes through :func:`service.set_mappings`, which also queues what
+changed for sending.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from innsync.channels.contract import (
+    ChannelAdapter,
+    ProvisionsProperty,
+    ReadsRemoteCatalog,
+    RegistersWebhooks,
+)
+from innsync.channels.types import (
+    CatalogRatePlan,
+    CatalogRoomType,
+    PropertyCatalog,
+    ProvisionResult,
+    RemoteCatalog,
+)
+from innsync.connections import service
+from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
+from innsync.connections.schemas import (
+    ConnectionUpdate,
+    MappingCheck,
+    MappingsWrite,
+    ProvisionedItemRead,
+    ProvisionRead,
+    RatePlanMappingIn,
+    RemoteCatalogRead,
+    RemoteRatePlanRead,
+    RemoteRoomTypeRead,
+    RoomTypeMappingIn,
+    RoomTypeMismatch,
+    WebhooksRegisteredRead,
+)
+from innsync.crypto import SecretBox
+from innsync.errors import ConflictError
+from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.properties.service import get_owned
+from innsync.tenants.models import Tenant
+
+T = TypeVar("T")
+# Enough of the tenant id to tell tenants apart in one Channex account (48 bits), short
+# enough to sit beside the tenant's name in a group title.
+ACCOUNT_MARKER_LENGTH = 12
+
+
+class UnitsOfWork(Protocol):
+    """Runs one unit of database work in its own short transaction (``api.deps.Database``)."""
+
+    async def read(self, work: Callable[[Session], T]) -> T: ...
+
+    async def write(self, work: Callable[[Session], T]) -> T: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What the channel call needs, read in one short transaction."""
+
+    channel: str
+    adapter: ChannelAdapter
+    catalog: PropertyCatalog
+
+
+def account_marker(tenant_id: uuid.UUID) -> str:
+    """The part of a tenant's channel-side group title that never changes."""
+    return f"innsync {tenant_id.hex[:ACCOUNT_MARKER_LENGTH]}"
+
+
+def property_catalog(session: Session, connection: Connection) -> PropertyCatalog:
+    """The connection's hotel as the channel must hold it, with the current mappings."""
+    tenant = session.get_one(Tenant, connection.tenant_id)
+    prop = session.get_one(Property, connection.property_id)
+    rooms = list(
+        session.scalars(
+            select(RoomType).where(RoomType.property_id == prop.id).order_by(RoomType.code)
+        )
+    )
+    plans = list(
+        session.scalars(
+            select(RatePlan).where(RatePlan.property_id == prop.id).order_by(RatePlan.code)
+        )
+    )
+    room_codes = {
+        room_type_id: code
+        for room_type_id, code in session.execute(
+            select(RoomTypeMapping.room_type_id, RoomTypeMapping.channel_code).where(
+                RoomTypeMapping.connection_id == connection.id
+            )
+        )
+    }
+    plan_codes = {
+        rate_plan_id: code
+        for rate_plan_id, code in session.execute(
+            select(RatePlanMapping.rate_plan_id, RatePlanMapping.channel_code).where(
+                RatePlanMapping.connection_id == connection.id
+            )
+        )
+    }
+    marker = account_marker(tenant.id)
+    return PropertyCatalog(
+        account_title=f"{tenant.name} ({marker})",
+        account_marker=marker,
+        title=prop.name,
+        currency=prop.currency,
+        timezone=prop.timezone,
+        room_types=tuple(
+            CatalogRoomType(
+                key=str(room.id),
+                title=room.name,
+                units=room.sellable_units,
+                max_adults=room.max_adults,
+                max_children=room.max_children,
+                default_occupancy=room.default_occupancy,
+                remote_id=room_codes.get(room.id),
+            )
+            for room in rooms
+        ),
+        rate_plans=tuple(
+            CatalogRatePlan(
+                key=str(plan.id),
+                room_type_key=str(plan.room_type_id),
+                title=plan.name,
+                pricing="per_person" if plan.pricing == "per_person" else "per_room",
+                occupancies=tuple(plan.occupancies),
+                remote_id=plan_codes.get(plan.id),
+            )
+            for plan in plans
+        ),
+    )
+
+
+def _prepare(
+    session: Session,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    http: httpx.AsyncClient,
+) -> _Prepared:
+    connection = get_owned(session, Connection, tenant_id, connection_id)
+    adapter = service.build_adapter(connection, box, http)
+    return _Prepared(connection.channel, adapter, property_catalog(session, connection))
+
+
+async def provision(
+    db: UnitsOfWork,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    http: httpx.AsyncClient,
+) -> ProvisionRead:
+    """Create or match the connection's hotel on its channel; store the ids and mappings.
+
+    A ``ChannelError`` from the channel propagates and nothing is stored; running it again is
+    safe, since provisioning matches what an earlier, interrupted run created.
+    """
+    prepared = await db.read(lambda s: _prepare(s, box, tenant_id, connection_id, http))
+    adapter = prepared.adapter
+    if not isinstance(adapter, ProvisionsProperty):
+        raise ConflictError(f"the {prepared.channel} channel cannot provision properties")
+    result = await adapter.provision_property(prepared.catalog)
+    return await db.write(lambda s: _store(s, box, tenant_id, connection_id, result))
+
+
+def _store(
+    session: Session,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    result: ProvisionResult,
+) -> ProvisionRead:
+    connection = get_owned(session, Connection, tenant_id, connection_id)
+    config = json.loads(box.decrypt(connection.config_encrypted))
+    updates = dict(result.config_updates)
+    if any(config.get(name) != value for name, value in updates.items()):
+        service.update_connection(
+            session, box, tenant_id, connection_id, ConnectionUpdate(config={**config, **updates})
+        )
+    # The hotel may have changed while the channel was called: subjects deleted meanwhile are
+    # left out, and mappings of subjects added meanwhile are kept as they were.
+    room_ids = set(
+        session.scalars(select(RoomType.id).where(RoomType.property_id == connection.property_id))
+    )
+    plan_ids = set(
+        session.scalars(select(RatePlan.id).where(RatePlan.property_id == connection.property_id))
+    )
+    current = service.read_mappings(session, tenant_id, connection_id)
+    rooms = {m.room_type_id: m.channel_code for m in current.room_types}
+    rooms.update({uuid.UUID(k): v for k, v in result.remote_ids("room_type").items()})
+    plans = {m.rate_plan_id: m.channel_code for m in current.rate_plans}
+    plans.update({uuid.UUID(k): v for k, v in result.remote_ids("rate_plan").items()})
+    mappings = service.set_mappings(
+        session,
+        tenant_id,
+        connection_id,
+        MappingsWrite(
+            room_types=[
+                RoomTypeMappingIn(room_type_id=k, channel_code=v)
+                for k, v in rooms.items()
+                if k in room_ids
+            ],
+            rate_plans=[
+                RatePlanMappingIn(rate_plan_id=k, channel_code=v)
+                for k, v in plans.items()
+                if k in plan_ids
+            ],
+        ),
+    )
+    actions = [item.action for item in result.items]
+    return ProvisionRead(
+        connection_id=connection_id,
+        remote_property_id=result.remote_property_id,
+        created=actions.count("created"),
+        matched=actions.count("matched"),
+        updated=actions.count("updated"),
+        items=[
+            ProvisionedItemRead(
+                kind=item.kind,
+                action=item.action,
+                remote_id=item.remote_id,
+                title=item.title,
+                subject_id=uuid.UUID(item.key) if item.key else None,
+                changed=list(item.changed),
+            )
+            for item in result.items
+        ],
+        mappings=mappings,
+    )
+
+
+async def read_remote_catalog(
+    db: UnitsOfWork,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    http: httpx.AsyncClient,
+) -> RemoteCatalogRead:
+    """What the channel holds for the connection's property, and how the mappings fit it."""
+    prepared = await db.read(lambda s: _prepare(s, box, tenant_id, connection_id, http))
+    adapter = prepared.adapter
+    if not isinstance(adapter, ReadsRemoteCatalog):
+        raise ConflictError(
+            f"the {prepared.channel} channel cannot list its room types and rate plans"
+        )
+    remote = await adapter.read_remote_catalog()
+    return RemoteCatalogRead(
+        remote_property_id=remote.remote_property_id,
+        room_types=[
+            RemoteRoomTypeRead(
+                remote_id=room.remote_id,
+                title=room.title,
+                units=room.units,
+                max_adults=room.max_adults,
+                max_children=room.max_children,
+                default_occupancy=room.default_occupancy,
+            )
+            for room in remote.room_types
+        ],
+        rate_plans=[
+            RemoteRatePlanRead(
+                remote_id=plan.remote_id,
+                room_type_remote_id=plan.room_type_remote_id,
+                title=plan.title,
+                pricing=plan.pricing,
+                occupancies=list(plan.occupancies),
+                primary_occupancy=plan.primary_occupancy,
+            )
+            for plan in remote.rate_plans
+        ],
+        check=check_mappings(prepared.catalog, remote),
+    )
+
+
+def check_mappings(catalog: PropertyCatalog, remote: RemoteCatalog) -> MappingCheck:
+    """Compare innsync's mappings (the catalog's remote ids) with what the channel holds."""
+    remote_rooms = {room.remote_id for room in remote.room_types}
+    remote_plans = {plan.remote_id: plan for plan in remote.rate_plans}
+    room_codes = {room.key: room.remote_id for room in catalog.room_types}
+    dangling_rooms = [
+        RoomTypeMappingIn(room_type_id=uuid.UUID(room.key), channel_code=room.remote_id)
+        for room in catalog.room_types
+        if room.remote_id is not None and room.remote_id not in remote_rooms
+    ]
+    dangling_plans = [
+        RatePlanMappingIn(rate_plan_id=uuid.UUID(plan.key), channel_code=plan.remote_id)
+        for plan in catalog.rate_plans
+        if plan.remote_id is not None and plan.remote_id not in remote_plans
+    ]
+    mismatches = []
+    for plan in catalog.rate_plans:
+        found = remote_plans.get(plan.remote_id or "")
+        expected = room_codes.get(plan.room_type_key)
+        if found is not None and found.room_type_remote_id != expected:
+            mismatches.append(
+                RoomTypeMismatch(
+                    rate_plan_id=uuid.UUID(plan.key),
+                    channel_code=found.remote_id,
+                    expected_room_type_code=expected,
+                    remote_room_type_code=found.room_type_remote_id,
+                )
+            )
+    unmapped_rooms = [uuid.UUID(r.key) for r in catalog.room_types if r.remote_id is None]
+    unmapped_plans = [uuid.UUID(p.key) for p in catalog.rate_plans if p.remote_id is None]
+    used_rooms = {room.remote_id for room in catalog.room_types}
+    used_plans = {plan.remote_id for plan in catalog.rate_plans}
+    return MappingCheck(
+        is_consistent=not (
+            unmapped_rooms or unmapped_plans or dangling_rooms or dangling_plans or mismatches
+        ),
+        unmapped_room_types=unmapped_rooms,
+        unmapped_rate_plans=unmapped_plans,
+        dangling_room_types=dangling_rooms,
+        dangling_rate_plans=dangling_plans,
+        room_type_mismatches=mismatches,
+        unused_remote_room_types=sorted(remote_rooms - used_rooms),
+        unused_remote_rate_plans=sorted(set(remote_plans) - used_plans),
+    )
+
+
+async def register_webhooks(
+    db: UnitsOfWork,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    http: httpx.AsyncClient,
+    public_url: str,
+) -> WebhooksRegisteredRead:
+    """Subscribe the connection's webhook URL (``<public_url>/hooks/<token>``) on its channel."""
+
+    def prepare(session: Session) -> tuple[str, ChannelAdapter, str]:
+        connection = get_owned(session, Connection, tenant_id, connection_id)
+        if not connection.webhook_enabled:
+            raise ConflictError("webhooks are switched off for this connection")
+        adapter = service.build_adapter(connection, box, http)
+        return connection.channel, adapter, connection.webhook_token
+
+    channel, adapter, token = await db.read(prepare)
+    if not isinstance(adapter, RegistersWebhooks):
+        raise ConflictError(f"the {channel} channel takes no webhook subscriptions")
+    callback_url = f"{public_url.rstrip('/')}/hooks/{token}"
+    changed = await adapter.register_webhooks(callback_url)
+    return WebhooksRegisteredRead(callback_url=callback_url, changed=changed)

@@ -1,0 +1,161 @@
+"""Acknowledgements: telling a channel that the revisions of an inbox item are stored.
+
+An acknowledgement is only ever sent after the item's transaction committed, so a channel never
+forgets a booking innsync has not kept. It is due from that commit on (``ack_status = "due"``,
+the revision ids in ``ack_revision_ids``) and sent right away by the processor; when that fails
+or the process dies in between, :func:`acknowledge_due` sends it again, with backoff, until the
+channel takes it. Channels treat a repeated acknowledgement as a no-op, so sending one twice
+(after a crash between the call and its bookkeeping) is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.channels.contract import AcknowledgesReservations
+from innsync.channels.errors import ChannelError, ChannelRejectedError, ChannelUnavailableError
+from innsync.connections.models import Connection
+from innsync.db.base import utcnow
+from innsync.db.engine import READ_ONLY, transaction
+from innsync.inbox.models import ACK_DONE, ACK_DUE, ACK_REFUSED, InboxItem
+from innsync.inbox.notices import report_needs_attention
+from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+
+logger = logging.getLogger(__name__)
+
+# An acknowledgement being sent is left to its sender this long before a retry pass takes it.
+ACK_LEASE = timedelta(seconds=30)
+FIRST_RETRY = timedelta(seconds=5)
+# After this many failed attempts a person is told (once); the retries go on.
+ATTENTION_AFTER = 10
+
+
+def mark_due(item: InboxItem, revision_ids: list[str], now: datetime) -> None:
+    """In the item's own transaction: these revisions are to be acknowledged after the commit.
+
+    The lease keeps retry passes off while the processor sends the acknowledgement itself.
+    """
+    if not revision_ids:
+        return
+    item.ack_status = ACK_DUE
+    item.ack_revision_ids = list(dict.fromkeys(revision_ids))
+    item.ack_not_before = now + ACK_LEASE
+    item.ack_error = ""
+
+
+async def acknowledge_due(
+    sessions: sessionmaker[Session],
+    adapter_for: AdapterFactory,
+    limit: int = 50,
+    *,
+    clock: Clock = utcnow,
+) -> int:
+    """Send the acknowledgements that are due (crashes, failed attempts); returns how many."""
+    claimed = _claim(sessions, limit, clock())
+    for item_id, connection in claimed:
+        adapter = adapter_for(connection)
+        if isinstance(adapter, AcknowledgesReservations):
+            await acknowledge_item(sessions, adapter, item_id, clock=clock)
+        else:  # the connection's channel no longer wants acknowledgements
+            _settle(sessions, item_id, [], None, clock())
+    return len(claimed)
+
+
+async def acknowledge_item(
+    sessions: sessionmaker[Session],
+    adapter: AcknowledgesReservations,
+    item_id: int,
+    *,
+    clock: Clock = utcnow,
+) -> None:
+    """Acknowledge the item's outstanding revisions, then record what the channel took."""
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        item = session.get(InboxItem, item_id)
+        if item is None or item.ack_status != ACK_DUE:
+            return
+        outstanding = list(item.ack_revision_ids)
+    done: list[str] = []
+    failure: ChannelError | None = None
+    for revision_id in outstanding:
+        try:
+            await adapter.acknowledge_revision(revision_id)
+        except ChannelRejectedError as exc:
+            # The channel will never take it (an unknown id): retrying cannot help.
+            logger.warning(
+                "channel refused an acknowledgement",
+                extra={"inbox_item_id": item_id, "revision_id": revision_id, "error": str(exc)},
+            )
+            _refuse(sessions, item_id, f"revision {revision_id}: {exc}", clock())
+            return
+        except ChannelError as exc:
+            failure = exc
+            break
+        done.append(revision_id)
+    _settle(sessions, item_id, done, failure, clock())
+
+
+def _claim(
+    sessions: sessionmaker[Session], limit: int, now: datetime
+) -> list[tuple[int, Connection]]:
+    with transaction(sessions) as session:
+        items = session.scalars(
+            select(InboxItem)
+            .where(InboxItem.ack_status == ACK_DUE, InboxItem.ack_not_before <= now)
+            .order_by(InboxItem.ack_not_before)
+            .limit(max(1, limit))
+            .with_for_update(skip_locked=True)
+        ).all()
+        claimed = []
+        for item in items:
+            item.ack_not_before = now + ACK_LEASE
+            connection = session.get_one(Connection, item.connection_id)
+            session.expunge(connection)
+            claimed.append((item.id, connection))
+        return claimed
+
+
+def _settle(
+    sessions: sessionmaker[Session],
+    item_id: int,
+    done: list[str],
+    failure: ChannelError | None,
+    now: datetime,
+) -> None:
+    with transaction(sessions) as session:
+        item = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
+        if item is None or item.ack_status != ACK_DUE:
+            return
+        remaining = [rid for rid in item.ack_revision_ids if rid not in done]
+        item.ack_revision_ids = remaining
+        if failure is None or not remaining:
+            item.ack_status, item.acked_at, item.ack_not_before = ACK_DONE, now, None
+            item.ack_error = ""
+            return
+        item.ack_attempts += 1
+        hint = failure.retry_after if isinstance(failure, ChannelUnavailableError) else None
+        item.ack_not_before = now + retry_delay(item.ack_attempts, FIRST_RETRY, hint)
+        item.ack_error = f"attempt {item.ack_attempts}: {failure}"[:2000]
+        if item.ack_attempts == ATTENTION_AFTER:
+            _needs_attention(session, item, "the channel has not taken the acknowledgement")
+
+
+def _refuse(sessions: sessionmaker[Session], item_id: int, reason: str, now: datetime) -> None:
+    with transaction(sessions) as session:
+        item = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
+        if item is None or item.ack_status != ACK_DUE:
+            return
+        item.ack_status, item.ack_not_before = ACK_REFUSED, None
+        item.ack_error = reason[:2000]
+        _needs_attention(session, item, "the channel refused the acknowledgement")
+
+
+def _needs_attention(session: Session, item: InboxItem, what: str) -> None:
+    connection = session.get_one(Connection, item.connection_id)
+    report_needs_attention(
+        session, connection, f"ack_{item.ack_status}", f"{what}: {item.ack_error}", item.id
+    )

@@ -1,0 +1,180 @@
+"""The pull reconciler: reads each connection's booking revisions on the channel's cadence.
+
+Webhooks are fast but may be lost, late or out of order; the channel's own list of revisions
+(a feed of unacknowledged revisions, a ``modifiedFrom`` query) is the truth. Each pass claims
+the connections whose turn has come, pulls their pages and keeps every revision in the same
+inbox as webhooks (``inbox.service.store_pulled``: once per revision id), where the processor
+applies it once whichever way it came.
+
+A page and the cursor after it are committed together, so the cursor never moves past a
+revision that is not stored. A failing channel is retried with backoff; a connection whose
+channel cannot pull is looked at again once a day (its config may change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.channels.contract import ChannelAdapter, PullsReservations
+from innsync.channels.errors import ChannelError, ChannelUnavailableError, MappingMissingError
+from innsync.connections.models import Connection
+from innsync.db.base import utcnow
+from innsync.db.engine import transaction
+from innsync.inbox.models import PullCursor
+from innsync.inbox.notices import report_needs_attention
+from innsync.inbox.service import store_pulled
+from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+
+logger = logging.getLogger(__name__)
+
+# A claimed connection is left to its reconciler this long (pages are pulled one after another,
+# each bounded by the HTTP time-out) before another process may take it.
+PULL_LEASE = timedelta(seconds=120)
+# Pages pulled in one turn; the rest wait for the next turn, so one busy connection cannot
+# hold a reconciler.
+MAX_PAGES_PER_TURN = 20
+NOT_PULLING = timedelta(days=1)
+FIRST_RETRY = timedelta(seconds=10)
+# After this many failed turns in a row a person is told (once); the retries go on.
+ATTENTION_AFTER = 5
+# Connections pulled at the same time by one pass.
+CONCURRENCY = 8
+
+
+async def pull_due(
+    sessions: sessionmaker[Session],
+    adapter_for: AdapterFactory,
+    limit: int = 50,
+    *,
+    clock: Clock = utcnow,
+) -> int:
+    """Pull every connection whose turn has come (up to ``limit``); returns how many."""
+    claimed = _claim(sessions, limit, clock())
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def pull(connection: Connection, cursor: str | None) -> None:
+        async with gate:
+            await _pull_connection(sessions, adapter_for(connection), connection, cursor, clock)
+
+    await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
+    return len(claimed)
+
+
+def _claim(
+    sessions: sessionmaker[Session], limit: int, now: datetime
+) -> list[tuple[Connection, str | None]]:
+    """Lease the due cursors; connections that pull and have no cursor yet get one first."""
+    pulling = select(Connection.id).where(
+        Connection.pull_enabled.is_(True), Connection.state != "disabled"
+    )
+    with transaction(sessions) as session:
+        _add_missing_cursors(session, pulling, now)
+        cursors = session.scalars(
+            select(PullCursor)
+            .where(PullCursor.next_pull_at <= now, PullCursor.connection_id.in_(pulling))
+            .order_by(PullCursor.next_pull_at)
+            .limit(max(1, limit))
+            .with_for_update(skip_locked=True)
+        ).all()
+        claimed = []
+        for cursor in cursors:
+            cursor.next_pull_at = now + PULL_LEASE
+            connection = session.get_one(Connection, cursor.connection_id)
+            session.expunge(connection)
+            claimed.append((connection, cursor.cursor))
+        return claimed
+
+
+def _add_missing_cursors(session: Session, pulling: Select[uuid.UUID], now: datetime) -> None:
+    missing = session.execute(
+        select(Connection.id, Connection.tenant_id).where(
+            Connection.id.in_(pulling),
+            ~select(PullCursor.connection_id)
+            .where(PullCursor.connection_id == Connection.id)
+            .exists(),
+        )
+    ).all()
+    for connection_id, tenant_id in missing:
+        try:
+            # Another process may add the same cursor at the same moment; one of them wins.
+            with session.begin_nested():
+                session.add(
+                    PullCursor(connection_id=connection_id, tenant_id=tenant_id, next_pull_at=now)
+                )
+        except IntegrityError:
+            continue
+
+
+async def _pull_connection(
+    sessions: sessionmaker[Session],
+    adapter: ChannelAdapter,
+    connection: Connection,
+    cursor: str | None,
+    clock: Clock,
+) -> None:
+    if not isinstance(adapter, PullsReservations):
+        _schedule(sessions, connection.id, clock() + NOT_PULLING)
+        return
+    stored = 0
+    try:
+        for _ in range(MAX_PAGES_PER_TURN):
+            page = await adapter.pull_revisions(cursor)
+            with transaction(sessions) as session:
+                stored += store_pulled(session, connection, page.revisions, clock())
+                row = session.get_one(PullCursor, connection.id, with_for_update=True)
+                row.cursor = cursor = page.next_cursor
+            if not page.has_more:
+                break
+    except MappingMissingError:
+        # Not set up on the channel yet (e.g. created, not provisioned): nothing to read, and
+        # nothing wrong; look again at the channel's cadence.
+        interval = timedelta(seconds=adapter.pull_interval_seconds)
+        _schedule(sessions, connection.id, clock() + interval)
+        return
+    except ChannelError as exc:
+        _failed(sessions, connection, exc, clock())
+        return
+    now = clock()
+    with transaction(sessions) as session:
+        row = session.get_one(PullCursor, connection.id, with_for_update=True)
+        row.failures, row.last_error, row.last_pulled_at = 0, "", now
+        row.next_pull_at = now + timedelta(seconds=adapter.pull_interval_seconds)
+    if stored:
+        logger.info(
+            "pulled booking revisions",
+            extra={"connection_id": str(connection.id), "stored": stored},
+        )
+
+
+def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: datetime) -> None:
+    with transaction(sessions) as session:
+        session.get_one(PullCursor, connection_id, with_for_update=True).next_pull_at = when
+
+
+def _failed(
+    sessions: sessionmaker[Session], connection: Connection, error: ChannelError, now: datetime
+) -> None:
+    with transaction(sessions) as session:
+        row = session.get_one(PullCursor, connection.id, with_for_update=True)
+        row.failures += 1
+        hint = error.retry_after if isinstance(error, ChannelUnavailableError) else None
+        row.next_pull_at = now + retry_delay(row.failures, FIRST_RETRY, hint)
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        logger.warning(
+            "pulling booking revisions failed",
+            extra={"connection_id": str(connection.id), "failures": row.failures},
+        )
+        if row.failures == ATTENTION_AFTER:
+            report_needs_attention(
+                session,
+                connection,
+                "pull_failing",
+                f"reading booking revisions failed {row.failures} times: {row.last_error}",
+            )

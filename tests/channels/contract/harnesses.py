@@ -1,0 +1,470 @@
+"""One harness per adapter for the channel contract suite (``test_contract.py``).
+
+A harness owns an adapter and the channel behind it, and gives the suite what it cannot get from
+the adapter itself: the channel's codes for two room types and their rate plans, a view of what
+the channel holds that does not go through the adapter, a way to make the channel produce booking
+revisions (with the webhook it sends for each), and switches for the failures the contract covers.
+
+- ``FakeHarness``: ``FakeChannel`` in memory, with a manual clock.
+- ``ChannexHarness``: ``ChannexAdapter`` against the in-process Channex simulator over
+  ``httpx.ASGITransport``; the hotel is created through the simulator's public API, the webhooks
+  are the ones the simulator really delivers (to an ``httpx.MockTransport``), and the control
+  plane (``/_sim/...``) injects faults and bookings. Simulator and adapter share one fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from innsync.channels.channex import ChannexAdapter, ChannexConfig
+from innsync.channels.contract import (
+    AcknowledgesReservations,
+    ChannelAdapter,
+    PullsReservations,
+    PushesAvailability,
+    PushesRates,
+    ReadsBackAri,
+    ReceivesWebhooks,
+    capabilities_of,
+)
+from innsync.channels.fake import CHANNEX_LIKE_LIMITS, FakeChannel, FakeChannelConfig
+from innsync.channels.revision_json import revision_to_bytes
+from innsync.channels.types import (
+    AvailabilityUpdate,
+    BookedRoom,
+    BookingRevision,
+    GuestDetails,
+    RatePlanKey,
+)
+from innsync.simulators.channex import SimulatorConfig, create_app
+from innsync.stay_dates import DateRange
+
+T = TypeVar("T")
+
+# A Monday 09:00 UTC; the simulator's "today" (it refuses earlier stay dates, §1.5).
+START = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+TODAY = START.date()
+WEBHOOK_SECRET = "contract-webhook-secret"
+
+
+class ContractAdapter(
+    ChannelAdapter,
+    PushesAvailability,
+    PushesRates,
+    ReadsBackAri,
+    PullsReservations,
+    ReceivesWebhooks,
+    AcknowledgesReservations,
+    Protocol,
+):
+    """The capabilities the contract exercises; each test skips unless the adapter has its own."""
+
+
+@dataclass(frozen=True)
+class ProducedRevision:
+    """A revision the channel made, and the webhook it sent (or would send) about it."""
+
+    booking_id: str
+    revision_id: str
+    webhook_headers: dict[str, str]
+    webhook_body: bytes
+
+
+@dataclass(frozen=True)
+class HeldRate:
+    """The two rate fields the contract checks, as the channel itself holds them."""
+
+    price: Decimal | None
+    min_stay_arrival: int | None
+
+
+class WallClock:
+    """The clock both sides of a harness read; tests move it instead of sleeping."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def monotonic(self) -> float:
+        return (self.now - START).total_seconds()
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class AdapterHarness(ABC):
+    """An adapter, the channel behind it and the levers the contract suite pulls."""
+
+    name: str
+    adapter: ContractAdapter
+    room_types: tuple[str, str]
+    """The channel's codes of two room types."""
+    rate_plans: tuple[RatePlanKey, RatePlanKey]
+    """One per-room rate plan of each room type, as (room type code, rate plan code)."""
+    secret_header: str
+    """The header that carries the webhook secret."""
+    today: date = TODAY
+
+    def __init__(self) -> None:
+        self.clock = WallClock()
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return capabilities_of(self.adapter)
+
+    def run(self, scenario: Callable[[], Awaitable[T]]) -> T:
+        """Run one test's async scenario to its end."""
+        return asyncio.run(_call(scenario))
+
+    def advance(self, seconds: float) -> None:
+        """Move the channel's (and the adapter's) time forward."""
+        self.clock.advance(seconds)
+
+    def close(self) -> None:  # noqa: B027  (most harnesses hold nothing to release)
+        """Release what the harness opened."""
+
+    @abstractmethod
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        """The availability the channel holds, read without the adapter."""
+
+    @abstractmethod
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        """The price and arrival min stay the channel holds, read without the adapter."""
+
+    @abstractmethod
+    async def refused_room_type(self) -> str:
+        """A room type code the channel will refuse, entry by entry."""
+
+    @abstractmethod
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        """An adapter whose next call the channel refuses for its credentials."""
+
+    @abstractmethod
+    async def make_unavailable(self) -> float | None:
+        """Make the channel refuse the next call as unavailable; return the expected retry-after."""
+
+    @abstractmethod
+    async def make_available(self) -> None:
+        """Undo :meth:`make_unavailable`."""
+
+    @abstractmethod
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        """Make the channel receive a new booking of ``room_types[room]``."""
+
+    @abstractmethod
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        """Make the channel receive a modification moving the departure."""
+
+    @abstractmethod
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        """Make the channel receive the booking's cancellation."""
+
+
+async def _call(scenario: Callable[[], Awaitable[T]]) -> T:
+    return await scenario()
+
+
+class FakeHarness(AdapterHarness):
+    """The in-memory fake channel; its feed and webhooks carry neutral revisions."""
+
+    name = "fake"
+    room_types = ("FK-TWIN", "FK-DBL")
+    rate_plans = (("FK-TWIN", "FK-TWIN-BAR"), ("FK-DBL", "FK-DBL-BAR"))
+    secret_header = "x-innsync-fake-secret"
+
+    def __init__(self) -> None:
+        super().__init__()
+        config = FakeChannelConfig(
+            limits=CHANNEX_LIKE_LIMITS, webhook_secret=SecretStr(WEBHOOK_SECRET)
+        )
+        self.channel = FakeChannel(config, clock=self.clock.monotonic)
+        self.adapter = self.channel
+        self._bookings: dict[str, BookingRevision] = {}
+        self._revision_count = 0
+
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        return self.channel.availability_state()
+
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        values = self.channel.rates_state().get(plan, {}).get(stay_date)
+        return None if values is None else HeldRate(values.price, values.min_stay_arrival)
+
+    async def refused_room_type(self) -> str:
+        code = "FK-UNKNOWN"
+
+        def refuse(update: object) -> str | None:
+            if isinstance(update, AvailabilityUpdate) and update.room_type_code == code:
+                return f"unknown room type {code}"
+            return None
+
+        self.channel.reject_entries(refuse)
+        return code
+
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        self.channel.fail_next(1, "auth")
+        return self.channel
+
+    async def make_unavailable(self) -> float | None:
+        self.channel.fail_next(1, "unavailable", retry_after=7)
+        return 7.0
+
+    async def make_available(self) -> None:
+        self.channel.clear_faults()
+
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        room_type, rate_plan = self.rate_plans[room]
+        nights = DateRange(arrival, departure)
+        revision = BookingRevision(
+            channel_booking_id=f"FK-{1000 + len(self._bookings)}",
+            revision_id="pending",
+            status="new",
+            arrival=arrival,
+            departure=departure,
+            rooms=(
+                BookedRoom(
+                    room_type,
+                    rate_plan,
+                    occupancy=2,
+                    nightly_prices=tuple((night, Decimal("100.00")) for night in nights),
+                ),
+            ),
+            guest=GuestDetails(name="Ada Lovelace", email="ada@example.com"),
+            total_amount=Decimal("100.00") * nights.nights,
+            currency="EUR",
+            received_at=self.clock(),
+        )
+        return self._produce(revision)
+
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        latest = self._bookings[booking_id]
+        nights = DateRange(latest.arrival, departure)
+        rooms = tuple(
+            dataclasses.replace(
+                room, nightly_prices=tuple((night, Decimal("100.00")) for night in nights)
+            )
+            for room in latest.rooms
+        )
+        return self._produce(
+            dataclasses.replace(
+                latest,
+                status="modified",
+                departure=departure,
+                rooms=rooms,
+                total_amount=Decimal("100.00") * nights.nights,
+            )
+        )
+
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        return self._produce(dataclasses.replace(self._bookings[booking_id], status="cancelled"))
+
+    def _produce(self, revision: BookingRevision) -> ProducedRevision:
+        self._revision_count += 1
+        revision = dataclasses.replace(
+            revision,
+            revision_id=f"{revision.channel_booking_id}-{self._revision_count}",
+            received_at=self.clock(),
+        )
+        self._bookings[revision.channel_booking_id] = revision
+        self.channel.publish(revision)
+        return ProducedRevision(
+            revision.channel_booking_id,
+            revision.revision_id,
+            {self.secret_header: WEBHOOK_SECRET},
+            revision_to_bytes(revision),
+        )
+
+
+class _Deliveries:
+    """The webhook endpoint the simulator posts to: keeps each raw request."""
+
+    def __init__(self) -> None:
+        self.received: list[httpx.Request] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        return httpx.Response(200)
+
+
+class ChannexHarness(AdapterHarness):
+    """``ChannexAdapter`` against the in-process Channex simulator."""
+
+    name = "channex"
+    secret_header = "x-innsync-webhook-secret"
+    api_key = "contract-api-key"
+    base_url = "http://channex.sim/api/v1"
+    sim_url = "http://channex.sim/_sim"
+    callback_url = "https://innsync.example/hooks/channex"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deliveries = _Deliveries()
+        self.app = create_app(
+            SimulatorConfig(
+                api_keys=(self.api_key,),
+                seed=5,
+                clock=self.clock,
+                sleep=_no_sleep,
+                webhook_transport=httpx.MockTransport(self.deliveries.handle),
+                pump_interval_seconds=None,
+            )
+        )
+        # ASGITransport holds no connection or event loop, so one client serves every run.
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        property_id, self.room_types, self.rate_plans = asyncio.run(self._create_hotel())
+        self.config = ChannexConfig(
+            base_url=self.base_url,
+            api_key=SecretStr(self.api_key),
+            property_id=property_id,
+            webhook_secret=SecretStr(WEBHOOK_SECRET),
+        )
+        self.property_id = property_id
+        self.adapter = ChannexAdapter(self.config, self.http, now=self.clock)
+        asyncio.run(self.adapter.register_webhooks(self.callback_url))
+
+    def close(self) -> None:
+        asyncio.run(self.http.aclose())
+
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        held = (await self._ari())["availability"]
+        return {
+            code: {date.fromisoformat(day): units for day, units in days.items()}
+            for code, days in held.items()
+        }
+
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        days = (await self._ari())["restrictions"].get(plan[1], {})
+        values = days.get(stay_date.isoformat())
+        if values is None:
+            return None
+        price = values.get("rate")
+        return HeldRate(None if price is None else Decimal(price), values.get("min_stay_arrival"))
+
+    async def refused_room_type(self) -> str:
+        # A well-formed id the simulator has never issued: Channex answers with a warning.
+        return str(uuid.UUID(int=1, version=4))
+
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        config = self.config.model_copy(update={"api_key": SecretStr("not-the-key")})
+        return ChannexAdapter(config, self.http, now=self.clock)
+
+    async def make_unavailable(self) -> float | None:
+        await self._sim("POST", "/faults", {"too_many_requests_rate": 1.0})
+        # Channex sends no Retry-After; the adapter pauses a minute, as §1.3 advises.
+        return 60.0
+
+    async def make_available(self) -> None:
+        await self._sim("DELETE", "/faults")
+
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        room_type, rate_plan = self.rate_plans[room]
+        body = {
+            "property_id": self.property_id,
+            "room_type_id": room_type,
+            "rate_plan_id": rate_plan,
+            "arrival_date": arrival.isoformat(),
+            "departure_date": departure.isoformat(),
+        }
+        return self._produced(await self._sim("POST", "/bookings", body))
+
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        change = {"departure_date": departure.isoformat()}
+        return self._produced(await self._sim("POST", f"/bookings/{booking_id}/modify", change))
+
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        return self._produced(await self._sim("POST", f"/bookings/{booking_id}/cancel", {}))
+
+    def _produced(self, answer: Any) -> ProducedRevision:
+        (revision,) = answer["data"]
+        revision_id = revision["id"]
+        (webhook,) = (
+            request
+            for request in self.deliveries.received
+            if json.loads(request.content)["event"] == "booking"
+            and json.loads(request.content)["payload"]["revision_id"] == revision_id
+        )
+        return ProducedRevision(
+            revision["attributes"]["booking_id"],
+            revision_id,
+            dict(webhook.headers),
+            webhook.content,
+        )
+
+    async def _ari(self) -> dict[str, Any]:
+        held: dict[str, Any] = (await self._sim("GET", "/ari"))["data"][self.property_id]
+        return held
+
+    async def _sim(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.http.request(method, self.sim_url + path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    async def _api(self, path: str, wrapper: str, fields: dict[str, Any]) -> str:
+        """Create an entity through the public API, as provisioning would; return its id."""
+        response = await self.http.post(
+            self.base_url + path,
+            json={wrapper: fields},
+            headers={"user-api-key": self.api_key},
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"the simulator refused {path}: {response.text}")
+        entity_id: str = response.json()["data"]["id"]
+        return entity_id
+
+    async def _create_hotel(
+        self,
+    ) -> tuple[str, tuple[str, str], tuple[RatePlanKey, RatePlanKey]]:
+        property_id = await self._api(
+            "/properties", "property", {"title": "Contract Hotel", "currency": "EUR"}
+        )
+        plans: list[RatePlanKey] = []
+        for title in ("Twin", "Double"):
+            room_type = await self._api(
+                "/room_types",
+                "room_type",
+                {
+                    "property_id": property_id,
+                    "title": title,
+                    "count_of_rooms": 8,
+                    "occ_adults": 2,
+                    "occ_children": 0,
+                    "occ_infants": 0,
+                    "default_occupancy": 2,
+                },
+            )
+            rate_plan = await self._api(
+                "/rate_plans",
+                "rate_plan",
+                {
+                    "property_id": property_id,
+                    "room_type_id": room_type,
+                    "title": f"{title} BAR",
+                    "options": [{"occupancy": 2, "is_primary": True, "rate": 10000}],
+                },
+            )
+            plans.append((room_type, rate_plan))
+        return property_id, (plans[0][0], plans[1][0]), (plans[0], plans[1])
+
+
+async def _no_sleep(seconds: float) -> None:
+    """The simulator's injected sleep: latency faults cost no real time."""
+    del seconds
+
+
+HARNESSES: dict[str, Callable[[], AdapterHarness]] = {
+    "fake": FakeHarness,
+    "channex": ChannexHarness,
+}
