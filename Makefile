@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3.11
 PORT ?= 8080
+# pytest-xdist workers; each has databases of its own (tests/databases.py). 2 matches CI's cores.
+TEST_WORKERS ?= 2
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
@@ -51,7 +53,7 @@ migrations-check: install ## Fail when the models and the migrations drift apart
 
 .PHONY: unit
 unit: install ## Run the test suite only
-	$(BIN)/pytest --cov --cov-report=term --durations=10 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=term --durations=10 $(PYTEST_ARGS)
 
 .PHONY: test
 test: lint types migrations-check unit ## Lint, types, migration drift and the whole suite

@@ -10,18 +10,22 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.api.app import create_app
 from innsync.crypto import SecretBox, generate_key
 from innsync.settings import Settings
 from tests.databases import (
+    ALL_BACKENDS,
     backend_url,
     databases_required,
     fresh_schema,
     probe,
     truncate_all,
     wanted_backends,
+    worker_database,
+    xdist_worker,
 )
 
 _available: list[str] = []
@@ -30,9 +34,15 @@ _passed_by_backend: Counter[str] = Counter()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    worker = xdist_worker()
     for name in wanted_backends():
         url = backend_url(name)
         reason = probe(url)
+        if reason is None and worker is not None and name != "sqlite":
+            try:
+                url = worker_database(url, worker)
+            except SQLAlchemyError as exc:
+                reason = f"cannot create the worker's database: {type(exc).__name__}: {exc}"
         if reason is None:
             _available.append(name)
             config.stash.setdefault(_URLS, {})[name] = url
@@ -67,8 +77,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call" and report.passed and report.nodeid in _backend_of:
-        _passed_by_backend[_backend_of[report.nodeid]] += 1
+    if report.when == "call" and report.passed:
+        backend = _backend_of.get(report.nodeid) or _backend_in_id(report.nodeid)
+        if backend is not None:
+            _passed_by_backend[backend] += 1
+
+
+def _backend_in_id(nodeid: str) -> str | None:
+    """Under pytest-xdist the controller collects nothing: read the backend from the test id
+    (``test_x[postgresql-...]``), where ``backend`` is the first parameter."""
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    first = nodeid[nodeid.index("[") + 1 : -1].split("-", 1)[0]
+    return first if first in ALL_BACKENDS else None
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -2,7 +2,8 @@
 
 ``INNSYNC_TEST_DATABASES`` names the backends (default: all three). When a server is down the
 suite skips its backend and says so, unless ``INNSYNC_TEST_REQUIRE_DATABASES=1`` (CI), where a
-backend that cannot run fails the run instead.
+backend that cannot run fails the run instead. Under pytest-xdist each worker uses a database of
+its own on the same server (``test_gw0``, ``test_gw1``…).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, inspect, text
+from sqlalchemy import Engine, MetaData, inspect, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from innsync.db.engine import build_engine
@@ -45,6 +46,32 @@ def backend_url(name: str) -> str:
         folder = Path(tempfile.mkdtemp(prefix="innsync-test-"))
         return f"sqlite:///{folder / 'test.sqlite3'}"
     return os.environ.get(f"INNSYNC_TEST_{name.upper()}_URL", DEFAULT_URLS[name])
+
+
+def xdist_worker() -> str | None:
+    """``gw0``, ``gw1``… when pytest-xdist runs this process as one of several workers."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def worker_database(url: str, worker: str) -> str:
+    """A database of the worker's own beside the configured one (``test`` -> ``test_gw0``),
+    created when missing: workers reset their schema at start and must not share one."""
+    configured = make_url(url)
+    name = f"{configured.database}_{worker}"
+    engine = build_engine(url, pool_pre_ping=False)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if engine.dialect.name == "postgresql":
+                exists = connection.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).first()
+                if exists is None:
+                    connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            else:
+                connection.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}`")
+    finally:
+        engine.dispose()
+    return configured.set(database=name).render_as_string(hide_password=False)
 
 
 def probe(url: str) -> str | None:
