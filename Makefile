@@ -55,6 +55,10 @@ migrations-check: install ## Fail when the models and the migrations drift apart
 unit: install ## Run the test suite only
 	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=term --durations=10 $(PYTEST_ARGS)
 
+.PHONY: slow
+slow: install ## The slow fault runs (chaos restarts the local PostgreSQL), in one process
+	$(BIN)/pytest -n 0 -m slow $(PYTEST_ARGS)
+
 .PHONY: test
 test: lint types migrations-check unit ## Lint, types, migration drift and the whole suite
 

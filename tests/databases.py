@@ -117,3 +117,16 @@ def truncate_all(engine: Engine) -> None:
 
 def table_names(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
+
+
+def postgres_server_or_skip(server: str) -> None:
+    """For tests that make databases of their own on the PostgreSQL server: skip when it is
+    down, unless the run requires every database (CI), where that is a failure."""
+    import pytest
+
+    reason = probe(f"{server}/postgres")
+    if reason is None:
+        return
+    if databases_required():
+        pytest.fail(f"PostgreSQL must be reachable (INNSYNC_TEST_REQUIRE_DATABASES=1): {reason}")
+    pytest.skip(f"PostgreSQL is not reachable: {reason}")

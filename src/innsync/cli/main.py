@@ -7,6 +7,7 @@ import uuid
 import click
 import uvicorn
 
+from innsync.cli.bench import bench
 from innsync.cli.connections import connections as connections_group
 from innsync.cli.demo import demo
 from innsync.db.engine import build_engine, session_factory, transaction
@@ -252,6 +253,8 @@ def keys_rotate() -> None:
         count = rotate_secrets(session, secret_box_from(settings))
     click.echo(f"{count} secrets re-encrypted with the newest key; older keys can now be removed")
 
+
+cli.add_command(bench)
 
 
 cli.add_command(connections_group)

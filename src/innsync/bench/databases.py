@@ -1,0 +1,54 @@
+"""Databases a benchmark owns: a fresh SQLite file or a private PostgreSQL database, migrated."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+
+from innsync.db.engine import build_engine, normalize_url
+from innsync.db.migrate import upgrade
+
+
+@contextmanager
+def sqlite_database(workdir: Path, name: str) -> Iterator[tuple[str, Engine]]:
+    """A new SQLite file in ``workdir``, migrated; yields its URL and an engine."""
+    path = workdir / f"{name}-{uuid.uuid4().hex[:8]}.sqlite3"
+    url = f"sqlite:///{path}"
+    engine = build_engine(url)
+    upgrade(engine)
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres_database(server: str, name: str) -> Iterator[tuple[str, Engine]]:
+    """A private database ``bench_<name>_<random>`` on ``server``, dropped at the end.
+
+    Never the shared ``test`` database: other test runs drop its schema.
+    """
+    database = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(normalize_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    url = f"{server}/{database}"
+    engine = build_engine(url)
+    try:
+        upgrade(engine)
+        yield url, engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def postgres_version(engine: Engine) -> str:
+    with engine.connect() as connection:
+        version = connection.execute(text("SHOW server_version")).scalar_one()
+    return str(version).split()[0]

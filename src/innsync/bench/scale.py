@@ -1,0 +1,356 @@
+"""scale: a full sync of 100, 1,000 and 10,000 properties on PostgreSQL with two workers.
+
+Every property has 2 room types x 2 rate plans, 500 days of varied ARI and its own Channex
+connection to one simulator process (at Channex's real limit). The hotels are added to one
+private database as the sizes grow; for each size, two fresh ``innsync worker`` processes are
+started, every connection's full sync is started in one go (the nightly schedule's work when
+all properties fall due at once), and the clock runs until no dirty mark is left. Requests are
+counted by the simulator; peak memory is each worker's VmHWM. Growth is reported as the ratio
+of cost per property between consecutive sizes (1.0 = linear).
+
+Setting up 10,000 hotels through the services takes a while, so the calendar of each new hotel
+is copied in SQL from a template hotel written through ``write_ari`` (prices shifted per hotel),
+which gives the same rows the API would have written.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.bench import profiling
+from innsync.bench.channex_side import Simulator, channex_simulator, provision_many
+from innsync.bench.databases import postgres_database, postgres_version
+from innsync.bench.hotels import Hotel, create_hotel, map_to_channex, seed_varied_ari
+from innsync.bench.processes import INNSYNC, cpu_seconds, innsync_env, peak_rss_bytes, running
+from innsync.bench.registry import RunOptions
+from innsync.bench.results import Outcome, Table
+from innsync.connections.models import Connection
+from innsync.connections.schemas import ConnectionCreate
+from innsync.connections.service import start_full_sync
+from innsync.crypto import SecretBox, generate_key
+from innsync.db.engine import session_factory, transaction
+from innsync.inventory.models import RateCalendarDay
+from innsync.outbox.models import DirtyMark
+from innsync.tenants.service import create_tenant
+
+TITLE = "full sync of 100 to 10,000 properties on PostgreSQL with two workers"
+SIZES, QUICK_SIZES = (100, 1_000, 10_000), (4, 8)
+WORKERS = 2
+ROOMS, PLANS_PER_ROOM = 2, 2
+# A size whose full sync has not converged after this long is reported as far as it got.
+CONVERGE_TIMEOUT_SECONDS = 900.0
+# Hotels created per transaction while setting up.
+SETUP_BATCH = 200
+# A size whose full sync, projected linearly from the previous size, would take longer than
+# this is not attempted (setting it up alone would take most of that time again).
+SKIP_PROJECTED_SECONDS = 2 * CONVERGE_TIMEOUT_SECONDS
+PROFILE_SECONDS = 20.0
+
+
+@dataclass
+class Fleet:
+    """Every hotel created so far, and the template whose calendar new hotels copy."""
+
+    tenant_id: uuid.UUID
+    template: Hotel | None = None
+    hotels: list[Hotel] = field(default_factory=list)
+
+
+def run(options: RunOptions) -> Outcome:
+    sizes = QUICK_SIZES if options.quick else SIZES
+    key = generate_key()
+    box = SecretBox([key])
+    measured: list[dict[str, Any]] = []
+    with (
+        postgres_database(options.postgres_server, "scale") as (url, engine),
+        channex_simulator(
+            options.workdir, log_size=12 * max(sizes) + 10_000, calls_per_minute=10
+        ) as simulator,
+    ):
+        versions = {"postgresql": postgres_version(engine)}
+        sessions = session_factory(engine)
+        with transaction(sessions) as session:
+            fleet = Fleet(create_tenant(session, "Bench")[0].id)
+        for size in sizes:
+            if measured and _projected_seconds(measured[-1], size) > SKIP_PROJECTED_SECONDS:
+                options.progress(f"scale: {size} properties projected too slow; stopping")
+                break
+            started = time.monotonic()
+            _grow(options, sessions, box, simulator, fleet, size)
+            options.progress(
+                f"scale: {size} properties ready in {time.monotonic() - started:.0f} s; syncing"
+            )
+            figures = _full_sync(
+                options, sessions, engine, url, key, simulator, fleet, profile=not options.quick
+            )
+            measured.append({"properties": size, **figures})
+            if not figures["converged"]:
+                break
+    return _outcome(sizes, measured, versions)
+
+
+def _grow(
+    options: RunOptions,
+    sessions: sessionmaker[Session],
+    box: SecretBox,
+    simulator: Simulator,
+    fleet: Fleet,
+    size: int,
+) -> None:
+    """Add hotels until the fleet has ``size``; their marks are cleared (the sync starts later)."""
+    missing = size - len(fleet.hotels)
+    options.progress(f"scale: creating {missing} hotels in the simulator")
+    channex_hotels = provision_many(simulator, missing, ROOMS, PLANS_PER_ROOM)
+    for first in range(0, missing, SETUP_BATCH):
+        with transaction(sessions) as session:
+            for channex in channex_hotels[first : first + SETUP_BATCH]:
+                hotel = create_hotel(
+                    session,
+                    box,
+                    fleet.tenant_id,
+                    f"Hotel {len(fleet.hotels)}",
+                    rooms=ROOMS,
+                    plans_per_room=PLANS_PER_ROOM,
+                    connection=ConnectionCreate(
+                        channel="channex",
+                        name="Channex",
+                        config=simulator.connection_config(channex),
+                    ),
+                )
+                if fleet.template is None:
+                    seed_varied_ari(session, hotel)
+                    fleet.template = hotel
+                else:
+                    _copy_calendar(session, fleet.template, hotel, len(fleet.hotels))
+                map_to_channex(session, hotel, channex)
+                # Mapping sends everything, which is a full sync: the nightly schedule must not
+                # start another before the measured one.
+                connection = session.get_one(Connection, hotel.connection_id)
+                connection.last_full_sync_at = datetime.now(UTC)
+                fleet.hotels.append(hotel)
+        options.progress(f"scale: {len(fleet.hotels)} hotels in innsync")
+    with transaction(sessions) as session:
+        session.execute(delete(DirtyMark))
+
+
+def _copy_calendar(session: Session, template: Hotel, hotel: Hotel, index: int) -> None:
+    """The template's calendar rows for the new hotel's plans, prices shifted by the hotel."""
+    columns = [column.name for column in RateCalendarDay.__table__.columns]
+    copied = ", ".join(columns)
+    chosen = ", ".join(
+        {"rate_plan_id": ":new_id", "price": "price + :bump"}.get(name, name) for name in columns
+    )
+    for ours, theirs in zip(template.all_plan_ids, hotel.all_plan_ids, strict=True):
+        session.execute(
+            text(
+                f"INSERT INTO rate_calendar ({copied}) SELECT {chosen} FROM rate_calendar "  # noqa: S608  (column names from the model)
+                "WHERE rate_plan_id = :template_id"
+            ),
+            {"new_id": theirs, "template_id": ours, "bump": index % 40},
+        )
+
+
+@contextmanager
+def _workers(options: RunOptions, url: str, key: str, size: int) -> Iterator[list[int]]:
+    """``WORKERS`` fresh ``innsync worker`` processes; yields their pids once they run."""
+    with ExitStack() as stack:
+        started = []
+        for number in range(WORKERS):
+            log = options.workdir / f"worker-{size}-{number}.log"
+            process = stack.enter_context(
+                running([*INNSYNC, "worker"], log, env=innsync_env(url, key))
+            )
+            started.append((log, process.pid))
+        for log, pid in started:
+            _wait_for_line(log, "worker running", pid)
+        yield [pid for _, pid in started]
+
+
+def _wait_for_line(log: Path, line: str, pid: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if log.exists() and line in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"worker {pid} did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
+def _full_sync(
+    options: RunOptions,
+    sessions: sessionmaker[Session],
+    engine: Engine,
+    url: str,
+    key: str,
+    simulator: Simulator,
+    fleet: Fleet,
+    *,
+    profile: bool,
+) -> dict[str, Any]:
+    size = len(fleet.hotels)
+    simulator_cpu = cpu_seconds(simulator.pid)
+    with _workers(options, url, key, size) as pids:
+        started_wall = datetime.now(UTC)
+        started = time.monotonic()
+        with transaction(sessions) as session:
+            for connection in session.scalars(select(Connection)):
+                start_full_sync(session, connection)
+        start_seconds = time.monotonic() - started
+        total_marks = _marks(sessions)
+        sampler, profile_out = None, options.workdir / f"profile-scale-{size}.txt"
+        if profile and not options.quick:
+            sampler = profiling.start(pids[0], PROFILE_SECONDS, profile_out)
+        last_report = started
+        converged = False
+        while time.monotonic() - started < CONVERGE_TIMEOUT_SECONDS:
+            remaining = _marks(sessions)
+            if remaining == 0:
+                converged = True
+                break
+            if time.monotonic() - last_report > 30:
+                last_report = time.monotonic()
+                options.progress(
+                    f"scale: {size} properties, {remaining}/{total_marks} marks left after "
+                    f"{last_report - started:.0f} s"
+                )
+            time.sleep(0.25)
+        seconds = time.monotonic() - started
+        synced = size - _connections_with_marks(sessions)
+        rss = [peak_rss_bytes(pid) for pid in pids]
+        worker_cpu = sum(cpu_seconds(pid) for pid in pids)
+        profile_lines = (
+            profiling.summarise(sampler, profile_out, focus="innsync") if sampler else []
+        )
+    log = simulator.requests()
+    since = started_wall.timestamp()
+    window = [row for row in log if datetime.fromisoformat(row["at"]).timestamp() >= since]
+    ari = [r for r in window if r["endpoint_class"] in ("availability", "restrictions")]
+    return {
+        "converged": converged,
+        "synced_properties": synced,
+        "seconds": seconds,
+        "start_seconds": start_seconds,
+        "requests": len(window),
+        "ari_requests": len(ari),
+        "ari_bytes": sum(r["body_bytes"] for r in ari),
+        "rate_limited": sum(r["status"] == 429 for r in window),
+        "worker_peak_rss_bytes": rss,
+        "worker_cpu_seconds": worker_cpu,
+        "simulator_cpu_seconds": cpu_seconds(simulator.pid) - simulator_cpu,
+        "profile": profile_lines,
+    }
+
+
+def _projected_seconds(previous: dict[str, Any], size: int) -> float:
+    per_property = previous["seconds"] / max(previous["synced_properties"], 1)
+    return float(per_property * size)
+
+
+def _marks(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(DirtyMark)) or 0)
+
+
+def _connections_with_marks(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count(func.distinct(DirtyMark.connection_id)))) or 0)
+
+
+def _outcome(
+    sizes: tuple[int, ...], measured: list[dict[str, Any]], versions: dict[str, str]
+) -> Outcome:
+    rows, findings = [], []
+    previous: dict[str, Any] | None = None
+    for figures in measured:
+        size = figures["properties"]
+        per_property = figures["seconds"] / max(figures["synced_properties"], 1)
+        figures["seconds_per_property"] = per_property
+        growth = "—"
+        if previous is not None:
+            ratio = per_property / previous["seconds_per_property"]
+            figures["growth_vs_previous"] = ratio
+            growth = f"{ratio:.2f}"
+        peak = max(figures["worker_peak_rss_bytes"]) / 2**20
+        rows.append(
+            [
+                f"{size:,}" + ("" if figures["converged"] else " (stopped)"),
+                f"{figures['seconds']:.1f}"
+                + ("" if figures["converged"] else f" ({figures['synced_properties']:,} synced)"),
+                f"{1000 * per_property:.0f}",
+                growth,
+                f"{figures['ari_requests']:,} ({figures['ari_requests'] / size:.2f}/property)",
+                f"{figures['requests']:,}",
+                str(figures["rate_limited"]),
+                f"{peak:.0f}",
+                f"{figures['worker_cpu_seconds']:.0f}",
+            ]
+        )
+        previous = figures
+    if len(measured) < len(sizes) or not measured[-1]["converged"]:
+        last = measured[-1]
+        how = (
+            f"did not converge within {CONVERGE_TIMEOUT_SECONDS:.0f} s "
+            f"({last['synced_properties']:,} synced)"
+            if not last["converged"]
+            else f"was the largest size run: the next, projected linearly, would take over "
+            f"{SKIP_PROJECTED_SECONDS / 60:.0f} min"
+        )
+        findings.append(
+            f"Stopped at {last['properties']:,} properties, which {how}. At the measured "
+            f"{1000 * last['seconds_per_property']:.0f} ms per property, {sizes[-1]:,} "
+            f"properties would take about {sizes[-1] * last['seconds_per_property'] / 60:.0f} "
+            "min with two workers on this machine."
+        )
+    growths = [f["growth_vs_previous"] for f in measured if "growth_vs_previous" in f]
+    if growths:
+        worst = max(growths)
+        findings.append(
+            f"Cost per property grows by x{worst:.2f} at worst between sizes "
+            f"(target: no faster than linear, i.e. ≤ 1.00 allowing noise): "
+            + ("met" if worst <= 1.15 else f"missed by {worst - 1:.0%}")
+            + "."
+        )
+    for figures in measured:
+        if figures["profile"]:
+            findings.append(
+                f"Worker profile at {figures['properties']:,} properties: "
+                + "; ".join(figures["profile"])
+                + "."
+            )
+    table = Table(
+        "Full sync on PostgreSQL, two `innsync worker` processes",
+        [
+            "properties",
+            "time to converge (s)",
+            "ms per property",
+            "growth per property vs previous size",
+            "ARI requests",
+            "all requests",
+            "429s",
+            "peak RSS per worker (MiB)",
+            "worker CPU (s)",
+        ],
+        rows,
+    )
+    return Outcome(
+        sizes=(
+            ", ".join(f"{size:,}" for size in sizes)
+            + f" properties of {ROOMS} room types x {PLANS_PER_ROOM} rate plans, 500 days of "
+            f"varied ARI each; {WORKERS} worker processes; one simulator process at Channex's "
+            f"real limit; a size not converged within {CONVERGE_TIMEOUT_SECONDS:.0f} s stops "
+            "the run"
+        ),
+        tables=[table],
+        findings=findings,
+        data={"sizes": measured},
+        versions=versions,
+    )
