@@ -47,6 +47,7 @@ from innsync.bench.channel_fleet import (
     check_bookings,
     check_limits,
     connect,
+    control_call,
     create_site,
     overbooked_nights,
     pending_work,
@@ -247,7 +248,7 @@ async def _channel_storm(
         roll = rng.random()
         if live and roll < CANCEL_SHARE:
             booking_id = live.pop(rng.randrange(len(live)))
-            await _control(http, channel, f"/_sim/bookings/{booking_id}/cancel", {})
+            await control_call(http, channel, f"/_sim/bookings/{booking_id}/cancel", {})
             sold.cancelled += 1
             continue
         if live and roll < CANCEL_SHARE + MODIFY_SHARE:
@@ -257,7 +258,7 @@ async def _channel_storm(
             # A guest staying one night longer: the channel checks that night first.
             room_type = revision["rooms"][0]["room_type_id"]
             if await _has_room(http, channel, room_type, [departure]):
-                await _control(
+                await control_call(
                     http,
                     channel,
                     f"/_sim/bookings/{booking_id}/modify",
@@ -273,7 +274,7 @@ async def _channel_storm(
         if not await _has_room(http, channel, room_type, stay):
             sold.refused += 1
             continue
-        created = await _control(
+        created = await control_call(
             http,
             channel,
             "/_sim/bookings",
@@ -290,17 +291,6 @@ async def _channel_storm(
         )
         live.append(created["booking_id"])
         sold.booked += 1
-
-
-async def _control(
-    http: httpx.AsyncClient, channel: Channel, path: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    """A control-plane call making one revision; returns the revision's attributes."""
-    response = await http.post(f"{channel.root}{path}", json=body)
-    if response.status_code != 201:
-        raise RuntimeError(f"simulator {channel.index} refused {path}: {response.text[:300]}")
-    created: dict[str, Any] = response.json()["data"][0]["attributes"]
-    return created
 
 
 async def _latest(http: httpx.AsyncClient, channel: Channel, booking_id: str) -> dict[str, Any]:

@@ -495,3 +495,14 @@ def overbooked_nights(sessions: sessionmaker[Session], site: Site) -> int:
             )
             or 0
         )
+
+
+async def control_call(
+    http: httpx.AsyncClient, channel: Channel, path: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """A control-plane call making one revision; returns the revision's attributes."""
+    response = await http.post(f"{channel.root}{path}", json=body)
+    if response.status_code != 201:
+        raise RuntimeError(f"simulator {channel.index} refused {path}: {response.text[:300]}")
+    created: dict[str, Any] = response.json()["data"][0]["attributes"]
+    return created

@@ -44,9 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 from innsync.bench.channel_fleet import (
     Channel,
@@ -55,17 +53,17 @@ from innsync.bench.channel_fleet import (
     check_bookings,
     check_limits,
     connect,
+    control_call,
     create_site,
     pending_work,
     simulators,
 )
-from innsync.bench.databases import postgres_version
+from innsync.bench.databases import postgres_database, postgres_version
 from innsync.bench.processes import INNSYNC, free_port, innsync_env, running, stop
 from innsync.bench.registry import RunOptions
 from innsync.bench.results import Outcome, Table
 from innsync.crypto import SecretBox, generate_key
-from innsync.db.engine import build_engine, normalize_url, session_factory
-from innsync.db.migrate import upgrade
+from innsync.db.engine import session_factory
 
 TITLE = "fault run: SIGKILLed workers, 5xx/429/time-outs, disordered webhooks, a PostgreSQL restart"
 ROOMS, UNITS = 3, 5
@@ -121,7 +119,7 @@ def run(options: RunOptions) -> Outcome:
     key = generate_key()
     box = SecretBox([key])
     with ExitStack() as stack:
-        url, engine = stack.enter_context(_private_database(options.postgres_server))
+        url, engine = stack.enter_context(postgres_database(options.postgres_server, "chaos"))
         version = postgres_version(engine)
         sessions = session_factory(engine)
         roots = stack.enter_context(simulators(options.workdir, channels, SEED))
@@ -224,30 +222,6 @@ def run(options: RunOptions) -> Outcome:
         "failed_checks": failed,
     }
     return _outcome(figures, version)
-
-
-@contextmanager
-def _private_database(server: str) -> Iterator[tuple[str, Engine]]:
-    """``chaos_pg_<random>`` on ``server``, migrated, dropped at the end.
-
-    The admin engine keeps no pooled connection, so the drop works after the restart.
-    """
-    database = f"chaos_pg_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        normalize_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
-    url = f"{server}/{database}"
-    engine = build_engine(url)
-    try:
-        upgrade(engine)
-        yield url, engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class _Victim:
@@ -396,7 +370,7 @@ async def _channel(
         roll = rng.random()
         if live and roll < CANCEL_SHARE:
             booking_id = live.pop(rng.randrange(len(live)))
-            await _control(http, channel, f"/_sim/bookings/{booking_id}/cancel", {})
+            await control_call(http, channel, f"/_sim/bookings/{booking_id}/cancel", {})
             activity.cancelled += 1
         elif live and roll < CANCEL_SHARE + MODIFY_SHARE:
             booking_id = rng.choice(live)
@@ -409,12 +383,12 @@ async def _channel(
                     "departure_date": (arrival + timedelta(days=rng.randint(1, 4))).isoformat(),
                 }
             )
-            await _control(http, channel, f"/_sim/bookings/{booking_id}/modify", change)
+            await control_call(http, channel, f"/_sim/bookings/{booking_id}/modify", change)
             activity.modified += 1
         else:
             room = rng.randrange(len(site.room_type_ids))
             arrival = today + timedelta(days=rng.randint(1, STAY_DAYS))
-            booking = await _control(
+            booking = await control_call(
                 http,
                 channel,
                 "/_sim/bookings",
@@ -429,16 +403,6 @@ async def _channel(
             )
             live.append(booking["booking_id"])
             activity.booked += 1
-
-
-async def _control(
-    http: httpx.AsyncClient, channel: Channel, path: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    response = await http.post(f"{channel.root}{path}", json=body)
-    if response.status_code != 201:
-        raise RuntimeError(f"simulator {channel.index} refused {path}: {response.text[:300]}")
-    created: dict[str, Any] = response.json()["data"][0]["attributes"]
-    return created
 
 
 def _converge(options: RunOptions, site: Site, sessions: sessionmaker[Session]) -> bool:

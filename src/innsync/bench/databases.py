@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from innsync.db.engine import build_engine, normalize_url
 from innsync.db.migrate import upgrade
@@ -33,7 +34,11 @@ def postgres_database(server: str, name: str) -> Iterator[tuple[str, Engine]]:
     Never the shared ``test`` database: other test runs drop its schema.
     """
     database = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalize_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
+    # The admin engine keeps no pooled connection, so the drop works after a server restart
+    # (the chaos run restarts PostgreSQL half-way).
+    admin = create_engine(
+        normalize_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{database}"'))
     url = f"{server}/{database}"

@@ -7,6 +7,7 @@ and then stops them itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -64,11 +65,10 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path) 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerStartError(f"{url}: exited with {process.returncode}\n{tail(log)}")
-        try:
+        # Not listening yet: a refused connection is the expected answer until it is.
+        with contextlib.suppress(httpx.TransportError):
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return
-        except httpx.TransportError:
-            pass
         time.sleep(0.2)
     raise ServerStartError(
         f"{url} did not answer within {START_TIMEOUT_SECONDS:.0f} s\n{tail(log)}"
