@@ -37,19 +37,16 @@ from innsync.db.engine import transaction
 from innsync.inventory.calendar import write_ari
 from innsync.inventory.schemas import AriWrite
 from innsync.outbox.models import DirtyMark
-from innsync.properties.models import Property
-from innsync.properties.service import horizon
 from innsync.reservations.schemas import ReservationCreate, RoomIn
 from innsync.reservations.service import create_direct
 from innsync.simulators.channex import SimulatorConfig, create_app
 from innsync.stay_dates import DateRange
-from innsync.sync.desired import desired_availability, desired_rates, load_mappings
 from innsync.sync.models import DeadLetter
 from innsync.sync.worker import SyncWorker
 from tests.conftest import Db
 from tests.servers import serving
 from tests.simulators.conftest import RecordingSleep, SimClient, room_type_body
-from tests.sync.engine_fixtures import Clock, create_hotel_rows
+from tests.sync.engine_fixtures import Clock, create_hotel_rows, desired_over_horizon
 
 KEY = "e2e-channex-key"
 HORIZON_DAYS = 500
@@ -151,15 +148,14 @@ class ChannexHotel:
     def desired(
         self,
     ) -> tuple[dict[str, dict[date, int]], dict[RatePlanKey, dict[date, RateValues]]]:
-        with self.sessions() as session:
-            connection = session.get_one(Connection, self.connection_id)
-            mappings = load_mappings(session, connection)
-            window = [horizon(session.get_one(Property, self.property_id), self.clock())]
-            availability = desired_availability(
-                session, mappings, dict.fromkeys(self.room_type_ids, window)
-            )
-            rates = desired_rates(session, mappings, dict.fromkeys(self.rate_plan_ids, window))
-        return availability, rates
+        return desired_over_horizon(
+            self.sessions,
+            self.connection_id,
+            self.property_id,
+            self.room_type_ids,
+            self.rate_plan_ids,
+            self.clock(),
+        )
 
     def assert_channex_shows_innsync(self) -> None:
         """From today to the horizon, Channex holds exactly innsync's availability and rates."""

@@ -106,15 +106,32 @@ class SyncedHotel:
         self,
     ) -> tuple[dict[str, dict[date, int]], dict[RatePlanKey, dict[date, RateValues]]]:
         """innsync's desired state over the whole horizon, as the channel should show it."""
-        with self.sessions() as session:
-            connection = session.get_one(Connection, self.connection_id)
-            mappings = load_mappings(session, connection)
-            window = [horizon(session.get_one(Property, self.property_id), self.clock())]
-            availability = desired_availability(
-                session, mappings, dict.fromkeys(self.room_type_ids, window)
-            )
-            rates = desired_rates(session, mappings, dict.fromkeys(self.rate_plan_ids, window))
-        return availability, rates
+        return desired_over_horizon(
+            self.sessions,
+            self.connection_id,
+            self.property_id,
+            self.room_type_ids,
+            self.rate_plan_ids,
+            self.clock(),
+        )
+
+
+def desired_over_horizon(
+    sessions: sessionmaker[Session],
+    connection_id: uuid.UUID,
+    property_id: uuid.UUID,
+    room_type_ids: list[uuid.UUID],
+    rate_plan_ids: list[uuid.UUID],
+    now: datetime,
+) -> tuple[dict[str, dict[date, int]], dict[RatePlanKey, dict[date, RateValues]]]:
+    """What a connection's channel should show, from today to the property's horizon."""
+    with sessions() as session:
+        connection = session.get_one(Connection, connection_id)
+        mappings = load_mappings(session, connection)
+        window = [horizon(session.get_one(Property, property_id), now)]
+        availability = desired_availability(session, mappings, dict.fromkeys(room_type_ids, window))
+        rates = desired_rates(session, mappings, dict.fromkeys(rate_plan_ids, window))
+    return availability, rates
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from innsync.bench.channel_fleet import (
     pending_work,
     revisions_per_second,
     simulators,
+    unacknowledged,
 )
 from innsync.bench.databases import postgres_database, postgres_version, sqlite_database
 from innsync.bench.processes import INNSYNC, free_port, innsync_env, running
@@ -203,12 +204,7 @@ def _wait(
     last_report = time.monotonic()
     while time.monotonic() < deadline:
         pending = pending_work(sessions)
-        unacked = sum(
-            1
-            for channel in site.channels
-            for revision in channel.get("/_sim/bookings")["data"]
-            if revision["acked_at"] is None
-        )
+        unacked = unacknowledged(site)
         if not any(pending.values()) and not unacked and channels_agree():
             return
         if time.monotonic() - last_report > 15:

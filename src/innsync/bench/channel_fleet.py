@@ -506,3 +506,13 @@ async def control_call(
         raise RuntimeError(f"simulator {channel.index} refused {path}: {response.text[:300]}")
     created: dict[str, Any] = response.json()["data"][0]["attributes"]
     return created
+
+
+def unacknowledged(site: Site) -> int:
+    """Booking revisions the simulators still hold unacknowledged, over every channel."""
+    return sum(
+        1
+        for channel in site.channels
+        for revision in channel.get("/_sim/bookings")["data"]
+        if revision["acked_at"] is None
+    )

@@ -57,6 +57,7 @@ from innsync.bench.channel_fleet import (
     create_site,
     pending_work,
     simulators,
+    unacknowledged,
 )
 from innsync.bench.databases import postgres_database, postgres_version
 from innsync.bench.processes import INNSYNC, free_port, innsync_env, running, stop
@@ -412,12 +413,7 @@ def _converge(options: RunOptions, site: Site, sessions: sessionmaker[Session]) 
     last_report = time.monotonic()
     while time.monotonic() < deadline:
         pending = pending_work(sessions)
-        unacked = sum(
-            1
-            for channel in site.channels
-            for revision in channel.get("/_sim/bookings")["data"]
-            if revision["acked_at"] is None
-        )
+        unacked = unacknowledged(site)
         if not any(pending.values()) and not unacked:
             bookings = check_bookings(site, sessions)
             if not (bookings.lost or bookings.wrong_state) and not any(
