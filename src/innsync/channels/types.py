@@ -236,17 +236,57 @@ class GuestDetails:
     name: str | None = None
     email: str | None = None
     phone: str | None = None
+    address: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    """ISO 3166-1 alpha-2, upper case."""
+    language: str | None = None
+    """A language tag as the channel sent it (``en``, ``de-CH``)."""
+
+    def __post_init__(self) -> None:
+        if self.country is not None and not _is_country(self.country):
+            raise ValueError(f"country must be an ISO 3166-1 alpha-2 code, got {self.country!r}")
+
+
+def _is_country(code: str) -> bool:
+    return len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()
+
+
+ChargeKind = Literal["tax", "city_tax", "fee"]
+CHARGE_KINDS: tuple[ChargeKind, ...] = ("tax", "city_tax", "fee")
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """A tax or fee of a booked room, for the whole stay.
+
+    ``is_inclusive``: already counted in the room's nightly prices; otherwise added on top.
+    """
+
+    kind: ChargeKind
+    name: str
+    amount: Decimal
+    is_inclusive: bool
+
+    def __post_init__(self) -> None:
+        if self.kind not in CHARGE_KINDS:
+            raise ValueError(f"a charge is one of {', '.join(CHARGE_KINDS)}, got {self.kind!r}")
+        _check_money(f"{self.kind} {self.name!r}", self.amount)
 
 
 @dataclass(frozen=True, slots=True)
 class BookedRoom:
-    """One room of a booking, with its price for each night."""
+    """One room of a booking, with its price for each night and its taxes and fees."""
 
     room_type_code: str
     rate_plan_code: str | None
     occupancy: int
     nightly_prices: tuple[tuple[date, Decimal], ...]
     children: int = 0
+    child_ages: tuple[int, ...] = ()
+    """The ages of the children the channel named (at most ``children`` of them)."""
+    charges: tuple[Charge, ...] = ()
 
     def __post_init__(self) -> None:
         _check_non_negative("occupancy", self.occupancy, minimum=1)
@@ -255,6 +295,40 @@ class BookedRoom:
             raise ValueError("children are counted in the occupancy and cannot exceed it")
         for night, amount in self.nightly_prices:
             _check_money(f"price of {night}", amount)
+        if len(self.child_ages) > self.children:
+            raise ValueError("more child ages than children")
+        for age in self.child_ages:
+            _check_non_negative("a child's age", age)
+            if age >= MAX_CHILD_AGE:
+                raise ValueError(f"a child's age is below {MAX_CHILD_AGE}, got {age}")
+
+
+# Ages past this are not a child's: a channel sending one sends something else (a birth year).
+MAX_CHILD_AGE = 18
+PaymentCollect = Literal["property", "ota"]
+PaymentType = Literal["credit_card", "bank_transfer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Guarantee:
+    """How a booking is guaranteed, without the card: never a card number, only its last four
+    digits, never a security code."""
+
+    card_type: str | None = None
+    """The channel's card brand code (``VI``, ``MC``, ``AX``...)."""
+    card_last_four: str | None = None
+    cardholder_name: str | None = None
+    expires: str | None = None
+    """``MM/YYYY``."""
+    is_virtual: bool = False
+    """A virtual card issued by the OTA (e.g. Expedia Collect, Booking.com Payments)."""
+
+    def __post_init__(self) -> None:
+        last_four = self.card_last_four
+        if last_four is not None and not (
+            len(last_four) == 4 and last_four.isascii() and last_four.isdigit()
+        ):
+            raise ValueError("card_last_four must be four digits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,12 +343,41 @@ class BookingRevision:
     rooms: tuple[BookedRoom, ...]
     guest: GuestDetails
     total_amount: Decimal
+    """What the guest pays for the booking, taxes and fees included."""
     currency: str
     received_at: datetime
+    ota_name: str | None = None
+    """The OTA a channel manager received the booking from (``Booking.com``, ``Expedia``)."""
+    ota_reservation_code: str | None = None
+    """The OTA's own code of the booking: what the guest and the OTA's extranet show."""
+    channel_reference: str | None = None
+    """The channel's display code of the booking when it is not its id (Channex
+    ``unique_id``, ``BDC-9996013801``)."""
+    booked_at: datetime | None = None
+    """When the guest booked; ``None`` when the channel does not say."""
+    arrival_time: str | None = None
+    """The guest's expected arrival time, ``HH:MM`` in the property's time."""
+    special_requests: str | None = None
+    """The guest's requests and the channel's remarks, as sent."""
+    total_before_tax: Decimal | None = None
+    commission: Decimal | None = None
+    """What the OTA keeps of ``total_amount``."""
+    payment_collect: PaymentCollect | None = None
+    """Who takes the guest's money: the property, or the OTA (OTA collect, virtual cards)."""
+    payment_type: PaymentType | None = None
+    guarantee: Guarantee | None = None
 
     def __post_init__(self) -> None:
         if not self.channel_booking_id or not self.revision_id:
             raise ValueError("a revision needs the channel's booking id and revision id")
+        for name in ("total_before_tax", "commission"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_money(name, value)
+        if self.booked_at is not None and self.booked_at.utcoffset() is None:
+            raise ValueError("booked_at must be timezone-aware")
+        if self.arrival_time is not None and not _is_clock_time(self.arrival_time):
+            raise ValueError(f"arrival_time must be HH:MM, got {self.arrival_time!r}")
         stay = DateRange(self.arrival, self.departure)
         if not self.rooms and self.status != "cancelled":
             raise ValueError("a new or modified booking needs at least one room")
@@ -290,6 +393,19 @@ class BookingRevision:
     @property
     def stay(self) -> DateRange:
         return DateRange(self.arrival, self.departure)
+
+
+def _is_clock_time(text: str) -> bool:
+    hours, colon, minutes = text.partition(":")
+    return (
+        colon == ":"
+        and len(hours) == len(minutes) == 2
+        and text.isascii()
+        and hours.isdigit()
+        and minutes.isdigit()
+        and int(hours) < 24
+        and int(minutes) < 60
+    )
 
 
 NoticeKind = Literal[

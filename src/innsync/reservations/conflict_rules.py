@@ -12,7 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from innsync.channels.types import BookedRoom, BookingRevision, GuestDetails
+from innsync.channels.revision_json import revision_from_json as neutral_revision_from_json
+from innsync.channels.revision_json import revision_to_json
+from innsync.channels.types import BookingRevision
 
 Decision = Literal["apply", "keep_pms", "hold"]
 Field = Literal["status", "dates", "rooms", "amount"]
@@ -98,56 +100,9 @@ def decide(
 
 def revision_json(revision: BookingRevision) -> dict[str, Any]:
     """A revision as neutral JSON (money and dates as text), kept with a conflict."""
-    return {
-        "booking_id": revision.channel_booking_id,
-        "revision_id": revision.revision_id,
-        "status": revision.status,
-        "revised_at": revision.received_at.isoformat(),
-        "arrival": revision.arrival.isoformat(),
-        "departure": revision.departure.isoformat(),
-        "currency": revision.currency,
-        "total": str(revision.total_amount),
-        "guest": {
-            "name": revision.guest.name,
-            "email": revision.guest.email,
-            "phone": revision.guest.phone,
-        },
-        "rooms": [
-            {
-                "room_type": room.room_type_code,
-                "rate_plan": room.rate_plan_code,
-                "occupancy": room.occupancy,
-                "children": room.children,
-                "prices": {night.isoformat(): str(amount) for night, amount in room.nightly_prices},
-            }
-            for room in revision.rooms
-        ],
-    }
+    return revision_to_json(revision)
 
 
 def revision_from_json(data: dict[str, Any]) -> BookingRevision:
     """The revision ``revision_json`` wrote."""
-    return BookingRevision(
-        channel_booking_id=data["booking_id"],
-        revision_id=data["revision_id"],
-        status=data["status"],
-        arrival=date.fromisoformat(data["arrival"]),
-        departure=date.fromisoformat(data["departure"]),
-        rooms=tuple(
-            BookedRoom(
-                room_type_code=room["room_type"],
-                rate_plan_code=room["rate_plan"],
-                occupancy=room["occupancy"],
-                children=room["children"],
-                nightly_prices=tuple(
-                    (date.fromisoformat(night), Decimal(amount))
-                    for night, amount in room["prices"].items()
-                ),
-            )
-            for room in data["rooms"]
-        ),
-        guest=GuestDetails(**data["guest"]),
-        total_amount=Decimal(data["total"]),
-        currency=data["currency"],
-        received_at=datetime.fromisoformat(data["revised_at"]),
-    )
+    return neutral_revision_from_json(data)

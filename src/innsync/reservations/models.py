@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -17,15 +18,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
 from innsync.db.types import MONEY
 
-# Reservation.status
+# Reservation.status. A no-show holds no units, like a cancellation.
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
+NO_SHOW = "no_show"
+STATUSES = (CONFIRMED, CANCELLED, NO_SHOW)
 # ReservationConflict.status, and the resolution of a conflict a newer channel revision replaced
 OPEN = "open"
 RESOLVED = "resolved"
@@ -45,6 +49,10 @@ class Guest(UuidPk, Timestamps, Base):
     phone: Mapped[str | None] = mapped_column(String(64), default=None)
     phone_e164: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     country: Mapped[str | None] = mapped_column(String(2), default=None)
+    address: Mapped[str | None] = mapped_column(String(500), default=None)
+    city: Mapped[str | None] = mapped_column(String(200), default=None)
+    postal_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    language: Mapped[str | None] = mapped_column(String(35), default=None)  # BCP 47 tag
     # When the newest details merged in were given (a channel revision's time, or the API call's):
     # details older than this only fill empty fields, so a late revision cannot undo newer ones.
     details_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
@@ -54,14 +62,41 @@ class Reservation(UuidPk, Timestamps, Base):
     """A booking, direct or from a channel; its history is in ``reservation_changes``."""
 
     __tablename__ = "reservations"
-    __table_args__ = (UniqueConstraint("tenant_id", "source", "channel_booking_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "source", "channel_booking_id"),
+        # The list's keyset: a property's reservations in the order of their last change.
+        UniqueConstraint("property_id", "change_seq"),
+        Index("ix_reservations_tenant_ota_code", "tenant_id", "ota_reservation_code"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
     property_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("properties.id"), index=True)
     # "direct" or the channel connection's id as text.
     source: Mapped[str] = mapped_column(String(64))
+    # "direct" or the channel's kind ("channex", "fake"...), and the connection it came on.
+    channel: Mapped[str] = mapped_column(String(32), default="direct")
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    # The connected channel's id of the booking: a channel manager's own booking id, or the
+    # OTA's when innsync talks to the OTA itself.
     channel_booking_id: Mapped[str | None] = mapped_column(String(128), default=None)
-    status: Mapped[str] = mapped_column(String(16))  # "confirmed" | "cancelled"
+    channel_reference: Mapped[str | None] = mapped_column(String(128), default=None)
+    ota_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    ota_reservation_code: Mapped[str | None] = mapped_column(String(128), default=None)
+    status: Mapped[str] = mapped_column(String(16))  # "confirmed" | "cancelled" | "no_show"
+    booked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    arrival_time: Mapped[str | None] = mapped_column(String(5), default=None)  # "HH:MM"
+    special_requests: Mapped[str] = mapped_column(Text, default="")
+    total_before_tax: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
+    commission: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
+    payment_collect: Mapped[str | None] = mapped_column(String(16), default=None)
+    payment_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    # How the booking is guaranteed, never the card: {"card_type", "card_last_four",
+    # "cardholder_name", "expires", "is_virtual"}; None when the channel sent none.
+    guarantee: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The position of the reservation's last change among its property's: every change takes
+    # the next number of ``reservation_sequences`` (reservations/listing.py), so the list pages
+    # by it without gaps or repeats while bookings come in.
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
     arrival: Mapped[date] = mapped_column(Date)
     departure: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
@@ -102,11 +137,29 @@ class ReservationRoom(UuidPk, Base):
     unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"), default=None)
     adults: Mapped[int] = mapped_column(Integer)
     children: Mapped[int] = mapped_column(Integer, default=0)
+    child_ages: Mapped[list[int]] = mapped_column(JSON, default=list)
     # {"2026-12-01": "120.00", ...}: the price of each night, decimal text.
     nightly_prices: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     amount: Mapped[Decimal] = mapped_column(MONEY)
+    # Taxes and fees for the stay: [{"kind", "name", "amount", "inclusive"}], amounts as text;
+    # "inclusive" ones are counted in the nightly prices.
+    charges: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     reservation: Mapped[Reservation] = relationship(back_populates="rooms")
+
+
+class ReservationSequence(Base):
+    """The last change number given to a reservation of a property.
+
+    Taking the next number updates this row, which keeps it locked until the transaction ends:
+    a property's reservation changes commit in the order of their numbers, so a reader that has
+    seen number N has seen every committed change below it.
+    """
+
+    __tablename__ = "reservation_sequences"
+
+    property_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("properties.id"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ReservationChange(Base):
