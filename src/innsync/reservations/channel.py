@@ -50,7 +50,14 @@ from innsync.reservations.conflict_holding import (
 from innsync.reservations.conflict_rules import Version, contradicted_fields, decide
 from innsync.reservations.guests import match_or_create_guest
 from innsync.reservations.models import CANCELLED, CONFIRMED, Reservation, ReservationRoom
-from innsync.reservations.revision_checks import MappedRoom, check_revision, guest_in, mapped_rooms
+from innsync.reservations.revision_checks import (
+    MAX_ID_LENGTH,
+    MappedRoom,
+    check_revision,
+    clipped,
+    guest_in,
+    mapped_rooms,
+)
 from innsync.reservations.service import _record, diff, snapshot
 from innsync.reservations.stay_ledger import (
     lock_property_room_types,
@@ -58,6 +65,8 @@ from innsync.reservations.stay_ledger import (
     set_stay,
 )
 
+OTA_NAME_LENGTH = 64  # reservations.ota_name
+SPECIAL_REQUESTS_LENGTH = 4000  # as the API allows
 Outcome = Literal[
     "created", "modified", "cancelled", "unchanged", "stale", "conflict held", "pms kept"
 ]
@@ -154,6 +163,8 @@ def apply_revision(
             tenant_id=connection.tenant_id,
             property_id=connection.property_id,
             source=str(connection.id),
+            channel=connection.channel,
+            connection_id=connection.id,
             channel_booking_id=revision.channel_booking_id,
             revision=1,
             is_overbooked=False,
@@ -169,6 +180,7 @@ def apply_revision(
     )
     reservation.currency = revision.currency
     reservation.total_amount = round_money(revision.total_amount)
+    take_details(reservation, revision)
     reservation.channel_revision_id = revision.revision_id
     reservation.channel_revised_at = revision.received_at
     reservation.pms_base = reservation.pms_changed_at = None
@@ -232,6 +244,38 @@ def record_revision(
     return "modified"
 
 
+def take_details(reservation: Reservation, revision: BookingRevision) -> None:
+    """What the channel says of the booking beyond stay, rooms and total, from its newest
+    revision. ``booked_at`` is the exception: kept once known, as later revisions may not say."""
+    reservation.ota_name = clipped(revision.ota_name, OTA_NAME_LENGTH)
+    reservation.ota_reservation_code = clipped(revision.ota_reservation_code, MAX_ID_LENGTH)
+    reservation.channel_reference = clipped(revision.channel_reference, MAX_ID_LENGTH)
+    if reservation.booked_at is None:
+        reservation.booked_at = revision.booked_at
+    reservation.arrival_time = revision.arrival_time
+    reservation.special_requests = clipped(revision.special_requests, SPECIAL_REQUESTS_LENGTH) or ""
+    reservation.total_before_tax = _money_or_none(revision.total_before_tax)
+    reservation.commission = _money_or_none(revision.commission)
+    reservation.payment_collect = revision.payment_collect
+    reservation.payment_type = revision.payment_type
+    guarantee = revision.guarantee
+    reservation.guarantee = (
+        None
+        if guarantee is None
+        else {
+            "card_type": clipped(guarantee.card_type, 16),
+            "card_last_four": guarantee.card_last_four,
+            "cardholder_name": clipped(guarantee.cardholder_name, 200),
+            "expires": clipped(guarantee.expires, 7),
+            "is_virtual": guarantee.is_virtual,
+        }
+    )
+
+
+def _money_or_none(amount: Decimal | None) -> Decimal | None:
+    return None if amount is None else round_money(amount)
+
+
 def reservation_room(position: int, room: MappedRoom) -> ReservationRoom:
     nightly = {
         night.isoformat(): str(round_money(amount)) for night, amount in room.booked.nightly_prices
@@ -243,6 +287,16 @@ def reservation_room(position: int, room: MappedRoom) -> ReservationRoom:
         rate_plan_id=room.rate_plan_id,
         adults=room.booked.occupancy - room.booked.children,
         children=room.booked.children,
+        child_ages=list(room.booked.child_ages),
         nightly_prices=nightly,
         amount=round_money(amount),
+        charges=[
+            {
+                "kind": charge.kind,
+                "name": clipped(charge.name, 200) or charge.kind,
+                "amount": str(round_money(charge.amount)),
+                "inclusive": charge.is_inclusive,
+            }
+            for charge in room.booked.charges
+        ],
     )

@@ -74,6 +74,10 @@ def match_or_create_guest(
         ("phone", data.phone),
         ("phone_e164", phone),
         ("country", data.country),
+        ("address", data.address),
+        ("city", data.city),
+        ("postal_code", data.postal_code),
+        ("language", data.language),
     ):
         if value and (is_newest or not getattr(guest, name)):
             setattr(guest, name, value)

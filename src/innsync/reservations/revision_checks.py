@@ -5,6 +5,7 @@ every database can store. What cannot pass raises a ``RevisionNotAppliedError``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +28,17 @@ MAX_OCCUPANCY = 100
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
 MAX_ID_LENGTH = 128  # reservations.channel_booking_id and channel_revision_id
-GUEST_FIELD_LIMITS = {"name": 200, "email": 320, "phone": 64}  # as GuestIn allows
+# As GuestIn allows.
+GUEST_FIELD_LIMITS = {
+    "name": 200,
+    "email": 320,
+    "phone": 64,
+    "address": 500,
+    "city": 200,
+    "postal_code": 32,
+}
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+MAX_LANGUAGE_LENGTH = 35
 
 
 class RevisionNotAppliedError(Exception):
@@ -76,8 +87,13 @@ def check_revision(revision: BookingRevision) -> None:
         raise InvalidRevisionError(f"a stay of {revision.stay.nights} nights exceeds {MAX_NIGHTS}")
     if len(revision.rooms) > MAX_ROOMS:
         raise InvalidRevisionError(f"{len(revision.rooms)} rooms exceed {MAX_ROOMS}")
-    if revision.total_amount > MAX_AMOUNT:
-        raise InvalidRevisionError(f"the total exceeds {MAX_AMOUNT}")
+    for what, amount in (
+        ("the total", revision.total_amount),
+        ("the total before tax", revision.total_before_tax),
+        ("the commission", revision.commission),
+    ):
+        if amount is not None and amount > MAX_AMOUNT:
+            raise InvalidRevisionError(f"{what} exceeds {MAX_AMOUNT}")
     for index, room in enumerate(revision.rooms):
         codes = [room.room_type_code] + ([room.rate_plan_code] if room.rate_plan_code else [])
         if any(len(code) > MAX_ID_LENGTH or not _is_clean(code) for code in codes):
@@ -86,6 +102,8 @@ def check_revision(revision: BookingRevision) -> None:
             raise InvalidRevisionError(f"room {index}: occupancy exceeds {MAX_OCCUPANCY}")
         if sum((amount for _, amount in room.nightly_prices), Decimal(0)) > MAX_AMOUNT:
             raise InvalidRevisionError(f"room {index}: the price exceeds {MAX_AMOUNT}")
+        if sum((charge.amount for charge in room.charges), Decimal(0)) > MAX_AMOUNT:
+            raise InvalidRevisionError(f"room {index}: the taxes and fees exceed {MAX_AMOUNT}")
 
 
 def mapped_rooms(
@@ -153,12 +171,31 @@ def guest_in(details: GuestDetails) -> GuestIn:
     first_name, _, last_name = name.strip().rpartition(" ")
     email = _clean(details.email or "").strip()
     phone = _clean(details.phone or "").strip()
+    language = (details.language or "").strip().replace("_", "-")
     return GuestIn(
         first_name=first_name.strip()[: GUEST_FIELD_LIMITS["name"]],
         last_name=last_name.strip(),
         email=email if 0 < len(email) <= GUEST_FIELD_LIMITS["email"] else None,
         phone=phone if 0 < len(phone) <= GUEST_FIELD_LIMITS["phone"] else None,
+        country=details.country,
+        address=_clipped(details.address, "address"),
+        city=_clipped(details.city, "city"),
+        postal_code=_clipped(details.postal_code, "postal_code"),
+        language=language
+        if len(language) <= MAX_LANGUAGE_LENGTH and _LANGUAGE.fullmatch(language)
+        else None,
     )
+
+
+def _clipped(text: str | None, field: str) -> str | None:
+    """Printable text cut to what the column holds; None when nothing is left."""
+    return clipped(text, GUEST_FIELD_LIMITS[field])
+
+
+def clipped(text: str | None, limit: int) -> str | None:
+    """``text`` made storable and cut to ``limit`` characters; None when nothing is left."""
+    cleaned = " ".join(_clean(text or "").split())[:limit]
+    return cleaned or None
 
 
 def _is_clean(text: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -23,6 +23,17 @@ class GuestIn(StrictModel):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    address: str | None = Field(default=None, max_length=500)
+    city: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=32)
+    language: str | None = Field(
+        default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+    )
+
+
+ArrivalTime = Annotated[
+    str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, property time")
+]
 
 
 class RoomIn(StrictModel):
@@ -30,6 +41,9 @@ class RoomIn(StrictModel):
     rate_plan_id: uuid.UUID | None = None
     adults: int = Field(ge=1, le=50)
     children: int = Field(default=0, ge=0, le=50)
+    child_ages: list[Annotated[int, Field(ge=0, le=17)]] = Field(
+        default_factory=list, max_length=50, description="At most one age per child"
+    )
     amount: Decimal | None = Field(
         default=None,
         ge=0,
@@ -38,13 +52,21 @@ class RoomIn(StrictModel):
         description="Total for the stay; priced from the rate plan when omitted",
     )
 
+    @model_validator(mode="after")
+    def _ages(self) -> RoomIn:
+        if len(self.child_ages) > self.children:
+            raise ValueError("child_ages names more children than the room has")
+        return self
+
 
 class ReservationCreate(StrictModel):
     arrival: date
     departure: date
     rooms: list[RoomIn] = Field(min_length=1, max_length=MAX_ROOMS)
     guest: GuestIn = Field(default_factory=GuestIn)
-    notes: str = Field(default="", max_length=4000)
+    notes: str = Field(default="", max_length=4000, description="The hotel's own notes")
+    special_requests: str = Field(default="", max_length=4000)
+    arrival_time: ArrivalTime | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> ReservationCreate:
@@ -65,6 +87,8 @@ class ReservationUpdate(StrictModel):
     rooms: list[RoomIn] | None = Field(default=None, min_length=1, max_length=MAX_ROOMS)
     guest: GuestIn | None = None
     notes: str | None = Field(default=None, max_length=4000)
+    special_requests: str | None = Field(default=None, max_length=4000)
+    arrival_time: ArrivalTime | None = None
 
 
 class GuestRead(BaseModel):
@@ -74,6 +98,17 @@ class GuestRead(BaseModel):
     email: str | None
     phone: str | None
     country: str | None
+    address: str | None
+    city: str | None
+    postal_code: str | None
+    language: str | None
+
+
+class ChargeRead(BaseModel):
+    kind: Literal["tax", "city_tax", "fee"]
+    name: str
+    amount: Decimal
+    is_inclusive: bool = Field(description="Counted in the nightly prices; else added on top")
 
 
 class RoomRead(BaseModel):
@@ -81,27 +116,70 @@ class RoomRead(BaseModel):
     rate_plan_id: uuid.UUID | None
     adults: int
     children: int
+    child_ages: list[int]
     amount: Decimal
     nightly_prices: dict[date, Decimal]
+    charges: list[ChargeRead] = Field(description="Taxes and fees of the room for the stay")
+
+
+class GuaranteeRead(BaseModel):
+    """How the booking is guaranteed; innsync never keeps a card number or security code."""
+
+    card_type: str | None
+    card_last_four: str | None
+    cardholder_name: str | None
+    expires: str | None = Field(description="MM/YYYY")
+    is_virtual: bool = Field(description="A virtual card issued by the OTA")
+
+
+ReservationStatus = Literal["confirmed", "cancelled", "no_show"]
 
 
 class ReservationRead(BaseModel):
     id: uuid.UUID
     property_id: uuid.UUID
-    source: str
-    channel_booking_id: str | None
-    status: Literal["confirmed", "cancelled"]
+    source: str = Field(description='"direct", or the channel\'s kind ("channex", ...)')
+    connection_id: uuid.UUID | None = Field(description="The connection a channel booking came on")
+    channel_booking_id: str | None = Field(
+        description="The connected channel's id of the booking (a channel manager's own id)"
+    )
+    channel_reference: str | None = Field(
+        description="The channel's display code, when not its id (Channex: BDC-9996013801)"
+    )
+    ota_name: str | None = Field(description="The OTA the booking was made on")
+    ota_reservation_code: str | None = Field(description="The OTA's own code of the booking")
+    status: ReservationStatus
+    booked_at: datetime | None
     arrival: date
     departure: date
+    arrival_time: str | None = Field(description="Expected arrival, HH:MM in property time")
     currency: str
-    total_amount: Decimal
+    total_amount: Decimal = Field(description="What the guest pays, taxes and fees included")
+    total_before_tax: Decimal | None
+    commission: Decimal | None = Field(description="What the OTA keeps of the total")
+    payment_collect: Literal["property", "ota"] | None = Field(
+        description="Who takes the guest's money"
+    )
+    payment_type: Literal["credit_card", "bank_transfer"] | None
+    guarantee: GuaranteeRead | None
     is_overbooked: bool
     revision: int
     rooms: list[RoomRead]
     guest: GuestRead | None
-    notes: str
+    special_requests: str = Field(description="The guest's requests and the channel's remarks")
+    notes: str = Field(description="The hotel's own notes")
     created_at: datetime
     updated_at: datetime
+
+
+class ReservationPage(BaseModel):
+    """A page of reservations in the order of their last change, oldest change first."""
+
+    items: list[ReservationRead]
+    next_cursor: str = Field(
+        description="Pass as ``cursor`` for the changes after this page; kept even when empty"
+    )
+    has_more: bool = Field(description="More reservations wait behind this page")
 
 
 class ChangeRead(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,10 +24,20 @@ from innsync.inventory.availability import day_counts, lock_room_types, move_led
 from innsync.inventory.calendar import effective_calendar
 from innsync.money import MAX_AMOUNT, round_money
 from innsync.properties.models import Property, RatePlan, RoomType
-from innsync.properties.service import get_owned
+from innsync.properties.service import get_owned, property_today
 from innsync.reservations.guests import match_or_create_guest
-from innsync.reservations.models import Guest, Reservation, ReservationChange, ReservationRoom
+from innsync.reservations.models import (
+    CANCELLED,
+    CONFIRMED,
+    NO_SHOW,
+    Guest,
+    Reservation,
+    ReservationChange,
+    ReservationRoom,
+)
 from innsync.reservations.schemas import (
+    ChargeRead,
+    GuaranteeRead,
     GuestRead,
     ReservationCreate,
     ReservationRead,
@@ -59,11 +69,15 @@ def create_direct(
         tenant_id=tenant_id,
         property_id=prop.id,
         source=DIRECT,
+        channel=DIRECT,
         status="confirmed",
+        booked_at=utcnow(),
         arrival=stay.start,
         departure=stay.end,
+        arrival_time=data.arrival_time,
         currency=prop.currency,
         notes=data.notes,
+        special_requests=data.special_requests,
         revision=1,
         is_overbooked=False,
     )
@@ -86,8 +100,8 @@ def modify_direct(
 ) -> Reservation:
     """Change dates, rooms or guest; the ledger moves by the difference only."""
     reservation = get_owned(session, Reservation, tenant_id, reservation_id)
-    if reservation.status == "cancelled":
-        raise ConflictError("a cancelled reservation cannot be modified")
+    if reservation.status != CONFIRMED:
+        raise ConflictError(f"a {reservation.status} reservation cannot be modified")
     prop = session.get_one(Property, reservation.property_id)
     before = snapshot(session, reservation)
     arrival = data.arrival or reservation.arrival
@@ -119,6 +133,10 @@ def modify_direct(
         reservation.guest_id = guest.id if guest else reservation.guest_id
     if data.notes is not None:
         reservation.notes = data.notes
+    if data.special_requests is not None:
+        reservation.special_requests = data.special_requests
+    if "arrival_time" in data.model_fields_set:
+        reservation.arrival_time = data.arrival_time
     session.flush()
     changes = diff(before, snapshot(session, reservation))
     if changes:
@@ -136,44 +154,55 @@ def cancel_direct(
 ) -> Reservation:
     """Cancel and give the units back; cancelling twice changes nothing the second time."""
     reservation = get_owned(session, Reservation, tenant_id, reservation_id)
-    if reservation.status == "cancelled":
+    if reservation.status == CANCELLED:
         return reservation
-    _note_pms_change(reservation, snapshot(session, reservation))
-    nights = _nights_of(
-        [_room_in(room) for room in reservation.rooms], reservation_range(reservation)
-    )
-    lock_room_types(session, {room_type_id for room_type_id, _ in nights})
-    move_ledger(session, {key: -count for key, count in nights.items()})
-    reservation.status = "cancelled"
-    reservation.revision += 1
-    _record(
-        session,
-        reservation,
-        "cancelled",
-        {"status": ["confirmed", "cancelled"]},
-        actor_key_id,
-        kinds.RESERVATION_CANCELLED,
-    )
+    _release(session, reservation, CANCELLED, actor_key_id, kinds.RESERVATION_CANCELLED)
     return reservation
 
 
-def list_reservations(
+def mark_no_show(
     session: Session,
     tenant_id: uuid.UUID,
-    property_id: uuid.UUID,
-    stay: DateRange | None = None,
-    limit: int = 100,
-) -> list[Reservation]:
-    get_owned(session, Property, tenant_id, property_id)
-    query = select(Reservation).where(
-        Reservation.tenant_id == tenant_id, Reservation.property_id == property_id
-    )
-    if stay is not None:
-        query = query.where(Reservation.arrival < stay.end, Reservation.departure > stay.start)
-    query = query.order_by(Reservation.arrival, Reservation.created_at).limit(
-        max(1, min(limit, 500))
-    )
-    return list(session.scalars(query))
+    reservation_id: uuid.UUID,
+    actor_key_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> Reservation:
+    """The guest did not come: the reservation holds no units from now on (the rest of the stay
+    can be sold again). Only a confirmed stay whose arrival day has come can be a no-show;
+    marking it twice changes nothing the second time."""
+    reservation = get_owned(session, Reservation, tenant_id, reservation_id)
+    if reservation.status == NO_SHOW:
+        return reservation
+    if reservation.status != CONFIRMED:
+        raise ConflictError(f"a {reservation.status} reservation cannot be a no-show")
+    prop = session.get_one(Property, reservation.property_id)
+    today = property_today(prop, now or utcnow())
+    if reservation.arrival > today:
+        raise ConflictError(f"the guest is not due before {reservation.arrival}")
+    _release(session, reservation, NO_SHOW, actor_key_id, kinds.RESERVATION_MODIFIED)
+    return reservation
+
+
+def _release(
+    session: Session,
+    reservation: Reservation,
+    status: str,
+    actor_key_id: uuid.UUID | None,
+    event_kind: str,
+) -> None:
+    """Set the new status; a confirmed reservation gives its units back (a no-show has)."""
+    _note_pms_change(reservation, snapshot(session, reservation))
+    if reservation.status == CONFIRMED:
+        nights = _nights_of(
+            [_room_in(room) for room in reservation.rooms], reservation_range(reservation)
+        )
+        lock_room_types(session, {room_type_id for room_type_id, _ in nights})
+        move_ledger(session, {key: -count for key, count in nights.items()})
+    before = reservation.status
+    reservation.status = status
+    reservation.revision += 1
+    action = "cancelled" if status == CANCELLED else status
+    _record(session, reservation, action, {"status": [before, status]}, actor_key_id, event_kind)
 
 
 def list_changes(
@@ -211,6 +240,7 @@ def _room_in(room: ReservationRoom, reprice: bool = False) -> RoomIn:
         rate_plan_id=room.rate_plan_id,
         adults=room.adults,
         children=room.children,
+        child_ages=room.child_ages,
         amount=None if reprice and room.rate_plan_id is not None else room.amount,
     )
 
@@ -310,8 +340,10 @@ def _priced_rooms(
                 rate_plan_id=room.rate_plan_id,
                 adults=room.adults,
                 children=room.children,
+                child_ages=list(room.child_ages),
                 nightly_prices=nightly,
                 amount=amount,
+                charges=[],
             )
         )
     return priced
@@ -357,11 +389,24 @@ def snapshot(session: Session, reservation: Reservation) -> dict[str, Any]:
                 "rate_plan_id": str(room.rate_plan_id) if room.rate_plan_id else None,
                 "adults": room.adults,
                 "children": room.children,
+                "child_ages": list(room.child_ages or ()),
                 "amount": str(room.amount),
             }
             for room in reservation.rooms
         ],
+        "ota_name": reservation.ota_name,
+        "ota_reservation_code": reservation.ota_reservation_code,
+        "arrival_time": reservation.arrival_time,
+        "special_requests": reservation.special_requests,
+        "total_before_tax": _text_or_none(reservation.total_before_tax),
+        "commission": _text_or_none(reservation.commission),
+        "payment_collect": reservation.payment_collect,
+        "payment_type": reservation.payment_type,
     }
+
+
+def _text_or_none(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -407,16 +452,28 @@ def _record(
 
 def reservation_read(session: Session, reservation: Reservation) -> ReservationRead:
     guest = session.get(Guest, reservation.guest_id) if reservation.guest_id else None
+    guarantee = reservation.guarantee
     return ReservationRead(
         id=reservation.id,
         property_id=reservation.property_id,
-        source=reservation.source,
+        source=reservation.channel,
+        connection_id=reservation.connection_id,
         channel_booking_id=reservation.channel_booking_id,
+        channel_reference=reservation.channel_reference,
+        ota_name=reservation.ota_name,
+        ota_reservation_code=reservation.ota_reservation_code,
         status=reservation.status,
+        booked_at=reservation.booked_at,
         arrival=reservation.arrival,
         departure=reservation.departure,
+        arrival_time=reservation.arrival_time,
         currency=reservation.currency,
         total_amount=reservation.total_amount,
+        total_before_tax=reservation.total_before_tax,
+        commission=reservation.commission,
+        payment_collect=reservation.payment_collect,
+        payment_type=reservation.payment_type,
+        guarantee=GuaranteeRead.model_validate(guarantee) if guarantee is not None else None,
         is_overbooked=reservation.is_overbooked,
         revision=reservation.revision,
         rooms=[
@@ -425,10 +482,20 @@ def reservation_read(session: Session, reservation: Reservation) -> ReservationR
                 rate_plan_id=room.rate_plan_id,
                 adults=room.adults,
                 children=room.children,
+                child_ages=room.child_ages,
                 amount=room.amount,
                 nightly_prices={
                     date.fromisoformat(k): Decimal(v) for k, v in room.nightly_prices.items()
                 },
+                charges=[
+                    ChargeRead(
+                        kind=charge["kind"],
+                        name=charge["name"],
+                        amount=Decimal(charge["amount"]),
+                        is_inclusive=charge["inclusive"],
+                    )
+                    for charge in room.charges
+                ],
             )
             for room in reservation.rooms
         ],
@@ -439,9 +506,14 @@ def reservation_read(session: Session, reservation: Reservation) -> ReservationR
             email=guest.email,
             phone=guest.phone,
             country=guest.country,
+            address=guest.address,
+            city=guest.city,
+            postal_code=guest.postal_code,
+            language=guest.language,
         )
         if guest
         else None,
+        special_requests=reservation.special_requests,
         notes=reservation.notes,
         created_at=reservation.created_at,
         updated_at=reservation.updated_at,

@@ -7,16 +7,21 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from innsync.api.deps import Db, Reader, Writer
 from innsync.errors import InvalidInputError
 from innsync.properties.service import get_owned
-from innsync.reservations import service
+from innsync.reservations import listing, service
+from innsync.reservations.listing import MAX_PAGE, ReservationFilter
 from innsync.reservations.models import Reservation
 from innsync.reservations.schemas import (
     ChangeRead,
     ReservationCreate,
+    ReservationPage,
     ReservationRead,
+    ReservationStatus,
     ReservationUpdate,
 )
 from innsync.stay_dates import DateRange
@@ -44,23 +49,60 @@ async def list_reservations(
     property_id: uuid.UUID,
     db: Db,
     who: Reader,
+    cursor: Annotated[
+        str | None, Query(description="next_cursor of the page before; the start when left out")
+    ] = None,
+    status: Annotated[
+        list[ReservationStatus] | None, Query(description="Any of these statuses (repeatable)")
+    ] = None,
+    channel: Annotated[
+        str | None,
+        Query(max_length=32, description='"direct" or a channel kind, e.g. "channex"'),
+    ] = None,
+    connection_id: Annotated[uuid.UUID | None, Query()] = None,
+    ota_reservation_code: Annotated[
+        str | None, Query(max_length=128, description="The OTA's code of the booking")
+    ] = None,
+    arrival_from: Annotated[date | None, Query(description="Arrivals on or after")] = None,
+    arrival_before: Annotated[date | None, Query(description="Arrivals before")] = None,
+    departure_from: Annotated[date | None, Query(description="Departures on or after")] = None,
+    departure_before: Annotated[date | None, Query(description="Departures before")] = None,
     staying_from: Annotated[
         date | None, Query(description="Stays overlapping from this date")
     ] = None,
     staying_to: Annotated[date | None, Query(description="... up to this date, excluded")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[ReservationRead]:
+    changed_since: Annotated[
+        AwareDatetime | None, Query(description="Changed at or after this time")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> ReservationPage:
     stay = None
     if staying_from is not None or staying_to is not None:
         if staying_from is None or staying_to is None or staying_to <= staying_from:
             raise InvalidInputError("give both staying_from and staying_to, with staying_to later")
         stay = DateRange(staying_from, staying_to)
-    return await db.read(
-        lambda s: [
-            service.reservation_read(s, reservation)
-            for reservation in service.list_reservations(s, who.tenant_id, property_id, stay, limit)
-        ]
+    where = ReservationFilter(
+        statuses=status,
+        channel=channel,
+        connection_id=connection_id,
+        ota_reservation_code=ota_reservation_code,
+        arrival_from=arrival_from,
+        arrival_before=arrival_before,
+        departure_from=departure_from,
+        departure_before=departure_before,
+        staying=stay,
+        changed_since=changed_since,
     )
+
+    def page(session: Session) -> ReservationPage:
+        found = listing.list_reservations(session, who.tenant_id, property_id, where, cursor, limit)
+        return ReservationPage(
+            items=[service.reservation_read(session, r) for r in found.reservations],
+            next_cursor=found.next_cursor,
+            has_more=found.has_more,
+        )
+
+    return await db.read(page)
 
 
 @router.get("/reservations/{reservation_id}")
@@ -88,6 +130,18 @@ async def cancel_reservation(reservation_id: uuid.UUID, db: Db, who: Writer) -> 
     return await db.write(
         lambda s: service.reservation_read(
             s, service.cancel_direct(s, who.tenant_id, reservation_id, who.key_id)
+        )
+    )
+
+
+@router.post(
+    "/reservations/{reservation_id}/no-show",
+    responses={409: {"description": "Not confirmed, or the arrival day has not come"}},
+)
+async def mark_no_show(reservation_id: uuid.UUID, db: Db, who: Writer) -> ReservationRead:
+    return await db.write(
+        lambda s: service.reservation_read(
+            s, service.mark_no_show(s, who.tenant_id, reservation_id, who.key_id)
         )
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,11 @@ from innsync.stay_dates import DateRange
 OTA_CODES = {"Booking.com": "BDC", "Expedia": "EXP", "Airbnb": "ABB", "Offline": "OFL"}
 # A rate plan that was never priced still yields a plausible booking amount.
 FALLBACK_NIGHTLY = Decimal("100.00")
+# §1.6 taxes: VAT counted in the nightly prices, a city tax per adult and night on top.
+VAT_RATE = Decimal("0.10")
+CITY_TAX_PER_ADULT_NIGHT = Decimal("2.50")
+# §1.6 ota_commission: what the OTA keeps; a share of the amount (none for offline bookings).
+COMMISSION_RATE = Decimal("0.15")
 _FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Radia", "Tim")
 _SURNAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Perlman", "Lee")
 
@@ -39,8 +44,14 @@ class NewBooking(BaseModel):
     ota_name: str = "Booking.com"
     customer_name: str = "Ada"
     customer_surname: str = "Lovelace"
+    customer_country: str = "GB"
+    customer_language: str = "en"
     has_card: bool = True
+    is_virtual_card: bool = False
     notes: str | None = None
+    arrival_hour: str | None = "15:00"
+    child_ages: list[int] = Field(default_factory=list)
+    payment_collect: Literal["property", "ota"] | None = "property"
 
 
 class BookingChange(BaseModel):
@@ -110,25 +121,66 @@ def _nightly(state: SimulatorState, spec: NewBooking) -> dict[str, str]:
     }
 
 
+def _taxes(spec: NewBooking, total: Decimal) -> list[dict[str, Any]]:
+    """§1.6 room ``taxes``: the VAT inside the price and the city tax on top."""
+    nights = (spec.departure_date - spec.arrival_date).days
+    vat = (total * VAT_RATE / (1 + VAT_RATE)).quantize(CENT)
+    city_tax = CITY_TAX_PER_ADULT_NIGHT * spec.adults * nights
+    return [
+        {
+            "is_inclusive": True,
+            "name": "VAT",
+            "total_price": format_amount(vat),
+            "type": "tax",
+            "nights": nights,
+            "persons": None,
+            "price_mode": "per_booking",
+            "price_per_unit": format_amount(vat),
+        },
+        {
+            "is_inclusive": False,
+            "name": "City tax",
+            "total_price": format_amount(city_tax),
+            "type": "city_tax",
+            "nights": nights,
+            "persons": spec.adults,
+            "price_mode": "per_person_per_night",
+            "price_per_unit": format_amount(CITY_TAX_PER_ADULT_NIGHT),
+        },
+    ]
+
+
 def _attributes(
     state: SimulatorState, spec: NewBooking, booking_id: str, revision_id: str, status: str
 ) -> dict[str, Any]:
     days = _nightly(state, spec)
-    amount = format_amount(sum((Decimal(p) for p in days.values()), Decimal(0)))
+    total = sum((Decimal(p) for p in days.values()), Decimal(0))
+    amount = format_amount(total)
     code = "".join(str(state.booking_rng.randrange(10)) for _ in range(10))
-    occupancy = {"adults": spec.adults, "children": spec.children, "infants": spec.infants}
+    occupancy: dict[str, Any] = {
+        "adults": spec.adults,
+        "children": spec.children,
+        "infants": spec.infants,
+    }
+    if spec.child_ages:
+        occupancy["ages"] = list(spec.child_ages)
     guarantee = (
         # §1.1: without PCI access the card number is masked and the cvv is "***".
         {
             "card_number": "411111******1111",
-            "card_type": "VI",
+            "card_type": "VI" if not spec.is_virtual_card else "MC",
             "cardholder_name": f"{spec.customer_name} {spec.customer_surname}",
             "cvv": "***",
             "expiration_date": "10/2030",
-            "is_virtual": False,
+            "is_virtual": spec.is_virtual_card,
         }
         if spec.has_card
         else None
+    )
+    commission = (
+        None
+        if spec.ota_name == "Offline"
+        else format_amount((total * COMMISSION_RATE).quantize(CENT))
     )
     return {
         "booking_id": booking_id,
@@ -141,20 +193,26 @@ def _attributes(
         "status": status,
         "arrival_date": spec.arrival_date.isoformat(),
         "departure_date": spec.departure_date.isoformat(),
-        "arrival_hour": None,
+        "arrival_hour": spec.arrival_hour,
         "amount": amount,
         "currency": state.properties[spec.property_id].attributes["currency"],
-        "ota_commission": None,
-        "payment_collect": "property",
-        "payment_type": "credit_card" if spec.has_card else None,
+        "ota_commission": commission,
+        "payment_collect": spec.payment_collect,
+        "payment_type": "credit_card" if spec.has_card else "bank_transfer",
         "notes": spec.notes,
         "occupancy": occupancy,
         "customer": {
             "name": spec.customer_name,
             "surname": spec.customer_surname,
             "mail": f"{spec.customer_name.lower()}@example.com",
-            "phone": None,
-            "country": None,
+            "phone": "+44 20 7946 0000",
+            "country": spec.customer_country,
+            "city": "London",
+            "address": "12 St James's Square",
+            "zip": "SW1Y 4JH",
+            "language": spec.customer_language,
+            "company": None,
+            "meta": {"is_genius": False},
         },
         "guarantee": guarantee,
         "services": [],
@@ -170,7 +228,7 @@ def _attributes(
                 "occupancy": occupancy,
                 "guests": [{"name": spec.customer_name, "surname": spec.customer_surname}],
                 "services": [],
-                "taxes": [],
+                "taxes": _taxes(spec, total),
                 "meta": {},
             }
         ],
@@ -252,8 +310,14 @@ def modify_booking(
         ota_name=old["ota_name"],
         customer_name=old["customer"]["name"],
         customer_surname=old["customer"]["surname"],
+        customer_country=old["customer"]["country"],
+        customer_language=old["customer"]["language"],
         has_card=old["guarantee"] is not None,
+        is_virtual_card=old["guarantee"] is not None and old["guarantee"]["is_virtual"],
         notes=change.notes if change.notes is not None else old["notes"],
+        arrival_hour=old["arrival_hour"],
+        child_ages=old["occupancy"].get("ages", []),
+        payment_collect=old["payment_collect"],
     )
     _check(state, spec)
     attributes = _attributes(state, spec, booking_id, state.new_id(), "modified")
