@@ -98,7 +98,7 @@ def test_no_unit_left_answers_409_and_changes_nothing(client: TestClient, db: Db
             f"/api/v1/properties/{hotel.property_id}/reservations", headers=hotel.caller.headers
         )
     )
-    assert len(listed) == 1
+    assert len(listed["items"]) == 1
 
 
 def test_modification_that_does_not_fit_keeps_the_old_booking(client: TestClient, db: Db) -> None:

@@ -302,6 +302,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "write", _json(lambda _t: {"departure": day(6), "notes": "moved by someone else"})
     ),
     ("POST", "/api/v1/reservations/{reservation_id}/cancel"): Route("write"),
+    ("POST", "/api/v1/reservations/{reservation_id}/no-show"): Route("write"),
     ("GET", "/api/v1/reservations/{reservation_id}/changes"): Route("read"),
     ("GET", "/api/v1/conflicts"): Route("read", lambda _t: {"params": {"status": "open"}}),
     ("GET", "/api/v1/conflicts/{conflict_id}"): Route("read"),

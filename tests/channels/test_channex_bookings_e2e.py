@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from innsync.events import kinds
 from innsync.events.models import Event
 from innsync.inbox.models import InboxItem
 from innsync.inventory.models import InventoryLedgerDay
+from innsync.reservations.models import Reservation
 from tests.channels.channex_live import WEBHOOK_SECRET, LiveChannex, live_channex
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
@@ -223,3 +225,113 @@ def test_webhook_subscriptions_carry_the_secret_and_registering_again_changes_no
     assert [(i.status, i.reason[:19]) for i in live.items()] == [
         ("rejected", "verification failed")
     ]
+
+
+def test_a_channex_booking_read_back_through_the_api_shows_what_channex_sent(
+    live: LiveChannex,
+) -> None:
+    booking_id = live.book(
+        nights=2,
+        adults=2,
+        children=1,
+        child_ages=[7],
+        ota_name="Expedia",
+        notes="Cot in the room, please",
+        arrival_hour="21:30",
+        customer_country="DE",
+        customer_language="de",
+        is_virtual_card=True,
+        payment_collect="ota",
+    )
+    live.inbound()
+    (stored,) = live.reservations()
+    (revision,) = live.sim_revisions()
+    sent = live.sim.get(f"/api/v1/booking_revisions/{revision['revision_id']}").json()["data"]
+    sent = sent["attributes"]
+    sent_room = sent["rooms"][0]
+    with live.api() as api:
+        answer = api.get(f"/api/v1/reservations/{stored.id}")
+        assert answer.status_code == 200, answer.text
+        shown = answer.json()
+        found = api.get(
+            f"/api/v1/properties/{live.property_id}/reservations",
+            params={"ota_reservation_code": sent["ota_reservation_code"]},
+        ).json()
+
+    # Where the booking comes from: the channel, its connection, the OTA and the OTA's code.
+    assert sent["ota_name"] == "Expedia"
+    assert sent["unique_id"] == f"EXP-{sent['ota_reservation_code']}"
+    assert (shown["source"], shown["connection_id"]) == ("channex", str(live.connection_id))
+    assert (shown["ota_name"], shown["ota_reservation_code"]) == (
+        "Expedia",
+        sent["ota_reservation_code"],
+    )
+    assert (shown["channel_booking_id"], shown["channel_reference"]) == (
+        booking_id,
+        sent["unique_id"],
+    )
+    assert [item["id"] for item in found["items"]] == [shown["id"]]
+    # When and how the guest comes, and what they asked for.
+    assert shown["booked_at"] == sent["inserted_at"] + "Z"
+    assert (shown["arrival_time"], shown["special_requests"]) == ("21:30", sent["notes"])
+    assert shown["status"] == "confirmed"
+    guest = shown["guest"]
+    customer = sent["customer"]
+    assert (guest["first_name"], guest["last_name"], guest["email"]) == (
+        customer["name"],
+        customer["surname"],
+        customer["mail"],
+    )
+    assert (guest["address"], guest["city"], guest["postal_code"]) == (
+        customer["address"],
+        customer["city"],
+        customer["zip"],
+    )
+    assert (guest["country"], guest["language"]) == ("DE", "de")
+    # The room: occupancy with the child's age, each night's price, its taxes and fees.
+    (room,) = shown["rooms"]
+    assert (room["adults"], room["children"], room["child_ages"]) == (2, 1, [7])
+    assert room["nightly_prices"] == sent_room["days"]
+    assert room["charges"] == [
+        {
+            "kind": tax["type"],
+            "name": tax["name"],
+            "amount": tax["total_price"],
+            "is_inclusive": tax["is_inclusive"],
+        }
+        for tax in sent_room["taxes"]
+    ]
+    (vat,) = [tax for tax in sent_room["taxes"] if tax["is_inclusive"]]
+    # Money: the total, the total before the tax counted in it, the OTA's commission, payment.
+    assert Decimal(shown["total_amount"]) == Decimal(sent["amount"])
+    assert Decimal(shown["total_before_tax"]) == Decimal(sent["amount"]) - Decimal(
+        vat["total_price"]
+    )
+    assert Decimal(shown["commission"]) == Decimal(sent["ota_commission"])
+    assert (shown["payment_collect"], shown["payment_type"]) == ("ota", "credit_card")
+    # The guarantee: a virtual card, known by brand and last four digits, never by its number.
+    assert shown["guarantee"] == {
+        "card_type": sent["guarantee"]["card_type"],
+        "card_last_four": "1111",
+        "cardholder_name": sent["guarantee"]["cardholder_name"],
+        "expires": sent["guarantee"]["expiration_date"],
+        "is_virtual": True,
+    }
+    assert sent["guarantee"]["card_number"] not in answer.text
+    with live.sessions() as session:
+        kept = [item.body for item in session.scalars(select(InboxItem))]
+        kept += [repr(row) for row in session.execute(select(Reservation.guarantee)).all()]
+    assert not [
+        body for body in kept if b"411111" in (body if isinstance(body, bytes) else body.encode())
+    ]
+
+    # A modification keeps the OTA's code and the booking time; its other values come anew.
+    live.modify(booking_id, notes="Cot, and a late check-out")
+    live.inbound()
+    with live.api() as api:
+        again = api.get(f"/api/v1/reservations/{stored.id}").json()
+    assert (again["ota_reservation_code"], again["booked_at"]) == (
+        shown["ota_reservation_code"],
+        shown["booked_at"],
+    )
+    assert again["special_requests"] == "Cot, and a late check-out"

@@ -343,9 +343,10 @@ def test_a_connection_made_through_the_api_receives_bookings(
     listed = ok(
         client.get(f"/api/v1/properties/{hotel.property_id}/reservations", headers=caller.headers)
     )
-    assert [(r["channel_booking_id"], r["source"], r["status"]) for r in listed] == [
-        ("API-1", connection["id"], "confirmed")
-    ]
+    assert [
+        (r["channel_booking_id"], r["source"], r["connection_id"], r["status"])
+        for r in listed["items"]
+    ] == [("API-1", "fake", connection["id"], "confirmed")]
 
 
 def test_adapters_built_at_ingress_cannot_call_the_channel() -> None:

@@ -160,7 +160,7 @@ def revision_from_json(document: object) -> BookingRevision:
             arrival=_day(fields, "arrival"),
             departure=_day(fields, "departure"),
             rooms=tuple(_room(room, index) for index, room in enumerate(rooms)),
-            guest=GuestDetails(**{key: _optional_text(guest, key) for key in GUEST_FIELDS}),
+            guest=GuestDetails(**{key: _optional_text(guest, key, "guest ") for key in GUEST_FIELDS}),
             total_amount=_money(fields.get("total"), "total"),
             currency=_text(fields, "currency"),
             received_at=_timestamp(fields, "revised_at"),
@@ -193,10 +193,10 @@ def _text(fields: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _optional_text(fields: Mapping[str, Any], key: str) -> str | None:
+def _optional_text(fields: Mapping[str, Any], key: str, what: str = "") -> str | None:
     value = fields.get(key)
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"{key} must be a string")
+        raise ValueError(f"{what}{key} must be a string")
     return value
 
 
@@ -220,10 +220,10 @@ def _guarantee(value: object) -> Guarantee | None:
     if not isinstance(is_virtual, bool):
         raise ValueError("guarantee is_virtual must be true or false")
     return Guarantee(
-        card_type=_optional_text(fields, "card_type"),
-        card_last_four=_optional_text(fields, "card_last_four"),
-        cardholder_name=_optional_text(fields, "cardholder_name"),
-        expires=_optional_text(fields, "expires"),
+        card_type=_optional_text(fields, "card_type", "guarantee "),
+        card_last_four=_optional_text(fields, "card_last_four", "guarantee "),
+        cardholder_name=_optional_text(fields, "cardholder_name", "guarantee "),
+        expires=_optional_text(fields, "expires", "guarantee "),
         is_virtual=is_virtual,
     )
 
