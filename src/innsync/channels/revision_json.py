@@ -160,7 +160,9 @@ def revision_from_json(document: object) -> BookingRevision:
             arrival=_day(fields, "arrival"),
             departure=_day(fields, "departure"),
             rooms=tuple(_room(room, index) for index, room in enumerate(rooms)),
-            guest=GuestDetails(**{key: _optional_text(guest, key, "guest ") for key in GUEST_FIELDS}),
+            guest=GuestDetails(
+                **{key: _optional_text(guest, key, "guest ") for key in GUEST_FIELDS}
+            ),
             total_amount=_money(fields.get("total"), "total"),
             currency=_text(fields, "currency"),
             received_at=_timestamp(fields, "revised_at"),

@@ -102,9 +102,7 @@ def list_reservations(
     return ReservationPage(page, encode_cursor(last or after), has_more=len(found) > limit)
 
 
-def _filtered(
-    query: Select[Reservation], where: ReservationFilter
-) -> Select[Reservation]:
+def _filtered(query: Select[Reservation], where: ReservationFilter) -> Select[Reservation]:
     if where.statuses:
         query = query.where(Reservation.status.in_(where.statuses))
     if where.channel is not None:
