@@ -64,8 +64,9 @@ class Reservation(UuidPk, Timestamps, Base):
     __tablename__ = "reservations"
     __table_args__ = (
         UniqueConstraint("tenant_id", "source", "channel_booking_id"),
-        # The list's keyset: a property's reservations in the order of their last change.
-        UniqueConstraint("property_id", "change_seq"),
+        # The list's keyset: a property's reservations in the order of their last change. An
+        # index rather than a constraint: SQLite adds it without copying the table.
+        Index("uq_reservations_property_id_change_seq", "property_id", "change_seq", unique=True),
         Index("ix_reservations_tenant_ota_code", "tenant_id", "ota_reservation_code"),
     )
 

@@ -50,25 +50,29 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("child_ages", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("charges", sa.JSON(), nullable=True))
 
-    with op.batch_alter_table("reservations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("channel", sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column("connection_id", sa.Uuid(), nullable=True))
-        batch_op.add_column(sa.Column("channel_reference", sa.String(length=128), nullable=True))
-        batch_op.add_column(sa.Column("ota_name", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("ota_reservation_code", sa.String(length=128), nullable=True))
-        batch_op.add_column(sa.Column("booked_at", UTC_DATETIME, nullable=True))
-        batch_op.add_column(sa.Column("arrival_time", sa.String(length=5), nullable=True))
-        batch_op.add_column(sa.Column("special_requests", sa.Text(), nullable=True))
-        batch_op.add_column(
-            sa.Column("total_before_tax", sa.Numeric(precision=12, scale=2), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("commission", sa.Numeric(precision=12, scale=2), nullable=True)
-        )
-        batch_op.add_column(sa.Column("payment_collect", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("payment_type", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("guarantee", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("change_seq", sa.BigInteger(), nullable=True))
+    # Plain ALTER TABLE ... ADD COLUMN, NOT NULL columns with a default, and indexes rather than
+    # constraints, so that SQLite alters reservations in place: copying the table (batch mode)
+    # fails on the rows that reference it. MySQL takes a TEXT default only as an expression.
+    bind = op.get_bind()
+    is_mysql = bind.dialect.name == "mysql" and not getattr(bind.dialect, "is_mariadb", False)
+    empty_text: str | sa.TextClause = sa.text("('')") if is_mysql else ""
+    for column in (
+        sa.Column("channel", sa.String(length=32), nullable=False, server_default="direct"),
+        sa.Column("connection_id", sa.Uuid(), nullable=True),
+        sa.Column("channel_reference", sa.String(length=128), nullable=True),
+        sa.Column("ota_name", sa.String(length=64), nullable=True),
+        sa.Column("ota_reservation_code", sa.String(length=128), nullable=True),
+        sa.Column("booked_at", UTC_DATETIME, nullable=True),
+        sa.Column("arrival_time", sa.String(length=5), nullable=True),
+        sa.Column("special_requests", sa.Text(), nullable=False, server_default=empty_text),
+        sa.Column("total_before_tax", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("commission", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("payment_collect", sa.String(length=16), nullable=True),
+        sa.Column("payment_type", sa.String(length=16), nullable=True),
+        sa.Column("guarantee", sa.JSON(), nullable=True),
+        sa.Column("change_seq", sa.BigInteger(), nullable=True),
+    ):
+        op.add_column("reservations", column)
 
     _fill_existing()
 
@@ -76,15 +80,15 @@ def upgrade() -> None:
         batch_op.alter_column("child_ages", existing_type=sa.JSON(), nullable=False)
         batch_op.alter_column("charges", existing_type=sa.JSON(), nullable=False)
 
-    with op.batch_alter_table("reservations", schema=None) as batch_op:
-        batch_op.alter_column("channel", existing_type=sa.String(length=32), nullable=False)
-        batch_op.alter_column("special_requests", existing_type=sa.Text(), nullable=False)
-        batch_op.create_index(
-            "ix_reservations_tenant_ota_code", ["tenant_id", "ota_reservation_code"], unique=False
-        )
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_reservations_property_id_change_seq"), ["property_id", "change_seq"]
-        )
+    op.create_index(
+        "ix_reservations_tenant_ota_code", "reservations", ["tenant_id", "ota_reservation_code"]
+    )
+    op.create_index(
+        "uq_reservations_property_id_change_seq",
+        "reservations",
+        ["property_id", "change_seq"],
+        unique=True,
+    )
 
 
 def _fill_existing() -> None:
@@ -102,7 +106,6 @@ def _fill_existing() -> None:
         sa.column("updated_at", UTC_DATETIME),
         sa.column("channel", sa.String()),
         sa.column("connection_id", sa.Uuid()),
-        sa.column("special_requests", sa.Text()),
         sa.column("change_seq", sa.BigInteger()),
     )
     connections = sa.table(
@@ -132,7 +135,6 @@ def _fill_existing() -> None:
             .values(
                 channel="direct" if connection_id is None else kinds.get(connection_id, "unknown"),
                 connection_id=connection_id,
-                special_requests="",
                 change_seq=last[row.property_id],
             )
         )
@@ -145,9 +147,7 @@ def _fill_existing() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("reservations", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("uq_reservations_property_id_change_seq"), type_="unique"
-        )
+        batch_op.drop_index("uq_reservations_property_id_change_seq")
         batch_op.drop_index("ix_reservations_tenant_ota_code")
         for column in (
             "change_seq",
