@@ -142,3 +142,84 @@ def test_guests_are_matched_by_email_then_phone(client: TestClient, db: Db) -> N
     stranger = book({"first_name": "Luca", "email": "luca@example.com"})
     assert first["id"] == by_email["id"] == by_phone["id"] != stranger["id"]
     assert (by_phone["first_name"], by_phone["last_name"]) == ("Mary", "Rossi")
+
+
+def test_a_direct_booking_keeps_requests_arrival_time_children_s_ages_and_the_guest_s_address(
+    client: TestClient, db: Db
+) -> None:
+    hotel = make_hotel(client, new_tenant(db.sessions))
+    guest = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "country": "GB",
+        "address": "12 St James's Square",
+        "city": "London",
+        "postal_code": "SW1Y 4JH",
+        "language": "en-GB",
+    }
+    made = ok(
+        client.post(
+            f"/api/v1/properties/{hotel.property_id}/reservations",
+            json={
+                "arrival": day(3),
+                "departure": day(5),
+                "arrival_time": "19:45",
+                "rooms": [
+                    {
+                        "room_type_id": hotel.room_type_id,
+                        "rate_plan_id": hotel.rate_plan_id,
+                        "adults": 2,
+                        "children": 1,
+                        "child_ages": [5],
+                    }
+                ],
+                "guest": guest,
+                "special_requests": "Cot, please",
+                "notes": "Regular guest",
+            },
+            headers=hotel.caller.headers,
+        ),
+        201,
+    )
+    shown = ok(client.get(f"/api/v1/reservations/{made['id']}", headers=hotel.caller.headers))
+    assert {key: shown["guest"][key] for key in guest} == guest
+    assert (shown["source"], shown["connection_id"], shown["ota_name"]) == ("direct", None, None)
+    assert (shown["arrival_time"], shown["special_requests"], shown["notes"]) == (
+        "19:45",
+        "Cot, please",
+        "Regular guest",
+    )
+    assert shown["booked_at"] is not None
+    assert [(r["children"], r["child_ages"], r["charges"]) for r in shown["rooms"]] == [
+        (1, [5], [])
+    ]
+
+    # A move keeps the ages; the arrival time can be cleared.
+    moved = ok(
+        client.patch(
+            f"/api/v1/reservations/{made['id']}",
+            json={"departure": day(6), "arrival_time": None},
+            headers=hotel.caller.headers,
+        )
+    )
+    assert (moved["rooms"][0]["child_ages"], moved["arrival_time"]) == ([5], None)
+
+    too_many = client.post(
+        f"/api/v1/properties/{hotel.property_id}/reservations",
+        json={
+            "arrival": day(3),
+            "departure": day(4),
+            "rooms": [
+                {
+                    "room_type_id": hotel.room_type_id,
+                    "adults": 2,
+                    "child_ages": [5],
+                    "amount": "90.00",
+                }
+            ],
+        },
+        headers=hotel.caller.headers,
+    )
+    assert too_many.status_code == 422
+    assert "child_ages" in too_many.text
