@@ -89,10 +89,37 @@ class RateValues:
         cleared: dict[str, Any] = {name: None for name in RATE_FIELDS if name not in fields}
         return dataclasses.replace(self, **cleared)
 
-    def updated_with(self, update: RateValues) -> RateValues:
-        """These values after a partial update: the update's set fields win."""
+    def updated_with(
+        self, update: RateValues, *, merge_occupancy_prices: bool = False
+    ) -> RateValues:
+        """These values after a partial update: the update's set fields win.
+
+        With ``merge_occupancy_prices`` (a channel that takes partial price lists) the update's
+        occupancy prices replace only the occupancies it names; the others keep their price.
+        """
         changes: dict[str, Any] = {name: getattr(update, name) for name in update.fields()}
+        if merge_occupancy_prices and self.occupancy_prices and update.occupancy_prices:
+            merged = dict(self.occupancy_prices) | dict(update.occupancy_prices)
+            changes["occupancy_prices"] = tuple(merged.items())
         return dataclasses.replace(self, **changes)
+
+    def occupancy_prices_changed_from(self, held: RateValues) -> RateValues:
+        """These values with only the occupancy prices that differ from ``held``'s.
+
+        For channels that take partial price lists: an occupancy whose price the channel
+        already holds is not sent again. ``occupancy_prices`` is unset when none differs (an
+        occupancy innsync stopped pricing keeps what the channel last had, like any field
+        innsync stops managing).
+        """
+        if self.occupancy_prices is None or not held.occupancy_prices:
+            return self
+        before = dict(held.occupancy_prices)
+        changed = tuple(
+            (occupancy, amount)
+            for occupancy, amount in self.occupancy_prices
+            if before.get(occupancy) != amount
+        )
+        return dataclasses.replace(self, occupancy_prices=changed or None)
 
     @property
     def is_empty(self) -> bool:
@@ -214,6 +241,9 @@ class ChannelLimits:
     understands_weekdays: bool = False
     accepts_partial_rates: bool = True
     """Fields left out of a rate entry keep their value; otherwise the entry replaces them all."""
+    accepts_partial_occupancy_prices: bool = False
+    """With partial rates: occupancies left out of a per-person price list keep their price, so
+    only the occupancies whose price changed are sent."""
     max_days_per_entry: int | None = None
 
     def __post_init__(self) -> None:

@@ -239,7 +239,10 @@ def _record_answer(
         else:
             current = acked_rates(session, connection_id, mappings, _covering(mappings, accepted))
             merged = apply_updates(
-                current, accepted, partial_rates=adapter.limits.accepts_partial_rates
+                current,
+                accepted,
+                partial_rates=adapter.limits.accepts_partial_rates,
+                partial_occupancies=adapter.limits.accepts_partial_occupancy_prices,
             )
             covered = {
                 key: {day: merged[key][day] for day in days}
