@@ -22,7 +22,9 @@ from innsync.channels.types import (
     RateUpdate,
     RateValues,
 )
+from innsync.properties.derivation import DayValues
 from innsync.stay_dates import DateRange, runs_of_equal_values
+from innsync.sync.desired import channel_values
 from innsync.sync.planner import (
     REQUEST_ENVELOPE_BYTES,
     UpdateTooLargeError,
@@ -514,3 +516,12 @@ def test_an_occupancy_no_longer_priced_is_not_resent_for_ever() -> None:
     acked = {("dbl", "bar"): {ORIGIN: _per_person((1, "90"), (2, "110"))}}
     desired = {("dbl", "bar"): {ORIGIN: _per_person((2, "110"))}}
     assert plan_rates(desired, acked, HORIZON, PER_PERSON_PARTIAL) == []
+
+
+def test_a_price_brought_down_to_zero_closes_the_date_instead_of_being_sent() -> None:
+    zero = channel_values(DayValues(price=Decimal("0.00"), min_stay_arrival=2))
+    assert (zero.price, zero.stop_sell, zero.min_stay_arrival) == (None, True, 2)
+    per_person = channel_values(
+        DayValues(occupancy_prices=((1, Decimal("0.00")), (2, Decimal("80.00"))))
+    )
+    assert (per_person.occupancy_prices, per_person.stop_sell) == (((2, Decimal("80.00")),), False)

@@ -227,6 +227,58 @@ class PushResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ValueConstraints:
+    """The values a channel refuses, declared by its adapter so a write can say so at once.
+
+    innsync itself refuses what no channel can sell (a price of 0); these are the narrower
+    rules of one channel. ``None`` means the channel declares no such rule.
+    """
+
+    min_price: Decimal | None = None
+    """The lowest price the channel takes (inclusive)."""
+    max_price: Decimal | None = None
+    price_decimal_places: int | None = None
+    """Prices with more decimal places are refused (innsync never rounds a price on the way)."""
+    max_min_stay: int | None = None
+    max_max_stay: int | None = None
+
+    def problems(self, values: RateValues) -> list[str]:
+        """Why the channel would refuse ``values``; empty when it would take them."""
+        found: list[str] = []
+        prices = [("price", values.price)] if values.price is not None else []
+        prices += [
+            (f"price for occupancy {occupancy}", amount)
+            for occupancy, amount in values.occupancy_prices or ()
+        ]
+        for name, amount in prices:
+            if self.min_price is not None and amount < self.min_price:
+                found.append(f"{name} {amount} is below the channel's minimum {self.min_price}")
+            if self.max_price is not None and amount > self.max_price:
+                found.append(f"{name} {amount} is above the channel's maximum {self.max_price}")
+            places = self.price_decimal_places
+            exponent = amount.normalize().as_tuple().exponent
+            if places is not None and isinstance(exponent, int) and -exponent > places:
+                found.append(f"{name} {amount} has more than {places} decimal places")
+        for name in ("min_stay_arrival", "min_stay_through"):
+            stay = getattr(values, name)
+            if self.max_min_stay is not None and stay is not None and stay > self.max_min_stay:
+                found.append(f"{name} {stay} is above the channel's maximum {self.max_min_stay}")
+        if (
+            self.max_max_stay is not None
+            and values.max_stay is not None
+            and values.max_stay > self.max_max_stay
+        ):
+            found.append(
+                f"max_stay {values.max_stay} is above the channel's maximum {self.max_max_stay}"
+            )
+        return found
+
+
+NO_VALUE_CONSTRAINTS = ValueConstraints()
+"""A channel that declares no value rules beyond innsync's own."""
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelLimits:
     """What a channel accepts: its request budget and the shape of the requests it understands."""
 
@@ -245,6 +297,8 @@ class ChannelLimits:
     """With partial rates: occupancies left out of a per-person price list keep their price, so
     only the occupancies whose price changed are sent."""
     max_days_per_entry: int | None = None
+    values: ValueConstraints = NO_VALUE_CONSTRAINTS
+    """The values the channel refuses (see :class:`ValueConstraints`)."""
 
     def __post_init__(self) -> None:
         _check_non_negative("requests_per_window", self.requests_per_window, minimum=1)

@@ -98,12 +98,15 @@ def channel_values(day: DayValues) -> RateValues:
 
     A restriction innsync does not hold is sent as its "off" value, so lifting one reaches the
     channel; a date without any price is closed (stop sell): innsync never offers a night for
-    which it does not know the price.
+    which it does not know the price. A price of 0 (a derived price brought down to nothing) is
+    no price: no channel sells a night at 0, so such a date is closed rather than refused.
     """
-    has_price = day.price is not None or bool(day.occupancy_prices)
+    price = day.price if day.price is not None and day.price > 0 else None
+    occupancy_prices = tuple(pair for pair in day.occupancy_prices or () if pair[1] > 0)
+    has_price = price is not None or bool(occupancy_prices)
     return RateValues(
-        price=day.price,
-        occupancy_prices=day.occupancy_prices or None,
+        price=price,
+        occupancy_prices=occupancy_prices or None,
         min_stay_arrival=day.min_stay_arrival or 1,
         min_stay_through=day.min_stay_through or 1,
         max_stay=day.max_stay or 0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -54,6 +55,7 @@ from innsync.channels.types import (
     RateValues,
     RemoteCatalog,
     RevisionPage,
+    ValueConstraints,
 )
 from innsync.stay_dates import DateRange
 
@@ -80,6 +82,9 @@ CHANNEX_LIMITS = ChannelLimits(
     # §1.5: `rates` sets each listed occupancy's price; an occupancy left out keeps its own
     # (occupancy options are priced apart), so a changed price list sends only what changed.
     accepts_partial_occupancy_prices=True,
+    # §1.5: "rate: greater than 0", as a decimal string or an integer of minor units, so a
+    # price finer than a cent cannot be said (money() sends it unrounded, to be refused).
+    values=ValueConstraints(min_price=Decimal("0.01"), price_decimal_places=2),
 )
 
 # §1.6: the feed's default page is 10; a larger page is asked for, and `meta.total` says
