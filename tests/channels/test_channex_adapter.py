@@ -413,6 +413,7 @@ def test_past_only_updates_spend_no_call(setup: Setup) -> None:
     )
     result = setup.run(lambda adapter: adapter.push_rates(request))
     assert result.is_fully_accepted
+    assert result.unsent_indexes == (0, 1)  # refused by no one, but nothing to acknowledge
     assert result.task_id is None
     assert result.warnings == (
         "entries 0: past dates only; Channex takes none",

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from innsync.channels.channex import ChannexAdapter, ChannexConfig
+from innsync.channels.channex import CHANNEX_LIMITS, ChannexAdapter, ChannexConfig
 from innsync.channels.types import RatePlanKey, RateValues
 from innsync.connections import service as connections
 from innsync.connections.models import Connection
@@ -37,11 +37,14 @@ from innsync.db.engine import transaction
 from innsync.inventory.calendar import write_ari
 from innsync.inventory.schemas import AriWrite
 from innsync.outbox.models import DirtyMark
+from innsync.properties.models import Property
 from innsync.reservations.schemas import ReservationCreate, RoomIn
 from innsync.reservations.service import create_direct
 from innsync.simulators.channex import SimulatorConfig, create_app
 from innsync.stay_dates import DateRange
-from innsync.sync.models import DeadLetter
+from innsync.sync.desired import channel_today
+from innsync.sync.drift import DriftReport, audit_connection
+from innsync.sync.models import AckedAvailability, AckedRate, DeadLetter
 from innsync.sync.worker import SyncWorker
 from tests.conftest import Db
 from tests.servers import serving
@@ -118,6 +121,10 @@ class ChannexHotel:
                 AriWrite.model_validate({"entries": list(entries)}),
                 self.clock(),
             )
+
+    def connection(self) -> Connection:
+        with self.sessions() as session:
+            return session.get_one(Connection, self.connection_id)
 
     def pending(self) -> int:
         with self.sessions() as session:
@@ -577,3 +584,35 @@ def test_a_booking_after_a_burst_of_rates_is_sent_without_waiting_for_the_rates_
     assert datetime.fromisoformat(waited[0][1]) >= window_opened
     assert all(row["rate_limited"] == 0 for row in hotel.sim.get("/_sim/counters").json()["data"])
     hotel.assert_channex_shows_innsync()
+
+
+def test_an_audit_right_after_a_full_sync_finds_no_drift_and_nothing_unsent_is_acknowledged(
+    hotel: ChannexHotel,
+) -> None:
+    # The full sync covers yesterday too (innsync keeps it), which Channex cannot hold.
+    hotel.drain()
+    with hotel.sessions() as session:
+        prop = session.get_one(Property, hotel.property_id)
+        today = channel_today(prop, hotel.clock(), CHANNEX_LIMITS)
+        acked_days = [
+            *session.scalars(
+                select(AckedAvailability.stay_date).where(
+                    AckedAvailability.connection_id == hotel.connection_id
+                )
+            ),
+            *session.scalars(
+                select(AckedRate.stay_date).where(AckedRate.connection_id == hotel.connection_id)
+            ),
+        ]
+    assert acked_days
+    assert min(acked_days) == today  # yesterday was not sent, so it is not acknowledged
+
+    async def audit() -> DriftReport:
+        adapter = hotel._adapter_for(hotel.connection())
+        return await audit_connection(hotel.sessions, hotel.connection_id, adapter, hotel.clock)
+
+    assert asyncio.run(audit()) == DriftReport(availability_dates=0, rate_dates=0)
+    assert hotel.pending() == 0
+    writes = len(hotel.ari_writes())
+    hotel.drain()
+    assert len(hotel.ari_writes()) == writes  # and nothing to "repair"

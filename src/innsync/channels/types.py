@@ -181,6 +181,9 @@ class PushRequest(Generic[UpdateT]):
 
     kind: PushKind
     updates: tuple[UpdateT, ...]
+    today: date | None = None
+    """The property's today (in its time zone): the engine plans no date before it, and an
+    adapter uses it rather than its own clock to tell which dates the channel still takes."""
 
     def __post_init__(self) -> None:
         if not self.updates:
@@ -196,6 +199,10 @@ class EntryResult:
     index: int
     accepted: bool
     reason: str | None = None
+    sent: bool = True
+    """False: the adapter sent nothing of it, or only part of it (dates the channel cannot
+    hold); the channel did not refuse it, but it does not hold the values either, so nothing of
+    it is recorded as acknowledged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,11 @@ class PushResult:
         return {
             entry.index: entry.reason or "rejected" for entry in self.entries if not entry.accepted
         }
+
+    @property
+    def unsent_indexes(self) -> tuple[int, ...]:
+        """Entries the adapter did not send (whole): nothing of them is recorded."""
+        return tuple(entry.index for entry in self.entries if not entry.sent)
 
     @property
     def is_fully_accepted(self) -> bool:
@@ -299,6 +311,9 @@ class ChannelLimits:
     max_days_per_entry: int | None = None
     values: ValueConstraints = NO_VALUE_CONSTRAINTS
     """The values the channel refuses (see :class:`ValueConstraints`)."""
+    today_margin_seconds: float = 0.0
+    """A stay date counts as past this long before its midnight (property time): a request
+    sent just before midnight can reach the channel after it, when the date is refused."""
 
     def __post_init__(self) -> None:
         _check_non_negative("requests_per_window", self.requests_per_window, minimum=1)

@@ -8,17 +8,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innsync.channels.types import RatePlanKey, RateValues
+from innsync.channels.types import ChannelLimits, RatePlanKey, RateValues
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
 from innsync.inventory.availability import day_counts
 from innsync.inventory.calendar import effective_calendar
 from innsync.properties.derivation import DayValues
-from innsync.properties.models import RatePlan, RoomType
+from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.properties.service import property_today
 from innsync.stay_dates import DateRange, merge_ranges
 
 
@@ -116,6 +117,17 @@ def channel_values(day: DayValues) -> RateValues:
         min_advance=day.min_advance or 0,
         max_advance=day.max_advance or 0,
     )
+
+
+def channel_today(prop: Property, now: datetime, limits: ChannelLimits) -> date:
+    """The first stay date a channel still takes: the property's today in its time zone, or
+    tomorrow in the channel's last minutes of the day (``limits.today_margin_seconds``)."""
+    return property_today(prop, now + timedelta(seconds=limits.today_margin_seconds))
+
+
+def from_day(ranges: Iterable[DateRange], first: date) -> list[DateRange]:
+    """``ranges`` without their dates before ``first``."""
+    return [DateRange(max(span.start, first), span.end) for span in ranges if span.end > first]
 
 
 def _span(ranges: Iterable[DateRange]) -> DateRange:

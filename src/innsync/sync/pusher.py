@@ -3,6 +3,7 @@ record what the channel accepted. Marks are cleared only when everything planned
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -34,9 +35,17 @@ from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.outbox.models import AVAILABILITY, RATES
+from innsync.properties.models import Property
 from innsync.stay_dates import merge_ranges
 from innsync.sync import metrics
-from innsync.sync.desired import Mappings, desired_availability, desired_rates, load_mappings
+from innsync.sync.desired import (
+    Mappings,
+    channel_today,
+    desired_availability,
+    desired_rates,
+    from_day,
+    load_mappings,
+)
 from innsync.sync.planner import apply_updates, batch_requests, plan_availability, plan_rates
 from innsync.sync.state import (
     DirtySet,
@@ -130,17 +139,24 @@ class _KindPusher:
             dirty = read_marks(session, self.connection_id, kind)
             if not dirty.mark_ids:
                 return True
+            today = channel_today(
+                session.get_one(Property, connection.property_id), self.now(), limits
+            )
+            # Dates before the property's today are never sent (channels refuse the past), so
+            # they are not planned either: their marks are simply cleared.
+            sendable = from_day(dirty.all_ranges, today)
             updates: Sequence[AvailabilityUpdate | RateUpdate]
             if kind == AVAILABILITY:
                 acked_a = acked_availability(session, self.connection_id, mappings, dirty)
                 desired_a = desired_availability(session, mappings, dirty.ranges)
-                updates = plan_availability(desired_a, acked_a, dirty.all_ranges, limits)
+                updates = plan_availability(desired_a, acked_a, sendable, limits)
                 requests: list[Any] = batch_requests(updates, limits, "availability")
             else:
                 acked_r = acked_rates(session, self.connection_id, mappings, dirty)
                 desired_r = desired_rates(session, mappings, dirty.ranges)
-                updates = plan_rates(desired_r, acked_r, dirty.all_ranges, limits)
+                updates = plan_rates(desired_r, acked_r, sendable, limits)
                 requests = batch_requests(updates, limits, "rates")
+            requests = [dataclasses.replace(request, today=today) for request in requests]
         for request in requests:
             if kind == RATES and not await self.push(AVAILABILITY):
                 return False
@@ -222,7 +238,9 @@ def _record_answer(
     started: float,
     result: PassResult,
 ) -> None:
-    accepted_indexes = set(answer.accepted_indexes)
+    # An entry the adapter did not send (whole) is neither accepted nor refused: the channel
+    # does not hold its values, so they are never recorded as acknowledged.
+    accepted_indexes = set(answer.accepted_indexes) - set(answer.unsent_indexes)
     accepted = [update for index, update in enumerate(request.updates) if index in accepted_indexes]
     rejected = [
         (request.updates[index], reason)

@@ -21,6 +21,7 @@ from innsync.channels.channex.bookings import revision_from_channex, revisions_f
 from innsync.channels.channex.client import ChannexClient, WallClock
 from innsync.channels.channex.config import ChannexConfig
 from innsync.channels.channex.mapping import (
+    MIDNIGHT_MARGIN,
     READ_FIELDS,
     OutgoingValues,
     availability_request,
@@ -46,6 +47,7 @@ from innsync.channels.types import (
     BookingRevision,
     ChannelLimits,
     ChannelNotice,
+    EntryResult,
     PropertyCatalog,
     ProvisionResult,
     PushRequest,
@@ -85,6 +87,9 @@ CHANNEX_LIMITS = ChannelLimits(
     # §1.5: "rate: greater than 0", as a decimal string or an integer of minor units, so a
     # price finer than a cent cannot be said (money() sends it unrounded, to be refused).
     values=ValueConstraints(min_price=Decimal("0.01"), price_decimal_places=2),
+    # §1.5: past dates are refused, a range starting in the past whole; a call takes up to its
+    # time-out (30 s) plus clock skew to arrive, so the last two minutes of a day count as past.
+    today_margin_seconds=MIDNIGHT_MARGIN.total_seconds(),
 )
 
 # §1.6: the feed's default page is 10; a larger page is asked for, and `meta.total` says
@@ -159,7 +164,7 @@ class ChannexAdapter:
         return await ChannexProvisioner(self._client).read_catalog(self._client.property_id)
 
     async def push_availability(self, request: PushRequest[AvailabilityUpdate]) -> PushResult:
-        first_open = await self._first_open_date()
+        first_open = await self._first_open_date(request.today)
         outgoing = availability_request(request.updates, self._client.property_id, first_open)
 
         async def verify(doubtful: Sequence[int]) -> set[int]:
@@ -182,7 +187,7 @@ class ChannexAdapter:
         )
 
     async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
-        first_open = await self._first_open_date()
+        first_open = await self._first_open_date(request.today)
         outgoing = restrictions_request(request.updates, self._client.property_id, first_open)
 
         async def verify(doubtful: Sequence[int]) -> set[int]:
@@ -317,9 +322,12 @@ class ChannexAdapter:
             changed += 1
         return changed
 
-    async def _first_open_date(self) -> date:
-        # §1.5: past dates are refused, and "today" is the property's, so its timezone is read
-        # once per adapter (one adapter lives as long as its connection's settings).
+    async def _first_open_date(self, today: date | None) -> date:
+        # §1.5: past dates are refused, and "today" is the property's. The engine passes the
+        # property's today (its time zone, CHANNEX_LIMITS' margin applied); without it the
+        # timezone is read from Channex once per adapter.
+        if today is not None:
+            return today
         zone = self._zone or await self._read_zone()
         return first_open_date(self._now(), zone)
 
@@ -339,8 +347,12 @@ class ChannexAdapter:
         self, entry_count: int, outgoing: OutgoingValues, send: Send, verify: Verify
     ) -> PushResult:
         if not outgoing.values:
-            # Nothing Channex can hold (past dates, fields it does not have): no call is spent.
-            return PushResult(PushResult.all_accepted(entry_count).entries, None, outgoing.notes)
+            # Nothing Channex can hold (past dates, fields it does not have): no call is spent,
+            # and nothing is sent, so nothing may be recorded as acknowledged.
+            unsent = tuple(
+                EntryResult(index, accepted=True, sent=False) for index in range(entry_count)
+            )
+            return PushResult(unsent, None, outgoing.notes)
         answer = await send(outgoing.values)
         is_nothing_accepted = answer.data == []
         verified: set[int] = set()

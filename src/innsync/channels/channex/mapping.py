@@ -55,6 +55,8 @@ class OutgoingValues:
     values: tuple[ChannexValue, ...]
     origins: tuple[int, ...]
     notes: tuple[str, ...] = ()
+    cut: tuple[int, ...] = ()
+    """Entries sent without their past dates: the channel never holds those."""
 
 
 def money(amount: Decimal) -> str:
@@ -151,6 +153,16 @@ def _past_only(updates: Sequence[AvailabilityUpdate | RateUpdate], first_open: d
     return [index for index, update in enumerate(updates) if not open_dates(update, first_open)]
 
 
+def _partly_past(
+    updates: Sequence[AvailabilityUpdate | RateUpdate], first_open: date
+) -> tuple[int, ...]:
+    return tuple(
+        index
+        for index, update in enumerate(updates)
+        if update.dates.start < first_open and open_dates(update, first_open)
+    )
+
+
 def restrictions_request(
     updates: Sequence[RateUpdate], property_id: str, first_open: date
 ) -> OutgoingValues:
@@ -170,7 +182,7 @@ def restrictions_request(
     notes = _note(_past_only(updates, first_open), "past dates only; Channex takes none") + _note(
         advance, "min/max advance not sent; Channex API v1 has no such restriction"
     )
-    return OutgoingValues(tuple(values), tuple(origins), notes)
+    return OutgoingValues(tuple(values), tuple(origins), notes, _partly_past(updates, first_open))
 
 
 def availability_request(
@@ -184,7 +196,7 @@ def availability_request(
             values.append(value)
             origins.append(index)
     notes = _note(_past_only(updates, first_open), "past dates only; Channex takes none")
-    return OutgoingValues(tuple(values), tuple(origins), notes)
+    return OutgoingValues(tuple(values), tuple(origins), notes, _partly_past(updates, first_open))
 
 
 def describe_warning(warning: Mapping[str, Any]) -> str:
@@ -250,7 +262,8 @@ def entry_results(
     """Per neutral entry, what Channex did: refused when any of its values came back as a warning.
 
     ``is_nothing_accepted`` is Channex's empty ``data`` (no task: every entry refused). Entries
-    that were not sent (past dates only, nothing Channex holds) count as accepted. A warning
+    not sent (past dates only, nothing Channex holds) or sent without their past dates are not
+    refused but marked not ``sent``: nothing of them is acknowledged. A warning
     that echoes no sent value cannot be placed, so no entry of the call is known to be accepted:
     every sent entry is refused with it, except those in ``verified`` (entries no warning names
     and whose values a read-back found on Channex).
@@ -263,10 +276,11 @@ def entry_results(
         for origin in outgoing.origins:
             if is_nothing_accepted or origin not in verified:
                 reasons.setdefault(origin, [fallback])
+    sent = set(outgoing.origins) - set(outgoing.cut)
     return tuple(
         EntryResult(index, accepted=False, reason="; ".join(reasons[index]))
         if index in reasons
-        else EntryResult(index, accepted=True)
+        else EntryResult(index, accepted=True, sent=index in sent)
         for index in range(entry_count)
     )
 
