@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import Hotel, day, make_hotel, new_tenant, ok, today
+from innsync.channels import fake as fake_channel
+from innsync.channels import registry
+from innsync.channels.fake import FakeChannelConfig
+from innsync.channels.registry import ChannelKind
+from innsync.channels.types import ValueConstraints
+from tests.api.helpers import Hotel, day, make_hotel, new_tenant, ok, pointers, problem, today
 from tests.conftest import Db
 
 
@@ -357,3 +365,95 @@ def test_dates_outside_the_horizon_are_refused(client: TestClient, db: Db) -> No
     assert response.status_code == 422
     assert "horizon" in response.json()["errors"][0]["detail"]
     assert _calendar(client, hotel, hotel.rate_plan_id, 10, 10)[day(10)]["price"] == "100.00"
+
+
+def test_a_zero_price_is_refused_with_a_way_to_close_instead(client: TestClient, db: Db) -> None:
+    hotel = make_hotel(client, new_tenant(db.sessions))
+    entry = {"rate_plan_id": hotel.rate_plan_id, "date_from": day(1), "date_to": day(3)}
+    body = problem(_ari(client, hotel, [{**entry, "price": "0.00"}]), 422, "nothing was written")
+    assert pointers(body) == {
+        "/entries/0/price": "a price of 0 cannot be sold on any channel; "
+        "use stop_sell to close the date"
+    }
+    # Nothing was written: the price stays, and closing the dates the way it says works.
+    assert {
+        values["price"] for values in _calendar(client, hotel, hotel.rate_plan_id, 1, 3).values()
+    } == {"100.00"}
+    ok(_ari(client, hotel, [{**entry, "stop_sell": True}]))
+
+
+PICKY = "picky-test"
+
+
+@pytest.fixture
+def picky_channel() -> Iterator[str]:
+    """A channel kind that declares narrower value rules than innsync's own."""
+    registry.register(
+        ChannelKind(
+            name=PICKY,
+            config_model=FakeChannelConfig,
+            build=fake_channel.CHANNEL_KIND.build,
+            title="Picky OTA",
+            value_constraints=ValueConstraints(max_price=Decimal("500"), max_min_stay=14),
+        )
+    )
+    yield PICKY
+    registry._default_registry._kinds.pop(PICKY, None)
+
+
+def test_values_a_connected_channel_refuses_are_reported_on_the_write(
+    client: TestClient, db: Db, picky_channel: str
+) -> None:
+    hotel = make_hotel(client, new_tenant(db.sessions))
+    connections = {}
+    for channel, name in ((picky_channel, "Picky"), ("fake", "Lenient")):
+        connection = ok(
+            client.post(
+                f"/api/v1/properties/{hotel.property_id}/connections",
+                json={"channel": channel, "name": name},
+                headers=hotel.caller.headers,
+            ),
+            201,
+        )
+        ok(
+            client.put(
+                f"/api/v1/connections/{connection['id']}/mappings",
+                json={
+                    "rate_plans": [{"rate_plan_id": hotel.rate_plan_id, "channel_code": "BAR"}],
+                    "room_types": [{"room_type_id": hotel.room_type_id, "channel_code": "DBL"}],
+                },
+                headers=hotel.caller.headers,
+            )
+        )
+        connections[name] = connection["id"]
+    entry = {"rate_plan_id": hotel.rate_plan_id, "date_from": day(1), "date_to": day(3)}
+
+    result = ok(
+        _ari(
+            client,
+            hotel,
+            [{**entry, "price": "120.00"}, {**entry, "price": "650.00", "min_stay_arrival": 21}],
+        )
+    )
+
+    # Written (innsync's value), with one warning per refused value naming the connection; the
+    # first entry and the channel that takes both values are not mentioned.
+    assert [r["dates_changed"] for r in result["results"]] == [3, 3]
+    assert result["warnings"] == [
+        {
+            "index": 1,
+            "connection_id": connections["Picky"],
+            "connection_name": "Picky",
+            "channel": PICKY,
+            "message": "Picky (picky-test) will refuse it: "
+            "price 650.00 is above the channel's maximum 500",
+        },
+        {
+            "index": 1,
+            "connection_id": connections["Picky"],
+            "connection_name": "Picky",
+            "channel": PICKY,
+            "message": "Picky (picky-test) will refuse it: "
+            "min_stay_arrival 21 is above the channel's maximum 14",
+        },
+    ]

@@ -338,6 +338,55 @@ def test_warnings_become_per_entry_rejections(setup: Setup) -> None:
     assert twin[on(4).isoformat()]["min_stay_through"] == 3
 
 
+class UnplaceableWarnings(httpx.AsyncBaseTransport):
+    """The simulator, with the echoed entry of every ARI warning altered beyond recognition
+    (as when Channex echoes a value in another form than it was sent)."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(
+            ("/restrictions", "/availability")
+        ):
+            return response
+        body = json.loads(await response.aread())
+        for warning in body.get("meta", {}).get("warnings", []):
+            warning["rate_plan_id"] = warning["room_type_id"] = "echoed-differently"
+        return httpx.Response(response.status_code, json=body)
+
+
+def test_a_refusal_matching_no_entry_is_settled_by_reading_back(setup: Setup) -> None:
+    hotel = setup.hotel
+    request = rates(
+        RateUpdate(hotel.twin_id, hotel.twin_bar_id, span(0, 2), RateValues(price=Decimal("99"))),
+        RateUpdate(hotel.twin_id, hotel.twin_bar_id, span(3, 3), RateValues(price=Decimal("0"))),
+        RateUpdate(hotel.twin_id, hotel.twin_bar_id, span(4, 4), RateValues(min_stay_through=3)),
+    )
+
+    async def scenario() -> PushResult:
+        async with httpx.AsyncClient(transport=UnplaceableWarnings(setup.app)) as http:
+            adapter = ChannexAdapter(setup.config(), http, now=setup.clock)
+            return await adapter.push_rates(request)
+
+    result = asyncio.run(scenario())
+
+    # Only the entry Channex really refused is refused (and dead-lettered by the engine); the
+    # two it took, proven by the read-back, are accepted.
+    assert result.entries == (
+        EntryResult(0, accepted=True),
+        EntryResult(1, accepted=False, reason="rate: must be greater than 0"),
+        EntryResult(2, accepted=True),
+    )
+    reads = [
+        row["path"]
+        for row in setup.client.get("/_sim/requests").json()["data"]
+        if row["method"] == "GET" and row["endpoint_class"] == "restrictions"
+    ]
+    assert len(reads) == 1
+
+
 def test_a_call_with_every_entry_refused_has_no_task(setup: Setup) -> None:
     hotel = setup.hotel
     request = availability(
@@ -364,6 +413,7 @@ def test_past_only_updates_spend_no_call(setup: Setup) -> None:
     )
     result = setup.run(lambda adapter: adapter.push_rates(request))
     assert result.is_fully_accepted
+    assert result.unsent_indexes == (0, 1)  # refused by no one, but nothing to acknowledge
     assert result.task_id is None
     assert result.warnings == (
         "entries 0: past dates only; Channex takes none",

@@ -356,7 +356,7 @@ def test_a_warning_that_matches_nothing_refuses_every_sent_entry() -> None:
         {"rate_plan_id": "someone-else", "date": iso(9), "warning": {"rate": ["is invalid"]}},
     ]
     assert entry_results(3, outgoing, warnings) == (
-        EntryResult(0, accepted=True),  # never sent: past dates only
+        EntryResult(0, accepted=True, sent=False),  # never sent: past dates only
         EntryResult(1, accepted=False, reason="rate: is invalid"),
         EntryResult(2, accepted=False, reason="rate: must be greater than 0"),
     )

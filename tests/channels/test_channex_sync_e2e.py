@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from innsync.channels.channex import ChannexAdapter, ChannexConfig
+from innsync.channels.channex import CHANNEX_LIMITS, ChannexAdapter, ChannexConfig
 from innsync.channels.types import RatePlanKey, RateValues
 from innsync.connections import service as connections
 from innsync.connections.models import Connection
@@ -37,11 +37,14 @@ from innsync.db.engine import transaction
 from innsync.inventory.calendar import write_ari
 from innsync.inventory.schemas import AriWrite
 from innsync.outbox.models import DirtyMark
+from innsync.properties.models import Property
 from innsync.reservations.schemas import ReservationCreate, RoomIn
 from innsync.reservations.service import create_direct
 from innsync.simulators.channex import SimulatorConfig, create_app
 from innsync.stay_dates import DateRange
-from innsync.sync.models import DeadLetter
+from innsync.sync.desired import channel_today
+from innsync.sync.drift import DriftReport, audit_connection
+from innsync.sync.models import AckedAvailability, AckedRate, DeadLetter
 from innsync.sync.worker import SyncWorker
 from tests.conftest import Db
 from tests.servers import serving
@@ -118,6 +121,10 @@ class ChannexHotel:
                 AriWrite.model_validate({"entries": list(entries)}),
                 self.clock(),
             )
+
+    def connection(self) -> Connection:
+        with self.sessions() as session:
+            return session.get_one(Connection, self.connection_id)
 
     def pending(self) -> int:
         with self.sessions() as session:
@@ -519,3 +526,93 @@ def test_each_kind_of_change_is_one_call_with_only_its_fields(hotel: ChannexHote
             }
         ]
     hotel.assert_channex_shows_innsync()
+
+
+def ari_write_times(hotel: ChannexHotel) -> list[tuple[str, str]]:
+    """(endpoint class, time) of every ARI write the simulator accepted, in arrival order."""
+    return [
+        (row["endpoint_class"], row["at"])
+        for row in hotel.sim.get("/_sim/requests").json()["data"]
+        if row["endpoint_class"] in ("availability", "restrictions")
+        and row["method"] == "POST"
+        and row["status"] == 200
+    ]
+
+
+def test_a_booking_after_a_burst_of_rates_is_sent_without_waiting_for_the_rates_budget(
+    hotel: ChannexHotel,
+) -> None:
+    hotel.drain()
+    hotel.clock.advance(61)  # a fresh minute for both budgets
+    started = len(ari_write_times(hotel))
+    # Twelve rate changes, one every two seconds, each served at once while the budget lasts:
+    # the restrictions budget (10 a minute) is spent by the tenth.
+    for change in range(12):
+        hotel.ari(
+            {
+                "rate_plan_id": str(hotel.rate_plan_ids[0]),
+                "date_from": hotel.day(change + 1),
+                "date_to": hotel.day(change + 1),
+                "price": f"{300 + change}.00",
+            }
+        )
+        asyncio.run(hotel.worker.run_once())
+        hotel.clock.advance(2)
+    burst = ari_write_times(hotel)[started:]
+    assert [kind for kind, _ in burst] == ["restrictions"] * 10
+    # Then a booking, 24 s into the minute: its availability is sent at the next pass, at once.
+    booked_at = hotel.clock()
+    with transaction(hotel.sessions) as session:
+        create_direct(
+            session,
+            hotel.tenant_id,
+            hotel.property_id,
+            ReservationCreate(
+                arrival=booked_at.date() + timedelta(days=5),
+                departure=booked_at.date() + timedelta(days=7),
+                rooms=[RoomIn(room_type_id=hotel.room_type_ids[0], adults=2, amount=300)],
+            ),
+        )
+    asyncio.run(hotel.worker.run_once())
+    after_booking = ari_write_times(hotel)[started + 10 :]
+    assert after_booking == [("availability", booked_at.isoformat())]
+    # The two rate changes that waited go out once the restrictions window has room again.
+    hotel.drain()
+    waited = ari_write_times(hotel)[started + 11 :]
+    assert [kind for kind, _ in waited] == ["restrictions"]
+    window_opened = datetime.fromisoformat(burst[0][1]) + timedelta(seconds=61)
+    assert datetime.fromisoformat(waited[0][1]) >= window_opened
+    assert all(row["rate_limited"] == 0 for row in hotel.sim.get("/_sim/counters").json()["data"])
+    hotel.assert_channex_shows_innsync()
+
+
+def test_an_audit_right_after_a_full_sync_finds_no_drift_and_nothing_unsent_is_acknowledged(
+    hotel: ChannexHotel,
+) -> None:
+    # The full sync covers yesterday too (innsync keeps it), which Channex cannot hold.
+    hotel.drain()
+    with hotel.sessions() as session:
+        prop = session.get_one(Property, hotel.property_id)
+        today = channel_today(prop, hotel.clock(), CHANNEX_LIMITS)
+        acked_days = [
+            *session.scalars(
+                select(AckedAvailability.stay_date).where(
+                    AckedAvailability.connection_id == hotel.connection_id
+                )
+            ),
+            *session.scalars(
+                select(AckedRate.stay_date).where(AckedRate.connection_id == hotel.connection_id)
+            ),
+        ]
+    assert acked_days
+    assert min(acked_days) == today  # yesterday was not sent, so it is not acknowledged
+
+    async def audit() -> DriftReport:
+        adapter = hotel._adapter_for(hotel.connection())
+        return await audit_connection(hotel.sessions, hotel.connection_id, adapter, hotel.clock)
+
+    assert asyncio.run(audit()) == DriftReport(availability_dates=0, rate_dates=0)
+    assert hotel.pending() == 0
+    writes = len(hotel.ari_writes())
+    hotel.drain()
+    assert len(hotel.ari_writes()) == writes  # and nothing to "repair"

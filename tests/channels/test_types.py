@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from innsync.channels import registry
+from innsync.channels.channex import CHANNEX_LIMITS
 from innsync.channels.errors import ChannelRejectedError, ChannelUnavailableError
 from innsync.channels.fake import CHANNEL_KIND, FakeChannelConfig
 from innsync.channels.registry import (
@@ -26,6 +28,7 @@ from innsync.channels.types import (
     PushResult,
     RateUpdate,
     RateValues,
+    ValueConstraints,
 )
 from innsync.stay_dates import DateRange
 
@@ -182,3 +185,33 @@ def test_budgets_are_per_kind_unless_shared() -> None:
         "rates",
     )
     assert shared.budget_for("availability") == shared.budget_for("rates") == "ari"
+
+
+def test_value_constraints_name_every_value_the_channel_would_refuse() -> None:
+    picky = ValueConstraints(
+        min_price=Decimal("1"),
+        max_price=Decimal("500"),
+        price_decimal_places=2,
+        max_min_stay=14,
+        max_max_stay=28,
+    )
+    refused = RateValues(
+        price=Decimal("0.5"),
+        occupancy_prices=((1, Decimal("600")), (2, Decimal("99.999"))),
+        min_stay_through=15,
+        max_stay=29,
+    )
+    assert picky.problems(refused) == [
+        "price 0.5 is below the channel's minimum 1",
+        "price for occupancy 1 600 is above the channel's maximum 500",
+        "price for occupancy 2 99.999 has more than 2 decimal places",
+        "min_stay_through 15 is above the channel's maximum 14",
+        "max_stay 29 is above the channel's maximum 28",
+    ]
+    assert picky.problems(RateValues(price=Decimal("120.50"), min_stay_arrival=14)) == []
+    assert ValueConstraints().problems(refused) == []
+    # Channex declares its own: "rate: greater than 0", in cents at most.
+    assert CHANNEX_LIMITS.values.problems(RateValues(price=Decimal("0"))) == [
+        "price 0 is below the channel's minimum 0.01"
+    ]
+    assert registry.get("channex").value_constraints == CHANNEX_LIMITS.values

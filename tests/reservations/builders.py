@@ -57,9 +57,16 @@ def revision(
 
 
 def ingest(
-    session: Session, connection_id: uuid.UUID, booked: BookingRevision, origin: str = "inbox:1"
+    session: Session,
+    connection_id: uuid.UUID,
+    booked: BookingRevision,
+    origin: str = "inbox:1",
+    received_at: datetime | None = None,
 ) -> RevisionOutcome:
-    return ingest_revision(session, session.get_one(Connection, connection_id), booked, origin)
+    """Ingest ``booked`` as if innsync received it at ``received_at`` (by default at the
+    revision's own time, so BEFORE_PMS / AFTER_PMS say when innsync got it)."""
+    connection = session.get_one(Connection, connection_id)
+    return ingest_revision(session, connection, booked, origin, received_at or booked.received_at)
 
 
 def pms_rebooks(

@@ -38,7 +38,7 @@ def _with(**changes: object) -> Version:
 
 
 @pytest.mark.parametrize(
-    ("is_cancellation", "is_ota", "channel_time", "pms_time", "expected"),
+    ("is_cancellation", "is_ota", "received_at", "pms_changed_at", "expected"),
     [
         (True, True, EARLY, LATE, "apply"),  # a cancellation always wins ...
         (True, False, EARLY, LATE, "apply"),  # ... on direct bookings too
@@ -53,16 +53,16 @@ def _with(**changes: object) -> Version:
 def test_decide(
     is_cancellation: bool,
     is_ota: bool,
-    channel_time: datetime,
-    pms_time: datetime,
+    received_at: datetime,
+    pms_changed_at: datetime,
     expected: Decision,
 ) -> None:
     decision = decide(
         contradictions=("dates",),
         is_cancellation=is_cancellation,
         is_ota_booking=is_ota,
-        channel_time=channel_time,
-        pms_time=pms_time,
+        revision_received_at=received_at,
+        pms_changed_at=pms_changed_at,
     )
     assert decision == expected
 
@@ -73,8 +73,8 @@ def test_nothing_contradicted_is_applied(is_ota: bool) -> None:
         contradictions=(),
         is_cancellation=False,
         is_ota_booking=is_ota,
-        channel_time=EARLY,
-        pms_time=LATE,
+        revision_received_at=EARLY,
+        pms_changed_at=LATE,
     )
     assert decision == "apply"
 

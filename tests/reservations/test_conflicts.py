@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.crypto import SecretBox
+from innsync.db.base import utcnow
 from innsync.errors import ConflictError
 from innsync.events import kinds
 from innsync.events.models import Event
@@ -102,6 +103,23 @@ def test_a_newer_channel_revision_of_an_ota_booking_wins(session: Session, hotel
     assert _exact(session, hotel) == {
         (hotel.room_types["DBL"], ARRIVAL + timedelta(days=n)): 1 for n in range(3)
     }
+
+
+def test_the_channel_s_clock_is_never_compared_with_innsync_s(
+    session: Session, hotel: Hotel
+) -> None:
+    # The channel stamps its revision long before the PMS change (its clock is behind), but
+    # innsync receives it after the change: the OTA's newer word wins, and nothing is held.
+    reservation = _booked(session, hotel)
+    pms_rebooks(session, reservation.id, [hotel.room_types["TWN"]])
+    received = utcnow() + timedelta(seconds=1)
+    behind = revision("B1", 2, BEFORE_PMS + timedelta(days=1), status="modified", nights=3)
+
+    outcome = ingest(session, hotel.connections[0], behind, received_at=received)
+
+    assert outcome.outcome == "modified"
+    assert _conflicts(session) == []
+    assert reservation.departure == ARRIVAL + timedelta(days=3)
 
 
 def test_an_older_contradicting_revision_is_held_with_both_versions(
@@ -308,13 +326,15 @@ def test_the_processor_settles_a_held_revision_as_applied(db: Db, secret_box: Se
     first["revised_at"] = BEFORE_PMS.isoformat()
     processing.deliver(hotel.tokens[0], encode(first))
     processing.run()
+    # The revision reaches innsync's inbox before the PMS changes the booking, and is processed
+    # after: the PMS change is the newer one on innsync's clock, so the revision is held.
+    older = booking("B1", 2, "modified", nights=3)
+    older["revised_at"] = (BEFORE_PMS + timedelta(minutes=1)).isoformat()
+    processing.deliver(hotel.tokens[0], encode(older))
     with db.sessions() as session:
         reservation = session.scalars(select(Reservation)).one()
         pms_rebooks(session, reservation.id, [hotel.room_types["TWN"]])
         session.commit()
-    older = booking("B1", 2, "modified", nights=3)
-    older["revised_at"] = (BEFORE_PMS + timedelta(minutes=1)).isoformat()
-    processing.deliver(hotel.tokens[0], encode(older))
     assert processing.run() == 1
 
     with db.sessions() as session:

@@ -29,8 +29,8 @@ from innsync.outbox.models import DirtyMark
 from innsync.properties import service as properties
 from innsync.properties.models import Property
 from innsync.properties.schemas import PropertyCreate, RatePlanCreate, RoomTypeCreate
-from innsync.properties.service import horizon
-from innsync.sync.desired import desired_availability, desired_rates, load_mappings
+from innsync.properties.service import horizon, property_today
+from innsync.sync.desired import desired_availability, desired_rates, from_day, load_mappings
 from innsync.sync.worker import SyncWorker
 from innsync.tenants.service import create_tenant
 
@@ -128,7 +128,9 @@ def desired_over_horizon(
     with sessions() as session:
         connection = session.get_one(Connection, connection_id)
         mappings = load_mappings(session, connection)
-        window = [horizon(session.get_one(Property, property_id), now)]
+        prop = session.get_one(Property, property_id)
+        # Yesterday is innsync's but never sent: no channel takes a past date.
+        window = from_day([horizon(prop, now)], property_today(prop, now))
         availability = desired_availability(session, mappings, dict.fromkeys(room_type_ids, window))
         rates = desired_rates(session, mappings, dict.fromkeys(rate_plan_ids, window))
     return availability, rates

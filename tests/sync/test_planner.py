@@ -22,7 +22,9 @@ from innsync.channels.types import (
     RateUpdate,
     RateValues,
 )
+from innsync.properties.derivation import DayValues
 from innsync.stay_dates import DateRange, runs_of_equal_values
+from innsync.sync.desired import channel_values
 from innsync.sync.planner import (
     REQUEST_ENVELOPE_BYTES,
     UpdateTooLargeError,
@@ -480,3 +482,46 @@ def test_rate_updates_replace_all_fields_on_channels_without_partial_updates() -
     assert apply_updates(acked, [update]) == {
         ("dbl", "bar"): {ORIGIN: RateValues(price=Decimal(90), stop_sell=True)}
     }
+
+
+PER_PERSON_PARTIAL = ChannelLimits(
+    requests_per_window=10, window_seconds=60.0, accepts_partial_occupancy_prices=True
+)
+
+
+def _per_person(*prices: tuple[int, str]) -> RateValues:
+    return RateValues(
+        occupancy_prices=tuple((occupancy, Decimal(amount)) for occupancy, amount in prices),
+        stop_sell=False,
+    )
+
+
+def test_a_changed_price_list_sends_only_the_changed_occupancies_where_the_channel_allows() -> None:
+    acked = {("dbl", "bar"): {ORIGIN: _per_person((1, "90"), (2, "110"), (3, "130"))}}
+    desired = {("dbl", "bar"): {ORIGIN: _per_person((1, "90"), (2, "115"), (3, "130"))}}
+    day = [DateRange.single(ORIGIN)]
+    only_two = RateValues(occupancy_prices=((2, Decimal("115")),))
+    sent = plan_rates(desired, acked, day, PER_PERSON_PARTIAL)
+    assert sent == [RateUpdate("dbl", "bar", day[0], only_two)]
+    # The acknowledged list keeps the occupancies not sent, so nothing is left to send.
+    after = apply_updates(acked, sent, partial_occupancies=True)
+    assert after == desired
+    assert plan_rates(desired, after, day, PER_PERSON_PARTIAL) == []
+    # A channel that replaces the whole list gets the whole list.
+    whole = RateValues(occupancy_prices=desired["dbl", "bar"][ORIGIN].occupancy_prices)
+    assert plan_rates(desired, acked, day, PLAIN) == [RateUpdate("dbl", "bar", day[0], whole)]
+
+
+def test_an_occupancy_no_longer_priced_is_not_resent_for_ever() -> None:
+    acked = {("dbl", "bar"): {ORIGIN: _per_person((1, "90"), (2, "110"))}}
+    desired = {("dbl", "bar"): {ORIGIN: _per_person((2, "110"))}}
+    assert plan_rates(desired, acked, HORIZON, PER_PERSON_PARTIAL) == []
+
+
+def test_a_price_brought_down_to_zero_closes_the_date_instead_of_being_sent() -> None:
+    zero = channel_values(DayValues(price=Decimal("0.00"), min_stay_arrival=2))
+    assert (zero.price, zero.stop_sell, zero.min_stay_arrival) == (None, True, 2)
+    per_person = channel_values(
+        DayValues(occupancy_prices=((1, Decimal("0.00")), (2, Decimal("80.00"))))
+    )
+    assert (per_person.occupancy_prices, per_person.stop_sell) == (((2, Decimal("80.00")),), False)

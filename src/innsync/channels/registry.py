@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel
 
 from innsync.channels.contract import ChannelAdapter
+from innsync.channels.types import NO_VALUE_CONSTRAINTS, ValueConstraints
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 Clock = Callable[[], float]
@@ -48,6 +49,9 @@ class ChannelKind(Generic[ConfigT]):
     config_model: type[ConfigT]
     build: Callable[[ConfigT, AdapterContext], ChannelAdapter]
     title: str = ""
+    value_constraints: ValueConstraints = NO_VALUE_CONSTRAINTS
+    """What every adapter of the kind refuses (its ``limits.values``), known without building
+    one, so an ARI write can warn about values a connection of this kind would refuse."""
 
 
 @dataclass

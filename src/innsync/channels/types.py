@@ -89,10 +89,37 @@ class RateValues:
         cleared: dict[str, Any] = {name: None for name in RATE_FIELDS if name not in fields}
         return dataclasses.replace(self, **cleared)
 
-    def updated_with(self, update: RateValues) -> RateValues:
-        """These values after a partial update: the update's set fields win."""
+    def updated_with(
+        self, update: RateValues, *, merge_occupancy_prices: bool = False
+    ) -> RateValues:
+        """These values after a partial update: the update's set fields win.
+
+        With ``merge_occupancy_prices`` (a channel that takes partial price lists) the update's
+        occupancy prices replace only the occupancies it names; the others keep their price.
+        """
         changes: dict[str, Any] = {name: getattr(update, name) for name in update.fields()}
+        if merge_occupancy_prices and self.occupancy_prices and update.occupancy_prices:
+            merged = dict(self.occupancy_prices) | dict(update.occupancy_prices)
+            changes["occupancy_prices"] = tuple(merged.items())
         return dataclasses.replace(self, **changes)
+
+    def occupancy_prices_changed_from(self, held: RateValues) -> RateValues:
+        """These values with only the occupancy prices that differ from ``held``'s.
+
+        For channels that take partial price lists: an occupancy whose price the channel
+        already holds is not sent again. ``occupancy_prices`` is unset when none differs (an
+        occupancy innsync stopped pricing keeps what the channel last had, like any field
+        innsync stops managing).
+        """
+        if self.occupancy_prices is None or not held.occupancy_prices:
+            return self
+        before = dict(held.occupancy_prices)
+        changed = tuple(
+            (occupancy, amount)
+            for occupancy, amount in self.occupancy_prices
+            if before.get(occupancy) != amount
+        )
+        return dataclasses.replace(self, occupancy_prices=changed or None)
 
     @property
     def is_empty(self) -> bool:
@@ -154,6 +181,9 @@ class PushRequest(Generic[UpdateT]):
 
     kind: PushKind
     updates: tuple[UpdateT, ...]
+    today: date | None = None
+    """The property's today (in its time zone): the engine plans no date before it, and an
+    adapter uses it rather than its own clock to tell which dates the channel still takes."""
 
     def __post_init__(self) -> None:
         if not self.updates:
@@ -169,6 +199,10 @@ class EntryResult:
     index: int
     accepted: bool
     reason: str | None = None
+    sent: bool = True
+    """False: the adapter sent nothing of it, or only part of it (dates the channel cannot
+    hold); the channel did not refuse it, but it does not hold the values either, so nothing of
+    it is recorded as acknowledged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +229,65 @@ class PushResult:
         }
 
     @property
+    def unsent_indexes(self) -> tuple[int, ...]:
+        """Entries the adapter did not send (whole): nothing of them is recorded."""
+        return tuple(entry.index for entry in self.entries if not entry.sent)
+
+    @property
     def is_fully_accepted(self) -> bool:
         return all(entry.accepted for entry in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class ValueConstraints:
+    """The values a channel refuses, declared by its adapter so a write can say so at once.
+
+    innsync itself refuses what no channel can sell (a price of 0); these are the narrower
+    rules of one channel. ``None`` means the channel declares no such rule.
+    """
+
+    min_price: Decimal | None = None
+    """The lowest price the channel takes (inclusive)."""
+    max_price: Decimal | None = None
+    price_decimal_places: int | None = None
+    """Prices with more decimal places are refused (innsync never rounds a price on the way)."""
+    max_min_stay: int | None = None
+    max_max_stay: int | None = None
+
+    def problems(self, values: RateValues) -> list[str]:
+        """Why the channel would refuse ``values``; empty when it would take them."""
+        found: list[str] = []
+        prices = [("price", values.price)] if values.price is not None else []
+        prices += [
+            (f"price for occupancy {occupancy}", amount)
+            for occupancy, amount in values.occupancy_prices or ()
+        ]
+        for name, amount in prices:
+            if self.min_price is not None and amount < self.min_price:
+                found.append(f"{name} {amount} is below the channel's minimum {self.min_price}")
+            if self.max_price is not None and amount > self.max_price:
+                found.append(f"{name} {amount} is above the channel's maximum {self.max_price}")
+            places = self.price_decimal_places
+            exponent = amount.normalize().as_tuple().exponent
+            if places is not None and isinstance(exponent, int) and -exponent > places:
+                found.append(f"{name} {amount} has more than {places} decimal places")
+        for name in ("min_stay_arrival", "min_stay_through"):
+            stay = getattr(values, name)
+            if self.max_min_stay is not None and stay is not None and stay > self.max_min_stay:
+                found.append(f"{name} {stay} is above the channel's maximum {self.max_min_stay}")
+        if (
+            self.max_max_stay is not None
+            and values.max_stay is not None
+            and values.max_stay > self.max_max_stay
+        ):
+            found.append(
+                f"max_stay {values.max_stay} is above the channel's maximum {self.max_max_stay}"
+            )
+        return found
+
+
+NO_VALUE_CONSTRAINTS = ValueConstraints()
+"""A channel that declares no value rules beyond innsync's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +305,15 @@ class ChannelLimits:
     understands_weekdays: bool = False
     accepts_partial_rates: bool = True
     """Fields left out of a rate entry keep their value; otherwise the entry replaces them all."""
+    accepts_partial_occupancy_prices: bool = False
+    """With partial rates: occupancies left out of a per-person price list keep their price, so
+    only the occupancies whose price changed are sent."""
     max_days_per_entry: int | None = None
+    values: ValueConstraints = NO_VALUE_CONSTRAINTS
+    """The values the channel refuses (see :class:`ValueConstraints`)."""
+    today_margin_seconds: float = 0.0
+    """A stay date counts as past this long before its midnight (property time): a request
+    sent just before midnight can reach the channel after it, when the date is refused."""
 
     def __post_init__(self) -> None:
         _check_non_negative("requests_per_window", self.requests_per_window, minimum=1)

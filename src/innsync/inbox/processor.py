@@ -143,7 +143,7 @@ async def _process(
             connection = session.get_one(Connection, locked.connection_id)
             origin = f"inbox:{locked.id}"
             outcomes = [
-                ingest_revision(session, connection, revision, origin)
+                ingest_revision(session, connection, revision, origin, locked.received_at)
                 for revision in sorted(revisions, key=order_key)
             ]
             for notice in notices:

@@ -12,12 +12,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from innsync.channels import registry
+from innsync.channels.types import RateValues
+from innsync.connections.models import Connection, RatePlanMapping
 from innsync.errors import NotFoundError, ProblemCollector
 from innsync.inventory.availability import add_block
 from innsync.inventory.models import RateCalendarDay
 from innsync.inventory.schemas import (
     AriEntry,
     AriEntryResult,
+    AriWarning,
     AriWrite,
     AriWriteResult,
     CalendarDay,
@@ -30,6 +34,7 @@ from innsync.properties.service import derivation_rules, descendant_ids, get_own
 from innsync.stay_dates import DateRange, ranges_from_dates
 
 CALENDAR_COLUMNS = tuple(f.name for f in fields(DayValues))
+ZERO_PRICE = "a price of 0 cannot be sold on any channel; use stop_sell to close the date"
 
 
 def write_ari(
@@ -74,7 +79,82 @@ def write_ari(
                 )
             )
     session.flush()
-    return AriWriteResult(results=results)
+    return AriWriteResult(
+        results=results, warnings=channel_warnings(session, prop, request.entries, targets)
+    )
+
+
+def channel_warnings(
+    session: Session,
+    prop: Property,
+    entries: Sequence[AriEntry],
+    targets: Sequence[RatePlan | RoomType | None],
+) -> list[AriWarning]:
+    """The written values a pushing connection's channel declares it refuses, per connection.
+
+    Each connection that maps the plan (or a plan deriving from it, whose values follow) is
+    checked against its channel kind's declared ``value_constraints``.
+    """
+    connections = list(
+        session.scalars(
+            select(Connection)
+            .where(
+                Connection.property_id == prop.id,
+                Connection.push_enabled.is_(True),
+                Connection.state != "disabled",
+            )
+            .order_by(Connection.name, Connection.id)
+        )
+    )
+    if not connections:
+        return []
+    mapped: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for connection_id, rate_plan_id in session.execute(
+        select(RatePlanMapping.connection_id, RatePlanMapping.rate_plan_id).where(
+            RatePlanMapping.connection_id.in_([c.id for c in connections])
+        )
+    ):
+        mapped.setdefault(connection_id, set()).add(rate_plan_id)
+    warnings: list[AriWarning] = []
+    for index, (entry, target) in enumerate(zip(entries, targets, strict=True)):
+        if not isinstance(target, RatePlan):
+            continue
+        values = _written_values(entry)
+        if values.is_empty:
+            continue
+        plans = {target.id, *descendant_ids(session, target)}
+        for connection in connections:
+            if not plans & mapped.get(connection.id, set()):
+                continue
+            try:
+                constraints = registry.get(connection.channel).value_constraints
+            except registry.UnknownChannelKindError:
+                continue
+            warnings.extend(
+                AriWarning(
+                    index=index,
+                    connection_id=connection.id,
+                    connection_name=connection.name,
+                    channel=connection.channel,
+                    message=f"{connection.name} ({connection.channel}) will refuse it: {problem}",
+                )
+                for problem in constraints.problems(values)
+            )
+    return warnings
+
+
+def _written_values(entry: AriEntry) -> RateValues:
+    """The channel-facing values an entry sets (only those a channel could refuse)."""
+    given = entry.calendar_fields()
+    return RateValues(
+        price=entry.price if "price" in given else None,
+        occupancy_prices=tuple(sorted(entry.occupancy_prices.items()))
+        if entry.occupancy_prices
+        else None,
+        min_stay_arrival=entry.min_stay_arrival,
+        min_stay_through=entry.min_stay_through,
+        max_stay=entry.max_stay,
+    )
 
 
 def _weekday_runs(entry: AriEntry) -> list[DateRange]:
@@ -132,6 +212,12 @@ def _check_entry(
         )
     if plan.pricing == "per_person" and "price" in given:
         problems.add(f"{pointer}/price", "a per_person plan takes occupancy_prices, not price")
+    # No channel sells a night at 0 (Channex: "must be greater than 0"); closing is stop_sell.
+    if entry.price is not None and entry.price <= 0:
+        problems.add(f"{pointer}/price", ZERO_PRICE)
+    for occupancy, amount in sorted((entry.occupancy_prices or {}).items()):
+        if amount <= 0:
+            problems.add(f"{pointer}/occupancy_prices/{occupancy}", ZERO_PRICE)
     for occupancy in sorted(set(entry.occupancy_prices or {}) - set(plan.occupancies)):
         problems.add(
             f"{pointer}/occupancy_prices/{occupancy}",

@@ -107,8 +107,20 @@ class AriEntryResult(BaseModel):
     block_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
+class AriWarning(BaseModel):
+    """A value written that a connected channel declares it refuses: it stays innsync's value,
+    but that channel will keep what it has until the value changes."""
+
+    index: int = Field(description="The entry of the write the warning is about")
+    connection_id: uuid.UUID
+    connection_name: str
+    channel: str
+    message: str
+
+
 class AriWriteResult(BaseModel):
     results: list[AriEntryResult]
+    warnings: list[AriWarning] = Field(default_factory=list)
 
 
 class CalendarDay(BaseModel):

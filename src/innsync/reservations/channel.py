@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from innsync.channels.types import BookingRevision
 from innsync.connections.models import Connection
+from innsync.db.base import utcnow
 from innsync.events import kinds
 from innsync.money import round_money
 from innsync.properties.models import RoomType
@@ -87,7 +88,11 @@ def order_key(revision: BookingRevision) -> tuple[datetime, str]:
 
 
 def ingest_revision(
-    session: Session, connection: Connection, revision: BookingRevision, origin: str
+    session: Session,
+    connection: Connection,
+    revision: BookingRevision,
+    origin: str,
+    received_at: datetime | None = None,
 ) -> RevisionOutcome:
     """Apply one revision of a booking received on ``connection``.
 
@@ -95,7 +100,9 @@ def ingest_revision(
     locks of every room type of the property first, in id order (as direct bookings do), so
     revisions of one property apply one at a time on every database. A revision that contradicts
     a PMS change made since the last revision goes through the conflict rules
-    (``conflict_rules.decide``) and may be held instead of applied.
+    (``conflict_rules.decide``) and may be held instead of applied; ``received_at`` is when
+    innsync received the revision (its inbox time; now when not given), the time the rules
+    weigh against the PMS change, both on innsync's clock.
     """
     check_revision(revision)
     room_types = lock_property_room_types(session, connection.property_id)
@@ -128,8 +135,8 @@ def ingest_revision(
                 # Every booking a channel sends is the channel's own (an OTA booking). Direct
                 # bookings pushed to a channel (PushesReservations) would not be; none is yet.
                 is_ota_booking=True,
-                channel_time=revision.received_at,
-                pms_time=reservation.pms_changed_at,
+                revision_received_at=received_at or utcnow(),
+                pms_changed_at=reservation.pms_changed_at,
             )
             if decision != "apply":
                 # The revision is taken in, not applied: a redelivery is "unchanged", an older

@@ -78,22 +78,27 @@ def decide(
     contradictions: tuple[Field, ...],
     is_cancellation: bool,
     is_ota_booking: bool,
-    channel_time: datetime,
-    pms_time: datetime,
+    revision_received_at: datetime,
+    pms_changed_at: datetime,
 ) -> Decision:
     """What to do with a channel revision of a booking the PMS changed since the last revision.
 
+    Both times are innsync's own clock: when innsync received the revision, and when the PMS
+    changed the booking. The channel's timestamp of the revision is never compared with
+    innsync's clock (the two clocks can differ by minutes; the channel's orders only its own
+    revisions).
+
     - nothing contradicted, or the channel cancels: ``apply`` the revision;
-    - an OTA booking (the channel owns it) whose revision is newer than the PMS change: ``apply``;
-    - a direct booking (innsync pushed it to the channel) whose PMS change is newer than the
-      revision: ``keep_pms`` (and push it, where the channel takes reservation updates);
+    - an OTA booking (the channel owns it) whose revision arrived after the PMS change: ``apply``;
+    - a direct booking (innsync pushed it to the channel) changed by the PMS after the revision
+      arrived: ``keep_pms`` (and push it, where the channel takes reservation updates);
     - anything else, equal times included: ``hold`` a conflict for a person to resolve.
     """
     if not contradictions or is_cancellation:
         return "apply"
-    if is_ota_booking and channel_time > pms_time:
+    if is_ota_booking and revision_received_at > pms_changed_at:
         return "apply"
-    if not is_ota_booking and pms_time > channel_time:
+    if not is_ota_booking and pms_changed_at > revision_received_at:
         return "keep_pms"
     return "hold"
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innsync.channels.types import RatePlanKey, RateValues
+from innsync.channels.types import ChannelLimits, RatePlanKey, RateValues
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
 from innsync.inventory.availability import day_counts
 from innsync.inventory.calendar import effective_calendar
 from innsync.properties.derivation import DayValues
-from innsync.properties.models import RatePlan, RoomType
+from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.properties.service import property_today
 from innsync.stay_dates import DateRange, merge_ranges
 
 
@@ -98,12 +99,15 @@ def channel_values(day: DayValues) -> RateValues:
 
     A restriction innsync does not hold is sent as its "off" value, so lifting one reaches the
     channel; a date without any price is closed (stop sell): innsync never offers a night for
-    which it does not know the price.
+    which it does not know the price. A price of 0 (a derived price brought down to nothing) is
+    no price: no channel sells a night at 0, so such a date is closed rather than refused.
     """
-    has_price = day.price is not None or bool(day.occupancy_prices)
+    price = day.price if day.price is not None and day.price > 0 else None
+    occupancy_prices = tuple(pair for pair in day.occupancy_prices or () if pair[1] > 0)
+    has_price = price is not None or bool(occupancy_prices)
     return RateValues(
-        price=day.price,
-        occupancy_prices=day.occupancy_prices or None,
+        price=price,
+        occupancy_prices=occupancy_prices or None,
         min_stay_arrival=day.min_stay_arrival or 1,
         min_stay_through=day.min_stay_through or 1,
         max_stay=day.max_stay or 0,
@@ -113,6 +117,17 @@ def channel_values(day: DayValues) -> RateValues:
         min_advance=day.min_advance or 0,
         max_advance=day.max_advance or 0,
     )
+
+
+def channel_today(prop: Property, now: datetime, limits: ChannelLimits) -> date:
+    """The first stay date a channel still takes: the property's today in its time zone, or
+    tomorrow in the channel's last minutes of the day (``limits.today_margin_seconds``)."""
+    return property_today(prop, now + timedelta(seconds=limits.today_margin_seconds))
+
+
+def from_day(ranges: Iterable[DateRange], first: date) -> list[DateRange]:
+    """``ranges`` without their dates before ``first``."""
+    return [DateRange(max(span.start, first), span.end) for span in ranges if span.end > first]
 
 
 def _span(ranges: Iterable[DateRange]) -> DateRange:

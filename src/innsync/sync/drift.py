@@ -8,9 +8,9 @@ the channel really shows and marks those dates dirty, so the worker sends the di
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +23,7 @@ from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
 from innsync.properties.models import Property
 from innsync.properties.service import horizon
 from innsync.stay_dates import DateRange, ranges_from_dates
-from innsync.sync.desired import Mappings, load_mappings
+from innsync.sync.desired import Mappings, channel_today, load_mappings
 from innsync.sync.models import AckedAvailability, AckedRate
 from innsync.sync.state import DirtySet, acked_availability, acked_rates
 
@@ -40,14 +40,25 @@ class DriftReport:
 
 
 async def audit_connection(
-    sessions: sessionmaker[Session], connection_id: uuid.UUID, adapter: ChannelAdapter
+    sessions: sessionmaker[Session],
+    connection_id: uuid.UUID,
+    adapter: ChannelAdapter,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DriftReport:
+    """Compare the dates the channel can hold, from the property's today to its horizon.
+
+    Dates before the channel's today are left out: the channel holds none (they are never
+    sent), so comparing them would report drift that no request can repair.
+    """
     if not isinstance(adapter, ReadsBackAri):
         raise TypeError(f"the {adapter.name} channel cannot read ARI back")
     with transaction(sessions) as session:
         connection = session.get_one(Connection, connection_id)
         mappings = load_mappings(session, connection)
-        window = horizon(session.get_one(Property, connection.property_id))
+        prop = session.get_one(Property, connection.property_id)
+        managed = horizon(prop, now())
+        today = channel_today(prop, now(), adapter.limits)
+        window = DateRange(max(managed.start, today), max(managed.end, today + timedelta(days=1)))
         subjects = [*mappings.room_types, *mappings.rate_plans]
         whole = DirtySet(ranges={subject: [window] for subject in subjects})
         held_availability = acked_availability(session, connection_id, mappings, whole)

@@ -97,7 +97,12 @@ def plan_rates(
         changed: dict[date, RateValues] = {}
         for day, values in desired[key].items():
             if day in in_dirty:
-                payload = rate_payload(values, held.get(day), partial=limits.accepts_partial_rates)
+                payload = rate_payload(
+                    values,
+                    held.get(day),
+                    partial=limits.accepts_partial_rates,
+                    partial_occupancies=limits.accepts_partial_occupancy_prices,
+                )
                 if payload is not None:
                     changed[day] = payload
         room_type_code, rate_plan_code = key
@@ -109,13 +114,26 @@ def plan_rates(
 
 
 def rate_payload(
-    desired: RateValues, acked: RateValues | None, *, partial: bool
+    desired: RateValues,
+    acked: RateValues | None,
+    *,
+    partial: bool,
+    partial_occupancies: bool = False,
 ) -> RateValues | None:
-    """What to send for one date, or ``None`` when the channel already has it."""
+    """What to send for one date, or ``None`` when the channel already has it.
+
+    ``partial_occupancies`` (with ``partial``): of a per-person price list, only the
+    occupancies whose price differs from the acknowledged one are sent.
+    """
     if partial:
         held = acked or _NO_VALUES
         fields = desired.fields() & desired.changed_fields(held)
-        return desired.only(fields) if fields else None
+        if not fields:
+            return None
+        payload = desired.only(fields)
+        if partial_occupancies and "occupancy_prices" in fields:
+            payload = payload.occupancy_prices_changed_from(held)
+        return None if payload.is_empty else payload
     if desired.is_empty or desired == acked:
         return None
     return desired
@@ -255,6 +273,7 @@ def apply_updates(
     updates: Iterable[AvailabilityUpdate],
     *,
     partial_rates: bool = True,
+    partial_occupancies: bool = False,
 ) -> dict[str, dict[date, int]]: ...
 
 
@@ -264,6 +283,7 @@ def apply_updates(
     updates: Iterable[RateUpdate],
     *,
     partial_rates: bool = True,
+    partial_occupancies: bool = False,
 ) -> dict[RatePlanKey, dict[date, RateValues]]: ...
 
 
@@ -272,11 +292,14 @@ def apply_updates(
     updates: Iterable[AvailabilityUpdate] | Iterable[RateUpdate],
     *,
     partial_rates: bool = True,
+    partial_occupancies: bool = False,
 ) -> dict[Any, dict[date, Any]]:
     """The acknowledged state after the channel accepted ``updates`` (the input is not changed).
 
     ``partial_rates`` says whether the channel keeps the fields a rate update leaves out
-    (``ChannelLimits.accepts_partial_rates``) or resets them.
+    (``ChannelLimits.accepts_partial_rates``) or resets them; ``partial_occupancies`` whether
+    it keeps the occupancy prices a price list leaves out
+    (``ChannelLimits.accepts_partial_occupancy_prices``).
     """
     state: dict[Any, dict[date, Any]] = {key: dict(days) for key, days in acked.items()}
     for update in updates:
@@ -289,7 +312,9 @@ def apply_updates(
         for day in update.covered_dates():
             held: RateValues | None = plan.get(day)
             if partial_rates and held is not None:
-                plan[day] = held.updated_with(update.values)
+                plan[day] = held.updated_with(
+                    update.values, merge_occupancy_prices=partial_occupancies
+                )
             else:
                 plan[day] = update.values
     return state

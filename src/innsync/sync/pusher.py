@@ -3,6 +3,7 @@ record what the channel accepted. Marks are cleared only when everything planned
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -34,9 +35,17 @@ from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.outbox.models import AVAILABILITY, RATES
+from innsync.properties.models import Property
 from innsync.stay_dates import merge_ranges
 from innsync.sync import metrics
-from innsync.sync.desired import Mappings, desired_availability, desired_rates, load_mappings
+from innsync.sync.desired import (
+    Mappings,
+    channel_today,
+    desired_availability,
+    desired_rates,
+    from_day,
+    load_mappings,
+)
 from innsync.sync.planner import apply_updates, batch_requests, plan_availability, plan_rates
 from innsync.sync.state import (
     DirtySet,
@@ -58,6 +67,8 @@ BREAKER_OPEN = timedelta(minutes=5)
 
 Acquire = Callable[[str], Awaitable[bool]]
 """Spend one request of a budget ("availability", "rates" or "ari"); False: not now."""
+HasRoom = Callable[[str], bool]
+"""Whether a budget could grant a request now, without spending it."""
 
 
 @dataclass(slots=True)
@@ -82,10 +93,19 @@ async def push_connection(
     adapter: ChannelAdapter,
     acquire: Acquire,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    has_room: HasRoom = lambda budget: True,
 ) -> PassResult:
+    """Push availability, then rates and restrictions, each within its own budget.
+
+    A kind whose budget is spent waits alone: the other kind is still pushed (Channex counts
+    availability and restrictions calls apart). Availability, the overbooking-critical value,
+    goes first, and is looked at again before every rates request, so a booking that lands
+    while a long run of rates is being sent does not wait behind it.
+    """
     result = PassResult()
+    pusher = _KindPusher(sessions, connection_id, adapter, acquire, has_room, result, now)
     for kind in (AVAILABILITY, RATES):
-        if not await _push_kind(sessions, connection_id, adapter, kind, acquire, result, now):
+        if not await pusher.push(kind):
             break
     if result.finished and result.requests:
         with transaction(sessions) as session:
@@ -93,45 +113,72 @@ async def push_connection(
     return result
 
 
-async def _push_kind(
-    sessions: sessionmaker[Session],
-    connection_id: uuid.UUID,
-    adapter: ChannelAdapter,
-    kind: str,
-    acquire: Acquire,
-    result: PassResult,
-    now: Callable[[], datetime],
-) -> bool:
-    """Push one kind; False when the pass must stop (budget, failure)."""
-    limits = adapter.limits
-    with transaction(sessions) as session:
-        connection = session.get_one(Connection, connection_id)
-        mappings = load_mappings(session, connection)
-        dirty = read_marks(session, connection_id, kind)
-        if not dirty.mark_ids:
+@dataclass(slots=True)
+class _KindPusher:
+    """Pushes one connection's kinds within their budgets; availability may cut in on rates."""
+
+    sessions: sessionmaker[Session]
+    connection_id: uuid.UUID
+    adapter: ChannelAdapter
+    acquire: Acquire
+    has_room: HasRoom
+    result: PassResult
+    now: Callable[[], datetime]
+
+    async def push(self, kind: str) -> bool:
+        """Push one kind; False only when the pass must stop (a failure, a lost lease)."""
+        limits = self.adapter.limits
+        budget = limits.budget_for("availability" if kind == AVAILABILITY else "rates")
+        if not self.has_room(budget):
+            # Not even planned: the budget's window will reopen, and planning is not free.
+            self.result.waiting_for_budget = True
             return True
-        updates: Sequence[AvailabilityUpdate | RateUpdate]
-        if kind == AVAILABILITY:
-            acked_a = acked_availability(session, connection_id, mappings, dirty)
-            desired_a = desired_availability(session, mappings, dirty.ranges)
-            updates = plan_availability(desired_a, acked_a, dirty.all_ranges, limits)
-            requests: list[Any] = batch_requests(updates, limits, "availability")
-        else:
-            acked_r = acked_rates(session, connection_id, mappings, dirty)
-            desired_r = desired_rates(session, mappings, dirty.ranges)
-            updates = plan_rates(desired_r, acked_r, dirty.all_ranges, limits)
-            requests = batch_requests(updates, limits, "rates")
-    for request in requests:
-        if not await acquire(limits.budget_for(request.kind)):
-            result.waiting_for_budget = True
-            return False
-        if not await _send(sessions, connection_id, adapter, mappings, dirty, request, result, now):
-            return False
-    with transaction(sessions) as session:
-        clear_marks(session, dirty.mark_ids)
-    if dirty.oldest is not None:
-        metrics.LATENCY.observe(max((now() - dirty.oldest).total_seconds(), 0.0))
-    return True
+        with transaction(self.sessions) as session:
+            connection = session.get_one(Connection, self.connection_id)
+            mappings = load_mappings(session, connection)
+            dirty = read_marks(session, self.connection_id, kind)
+            if not dirty.mark_ids:
+                return True
+            today = channel_today(
+                session.get_one(Property, connection.property_id), self.now(), limits
+            )
+            # Dates before the property's today are never sent (channels refuse the past), so
+            # they are not planned either: their marks are simply cleared.
+            sendable = from_day(dirty.all_ranges, today)
+            updates: Sequence[AvailabilityUpdate | RateUpdate]
+            if kind == AVAILABILITY:
+                acked_a = acked_availability(session, self.connection_id, mappings, dirty)
+                desired_a = desired_availability(session, mappings, dirty.ranges)
+                updates = plan_availability(desired_a, acked_a, sendable, limits)
+                requests: list[Any] = batch_requests(updates, limits, "availability")
+            else:
+                acked_r = acked_rates(session, self.connection_id, mappings, dirty)
+                desired_r = desired_rates(session, mappings, dirty.ranges)
+                updates = plan_rates(desired_r, acked_r, sendable, limits)
+                requests = batch_requests(updates, limits, "rates")
+            requests = [dataclasses.replace(request, today=today) for request in requests]
+        for request in requests:
+            if kind == RATES and not await self.push(AVAILABILITY):
+                return False
+            if not await self.acquire(budget):
+                self.result.waiting_for_budget = True
+                return True
+            if not await _send(
+                self.sessions,
+                self.connection_id,
+                self.adapter,
+                mappings,
+                dirty,
+                request,
+                self.result,
+                self.now,
+            ):
+                return False
+        with transaction(self.sessions) as session:
+            clear_marks(session, dirty.mark_ids)
+        if dirty.oldest is not None:
+            metrics.LATENCY.observe(max((self.now() - dirty.oldest).total_seconds(), 0.0))
+        return True
 
 
 async def _send(
@@ -191,7 +238,9 @@ def _record_answer(
     started: float,
     result: PassResult,
 ) -> None:
-    accepted_indexes = set(answer.accepted_indexes)
+    # An entry the adapter did not send (whole) is neither accepted nor refused: the channel
+    # does not hold its values, so they are never recorded as acknowledged.
+    accepted_indexes = set(answer.accepted_indexes) - set(answer.unsent_indexes)
     accepted = [update for index, update in enumerate(request.updates) if index in accepted_indexes]
     rejected = [
         (request.updates[index], reason)
@@ -208,7 +257,10 @@ def _record_answer(
         else:
             current = acked_rates(session, connection_id, mappings, _covering(mappings, accepted))
             merged = apply_updates(
-                current, accepted, partial_rates=adapter.limits.accepts_partial_rates
+                current,
+                accepted,
+                partial_rates=adapter.limits.accepts_partial_rates,
+                partial_occupancies=adapter.limits.accepts_partial_occupancy_prices,
             )
             covered = {
                 key: {day: merged[key][day] for day in days}

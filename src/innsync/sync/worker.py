@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import innsync.schema  # noqa: F401  (a worker process must know every table before flushing)
 from innsync.channels.contract import ChannelAdapter
-from innsync.channels.types import ChannelLimits
+from innsync.channels.types import ChannelLimits, PushKind
 from innsync.connections.models import Connection
 from innsync.db.engine import transaction
-from innsync.sync import leases
+from innsync.sync import budgets, leases
 from innsync.sync.backoff import Backoff
 from innsync.sync.limiter import SlidingWindowLimiter
 from innsync.sync.models import BucketLease
@@ -77,6 +77,7 @@ class SyncWorker:
         with transaction(self._sessions) as session:
             keys = leases.buckets_with_work(session, now)
             leases.ensure_lease_rows(session, keys)
+            keys = budgets.ready_buckets(session, keys, now)
         with transaction(self._sessions) as session:
             claimed = [
                 (lease.bucket_key, dict(lease.limiter_state), lease.failures)
@@ -117,7 +118,7 @@ class SyncWorker:
             adapter = self._adapter(connection)
             gate.limits = adapter.limits
             result: PassResult = await push_connection(
-                self._sessions, connection.id, adapter, gate.acquire, self._clock
+                self._sessions, connection.id, adapter, gate.acquire, self._clock, gate.has_room
             )
             sent += result.requests
             if result.failed:
@@ -128,15 +129,15 @@ class SyncWorker:
             lease = session.get_one(BucketLease, bucket_key)
             if lease.holder != self.holder:
                 return sent
+            # A spent budget is not a reason to keep the bucket away: it holds back only its own
+            # kind (see budgets.py), while not_before is the channel's own "wait" (failures).
+            lease.limiter_state = gate.saved_state()
             if failed:
                 lease.failures = failures + 1
                 delay = self._backoff.delay(lease.failures, retry_after)
                 lease.not_before = self._clock() + timedelta(seconds=delay)
             else:
                 lease.failures, lease.not_before = 0, None
-                wait = gate.wait_seconds()
-                if wait:  # out of budget: come back when the window has room again
-                    lease.not_before = self._clock() + timedelta(seconds=wait)
             leases.release(session, self.holder, bucket_key)
         return sent
 
@@ -152,14 +153,17 @@ class SyncWorker:
 
 
 class _BudgetGate:
-    """Spends a bucket's budgets; saves the limiter state and renews the lease before each send."""
+    """Spends a bucket's budgets; saves the limiter state and renews the lease before each send.
+
+    Each budget is its own limiter, so spending one never holds back another; a budget found
+    spent records until when its kinds wait (``budgets.BLOCKED_UNTIL``) for the next claim.
+    """
 
     def __init__(self, worker: SyncWorker, bucket_key: str, state: dict[str, Any]) -> None:
         self._worker = worker
         self._bucket_key = bucket_key
         self._state = state
         self._limiters: dict[str, SlidingWindowLimiter] = {}
-        self._waits: dict[str, float] = {}
         self.limits: ChannelLimits | None = None
         self.lost = False
 
@@ -182,15 +186,34 @@ class _BudgetGate:
             self._limiters[budget] = limiter
         return limiter
 
+    def _kinds(self, budget: str) -> list[str]:
+        """The kinds of push that spend ``budget`` on this channel."""
+        limits = self.limits
+        kinds: tuple[PushKind, ...] = ("availability", "rates")
+        return [kind for kind in kinds if limits is not None and limits.budget_for(kind) == budget]
+
+    def has_room(self, budget: str) -> bool:
+        """Whether ``budget`` would grant a request now; records the wait when it would not."""
+        if self.lost:
+            return False
+        now = self._worker._clock().timestamp()
+        wait = self._limiter(budget).wait_time(now)
+        if wait > 0:
+            budgets.set_blocked(self._state, self._kinds(budget), now + wait)
+            return False
+        return True
+
     async def acquire(self, budget: str) -> bool:
         if self.lost:
             return False
         now = self._worker._clock()
         limiter = self._limiter(budget)
         if not limiter.try_acquire(now.timestamp()):
-            self._waits[budget] = limiter.wait_time(now.timestamp())
+            wait = limiter.wait_time(now.timestamp())
+            budgets.set_blocked(self._state, self._kinds(budget), now.timestamp() + wait)
             return False
         self._state[budget] = dict(limiter.to_state())
+        budgets.set_blocked(self._state, self._kinds(budget), None)
         with transaction(self._worker._sessions) as session:
             if not leases.renew(
                 session, self._worker.holder, self._bucket_key, now, self._worker._lease
@@ -201,5 +224,6 @@ class _BudgetGate:
             session.get_one(BucketLease, self._bucket_key).limiter_state = dict(self._state)
         return True
 
-    def wait_seconds(self) -> float:
-        return max(self._waits.values(), default=0.0)
+    def saved_state(self) -> dict[str, Any]:
+        """The limiter state to keep with the lease: every budget and what is blocked."""
+        return dict(self._state)

@@ -14,7 +14,11 @@ def _build(config: ChannexConfig, context: AdapterContext) -> ChannexAdapter:
 
 
 CHANNEL_KIND: ChannelKind[ChannexConfig] = ChannelKind(
-    name="channex", config_model=ChannexConfig, build=_build, title="Channex.io"
+    name="channex",
+    config_model=ChannexConfig,
+    build=_build,
+    title="Channex.io",
+    value_constraints=CHANNEX_LIMITS.values,
 )
 
 __all__ = [

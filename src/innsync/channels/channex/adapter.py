@@ -9,8 +9,9 @@ webhooks in ``bookings.py`` and ``webhooks.py``. ``CHECKLIST.yaml`` tracks what 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -20,14 +21,18 @@ from innsync.channels.channex.bookings import revision_from_channex, revisions_f
 from innsync.channels.channex.client import ChannexClient, WallClock
 from innsync.channels.channex.config import ChannexConfig
 from innsync.channels.channex.mapping import (
+    MIDNIGHT_MARGIN,
     READ_FIELDS,
     OutgoingValues,
     availability_request,
     entry_results,
     first_open_date,
+    match_warnings,
+    open_dates,
     property_zone,
     rate_values_from_channex,
     restrictions_request,
+    shows_rate_values,
 )
 from innsync.channels.channex.provisioning import ChannexProvisioner
 from innsync.channels.channex.webhooks import (
@@ -42,6 +47,7 @@ from innsync.channels.types import (
     BookingRevision,
     ChannelLimits,
     ChannelNotice,
+    EntryResult,
     PropertyCatalog,
     ProvisionResult,
     PushRequest,
@@ -51,6 +57,7 @@ from innsync.channels.types import (
     RateValues,
     RemoteCatalog,
     RevisionPage,
+    ValueConstraints,
 )
 from innsync.stay_dates import DateRange
 
@@ -74,6 +81,15 @@ CHANNEX_LIMITS = ChannelLimits(
     # §1.5: "leave out fields you do not want to change. Partial updates leave other fields
     # untouched".
     accepts_partial_rates=True,
+    # §1.5: `rates` sets each listed occupancy's price; an occupancy left out keeps its own
+    # (occupancy options are priced apart), so a changed price list sends only what changed.
+    accepts_partial_occupancy_prices=True,
+    # §1.5: "rate: greater than 0", as a decimal string or an integer of minor units, so a
+    # price finer than a cent cannot be said (money() sends it unrounded, to be refused).
+    values=ValueConstraints(min_price=Decimal("0.01"), price_decimal_places=2),
+    # §1.5: past dates are refused, a range starting in the past whole; a call takes up to its
+    # time-out (30 s) plus clock skew to arrive, so the last two minutes of a day count as past.
+    today_margin_seconds=MIDNIGHT_MARGIN.total_seconds(),
 )
 
 # §1.6: the feed's default page is 10; a larger page is asked for, and `meta.total` says
@@ -82,6 +98,16 @@ FEED_PAGE_LIMIT = 100
 MAX_FEED_PAGES = 50
 
 Send = Callable[[Sequence[dict[str, Any]]], Awaitable[AriWriteAnswer]]
+Verify = Callable[[Sequence[int]], Awaitable[set[int]]]
+"""Read back the entries (by index) of a call whose answer cannot be placed; those shown."""
+
+
+def _open_span(
+    updates: Iterable[AvailabilityUpdate | RateUpdate], first_open: date
+) -> tuple[date, date] | None:
+    """The first and last open date of ``updates``, to read them back in one call."""
+    days = [day for update in updates for day in open_dates(update, first_open)]
+    return (min(days), max(days)) if days else None
 
 
 def _utc_now() -> datetime:
@@ -138,16 +164,51 @@ class ChannexAdapter:
         return await ChannexProvisioner(self._client).read_catalog(self._client.property_id)
 
     async def push_availability(self, request: PushRequest[AvailabilityUpdate]) -> PushResult:
-        outgoing = availability_request(
-            request.updates, self._client.property_id, await self._first_open_date()
+        first_open = await self._first_open_date(request.today)
+        outgoing = availability_request(request.updates, self._client.property_id, first_open)
+
+        async def verify(doubtful: Sequence[int]) -> set[int]:
+            updates = {index: request.updates[index] for index in doubtful}
+            span = _open_span(updates.values(), first_open)
+            if span is None:
+                return set()
+            shown = (await self._client.read_availability(*span)).get
+            return {
+                index
+                for index, update in updates.items()
+                if all(
+                    shown(update.room_type_code, {}).get(day) == update.availability
+                    for day in open_dates(update, first_open)
+                )
+            }
+
+        return await self._push(
+            len(request.updates), outgoing, self._client.push_availability, verify
         )
-        return await self._push(len(request.updates), outgoing, self._client.push_availability)
 
     async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
-        outgoing = restrictions_request(
-            request.updates, self._client.property_id, await self._first_open_date()
+        first_open = await self._first_open_date(request.today)
+        outgoing = restrictions_request(request.updates, self._client.property_id, first_open)
+
+        async def verify(doubtful: Sequence[int]) -> set[int]:
+            updates = {index: request.updates[index] for index in doubtful}
+            span = _open_span(updates.values(), first_open)
+            if span is None:
+                return set()
+            shown = await self._client.read_restrictions(*span, READ_FIELDS)
+            verified = set()
+            for index, update in updates.items():
+                held = shown.get(update.rate_plan_code, {})
+                days = open_dates(update, first_open)
+                if all(day in held for day in days) and shows_rate_values(
+                    update.values, [held[day] for day in days]
+                ):
+                    verified.add(index)
+            return verified
+
+        return await self._push(
+            len(request.updates), outgoing, self._client.push_restrictions, verify
         )
-        return await self._push(len(request.updates), outgoing, self._client.push_restrictions)
 
     async def read_availability(
         self, room_type_codes: Sequence[str], dates: DateRange
@@ -261,9 +322,12 @@ class ChannexAdapter:
             changed += 1
         return changed
 
-    async def _first_open_date(self) -> date:
-        # §1.5: past dates are refused, and "today" is the property's, so its timezone is read
-        # once per adapter (one adapter lives as long as its connection's settings).
+    async def _first_open_date(self, today: date | None) -> date:
+        # §1.5: past dates are refused, and "today" is the property's. The engine passes the
+        # property's today (its time zone, CHANNEX_LIMITS' margin applied); without it the
+        # timezone is read from Channex once per adapter.
+        if today is not None:
+            return today
         zone = self._zone or await self._read_zone()
         return first_open_date(self._now(), zone)
 
@@ -279,13 +343,32 @@ class ChannexAdapter:
         self._zone = property_zone(found.timezone)
         return self._zone
 
-    async def _push(self, entry_count: int, outgoing: OutgoingValues, send: Send) -> PushResult:
+    async def _push(
+        self, entry_count: int, outgoing: OutgoingValues, send: Send, verify: Verify
+    ) -> PushResult:
         if not outgoing.values:
-            # Nothing Channex can hold (past dates, fields it does not have): no call is spent.
-            return PushResult(PushResult.all_accepted(entry_count).entries, None, outgoing.notes)
+            # Nothing Channex can hold (past dates, fields it does not have): no call is spent,
+            # and nothing is sent, so nothing may be recorded as acknowledged.
+            unsent = tuple(
+                EntryResult(index, accepted=True, sent=False) for index in range(entry_count)
+            )
+            return PushResult(unsent, None, outgoing.notes)
         answer = await send(outgoing.values)
+        is_nothing_accepted = answer.data == []
+        verified: set[int] = set()
+        matched = match_warnings(outgoing, answer.meta.warnings)
+        if matched.unplaced and not is_nothing_accepted:
+            # A refusal innsync cannot place on one entry: rather than refusing every entry of
+            # the call (dead letters for values Channex took), read the dates back and accept
+            # the entries no warning names whose values Channex shows.
+            doubtful = sorted(set(outgoing.origins) - set(matched.reasons))
+            verified = await verify(doubtful)
         entries = entry_results(
-            entry_count, outgoing, answer.meta.warnings, is_nothing_accepted=answer.data == []
+            entry_count,
+            outgoing,
+            answer.meta.warnings,
+            is_nothing_accepted=is_nothing_accepted,
+            verified=verified,
         )
         refused = tuple(f"entry {e.index}: {e.reason}" for e in entries if not e.accepted)
         return PushResult(entries, answer.task_id, outgoing.notes + refused)

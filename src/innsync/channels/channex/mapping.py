@@ -9,7 +9,7 @@ those echoes back to the neutral entries they came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -55,6 +55,8 @@ class OutgoingValues:
     values: tuple[ChannexValue, ...]
     origins: tuple[int, ...]
     notes: tuple[str, ...] = ()
+    cut: tuple[int, ...] = ()
+    """Entries sent without their past dates: the channel never holds those."""
 
 
 def money(amount: Decimal) -> str:
@@ -95,7 +97,7 @@ def restriction_fields(values: RateValues) -> ChannexValue:
     return fields
 
 
-def _open_dates(update: AvailabilityUpdate | RateUpdate, first_open: date) -> list[date]:
+def open_dates(update: AvailabilityUpdate | RateUpdate, first_open: date) -> list[date]:
     # channex.md §1.5: "past dates are not allowed"; an entry that starts in the past is refused
     # whole, so the past part of a range is cut off before it is sent.
     return [day for day in update.covered_dates() if day >= first_open]
@@ -106,7 +108,7 @@ def restriction_value(
 ) -> ChannexValue | None:
     """One POST /restrictions entry, or ``None`` when nothing of it can go to Channex."""
     fields = restriction_fields(update.values)
-    days = _open_dates(update, first_open)
+    days = open_dates(update, first_open)
     if not fields or not days:
         return None
     value: ChannexValue = {
@@ -135,7 +137,7 @@ def availability_values(
             **stay_date_fields(run.start, run.last),
             "availability": update.availability,
         }
-        for run in ranges_from_dates(_open_dates(update, first_open))
+        for run in ranges_from_dates(open_dates(update, first_open))
     ]
 
 
@@ -148,7 +150,17 @@ def _note(indexes: Sequence[int], why: str) -> tuple[str, ...]:
 
 
 def _past_only(updates: Sequence[AvailabilityUpdate | RateUpdate], first_open: date) -> list[int]:
-    return [index for index, update in enumerate(updates) if not _open_dates(update, first_open)]
+    return [index for index, update in enumerate(updates) if not open_dates(update, first_open)]
+
+
+def _partly_past(
+    updates: Sequence[AvailabilityUpdate | RateUpdate], first_open: date
+) -> tuple[int, ...]:
+    return tuple(
+        index
+        for index, update in enumerate(updates)
+        if update.dates.start < first_open and open_dates(update, first_open)
+    )
 
 
 def restrictions_request(
@@ -170,7 +182,7 @@ def restrictions_request(
     notes = _note(_past_only(updates, first_open), "past dates only; Channex takes none") + _note(
         advance, "min/max advance not sent; Channex API v1 has no such restriction"
     )
-    return OutgoingValues(tuple(values), tuple(origins), notes)
+    return OutgoingValues(tuple(values), tuple(origins), notes, _partly_past(updates, first_open))
 
 
 def availability_request(
@@ -184,7 +196,7 @@ def availability_request(
             values.append(value)
             origins.append(index)
     notes = _note(_past_only(updates, first_open), "past dates only; Channex takes none")
-    return OutgoingValues(tuple(values), tuple(origins), notes)
+    return OutgoingValues(tuple(values), tuple(origins), notes, _partly_past(updates, first_open))
 
 
 def describe_warning(warning: Mapping[str, Any]) -> str:
@@ -212,18 +224,18 @@ def _echoed_position(
     return None
 
 
-def entry_results(
-    entry_count: int,
-    outgoing: OutgoingValues,
-    warnings: Iterable[Mapping[str, Any]],
-    *,
-    is_nothing_accepted: bool = False,
-) -> tuple[EntryResult, ...]:
-    """Per neutral entry, what Channex did: refused when any of its values came back as a warning.
+@dataclass(frozen=True, slots=True)
+class MatchedWarnings:
+    """Channex's warnings placed on the neutral entries they echo, and those matching none."""
 
-    ``is_nothing_accepted`` is Channex's empty ``data`` (no task: every entry refused). Entries
-    that were not sent (past dates only, nothing Channex holds) count as accepted.
-    """
+    reasons: Mapping[int, tuple[str, ...]]
+    unplaced: tuple[str, ...]
+
+
+def match_warnings(
+    outgoing: OutgoingValues, warnings: Iterable[Mapping[str, Any]]
+) -> MatchedWarnings:
+    """Each warning on the first sent value it echoes that no earlier warning took."""
     reasons: dict[int, list[str]] = {}
     taken: set[int] = set()
     unplaced: list[str] = []
@@ -234,18 +246,62 @@ def entry_results(
             continue
         taken.add(position)
         reasons.setdefault(outgoing.origins[position], []).append(describe_warning(warning))
-    if unplaced or is_nothing_accepted:
-        # Channex refused something innsync cannot place, so no entry of the call is known to be
-        # accepted; calling one accepted could leave the channel silently different.
-        fallback = "; ".join(unplaced) or "Channex accepted no entry of the call"
+    return MatchedWarnings(
+        {origin: tuple(found) for origin, found in reasons.items()}, tuple(unplaced)
+    )
+
+
+def entry_results(
+    entry_count: int,
+    outgoing: OutgoingValues,
+    warnings: Iterable[Mapping[str, Any]],
+    *,
+    is_nothing_accepted: bool = False,
+    verified: Collection[int] = (),
+) -> tuple[EntryResult, ...]:
+    """Per neutral entry, what Channex did: refused when any of its values came back as a warning.
+
+    ``is_nothing_accepted`` is Channex's empty ``data`` (no task: every entry refused). Entries
+    not sent (past dates only, nothing Channex holds) or sent without their past dates are not
+    refused but marked not ``sent``: nothing of them is acknowledged. A warning
+    that echoes no sent value cannot be placed, so no entry of the call is known to be accepted:
+    every sent entry is refused with it, except those in ``verified`` (entries no warning names
+    and whose values a read-back found on Channex).
+    """
+    matched = match_warnings(outgoing, warnings)
+    reasons = {origin: list(found) for origin, found in matched.reasons.items()}
+    if matched.unplaced or is_nothing_accepted:
+        # Calling an entry accepted without proof could leave the channel silently different.
+        fallback = "; ".join(matched.unplaced) or "Channex accepted no entry of the call"
         for origin in outgoing.origins:
-            reasons.setdefault(origin, [fallback])
+            if is_nothing_accepted or origin not in verified:
+                reasons.setdefault(origin, [fallback])
+    sent = set(outgoing.origins) - set(outgoing.cut)
     return tuple(
         EntryResult(index, accepted=False, reason="; ".join(reasons[index]))
         if index in reasons
-        else EntryResult(index, accepted=True)
+        else EntryResult(index, accepted=True, sent=index in sent)
         for index in range(entry_count)
     )
+
+
+def shows_rate_values(values: RateValues, shown: Sequence[RestrictionDay]) -> bool:
+    """Whether Channex shows every field ``values`` sets on each of the ``shown`` dates.
+
+    A per-occupancy price list cannot be checked (a read shows the primary occupancy's rate
+    only), so such values never count as shown.
+    """
+    if values.occupancy_prices is not None or not shown:
+        return False
+    for day in shown:
+        if values.price is not None and day.rate != values.price:
+            return False
+        if any(
+            getattr(values, name) is not None and getattr(day, name) != getattr(values, name)
+            for name in SAME_NAME_FIELDS
+        ):
+            return False
+    return True
 
 
 def rate_values_from_channex(day: RestrictionDay, *, is_per_person: bool) -> RateValues:
