@@ -15,7 +15,10 @@ class ConnectionCreate(StrictModel):
     channel: str = Field(examples=["channex"], description="A channel kind, see GET /channels")
     name: str = Field(min_length=1, max_length=200)
     config: dict[str, Any] = Field(
-        default_factory=dict, description="The channel's settings and credentials (kept encrypted)"
+        default_factory=dict,
+        description="The channel's settings and credentials (kept encrypted), as the channel "
+        'kind\'s config schema says; or {"account": "<name or id>", ...} to use a channel '
+        "account the operator granted this tenant, with only the fields the account does not hold",
     )
     push_enabled: bool = True
     pull_enabled: bool = True
@@ -24,7 +27,12 @@ class ConnectionCreate(StrictModel):
 
 class ConnectionUpdate(StrictModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    config: dict[str, Any] | None = None
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="Fields to change: each given field replaces the stored one (null clears "
+        'it), fields left out are kept, secrets included; "account" switches to another '
+        "granted account, or null back to the connection's own credentials",
+    )
     push_enabled: bool | None = None
     pull_enabled: bool | None = None
     webhook_enabled: bool | None = None
@@ -47,6 +55,24 @@ class ConnectionRead(BaseModel):
     last_full_sync_at: datetime | None
     pending_marks: int
     capabilities: list[str]
+    account: str | None = Field(
+        description="The name of the operator's channel account the connection uses; null when "
+        "it holds its own credentials"
+    )
+    config: dict[str, Any] = Field(
+        description="The connection's own config without its secrets (what provisioning stored "
+        "included); the account's fields are never shown"
+    )
+    secrets_set: list[str] = Field(
+        description="The connection's own secret fields that hold a value (never the values)"
+    )
+
+
+class ConnectionTested(BaseModel):
+    """The channel accepted the connection's credentials."""
+
+    connection_id: uuid.UUID
+    ok: bool
 
 
 class MappingIn(StrictModel):
