@@ -8,7 +8,6 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from innsync.connections.models import Connection
-
 from tests.api.helpers import make_hotel, new_tenant, ok
 from tests.conftest import Db
 

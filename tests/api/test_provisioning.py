@@ -443,7 +443,9 @@ def test_a_config_patch_merges_and_keeps_what_provisioning_stored(
     assert len(sim.get("/_sim/requests").json()["data"]) == calls
 
     # Naming one field changes that field: the key and the provisioned property id stay.
-    patched = ok(api.patch(path, json={"config": {"webhook_secret": "hook-secret"}}, headers=headers))
+    patched = ok(
+        api.patch(path, json={"config": {"webhook_secret": "hook-secret"}}, headers=headers)
+    )
     assert stored_config(db, secret_box, site.connection_id) == {
         "base_url": BASE_URL,
         "api_key": KEY,
