@@ -210,3 +210,30 @@ def test_connections_on_one_account_share_a_bucket_and_a_new_key_moves_it(
         )
     )
     assert bucket_of(db, second) == f"fake:connection:{second}"
+
+
+def test_the_openapi_document_shows_each_channel_kinds_config(client: TestClient) -> None:
+    schemas = ok(client.get("/openapi.json"))["components"]["schemas"]
+    create = schemas["ConnectionCreate"]["properties"]["config"]["anyOf"]
+    by_title = {variant["title"]: variant for variant in create}
+    assert list(by_title) == [
+        "channex config",
+        "channex config through a channel account",
+        "fake config",
+        "fake config through a channel account",
+    ]
+    channex = by_title["channex config"]
+    assert channex["x-channel"] == "channex"
+    assert channex["required"] == ["api_key"]
+    assert channex["additionalProperties"] is False
+    assert channex["properties"]["api_key"]["writeOnly"] is True
+    through_account = by_title["channex config through a channel account"]
+    assert through_account["required"] == ["account"]
+    assert through_account["properties"]["account"]["type"] == "string"
+    # Nested models are inlined: the document holds no reference it cannot resolve.
+    limits = by_title["fake config"]["properties"]["limits"]
+    assert limits["properties"]["window_scope"]["enum"] == ["property", "account"]
+    # An update is merged into the stored config: nothing is required.
+    update = schemas["ConnectionUpdate"]["properties"]["config"]["anyOf"]
+    assert [variant.get("required") for variant in update] == [None] * 5
+    assert update[-1] == {"type": "null"}
