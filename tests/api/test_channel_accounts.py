@@ -176,6 +176,18 @@ def test_a_granted_tenant_connects_through_the_account_and_never_sees_its_key(
     # Revoking is refused while the tenant's connection uses the account.
     with db.sessions() as session, pytest.raises(ConflictError, match="1 connection"):
         revoke_account(session, ACCOUNT, uuid.UUID(a.tenant_id))
+    # Once the connection is deleted the grant can go, and the connection cannot come back.
+    ok(api.delete(path, headers=a.headers), 204)
+    with db.sessions() as session:
+        revoke_account(session, ACCOUNT, uuid.UUID(a.tenant_id))
+        session.commit()
+    assert ok(api.get("/api/v1/channel-accounts", headers=a.headers)) == []
+    problem(
+        api.patch(path, json={"state": "connected"}, headers=a.headers),
+        422,
+        "is available to this tenant",
+    )
+    assert ok(api.get(path, headers=a.headers))["state"] == "disabled"
 
 
 def test_rotating_the_account_takes_effect_on_the_next_adapter_build(

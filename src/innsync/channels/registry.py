@@ -62,7 +62,7 @@ class ChannelKind(Generic[ConfigT]):
         """The account identity of a validated config (see ``account_identity``)."""
         if self.account_identity is not None:
             return self.account_identity(config)
-        return config.model_dump_json()
+        return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
 
     @property
     def secret_fields(self) -> frozenset[str]:

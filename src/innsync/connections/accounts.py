@@ -13,7 +13,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,20 +23,10 @@ from innsync.connections.configs import (
     validated_account_part,
 )
 from innsync.connections.models import ChannelAccount, ChannelAccountGrant, Connection
+from innsync.connections.schemas import ChannelAccountRead
 from innsync.crypto import SecretBox
 from innsync.errors import ConflictError, FieldProblem, InvalidInputError, NotFoundError
 from innsync.tenants.models import Tenant
-
-
-class ChannelAccountRead(BaseModel):
-    """An operator's channel account as a tenant (or the operator) sees it: never its secrets."""
-
-    id: uuid.UUID
-    channel: str
-    name: str
-    fields: list[str]
-    created_at: datetime
-    rotated_at: datetime | None
 
 
 def account_read(account: ChannelAccount, box: SecretBox) -> ChannelAccountRead:

@@ -124,6 +124,17 @@ class ConnectionRead(BaseModel):
     )
 
 
+class ChannelAccountRead(BaseModel):
+    """An operator's channel account as a tenant (or the operator) sees it: never its secrets."""
+
+    id: uuid.UUID
+    channel: str
+    name: str
+    fields: list[str] = Field(description="The config fields the account holds (not values)")
+    created_at: datetime
+    rotated_at: datetime | None
+
+
 class ConnectionTested(BaseModel):
     """The channel accepted the connection's credentials."""
 

@@ -193,6 +193,9 @@ def update_connection(
             )
         connection.state, connection.state_reason = data.state, ""
         connection.consecutive_failures, connection.breaker_open_until = 0, None
+    if connection.account is not None and connection.state != "disabled":
+        # The account may have been revoked while the connection was disabled.
+        usable_account(session, tenant_id, connection.channel, str(connection.account.id))
     session.flush()
     if connection.push_enabled and connection.state in ("pending", "connected") and not was_pushing:
         # Back from a pause: what the channel holds is unknown, so everything is sent again.

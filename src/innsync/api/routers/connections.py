@@ -21,9 +21,10 @@ from innsync.channels.errors import (
     MappingMissingError,
 )
 from innsync.connections import accounts, provisioning, service
-from innsync.connections.accounts import ChannelAccountRead, account_read
+from innsync.connections.accounts import account_read
 from innsync.connections.models import Connection
 from innsync.connections.schemas import (
+    ChannelAccountRead,
     ConnectionCreate,
     ConnectionRead,
     ConnectionTested,

@@ -80,7 +80,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("connections", schema=None) as batch_op:
         batch_op.drop_constraint(
