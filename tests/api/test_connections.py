@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from fastapi.testclient import TestClient
 
+from innsync.connections.models import Connection
 from tests.api.helpers import make_hotel, new_tenant, ok
 from tests.conftest import Db
 
@@ -136,3 +140,100 @@ def test_mapping_mistakes_are_refused_with_pointers(client: TestClient, db: Db) 
     )
     assert unknown.status_code == 422
     assert "unknown channel 'telepathy'" in unknown.json()["detail"]
+
+
+ACCOUNT_WIDE_LIMITS = {"requests_per_window": 5, "window_seconds": 60.0, "window_scope": "account"}
+
+
+def bucket_of(db: Db, connection_id: str) -> str:
+    with db.sessions() as session:
+        return session.get_one(Connection, uuid.UUID(connection_id)).bucket_key
+
+
+def test_connections_on_one_account_share_a_bucket_and_a_new_key_moves_it(
+    client: TestClient, db: Db
+) -> None:
+    caller = new_tenant(db.sessions)
+    first_hotel = make_hotel(client, caller)
+    second_hotel = make_hotel(client, caller)
+
+    def connect(hotel: Any, property_code: str, key: str) -> str:
+        created = ok(
+            client.post(
+                f"/api/v1/properties/{hotel.property_id}/connections",
+                json={
+                    "channel": "fake",
+                    "name": property_code,
+                    "config": {
+                        "property_code": property_code,
+                        "account_key": key,
+                        "limits": ACCOUNT_WIDE_LIMITS,
+                    },
+                },
+                headers=caller.headers,
+            ),
+            201,
+        )
+        identifier: str = created["id"]
+        return identifier
+
+    # Two properties (configs that differ) on one account: one rate-limit window, one bucket.
+    first = connect(first_hotel, "hotel-1", "machine-account-key")
+    second = connect(second_hotel, "hotel-2", "machine-account-key")
+    other = connect(second_hotel, "hotel-3", "another-account-key")
+    assert bucket_of(db, first) == bucket_of(db, second)
+    assert bucket_of(db, first).startswith("fake:account:")
+    assert bucket_of(db, other) not in (bucket_of(db, first), f"fake:connection:{other}")
+    assert "machine-account-key" not in bucket_of(db, first)
+
+    # PATCHing the key moves the connection to the other account's bucket, and back.
+    path = f"/api/v1/connections/{second}"
+    ok(
+        client.patch(
+            path, json={"config": {"account_key": "another-account-key"}}, headers=caller.headers
+        )
+    )
+    assert bucket_of(db, second) == bucket_of(db, other) != bucket_of(db, first)
+    ok(
+        client.patch(
+            path, json={"config": {"account_key": "machine-account-key"}}, headers=caller.headers
+        )
+    )
+    assert bucket_of(db, second) == bucket_of(db, first)
+
+    # Limits counted per property stay the connection's own, whatever the account.
+    ok(
+        client.patch(
+            path,
+            json={"config": {"limits": {**ACCOUNT_WIDE_LIMITS, "window_scope": "property"}}},
+            headers=caller.headers,
+        )
+    )
+    assert bucket_of(db, second) == f"fake:connection:{second}"
+
+
+def test_the_openapi_document_shows_each_channel_kinds_config(client: TestClient) -> None:
+    schemas = ok(client.get("/openapi.json"))["components"]["schemas"]
+    create = schemas["ConnectionCreate"]["properties"]["config"]["anyOf"]
+    by_title = {variant["title"]: variant for variant in create}
+    assert list(by_title) == [
+        "channex config",
+        "channex config through a channel account",
+        "fake config",
+        "fake config through a channel account",
+    ]
+    channex = by_title["channex config"]
+    assert channex["x-channel"] == "channex"
+    assert channex["required"] == ["api_key"]
+    assert channex["additionalProperties"] is False
+    assert channex["properties"]["api_key"]["writeOnly"] is True
+    through_account = by_title["channex config through a channel account"]
+    assert through_account["required"] == ["account"]
+    assert through_account["properties"]["account"]["type"] == "string"
+    # Nested models are inlined: the document holds no reference it cannot resolve.
+    limits = by_title["fake config"]["properties"]["limits"]
+    assert limits["properties"]["window_scope"]["enum"] == ["property", "account"]
+    # An update is merged into the stored config: nothing is required.
+    update = schemas["ConnectionUpdate"]["properties"]["config"]["anyOf"]
+    assert [variant.get("required") for variant in update] == [None] * 5
+    assert update[-1] == {"type": "null"}

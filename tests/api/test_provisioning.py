@@ -68,7 +68,7 @@ def api(client: TestClient, sim_app: FastAPI) -> TestClient:
     return client
 
 
-def make_site(api: TestClient, caller: Caller, key: str = KEY) -> Site:
+def make_site(api: TestClient, caller: Caller, key: str = KEY, *, tested: bool = True) -> Site:
     headers = caller.headers
     prop = ok(
         api.post(
@@ -111,6 +111,7 @@ def make_site(api: TestClient, caller: Caller, key: str = KEY) -> Site:
     connection = ok(
         api.post(
             f"/api/v1/properties/{prop['id']}/connections",
+            params={} if tested else {"test": "false"},
             json={
                 "channel": "channex",
                 "name": "Channex",
@@ -274,9 +275,9 @@ def test_provision_then_again_then_check_the_mappings(
 def test_another_tenants_connection_is_not_found_and_channex_is_not_called(
     api: TestClient, db: Db, sim: SimClient
 ) -> None:
-    a = make_site(api, new_tenant(db.sessions, "hotel-a"))
+    a = make_site(api, new_tenant(db.sessions, "hotel-a"), tested=False)
     b = new_tenant(db.sessions, "hotel-b")
-    for method, suffix in (("POST", "provision"), ("GET", "remote-catalog")):
+    for method, suffix in (("POST", "provision"), ("GET", "remote-catalog"), ("POST", "test")):
         response = api.request(
             method, f"/api/v1/connections/{a.connection_id}/{suffix}", headers=b.headers
         )
@@ -290,11 +291,50 @@ def test_another_tenants_connection_is_not_found_and_channex_is_not_called(
     }
 
 
-def test_a_key_channex_refuses_is_a_clear_problem_and_nothing_is_stored(
+def test_a_key_channex_refuses_is_refused_on_creation_and_nothing_is_stored(
+    api: TestClient, db: Db, sim: SimClient
+) -> None:
+    caller = new_tenant(db.sessions)
+    site = make_site(api, caller)  # a hotel and a tested connection with the right key
+    body = problem(
+        api.post(
+            f"/api/v1/properties/{site.property_id}/connections",
+            json={
+                "channel": "channex",
+                "name": "Channex, wrong key",
+                "config": {"base_url": BASE_URL, "api_key": "not-the-key"},
+            },
+            headers=caller.headers,
+        ),
+        422,
+        "Channex GET /groups answered 401 unauthorized",
+        "nothing was stored",
+        "?test=false",
+    )
+    assert body["title"] == "Channel refused the credentials"
+    assert "not-the-key" not in json.dumps(body)
+    listed_connections = ok(
+        api.get(f"/api/v1/properties/{site.property_id}/connections", headers=caller.headers)
+    )
+    assert [c["id"] for c in listed_connections] == [site.connection_id]
+
+    # A PATCH to a key Channex refuses is refused the same way, and the good key stays.
+    path = f"/api/v1/connections/{site.connection_id}"
+    problem(
+        api.patch(path, json={"config": {"api_key": "not-the-key"}}, headers=caller.headers),
+        422,
+        "answered 401 unauthorized",
+        "nothing was stored",
+    )
+    ok(api.post(f"{path}/test", headers=caller.headers))
+
+
+def test_a_key_stored_untested_is_a_clear_problem_on_provisioning_and_nothing_is_stored(
     api: TestClient, db: Db, sim: SimClient, secret_box: SecretBox
 ) -> None:
-    site = make_site(api, new_tenant(db.sessions), key="not-the-key")
+    site = make_site(api, new_tenant(db.sessions), key="not-the-key", tested=False)
     path = f"/api/v1/connections/{site.connection_id}"
+    assert sim.get("/_sim/requests").json()["data"] == []  # ?test=false: Channex not called
     body = problem(
         api.post(f"{path}/provision", headers=site.caller.headers),
         502,
@@ -303,6 +343,7 @@ def test_a_key_channex_refuses_is_a_clear_problem_and_nothing_is_stored(
     )
     assert body["title"] == "Channel refused the credentials"
     assert "not-the-key" not in json.dumps(body)
+    problem(api.post(f"{path}/test", headers=site.caller.headers), 502, "answered 401")
     assert ok(api.get(f"{path}/mappings", headers=site.caller.headers)) == {
         "room_types": [],
         "rate_plans": [],
@@ -314,6 +355,20 @@ def test_a_key_channex_refuses_is_a_clear_problem_and_nothing_is_stored(
 def test_an_unavailable_channel_is_503(api: TestClient, db: Db, sim: SimClient) -> None:
     site = make_site(api, new_tenant(db.sessions))
     assert sim.post("/_sim/faults", {"server_error_rate": 1.0}).status_code == 200
+    problem(
+        api.post(
+            f"/api/v1/properties/{site.property_id}/connections",
+            json={
+                "channel": "channex",
+                "name": "Again",
+                "config": {"base_url": BASE_URL, "api_key": KEY},
+            },
+            headers=site.caller.headers,
+        ),
+        503,
+        "Channex GET /groups answered 5",
+        "?test=false",
+    )
     response = api.post(
         f"/api/v1/connections/{site.connection_id}/provision", headers=site.caller.headers
     )
@@ -367,3 +422,54 @@ def test_the_cli_use_case_provisions_like_the_api(
     )
     assert len(mapped["room_types"]) == 2
     assert len(mapped["rate_plans"]) == 2
+
+
+def test_a_config_patch_merges_and_keeps_what_provisioning_stored(
+    api: TestClient, db: Db, sim: SimClient, secret_box: SecretBox
+) -> None:
+    site = make_site(api, new_tenant(db.sessions))
+    headers = site.caller.headers
+    path = f"/api/v1/connections/{site.connection_id}"
+    provisioned = ok(api.post(f"{path}/provision", headers=headers))
+    remote_property_id = provisioned["remote_property_id"]
+
+    # Without a webhook secret every webhook would be refused: a clear 409 before any call.
+    calls = len(sim.get("/_sim/requests").json()["data"])
+    problem(
+        api.post(f"{path}/webhooks/register", headers=headers),
+        409,
+        "set the connection's webhook_secret first",
+    )
+    assert len(sim.get("/_sim/requests").json()["data"]) == calls
+
+    # Naming one field changes that field: the key and the provisioned property id stay.
+    patched = ok(
+        api.patch(path, json={"config": {"webhook_secret": "hook-secret"}}, headers=headers)
+    )
+    assert stored_config(db, secret_box, site.connection_id) == {
+        "base_url": BASE_URL,
+        "api_key": KEY,
+        "property_id": remote_property_id,
+        "webhook_secret": "hook-secret",
+        "timeout_seconds": 30.0,
+        "connect_timeout_seconds": 10.0,
+        "feed_poll_seconds": 60.0,
+    }
+    # The read shows the config without secrets, and which secrets are set.
+    assert patched["config"]["property_id"] == remote_property_id
+    assert patched["config"]["base_url"] == BASE_URL
+    assert patched["secrets_set"] == ["api_key", "webhook_secret"]
+    assert patched["account"] is None
+    assert KEY not in json.dumps(patched)
+    assert "hook-secret" not in json.dumps(patched)
+    registered = ok(api.post(f"{path}/webhooks/register", headers=headers))
+    assert registered["changed"] > 0
+
+    # A field given as null is cleared; the rest is kept.
+    cleared = ok(api.patch(path, json={"config": {"webhook_secret": None}}, headers=headers))
+    assert cleared["secrets_set"] == ["api_key"]
+    assert cleared["config"]["property_id"] == remote_property_id
+    problem(api.post(f"{path}/webhooks/register", headers=headers), 409, "webhook_secret")
+    # A renamed connection keeps its config untouched.
+    ok(api.patch(path, json={"name": "Channex main"}, headers=headers))
+    assert stored_config(db, secret_box, site.connection_id)["property_id"] == remote_property_id

@@ -324,6 +324,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/api-keys"): Route("admin"),
     ("DELETE", "/api/v1/api-keys/{key_id}"): Route("admin"),
     ("GET", "/api/v1/channels"): Route("read"),
+    # Lists only the operator's accounts granted to the caller (tests/api/test_channel_accounts.py).
+    ("GET", "/api/v1/channel-accounts"): Route("read"),
     ("POST", "/api/v1/properties/{property_id}/connections"): Route(
         "admin", _json(lambda _t: {"channel": "fake", "name": "Another OTA"})
     ),
@@ -350,7 +352,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/connections/{connection_id}/dead-letters"): Route("read"),
     ("POST", "/api/v1/connections/{connection_id}/dead-letters/replay"): Route("write"),
     ("POST", "/api/v1/connections/{connection_id}/provision"): Route("admin"),
-    ("POST", "/api/v1/connections/{connection_id}/webhooks/register"): Route("admin"),
+    # The fake connection has no webhook secret: a clear 409 (tests/api/test_provisioning.py).
+    ("POST", "/api/v1/connections/{connection_id}/webhooks/register"): Route(
+        "admin", permitted_status=409
+    ),
+    ("POST", "/api/v1/connections/{connection_id}/test"): Route("write"),
     # The fake channel keeps no catalog: a clear 409 (tests/api/test_provisioning.py).
     ("GET", "/api/v1/connections/{connection_id}/remote-catalog"): Route(
         "read", permitted_status=409

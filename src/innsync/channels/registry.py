@@ -6,14 +6,15 @@ module does no work; each built-in module exposes a ``CHANNEL_KIND``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from innsync.channels.contract import ChannelAdapter
 from innsync.channels.types import NO_VALUE_CONSTRAINTS, ValueConstraints
@@ -52,6 +53,40 @@ class ChannelKind(Generic[ConfigT]):
     value_constraints: ValueConstraints = NO_VALUE_CONSTRAINTS
     """What every adapter of the kind refuses (its ``limits.values``), known without building
     one, so an ARI write can warn about values a connection of this kind would refuse."""
+    account_identity: Callable[[ConfigT], str] | None = None
+    """Who the channel counts calls against, derived from a validated config (for Channex the
+    API root and a digest of the key): connections with one identity spend one account-wide
+    rate-limit window. Left out, the whole config is the identity, so only identical configs
+    share a window. It may carry digests of secrets, never the secrets themselves."""
+    webhook_verifier_field: str | None = None
+    """The config field holding the secret the channel's webhooks are verified with; without
+    a value every webhook is refused, so registering webhooks is refused first."""
+
+    def identity_of(self, config: ConfigT) -> str:
+        """The account identity of a validated config (see ``account_identity``)."""
+        if self.account_identity is not None:
+            return self.account_identity(config)
+        return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        """The config fields typed ``SecretStr``: never shown, kept by a partial update."""
+        return frozenset(
+            name
+            for name, info in self.config_model.model_fields.items()
+            if _mentions_secret(info.annotation)
+        )
+
+
+def _mentions_secret(annotation: object) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_mentions_secret(argument) for argument in get_args(annotation))
+
+
+def secret_digest(secret: SecretStr) -> str:
+    """A digest that tells two secrets apart without revealing either (for account identities)."""
+    return hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
 
 
 @dataclass

@@ -7,6 +7,7 @@ import uuid
 import click
 import uvicorn
 
+from innsync.cli.accounts import accounts as accounts_group
 from innsync.cli.bench import bench
 from innsync.cli.connections import connections as connections_group
 from innsync.cli.demo import demo
@@ -257,5 +258,6 @@ def keys_rotate() -> None:
 cli.add_command(bench)
 
 
+cli.add_command(accounts_group)
 cli.add_command(connections_group)
 cli.add_command(demo)

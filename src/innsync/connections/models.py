@@ -1,4 +1,4 @@
-"""Tables: connections and their room-type and rate-plan mappings."""
+"""Tables: connections, their room-type and rate-plan mappings, and operator-held accounts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,41 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from innsync.db.base import Base, Timestamps, UtcDateTime, UuidPk
+from innsync.db.base import Base, Timestamps, UtcDateTime, UuidPk, utcnow
 
 CONNECTION_STATES = ("pending", "connected", "needs_attention", "disabled")
+
+
+class ChannelAccount(UuidPk, Timestamps, Base):
+    """A channel account the operator holds (a Channex master account, a machine account).
+
+    Its config holds the account's part of a connection config (keys, API root), encrypted;
+    tenants' connections refer to it and never see it. It belongs to no tenant: a tenant may
+    use it only when granted (:class:`ChannelAccountGrant`).
+    """
+
+    __tablename__ = "channel_accounts"
+
+    channel: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    config_encrypted: Mapped[str] = mapped_column(Text)
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+class ChannelAccountGrant(Base):
+    """A tenant allowed to connect its properties through an operator's channel account."""
+
+    __tablename__ = "channel_account_grants"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("channel_accounts.id"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Connection(UuidPk, Timestamps, Base):
@@ -32,6 +62,14 @@ class Connection(UuidPk, Timestamps, Base):
     webhook_token: Mapped[str] = mapped_column(String(64), unique=True)
     # Connections that share a channel rate-limit window share a bucket (and its one worker).
     bucket_key: Mapped[str] = mapped_column(String(200), index=True)
+    # The operator's account whose config is merged under this connection's own (null: the
+    # connection holds its own credentials).
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("channel_accounts.id"), index=True, default=None
+    )
+    # Loaded with the connection (a second SELECT, so FOR UPDATE on connections still works):
+    # adapters are built from connections long after their session ended.
+    account: Mapped[ChannelAccount | None] = relationship(lazy="selectin")
     last_full_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     breaker_open_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)

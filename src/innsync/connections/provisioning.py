@@ -9,7 +9,6 @@ changed for sending.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from innsync.channels.types import (
     RemoteCatalog,
 )
 from innsync.connections import service
+from innsync.connections.configs import channel_kind, effective_config
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
 from innsync.connections.schemas import (
     ConnectionUpdate,
@@ -185,11 +185,12 @@ def _store(
     result: ProvisionResult,
 ) -> ProvisionRead:
     connection = get_owned(session, Connection, tenant_id, connection_id)
-    config = json.loads(box.decrypt(connection.config_encrypted))
+    config = effective_config(connection, box)
     updates = dict(result.config_updates)
     if any(config.get(name) != value for name, value in updates.items()):
+        # Merged into the stored config (and the bucket key recomputed): only the ids change.
         service.update_connection(
-            session, box, tenant_id, connection_id, ConnectionUpdate(config={**config, **updates})
+            session, box, tenant_id, connection_id, ConnectionUpdate(config=updates)
         )
     # The hotel may have changed while the channel was called: subjects deleted meanwhile are
     # left out, and mappings of subjects added meanwhile are kept as they were.
@@ -346,6 +347,14 @@ async def register_webhooks(
         connection = get_owned(session, Connection, tenant_id, connection_id)
         if not connection.webhook_enabled:
             raise ConflictError("webhooks are switched off for this connection")
+        secret_field = channel_kind(connection.channel).webhook_verifier_field
+        if secret_field is not None and not effective_config(connection, box).get(secret_field):
+            # The channel would call with no secret, and innsync refuses every such webhook.
+            raise ConflictError(
+                f"set the connection's {secret_field} first (PATCH the connection with "
+                f'{{"config": {{"{secret_field}": "..."}}}}): without it every webhook the '
+                "channel sends is refused"
+            )
         adapter = service.build_adapter(connection, box, http)
         return connection.channel, adapter, connection.webhook_token
 

@@ -8,14 +8,72 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from innsync.channels import registry
 from innsync.properties.schemas import StrictModel
+
+ACCOUNT_PROPERTY = {
+    "type": "string",
+    "description": "The name or id of a channel account the operator granted this tenant "
+    "(GET /channel-accounts); the fields it holds are left out",
+}
+
+
+def _inlined(node: Any, definitions: dict[str, Any]) -> Any:
+    """A JSON schema with its local ``$defs`` references replaced by what they name, so it can
+    sit inside another document (the OpenAPI one) on its own."""
+    if isinstance(node, dict):
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/$defs/"):
+            named = _inlined(definitions[reference.removeprefix("#/$defs/")], definitions)
+            beside = {k: _inlined(v, definitions) for k, v in node.items() if k != "$ref"}
+            return {**named, **beside}
+        return {k: _inlined(v, definitions) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inlined(item, definitions) for item in node]
+    return node
+
+
+def _config_variants(*, partial: bool) -> list[dict[str, Any]]:
+    """Per channel kind, its config schema and the same through an operator's account."""
+    variants: list[dict[str, Any]] = []
+    for name in registry.kinds():
+        kind = registry.get(name)
+        schema = kind.config_model.model_json_schema(mode="validation")
+        own: dict[str, Any] = _inlined(schema, schema.get("$defs", {}))
+        own["title"] = f"{name} config"
+        own["x-channel"] = name
+        through_account = {
+            **own,
+            "title": f"{name} config through a channel account",
+            "properties": {"account": ACCOUNT_PROPERTY, **own.get("properties", {})},
+            "required": ["account"],
+        }
+        if partial:
+            own.pop("required", None)
+            through_account.pop("required")
+        variants += [own, through_account]
+    return variants
+
+
+def _create_config_schema(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = _config_variants(partial=False)
+
+
+def _update_config_schema(schema: dict[str, Any]) -> None:
+    # Update bodies are merged into the stored config, so no field is required; null leaves
+    # the config as it is.
+    schema["anyOf"] = [*_config_variants(partial=True), {"type": "null"}]
 
 
 class ConnectionCreate(StrictModel):
     channel: str = Field(examples=["channex"], description="A channel kind, see GET /channels")
     name: str = Field(min_length=1, max_length=200)
     config: dict[str, Any] = Field(
-        default_factory=dict, description="The channel's settings and credentials (kept encrypted)"
+        default_factory=dict,
+        json_schema_extra=_create_config_schema,
+        description="The channel's settings and credentials (kept encrypted), as the channel "
+        'kind\'s config schema says; or {"account": "<name or id>", ...} to use a channel '
+        "account the operator granted this tenant, with only the fields the account does not hold",
     )
     push_enabled: bool = True
     pull_enabled: bool = True
@@ -24,7 +82,13 @@ class ConnectionCreate(StrictModel):
 
 class ConnectionUpdate(StrictModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    config: dict[str, Any] | None = None
+    config: dict[str, Any] | None = Field(
+        default=None,
+        json_schema_extra=_update_config_schema,
+        description="Fields to change: each given field replaces the stored one (null clears "
+        'it), fields left out are kept, secrets included; "account" switches to another '
+        "granted account, or null back to the connection's own credentials",
+    )
     push_enabled: bool | None = None
     pull_enabled: bool | None = None
     webhook_enabled: bool | None = None
@@ -47,6 +111,35 @@ class ConnectionRead(BaseModel):
     last_full_sync_at: datetime | None
     pending_marks: int
     capabilities: list[str]
+    account: str | None = Field(
+        description="The name of the operator's channel account the connection uses; null when "
+        "it holds its own credentials"
+    )
+    config: dict[str, Any] = Field(
+        description="The connection's own config without its secrets (what provisioning stored "
+        "included); the account's fields are never shown"
+    )
+    secrets_set: list[str] = Field(
+        description="The connection's own secret fields that hold a value (never the values)"
+    )
+
+
+class ChannelAccountRead(BaseModel):
+    """An operator's channel account as a tenant (or the operator) sees it: never its secrets."""
+
+    id: uuid.UUID
+    channel: str
+    name: str
+    fields: list[str] = Field(description="The config fields the account holds (not values)")
+    created_at: datetime
+    rotated_at: datetime | None
+
+
+class ConnectionTested(BaseModel):
+    """The channel accepted the connection's credentials."""
+
+    connection_id: uuid.UUID
+    ok: bool
 
 
 class MappingIn(StrictModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import secrets
 import uuid
@@ -11,14 +9,28 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter, capabilities_of
-from innsync.channels.registry import AdapterContext, UnknownChannelKindError
+from innsync.channels.registry import AdapterContext
+from innsync.connections.accounts import usable_account
+from innsync.connections.configs import (
+    ACCOUNT_FIELD,
+    account_part,
+    bucket_key,
+    channel_kind,
+    effective_config,
+    inspection_client,
+    own_part,
+    public_config,
+    stored_part,
+    validated_config,
+)
 from innsync.connections.models import (
+    ChannelAccount,
     Connection,
     RatePlanMapping,
     RoomTypeMapping,
@@ -33,7 +45,7 @@ from innsync.connections.schemas import (
     RoomTypeMappingIn,
 )
 from innsync.crypto import SecretBox
-from innsync.errors import FieldProblem, InvalidInputError, ProblemCollector
+from innsync.errors import InvalidInputError, ProblemCollector
 from innsync.inbox.service import reprocess_parked
 from innsync.outbox.marks import mark_connection
 from innsync.outbox.models import DirtyMark
@@ -45,47 +57,79 @@ from innsync.sync.models import AckedAvailability, AckedRate, DeadLetter
 WEBHOOK_PREFIX = "/hooks/"
 
 
-@functools.cache
-def _inspection_client() -> httpx.AsyncClient:
-    """A client for adapters built only to read their limits and capabilities; never used to
-    send. One per process: building a client loads the CA bundle, about 100 ms each time."""
-    return httpx.AsyncClient()
-
-
-def _validated_config(channel: str, config: dict[str, Any]) -> BaseModel:
-    try:
-        kind = registry.get(channel)
-    except UnknownChannelKindError as exc:
-        known = ", ".join(registry.kinds())
-        raise InvalidInputError(f"unknown channel '{channel}'; known: {known}") from exc
-    try:
-        validated: BaseModel = kind.config_model.model_validate(config)
-    except ValidationError as exc:
-        problems = [
-            FieldProblem("/config/" + "/".join(str(p) for p in error["loc"]), error["msg"])
-            for error in exc.errors()
-        ]
-        raise InvalidInputError(f"the {channel} config is invalid", problems) from exc
-    return validated
-
-
 def build_adapter(
     connection: Connection, box: SecretBox, http: httpx.AsyncClient
 ) -> ChannelAdapter:
-    """An adapter for one connection, from its decrypted config (no I/O happens here)."""
-    config = json.loads(box.decrypt(connection.config_encrypted))
+    """An adapter for one connection, from its decrypted config (no I/O happens here).
+
+    A connection on an operator's account gets the account's current fields merged in.
+    """
+    config = effective_config(connection, box)
     return registry.build_adapter(connection.channel, config, AdapterContext(http=http))
 
 
-def _bucket_key(
-    channel: str, connection_id: uuid.UUID, config: BaseModel, adapter: ChannelAdapter
-) -> str:
-    """Connections that spend one rate-limit window share a bucket key."""
-    if adapter.limits.window_scope == "property":
-        return f"{channel}:connection:{connection_id}"
-    # Account-wide limits: same credentials, same account, same window.
-    digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:24]
-    return f"{channel}:account:{digest}"
+def _split_account(
+    session: Session, tenant_id: uuid.UUID, channel: str, config: dict[str, Any]
+) -> tuple[dict[str, Any], ChannelAccount | None, bool]:
+    """The config without its ``account`` field, the account it names, and whether it named
+    one (``"account": null`` names none: back to the connection's own credentials)."""
+    own = dict(config)
+    if ACCOUNT_FIELD not in own:
+        return own, None, False
+    reference = own.pop(ACCOUNT_FIELD)
+    if reference is None:
+        return own, None, True
+    return own, usable_account(session, tenant_id, channel, reference), True
+
+
+def _new_config(
+    session: Session, box: SecretBox, tenant_id: uuid.UUID, data: ConnectionCreate
+) -> tuple[BaseModel, ChannelAccount | None]:
+    own, account, _ = _split_account(session, tenant_id, data.channel, data.config)
+    return validated_config(data.channel, own, account, box), account
+
+
+def _patched_config(
+    session: Session, box: SecretBox, connection: Connection, patch: dict[str, Any]
+) -> tuple[BaseModel, ChannelAccount | None]:
+    """The stored config with the patch's fields replacing theirs; absent fields are kept, so
+    secrets stay unless given and what provisioning stored (a property id) survives."""
+    given, account, names_account = _split_account(
+        session, connection.tenant_id, connection.channel, patch
+    )
+    if not names_account:
+        account = connection.account
+    held = account_part(account, box) if account is not None else {}
+    kept = {k: v for k, v in stored_part(connection, box).items() if k not in held}
+    return validated_config(connection.channel, {**kept, **given}, account, box), account
+
+
+def adapter_for_new(
+    session: Session,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    property_id: uuid.UUID,
+    data: ConnectionCreate,
+    http: httpx.AsyncClient,
+) -> ChannelAdapter:
+    """The adapter a connection being created would get, to test it before it is stored."""
+    get_owned(session, Property, tenant_id, property_id)
+    config, _ = _new_config(session, box, tenant_id, data)
+    return channel_kind(data.channel).build(config, AdapterContext(http=http))
+
+
+def adapter_for_patch(
+    session: Session,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    patch: dict[str, Any],
+    http: httpx.AsyncClient,
+) -> ChannelAdapter:
+    """The adapter a connection would get with its config patched, to test it before storing."""
+    connection = get_owned(session, Connection, tenant_id, connection_id)
+    config, _ = _patched_config(session, box, connection, patch)
+    return channel_kind(connection.channel).build(config, AdapterContext(http=http))
 
 
 def create_connection(
@@ -96,25 +140,24 @@ def create_connection(
     data: ConnectionCreate,
 ) -> Connection:
     get_owned(session, Property, tenant_id, property_id)
-    config = _validated_config(data.channel, data.config)
+    config, account = _new_config(session, box, tenant_id, data)
     connection_id = uuid.uuid4()
-    adapter = registry.build_adapter(
-        data.channel, config.model_dump(mode="json"), AdapterContext(http=_inspection_client())
-    )
     connection = Connection(
         id=connection_id,
         tenant_id=tenant_id,
         property_id=property_id,
         channel=data.channel,
         name=data.name,
-        config_encrypted=box.encrypt(config.model_dump_json()),
+        config_encrypted=box.encrypt(json.dumps(own_part(config, account, box))),
+        account_id=account.id if account is not None else None,
+        account=account,
         push_enabled=data.push_enabled,
         pull_enabled=data.pull_enabled,
         webhook_enabled=data.webhook_enabled,
         state="pending",
         state_reason="",
         webhook_token=secrets.token_urlsafe(32),
-        bucket_key=_bucket_key(data.channel, connection_id, config, adapter),
+        bucket_key=bucket_key(data.channel, connection_id, config),
         consecutive_failures=0,
     )
     session.add(connection)
@@ -129,11 +172,16 @@ def update_connection(
     connection_id: uuid.UUID,
     data: ConnectionUpdate,
 ) -> Connection:
+    """Change what is given; a config is merged into the stored one (see ``_patched_config``)."""
     connection = get_owned(session, Connection, tenant_id, connection_id)
     was_pushing = connection.push_enabled and connection.state in ("pending", "connected")
     if data.config is not None:
-        config = _validated_config(connection.channel, data.config)
-        connection.config_encrypted = box.encrypt(config.model_dump_json())
+        config, account = _patched_config(session, box, connection, data.config)
+        connection.config_encrypted = box.encrypt(json.dumps(own_part(config, account, box)))
+        connection.account_id = account.id if account is not None else None
+        connection.account = account
+        # Another key may be another account, so another budget (and lease).
+        connection.bucket_key = bucket_key(connection.channel, connection.id, config)
     for name in ("name", "push_enabled", "pull_enabled", "webhook_enabled"):
         value = getattr(data, name)
         if value is not None:
@@ -145,6 +193,9 @@ def update_connection(
             )
         connection.state, connection.state_reason = data.state, ""
         connection.consecutive_failures, connection.breaker_open_until = 0, None
+    if connection.account is not None and connection.state != "disabled":
+        # The account may have been revoked while the connection was disabled.
+        usable_account(session, tenant_id, connection.channel, str(connection.account.id))
     session.flush()
     if connection.push_enabled and connection.state in ("pending", "connected") and not was_pushing:
         # Back from a pause: what the channel holds is unknown, so everything is sent again.
@@ -179,7 +230,8 @@ def list_connections(
 
 def connection_read(session: Session, box: SecretBox, connection: Connection) -> ConnectionRead:
     pending = session.scalar(select(func.count()).where(DirtyMark.connection_id == connection.id))
-    adapter = build_adapter(connection, box, _inspection_client())
+    adapter = build_adapter(connection, box, inspection_client())
+    config, secrets_held = public_config(connection, box)
     return ConnectionRead(
         id=connection.id,
         property_id=connection.property_id,
@@ -194,6 +246,9 @@ def connection_read(session: Session, box: SecretBox, connection: Connection) ->
         last_full_sync_at=connection.last_full_sync_at,
         pending_marks=int(pending or 0),
         capabilities=sorted(capabilities_of(adapter)),
+        account=connection.account.name if connection.account is not None else None,
+        config=config,
+        secrets_set=secrets_held,
     )
 
 

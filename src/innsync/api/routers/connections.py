@@ -13,17 +13,21 @@ from sqlalchemy.orm import Session
 
 from innsync.api.deps import Admin, Box, Db, Reader, Writer
 from innsync.channels import registry
+from innsync.channels.contract import ChannelAdapter
 from innsync.channels.errors import (
     ChannelAuthError,
     ChannelError,
     ChannelUnavailableError,
     MappingMissingError,
 )
-from innsync.connections import provisioning, service
+from innsync.connections import accounts, provisioning, service
+from innsync.connections.accounts import account_read
 from innsync.connections.models import Connection
 from innsync.connections.schemas import (
+    ChannelAccountRead,
     ConnectionCreate,
     ConnectionRead,
+    ConnectionTested,
     ConnectionUpdate,
     DeadLetterRead,
     FullSyncStarted,
@@ -87,10 +91,73 @@ async def list_channels(who: Reader) -> list[str]:
     return list(registry.kinds())
 
 
+TestFirst = Annotated[
+    bool,
+    Query(
+        alias="test",
+        description="Run the channel's connection test with the new config before storing it "
+        "(default); false stores it untested, for setting up while the channel is unreachable",
+    ),
+]
+
+
+async def _tested(adapter: ChannelAdapter) -> None:
+    """Run the adapter's connection test; a failure is a clear problem and nothing is stored."""
+    try:
+        await adapter.test_connection()
+    except ChannelAuthError as exc:
+        raise ChannelCallError(
+            422,
+            "Channel refused the credentials",
+            f"{exc}; nothing was stored: fix the credentials (or send ?test=false to store "
+            "them untested)",
+        ) from exc
+    except ChannelUnavailableError as exc:
+        hint = "" if exc.retry_after is None else f"; retry after {exc.retry_after:.0f} s"
+        raise ChannelCallError(
+            503,
+            "Channel unavailable",
+            f"{exc}{hint}; nothing was stored (send ?test=false to store it untested)",
+        ) from exc
+    except ChannelError as exc:
+        raise ChannelCallError(
+            422,
+            "Channel refused the connection test",
+            f"{exc}; nothing was stored (send ?test=false to store it untested)",
+        ) from exc
+
+
+@router.get("/channel-accounts")
+async def list_channel_accounts(db: Db, who: Reader, box: Box) -> list[ChannelAccountRead]:
+    """The operator's channel accounts this tenant may connect with (names, never secrets).
+
+    Connect with ``{"account": "<name>", ...}`` in a connection's config.
+    """
+    return await db.read(
+        lambda s: [account_read(a, box) for a in accounts.granted_accounts(s, who.tenant_id)]
+    )
+
+
 @router.post("/properties/{property_id}/connections", status_code=status.HTTP_201_CREATED)
 async def create_connection(
-    property_id: uuid.UUID, data: ConnectionCreate, db: Db, who: Admin, box: Box
+    property_id: uuid.UUID,
+    data: ConnectionCreate,
+    db: Db,
+    who: Admin,
+    box: Box,
+    http: ChannelHttp,
+    test: TestFirst = True,
 ) -> ConnectionRead:
+    """Connect the property to a channel; the credentials are tested with the channel first.
+
+    A key the channel refuses is a 422 with the channel's answer and nothing is stored.
+    """
+    if test:
+        adapter = await db.read(
+            lambda s: service.adapter_for_new(s, box, who.tenant_id, property_id, data, http)
+        )
+        await _tested(adapter)
+
     def create(session: Session) -> ConnectionRead:
         connection = service.create_connection(session, box, who.tenant_id, property_id, data)
         return service.connection_read(session, box, connection)
@@ -121,13 +188,42 @@ async def get_connection(connection_id: uuid.UUID, db: Db, who: Reader, box: Box
 
 @router.patch("/connections/{connection_id}")
 async def update_connection(
-    connection_id: uuid.UUID, data: ConnectionUpdate, db: Db, who: Admin, box: Box
+    connection_id: uuid.UUID,
+    data: ConnectionUpdate,
+    db: Db,
+    who: Admin,
+    box: Box,
+    http: ChannelHttp,
+    test: TestFirst = True,
 ) -> ConnectionRead:
+    """Change the given fields; a config is merged into the stored one, secrets kept unless
+    given. A changed config is tested with the channel first, as on creation."""
+    if test and data.config is not None:
+        patch = data.config
+        adapter = await db.read(
+            lambda s: service.adapter_for_patch(s, box, who.tenant_id, connection_id, patch, http)
+        )
+        await _tested(adapter)
+
     def update(session: Session) -> ConnectionRead:
         connection = service.update_connection(session, box, who.tenant_id, connection_id, data)
         return service.connection_read(session, box, connection)
 
     return await db.write(update)
+
+
+@router.post("/connections/{connection_id}/test")
+async def test_connection(
+    connection_id: uuid.UUID, db: Db, who: Writer, box: Box, http: ChannelHttp
+) -> ConnectionTested:
+    """Call the channel with the stored config: proves the credentials (and the account's)."""
+    adapter = await db.read(
+        lambda s: service.build_adapter(
+            get_owned(s, Connection, who.tenant_id, connection_id), box, http
+        )
+    )
+    await _calling_channel(adapter.test_connection())
+    return ConnectionTested(connection_id=connection_id, ok=True)
 
 
 @router.delete("/connections/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)

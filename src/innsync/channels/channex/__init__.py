@@ -6,11 +6,17 @@ from innsync.channels.channex.config import (
     STAGING_BASE_URL,
     ChannexConfig,
 )
-from innsync.channels.registry import AdapterContext, ChannelKind
+from innsync.channels.registry import AdapterContext, ChannelKind, secret_digest
 
 
 def _build(config: ChannexConfig, context: AdapterContext) -> ChannexAdapter:
     return ChannexAdapter(config, context.http)
+
+
+def _account_identity(config: ChannexConfig) -> str:
+    # channex.md §1.2: an API key belongs to one user of one Channex account on one host; every
+    # property that key reaches is that account's, whichever connection holds the key.
+    return f"{config.base_url} {secret_digest(config.api_key)}"
 
 
 CHANNEL_KIND: ChannelKind[ChannexConfig] = ChannelKind(
@@ -19,6 +25,8 @@ CHANNEL_KIND: ChannelKind[ChannexConfig] = ChannelKind(
     build=_build,
     title="Channex.io",
     value_constraints=CHANNEX_LIMITS.values,
+    account_identity=_account_identity,
+    webhook_verifier_field="webhook_secret",
 )
 
 __all__ = [

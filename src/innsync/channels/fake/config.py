@@ -36,8 +36,11 @@ class FakeChannelConfig(BaseModel):
     """How often innsync reads the fake feed (see ``FakeChannel.pull_revisions``)."""
     webhook_secret: SecretStr | None = None
     """The value the channel sends in ``X-Innsync-Fake-Secret``; unset refuses every webhook."""
+    account_key: SecretStr | None = None
+    """Stands for a channel account's credentials: connections with one key are one account and
+    share account-wide limits (see ``CHANNEL_KIND.account_identity``). Any key is accepted."""
 
-    @field_serializer("webhook_secret", when_used="json-unless-none")
+    @field_serializer("webhook_secret", "account_key", when_used="json-unless-none")
     def _reveal_for_storage(self, secret: SecretStr) -> str:
         # Connections store the JSON dump of their config, encrypted; a masked "**********"
         # there would lose the secret. repr() and str() stay masked.
