@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +43,7 @@ from innsync.sync.state import (
     acked_availability,
     acked_rates,
     clear_marks,
+    forget_sent,
     log_request,
     read_marks,
     record_dead_letters,
@@ -60,6 +61,18 @@ Acquire = Callable[[str], Awaitable[bool]]
 """Spend one request of a budget ("availability", "rates" or "ari"); False: not now."""
 
 
+class Fence(Protocol):
+    """The worker's hold on the connection's bucket (``sync.leases.LeaseFence``)."""
+
+    def holds(self, session: Session) -> bool:
+        """In a recording transaction: the bucket is still ours (and stays so until commit)."""
+        ...
+
+    def revoke(self, session: Session) -> None:
+        """We lost the bucket after sending: void the new holder's in-flight answers too."""
+        ...
+
+
 @dataclass(slots=True)
 class PassResult:
     """What one pass over a connection did, and why it stopped early if it did."""
@@ -70,10 +83,11 @@ class PassResult:
     waiting_for_budget: bool = False
     retry_after: float | None = None
     failed: bool = False
+    lease_lost: bool = False
 
     @property
     def finished(self) -> bool:
-        return not (self.waiting_for_budget or self.failed)
+        return not (self.waiting_for_budget or self.failed or self.lease_lost)
 
 
 async def push_connection(
@@ -82,10 +96,14 @@ async def push_connection(
     adapter: ChannelAdapter,
     acquire: Acquire,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    fence: Fence | None = None,
 ) -> PassResult:
+    """Without a ``fence`` (tests, a single process) what is answered is recorded unchecked."""
     result = PassResult()
     for kind in (AVAILABILITY, RATES):
-        if not await _push_kind(sessions, connection_id, adapter, kind, acquire, result, now):
+        if not await _push_kind(
+            sessions, connection_id, adapter, kind, acquire, result, now, fence
+        ):
             break
     if result.finished and result.requests:
         with transaction(sessions) as session:
@@ -101,8 +119,9 @@ async def _push_kind(
     acquire: Acquire,
     result: PassResult,
     now: Callable[[], datetime],
+    fence: Fence | None,
 ) -> bool:
-    """Push one kind; False when the pass must stop (budget, failure)."""
+    """Push one kind; False when the pass must stop (budget, failure, lost lease)."""
     limits = adapter.limits
     with transaction(sessions) as session:
         connection = session.get_one(Connection, connection_id)
@@ -125,9 +144,14 @@ async def _push_kind(
         if not await acquire(limits.budget_for(request.kind)):
             result.waiting_for_budget = True
             return False
-        if not await _send(sessions, connection_id, adapter, mappings, dirty, request, result, now):
+        if not await _send(
+            sessions, connection_id, adapter, mappings, dirty, request, result, now, fence
+        ):
             return False
     with transaction(sessions) as session:
+        if fence is not None and not fence.holds(session):
+            result.lease_lost = True  # the new holder serves these marks
+            return False
         clear_marks(session, dirty.mark_ids)
     if dirty.oldest is not None:
         metrics.LATENCY.observe(max((now() - dirty.oldest).total_seconds(), 0.0))
@@ -143,6 +167,7 @@ async def _send(
     request: PushRequest[Any],
     result: PassResult,
     now: Callable[[], datetime],
+    fence: Fence | None,
 ) -> bool:
     started = time.perf_counter()
     size = request_json_size(request.kind, request.updates)
@@ -162,10 +187,9 @@ async def _send(
     except (ChannelUnavailableError, ChannelAuthError, MappingMissingError) as exc:
         _record_failure(sessions, connection_id, adapter, request, size, started, exc, result, now)
         return False
-    _record_answer(
-        sessions, connection_id, adapter, mappings, request, answer, size, started, result
+    return _record_answer(
+        sessions, connection_id, adapter, mappings, request, answer, size, started, result, fence
     )
-    return True
 
 
 async def _call(adapter: ChannelAdapter, request: PushRequest[Any]) -> PushResult:
@@ -190,7 +214,9 @@ def _record_answer(
     size: int,
     started: float,
     result: PassResult,
-) -> None:
+    fence: Fence | None,
+) -> bool:
+    """Record the answer; False (recording nothing) when the bucket is no longer ours."""
     accepted_indexes = set(answer.accepted_indexes)
     accepted = [update for index, update in enumerate(request.updates) if index in accepted_indexes]
     rejected = [
@@ -198,10 +224,22 @@ def _record_answer(
         for index, reason in answer.rejected.items()
         if index < len(request.updates)
     ]
-    result.entries_accepted += len(accepted)
-    result.entries_rejected += len(rejected)
     outcome = "accepted" if not rejected else ("partial" if accepted else "rejected")
     with transaction(sessions) as session:
+        if fence is not None and not fence.holds(session):
+            # Another worker took the bucket while this request was on the wire and may have
+            # sent newer values, before or after ours landed: nothing here is known to be on
+            # the channel. Send innsync's values again, under the new holder.
+            fence.revoke(session)
+            forget_sent(session, connection_id, request.kind, mappings, request.updates)
+            result.lease_lost = True
+            logger.warning(
+                "answer after a lost bucket lease not recorded",
+                extra={"connection_id": str(connection_id), "kind": request.kind},
+            )
+            return False
+        result.entries_accepted += len(accepted)
+        result.entries_rejected += len(rejected)
         if request.kind == "availability":
             changed = apply_updates({}, accepted)
             store_availability(session, connection_id, mappings, changed)
@@ -229,6 +267,7 @@ def _record_answer(
         )
     metrics.ENTRIES.labels(adapter.name, "accepted").inc(len(accepted))
     metrics.ENTRIES.labels(adapter.name, "rejected").inc(len(rejected))
+    return True
 
 
 def _covered_by_key(updates: Sequence[RateUpdate]) -> dict[Any, list[Any]]:
