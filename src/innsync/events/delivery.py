@@ -118,8 +118,10 @@ def send(
     }
     try:
         response = client.post(claimed.url, content=claimed.body, headers=headers)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        # A URL that no longer parses fails this delivery (and is retried, then given up)
+        # like an unreachable one; it must not end the delivery loop for every tenant.
+        return None, f"{type(exc).__name__}: {exc}"[:2000]
     if 200 <= response.status_code < 300:
         return response.status_code, None
     return response.status_code, f"HTTP {response.status_code}"

@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync import containment
 from innsync.channels.contract import AcknowledgesReservations, ChannelAdapter, ReceivesWebhooks
 from innsync.channels.errors import (
     BadSignatureError,
@@ -76,7 +78,17 @@ async def process_pending(
     """Process up to ``limit`` due items, oldest first; returns how many were taken."""
     claimed = _claim(sessions, limit, clock())
     for item_id in claimed:
-        await _process(sessions, adapter_for, item_id, clock)
+        try:
+            await _process(sessions, adapter_for, item_id, clock)
+        except Exception as exc:
+            # Not a channel's answer (handled in ``_process``): a bug met by this item's data.
+            # It is retried with backoff and parked after MAX_ATTEMPTS, which tells the PMS.
+            if isinstance(exc, SQLAlchemyError):
+                raise
+            logger.error("inbox item failed", exc_info=exc, extra={"inbox_item_id": item_id})
+            _retry_later(
+                sessions, item_id, f"processing failed: {containment.describe(exc)}", None, clock()
+            )
     return len(claimed)
 
 
@@ -118,7 +130,15 @@ async def _process(
         item = session.get_one(InboxItem, item_id)
         connection = session.get_one(Connection, item.connection_id)
         source, headers, body = item.source, dict(item.headers), item.body
-    adapter = adapter_for(connection)
+    try:
+        adapter = adapter_for(connection)
+    except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+        # The stored config no longer validates or its secret cannot be decrypted: the
+        # connection waits for a person; the item waits (with backoff) for the fix.
+        containment.connection_failed(sessions, connection.id, "inbox", exc)
+        reason = f"the connection's adapter cannot be built: {containment.describe(exc)}"
+        _retry_later(sessions, item_id, reason, None, clock())
+        return
     try:
         messages = await _decode(adapter, source, headers, body)
     except ChannelUnavailableError as exc:

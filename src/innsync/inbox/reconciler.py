@@ -19,9 +19,10 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync import containment
 from innsync.channels.contract import ChannelAdapter, PullsReservations
 from innsync.channels.errors import ChannelError, ChannelUnavailableError, MappingMissingError
 from innsync.connections.models import Connection
@@ -61,7 +62,23 @@ async def pull_due(
 
     async def pull(connection: Connection, cursor: str | None) -> None:
         async with gate:
-            await _pull_connection(sessions, adapter_for(connection), connection, cursor, clock)
+            try:
+                adapter = adapter_for(connection)
+            except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+                containment.connection_failed(sessions, connection.id, "pull", exc)
+                _failed(sessions, connection, exc, clock())
+                return
+            try:
+                await _pull_connection(sessions, adapter, connection, cursor, clock)
+            except Exception as exc:
+                # Not a channel error (those are handled in the turn): a bug met by this
+                # connection's data. Recorded on its cursor and retried with backoff.
+                if isinstance(exc, SQLAlchemyError):
+                    raise
+                logger.error(
+                    "pulling failed", exc_info=exc, extra={"connection_id": str(connection.id)}
+                )
+                _failed(sessions, connection, exc, clock())
 
     await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
     return len(claimed)
@@ -159,14 +176,14 @@ def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: d
 
 
 def _failed(
-    sessions: sessionmaker[Session], connection: Connection, error: ChannelError, now: datetime
+    sessions: sessionmaker[Session], connection: Connection, error: Exception, now: datetime
 ) -> None:
     with transaction(sessions) as session:
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
         row.failures += 1
         hint = error.retry_after if isinstance(error, ChannelUnavailableError) else None
         row.next_pull_at = now + retry_delay(row.failures, FIRST_RETRY, hint)
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        row.last_error = containment.describe(error)
         logger.warning(
             "pulling booking revisions failed",
             extra={"connection_id": str(connection.id), "failures": row.failures},
