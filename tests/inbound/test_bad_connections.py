@@ -60,7 +60,8 @@ def test_one_bad_connection_among_good_ones_stops_no_inbound_pass(
         assert items[bad].reason.startswith(
             "the connection's adapter cannot be built: SecretBoxError: "
         )
-        assert items[bad].not_before is not None and items[bad].not_before > now
+        assert items[bad].not_before is not None
+        assert items[bad].not_before > now
         connection = session.get_one(Connection, bad)
         assert connection.state == "needs_attention"
         assert connection.state_reason.startswith("inbox: SecretBoxError: ")

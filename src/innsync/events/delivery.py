@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.backoff import Backoff
 from innsync.crypto import SecretBox, SecretBoxError, sign
+from innsync.db import claims
 from innsync.db.engine import transaction
 from innsync.events.models import Event, WebhookDelivery, WebhookSubscription
 
@@ -61,23 +62,33 @@ def event_body(event: Event) -> bytes:
 
 def retry_delay(attempt: int, rng: random.Random) -> timedelta:
     """Exponential backoff with jitter of up to a quarter, so retries of many deliveries spread."""
-    base: timedelta = min(FIRST_RETRY * (1 << max(attempt - 1, 0)), MAX_RETRY)
-    return base + base * rng.uniform(0, 0.25)
+    backoff = Backoff(
+        base_seconds=FIRST_RETRY.total_seconds(),
+        cap_seconds=MAX_RETRY.total_seconds(),
+        jitter_below=0.0,
+        jitter_above=0.25,
+        rng=rng,
+    )
+    return backoff.wait(max(attempt - 1, 0))
 
 
 def claim_due(
     session: Session, box: SecretBox, now: datetime, lease: timedelta, limit: int = CLAIM_BATCH
 ) -> list[ClaimedDelivery]:
     """Take due deliveries for one lease; rows another worker holds are skipped, not awaited."""
-    query = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    # If this process dies mid-send, a delivery is due again when the lease runs out.
+    due = claims.claim_due(
+        session,
+        WebhookDelivery,
+        WebhookDelivery.next_attempt_at,
+        now,
+        lease,
+        WebhookDelivery.status == "pending",
+        limit=limit,
+        order_by=WebhookDelivery.id,
     )
     claimed = []
-    for delivery in session.scalars(query):
+    for delivery in due:
         subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
         event = session.get_one(Event, delivery.event_id)
         delivery.attempts += 1
@@ -90,8 +101,6 @@ def claim_due(
                 "the subscription secret cannot be decrypted with the current keys"
             )
             continue
-        # If this process dies mid-send, the delivery is due again when the lease runs out.
-        delivery.next_attempt_at = now + lease
         claimed.append(
             ClaimedDelivery(
                 delivery_id=delivery.id,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +21,7 @@ from innsync.channels.contract import AcknowledgesReservations
 from innsync.channels.errors import ChannelError, ChannelRejectedError, ChannelUnavailableError
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
+from innsync.db.claims import claim_due
 from innsync.db.engine import READ_ONLY, transaction
 from innsync.inbox.models import ACK_DONE, ACK_DUE, ACK_REFUSED, InboxItem
 from innsync.inbox.notices import report_needs_attention
@@ -118,16 +118,17 @@ def _claim(
     sessions: sessionmaker[Session], limit: int, now: datetime
 ) -> list[tuple[int, Connection]]:
     with transaction(sessions) as session:
-        items = session.scalars(
-            select(InboxItem)
-            .where(InboxItem.ack_status == ACK_DUE, InboxItem.ack_not_before <= now)
-            .order_by(InboxItem.ack_not_before)
-            .limit(max(1, limit))
-            .with_for_update(skip_locked=True)
-        ).all()
+        items = claim_due(
+            session,
+            InboxItem,
+            InboxItem.ack_not_before,
+            now,
+            ACK_LEASE,
+            InboxItem.ack_status == ACK_DUE,
+            limit=limit,
+        )
         claimed = []
         for item in items:
-            item.ack_not_before = now + ACK_LEASE
             connection = session.get_one(Connection, item.connection_id)
             session.expunge(connection)
             claimed.append((item.id, connection))

@@ -25,7 +25,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +41,7 @@ from innsync.channels.revision_json import revision_from_bytes
 from innsync.channels.types import BookingRevision, ChannelNotice
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
+from innsync.db.claims import claim_due
 from innsync.db.engine import READ_ONLY, transaction
 from innsync.inbox.acknowledge import acknowledge_item, mark_due
 from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECTED, InboxItem
@@ -95,15 +95,16 @@ async def process_pending(
 def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[int]:
     """Lease due items to this processor; items past their attempts are parked instead."""
     with transaction(sessions) as session:
-        items = session.scalars(
-            select(InboxItem)
-            .where(
-                InboxItem.status == PENDING,
-                or_(InboxItem.not_before.is_(None), InboxItem.not_before <= now),
-            )
-            .order_by(InboxItem.id)
-            .limit(max(1, limit))
-            .with_for_update(skip_locked=True)
+        items = claim_due(
+            session,
+            InboxItem,
+            InboxItem.not_before,
+            now,
+            LEASE,
+            InboxItem.status == PENDING,
+            limit=limit,
+            order_by=InboxItem.id,
+            due_when_null=True,
         )
         claimed = []
         for item in items:
@@ -117,7 +118,6 @@ def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[i
                 )
                 continue
             item.attempts += 1
-            item.not_before = now + LEASE
             claimed.append(item.id)
         return claimed
 

@@ -27,6 +27,7 @@ from innsync.channels.contract import ChannelAdapter, PullsReservations
 from innsync.channels.errors import ChannelError, ChannelUnavailableError, MappingMissingError
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
+from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
@@ -93,16 +94,17 @@ def _claim(
     )
     with transaction(sessions) as session:
         _add_missing_cursors(session, pulling, now)
-        cursors = session.scalars(
-            select(PullCursor)
-            .where(PullCursor.next_pull_at <= now, PullCursor.connection_id.in_(pulling))
-            .order_by(PullCursor.next_pull_at)
-            .limit(max(1, limit))
-            .with_for_update(skip_locked=True)
-        ).all()
+        cursors = claim_due(
+            session,
+            PullCursor,
+            PullCursor.next_pull_at,
+            now,
+            PULL_LEASE,
+            PullCursor.connection_id.in_(pulling),
+            limit=limit,
+        )
         claimed = []
         for cursor in cursors:
-            cursor.next_pull_at = now + PULL_LEASE
             connection = session.get_one(Connection, cursor.connection_id)
             session.expunge(connection)
             claimed.append((connection, cursor.cursor))

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from innsync.connections.models import Connection
+from innsync.db.claims import lock_free
 from innsync.outbox.models import DirtyMark
 from innsync.sync.models import BucketLease
 
@@ -80,10 +81,8 @@ def claim(
         )
         .where((BucketLease.not_before.is_(None)) | (BucketLease.not_before <= now))
         .order_by(BucketLease.bucket_key)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    claimed = list(session.scalars(query))
+    claimed = lock_free(session, query, limit)
     for row in claimed:
         row.holder = holder
         row.expires_at = now + lease

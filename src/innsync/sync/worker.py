@@ -21,7 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,12 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import innsync.schema  # noqa: F401  (a worker process must know every table before flushing)
 from innsync import containment
+from innsync.backoff import Backoff
 from innsync.channels.contract import ChannelAdapter
 from innsync.channels.types import ChannelLimits
+from innsync.clock import Clock, utc_now
 from innsync.connections.models import Connection
 from innsync.db.engine import transaction
 from innsync.sync import leases
-from innsync.sync.backoff import Backoff
 from innsync.sync.limiter import SlidingWindowLimiter
 from innsync.sync.models import BucketLease
 from innsync.sync.pusher import PassResult, push_connection
@@ -42,7 +43,6 @@ from innsync.sync.pusher import PassResult, push_connection
 logger = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[Connection], ChannelAdapter]
-Clock = Callable[[], datetime]
 
 # A lease outlives a worker by this much: long enough to renew comfortably between requests,
 # short enough that a killed worker's buckets are taken over quickly.
@@ -68,7 +68,7 @@ class SyncWorker:
         adapter_for: AdapterFactory,
         *,
         holder: str | None = None,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         lease: timedelta = DEFAULT_LEASE,
         backoff: Backoff | None = None,
         buckets_per_pass: int = BUCKETS_PER_PASS,
