@@ -19,14 +19,14 @@ import uuid
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.connections.models import Connection
+from innsync.connections.models import Connection, ConnectionState
 from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.service import emit
 
 logger = logging.getLogger(__name__)
 
-NEEDS_ATTENTION = "needs_attention"
+NEEDS_ATTENTION = ConnectionState.NEEDS_ATTENTION
 MAX_REASON = 2000
 
 

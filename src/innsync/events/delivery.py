@@ -16,7 +16,7 @@ from innsync.backoff import Backoff
 from innsync.crypto import SecretBox, SecretBoxError, sign
 from innsync.db import claims
 from innsync.db.engine import transaction
-from innsync.events.models import Event, WebhookDelivery, WebhookSubscription
+from innsync.events.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def claim_due(
         WebhookDelivery.next_attempt_at,
         now,
         lease,
-        WebhookDelivery.status == "pending",
+        WebhookDelivery.status == DeliveryStatus.PENDING,
         limit=limit,
         order_by=WebhookDelivery.id,
     )
@@ -96,7 +96,7 @@ def claim_due(
             secret = box.decrypt(subscription.secret_encrypted)
         except SecretBoxError:
             # The key that encrypted this secret was removed: no retry can succeed.
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.last_error = (
                 "the subscription secret cannot be decrypted with the current keys"
             )
@@ -149,9 +149,9 @@ def record_outcome(
     delivery.last_status_code = status_code
     delivery.last_error = error
     if error is None:
-        delivery.status, delivery.delivered_at = "delivered", now
+        delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
     elif delivery.attempts >= max_attempts:
-        delivery.status = "failed"
+        delivery.status = DeliveryStatus.FAILED
         logger.warning(
             "webhook delivery gave up",
             extra={"delivery_id": delivery.id, "attempts": delivery.attempts},

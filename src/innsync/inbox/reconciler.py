@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from innsync import containment
 from innsync.channels.contract import ChannelAdapter, PullsReservations
 from innsync.channels.errors import ChannelError, ChannelUnavailableError, MappingMissingError
-from innsync.connections.models import Connection
+from innsync.connections.models import Connection, ConnectionState
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
@@ -90,7 +90,7 @@ def _claim(
 ) -> list[tuple[Connection, str | None]]:
     """Lease the due cursors; connections that pull and have no cursor yet get one first."""
     pulling = select(Connection.id).where(
-        Connection.pull_enabled.is_(True), Connection.state != "disabled"
+        Connection.pull_enabled.is_(True), Connection.state != ConnectionState.DISABLED
     )
     with transaction(sessions) as session:
         _add_missing_cursors(session, pulling, now)

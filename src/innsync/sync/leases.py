@@ -22,12 +22,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from innsync.connections.models import Connection
+from innsync.connections.models import SYNCABLE_STATES, Connection
 from innsync.db.claims import lock_free
 from innsync.outbox.models import DirtyMark
 from innsync.sync.models import BucketLease
 
-SYNCABLE_STATES = ("pending", "connected")
+__all__ = ["SYNCABLE_STATES", "LeaseFence", "buckets_with_work", "claim", "release", "renew"]
 
 
 def buckets_with_work(session: Session, now: datetime) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync import containment
 from innsync.channels.contract import ChannelAdapter, PushesAvailability, PushesRates
 from innsync.channels.encoding import request_json_size
 from innsync.channels.errors import (
@@ -29,7 +30,7 @@ from innsync.channels.types import (
     PushResult,
     RateUpdate,
 )
-from innsync.connections.models import Connection
+from innsync.connections.models import Connection, ConnectionState
 from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.service import emit
@@ -345,17 +346,9 @@ def _count_failure(session: Session, connection: Connection, now: datetime) -> N
 
 def _needs_attention(session: Session, connection: Connection, reason: str) -> None:
     """The channel refused our credentials or setup: stop pushing and tell the PMS."""
-    if connection.state == "needs_attention":
+    if connection.state == ConnectionState.NEEDS_ATTENTION:
         return
-    connection.state, connection.state_reason = "needs_attention", reason[:2000]
-    emit(
-        session,
-        connection.tenant_id,
-        kinds.CONNECTION_NEEDS_ATTENTION,
-        {"connection_id": str(connection.id), "reason": reason[:500]},
-        property_id=connection.property_id,
-        subject_id=str(connection.id),
-    )
+    containment.needs_attention(session, connection, reason)
     logger.warning("connection needs attention", extra={"connection_id": str(connection.id)})
 
 
@@ -363,8 +356,8 @@ def _record_success(session: Session, connection_id: uuid.UUID) -> None:
     connection = session.get_one(Connection, connection_id)
     connection.consecutive_failures = 0
     connection.breaker_open_until = None
-    if connection.state == "pending":
-        connection.state = "connected"
+    if connection.state == ConnectionState.PENDING:
+        connection.state = ConnectionState.CONNECTED
 
 
 def _elapsed_ms(started: float) -> int:
