@@ -182,6 +182,69 @@ def test_a_worker_that_lost_its_bucket_records_nothing(
     assert_acked_is_what_the_channel_holds(hotel)
 
 
+def test_the_new_holder_records_nothing_when_a_stale_request_landed_after_its_own(
+    db: Db, secret_box: SecretBox
+) -> None:
+    """A stalls; B takes the bucket and its newer price lands, but B's answer is slow; then A's
+    stale request lands and A is answered. B's answer must not be recorded: the channel holds
+    A's price, not B's. A voids B's token, so both dates are sent once more, and the channel
+    ends with innsync's price."""
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    asyncio.run(hotel.drain())
+    slow_a, slow_b = SlowChannel(hotel.channel), SlowChannel(hotel.channel)
+    slow_a.lands_before_waiting = False  # A's request is on the wire until released
+    worker_a = SyncWorker(
+        hotel.sessions,
+        lambda _connection: slow_a,
+        clock=hotel.clock,
+        holder="worker-a",
+        heartbeat_seconds=3600,
+    )
+    worker_b = SyncWorker(
+        hotel.sessions,
+        lambda _connection: slow_b,
+        clock=hotel.clock,
+        holder="worker-b",
+        heartbeat_seconds=3600,
+    )
+
+    async def scenario() -> None:
+        set_price(hotel, "201.00")
+        slow_a.hold_next = True
+        pass_a = asyncio.create_task(worker_a.run_once())
+        await slow_a.in_flight.wait()
+        hotel.clock.advance(DEFAULT_LEASE.total_seconds() + 1)
+        set_price(hotel, "302.00")
+        slow_b.hold_next = True
+        pass_b = asyncio.create_task(worker_b.run_once())
+        await slow_b.in_flight.wait()  # B's newer price is on the channel; its answer waits
+        assert price_on_channel(hotel) == "302.00"
+        slow_a.answer.set()
+        await pass_a  # A's stale price lands last, and A is answered
+        assert price_on_channel(hotel) == "201.00"
+        slow_b.answer.set()
+        await pass_b
+
+    asyncio.run(scenario())
+    with db.sessions() as session:
+        recorded = session.scalar(
+            select(func.count()).where(
+                AckedRate.connection_id == hotel.connection_id,
+                AckedRate.rate_plan_id == hotel.rate_plan_ids[0],
+                AckedRate.stay_date == date.fromisoformat(hotel.day(10)),
+            )
+        )
+    assert recorded == 0  # neither A's nor B's answer was recorded for the date
+    worker_c = SyncWorker(
+        hotel.sessions, lambda _connection: hotel.channel, clock=hotel.clock, holder="worker-c"
+    )
+    hotel.worker = worker_c
+    hotel.clock.advance(1)
+    asyncio.run(hotel.drain())
+    assert price_on_channel(hotel) == "302.00"
+    assert_acked_is_what_the_channel_holds(hotel)
+
+
 def test_the_lease_is_renewed_while_a_call_is_in_flight(db: Db, secret_box: SecretBox) -> None:
     """A call slower than the lease: A's heartbeat keeps the bucket, so B takes nothing from
     it, and A records the answer when it comes."""
