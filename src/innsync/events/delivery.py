@@ -6,13 +6,14 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.backoff import Backoff
+from innsync.clock import Clock, utc_now
 from innsync.crypto import SecretBox, SecretBoxError, sign
 from innsync.db import claims
 from innsync.db.engine import transaction
@@ -169,14 +170,17 @@ def deliver_due(
     timeout_seconds: float,
     rng: random.Random | None = None,
     now: datetime | None = None,
+    clock: Clock = utc_now,
 ) -> int:
-    """One pass: claim, send outside any transaction, record. Returns deliveries attempted."""
+    """One pass: claim, send outside any transaction, record. Returns deliveries attempted.
+
+    ``now`` fixes the time of the pass (tests); otherwise ``clock`` is read at each step."""
     rng = rng or random.Random()  # noqa: S311  (jitter, not a secret)
     lease = timedelta(seconds=timeout_seconds * 2 + 5)
     with transaction(sessions) as session:
-        claimed = claim_due(session, box, now or datetime.now(UTC), lease)
+        claimed = claim_due(session, box, now or clock(), lease)
     for item in claimed:
-        status_code, error = send(client, item, datetime.now(UTC))
+        status_code, error = send(client, item, now or clock())
         with transaction(sessions) as session:
-            record_outcome(session, item, status_code, error, datetime.now(UTC), max_attempts, rng)
+            record_outcome(session, item, status_code, error, now or clock(), max_attempts, rng)
     return len(claimed)
