@@ -85,6 +85,12 @@ class BackgroundLoops:
                 # The database or network is briefly away; the next pass picks the work up again.
                 logger.exception("background pass failed", extra={"loop": name})
                 done = 0
+            except Exception:
+                # Errors of one row are recorded on that row where they happen (see
+                # ``innsync.containment``); whatever escapes that must not end the thread, or
+                # the loop stops for every tenant. Logged loudly; the next pass goes on.
+                logger.exception("background pass failed unexpectedly", extra={"loop": name})
+                done = 0
             if not done:
                 self._stop.wait(self._settings.loop_interval_seconds)
 
@@ -105,7 +111,9 @@ class BackgroundLoops:
             while not stop.is_set():
                 try:
                     await worker.run(stop, idle_seconds=self._settings.sync_idle_seconds)
-                except SQLAlchemyError:
+                except Exception:
+                    # Database errors, and the last resort behind the worker's own containment
+                    # of a bad connection: the thread must outlive any one pass.
                     logger.exception("sync worker pass failed; retrying")
                     await asyncio.sleep(self._settings.loop_interval_seconds)
 
@@ -125,7 +133,9 @@ class BackgroundLoops:
                     done = await process_pending(self._sessions, adapter_for, INBOX_BATCH)
                     done += await pull_due(self._sessions, adapter_for, INBOX_BATCH)
                     done += await acknowledge_due(self._sessions, adapter_for, INBOX_BATCH)
-                except SQLAlchemyError:
+                except Exception:
+                    # Database errors, and the last resort behind the per-item and
+                    # per-connection containment: the thread must outlive any one pass.
                     logger.exception("inbox pass failed; items return when their lease ends")
                     done = 0
                 if not done:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from innsync.db.base import Base, Timestamps, UtcDateTime, UuidPk, utcnow
 
-CONNECTION_STATES = ("pending", "connected", "needs_attention", "disabled")
+
+class ConnectionState(StrEnum):
+    """Where a connection stands; stored as these strings (``connections.state``)."""
+
+    PENDING = "pending"
+    CONNECTED = "connected"
+    NEEDS_ATTENTION = "needs_attention"
+    DISABLED = "disabled"
+
+
+CONNECTION_STATES = tuple(ConnectionState)
+# States in which the outbound worker pushes a connection's changes.
+SYNCABLE_STATES = (ConnectionState.PENDING, ConnectionState.CONNECTED)
 
 
 class ChannelAccount(UuidPk, Timestamps, Base):
@@ -56,7 +69,7 @@ class Connection(UuidPk, Timestamps, Base):
     push_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     pull_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     webhook_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    state: Mapped[str] = mapped_column(String(24), default="pending")
+    state: Mapped[str] = mapped_column(String(24), default=ConnectionState.PENDING)
     state_reason: Mapped[str] = mapped_column(Text, default="")
     # The unguessable path segment of this connection's webhook route.
     webhook_token: Mapped[str] = mapped_column(String(64), unique=True)

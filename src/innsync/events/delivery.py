@@ -6,16 +6,18 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.backoff import Backoff
+from innsync.clock import Clock, utc_now
 from innsync.crypto import SecretBox, SecretBoxError, sign
+from innsync.db import claims
 from innsync.db.engine import transaction
-from innsync.events.models import Event, WebhookDelivery, WebhookSubscription
+from innsync.events.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -61,23 +63,33 @@ def event_body(event: Event) -> bytes:
 
 def retry_delay(attempt: int, rng: random.Random) -> timedelta:
     """Exponential backoff with jitter of up to a quarter, so retries of many deliveries spread."""
-    base: timedelta = min(FIRST_RETRY * (1 << max(attempt - 1, 0)), MAX_RETRY)
-    return base + base * rng.uniform(0, 0.25)
+    backoff = Backoff(
+        base_seconds=FIRST_RETRY.total_seconds(),
+        cap_seconds=MAX_RETRY.total_seconds(),
+        jitter_below=0.0,
+        jitter_above=0.25,
+        rng=rng,
+    )
+    return backoff.wait(max(attempt - 1, 0))
 
 
 def claim_due(
     session: Session, box: SecretBox, now: datetime, lease: timedelta, limit: int = CLAIM_BATCH
 ) -> list[ClaimedDelivery]:
     """Take due deliveries for one lease; rows another worker holds are skipped, not awaited."""
-    query = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    # If this process dies mid-send, a delivery is due again when the lease runs out.
+    due = claims.claim_due(
+        session,
+        WebhookDelivery,
+        WebhookDelivery.next_attempt_at,
+        now,
+        lease,
+        WebhookDelivery.status == DeliveryStatus.PENDING,
+        limit=limit,
+        order_by=WebhookDelivery.id,
     )
     claimed = []
-    for delivery in session.scalars(query):
+    for delivery in due:
         subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
         event = session.get_one(Event, delivery.event_id)
         delivery.attempts += 1
@@ -85,13 +97,11 @@ def claim_due(
             secret = box.decrypt(subscription.secret_encrypted)
         except SecretBoxError:
             # The key that encrypted this secret was removed: no retry can succeed.
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.last_error = (
                 "the subscription secret cannot be decrypted with the current keys"
             )
             continue
-        # If this process dies mid-send, the delivery is due again when the lease runs out.
-        delivery.next_attempt_at = now + lease
         claimed.append(
             ClaimedDelivery(
                 delivery_id=delivery.id,
@@ -118,8 +128,10 @@ def send(
     }
     try:
         response = client.post(claimed.url, content=claimed.body, headers=headers)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        # A URL that no longer parses fails this delivery (and is retried, then given up)
+        # like an unreachable one; it must not end the delivery loop for every tenant.
+        return None, f"{type(exc).__name__}: {exc}"[:2000]
     if 200 <= response.status_code < 300:
         return response.status_code, None
     return response.status_code, f"HTTP {response.status_code}"
@@ -138,9 +150,9 @@ def record_outcome(
     delivery.last_status_code = status_code
     delivery.last_error = error
     if error is None:
-        delivery.status, delivery.delivered_at = "delivered", now
+        delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
     elif delivery.attempts >= max_attempts:
-        delivery.status = "failed"
+        delivery.status = DeliveryStatus.FAILED
         logger.warning(
             "webhook delivery gave up",
             extra={"delivery_id": delivery.id, "attempts": delivery.attempts},
@@ -158,14 +170,17 @@ def deliver_due(
     timeout_seconds: float,
     rng: random.Random | None = None,
     now: datetime | None = None,
+    clock: Clock = utc_now,
 ) -> int:
-    """One pass: claim, send outside any transaction, record. Returns deliveries attempted."""
+    """One pass: claim, send outside any transaction, record. Returns deliveries attempted.
+
+    ``now`` fixes the time of the pass (tests); otherwise ``clock`` is read at each step."""
     rng = rng or random.Random()  # noqa: S311  (jitter, not a secret)
     lease = timedelta(seconds=timeout_seconds * 2 + 5)
     with transaction(sessions) as session:
-        claimed = claim_due(session, box, now or datetime.now(UTC), lease)
+        claimed = claim_due(session, box, now or clock(), lease)
     for item in claimed:
-        status_code, error = send(client, item, datetime.now(UTC))
+        status_code, error = send(client, item, now or clock())
         with transaction(sessions) as session:
-            record_outcome(session, item, status_code, error, datetime.now(UTC), max_attempts, rng)
+            record_outcome(session, item, status_code, error, now or clock(), max_attempts, rng)
     return len(claimed)

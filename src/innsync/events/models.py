@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
@@ -55,6 +56,14 @@ class WebhookSubscription(UuidPk, Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class DeliveryStatus(StrEnum):
+    """Where a webhook delivery stands; stored as these strings (``webhook_deliveries.status``)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 class WebhookDelivery(Base):
     """One event to one subscription, retried with backoff until delivered or given up."""
 
@@ -66,7 +75,7 @@ class WebhookDelivery(Base):
         ForeignKey("webhook_subscriptions.id"), index=True
     )
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync import containment
 from innsync.channels.contract import AcknowledgesReservations
 from innsync.channels.errors import ChannelError, ChannelRejectedError, ChannelUnavailableError
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
+from innsync.db.claims import claim_due
 from innsync.db.engine import READ_ONLY, transaction
 from innsync.inbox.models import ACK_DONE, ACK_DUE, ACK_REFUSED, InboxItem
 from innsync.inbox.notices import report_needs_attention
@@ -57,11 +59,24 @@ async def acknowledge_due(
     """Send the acknowledgements that are due (crashes, failed attempts); returns how many."""
     claimed = _claim(sessions, limit, clock())
     for item_id, connection in claimed:
-        adapter = adapter_for(connection)
-        if isinstance(adapter, AcknowledgesReservations):
-            await acknowledge_item(sessions, adapter, item_id, clock=clock)
-        else:  # the connection's channel no longer wants acknowledgements
-            _settle(sessions, item_id, [], None, clock())
+        try:
+            adapter = adapter_for(connection)
+        except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+            containment.connection_failed(sessions, connection.id, "acknowledge", exc)
+            _settle(sessions, item_id, [], exc, clock())
+            continue
+        try:
+            if isinstance(adapter, AcknowledgesReservations):
+                await acknowledge_item(sessions, adapter, item_id, clock=clock)
+            else:  # the connection's channel no longer wants acknowledgements
+                _settle(sessions, item_id, [], None, clock())
+        except Exception as exc:
+            # Not a channel's answer (handled in ``acknowledge_item``): a bug met by this item.
+            # Recorded on it and retried with backoff; the other items go on.
+            if isinstance(exc, SQLAlchemyError):
+                raise
+            logger.error("acknowledgement failed", exc_info=exc, extra={"inbox_item_id": item_id})
+            _settle(sessions, item_id, [], exc, clock())
     return len(claimed)
 
 
@@ -103,16 +118,17 @@ def _claim(
     sessions: sessionmaker[Session], limit: int, now: datetime
 ) -> list[tuple[int, Connection]]:
     with transaction(sessions) as session:
-        items = session.scalars(
-            select(InboxItem)
-            .where(InboxItem.ack_status == ACK_DUE, InboxItem.ack_not_before <= now)
-            .order_by(InboxItem.ack_not_before)
-            .limit(max(1, limit))
-            .with_for_update(skip_locked=True)
-        ).all()
+        items = claim_due(
+            session,
+            InboxItem,
+            InboxItem.ack_not_before,
+            now,
+            ACK_LEASE,
+            InboxItem.ack_status == ACK_DUE,
+            limit=limit,
+        )
         claimed = []
         for item in items:
-            item.ack_not_before = now + ACK_LEASE
             connection = session.get_one(Connection, item.connection_id)
             session.expunge(connection)
             claimed.append((item.id, connection))
@@ -123,7 +139,7 @@ def _settle(
     sessions: sessionmaker[Session],
     item_id: int,
     done: list[str],
-    failure: ChannelError | None,
+    failure: Exception | None,
     now: datetime,
 ) -> None:
     with transaction(sessions) as session:
@@ -139,7 +155,7 @@ def _settle(
         item.ack_attempts += 1
         hint = failure.retry_after if isinstance(failure, ChannelUnavailableError) else None
         item.ack_not_before = now + retry_delay(item.ack_attempts, FIRST_RETRY, hint)
-        item.ack_error = f"attempt {item.ack_attempts}: {failure}"[:2000]
+        item.ack_error = f"attempt {item.ack_attempts}: {containment.describe(failure)}"[:2000]
         if item.ack_attempts == ATTENTION_AFTER:
             _needs_attention(session, item, "the channel has not taken the acknowledgement")
 

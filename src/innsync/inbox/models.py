@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
@@ -11,20 +12,37 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from innsync.db.base import Base, BigIntId, UtcDateTime, utcnow
 
-WEBHOOK = "webhook"
-PULL = "pull"
 
-PENDING = "pending"
-APPLIED = "applied"
-REJECTED = "rejected"
-PARKED = "parked"
-IGNORED = "ignored"
-STATUSES = (PENDING, APPLIED, REJECTED, PARKED, IGNORED)
+class InboxSource(StrEnum):
+    """How an item came in; stored as these strings (``inbox_items.source``)."""
 
-# Acknowledgement of an item's revisions to the channel, after they are committed.
-ACK_DUE = "due"
-ACK_DONE = "done"
-ACK_REFUSED = "refused"  # the channel said it will never take it (e.g. an unknown revision id)
+    WEBHOOK = "webhook"
+    PULL = "pull"
+
+
+class InboxStatus(StrEnum):
+    """Where an item stands (see :class:`InboxItem`); stored as these strings."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    PARKED = "parked"
+    IGNORED = "ignored"
+
+
+class AckStatus(StrEnum):
+    """Acknowledgement of an item's revisions to the channel, after they are committed."""
+
+    DUE = "due"
+    DONE = "done"
+    REFUSED = "refused"  # the channel said it will never take it (e.g. an unknown revision id)
+
+
+WEBHOOK, PULL = InboxSource.WEBHOOK, InboxSource.PULL
+PENDING, APPLIED = InboxStatus.PENDING, InboxStatus.APPLIED
+REJECTED, PARKED, IGNORED = InboxStatus.REJECTED, InboxStatus.PARKED, InboxStatus.IGNORED
+STATUSES = tuple(InboxStatus)
+ACK_DUE, ACK_DONE, ACK_REFUSED = AckStatus.DUE, AckStatus.DONE, AckStatus.REFUSED
 
 # MariaDB's BLOB holds 64 KB; a webhook may be up to the ingress limit (1 MB).
 RAW_BODY = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")

@@ -25,9 +25,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync import containment
 from innsync.channels.contract import AcknowledgesReservations, ChannelAdapter, ReceivesWebhooks
 from innsync.channels.errors import (
     BadSignatureError,
@@ -40,6 +41,7 @@ from innsync.channels.revision_json import revision_from_bytes
 from innsync.channels.types import BookingRevision, ChannelNotice
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
+from innsync.db.claims import claim_due
 from innsync.db.engine import READ_ONLY, transaction
 from innsync.inbox.acknowledge import acknowledge_item, mark_due
 from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECTED, InboxItem
@@ -76,22 +78,33 @@ async def process_pending(
     """Process up to ``limit`` due items, oldest first; returns how many were taken."""
     claimed = _claim(sessions, limit, clock())
     for item_id in claimed:
-        await _process(sessions, adapter_for, item_id, clock)
+        try:
+            await _process(sessions, adapter_for, item_id, clock)
+        except Exception as exc:
+            # Not a channel's answer (handled in ``_process``): a bug met by this item's data.
+            # It is retried with backoff and parked after MAX_ATTEMPTS, which tells the PMS.
+            if isinstance(exc, SQLAlchemyError):
+                raise
+            logger.error("inbox item failed", exc_info=exc, extra={"inbox_item_id": item_id})
+            _retry_later(
+                sessions, item_id, f"processing failed: {containment.describe(exc)}", None, clock()
+            )
     return len(claimed)
 
 
 def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[int]:
     """Lease due items to this processor; items past their attempts are parked instead."""
     with transaction(sessions) as session:
-        items = session.scalars(
-            select(InboxItem)
-            .where(
-                InboxItem.status == PENDING,
-                or_(InboxItem.not_before.is_(None), InboxItem.not_before <= now),
-            )
-            .order_by(InboxItem.id)
-            .limit(max(1, limit))
-            .with_for_update(skip_locked=True)
+        items = claim_due(
+            session,
+            InboxItem,
+            InboxItem.not_before,
+            now,
+            LEASE,
+            InboxItem.status == PENDING,
+            limit=limit,
+            order_by=InboxItem.id,
+            due_when_null=True,
         )
         claimed = []
         for item in items:
@@ -105,7 +118,6 @@ def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[i
                 )
                 continue
             item.attempts += 1
-            item.not_before = now + LEASE
             claimed.append(item.id)
         return claimed
 
@@ -118,7 +130,15 @@ async def _process(
         item = session.get_one(InboxItem, item_id)
         connection = session.get_one(Connection, item.connection_id)
         source, headers, body = item.source, dict(item.headers), item.body
-    adapter = adapter_for(connection)
+    try:
+        adapter = adapter_for(connection)
+    except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+        # The stored config no longer validates or its secret cannot be decrypted: the
+        # connection waits for a person; the item waits (with backoff) for the fix.
+        containment.connection_failed(sessions, connection.id, "inbox", exc)
+        reason = f"the connection's adapter cannot be built: {containment.describe(exc)}"
+        _retry_later(sessions, item_id, reason, None, clock())
+        return
     try:
         messages = await _decode(adapter, source, headers, body)
     except ChannelUnavailableError as exc:

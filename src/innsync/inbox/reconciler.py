@@ -19,13 +19,15 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync import containment
 from innsync.channels.contract import ChannelAdapter, PullsReservations
 from innsync.channels.errors import ChannelError, ChannelUnavailableError, MappingMissingError
-from innsync.connections.models import Connection
+from innsync.connections.models import Connection, ConnectionState
 from innsync.db.base import utcnow
+from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
@@ -61,7 +63,23 @@ async def pull_due(
 
     async def pull(connection: Connection, cursor: str | None) -> None:
         async with gate:
-            await _pull_connection(sessions, adapter_for(connection), connection, cursor, clock)
+            try:
+                adapter = adapter_for(connection)
+            except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+                containment.connection_failed(sessions, connection.id, "pull", exc)
+                _failed(sessions, connection, exc, clock())
+                return
+            try:
+                await _pull_connection(sessions, adapter, connection, cursor, clock)
+            except Exception as exc:
+                # Not a channel error (those are handled in the turn): a bug met by this
+                # connection's data. Recorded on its cursor and retried with backoff.
+                if isinstance(exc, SQLAlchemyError):
+                    raise
+                logger.error(
+                    "pulling failed", exc_info=exc, extra={"connection_id": str(connection.id)}
+                )
+                _failed(sessions, connection, exc, clock())
 
     await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
     return len(claimed)
@@ -72,20 +90,21 @@ def _claim(
 ) -> list[tuple[Connection, str | None]]:
     """Lease the due cursors; connections that pull and have no cursor yet get one first."""
     pulling = select(Connection.id).where(
-        Connection.pull_enabled.is_(True), Connection.state != "disabled"
+        Connection.pull_enabled.is_(True), Connection.state != ConnectionState.DISABLED
     )
     with transaction(sessions) as session:
         _add_missing_cursors(session, pulling, now)
-        cursors = session.scalars(
-            select(PullCursor)
-            .where(PullCursor.next_pull_at <= now, PullCursor.connection_id.in_(pulling))
-            .order_by(PullCursor.next_pull_at)
-            .limit(max(1, limit))
-            .with_for_update(skip_locked=True)
-        ).all()
+        cursors = claim_due(
+            session,
+            PullCursor,
+            PullCursor.next_pull_at,
+            now,
+            PULL_LEASE,
+            PullCursor.connection_id.in_(pulling),
+            limit=limit,
+        )
         claimed = []
         for cursor in cursors:
-            cursor.next_pull_at = now + PULL_LEASE
             connection = session.get_one(Connection, cursor.connection_id)
             session.expunge(connection)
             claimed.append((connection, cursor.cursor))
@@ -159,14 +178,14 @@ def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: d
 
 
 def _failed(
-    sessions: sessionmaker[Session], connection: Connection, error: ChannelError, now: datetime
+    sessions: sessionmaker[Session], connection: Connection, error: Exception, now: datetime
 ) -> None:
     with transaction(sessions) as session:
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
         row.failures += 1
         hint = error.retry_after if isinstance(error, ChannelUnavailableError) else None
         row.next_pull_at = now + retry_delay(row.failures, FIRST_RETRY, hint)
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        row.last_error = containment.describe(error)
         logger.warning(
             "pulling booking revisions failed",
             extra={"connection_id": str(connection.id), "failures": row.failures},

@@ -1,20 +1,33 @@
 """Leases on rate-limit buckets: one worker serves a bucket at a time, and takes over when the
-holder stops renewing (it crashed, was killed, or lost the database)."""
+holder stops renewing (it crashed, was killed, or lost the database).
+
+A lease alone cannot make a channel call safe: a worker can stall (a long GC pause, a lost
+database, a call slower than the lease) while its request is on the wire, another worker takes
+the bucket and sends newer values, and the stale answer comes back last. So every claim raises
+the row's **fencing token**, and a worker records what a channel accepted (or clears marks) only
+in a transaction that first proves, with an ``UPDATE`` that locks the lease row, that the row
+still names it *and* its token (:meth:`LeaseFence.holds`). A worker that lost the bucket records
+nothing; it raises the token itself (:meth:`LeaseFence.revoke`), so that whatever the new holder
+has in flight is not recorded either, and the dates it sent are forgotten and marked again: the
+holder sends them once more, after the stale request has landed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from innsync.connections.models import Connection
+from innsync.connections.models import SYNCABLE_STATES, Connection
+from innsync.db.claims import lock_free
 from innsync.outbox.models import DirtyMark
 from innsync.sync.models import BucketLease
 
-SYNCABLE_STATES = ("pending", "connected")
+__all__ = ["SYNCABLE_STATES", "LeaseFence", "buckets_with_work", "claim", "release", "renew"]
 
 
 def buckets_with_work(session: Session, now: datetime) -> list[str]:
@@ -68,18 +81,73 @@ def claim(
         )
         .where((BucketLease.not_before.is_(None)) | (BucketLease.not_before <= now))
         .order_by(BucketLease.bucket_key)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    claimed = list(session.scalars(query))
+    claimed = lock_free(session, query, limit)
     for row in claimed:
         row.holder = holder
         row.expires_at = now + lease
+        row.fence = (row.fence or 0) + 1  # whatever an earlier holder has in flight is void
     return claimed
 
 
-def renew(session: Session, holder: str, bucket_key: str, now: datetime, lease: timedelta) -> bool:
+@dataclass(frozen=True, slots=True)
+class LeaseFence:
+    """A worker's proof that it serves a bucket: its name and the token its claim got."""
+
+    bucket_key: str
+    holder: str
+    token: int
+
+    @classmethod
+    def of(cls, lease: BucketLease) -> LeaseFence:
+        """The fence of a lease just claimed (in the claiming transaction)."""
+        if lease.holder is None:
+            raise ValueError("a fence needs a claimed lease")
+        return cls(lease.bucket_key, lease.holder, lease.fence)
+
+    def holds(self, session: Session, now: datetime, lease: timedelta) -> bool:
+        """In the caller's transaction: is the bucket still ours? Extends the lease when it is.
+
+        An ``UPDATE`` rather than a read: it locks the lease row until the caller commits (on
+        SQLite it takes the write lock), so no claim can come between this check and the writes
+        it guards. The expiry is not looked at: an expired lease nobody claimed is still ours,
+        since any claim would have raised the token.
+        """
+        result = session.execute(
+            update(BucketLease)
+            .where(
+                BucketLease.bucket_key == self.bucket_key,
+                BucketLease.holder == self.holder,
+                BucketLease.fence == self.token,
+            )
+            .values(expires_at=now + lease)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def revoke(self, session: Session) -> None:
+        """We lost the bucket and a request of ours was answered: void every token so far.
+
+        The new holder may have sent newer values before ours landed; it must not record them,
+        as the channel may hold ours.
+        """
+        session.execute(
+            update(BucketLease)
+            .where(BucketLease.bucket_key == self.bucket_key)
+            .values(fence=BucketLease.fence + 1)
+        )
+
+
+def renew(
+    session: Session,
+    holder: str,
+    bucket_key: str,
+    now: datetime,
+    lease: timedelta,
+    fence: LeaseFence | None = None,
+) -> bool:
     """Extend our lease; False means another worker took the bucket and we must stop serving it."""
+    if fence is not None:
+        return fence.holds(session, now, lease)
     result = session.execute(
         update(BucketLease)
         .where(

@@ -51,6 +51,10 @@ class BucketLease(Base):
     # After a retryable failure nothing is sent from the bucket before this time.
     not_before: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The fencing token: raised by every claim and by every worker that finds out it sent a
+    # request after losing the bucket. Acknowledged state is written, and marks are cleared,
+    # only by the worker whose token is still the row's (see ``sync.leases``).
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SyncLogEntry(Base):

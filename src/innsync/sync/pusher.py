@@ -10,10 +10,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync import containment
 from innsync.channels.contract import ChannelAdapter, PushesAvailability, PushesRates
 from innsync.channels.encoding import request_json_size
 from innsync.channels.errors import (
@@ -30,7 +31,7 @@ from innsync.channels.types import (
     PushResult,
     RateUpdate,
 )
-from innsync.connections.models import Connection
+from innsync.connections.models import Connection, ConnectionState
 from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.service import emit
@@ -52,6 +53,7 @@ from innsync.sync.state import (
     acked_availability,
     acked_rates,
     clear_marks,
+    forget_sent,
     log_request,
     read_marks,
     record_dead_letters,
@@ -71,6 +73,18 @@ HasRoom = Callable[[str], bool]
 """Whether a budget could grant a request now, without spending it."""
 
 
+class Fence(Protocol):
+    """The worker's hold on the connection's bucket (``sync.leases.LeaseFence``)."""
+
+    def holds(self, session: Session) -> bool:
+        """In a recording transaction: the bucket is still ours (and stays so until commit)."""
+        ...
+
+    def revoke(self, session: Session) -> None:
+        """We lost the bucket after sending: void the new holder's in-flight answers too."""
+        ...
+
+
 @dataclass(slots=True)
 class PassResult:
     """What one pass over a connection did, and why it stopped early if it did."""
@@ -81,10 +95,11 @@ class PassResult:
     waiting_for_budget: bool = False
     retry_after: float | None = None
     failed: bool = False
+    lease_lost: bool = False
 
     @property
     def finished(self) -> bool:
-        return not (self.waiting_for_budget or self.failed)
+        return not (self.waiting_for_budget or self.failed or self.lease_lost)
 
 
 async def push_connection(
@@ -94,16 +109,18 @@ async def push_connection(
     acquire: Acquire,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     has_room: HasRoom = lambda budget: True,
+    fence: Fence | None = None,
 ) -> PassResult:
     """Push availability, then rates and restrictions, each within its own budget.
 
     A kind whose budget is spent waits alone: the other kind is still pushed (Channex counts
     availability and restrictions calls apart). Availability, the overbooking-critical value,
     goes first, and is looked at again before every rates request, so a booking that lands
-    while a long run of rates is being sent does not wait behind it.
+    while a long run of rates is being sent does not wait behind it. Without a ``fence`` (tests,
+    a single process) what is answered is recorded unchecked.
     """
     result = PassResult()
-    pusher = _KindPusher(sessions, connection_id, adapter, acquire, has_room, result, now)
+    pusher = _KindPusher(sessions, connection_id, adapter, acquire, has_room, result, now, fence)
     for kind in (AVAILABILITY, RATES):
         if not await pusher.push(kind):
             break
@@ -124,6 +141,7 @@ class _KindPusher:
     has_room: HasRoom
     result: PassResult
     now: Callable[[], datetime]
+    fence: Fence | None = None
 
     async def push(self, kind: str) -> bool:
         """Push one kind; False only when the pass must stop (a failure, a lost lease)."""
@@ -172,9 +190,13 @@ class _KindPusher:
                 request,
                 self.result,
                 self.now,
+                self.fence,
             ):
                 return False
         with transaction(self.sessions) as session:
+            if self.fence is not None and not self.fence.holds(session):
+                self.result.lease_lost = True  # the new holder serves these marks
+                return False
             clear_marks(session, dirty.mark_ids)
         if dirty.oldest is not None:
             metrics.LATENCY.observe(max((self.now() - dirty.oldest).total_seconds(), 0.0))
@@ -190,6 +212,7 @@ async def _send(
     request: PushRequest[Any],
     result: PassResult,
     now: Callable[[], datetime],
+    fence: Fence | None,
 ) -> bool:
     started = time.perf_counter()
     size = request_json_size(request.kind, request.updates)
@@ -209,10 +232,9 @@ async def _send(
     except (ChannelUnavailableError, ChannelAuthError, MappingMissingError) as exc:
         _record_failure(sessions, connection_id, adapter, request, size, started, exc, result, now)
         return False
-    _record_answer(
-        sessions, connection_id, adapter, mappings, request, answer, size, started, result
+    return _record_answer(
+        sessions, connection_id, adapter, mappings, request, answer, size, started, result, fence
     )
-    return True
 
 
 async def _call(adapter: ChannelAdapter, request: PushRequest[Any]) -> PushResult:
@@ -237,7 +259,9 @@ def _record_answer(
     size: int,
     started: float,
     result: PassResult,
-) -> None:
+    fence: Fence | None,
+) -> bool:
+    """Record the answer; False (recording nothing) when the bucket is no longer ours."""
     # An entry the adapter did not send (whole) is neither accepted nor refused: the channel
     # does not hold its values, so they are never recorded as acknowledged.
     accepted_indexes = set(answer.accepted_indexes) - set(answer.unsent_indexes)
@@ -247,10 +271,22 @@ def _record_answer(
         for index, reason in answer.rejected.items()
         if index < len(request.updates)
     ]
-    result.entries_accepted += len(accepted)
-    result.entries_rejected += len(rejected)
     outcome = "accepted" if not rejected else ("partial" if accepted else "rejected")
     with transaction(sessions) as session:
+        if fence is not None and not fence.holds(session):
+            # Another worker took the bucket while this request was on the wire and may have
+            # sent newer values, before or after ours landed: nothing here is known to be on
+            # the channel. Send innsync's values again, under the new holder.
+            fence.revoke(session)
+            forget_sent(session, connection_id, request.kind, mappings, request.updates)
+            result.lease_lost = True
+            logger.warning(
+                "answer after a lost bucket lease not recorded",
+                extra={"connection_id": str(connection_id), "kind": request.kind},
+            )
+            return False
+        result.entries_accepted += len(accepted)
+        result.entries_rejected += len(rejected)
         if request.kind == "availability":
             changed = apply_updates({}, accepted)
             store_availability(session, connection_id, mappings, changed)
@@ -281,6 +317,7 @@ def _record_answer(
         )
     metrics.ENTRIES.labels(adapter.name, "accepted").inc(len(accepted))
     metrics.ENTRIES.labels(adapter.name, "rejected").inc(len(rejected))
+    return True
 
 
 def _covered_by_key(updates: Sequence[RateUpdate]) -> dict[Any, list[Any]]:
@@ -358,17 +395,9 @@ def _count_failure(session: Session, connection: Connection, now: datetime) -> N
 
 def _needs_attention(session: Session, connection: Connection, reason: str) -> None:
     """The channel refused our credentials or setup: stop pushing and tell the PMS."""
-    if connection.state == "needs_attention":
+    if connection.state == ConnectionState.NEEDS_ATTENTION:
         return
-    connection.state, connection.state_reason = "needs_attention", reason[:2000]
-    emit(
-        session,
-        connection.tenant_id,
-        kinds.CONNECTION_NEEDS_ATTENTION,
-        {"connection_id": str(connection.id), "reason": reason[:500]},
-        property_id=connection.property_id,
-        subject_id=str(connection.id),
-    )
+    containment.needs_attention(session, connection, reason)
     logger.warning("connection needs attention", extra={"connection_id": str(connection.id)})
 
 
@@ -376,8 +405,8 @@ def _record_success(session: Session, connection_id: uuid.UUID) -> None:
     connection = session.get_one(Connection, connection_id)
     connection.consecutive_failures = 0
     connection.breaker_open_until = None
-    if connection.state == "pending":
-        connection.state = "connected"
+    if connection.state == ConnectionState.PENDING:
+        connection.state = ConnectionState.CONNECTED
 
 
 def _elapsed_ms(started: float) -> int:

@@ -179,6 +179,42 @@ def forget_acked(session: Session, connection_id: uuid.UUID) -> None:
     session.execute(delete(AckedRate).where(AckedRate.connection_id == connection_id))
 
 
+def forget_sent(
+    session: Session,
+    connection_id: uuid.UUID,
+    kind: str,
+    mappings: Mappings,
+    updates: Iterable[AvailabilityUpdate | RateUpdate],
+) -> None:
+    """The channel may hold what these updates said, or not: forget what was acknowledged over
+    their dates and mark them, so that the bucket's holder sends innsync's values once more."""
+    for update in updates:
+        if isinstance(update, AvailabilityUpdate):
+            model: Any = AckedAvailability
+            subject_id = mappings.room_type_id(update.room_type_code)
+        else:
+            model, subject_id = AckedRate, mappings.rate_plan_id(update.rate_plan)
+        if subject_id is None:
+            continue
+        session.execute(
+            delete(model).where(
+                model.connection_id == connection_id,
+                _subject_column(model) == subject_id,
+                model.stay_date >= update.dates.start,
+                model.stay_date < update.dates.end,
+            )
+        )
+        session.add(
+            DirtyMark(
+                connection_id=connection_id,
+                kind=kind,
+                subject_id=subject_id,
+                start=update.dates.start,
+                end=update.dates.end,
+            )
+        )
+
+
 def record_dead_letters(
     session: Session,
     connection_id: uuid.UUID,

@@ -4,29 +4,38 @@ Any number of workers may run against PostgreSQL or MariaDB; on SQLite one runs 
 ``innsync serve``. A bucket is served by the worker holding its lease, and its limiter state is
 saved with the lease before every request, so a worker that takes over a bucket (after a crash)
 continues the same window instead of starting a fresh one.
+
+While a bucket is served a heartbeat renews its lease, also while a channel call is on the wire
+(a call can take longer than the lease); what a channel accepted is recorded only under the
+lease's fencing token (``sync.leases``). A connection that cannot be served (a config that no
+longer validates, a secret that cannot be decrypted, any unexpected error of its pass) is set
+to ``needs_attention`` with the reason, and the worker goes on with the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import innsync.schema  # noqa: F401  (a worker process must know every table before flushing)
+from innsync import containment
+from innsync.backoff import Backoff
 from innsync.channels.contract import ChannelAdapter
 from innsync.channels.types import ChannelLimits, PushKind
+from innsync.clock import Clock, utc_now
 from innsync.connections.models import Connection
 from innsync.db.engine import transaction
 from innsync.sync import budgets, leases
-from innsync.sync.backoff import Backoff
 from innsync.sync.limiter import SlidingWindowLimiter
 from innsync.sync.models import BucketLease
 from innsync.sync.pusher import PassResult, push_connection
@@ -34,11 +43,13 @@ from innsync.sync.pusher import PassResult, push_connection
 logger = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[Connection], ChannelAdapter]
-Clock = Callable[[], datetime]
 
 # A lease outlives a worker by this much: long enough to renew comfortably between requests,
 # short enough that a killed worker's buckets are taken over quickly.
 DEFAULT_LEASE = timedelta(seconds=20)
+# The heartbeat renews a served bucket's lease this many times per lease, so that a renewal
+# that is late (a busy database, a blocked event loop) still lands before the lease ends.
+HEARTBEATS_PER_LEASE = 4
 # Buckets one worker takes per pass, so that several workers share the load.
 BUCKETS_PER_PASS = 8
 # The limiter counts its window this much longer than the channel's: a request's network delay
@@ -57,10 +68,11 @@ class SyncWorker:
         adapter_for: AdapterFactory,
         *,
         holder: str | None = None,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         lease: timedelta = DEFAULT_LEASE,
         backoff: Backoff | None = None,
         buckets_per_pass: int = BUCKETS_PER_PASS,
+        heartbeat_seconds: float | None = None,
     ) -> None:
         self._sessions = sessions
         self._adapter_for = adapter_for
@@ -68,8 +80,15 @@ class SyncWorker:
         self._clock = clock
         self._lease = lease
         self._backoff = backoff or Backoff(rng=random.Random())  # noqa: S311  (jitter only)
-        self._adapters: dict[uuid.UUID, ChannelAdapter] = {}
+        # One adapter per connection and stored config: a changed config (provisioning stored
+        # the channel's property id, a user fixed an API key) builds a new one.
+        self._adapters: dict[uuid.UUID, tuple[str, ChannelAdapter]] = {}
         self._buckets_per_pass = buckets_per_pass
+        self._heartbeat_seconds = (
+            heartbeat_seconds
+            if heartbeat_seconds is not None
+            else lease.total_seconds() / HEARTBEATS_PER_LEASE
+        )
 
     async def run_once(self) -> int:
         """Serve every bucket this worker can claim now; returns how many requests were sent."""
@@ -80,14 +99,14 @@ class SyncWorker:
             keys = budgets.ready_buckets(session, keys, now)
         with transaction(self._sessions) as session:
             claimed = [
-                (lease.bucket_key, dict(lease.limiter_state), lease.failures)
+                (leases.LeaseFence.of(lease), dict(lease.limiter_state), lease.failures)
                 for lease in leases.claim(
                     session, self.holder, keys, now, self._lease, self._buckets_per_pass
                 )
             ]
         sent = 0
-        for bucket_key, limiter_state, failures in claimed:
-            sent += await self._serve(bucket_key, limiter_state, failures)
+        for fence, limiter_state, failures in claimed:
+            sent += await self._serve_fenced(fence, limiter_state, failures)
         return sent
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.25) -> None:
@@ -97,7 +116,33 @@ class SyncWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
 
-    async def _serve(self, bucket_key: str, limiter_state: dict[str, Any], failures: int) -> int:
+    async def _serve_fenced(
+        self, fence: leases.LeaseFence, limiter_state: dict[str, Any], failures: int
+    ) -> int:
+        """Serve a bucket with its lease renewed in the background until the pass is over."""
+        gate = _BudgetGate(self, fence.bucket_key, limiter_state)
+        gate.fence = fence
+        heartbeat = asyncio.create_task(self._heartbeat(fence, gate))
+        try:
+            return await self._serve(fence, gate, failures)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, fence: leases.LeaseFence, gate: _BudgetGate) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            with transaction(self._sessions) as session:
+                held = fence.holds(session, self._clock(), self._lease)
+            if not held:
+                gate.lost = True
+                logger.warning("lost a bucket lease", extra={"bucket": fence.bucket_key})
+                return
+
+    async def _serve(self, fence: leases.LeaseFence, gate: _BudgetGate, failures: int) -> int:
+        bucket_key = fence.bucket_key
+        recording = _Recording(fence, self._clock, self._lease)
         with transaction(self._sessions) as session:
             connections = list(
                 session.scalars(
@@ -110,24 +155,40 @@ class SyncWorker:
                     .order_by(Connection.id)
                 )
             )
-        gate = _BudgetGate(self, bucket_key, limiter_state)
         sent, retry_after, failed = 0, None, False
         for connection in connections:
             if connection.breaker_open_until and connection.breaker_open_until > self._clock():
                 continue
-            adapter = self._adapter(connection)
-            gate.limits = adapter.limits
-            result: PassResult = await push_connection(
-                self._sessions, connection.id, adapter, gate.acquire, self._clock, gate.has_room
-            )
+            try:
+                adapter = self._adapter(connection)
+                gate.limits = adapter.limits
+                result: PassResult = await push_connection(
+                    self._sessions,
+                    connection.id,
+                    adapter,
+                    gate.acquire,
+                    self._clock,
+                    has_room=gate.has_room,
+                    fence=recording,
+                )
+            except Exception as exc:  # noqa: BLE001  (one bad connection must not stop the rest)
+                # Not a channel's answer (those are handled in the pass): a stored config that
+                # no longer validates, a secret that cannot be decrypted, a bug met by this
+                # connection's data. It is parked for a person; every other connection goes on.
+                containment.connection_failed(self._sessions, connection.id, "sync", exc)
+                self.forget_adapter(connection.id)
+                continue
             sent += result.requests
             if result.failed:
                 failed, retry_after = True, result.retry_after
-            if gate.lost:
-                return sent
+            if gate.lost or result.lease_lost:
+                break
         with transaction(self._sessions) as session:
             lease = session.get_one(BucketLease, bucket_key)
             if lease.holder != self.holder:
+                return sent
+            if gate.lost or lease.fence != fence.token:
+                leases.release(session, self.holder, bucket_key)
                 return sent
             # A spent budget is not a reason to keep the bucket away: it holds back only its own
             # kind (see budgets.py), while not_before is the channel's own "wait" (failures).
@@ -142,14 +203,38 @@ class SyncWorker:
         return sent
 
     def _adapter(self, connection: Connection) -> ChannelAdapter:
-        adapter = self._adapters.get(connection.id)
-        if adapter is None:
-            adapter = self._adapters[connection.id] = self._adapter_for(connection)
+        version = config_version(connection)
+        cached = self._adapters.get(connection.id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        adapter = self._adapter_for(connection)
+        self._adapters[connection.id] = (version, adapter)
         return adapter
 
     def forget_adapter(self, connection_id: uuid.UUID) -> None:
         """Drop a cached adapter (its connection's credentials or settings changed)."""
         self._adapters.pop(connection_id, None)
+
+
+def config_version(connection: Connection) -> str:
+    """Which stored config an adapter was built from: any change to it (new credentials, a
+    provisioned property id, a key rotation) is a new version, with no schema change."""
+    return hashlib.sha256(
+        f"{connection.channel}\n{connection.config_encrypted}".encode()
+    ).hexdigest()
+
+
+class _Recording:
+    """The bucket's fence as the pusher uses it, on the worker's clock and lease."""
+
+    def __init__(self, fence: leases.LeaseFence, clock: Clock, lease: timedelta) -> None:
+        self._fence, self._clock, self._lease = fence, clock, lease
+
+    def holds(self, session: Session) -> bool:
+        return self._fence.holds(session, self._clock(), self._lease)
+
+    def revoke(self, session: Session) -> None:
+        self._fence.revoke(session)
 
 
 class _BudgetGate:
@@ -166,6 +251,7 @@ class _BudgetGate:
         self._limiters: dict[str, SlidingWindowLimiter] = {}
         self.limits: ChannelLimits | None = None
         self.lost = False
+        self.fence: leases.LeaseFence | None = None
 
     def _limiter(self, budget: str) -> SlidingWindowLimiter:
         limiter = self._limiters.get(budget)
@@ -216,7 +302,12 @@ class _BudgetGate:
         budgets.set_blocked(self._state, self._kinds(budget), None)
         with transaction(self._worker._sessions) as session:
             if not leases.renew(
-                session, self._worker.holder, self._bucket_key, now, self._worker._lease
+                session,
+                self._worker.holder,
+                self._bucket_key,
+                now,
+                self._worker._lease,
+                self.fence,
             ):
                 self.lost = True
                 logger.warning("lost a bucket lease", extra={"bucket": self._bucket_key})
