@@ -17,7 +17,7 @@ import httpx
 
 from innsync.channels.channex.answers import AriWriteAnswer
 from innsync.channels.channex.bookings import revision_from_channex, revisions_from_page
-from innsync.channels.channex.client import ChannexClient, WallClock
+from innsync.channels.channex.client import ChannexClient
 from innsync.channels.channex.config import ChannexConfig
 from innsync.channels.channex.mapping import (
     READ_FIELDS,
@@ -37,6 +37,7 @@ from innsync.channels.channex.webhooks import (
     verify_secret_header,
 )
 from innsync.channels.errors import ChannelRejectedError, MappingMissingError
+from innsync.channels.http import WallClock
 from innsync.channels.types import (
     AvailabilityUpdate,
     BookingRevision,
