@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel
 
 from innsync.channels.contract import ChannelAdapter
+from innsync.channels.credentials import CredentialStore, InMemoryCredentialStore
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 Clock = Callable[[], float]
@@ -34,10 +35,16 @@ class DuplicateChannelKindError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AdapterContext:
-    """What the caller hands every adapter it builds."""
+    """What the caller hands every adapter it builds.
+
+    ``credentials`` keeps the tokens a channel issues (see ``channels.credentials``): the
+    database-backed store of the connection in the worker and API, a process-local one when
+    the adapter is built without a database.
+    """
 
     http: httpx.AsyncClient
     clock: Clock = time.monotonic
+    credentials: CredentialStore = field(default_factory=InMemoryCredentialStore)
 
 
 @dataclass(frozen=True, slots=True)

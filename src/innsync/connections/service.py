@@ -13,11 +13,12 @@ from typing import Any, cast
 import httpx
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter, capabilities_of
 from innsync.channels.registry import AdapterContext, UnknownChannelKindError
+from innsync.connections.credentials import DatabaseCredentialStore
 from innsync.connections.models import (
     Connection,
     RatePlanMapping,
@@ -70,11 +71,23 @@ def _validated_config(channel: str, config: dict[str, Any]) -> BaseModel:
 
 
 def build_adapter(
-    connection: Connection, box: SecretBox, http: httpx.AsyncClient
+    connection: Connection,
+    box: SecretBox,
+    http: httpx.AsyncClient,
+    sessions: sessionmaker[Session] | None = None,
 ) -> ChannelAdapter:
-    """An adapter for one connection, from its decrypted config (no I/O happens here)."""
+    """An adapter for one connection, from its decrypted config (no I/O happens here).
+
+    With ``sessions`` the adapter keeps the tokens its channel issues in the database, shared
+    by every process; without, in memory for as long as the adapter lives.
+    """
     config = json.loads(box.decrypt(connection.config_encrypted))
-    return registry.build_adapter(connection.channel, config, AdapterContext(http=http))
+    context = AdapterContext(http=http)
+    if sessions is not None:
+        context = AdapterContext(
+            http=http, credentials=DatabaseCredentialStore(sessions, box, connection.id)
+        )
+    return registry.build_adapter(connection.channel, config, context)
 
 
 def _bucket_key(
