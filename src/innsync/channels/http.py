@@ -247,10 +247,14 @@ class ChannelHttp:
         content_type: str | None = None,
         headers: Mapping[str, str] | None = None,
         missing_ok: bool = False,
+        authenticated: bool = True,
     ) -> httpx.Response | None:
-        """The successful response, ``None`` for a 404 when ``missing_ok``, or a channel error."""
+        """The successful response, ``None`` for a 404 when ``missing_ok``, or a channel error.
+
+        ``authenticated=False`` leaves out ``auth_headers``: the token call itself.
+        """
         sent_headers = dict(self.default_headers)
-        if self.auth_headers is not None:
+        if self.auth_headers is not None and authenticated:
             sent_headers.update(await self.auth_headers())
         if content_type is not None:
             sent_headers["content-type"] = content_type
@@ -296,11 +300,17 @@ class ChannelHttp:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         missing_ok: bool = False,
+        authenticated: bool = True,
     ) -> Any:
         """A JSON call: ``body`` (when given) sent as compact JSON, the answer's JSON returned."""
         content = None if body is None else encode_json(body)
         return await self.json_bytes(
-            method, path, params=params, content=content, missing_ok=missing_ok
+            method,
+            path,
+            params=params,
+            content=content,
+            missing_ok=missing_ok,
+            authenticated=authenticated,
         )
 
     async def json_bytes(
@@ -311,6 +321,7 @@ class ChannelHttp:
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
         missing_ok: bool = False,
+        authenticated: bool = True,
     ) -> Any:
         """A JSON call whose body is already encoded (when the client measured it first)."""
         response = await self.send(
@@ -321,6 +332,7 @@ class ChannelHttp:
             content_type=None if content is None else "application/json",
             headers={"accept": "application/json"},
             missing_ok=missing_ok,
+            authenticated=authenticated,
         )
         if response is None:
             return None

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from innsync.channels.contract import ChannelAdapter
 from innsync.channels.credentials import CredentialStore, InMemoryCredentialStore
+from innsync.channels.http import WallClock, utc_now
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 Clock = Callable[[], float]
@@ -44,6 +45,8 @@ class AdapterContext:
 
     http: httpx.AsyncClient
     clock: Clock = time.monotonic
+    now: WallClock = utc_now
+    """The current UTC time, for what a channel dates (token expiry, the property's today)."""
     credentials: CredentialStore = field(default_factory=InMemoryCredentialStore)
 
 
