@@ -6,7 +6,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innsync.simulators.channex.errors import ChannexError, too_many_requests, unauthorized
-from innsync.simulators.channex.state import EndpointClass, RequestRecord, SimulatorState
+from innsync.simulators.channex.state import EndpointClass, SimulatorState
+from innsync.simulators.kit.requests import decoded_headers
 
 API_PREFIX = "/api/v1/"
 _CLASSES: dict[str, EndpointClass] = {
@@ -114,14 +115,18 @@ class Gateway:
                 await self.app(scope, replay, send_tagged)
         finally:
             property_ids = request_state.get("property_ids", ())
-            state.requests.append(
-                RequestRecord(
-                    method=str(scope["method"]),
-                    path=str(scope["path"]),
-                    endpoint_class=endpoint_class(str(scope["path"])),
-                    property_ids=property_ids if isinstance(property_ids, tuple) else (),
-                    body_bytes=size,
-                    status=status,
-                    at=arrived_at,
-                )
+            state.requests.record(
+                masker=state.masker(),
+                method=str(scope["method"]),
+                path=str(scope["path"]),
+                query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+                headers=decoded_headers(scope.get("headers", ())),
+                body=body,
+                body_bytes=size,
+                status=status,
+                at=arrived_at,
+                tags={
+                    "endpoint_class": endpoint_class(str(scope["path"])),
+                    "property_ids": list(property_ids) if isinstance(property_ids, tuple) else [],
+                },
             )
