@@ -12,7 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from innsync.channels.channex import ChannexConfig
+from innsync.channels.channex.client import ChannexClient
 from innsync.channels.errors import (
     ChannelAuthError,
     ChannelError,
@@ -325,3 +328,31 @@ def test_request_logs_mask_every_secret(caplog: pytest.LogCaptureFixture) -> Non
     assert record.__dict__["params"] == {"token": "***", "page": "2"}
     assert record.__dict__["status"] == 200
     assert record.__dict__["body_bytes"] == len(b'{"n":1}')
+
+
+def test_the_channex_client_logs_through_the_kit_without_its_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    property_id = "6b4c9c3a-63a2-4f1f-9a58-0d5d6f3f0b8e"
+    seen: list[httpx.Request] = []
+
+    def channex(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(429, json={"errors": {"code": "http_too_many_requests"}})
+
+    config = ChannexConfig(api_key=SecretStr(KEY), property_id=property_id)
+    client = ChannexClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(channex)), config, lambda: NOW
+    )
+    caplog.set_level(logging.INFO, logger="innsync.channels.http")
+    with pytest.raises(ChannelUnavailableError) as caught:
+        asyncio.run(client.get_property())
+    # §1.3: no Retry-After from Channex, so its documented one-minute pause is the hint.
+    assert caught.value.retry_after == 60.0
+    assert str(caught.value) == (
+        f"Channex GET /properties/{property_id} answered 429 http_too_many_requests"
+    )
+    assert seen[0].headers["user-api-key"] == KEY
+    (record,) = [r for r in caplog.records if r.name == "innsync.channels.http"]
+    assert record.__dict__["request_headers"]["user-api-key"] == "***"
+    assert KEY not in json.dumps(record.__dict__, default=str)
