@@ -10,7 +10,7 @@ from innsync.channels.registry import AdapterContext, ChannelKind
 
 
 def _build(config: ChannexConfig, context: AdapterContext) -> ChannexAdapter:
-    return ChannexAdapter(config, context.http)
+    return ChannexAdapter(config, context.http, now=context.now)
 
 
 CHANNEL_KIND: ChannelKind[ChannexConfig] = ChannelKind(
