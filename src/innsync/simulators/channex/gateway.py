@@ -7,7 +7,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innsync.simulators.channex.errors import ChannexError, too_many_requests, unauthorized
 from innsync.simulators.channex.state import EndpointClass, SimulatorState
-from innsync.simulators.kit.requests import decoded_headers
+from innsync.simulators.kit.requests import decoded_headers, drain_body
 
 API_PREFIX = "/api/v1/"
 _CLASSES: dict[str, EndpointClass] = {
@@ -32,24 +32,6 @@ def endpoint_class(path: str) -> EndpointClass:
     """Which family of endpoints a path belongs to (§1.3 limits availability and restrictions)."""
     head = path.removeprefix(API_PREFIX).split("/", 1)[0]
     return _CLASSES.get(head, "other")
-
-
-async def _drain(receive: Receive, cap: int) -> tuple[bytes, int]:
-    """Read the whole body; keep at most ``cap + 1`` bytes of it but count all of it."""
-    chunks: list[bytes] = []
-    kept = size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if kept <= cap:
-            chunks.append(chunk[: cap + 1 - kept])
-            kept += len(chunks[-1])
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), size
 
 
 class Gateway:
@@ -86,7 +68,7 @@ class Gateway:
             return
         state = self.state
         arrived_at = state.now()
-        body, size = await _drain(receive, state.config.max_body_bytes)
+        body, size = await drain_body(receive, state.config.max_body_bytes)
         request_state: dict[str, object] = scope.setdefault("state", {})
         request_id = state.new_request_id()
         status = 500

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from starlette.types import Receive
+
 MASK = "***"
 SECRET_NAME_PARTS = ("authorization", "key", "token", "secret", "password", "signature", "cookie")
 # Bodies above this are kept cut to it (``body_truncated``): a 10 MB full sync in each of 10,000
@@ -146,3 +148,21 @@ class RequestLog:
 def decoded_headers(raw: Collection[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     """ASGI's raw headers as text (latin-1, as HTTP/1.1 defines them)."""
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+
+
+async def drain_body(receive: Receive, cap: int) -> tuple[bytes, int]:
+    """Read the whole body; keep at most ``cap + 1`` bytes of it but count all of it."""
+    chunks: list[bytes] = []
+    kept = size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if kept <= cap:
+            chunks.append(chunk[: cap + 1 - kept])
+            kept += len(chunks[-1])
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), size
