@@ -106,7 +106,8 @@ class BackgroundLoops:
         ).start()
         async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
             worker = SyncWorker(
-                self._sessions, lambda connection: build_adapter(connection, self._box, http)
+                self._sessions,
+                lambda connection: build_adapter(connection, self._box, http, self._sessions),
             )
             while not stop.is_set():
                 try:
@@ -126,7 +127,7 @@ class BackgroundLoops:
         async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
 
             def adapter_for(connection: Connection) -> ChannelAdapter:
-                return build_adapter(connection, self._box, http)
+                return build_adapter(connection, self._box, http, self._sessions)
 
             while not self._stop.is_set():
                 try:

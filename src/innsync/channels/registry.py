@@ -11,12 +11,15 @@ import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, get_args
+from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr
 
+from innsync.channels.config import secret_field_names
 from innsync.channels.contract import ChannelAdapter
+from innsync.channels.credentials import CredentialStore, InMemoryCredentialStore
+from innsync.channels.http import WallClock, utc_now
 from innsync.channels.types import NO_VALUE_CONSTRAINTS, ValueConstraints
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -36,10 +39,18 @@ class DuplicateChannelKindError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AdapterContext:
-    """What the caller hands every adapter it builds."""
+    """What the caller hands every adapter it builds.
+
+    ``credentials`` keeps the tokens a channel issues (see ``channels.credentials``): the
+    database-backed store of the connection in the worker and API, a process-local one when
+    the adapter is built without a database.
+    """
 
     http: httpx.AsyncClient
     clock: Clock = time.monotonic
+    now: WallClock = utc_now
+    """The current UTC time, for what a channel dates (token expiry, the property's today)."""
+    credentials: CredentialStore = field(default_factory=InMemoryCredentialStore)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +82,7 @@ class ChannelKind(Generic[ConfigT]):
     @property
     def secret_fields(self) -> frozenset[str]:
         """The config fields typed ``SecretStr``: never shown, kept by a partial update."""
-        return frozenset(
-            name
-            for name, info in self.config_model.model_fields.items()
-            if _mentions_secret(info.annotation)
-        )
-
-
-def _mentions_secret(annotation: object) -> bool:
-    if annotation is SecretStr:
-        return True
-    return any(_mentions_secret(argument) for argument in get_args(annotation))
+        return secret_field_names(self.config_model)
 
 
 def secret_digest(secret: SecretStr) -> str:

@@ -11,7 +11,7 @@ from typing import Any, cast
 import httpx
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter, capabilities_of
@@ -29,6 +29,7 @@ from innsync.connections.configs import (
     stored_part,
     validated_config,
 )
+from innsync.connections.credentials import DatabaseCredentialStore
 from innsync.connections.models import (
     ChannelAccount,
     Connection,
@@ -58,14 +59,24 @@ WEBHOOK_PREFIX = "/hooks/"
 
 
 def build_adapter(
-    connection: Connection, box: SecretBox, http: httpx.AsyncClient
+    connection: Connection,
+    box: SecretBox,
+    http: httpx.AsyncClient,
+    sessions: sessionmaker[Session] | None = None,
 ) -> ChannelAdapter:
     """An adapter for one connection, from its decrypted config (no I/O happens here).
 
-    A connection on an operator's account gets the account's current fields merged in.
+    A connection on an operator's account gets the account's current fields merged in. With
+    ``sessions`` the adapter keeps the tokens its channel issues in the database, shared by every
+    process; without, in memory for as long as the adapter lives.
     """
     config = effective_config(connection, box)
-    return registry.build_adapter(connection.channel, config, AdapterContext(http=http))
+    context = AdapterContext(http=http)
+    if sessions is not None:
+        context = AdapterContext(
+            http=http, credentials=DatabaseCredentialStore(sessions, box, connection.id)
+        )
+    return registry.build_adapter(connection.channel, config, context)
 
 
 def _split_account(

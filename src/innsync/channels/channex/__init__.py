@@ -10,7 +10,7 @@ from innsync.channels.registry import AdapterContext, ChannelKind, secret_digest
 
 
 def _build(config: ChannexConfig, context: AdapterContext) -> ChannexAdapter:
-    return ChannexAdapter(config, context.http)
+    return ChannexAdapter(config, context.http, now=context.now)
 
 
 def _account_identity(config: ChannexConfig) -> str:

@@ -18,7 +18,7 @@ import httpx
 
 from innsync.channels.channex.answers import AriWriteAnswer
 from innsync.channels.channex.bookings import revision_from_channex, revisions_from_page
-from innsync.channels.channex.client import ChannexClient, WallClock
+from innsync.channels.channex.client import ChannexClient
 from innsync.channels.channex.config import ChannexConfig
 from innsync.channels.channex.mapping import (
     MIDNIGHT_MARGIN,
@@ -42,6 +42,8 @@ from innsync.channels.channex.webhooks import (
     verify_secret_header,
 )
 from innsync.channels.errors import ChannelRejectedError, MappingMissingError
+from innsync.channels.http import WallClock
+from innsync.channels.subscriptions import plan_subscriptions
 from innsync.channels.types import (
     AvailabilityUpdate,
     BookingRevision,
@@ -292,35 +294,31 @@ class ChannexAdapter:
         wanted = {SECRET_HEADER: secret.get_secret_value()}
         property_id = self._client.property_id
         existing = await self._client.list_webhooks()
-        changed = 0
-        for event in SUBSCRIBED_EVENTS:
-            fields = {
-                "property_id": property_id,
-                "callback_url": callback_url,
-                "event_mask": event,
-                "headers": wanted,
-                "is_active": True,
-                "send_data": True,
-                "request_params": {},
-            }
-            match = next(
-                (
-                    hook
-                    for hook in existing
-                    if hook.callback_url == callback_url
-                    and hook.property_id == property_id
-                    and hook.event_mask == event
-                ),
-                None,
-            )
-            if match is None:
-                await self._client.create_webhook(fields)
-            elif match.headers != wanted or not match.is_active or not match.send_data:
-                await self._client.update_webhook(match.id, fields)
-            else:
-                continue
-            changed += 1
-        return changed
+        plan = plan_subscriptions(
+            [
+                {
+                    "property_id": property_id,
+                    "callback_url": callback_url,
+                    "event_mask": event,
+                    "headers": wanted,
+                    "is_active": True,
+                    "send_data": True,
+                    "request_params": {},
+                }
+                for event in SUBSCRIBED_EVENTS
+            ],
+            existing,
+            wanted_key=lambda fields: (fields["callback_url"], property_id, fields["event_mask"]),
+            existing_key=lambda hook: (hook.callback_url, hook.property_id, hook.event_mask),
+            is_current=lambda hook, _: hook.headers == wanted and hook.is_active and hook.send_data,
+        )
+        # Stale hooks are left in place: another innsync (or person) may own a hook on the
+        # same property, and Channex delivers to each subscription independently.
+        for fields in plan.create:
+            await self._client.create_webhook(fields)
+        for hook, fields in plan.update:
+            await self._client.update_webhook(hook.id, fields)
+        return plan.changes
 
     async def _first_open_date(self, today: date | None) -> date:
         # §1.5: past dates are refused, and "today" is the property's. The engine passes the

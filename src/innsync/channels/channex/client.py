@@ -1,16 +1,15 @@
 """HTTP to Channex API v1: typed answers in, channel errors out (channex.md §1.2, §1.4, §1.5).
 
-Every status the vendor documents is translated here: 401/403 need new credentials, 429, 5xx
-and transport failures are worth retrying later, every other refusal is final. Messages carry
-the vendor's error code and details, never the key or any header.
+Statuses, ``Retry-After``, paging, JSON bodies and request logging are the channel kit's
+(``channels/http.py``); what is Channex's is here: paths, the §1.2 envelopes, the §1.3 limits
+and how its error bodies read. Messages carry the vendor's error code and details, never the
+key or any header.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -35,14 +34,17 @@ from innsync.channels.channex.answers import (
     WebhookAttributes,
 )
 from innsync.channels.channex.config import ChannexConfig
-from innsync.channels.errors import (
-    ChannelAuthError,
-    ChannelRejectedError,
-    ChannelUnavailableError,
-    MappingMissingError,
+from innsync.channels.errors import MappingMissingError
+from innsync.channels.http import (
+    ChannelHttp,
+    Page,
+    WallClock,
+    collect_pages,
+    encode_json,
+    parse_answer,
+    refuse_oversized,
 )
 
-WallClock = Callable[[], datetime]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # channex.md §1.3: "at most 10 MB per JSON call"; read as 10,000,000 bytes, the smaller reading.
@@ -55,17 +57,25 @@ MAX_PAGES = 1000
 # channex.md §1.3: over the limit "nothing is processed until the limit expires" and the advice
 # is to pause the property for a minute; Channex sends no Retry-After, so a minute is the hint.
 RATE_LIMIT_PAUSE_SECONDS = 60.0
+CHANNEL = "Channex"
+# channex.md §1.2: the key travels in this header on every call.
+KEY_HEADER = "user-api-key"
 
 
 class ChannexClient:
     """The calls innsync makes to one Channex property, over an injected ``httpx.AsyncClient``."""
 
     def __init__(self, http: httpx.AsyncClient, config: ChannexConfig, now: WallClock) -> None:
-        self._http = http
         self._config = config
-        self._now = now
-        self._timeout = httpx.Timeout(
-            config.timeout_seconds, connect=config.connect_timeout_seconds
+        self._http = ChannelHttp(
+            http,
+            channel=CHANNEL,
+            base_url=config.base_url,
+            timeout=httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
+            default_headers={KEY_HEADER: config.api_key.get_secret_value()},
+            describe=_describe,
+            rate_limit_pause=RATE_LIMIT_PAUSE_SECONDS,
+            now=now,
         )
 
     @property
@@ -151,24 +161,16 @@ class ChannexClient:
         self, path: str, params: Mapping[str, str], model: type[ModelT]
     ) -> list[ModelT]:
         """Every item of a paginated list (§1.2), page after page until the total is reached."""
-        found: list[ModelT] = []
-        for page in range(1, MAX_PAGES + 1):
-            answer = await self._call(
-                "GET",
-                path,
-                params={
-                    **params,
-                    "pagination[page]": str(page),
-                    "pagination[limit]": str(PAGE_LIMIT),
-                },
-            )
-            listed = _parse(ListAnswer, answer)
-            found.extend(_parse(model, item.merged(), path) for item in listed.data)
-            total = listed.meta.total
-            # A short or empty page is the last one, whatever `total` says.
-            if len(listed.data) < PAGE_LIMIT or (total is not None and len(found) >= total):
-                return found
-        raise ChannelUnavailableError(f"Channex GET {path} did not end after {MAX_PAGES} pages")
+
+        async def fetch(page: int) -> Page[ModelT]:
+            paging = {"pagination[page]": str(page), "pagination[limit]": str(PAGE_LIMIT)}
+            listed = _parse(ListAnswer, await self._call("GET", path, params={**params, **paging}))
+            items = [_parse(model, item.merged(), path) for item in listed.data]
+            return Page(items, listed.meta.total)
+
+        return await collect_pages(
+            fetch, page_size=PAGE_LIMIT, max_pages=MAX_PAGES, what=f"{CHANNEL} GET {path}"
+        )
 
     async def _write(
         self,
@@ -179,8 +181,9 @@ class ChannexClient:
         model: type[ModelT],
     ) -> ModelT:
         # §1.2: write bodies are wrapped under the resource type.
-        body = json.dumps({wrapper: dict(fields)}, separators=(",", ":")).encode()
-        return _entity(await self._call(method, path, content=body), model)
+        return _entity(
+            await self._call(method, path, content=encode_json({wrapper: dict(fields)})), model
+        )
 
     async def rate_plan_options(self) -> list[RatePlanOption]:
         # channex.md §1.4: the /options lists are not paginated.
@@ -219,12 +222,8 @@ class ChannexClient:
         }
 
     async def _post_values(self, path: str, values: Sequence[Mapping[str, Any]]) -> Any:
-        body = json.dumps({"values": list(values)}, separators=(",", ":")).encode()
-        if len(body) > MAX_BODY_BYTES:
-            # Channex would refuse it whole; sending it would only spend the minute's budget.
-            raise ChannelRejectedError(
-                f"Channex takes at most {MAX_BODY_BYTES} bytes per call; this one has {len(body)}"
-            )
+        body = encode_json({"values": list(values)})
+        refuse_oversized(body, MAX_BODY_BYTES, CHANNEL)
         return await self._call("POST", path, content=body)
 
     # Booking revisions (§1.6): answers are returned as sent and read by bookings.py.
@@ -268,67 +267,13 @@ class ChannexClient:
         content: bytes | None = None,
         missing_ok: bool = False,
     ) -> Any:
-        headers = {
-            "user-api-key": self._config.api_key.get_secret_value(),
-            "accept": "application/json",
-        }
-        if content is not None:
-            headers["content-type"] = "application/json"
-        try:
-            response = await self._http.request(
-                method,
-                self._config.base_url + path,
-                params=params,
-                content=content,
-                headers=headers,
-                timeout=self._timeout,
-            )
-        except httpx.TimeoutException as exc:
-            raise ChannelUnavailableError(f"Channex {method} {path} timed out") from exc
-        except httpx.TransportError as exc:
-            raise ChannelUnavailableError(
-                f"Channex {method} {path} failed: {type(exc).__name__}"
-            ) from exc
-        if response.is_success:
-            try:
-                return response.json()
-            except ValueError as exc:
-                # The call may have been applied; a retry sends the same values again, harmlessly.
-                raise ChannelUnavailableError(
-                    f"Channex {method} {path} answered {response.status_code} with no JSON"
-                ) from exc
-        if missing_ok and response.status_code == 404:
-            return None
-        raise self._error(method, path, response)
-
-    def _error(
-        self, method: str, path: str, response: httpx.Response
-    ) -> ChannelAuthError | ChannelUnavailableError | ChannelRejectedError:
-        status = response.status_code
-        message = f"Channex {method} {path} answered {status} {_describe(response)}"
-        if status in (401, 403):
-            return ChannelAuthError(message)
-        if status == 429:
-            retry_after = retry_after_seconds(response.headers, self._now())
-            return ChannelUnavailableError(
-                message,
-                retry_after=RATE_LIMIT_PAUSE_SECONDS if retry_after is None else retry_after,
-            )
-        if status >= 500 or status == 408:
-            return ChannelUnavailableError(
-                message, retry_after=retry_after_seconds(response.headers, self._now())
-            )
-        return ChannelRejectedError(message)
+        return await self._http.json_bytes(
+            method, path, params=params, content=content, missing_ok=missing_ok
+        )
 
 
 def _parse(model: type[ModelT], payload: Any, what: str = "answer") -> ModelT:
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        fields = sorted({".".join(str(part) for part in error["loc"]) for error in exc.errors()})
-        raise ChannelUnavailableError(
-            f"Channex sent an unexpected {what} (fields: {', '.join(fields[:5]) or 'body'})"
-        ) from exc
+    return parse_answer(model, payload, CHANNEL, what)
 
 
 def _entity(answer: Any, model: type[ModelT]) -> ModelT:
@@ -355,20 +300,3 @@ def _joined(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value)
-
-
-def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
-    """The ``Retry-After`` header as seconds from ``now`` (delta-seconds or an HTTP date)."""
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    if raw.isdigit():
-        return float(raw)
-    try:
-        moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max((moment - now).total_seconds(), 0.0)

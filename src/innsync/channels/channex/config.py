@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
+from pydantic import Field, SecretStr, field_validator
+
+from innsync.channels.config import ChannelConfig
 
 # channex.md §1.1: the documented hosts of API v1.
 PRODUCTION_BASE_URL = "https://app.channex.io/api/v1"
 STAGING_BASE_URL = "https://staging.channex.io/api/v1"
 
 
-class ChannexConfig(BaseModel):
+class ChannexConfig(ChannelConfig):
     """One Channex property reached with one API key (channex.md §1.2).
 
     ``property_id`` may be left out at first: provisioning creates or finds the property and
     stores its id here; until then ARI calls stop with ``MappingMissingError``.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     base_url: str = Field(
         default=PRODUCTION_BASE_URL,
@@ -60,9 +60,3 @@ class ChannexConfig(BaseModel):
             return str(uuid.UUID(value))
         except ValueError:
             raise ValueError("property_id must be the Channex property UUID") from None
-
-    @field_serializer("api_key", "webhook_secret", when_used="json-unless-none")
-    def _stored_key(self, value: SecretStr) -> str:
-        # innsync stores a connection's config as encrypted JSON (connections.service), so the
-        # key has to survive JSON dumping; repr() and str() of the config still mask it.
-        return value.get_secret_value()

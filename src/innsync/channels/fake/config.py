@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer
+from pydantic import SecretStr
 
+from innsync.channels.config import ChannelConfig
 from innsync.channels.types import ChannelLimits, RatePlanKey
 
 CHANNEX_LIKE_LIMITS = ChannelLimits(
@@ -21,10 +22,8 @@ CHANNEX_LIKE_LIMITS = ChannelLimits(
 )
 
 
-class FakeChannelConfig(BaseModel):
+class FakeChannelConfig(ChannelConfig):
     """A fake connection: one property with its own limits; no credentials needed."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     property_code: str = "fake-property"
     limits: ChannelLimits = CHANNEX_LIKE_LIMITS
@@ -39,9 +38,3 @@ class FakeChannelConfig(BaseModel):
     account_key: SecretStr | None = None
     """Stands for a channel account's credentials: connections with one key are one account and
     share account-wide limits (see ``CHANNEL_KIND.account_identity``). Any key is accepted."""
-
-    @field_serializer("webhook_secret", "account_key", when_used="json-unless-none")
-    def _reveal_for_storage(self, secret: SecretStr) -> str:
-        # Connections store the JSON dump of their config, encrypted; a masked "**********"
-        # there would lose the secret. repr() and str() stay masked.
-        return secret.get_secret_value()

@@ -5,6 +5,6 @@ It never imports innsync.channels, so a misreading in the adapter cannot hide in
 
 from innsync.simulators.channex.app import create_app, run
 from innsync.simulators.channex.config import SimulatorConfig
-from innsync.simulators.channex.faults import FaultSettings
+from innsync.simulators.kit.faults import FaultSettings
 
 __all__ = ["FaultSettings", "SimulatorConfig", "create_app", "run"]

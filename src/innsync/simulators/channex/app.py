@@ -55,6 +55,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
         bookings.router,
         subscriptions.router,
         control.router,
+        control.shared_router,
     ):
         app.include_router(router)
     app.add_middleware(Gateway, state=state)

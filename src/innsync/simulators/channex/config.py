@@ -10,7 +10,8 @@ from typing import Literal
 
 import httpx
 
-from innsync.simulators.channex.faults import FaultSettings
+from innsync.simulators.kit.faults import FaultSettings
+from innsync.simulators.kit.requests import DEFAULT_LOGGED_BODY_BYTES
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -72,6 +73,8 @@ class SimulatorConfig:
     feed_default_order: Literal["asc", "desc"] = "desc"
 
     request_log_size: int = 10_000
+    # Each logged request keeps its body up to this many bytes (GET /_sim/requests?bodies=1).
+    logged_body_bytes: int = DEFAULT_LOGGED_BODY_BYTES
     # How often the background pump (webhook retries, non_acked_booking) runs under uvicorn;
     # None disables it, and POST /_sim/tick runs it on demand.
     pump_interval_seconds: float | None = 1.0

@@ -1,22 +1,29 @@
-"""The `/_sim/` control plane (not Channex API): faults, bookings, pump, inspection, reset."""
+"""The Channex simulator's `/_sim/` control plane (not Channex API).
+
+The shared routes (faults, tick, requests, reset) are the simulator kit's
+(``simulators/kit/control.py``), mounted by :func:`shared_router`; the routes here are the
+Channex ones: booking generators, and inspection of deliveries, counters and ARI.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from innsync.simulators.channex import ari_reads, revisions
 from innsync.simulators.channex.bookings import is_in_feed
 from innsync.simulators.channex.errors import validation_error
-from innsync.simulators.channex.faults import FaultSettings
 from innsync.simulators.channex.state import BookingRevision, Record, SimulatorState
 from innsync.simulators.channex.webhooks import WebhookDispatcher
 from innsync.simulators.channex.wire import resource, simulator_state
+from innsync.simulators.kit.control import control_router
+from innsync.simulators.kit.faults import FaultInjector, FaultSettings
+from innsync.simulators.kit.requests import RequestLog
 
 router = APIRouter(prefix="/_sim")
 State = Depends(simulator_state)
@@ -30,44 +37,49 @@ def _dispatcher(request: Request) -> WebhookDispatcher:
 Dispatcher = Depends(_dispatcher)
 
 
+@dataclass(frozen=True, slots=True)
+class _Controlled:
+    """The Channex simulator as the kit's control plane sees it (``kit.control.Simulated``)."""
+
+    state: SimulatorState
+    dispatcher: WebhookDispatcher
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self.state.faults
+
+    @property
+    def requests(self) -> RequestLog:
+        return self.state.requests
+
+    @property
+    def start_faults(self) -> FaultSettings:
+        return self.state.config.faults
+
+    @property
+    def start_seed(self) -> int:
+        return self.state.config.seed
+
+    def reseed_faults(self, seed: int) -> None:
+        self.state.reseed_faults(seed)
+
+    def reset(self) -> None:
+        self.state.reset()
+
+    async def tick(self) -> dict[str, int]:
+        """Due non_acked_booking events, then due webhook deliveries."""
+        return await self.dispatcher.tick()
+
+
+def _controlled(request: Request) -> _Controlled:
+    return _Controlled(simulator_state(request), _dispatcher(request))
+
+
+shared_router = control_router(_controlled, validation_error)
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-@router.get("/faults")
-async def get_faults(state: SimulatorState = State) -> dict[str, Any]:
-    return {"seed": state.faults.seed, **state.faults.settings.model_dump()}
-
-
-@router.post("/faults")
-async def set_faults(
-    changes: Annotated[dict[str, Any], Body()], state: SimulatorState = State
-) -> dict[str, Any]:
-    """Merge fault settings; a `seed` restarts the fault sequences from it."""
-    seed = changes.pop("seed", None)
-    try:
-        settings = FaultSettings.model_validate({**state.faults.settings.model_dump(), **changes})
-    except ValidationError as exc:
-        details: dict[str, list[str]] = {}
-        for error in exc.errors():
-            details.setdefault(".".join(map(str, error["loc"])) or "faults", []).append(
-                error["msg"]
-            )
-        raise validation_error(details) from exc
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise validation_error({"seed": ["is invalid"]})
-    state.faults.settings = settings
-    if seed is not None:
-        state.reseed_faults(seed)
-    return {"seed": state.faults.seed, **settings.model_dump()}
-
-
-@router.delete("/faults")
-async def clear_faults(state: SimulatorState = State) -> dict[str, Any]:
-    """Back to the start-up fault settings and seed."""
-    state.faults.settings = state.config.faults
-    state.reseed_faults(state.config.seed)
-    return {"seed": state.faults.seed, **state.faults.settings.model_dump()}
 
 
 async def _announce(
@@ -135,12 +147,6 @@ async def inspect_bookings(state: SimulatorState = State) -> dict[str, Any]:
     }
 
 
-@router.post("/tick")
-async def tick(dispatcher: WebhookDispatcher = Dispatcher) -> dict[str, int]:
-    """Run the pump once: due non_acked_booking events, then due webhook deliveries."""
-    return await dispatcher.tick()
-
-
 @router.get("/webhooks/deliveries")
 async def inspect_deliveries(state: SimulatorState = State) -> dict[str, Any]:
     return {
@@ -169,24 +175,6 @@ async def inspect_deliveries(state: SimulatorState = State) -> dict[str, Any]:
     }
 
 
-@router.get("/requests")
-async def inspect_requests(state: SimulatorState = State) -> dict[str, Any]:
-    return {
-        "data": [
-            {
-                "method": r.method,
-                "path": r.path,
-                "endpoint_class": r.endpoint_class,
-                "property_ids": list(r.property_ids),
-                "body_bytes": r.body_bytes,
-                "status": r.status,
-                "at": _iso(r.at),
-            }
-            for r in state.requests
-        ]
-    }
-
-
 @router.get("/counters")
 async def inspect_counters(state: SimulatorState = State) -> dict[str, Any]:
     """Calls per minute, property and endpoint class, with how many were refused with 429."""
@@ -194,8 +182,9 @@ async def inspect_counters(state: SimulatorState = State) -> dict[str, Any]:
     limited: Counter[tuple[str, str, str]] = Counter()
     for record in state.requests:
         minute = record.at.replace(second=0, microsecond=0).isoformat()
-        for property_id in record.property_ids or ("",):
-            key = (minute, property_id, record.endpoint_class)
+        endpoint = str(record.tags["endpoint_class"])
+        for property_id in record.tags["property_ids"] or ("",):
+            key = (minute, property_id, endpoint)
             calls[key] += 1
             limited[key] += record.status == 429
     return {
@@ -230,10 +219,3 @@ async def inspect_ari(state: SimulatorState = State) -> dict[str, Any]:
         }
         data[property_id] = {"availability": availability, "restrictions": restrictions}
     return {"data": data, "tasks": list(state.task_ids)}
-
-
-@router.post("/reset")
-async def reset(state: SimulatorState = State) -> dict[str, str]:
-    """Forget every entity, push, booking, webhook and log entry; restart the seeded sequences."""
-    state.reset()
-    return {"message": "Success"}

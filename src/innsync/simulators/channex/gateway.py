@@ -6,7 +6,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innsync.simulators.channex.errors import ChannexError, too_many_requests, unauthorized
-from innsync.simulators.channex.state import EndpointClass, RequestRecord, SimulatorState
+from innsync.simulators.channex.state import EndpointClass, SimulatorState
+from innsync.simulators.kit.requests import decoded_headers, drain_body
 
 API_PREFIX = "/api/v1/"
 _CLASSES: dict[str, EndpointClass] = {
@@ -31,24 +32,6 @@ def endpoint_class(path: str) -> EndpointClass:
     """Which family of endpoints a path belongs to (§1.3 limits availability and restrictions)."""
     head = path.removeprefix(API_PREFIX).split("/", 1)[0]
     return _CLASSES.get(head, "other")
-
-
-async def _drain(receive: Receive, cap: int) -> tuple[bytes, int]:
-    """Read the whole body; keep at most ``cap + 1`` bytes of it but count all of it."""
-    chunks: list[bytes] = []
-    kept = size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if kept <= cap:
-            chunks.append(chunk[: cap + 1 - kept])
-            kept += len(chunks[-1])
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), size
 
 
 class Gateway:
@@ -85,7 +68,7 @@ class Gateway:
             return
         state = self.state
         arrived_at = state.now()
-        body, size = await _drain(receive, state.config.max_body_bytes)
+        body, size = await drain_body(receive, state.config.max_body_bytes)
         request_state: dict[str, object] = scope.setdefault("state", {})
         request_id = state.new_request_id()
         status = 500
@@ -114,14 +97,18 @@ class Gateway:
                 await self.app(scope, replay, send_tagged)
         finally:
             property_ids = request_state.get("property_ids", ())
-            state.requests.append(
-                RequestRecord(
-                    method=str(scope["method"]),
-                    path=str(scope["path"]),
-                    endpoint_class=endpoint_class(str(scope["path"])),
-                    property_ids=property_ids if isinstance(property_ids, tuple) else (),
-                    body_bytes=size,
-                    status=status,
-                    at=arrived_at,
-                )
+            state.requests.record(
+                masker=state.masker(),
+                method=str(scope["method"]),
+                path=str(scope["path"]),
+                query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+                headers=decoded_headers(scope.get("headers", ())),
+                body=body,
+                body_bytes=size,
+                status=status,
+                at=arrived_at,
+                tags={
+                    "endpoint_class": endpoint_class(str(scope["path"])),
+                    "property_ids": list(property_ids) if isinstance(property_ids, tuple) else [],
+                },
             )

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from innsync.simulators.channex.config import SimulatorConfig
 from innsync.simulators.channex.errors import not_found
-from innsync.simulators.channex.faults import FaultInjector
+from innsync.simulators.kit.faults import FaultInjector
+from innsync.simulators.kit.requests import Masker, RequestLog
 
 EntityKind = Literal["group", "property", "room_type", "rate_plan", "webhook"]
 EndpointClass = Literal["availability", "restrictions", "entities", "bookings", "webhooks", "other"]
@@ -87,19 +88,6 @@ class Delivery:
     attempts: list[DeliveryAttempt] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One API request as the inspection log shows it."""
-
-    method: str
-    path: str
-    endpoint_class: EndpointClass
-    property_ids: tuple[str, ...]
-    body_bytes: int
-    status: int
-    at: datetime
-
-
 class RateLimiter:
     """Counts ARI calls per property and endpoint class against the §1.3 per-minute limit."""
 
@@ -154,7 +142,7 @@ class SimulatorState:
         self.restrictions: dict[str, dict[date, DayRestrictions]] = {}
         self.revisions: dict[str, BookingRevision] = {}
         self.deliveries: list[Delivery] = []
-        self.requests: deque[RequestRecord] = deque(maxlen=self.config.request_log_size)
+        self.requests = RequestLog(self.config.request_log_size, self.config.logged_body_bytes)
         self.task_ids: list[str] = []
         self.limiter = RateLimiter(self.config.ari_calls_per_minute, self.config.rate_limit_window)
         self.faults = FaultInjector(self.config.faults, seed)
@@ -171,6 +159,15 @@ class SimulatorState:
 
     def now(self) -> datetime:
         return self.config.clock()
+
+    def masker(self) -> Masker:
+        """What the request log masks: the API keys and every registered webhook secret."""
+        secrets = set(self.config.api_keys)
+        for hook in self.webhooks.values():
+            headers = hook.attributes.get("headers")
+            if isinstance(headers, dict):
+                secrets.update(str(value) for value in headers.values())
+        return Masker(frozenset(secrets))
 
     def new_id(self) -> str:
         """A UUID drawn from the seeded generator, so a seed replays the same ids."""

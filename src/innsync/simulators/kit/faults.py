@@ -1,4 +1,4 @@
-"""Seeded, deterministic fault injection for the Channex simulator's API and webhook delivery."""
+"""Seeded, deterministic fault injection for a simulator's API and its webhook deliveries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from random import Random
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Injected server errors are drawn from these statuses: what a load balancer or an overloaded
-# Channex node answers. Channex documents no 5xx bodies, so they all use the §1.2 error envelope.
+# API node answers; each simulator words them in its own error envelope.
 SERVER_ERROR_STATUSES = (500, 502, 503)
 
 

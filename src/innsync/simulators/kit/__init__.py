@@ -1,0 +1,1 @@
+"""The simulator kit: the shared `/_sim/` control plane, fault injection and request log."""
