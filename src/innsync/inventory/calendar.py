@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.errors import NotFoundError, ProblemCollector
-from innsync.inventory.availability import add_block
+from innsync.inventory.availability import add_block, lock_room_types
 from innsync.inventory.models import RateCalendarDay
 from innsync.inventory.schemas import (
     AriEntry,
@@ -49,6 +49,15 @@ def write_ari(
             _check_entry(session, tenant_id, prop, window, entry, f"/entries/{index}", problems)
         )
     problems.raise_if_any("some ARI entries are invalid; nothing was written")
+    # Blocks lock their room types; all of them at once, in id order, as bookings lock theirs.
+    lock_room_types(
+        session,
+        {
+            target.id
+            for entry, target in zip(request.entries, targets, strict=True)
+            if isinstance(target, RoomType) and entry.block is not None
+        },
+    )
 
     results = []
     for index, (entry, target) in enumerate(zip(request.entries, targets, strict=True)):
