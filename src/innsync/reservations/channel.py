@@ -165,10 +165,13 @@ def apply_revision(
         reservation,
         status=CANCELLED if revision.status == "cancelled" else CONFIRMED,
         stay=revision.stay,
-        rooms=[reservation_room(index, room) for index, room in enumerate(rooms)],
+        rooms=[
+            reservation_room(index, room, revision.currency)
+            for index, room in enumerate(rooms)
+        ],
     )
     reservation.currency = revision.currency
-    reservation.total_amount = round_money(revision.total_amount)
+    reservation.total_amount = round_money(revision.total_amount, revision.currency)
     reservation.channel_revision_id = revision.revision_id
     reservation.channel_revised_at = revision.received_at
     reservation.pms_base = reservation.pms_changed_at = None
@@ -232,9 +235,10 @@ def record_revision(
     return "modified"
 
 
-def reservation_room(position: int, room: MappedRoom) -> ReservationRoom:
+def reservation_room(position: int, room: MappedRoom, currency: str) -> ReservationRoom:
     nightly = {
-        night.isoformat(): str(round_money(amount)) for night, amount in room.booked.nightly_prices
+        night.isoformat(): str(round_money(amount, currency))
+        for night, amount in room.booked.nightly_prices
     }
     amount = sum((Decimal(value) for value in nightly.values()), Decimal("0.00"))
     return ReservationRoom(
@@ -244,5 +248,5 @@ def reservation_room(position: int, room: MappedRoom) -> ReservationRoom:
         adults=room.booked.occupancy - room.booked.children,
         children=room.booked.children,
         nightly_prices=nightly,
-        amount=round_money(amount),
+        amount=round_money(amount, currency),
     )

@@ -294,7 +294,7 @@ def _priced_rooms(
                 raise _room_error(index, "rate_plan_id", "the rate plan sells another room type")
             nightly = _nightly_prices(session, plan, stay, room.adults + room.children, index)
         if room.amount is not None:
-            amount = round_money(room.amount)
+            amount = round_money(room.amount, prop.currency)
         elif nightly:
             amount = sum((Decimal(value) for value in nightly.values()), Decimal("0.00"))
         else:
