@@ -53,3 +53,11 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
 def is_exact(amount: Decimal, currency: str) -> bool:
     """True when the amount needs no more decimals than the currency has."""
     return amount == amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def precision_problem(currency: str) -> str:
+    """What to tell a client that sent an amount finer than the currency allows."""
+    places = minor_units(currency)
+    return f"{currency} amounts have {places} decimal places" if places else (
+        f"{currency} has no minor units: whole amounts only"
+    )

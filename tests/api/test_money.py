@@ -77,7 +77,10 @@ def test_derived_prices_and_bookings_round_to_the_currency_s_minor_units(
 
 @pytest.mark.parametrize(
     ("currency", "price", "detail"),
-    [("JPY", "1000.5", "JPY has no minor units"), ("EUR", "99.995", "EUR prices have 2 decimal(s)")],
+    [
+        ("JPY", "1000.5", "JPY has no minor units: whole amounts only"),
+        ("EUR", "99.995", "EUR amounts have 2 decimal places"),
+    ],
 )
 def test_a_price_finer_than_the_currency_is_refused(
     client: TestClient, db: Db, currency: str, price: str, detail: str

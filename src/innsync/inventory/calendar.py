@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from innsync.errors import NotFoundError, ProblemCollector
 from innsync.inventory.availability import add_block, lock_room_types
 from innsync.inventory.models import RateCalendarDay
-from innsync.money import is_exact, minor_units, round_money
+from innsync.money import is_exact, precision_problem, round_money
 from innsync.inventory.schemas import (
     AriEntry,
     AriEntryResult,
@@ -155,8 +155,7 @@ def _check_minor_units(
     entry: AriEntry, currency: str, pointer: str, problems: ProblemCollector
 ) -> None:
     """Refuse prices finer than the currency's minor units: 1000.50 JPY cannot be charged."""
-    places = minor_units(currency)
-    detail = f"{currency} prices have {places} decimal(s)" if places else f"{currency} has no minor units"
+    detail = precision_problem(currency)
     if entry.price is not None and not is_exact(entry.price, currency):
         problems.add(f"{pointer}/price", detail)
     for occupancy, amount in sorted((entry.occupancy_prices or {}).items()):
