@@ -32,6 +32,7 @@ router = APIRouter(tags=["reservations"])
 async def create_reservation(
     property_id: uuid.UUID, data: ReservationCreate, db: Db, who: Writer
 ) -> ReservationRead:
+    """Book rooms directly: every night must have a free unit, or nothing is booked (409)."""
     return await db.write(
         lambda s: service.reservation_read(
             s, service.create_direct(s, who.tenant_id, property_id, data, who.key_id)
@@ -50,6 +51,7 @@ async def list_reservations(
     staying_to: Annotated[date | None, Query(description="... up to this date, excluded")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ReservationRead]:
+    """The property's reservations, by arrival (optionally those overlapping a stay window)."""
     stay = None
     if staying_from is not None or staying_to is not None:
         if staying_from is None or staying_to is None or staying_to <= staying_from:
@@ -65,6 +67,7 @@ async def list_reservations(
 
 @router.get("/reservations/{reservation_id}")
 async def get_reservation(reservation_id: uuid.UUID, db: Db, who: Reader) -> ReservationRead:
+    """One reservation with its rooms, nightly prices and guest."""
     return await db.read(
         lambda s: service.reservation_read(
             s, get_owned(s, Reservation, who.tenant_id, reservation_id)
@@ -76,6 +79,7 @@ async def get_reservation(reservation_id: uuid.UUID, db: Db, who: Reader) -> Res
 async def modify_reservation(
     reservation_id: uuid.UUID, data: ReservationUpdate, db: Db, who: Writer
 ) -> ReservationRead:
+    """Change a reservation's dates, rooms, guest or notes; the ledger moves by the difference."""
     return await db.write(
         lambda s: service.reservation_read(
             s, service.modify_direct(s, who.tenant_id, reservation_id, data, who.key_id)
@@ -85,6 +89,7 @@ async def modify_reservation(
 
 @router.post("/reservations/{reservation_id}/cancel")
 async def cancel_reservation(reservation_id: uuid.UUID, db: Db, who: Writer) -> ReservationRead:
+    """Cancel a reservation: its units are for sale again."""
     return await db.write(
         lambda s: service.reservation_read(
             s, service.cancel_direct(s, who.tenant_id, reservation_id, who.key_id)
@@ -94,6 +99,7 @@ async def cancel_reservation(reservation_id: uuid.UUID, db: Db, who: Writer) -> 
 
 @router.get("/reservations/{reservation_id}/changes")
 async def list_changes(reservation_id: uuid.UUID, db: Db, who: Reader) -> list[ChangeRead]:
+    """The reservation's revision history, oldest first: who changed what, and when."""
     return await db.read(
         lambda s: [
             ChangeRead(
