@@ -58,6 +58,8 @@ def is_exact(amount: Decimal, currency: str) -> bool:
 def precision_problem(currency: str) -> str:
     """What to tell a client that sent an amount finer than the currency allows."""
     places = minor_units(currency)
-    return f"{currency} amounts have {places} decimal places" if places else (
-        f"{currency} has no minor units: whole amounts only"
+    return (
+        f"{currency} amounts have {places} decimal places"
+        if places
+        else (f"{currency} has no minor units: whole amounts only")
     )

@@ -65,7 +65,10 @@ def test_every_operation_has_a_readable_unique_id_and_a_description(
         assert len(operation["operationId"]) <= 30, operation["operationId"]
         assert operation.get("description", "").strip(), f"{method} {path} has no description"
     by_id = {operation["operationId"]: (method, path) for method, path, operation in found}
-    assert by_id["createReservation"] == ("POST", f"{API_PREFIX}/properties/{{property_id}}/reservations")
+    assert by_id["createReservation"] == (
+        "POST",
+        f"{API_PREFIX}/properties/{{property_id}}/reservations",
+    )
     assert by_id["writeAri"] == ("POST", f"{API_PREFIX}/properties/{{property_id}}/ari")
     assert set(CONFLICTS) <= set(by_id), "a 409 is documented for an operation that is gone"
     assert set(CHANNEL_CALLS) <= set(by_id)
@@ -92,7 +95,9 @@ def test_an_error_answer_is_the_documented_problem(client: TestClient, db: Db) -
     caller = new_tenant(db.sessions)
     missing = client.get(f"{API_PREFIX}/properties/{uuid.uuid4()}", headers=caller.headers)
     invalid = client.post(
-        f"{API_PREFIX}/properties", json={"name": "", "timezone": "Mars/Olympus"}, headers=caller.headers
+        f"{API_PREFIX}/properties",
+        json={"name": "", "timezone": "Mars/Olympus"},
+        headers=caller.headers,
     )
     assert (missing.status_code, invalid.status_code) == (404, 422)
     for answer in (missing, invalid):

@@ -75,7 +75,8 @@ def test_derived_values_take_prices_from_parent_and_only_inherited_restrictions(
         assert resolved.occupancy_prices is None
     else:
         assert resolved.occupancy_prices == tuple(
-            (occupancy, apply_rules(amount, chain, "EUR")) for occupancy, amount in parent.occupancy_prices
+            (occupancy, apply_rules(amount, chain, "EUR"))
+            for occupancy, amount in parent.occupancy_prices
         )
     for name in RESTRICTION_FIELDS:
         expected = getattr(parent if name in names else own, name)

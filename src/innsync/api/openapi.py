@@ -118,5 +118,5 @@ def _is_problem(answer: dict[str, Any]) -> bool:
     content = answer.get("content")
     if not content:
         return True
-    schema = content.get("application/json", {}).get("schema", {})
-    return schema.get("$ref", "").endswith("/HTTPValidationError")
+    reference: str = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+    return reference.endswith("/HTTPValidationError")

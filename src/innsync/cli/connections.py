@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels.errors import ChannelError
+from innsync.cli.database import open_database
 from innsync.connections.schemas import ProvisionRead
 from innsync.crypto import SecretBox
-from innsync.cli.database import open_database
 from innsync.db.engine import session_factory
 from innsync.errors import DomainError
 from innsync.settings import get_settings

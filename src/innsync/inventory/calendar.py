@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from innsync.errors import NotFoundError, ProblemCollector
 from innsync.inventory.availability import add_block, lock_room_types
 from innsync.inventory.models import RateCalendarDay
-from innsync.money import is_exact, precision_problem, round_money
 from innsync.inventory.schemas import (
     AriEntry,
     AriEntryResult,
@@ -24,6 +23,7 @@ from innsync.inventory.schemas import (
     CalendarDay,
     CalendarRead,
 )
+from innsync.money import is_exact, precision_problem, round_money
 from innsync.outbox.marks import mark_rates
 from innsync.properties.derivation import RESTRICTION_FIELDS, DayValues, resolve_day
 from innsync.properties.models import Property, RatePlan, RoomType
@@ -215,8 +215,7 @@ def own_values(row: RateCalendarDay | None, currency: str) -> DayValues:
     occupancy = (
         tuple(
             sorted(
-                (int(k), round_money(Decimal(v), currency))
-                for k, v in row.occupancy_prices.items()
+                (int(k), round_money(Decimal(v), currency)) for k, v in row.occupancy_prices.items()
             )
         )
         if row.occupancy_prices is not None

@@ -16,9 +16,7 @@ from innsync.stay_dates import WEEKDAY_NAMES, DateRange
 MAX_ARI_ENTRIES = 1000
 Weekday = Literal["mo", "tu", "we", "th", "fr", "sa", "su"]
 # Three decimals at most (BHD, KWD); the property's currency may allow fewer (none for JPY).
-Amount = Annotated[
-    Decimal, Field(ge=Decimal(0), le=MAX_AMOUNT, decimal_places=MAX_MINOR_UNITS)
-]
+Amount = Annotated[Decimal, Field(ge=Decimal(0), le=MAX_AMOUNT, decimal_places=MAX_MINOR_UNITS)]
 Nights = Annotated[int, Field(ge=0, le=999)]
 Days = Annotated[int, Field(ge=0, le=999)]
 

@@ -166,8 +166,7 @@ def apply_revision(
         status=CANCELLED if revision.status == "cancelled" else CONFIRMED,
         stay=revision.stay,
         rooms=[
-            reservation_room(index, room, revision.currency)
-            for index, room in enumerate(rooms)
+            reservation_room(index, room, revision.currency) for index, room in enumerate(rooms)
         ],
     )
     reservation.currency = revision.currency

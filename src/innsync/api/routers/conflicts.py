@@ -50,8 +50,7 @@ async def get_conflict(conflict_id: uuid.UUID, db: Db, who: Reader) -> ConflictR
 async def resolve_conflict(
     conflict_id: uuid.UUID, data: ConflictResolve, db: Db, who: Writer
 ) -> ConflictRead:
-    """Resolve a held conflict: keep the reservation, take the channel's version, or merge fields.
-    """
+    """Resolve a held conflict: keep the reservation, take the channel's, or merge fields."""
     return await db.write(
         lambda s: conflicts.conflict_read(
             conflicts.resolve_conflict(s, who.tenant_id, conflict_id, data, who.key_id)

@@ -92,6 +92,7 @@ async def create_connection(
     property_id: uuid.UUID, data: ConnectionCreate, db: Db, who: Admin, box: Box
 ) -> ConnectionRead:
     """Connect a property to a channel with its credentials and settings (stored encrypted)."""
+
     def create(session: Session) -> ConnectionRead:
         connection = service.create_connection(session, box, who.tenant_id, property_id, data)
         return service.connection_read(session, box, connection)
@@ -127,6 +128,7 @@ async def update_connection(
     connection_id: uuid.UUID, data: ConnectionUpdate, db: Db, who: Admin, box: Box
 ) -> ConnectionRead:
     """Change a connection's name, switches, settings or credentials."""
+
     def update(session: Session) -> ConnectionRead:
         connection = service.update_connection(session, box, who.tenant_id, connection_id, data)
         return service.connection_read(session, box, connection)
@@ -179,6 +181,7 @@ async def read_sync_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SyncLogRead]:
     """The newest calls to the channel for this connection, newest first."""
+
     def read(session: Session) -> list[SyncLogRead]:
         connection = get_owned(session, Connection, who.tenant_id, connection_id)
         rows = session.scalars(
@@ -210,6 +213,7 @@ async def read_sync_log(
 @router.get("/connections/{connection_id}/dead-letters")
 async def read_dead_letters(connection_id: uuid.UUID, db: Db, who: Reader) -> list[DeadLetterRead]:
     """Entries the channel refused, with its reasons, waiting for a replay."""
+
     def read(session: Session) -> list[DeadLetterRead]:
         connection = get_owned(session, Connection, who.tenant_id, connection_id)
         rows = session.scalars(

@@ -52,6 +52,7 @@ async def create_subscription(
     data: SubscriptionCreate, db: Db, who: Admin, box: Box
 ) -> SubscriptionCreated:
     """Subscribe a URL to event kinds; deliveries are signed with the returned secret."""
+
     def create(session: Session) -> SubscriptionCreated:
         subscription, secret = service.create_subscription(session, box, who.tenant_id, data)
         return SubscriptionCreated(**_read(subscription).model_dump(), secret=secret)

@@ -43,6 +43,7 @@ class KeyCreated(KeyRead):
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
 async def create_key(data: KeyCreate, db: Db, who: Admin) -> KeyCreated:
     """Issue an API key with the given scopes; the secret is in this answer only."""
+
     def create(session: Session) -> KeyCreated:
         issued = service.issue_key(session, who.tenant_id, data.name, data.scopes)
         return KeyCreated(**KeyRead.model_validate(issued.key).model_dump(), key=issued.secret)
