@@ -35,11 +35,13 @@ def is_currency(code: str) -> bool:
     return code in _legal_tender()
 
 
+@cache
 def minor_units(currency: str) -> int:
     """Decimals the currency is priced in: 0 for JPY and KRW, 2 for EUR, 3 for BHD and KWD."""
     return min(get_currency_precision(currency), MAX_MINOR_UNITS)
 
 
+@cache
 def quantum(currency: str) -> Decimal:
     """The currency's smallest unit: ``1`` for JPY, ``0.01`` for EUR, ``0.001`` for BHD."""
     return Decimal(1).scaleb(-minor_units(currency))
