@@ -102,11 +102,17 @@ class Hotel:
     rate_plan_id: str
 
 
-def make_hotel(client: TestClient, caller: Caller, units: int = 5, price: str = "100.00") -> Hotel:
+def make_hotel(
+    client: TestClient,
+    caller: Caller,
+    units: int = 5,
+    price: str = "100.00",
+    currency: str = "EUR",
+) -> Hotel:
     prop = ok(
         client.post(
             "/api/v1/properties",
-            json={"name": "Seaside", "timezone": "Europe/Rome", "currency": "EUR"},
+            json={"name": "Seaside", "timezone": "Europe/Rome", "currency": currency},
             headers=caller.headers,
         ),
         201,

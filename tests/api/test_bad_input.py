@@ -311,9 +311,9 @@ FIELD_CASES: list[tuple[str, str, Any, str, str]] = [
     (
         "POST",
         "/api/v1/properties/{property_id}/reservations",
-        {"rooms": [{"adults": 1, "amount": "10.005"}]},
+        {"rooms": [{"adults": 1, "amount": "10.0005"}]},
         "/rooms/0/amount",
-        "2 decimal places",
+        "3 decimal places",
     ),
     (
         "POST",
@@ -424,7 +424,7 @@ def test_a_bad_third_ari_entry_is_pointed_at_and_nothing_is_written(
     bad_entries: list[tuple[dict[str, Any], str, str]] = [
         (ari_entry(site, 1, 2, max_stay=5000), "/entries/2/max_stay", "less than or equal to 999"),
         (ari_entry(site, 1, 2, price="-1"), "/entries/2/price", "greater than or equal to 0"),
-        (ari_entry(site, 1, 2, price="12.345"), "/entries/2/price", "2 decimal places"),
+        (ari_entry(site, 1, 2, price="12.3456"), "/entries/2/price", "3 decimal places"),
         (ari_entry(site, 1, 2, price="NaN"), "/entries/2/price", "finite number"),
         (ari_entry(site, 1, 2, stop_sell="maybe"), "/entries/2/stop_sell", "valid boolean"),
         (ari_entry(site, 1, 2, weekdays=["fr", "xx"]), "/entries/2/weekdays/1", "'mo'"),

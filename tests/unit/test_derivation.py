@@ -50,7 +50,7 @@ inherited = st.sets(st.sampled_from(RESTRICTION_FIELDS))
 def test_rules_round_once_to_cents_and_never_go_negative(
     price: Decimal, chain: list[DerivationRule]
 ) -> None:
-    result = apply_rules(price, chain)
+    result = apply_rules(price, chain, "EUR")
     exact = price
     for rule in chain:
         exact = exact * (100 + rule.value) / 100 if rule.kind == "percent" else exact + rule.value
@@ -60,22 +60,23 @@ def test_rules_round_once_to_cents_and_never_go_negative(
 
 @given(day_values)
 def test_a_plan_without_parent_is_its_own_values(own: DayValues) -> None:
-    assert resolve_day(own, None, [], RESTRICTION_FIELDS) == own
+    assert resolve_day(own, None, [], RESTRICTION_FIELDS, "EUR") == own
 
 
 @given(day_values, day_values, rules, inherited)
 def test_derived_values_take_prices_from_parent_and_only_inherited_restrictions(
     own: DayValues, parent: DayValues, chain: list[DerivationRule], names: set[str]
 ) -> None:
-    resolved = resolve_day(own, parent, chain, names)
+    resolved = resolve_day(own, parent, chain, names, "EUR")
     assert resolved.price == (
-        apply_rules(parent.price, chain) if parent.price is not None else None
+        apply_rules(parent.price, chain, "EUR") if parent.price is not None else None
     )
     if parent.occupancy_prices is None:
         assert resolved.occupancy_prices is None
     else:
         assert resolved.occupancy_prices == tuple(
-            (occupancy, apply_rules(amount, chain)) for occupancy, amount in parent.occupancy_prices
+            (occupancy, apply_rules(amount, chain, "EUR"))
+            for occupancy, amount in parent.occupancy_prices
         )
     for name in RESTRICTION_FIELDS:
         expected = getattr(parent if name in names else own, name)
@@ -86,12 +87,12 @@ def test_derived_values_take_prices_from_parent_and_only_inherited_restrictions(
 def test_a_grandchild_applies_both_rule_lists_in_order(
     root: DayValues, leaf: DayValues, first: list[DerivationRule], second: list[DerivationRule]
 ) -> None:
-    middle = resolve_day(DayValues(), root, first, [])
-    resolved = resolve_day(leaf, middle, second, [])
+    middle = resolve_day(DayValues(), root, first, [], "EUR")
+    resolved = resolve_day(leaf, middle, second, [], "EUR")
     if root.price is None:
         assert resolved.price is None
     else:
-        assert resolved.price == apply_rules(apply_rules(root.price, first), second)
+        assert resolved.price == apply_rules(apply_rules(root.price, first, "EUR"), second, "EUR")
 
 
 @given(st.integers(2, 8))

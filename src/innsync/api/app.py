@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import __doc__ as package_doc
-from innsync.api import problems
+from innsync.api import openapi, problems
 from innsync.api.deps import Database
 from innsync.api.metrics import record_request
 from innsync.api.routers import (
@@ -63,6 +63,7 @@ def create_app(
         version="0.1.0",
         description=package_doc or "",
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -86,6 +87,7 @@ def create_app(
         keys.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    openapi.install(app, API_PREFIX)
     return app
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from innsync.errors import DomainError, FieldProblem
@@ -89,3 +90,22 @@ def _title(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+class ProblemField(BaseModel):
+    """One invalid field of a request."""
+
+    pointer: str = Field(description="JSON pointer into the request, e.g. /entries/3/max_stay")
+    detail: str
+
+
+class Problem(BaseModel):
+    """Every error answer: ``application/problem+json`` (RFC 9457)."""
+
+    type: str = "about:blank"
+    title: str = Field(description="Short, the same for every error of this kind")
+    status: int
+    detail: str = Field(description="What went wrong this time, for a person to read")
+    errors: list[ProblemField] | None = Field(
+        default=None, description="Invalid fields, when the problem is with the request's fields"
+    )

@@ -10,9 +10,10 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels.errors import ChannelError
+from innsync.cli.database import open_database
 from innsync.connections.schemas import ProvisionRead
 from innsync.crypto import SecretBox
-from innsync.db.engine import build_engine, session_factory
+from innsync.db.engine import session_factory
 from innsync.errors import DomainError
 from innsync.settings import get_settings
 
@@ -64,7 +65,7 @@ def provision_command(connection_id: uuid.UUID) -> None:
     from innsync.vault import secret_box_from
 
     settings = get_settings()
-    engine = build_engine(settings.database_url)
+    engine = open_database(settings)
 
     async def run() -> ProvisionRead:
         async with httpx.AsyncClient(timeout=settings.channel_timeout_seconds) as http:

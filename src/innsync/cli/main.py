@@ -10,12 +10,14 @@ import uvicorn
 from innsync.cli.accounts import accounts as accounts_group
 from innsync.cli.bench import bench
 from innsync.cli.connections import connections as connections_group
+from innsync.cli.database import open_database
 from innsync.cli.demo import demo
-from innsync.db.engine import build_engine, session_factory, transaction
+from innsync.db.engine import session_factory, transaction
 from innsync.db.migrate import upgrade
+from innsync.errors import DomainError
 from innsync.logging import configure_logging
 from innsync.settings import get_settings
-from innsync.tenants.service import create_tenant
+from innsync.tenants.service import SCOPES, create_tenant, find_tenant, issue_key, list_tenants
 
 
 @click.group()
@@ -29,15 +31,13 @@ def cli() -> None:
 def migrate(quiet: bool) -> None:
     """Bring the database schema to the newest version."""
     settings = get_settings()
-    engine = build_engine(settings.database_url)
+    engine = open_database(settings, may_create=True)
     try:
         upgrade(engine)
     finally:
         engine.dispose()
     if not quiet:
-        click.echo(
-            f"database at the newest schema: {engine.url.render_as_string(hide_password=True)}"
-        )
+        click.echo("database at the newest schema")
 
 
 @cli.command()
@@ -50,7 +50,7 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
-    engine = build_engine(settings.database_url)
+    engine = open_database(settings, may_create=not no_migrate)
     if not no_migrate:
         upgrade(engine)
     app = create_app(settings, engine=engine)
@@ -68,7 +68,7 @@ def tenant() -> None:
 def tenant_create(name: str) -> None:
     """Create a tenant; its admin API key is the last line printed (shown only once)."""
     settings = get_settings()
-    engine = build_engine(settings.database_url)
+    engine = open_database(settings)
     upgrade(engine)
     try:
         with transaction(session_factory(engine)) as session:
@@ -79,6 +79,24 @@ def tenant_create(name: str) -> None:
     click.echo(f"tenant {tenant_id} created: {name}")
     click.echo("admin API key (store it now; it is not shown again):")
     click.echo(issued.secret)
+
+
+@tenant.command("list")
+def tenant_list() -> None:
+    """List every tenant: id, name, when it was created and how many keys are active."""
+    engine = open_database(get_settings())
+    try:
+        with session_factory(engine)() as session:
+            tenants = list_tenants(session)
+    finally:
+        engine.dispose()
+    if not tenants:
+        click.echo("no tenants yet: `innsync tenant create --name NAME` makes one")
+    for summary in tenants:
+        click.echo(
+            f"{summary.id}  {summary.name}  created {summary.created_at:%Y-%m-%d %H:%M}Z  "
+            f"{summary.active_keys} active key(s)"
+        )
 
 
 @cli.group()
@@ -116,7 +134,7 @@ def worker() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
-    engine = build_engine(settings.database_url)
+    engine = open_database(settings)
     loops = BackgroundLoops(factory(engine), secret_box_from(settings), settings)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -145,7 +163,7 @@ def sync_full(connection_id: uuid.UUID, wait: bool, timeout: int) -> None:
     from innsync.sync.state import pending_marks
 
     settings = get_settings()
-    sessions = session_factory(build_engine(settings.database_url))
+    sessions = session_factory(open_database(settings))
     with transaction(sessions) as session:
         connection = session.get(Connection, connection_id)
         if connection is None:
@@ -184,7 +202,7 @@ def sync_replay(connection_id: uuid.UUID) -> None:
     from innsync.connections.service import replay_dead_letters
 
     settings = get_settings()
-    sessions = session_factory(build_engine(settings.database_url))
+    sessions = session_factory(open_database(settings))
     with transaction(sessions) as session:
         connection = session.get(Connection, connection_id)
         if connection is None:
@@ -207,7 +225,7 @@ def sync_audit(connection_id: uuid.UUID) -> None:
     from innsync.vault import secret_box_from
 
     settings = get_settings()
-    sessions = session_factory(build_engine(settings.database_url))
+    sessions = session_factory(open_database(settings))
     box = secret_box_from(settings)
     with sessions() as session:
         connection = session.get(Connection, connection_id)
@@ -231,7 +249,7 @@ def sync_audit(connection_id: uuid.UUID) -> None:
 
 @cli.group()
 def keys() -> None:
-    """Encryption keys for secrets at rest."""
+    """Tenants' API keys, and the encryption keys for secrets at rest."""
 
 
 @keys.command("generate")
@@ -249,10 +267,40 @@ def keys_rotate() -> None:
     from innsync.vault import secret_box_from
 
     settings = get_settings()
-    sessions = session_factory(build_engine(settings.database_url))
+    sessions = session_factory(open_database(settings))
     with transaction(sessions) as session:
         count = rotate_secrets(session, secret_box_from(settings))
     click.echo(f"{count} secrets re-encrypted with the newest key; older keys can now be removed")
+
+
+@keys.command("create")
+@click.option("--tenant", "tenant_ref", required=True, help="The tenant's id or exact name.")
+@click.option("--name", default="admin key (CLI)", show_default=True, help="What the key is for.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(SCOPES),
+    default=["admin"],
+    show_default=True,
+    help="Repeat for several scopes.",
+)
+def keys_create(tenant_ref: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Issue an API key for a tenant (e.g. to replace a lost admin key); the key is the last line
+    printed, shown only once. Revoke the lost one with DELETE /api/v1/api-keys/{id}."""
+    engine = open_database(get_settings())
+    try:
+        with transaction(session_factory(engine)) as session:
+            found = find_tenant(session, tenant_ref)
+            issued = issue_key(session, found.id, name=name, scopes=list(scopes))
+            tenant_id, tenant_name, key_id = found.id, found.name, issued.key.id
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"key {key_id} ({', '.join(sorted(scopes))}) issued to {tenant_name} ({tenant_id})")
+    click.echo("API key (store it now; it is not shown again):")
+    click.echo(issued.secret)
 
 
 cli.add_command(bench)

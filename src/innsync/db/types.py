@@ -10,9 +10,31 @@ from sqlalchemy import DateTime, Dialect, Numeric
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator
 
-# Money: 12 digits, 2 decimals. Currencies with 3 minor units (KWD, BHD, OMR) are not yet
-# priced exactly: amounts with a third decimal are refused at the API.
-MONEY = Numeric(12, 2, asdecimal=True)
+from innsync.money import MAX_MINOR_UNITS
+
+CENT = Decimal("0.01")
+
+
+class Money(TypeDecorator[Decimal]):
+    """Amounts already rounded to their currency's minor units (``innsync.money``), stored with
+    three decimals so BHD and KWD are exact; nothing is rounded here.
+
+    Read back, an amount keeps its third decimal only when it has one (``12.345``) and shows two
+    otherwise (``120.00``, ``1200.00``), as amounts always read.
+    """
+
+    impl = Numeric(13, MAX_MINOR_UNITS, asdecimal=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        amount = Decimal(value)
+        two_places = amount.quantize(CENT)
+        return two_places if two_places == amount else amount
+
+
+MONEY = Money()
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -41,8 +63,3 @@ class UtcDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime):
             raise TypeError(f"unexpected timestamp value {value!r}")
         return value.replace(tzinfo=UTC)
-
-
-def money(value: Decimal | int | str) -> Decimal:
-    """Quantize to the two decimals stored."""
-    return Decimal(value).quantize(Decimal("0.01"))

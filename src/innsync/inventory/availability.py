@@ -45,6 +45,15 @@ class DayCount:
 def add_block(
     session: Session, room_type: RoomType, dates: DateRange, units: int, kind: str, reason: str
 ) -> Block:
+    """Take units out of sale, under the room type's lock like every booking.
+
+    A booking checks its free units and moves the ledger under that lock, so it sees a block
+    either committed (and is refused, or flagged overbooked when a channel sent it) or not yet
+    begun; never a block that commits between its check and its write. The foreign key check on
+    ``blocks.room_type_id`` happens to lock the row too on PostgreSQL and MariaDB; this lock says
+    so on purpose and does not depend on it.
+    """
+    lock_room_types(session, [room_type.id])
     block = Block(
         tenant_id=room_type.tenant_id,
         room_type_id=room_type.id,
@@ -64,6 +73,7 @@ def create_block(
     session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID, data: BlockCreate
 ) -> Block:
     room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    lock_room_types(session, [room_type.id])  # sellable_units as bookings see it
     window = horizon(session.get_one(Property, room_type.property_id))
     dates = data.to_range()
     if dates.start < window.start or dates.end > window.end:
@@ -87,7 +97,7 @@ def list_blocks(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID)
 
 def delete_block(session: Session, tenant_id: uuid.UUID, block_id: uuid.UUID) -> Block:
     block = get_owned(session, Block, tenant_id, block_id)
-    room_type = session.get_one(RoomType, block.room_type_id)
+    (room_type,) = lock_room_types(session, [block.room_type_id])
     mark_availability(
         session, room_type.property_id, [room_type.id], [DateRange(block.start, block.end)]
     )
@@ -187,13 +197,16 @@ def read_availability(
 def lock_room_types(session: Session, room_type_ids: Iterable[uuid.UUID]) -> list[RoomType]:
     """Lock the room types' rows, in id order so two bookings never wait on each other in a loop.
 
-    Every change to a room type's ledger takes this lock first, which makes the check of free
-    units and the ledger update one atomic step on PostgreSQL and MariaDB. SQLite needs no row
-    lock: its transactions start with the single write lock (BEGIN IMMEDIATE).
+    Every change to a room type's ledger or blocks takes this lock first, which makes the check
+    of free units and the ledger update one atomic step on PostgreSQL and MariaDB. SQLite needs
+    no row lock: its transactions start with the single write lock (BEGIN IMMEDIATE).
     """
+    ids = sorted(set(room_type_ids))
+    if not ids:
+        return []
     query = (
         select(RoomType)
-        .where(RoomType.id.in_(sorted(set(room_type_ids))))
+        .where(RoomType.id.in_(ids))
         .order_by(RoomType.id)
         .with_for_update()
         .execution_options(populate_existing=True)

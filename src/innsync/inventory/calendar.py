@@ -16,7 +16,7 @@ from innsync.channels import registry
 from innsync.channels.types import RateValues
 from innsync.connections.models import Connection, RatePlanMapping
 from innsync.errors import NotFoundError, ProblemCollector
-from innsync.inventory.availability import add_block
+from innsync.inventory.availability import add_block, lock_room_types
 from innsync.inventory.models import RateCalendarDay
 from innsync.inventory.schemas import (
     AriEntry,
@@ -27,6 +27,7 @@ from innsync.inventory.schemas import (
     CalendarDay,
     CalendarRead,
 )
+from innsync.money import is_exact, precision_problem, round_money
 from innsync.outbox.marks import mark_rates
 from innsync.properties.derivation import RESTRICTION_FIELDS, DayValues, resolve_day
 from innsync.properties.models import Property, RatePlan, RoomType
@@ -54,6 +55,15 @@ def write_ari(
             _check_entry(session, tenant_id, prop, window, entry, f"/entries/{index}", problems)
         )
     problems.raise_if_any("some ARI entries are invalid; nothing was written")
+    # Blocks lock their room types; all of them at once, in id order, as bookings lock theirs.
+    lock_room_types(
+        session,
+        {
+            target.id
+            for entry, target in zip(request.entries, targets, strict=True)
+            if isinstance(target, RoomType) and entry.block is not None
+        },
+    )
 
     results = []
     for index, (entry, target) in enumerate(zip(request.entries, targets, strict=True)):
@@ -223,7 +233,20 @@ def _check_entry(
             f"{pointer}/occupancy_prices/{occupancy}",
             f"the plan prices occupancies {plan.occupancies}, not {occupancy}",
         )
+    _check_minor_units(entry, prop.currency, pointer, problems)
     return plan
+
+
+def _check_minor_units(
+    entry: AriEntry, currency: str, pointer: str, problems: ProblemCollector
+) -> None:
+    """Refuse prices finer than the currency's minor units: 1000.50 JPY cannot be charged."""
+    detail = precision_problem(currency)
+    if entry.price is not None and not is_exact(entry.price, currency):
+        problems.add(f"{pointer}/price", detail)
+    for occupancy, amount in sorted((entry.occupancy_prices or {}).items()):
+        if not is_exact(amount, currency):
+            problems.add(f"{pointer}/occupancy_prices/{occupancy}", detail)
 
 
 def _write_calendar(session: Session, plan: RatePlan, entry: AriEntry) -> int:
@@ -271,20 +294,27 @@ def _row_values(row: RateCalendarDay) -> tuple[Any, ...]:
     return tuple(getattr(row, name, None) for name in CALENDAR_COLUMNS)
 
 
-def own_values(row: RateCalendarDay | None) -> DayValues:
+def own_values(row: RateCalendarDay | None, currency: str) -> DayValues:
+    """A calendar row's values, its prices in the currency's minor units (``1200`` in JPY)."""
     if row is None:
         return DayValues()
     occupancy = (
-        tuple(sorted((int(k), Decimal(v)) for k, v in row.occupancy_prices.items()))
+        tuple(
+            sorted(
+                (int(k), round_money(Decimal(v), currency)) for k, v in row.occupancy_prices.items()
+            )
+        )
         if row.occupancy_prices is not None
         else None
     )
     restrictions = {name: getattr(row, name) for name in RESTRICTION_FIELDS}
-    return DayValues(price=row.price, occupancy_prices=occupancy, **restrictions)
+    price = round_money(row.price, currency) if row.price is not None else None
+    return DayValues(price=price, occupancy_prices=occupancy, **restrictions)
 
 
 def effective_calendar(session: Session, plan: RatePlan, dates: DateRange) -> dict[date, DayValues]:
     """The plan's values for every date of the range, derived plans resolved through their chain."""
+    currency = session.get_one(Property, plan.property_id).currency
     chain = _ancestry(session, plan)
     rows: dict[uuid.UUID, dict[date, RateCalendarDay]] = {link.id: {} for link in chain}
     query = select(RateCalendarDay).where(
@@ -298,9 +328,9 @@ def effective_calendar(session: Session, plan: RatePlan, dates: DateRange) -> di
     for day in dates:
         resolved: DayValues | None = None
         for link in chain:  # root first
-            own = own_values(rows[link.id].get(day))
+            own = own_values(rows[link.id].get(day), currency)
             resolved = resolve_day(
-                own, resolved, derivation_rules(link), link.inherited_restrictions
+                own, resolved, derivation_rules(link), link.inherited_restrictions, currency
             )
             resolved = _only_priced_occupancies(resolved, link)
         calendar[day] = resolved if resolved is not None else DayValues()

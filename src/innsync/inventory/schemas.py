@@ -9,12 +9,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from innsync.money import MAX_AMOUNT, MAX_MINOR_UNITS
 from innsync.properties.schemas import BlockKind, StrictModel
 from innsync.stay_dates import WEEKDAY_NAMES, DateRange
 
 MAX_ARI_ENTRIES = 1000
 Weekday = Literal["mo", "tu", "we", "th", "fr", "sa", "su"]
-Amount = Annotated[Decimal, Field(ge=Decimal(0), le=Decimal("9999999999.99"), decimal_places=2)]
+# Three decimals at most (BHD, KWD); the property's currency may allow fewer (none for JPY).
+Amount = Annotated[Decimal, Field(ge=Decimal(0), le=MAX_AMOUNT, decimal_places=MAX_MINOR_UNITS)]
 Nights = Annotated[int, Field(ge=0, le=999)]
 Days = Annotated[int, Field(ge=0, le=999)]
 

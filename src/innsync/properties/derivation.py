@@ -59,11 +59,12 @@ class DayValues:
     max_advance: int | None = None
 
 
-def apply_rules(price: Decimal, rules: Sequence[DerivationRule]) -> Decimal:
-    """Apply rules in order at full precision, round once at the end, never below zero."""
+def apply_rules(price: Decimal, rules: Sequence[DerivationRule], currency: str) -> Decimal:
+    """Apply rules in order at full precision, round once at the end to the currency's minor
+    units (none for JPY, three for BHD), never below zero."""
     for rule in rules:
         price = rule.apply(price)
-    return max(round_money(price), Decimal("0.00"))
+    return max(round_money(price, currency), round_money(Decimal(0), currency))
 
 
 def resolve_day(
@@ -71,6 +72,7 @@ def resolve_day(
     parent: DayValues | None,
     rules: Sequence[DerivationRule],
     inherited: Iterable[str],
+    currency: str,
 ) -> DayValues:
     """The effective values of a plan for one date, given its parent's effective values.
 
@@ -79,10 +81,11 @@ def resolve_day(
     """
     if parent is None:
         return own
-    derived_price = apply_rules(parent.price, rules) if parent.price is not None else None
+    derived_price = apply_rules(parent.price, rules, currency) if parent.price is not None else None
     derived_occupancy = (
         tuple(
-            (occupancy, apply_rules(amount, rules)) for occupancy, amount in parent.occupancy_prices
+            (occupancy, apply_rules(amount, rules, currency))
+            for occupancy, amount in parent.occupancy_prices
         )
         if parent.occupancy_prices is not None
         else None

@@ -183,10 +183,12 @@ def apply_revision(
         reservation,
         status=CANCELLED if revision.status == "cancelled" else CONFIRMED,
         stay=revision.stay,
-        rooms=[reservation_room(index, room) for index, room in enumerate(rooms)],
+        rooms=[
+            reservation_room(index, room, revision.currency) for index, room in enumerate(rooms)
+        ],
     )
     reservation.currency = revision.currency
-    reservation.total_amount = round_money(revision.total_amount)
+    reservation.total_amount = round_money(revision.total_amount, revision.currency)
     take_details(reservation, revision)
     reservation.channel_revision_id = revision.revision_id
     reservation.channel_revised_at = revision.received_at
@@ -261,8 +263,8 @@ def take_details(reservation: Reservation, revision: BookingRevision) -> None:
         reservation.booked_at = revision.booked_at
     reservation.arrival_time = revision.arrival_time
     reservation.special_requests = clipped(revision.special_requests, SPECIAL_REQUESTS_LENGTH) or ""
-    reservation.total_before_tax = _money_or_none(revision.total_before_tax)
-    reservation.commission = _money_or_none(revision.commission)
+    reservation.total_before_tax = _money_or_none(revision.total_before_tax, revision.currency)
+    reservation.commission = _money_or_none(revision.commission, revision.currency)
     reservation.payment_collect = revision.payment_collect
     reservation.payment_type = revision.payment_type
     guarantee = revision.guarantee
@@ -279,13 +281,14 @@ def take_details(reservation: Reservation, revision: BookingRevision) -> None:
     )
 
 
-def _money_or_none(amount: Decimal | None) -> Decimal | None:
-    return None if amount is None else round_money(amount)
+def _money_or_none(amount: Decimal | None, currency: str) -> Decimal | None:
+    return None if amount is None else round_money(amount, currency)
 
 
-def reservation_room(position: int, room: MappedRoom) -> ReservationRoom:
+def reservation_room(position: int, room: MappedRoom, currency: str) -> ReservationRoom:
     nightly = {
-        night.isoformat(): str(round_money(amount)) for night, amount in room.booked.nightly_prices
+        night.isoformat(): str(round_money(amount, currency))
+        for night, amount in room.booked.nightly_prices
     }
     amount = sum((Decimal(value) for value in nightly.values()), Decimal("0.00"))
     return ReservationRoom(
@@ -296,12 +299,12 @@ def reservation_room(position: int, room: MappedRoom) -> ReservationRoom:
         children=room.booked.children,
         child_ages=list(room.booked.child_ages),
         nightly_prices=nightly,
-        amount=round_money(amount),
+        amount=round_money(amount, currency),
         charges=[
             {
                 "kind": charge.kind,
                 "name": clipped(charge.name, 200) or charge.kind,
-                "amount": str(round_money(charge.amount)),
+                "amount": str(round_money(charge.amount, currency)),
                 "inclusive": charge.is_inclusive,
             }
             for charge in room.booked.charges

@@ -34,7 +34,7 @@ def version_of(revision: BookingRevision, rooms: list[MappedRoom]) -> Version:
         status=CANCELLED if revision.status == "cancelled" else CONFIRMED,
         arrival=revision.arrival,
         departure=revision.departure,
-        total_amount=round_money(revision.total_amount),
+        total_amount=round_money(revision.total_amount, revision.currency),
         room_type_ids=tuple(sorted(str(room.room_type_id) for room in rooms)),
     )
 

@@ -168,7 +168,7 @@ def _merge(
     stay = revision.stay if "dates" in fields else reservation_range(reservation)
     rooms = (
         [
-            reservation_room(index, room)
+            reservation_room(index, room, revision.currency)
             for index, room in enumerate(_channel_rooms(session, connection, revision, room_types))
         ]
         if "rooms" in fields
@@ -184,7 +184,7 @@ def _merge(
     )
     if "amount" in fields:
         reservation.currency = revision.currency
-        reservation.total_amount = round_money(revision.total_amount)
+        reservation.total_amount = round_money(revision.total_amount, revision.currency)
     if "guest" in fields:
         guest = match_or_create_guest(
             session, reservation.tenant_id, guest_in(revision.guest), revision.received_at

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from innsync.money import MAX_AMOUNT
+from innsync.money import MAX_AMOUNT, MAX_MINOR_UNITS
 from innsync.properties.schemas import StrictModel
 
 MAX_NIGHTS = 90
@@ -48,8 +48,9 @@ class RoomIn(StrictModel):
         default=None,
         ge=0,
         le=MAX_AMOUNT,
-        decimal_places=2,
-        description="Total for the stay; priced from the rate plan when omitted",
+        decimal_places=MAX_MINOR_UNITS,
+        description="Total for the stay, rounded to the currency's minor units; priced from "
+        "the rate plan when omitted",
     )
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.inventory.availability import day_counts, lock_room_types, move_ledger
 from innsync.inventory.calendar import effective_calendar
-from innsync.money import MAX_AMOUNT, round_money
+from innsync.money import MAX_AMOUNT, is_exact, precision_problem, round_money
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import get_owned, property_today
 from innsync.reservations.guests import match_or_create_guest
@@ -324,7 +324,9 @@ def _priced_rooms(
                 raise _room_error(index, "rate_plan_id", "the rate plan sells another room type")
             nightly = _nightly_prices(session, plan, stay, room.adults + room.children, index)
         if room.amount is not None:
-            amount = round_money(room.amount)
+            if not is_exact(room.amount, prop.currency):
+                raise _room_error(index, "amount", precision_problem(prop.currency))
+            amount = round_money(room.amount, prop.currency)
         elif nightly:
             amount = sum((Decimal(value) for value in nightly.values()), Decimal("0.00"))
         else:

@@ -1,4 +1,4 @@
-"""Use-cases for tenants and API keys: create, authenticate, revoke."""
+"""Use-cases for tenants and API keys: create, list, find, issue, authenticate, revoke."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from innsync.crypto import constant_time_equal, hash_api_key
@@ -48,6 +48,51 @@ def create_tenant(session: Session, name: str) -> tuple[Tenant, IssuedKey]:
     session.add(tenant)
     session.flush()
     return tenant, issue_key(session, tenant.id, name="initial admin key", scopes=["admin"])
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSummary:
+    """A tenant as an operator lists it."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    active_keys: int
+
+
+def list_tenants(session: Session) -> list[TenantSummary]:
+    """Every tenant, oldest first, with how many of its keys are not revoked."""
+    active = (
+        select(ApiKey.tenant_id, func.count().label("active"))
+        .where(ApiKey.revoked_at.is_(None))
+        .group_by(ApiKey.tenant_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Tenant, func.coalesce(active.c.active, 0))
+        .outerjoin(active, active.c.tenant_id == Tenant.id)
+        .order_by(Tenant.created_at, Tenant.name, Tenant.id)
+    )
+    return [
+        TenantSummary(tenant.id, tenant.name, tenant.created_at, int(count))
+        for tenant, count in rows
+    ]
+
+
+def find_tenant(session: Session, reference: str) -> Tenant:
+    """A tenant by its id, or by its exact name when that names only one."""
+    try:
+        tenant = session.get(Tenant, uuid.UUID(reference))
+    except ValueError:
+        tenant = None
+    if tenant is not None:
+        return tenant
+    named = list(session.scalars(select(Tenant).where(Tenant.name == reference.strip()).limit(2)))
+    if len(named) > 1:
+        raise InvalidInputError(f"several tenants are named {reference!r}: give the tenant's id")
+    if not named:
+        raise NotFoundError(f"no tenant with id or name {reference!r}")
+    return named[0]
 
 
 def issue_key(session: Session, tenant_id: uuid.UUID, name: str, scopes: list[str]) -> IssuedKey:

@@ -24,6 +24,7 @@ async def list_conflicts(
     property_id: Annotated[uuid.UUID | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ConflictRead]:
+    """Conflicts held for review: channel revisions that contradict a PMS change."""
     return await db.read(
         lambda s: [
             conflicts.conflict_read(conflict)
@@ -34,6 +35,7 @@ async def list_conflicts(
 
 @router.get("/conflicts/{conflict_id}")
 async def get_conflict(conflict_id: uuid.UUID, db: Db, who: Reader) -> ConflictRead:
+    """One conflict with both versions of the reservation."""
     return await db.read(
         lambda s: conflicts.conflict_read(
             get_owned(s, ReservationConflict, who.tenant_id, conflict_id)
@@ -48,6 +50,7 @@ async def get_conflict(conflict_id: uuid.UUID, db: Db, who: Reader) -> ConflictR
 async def resolve_conflict(
     conflict_id: uuid.UUID, data: ConflictResolve, db: Db, who: Writer
 ) -> ConflictRead:
+    """Resolve a held conflict: keep the reservation, take the channel's, or merge fields."""
     return await db.write(
         lambda s: conflicts.conflict_read(
             conflicts.resolve_conflict(s, who.tenant_id, conflict_id, data, who.key_id)

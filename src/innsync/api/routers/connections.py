@@ -169,6 +169,7 @@ async def create_connection(
 async def list_connections(
     property_id: uuid.UUID, db: Db, who: Reader, box: Box
 ) -> list[ConnectionRead]:
+    """The property's connections, secrets never shown."""
     return await db.read(
         lambda s: [
             service.connection_read(s, box, connection)
@@ -179,6 +180,7 @@ async def list_connections(
 
 @router.get("/connections/{connection_id}")
 async def get_connection(connection_id: uuid.UUID, db: Db, who: Reader, box: Box) -> ConnectionRead:
+    """One connection, secrets never shown."""
     return await db.read(
         lambda s: service.connection_read(
             s, box, get_owned(s, Connection, who.tenant_id, connection_id)
@@ -236,11 +238,13 @@ async def delete_connection(connection_id: uuid.UUID, db: Db, who: Admin) -> Non
 async def set_mappings(
     connection_id: uuid.UUID, data: MappingsWrite, db: Db, who: Writer
 ) -> MappingsRead:
+    """Replace the connection's room type and rate plan mappings to channel codes."""
     return await db.write(lambda s: service.set_mappings(s, who.tenant_id, connection_id, data))
 
 
 @router.get("/connections/{connection_id}/mappings")
 async def read_mappings(connection_id: uuid.UUID, db: Db, who: Reader) -> MappingsRead:
+    """The connection's room type and rate plan mappings."""
     return await db.read(lambda s: service.read_mappings(s, who.tenant_id, connection_id))
 
 
@@ -268,6 +272,8 @@ async def read_sync_log(
     who: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SyncLogRead]:
+    """The newest calls to the channel for this connection, newest first."""
+
     def read(session: Session) -> list[SyncLogRead]:
         connection = get_owned(session, Connection, who.tenant_id, connection_id)
         rows = session.scalars(
@@ -298,6 +304,8 @@ async def read_sync_log(
 
 @router.get("/connections/{connection_id}/dead-letters")
 async def read_dead_letters(connection_id: uuid.UUID, db: Db, who: Reader) -> list[DeadLetterRead]:
+    """Entries the channel refused, with its reasons, waiting for a replay."""
+
     def read(session: Session) -> list[DeadLetterRead]:
         connection = get_owned(session, Connection, who.tenant_id, connection_id)
         rows = session.scalars(

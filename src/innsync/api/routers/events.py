@@ -51,6 +51,8 @@ async def read_events(
 async def create_subscription(
     data: SubscriptionCreate, db: Db, who: Admin, box: Box
 ) -> SubscriptionCreated:
+    """Subscribe a URL to event kinds; deliveries are signed with the returned secret."""
+
     def create(session: Session) -> SubscriptionCreated:
         subscription, secret = service.create_subscription(session, box, who.tenant_id, data)
         return SubscriptionCreated(**_read(subscription).model_dump(), secret=secret)
@@ -60,6 +62,7 @@ async def create_subscription(
 
 @router.get("/webhook-subscriptions")
 async def list_subscriptions(db: Db, who: Admin) -> list[SubscriptionRead]:
+    """The tenant's webhook subscriptions."""
     return await db.read(
         lambda s: [_read(sub) for sub in service.list_subscriptions(s, who.tenant_id)]
     )
@@ -67,6 +70,7 @@ async def list_subscriptions(db: Db, who: Admin) -> list[SubscriptionRead]:
 
 @router.delete("/webhook-subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def deactivate_subscription(subscription_id: uuid.UUID, db: Db, who: Admin) -> None:
+    """Stop delivering to a subscription; its delivery history is kept."""
     await db.write(lambda s: service.deactivate_subscription(s, who.tenant_id, subscription_id))
 
 
@@ -77,6 +81,7 @@ async def list_deliveries(
     who: Admin,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryRead]:
+    """A subscription's delivery attempts, newest first."""
     return await db.read(
         lambda s: [
             DeliveryRead.model_validate(delivery)

@@ -34,7 +34,8 @@ Outcome = Literal["stored", "duplicate", "rejected", "unknown"]
         413: {"description": f"The body exceeds {MAX_WEBHOOK_BYTES} bytes"},
     },
 )
-async def receive(token: str, request: Request, db: Db, box: Box) -> Response:
+async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box) -> Response:
+    """A channel's webhook: verified, stored raw in the inbox, then answered; processing follows."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
         return _too_large()

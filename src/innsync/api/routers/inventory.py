@@ -58,6 +58,9 @@ async def read_calendar(
 async def read_availability(
     property_id: uuid.UUID, date_from: DateFrom, date_to: DateTo, db: Db, who: Reader
 ) -> AvailabilityRead:
+    """Units, sold, blocked and available per room type and stay date (`overbooked_by` when sold +
+    blocked exceed the units).
+    """
     dates = _range(date_from, date_to)
     return await db.read(
         lambda s: availability.read_availability(s, who.tenant_id, property_id, dates)
@@ -68,6 +71,9 @@ async def read_availability(
 async def create_block(
     room_type_id: uuid.UUID, data: BlockCreate, db: Db, who: Writer
 ) -> BlockRead:
+    """Take units of a room type out of sale (out of order, maintenance) from `date_from` to
+    `date_to`, both included.
+    """
     return await db.write(
         lambda s: availability.block_read(
             availability.create_block(s, who.tenant_id, room_type_id, data)
@@ -77,6 +83,7 @@ async def create_block(
 
 @router.get("/room-types/{room_type_id}/blocks")
 async def list_blocks(room_type_id: uuid.UUID, db: Db, who: Reader) -> list[BlockRead]:
+    """The room type's blocks, by start date."""
     return await db.read(
         lambda s: [
             availability.block_read(block)
@@ -87,4 +94,5 @@ async def list_blocks(room_type_id: uuid.UUID, db: Db, who: Reader) -> list[Bloc
 
 @router.delete("/blocks/{block_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_block(block_id: uuid.UUID, db: Db, who: Writer) -> None:
+    """Remove a block: its units are for sale again."""
     await db.write(lambda s: availability.delete_block(s, who.tenant_id, block_id))

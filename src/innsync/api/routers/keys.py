@@ -42,6 +42,8 @@ class KeyCreated(KeyRead):
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
 async def create_key(data: KeyCreate, db: Db, who: Admin) -> KeyCreated:
+    """Issue an API key with the given scopes; the secret is in this answer only."""
+
     def create(session: Session) -> KeyCreated:
         issued = service.issue_key(session, who.tenant_id, data.name, data.scopes)
         return KeyCreated(**KeyRead.model_validate(issued.key).model_dump(), key=issued.secret)
@@ -51,6 +53,7 @@ async def create_key(data: KeyCreate, db: Db, who: Admin) -> KeyCreated:
 
 @router.get("/api-keys")
 async def list_keys(db: Db, who: Admin) -> list[KeyRead]:
+    """The tenant's API keys (prefixes, scopes, last use), never their secrets."""
     return await db.read(
         lambda s: [KeyRead.model_validate(key) for key in service.list_keys(s, who.tenant_id)]
     )
@@ -58,4 +61,5 @@ async def list_keys(db: Db, who: Admin) -> list[KeyRead]:
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_key(key_id: uuid.UUID, db: Db, who: Admin) -> None:
+    """Revoke an API key at once."""
     await db.write(lambda s: service.revoke_key(s, who.tenant_id, key_id))

@@ -20,7 +20,22 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "Not ready: the database is unreachable or not at the newest migration",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "unavailable",
+                        "migrations": "at 0003, newest is 0004: run innsync migrate",
+                    }
+                }
+            },
+        }
+    },
+)
 def readyz(request: Request) -> JSONResponse:
     """The database answers and its schema is at the newest migration."""
     engine: Engine = request.app.state.engine

@@ -37,6 +37,7 @@ router = APIRouter(tags=["reservations"])
 async def create_reservation(
     property_id: uuid.UUID, data: ReservationCreate, db: Db, who: Writer
 ) -> ReservationRead:
+    """Book rooms directly: every night must have a free unit, or nothing is booked (409)."""
     return await db.write(
         lambda s: service.reservation_read(
             s, service.create_direct(s, who.tenant_id, property_id, data, who.key_id)
@@ -76,6 +77,7 @@ async def list_reservations(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> ReservationPage:
+    """The property's reservations, newest change last, a page at a time (see ``next_cursor``)."""
     stay = None
     if staying_from is not None or staying_to is not None:
         if staying_from is None or staying_to is None or staying_to <= staying_from:
@@ -107,6 +109,7 @@ async def list_reservations(
 
 @router.get("/reservations/{reservation_id}")
 async def get_reservation(reservation_id: uuid.UUID, db: Db, who: Reader) -> ReservationRead:
+    """One reservation with its rooms, nightly prices and guest."""
     return await db.read(
         lambda s: service.reservation_read(
             s, get_owned(s, Reservation, who.tenant_id, reservation_id)
@@ -118,6 +121,7 @@ async def get_reservation(reservation_id: uuid.UUID, db: Db, who: Reader) -> Res
 async def modify_reservation(
     reservation_id: uuid.UUID, data: ReservationUpdate, db: Db, who: Writer
 ) -> ReservationRead:
+    """Change a reservation's dates, rooms, guest or notes; the ledger moves by the difference."""
     return await db.write(
         lambda s: service.reservation_read(
             s, service.modify_direct(s, who.tenant_id, reservation_id, data, who.key_id)
@@ -127,6 +131,7 @@ async def modify_reservation(
 
 @router.post("/reservations/{reservation_id}/cancel")
 async def cancel_reservation(reservation_id: uuid.UUID, db: Db, who: Writer) -> ReservationRead:
+    """Cancel a reservation: its units are for sale again."""
     return await db.write(
         lambda s: service.reservation_read(
             s, service.cancel_direct(s, who.tenant_id, reservation_id, who.key_id)
@@ -139,6 +144,7 @@ async def cancel_reservation(reservation_id: uuid.UUID, db: Db, who: Writer) -> 
     responses={409: {"description": "Not confirmed, or the arrival day has not come"}},
 )
 async def mark_no_show(reservation_id: uuid.UUID, db: Db, who: Writer) -> ReservationRead:
+    """Mark a confirmed reservation a no-show once its arrival day has come; frees its nights."""
     return await db.write(
         lambda s: service.reservation_read(
             s, service.mark_no_show(s, who.tenant_id, reservation_id, who.key_id)
@@ -148,6 +154,7 @@ async def mark_no_show(reservation_id: uuid.UUID, db: Db, who: Writer) -> Reserv
 
 @router.get("/reservations/{reservation_id}/changes")
 async def list_changes(reservation_id: uuid.UUID, db: Db, who: Reader) -> list[ChangeRead]:
+    """The reservation's revision history, oldest first: who changed what, and when."""
     return await db.read(
         lambda s: [
             ChangeRead(

@@ -3,8 +3,8 @@
 Tokens a channel issues to a connection (OAuth access tokens, Beds24 and Booking.com tokens),
 encrypted, with the lease that lets one process at a time refresh them.
 
-Revision ID: 0010
-Revises: 0004
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 19:50:00
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision: str = "0010"
-down_revision: str | None = "0004"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,8 +3,8 @@
 The fencing token of a bucket lease (bucket_leases.fence): raised by every claim, checked before
 a worker records what a channel accepted.
 
-Revision ID: 0008
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 19:45:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0004"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

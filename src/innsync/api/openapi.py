@@ -1,0 +1,122 @@
+"""The OpenAPI document: readable operation ids and every operation's error answers.
+
+Error answers are the same few everywhere (``api/problems.py``), so they are documented here from
+what an operation takes (an API key, path ids, a body, parameters) rather than repeated on each
+route; the 409s, which depend on the operation, are listed by operation id below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from innsync.api.problems import PROBLEM_JSON, Problem
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+SERVER_ERROR = "Unexpected error on innsync's side; it was logged"
+KEYED_ERRORS = {
+    "401": "No API key, or an invalid or revoked one (`Authorization: Bearer isk_…`)",
+    "403": "The API key lacks the scope this operation needs (read < write < admin)",
+}
+NOT_FOUND = "Nothing with this id in the caller's tenant"
+BODY_ERRORS = {
+    "400": "The body is not valid JSON",
+    "413": "The body is larger than `INNSYNC_MAX_REQUEST_BYTES`",
+}
+INVALID = "Invalid fields: `errors` points at each one with what is wrong"
+CHANNEL_ERRORS = {
+    "502": "The channel refused the credentials or the request; `detail` says what it answered",
+    "503": "The channel is unavailable; `detail` says when to retry",
+}
+# When an operation answers 409, by operation id. Routes may declare their own 409 instead.
+CONFLICTS = {
+    "createRoomType": "A room type with this code exists in the property",
+    "updateRoomType": "A room type with this code exists in the property",
+    "deleteRoomType": "Rate plans, reservations, blocks, ledger rows or mappings use the room type",
+    "createUnit": "A unit with this name exists in the property",
+    "deleteUnit": "The unit is assigned to reservations",
+    "createRatePlan": "A rate plan with this code exists in the property",
+    "updateRatePlan": "A rate plan with this code exists in the property",
+    "deleteRatePlan": "Other plans derive from it, it is mapped, or it has reservations",
+    "deleteProperty": "The property still has room types",
+    "modifyReservation": "The reservation is cancelled, or a night lacks free units",
+    "provision": "The channel cannot provision properties, or the connection is not set up",
+    "readRemoteCatalog": "The connection is not set up",
+    "registerWebhooks": "Webhooks are off for this connection, or the channel takes none",
+}
+CHANNEL_CALLS = ("provision", "readRemoteCatalog", "registerWebhooks")
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name in camelCase: ``create_reservation`` -> ``createReservation``."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def install(app: FastAPI, api_prefix: str) -> None:
+    """Serve the document with the error answers added (built once, on first request)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = with_error_answers(document, api_prefix)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_error_answers(document: dict[str, Any], api_prefix: str) -> dict[str, Any]:
+    """Add each operation's error answers, all as ``Problem``; drop FastAPI's validation shape."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem_schema.pop("$defs", {}))
+    schemas["Problem"] = problem_schema
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            _add_errors(path, operation, api_prefix)
+    return document
+
+
+def _add_errors(path: str, operation: dict[str, Any], api_prefix: str) -> None:
+    answers: dict[str, dict[str, Any]] = operation.setdefault("responses", {})
+    parameters = operation.get("parameters", [])
+    wanted: dict[str, str] = {}
+    if path.startswith(api_prefix):
+        wanted.update(KEYED_ERRORS)
+    if any(parameter.get("in") == "path" for parameter in parameters):
+        wanted["404"] = NOT_FOUND
+    if "requestBody" in operation:
+        wanted.update(BODY_ERRORS)
+    if parameters or "requestBody" in operation:
+        wanted["422"] = INVALID
+    if operation.get("operationId") in CONFLICTS:
+        wanted["409"] = CONFLICTS[operation["operationId"]]
+    if operation.get("operationId") in CHANNEL_CALLS:
+        wanted.update(CHANNEL_ERRORS)
+    wanted["500"] = SERVER_ERROR
+    for status, description in wanted.items():
+        answers.setdefault(status, {"description": description})
+    for status, answer in answers.items():
+        if status.startswith(("4", "5")) and _is_problem(answer):
+            if answer.get("description") in (None, "", "Validation Error"):
+                answer["description"] = wanted.get(status, INVALID)
+            answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+
+
+def _is_problem(answer: dict[str, Any]) -> bool:
+    """True unless a route documented a body of its own (``/readyz``'s 503)."""
+    content = answer.get("content")
+    if not content:
+        return True
+    reference: str = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+    return reference.endswith("/HTTPValidationError")
