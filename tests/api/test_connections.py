@@ -216,7 +216,8 @@ def test_the_openapi_document_shows_each_channel_kinds_config(client: TestClient
     schemas = ok(client.get("/openapi.json"))["components"]["schemas"]
     create = schemas["ConnectionCreate"]["properties"]["config"]["anyOf"]
     by_title = {variant["title"]: variant for variant in create}
-    assert list(by_title) == [
+    # Other tests may register kinds of their own in this process; the built-in ones are these.
+    assert [title for title in by_title if title.split()[0] in {"channex", "fake"}] == [
         "channex config",
         "channex config through a channel account",
         "fake config",
@@ -235,5 +236,6 @@ def test_the_openapi_document_shows_each_channel_kinds_config(client: TestClient
     assert limits["properties"]["window_scope"]["enum"] == ["property", "account"]
     # An update is merged into the stored config: nothing is required.
     update = schemas["ConnectionUpdate"]["properties"]["config"]["anyOf"]
-    assert [variant.get("required") for variant in update] == [None] * 5
+    assert len(update) == len(create) + 1  # every kind's variants, and null
+    assert [variant.get("required") for variant in update] == [None] * len(update)
     assert update[-1] == {"type": "null"}
