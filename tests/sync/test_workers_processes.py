@@ -85,7 +85,9 @@ def test_three_workers_one_killed_converge_without_sharing_a_bucket(
             killed = False
             change = 0
             while time.monotonic() - started < 6 or not killed:
-                assert time.monotonic() - started < 30, "worker-0 never sent anything"
+                # A liveness guard, not a timing check: a worker process imports the whole app
+                # before its first pass, which alone took over 13 s on a loaded 2-core machine.
+                assert time.monotonic() - started < 120, "worker-0 never sent anything"
                 hotel = hotels[change % HOTELS]
                 hotel.ari(
                     {
