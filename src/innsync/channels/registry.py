@@ -26,7 +26,11 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 Clock = Callable[[], float]
 """Seconds on a clock that never goes backwards; injected so tests control time."""
 
-BUILTIN_CHANNEL_MODULES: tuple[str, ...] = ("innsync.channels.fake", "innsync.channels.channex")
+BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
+    "innsync.channels.fake",
+    "innsync.channels.channex",
+    "innsync.channels.aiosell",
+)
 
 
 class UnknownChannelKindError(LookupError):

@@ -1,0 +1,63 @@
+"""Settings of one Aiosell connection: partner slug, hotel code, credentials and timeouts."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+
+from innsync.channels.config import ChannelConfig
+
+# aiosell.md §1.2: the documented base URL of the PMS integration API.
+PRODUCTION_BASE_URL = "https://live.aiosell.com/api/v2/cm"
+
+
+class AiosellConfig(ChannelConfig):
+    """One Aiosell property (``hotel_code``) reached as one partner (aiosell.md §1.2, §1.3).
+
+    ``occupancy_rate_plans`` maps an innsync rate plan code to the Aiosell rateplanCodes it is
+    sold under per occupancy (§1.7: ``EXECUTIVE-S-101`` single, ``EXECUTIVE-D-101`` double).
+    """
+
+    base_url: str = Field(default=PRODUCTION_BASE_URL, description="API root, up to /cm")
+    partner: str = Field(min_length=1, description="The partner slug Aiosell assigned (URL path)")
+    hotel_code: str = Field(min_length=1, description="Aiosell's property code (JSON body)")
+    username: str = Field(min_length=1, description="Partner user name, sent by Basic auth")
+    password: SecretStr = Field(min_length=1, description="Partner password, sent by Basic auth")
+    to_channels: tuple[str, ...] = Field(
+        default=(),
+        description="OTA slugs restrictions apply to (§1.6 toChannels); empty sends none",
+    )
+    occupancy_rate_plans: dict[str, dict[int, str]] = Field(
+        default_factory=dict,
+        description="rate plan code -> {occupancy: Aiosell rateplanCode} for occupancy pricing",
+    )
+    currency: str = Field(
+        default="INR",
+        pattern=r"^[A-Z]{3}$",
+        description="The property's currency: Aiosell sends rates without one (§1.7)",
+    )
+    timezone: str = Field(
+        default="Asia/Kolkata", description="The zone bookedOn times are read in (§1.2)"
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_username: str | None = Field(
+        default=None, description="The Basic auth user Aiosell sends with reservation pushes"
+    )
+    webhook_password: SecretStr | None = Field(
+        default=None,
+        description="The Basic auth password Aiosell sends (§1.3); unset refuses every webhook",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_root(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("base_url must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("partner")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if "/" in value or "?" in value or "#" in value:
+            raise ValueError("partner is a slug, without / ? or #")
+        return value
