@@ -11,7 +11,6 @@ sources in innsync's ``shared/channels/aiosell.md`` (section numbers below point
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -131,7 +130,3 @@ class AiosellAdapter:
         )
         return (revision,)
 
-
-def first_date(updates: Sequence[AvailabilityUpdate | RateUpdate]) -> date:
-    """The earliest stay date of ``updates`` (for callers sizing a read-back)."""
-    return min(update.dates.start for update in updates)
