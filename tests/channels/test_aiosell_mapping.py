@@ -163,7 +163,8 @@ def test_rates_use_occupancy_codes_and_restrictions_go_apart() -> None:
         OCCUPANCY,
         ("booking.com",),
     )
-    assert rates is not None and restrictions is not None
+    assert rates is not None
+    assert restrictions is not None
     assert "toChannels" not in rates
     assert rates["updates"][0]["rates"] == [
         {"roomCode": "EXECUTIVE", "rateplanCode": "EXEC-BAR", "rate": 3500.0},
@@ -194,10 +195,12 @@ def test_rates_without_restrictions_send_no_restrictions_body() -> None:
     rates, restrictions, (in_rates, in_restrictions) = rates_bodies(
         "H", [RateUpdate("R", "P", MARCH, RateValues(price=Decimal("10")))], {}
     )
-    assert rates is not None and restrictions is None
+    assert rates is not None
+    assert restrictions is None
     assert (in_rates, in_restrictions) == ({0}, set())
     _, only, _ = rates_bodies("H", [RateUpdate("R", "P", MARCH, RateValues(stop_sell=True))], {})
-    assert only is not None and "toChannels" not in only
+    assert only is not None
+    assert "toChannels" not in only
 
 
 def test_an_occupancy_without_a_code_is_a_missing_mapping() -> None:
@@ -210,9 +213,12 @@ def test_replies_become_entries() -> None:
     ok = AiosellReply(success=True, message="Rates Updated Successfully")
     refused = AiosellReply(success=False, message="Invalid room code")
     results = entry_results(3, [({0, 1}, ok), ({1}, refused)])
-    assert results[0].accepted and results[0].sent
-    assert not results[1].accepted and results[1].reason == "Invalid room code"
-    assert not results[2].accepted and not results[2].sent
+    assert results[0].accepted
+    assert results[0].sent
+    assert not results[1].accepted
+    assert results[1].reason == "Invalid room code"
+    assert not results[2].accepted
+    assert not results[2].sent
 
 
 def test_reservation_payload_carries_every_field() -> None:
@@ -231,9 +237,12 @@ def test_reservation_payload_carries_every_field() -> None:
     assert r.payment_collect == "ota"
     assert r.special_requests == "Late check-in\nsegment: OTA"
     guest = r.guest
-    assert guest.name == "Asha Rao" and guest.email == "guest@example.com"
-    assert guest.address == "1 Main Rd, MH, India" and guest.city == "Pune"
-    assert guest.postal_code == "411001" and guest.country is None
+    assert guest.name == "Asha Rao"
+    assert guest.email == "guest@example.com"
+    assert guest.address == "1 Main Rd, MH, India"
+    assert guest.city == "Pune"
+    assert guest.postal_code == "411001"
+    assert guest.country is None
     (room,) = r.rooms
     assert (room.room_type_code, room.rate_plan_code, room.occupancy) == (
         "EXECUTIVE",
@@ -244,30 +253,36 @@ def test_reservation_payload_carries_every_field() -> None:
         (date(2025, 3, 1), Decimal("3750.0")),
         (date(2025, 3, 2), Decimal("3750.0")),
     )
-    assert room.charges[0].amount == Decimal("900.0") and room.charges[0].is_inclusive
+    assert room.charges[0].amount == Decimal("900.0")
+    assert room.charges[0].is_inclusive
 
 
 def test_same_body_same_revision_and_actions_map() -> None:
     assert _parse(RESERVATION).revision_id == _parse(RESERVATION).revision_id
     modified = _parse({**RESERVATION, "action": "modify"})
     cancelled = _parse({**RESERVATION, "action": "cancel"})
-    assert modified.status == "modified" and cancelled.status == "cancelled"
+    assert modified.status == "modified"
+    assert cancelled.status == "cancelled"
     assert modified.revision_id != cancelled.revision_id
     nulls = _parse(
         {**RESERVATION, "amount": {"amountAfterTax": 1.0, "currency": None}, "guest": None}
     )
-    assert nulls.currency == "INR" and nulls.guest.name == "Asha Rao"
+    assert nulls.currency == "INR"
+    assert nulls.guest.name == "Asha Rao"
 
 
 def test_new_booking_variant() -> None:
     r = _parse(NEW_BOOKING)
-    assert r.status == "new" and r.channel_booking_id == "MMT-55"
+    assert r.status == "new"
+    assert r.channel_booking_id == "MMT-55"
     assert r.channel_reference == "AIO-55"
     assert (r.arrival, r.departure) == (date(2025, 4, 10), date(2025, 4, 12))
-    assert r.total_amount == Decimal("6720.0") and r.commission == Decimal("720.0")
+    assert r.total_amount == Decimal("6720.0")
+    assert r.commission == Decimal("720.0")
     (room,) = r.rooms
     assert (room.room_type_code, room.rate_plan_code) == ("EXECUTIVE", "EXECUTIVE-S-101")
-    assert room.charges[0].amount == Decimal("720.0") and not room.charges[0].is_inclusive
+    assert room.charges[0].amount == Decimal("720.0")
+    assert not room.charges[0].is_inclusive
     assert r.guest.name == "Ravi K"
 
 
