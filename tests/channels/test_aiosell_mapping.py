@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from innsync.channels.aiosell.client import AiosellReply
 from innsync.channels.aiosell.mapping import (
@@ -312,3 +315,30 @@ def test_new_booking_variant() -> None:
 def test_bad_bodies_raise_the_channels_error(body: bytes) -> None:
     with pytest.raises(ChannelRejectedError):
         revision_from_body(body, received_at=NOW, currency="INR", zone=ZONE)
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "book", "cancel", "2025-03-01", "2025-03-03", "IN", "x" * 50]),
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+_KEYS = sorted({*RESERVATION, "operation", "reservation"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(_KEYS), _JSON, max_size=len(_KEYS)), st.booleans())
+def test_fuzzed_reservations_parse_or_raise_the_channels_error(
+    changes: dict[str, object], on_valid: bool
+) -> None:
+    payload = {**RESERVATION, **changes} if on_valid else changes
+    with contextlib.suppress(ChannelRejectedError):
+        revision_from_body(json.dumps(payload).encode(), received_at=NOW, currency="INR", zone=ZONE)
