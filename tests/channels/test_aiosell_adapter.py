@@ -247,3 +247,25 @@ def test_verified_webhook_parses_into_a_revision() -> None:
     assert WEBHOOK_REPLY == {"success": True, "message": "Reservation Updated Successfully"}
     with pytest.raises(ChannelRejectedError):
         asyncio.run(adapter.parse_webhook({}, b"{not json"))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"timezone": "Mars/Olympus"},
+        {"occupancy_rate_plans": {"BAR": {0: "X"}}},
+        {"occupancy_rate_plans": {"BAR": {}}},
+        {"to_channels": [""]},
+        {"partner": "a/b"},
+        {"base_url": "ftp://x"},
+        {"currency": "inr"},
+    ],
+)
+def test_config_refuses_bad_settings(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="validation error"):
+        _config(**changes)
+
+
+def test_config_survives_its_stored_json() -> None:
+    config = _config()
+    assert AiosellConfig.model_validate_json(config.model_dump_json()) == config

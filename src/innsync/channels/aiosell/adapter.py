@@ -129,4 +129,3 @@ class AiosellAdapter:
             zone=ZoneInfo(self.config.timezone),
         )
         return (revision,)
-

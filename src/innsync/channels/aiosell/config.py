@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import Field, SecretStr, field_validator
 
 from innsync.channels.config import ChannelConfig
@@ -60,4 +62,28 @@ class AiosellConfig(ChannelConfig):
     def _slug(cls, value: str) -> str:
         if "/" in value or "?" in value or "#" in value:
             raise ValueError("partner is a slug, without / ? or #")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone must be an IANA zone name, got {value!r}") from None
+        return value
+
+    @field_validator("occupancy_rate_plans")
+    @classmethod
+    def _occupancies(cls, value: dict[str, dict[int, str]]) -> dict[str, dict[int, str]]:
+        for plan, codes in value.items():
+            if not codes or any(occupancy < 1 or not code for occupancy, code in codes.items()):
+                raise ValueError(f"rate plan {plan!r} needs codes for occupancies of at least 1")
+        return value
+
+    @field_validator("to_channels")
+    @classmethod
+    def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not slug.strip() for slug in value):
+            raise ValueError("to_channels holds OTA slugs, none empty")
         return value
