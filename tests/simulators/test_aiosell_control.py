@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from click.testing import CliRunner
+
+from innsync.cli.main import cli
+from innsync.simulators.aiosell import SimulatorConfig
 from tests.simulators.aiosell_support import (
     PARTNER,
     PASSWORD,
@@ -90,3 +95,20 @@ def test_request_log_keeps_full_bodies_with_secrets_masked() -> None:
     assert logged["note"] == "the partner password is ***"
     assert rows[0]["headers"]["authorization"] == "***"
     assert PASSWORD not in json.dumps(rows)
+
+
+def test_cli_starts_the_simulator_with_the_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[tuple[str, int, SimulatorConfig]] = []
+
+    def fake_run(host: str, port: int, config: SimulatorConfig) -> None:
+        started.append((host, port, config))
+
+    monkeypatch.setattr("innsync.simulators.aiosell.app.run", fake_run)
+    url = "https://pms.example/hook"
+    result = CliRunner().invoke(
+        cli, ["simulate", "aiosell", "--port", "9123", "--seed", "5", "--webhook-url", url]
+    )
+    assert result.exit_code == 0, result.output
+    host, port, config = started[0]
+    assert (host, port, config.seed, config.webhook_url) == ("127.0.0.1", 9123, 5, url)
+    assert config.password not in result.output
