@@ -36,6 +36,16 @@ def test_injected_server_errors_and_429_use_aiosell_envelope() -> None:
     assert sim.post(INVENTORY, inventory_body()).status_code == 200
 
 
+def test_update_limit_per_rolling_second_when_configured() -> None:
+    sim = build(updates_per_second=2)
+    statuses = [sim.post(RATES, rates_body()).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert sim.post(f"/api/v2/cm/data/{PARTNER}", {"type": "rates"}).status_code == 400
+    sim.clock.advance(seconds=1)
+    assert sim.post(INVENTORY, inventory_body()).status_code == 200
+    assert [build().post(RATES, rates_body()).status_code for _ in range(3)] == [200] * 3
+
+
 def test_latency_and_timeout_sleep_then_answer() -> None:
     sim = build()
     sim.post("/_sim/faults", {"timeout_rate": 1.0, "timeout_seconds": 40})

@@ -105,6 +105,11 @@ class SimulatorConfig:
     # Deliver generated reservations during the /_sim/ call that makes them, not on the next tick.
     deliver_webhooks_inline: bool = True
 
+    # §1.13 [3P; UNCONFIRMED officially]: "≤ 30 updates per second". Neither the status nor the
+    # body past it is documented, so the limit is off by default; set, the update calls past it
+    # in a rolling second get 429 {"success": false, "message": "Too Many Requests"}.
+    updates_per_second: int | None = None
+
     # No documented payload cap (§1.13); this only guards the simulator's memory.
     max_body_bytes: int = 10 * 1024 * 1024
     request_log_size: int = 10_000

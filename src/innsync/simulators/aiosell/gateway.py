@@ -13,6 +13,7 @@ from innsync.simulators.aiosell.state import SimulatorState
 from innsync.simulators.kit.requests import decoded_headers, drain_body
 
 API_PREFIX = "/api/v2/cm/"
+_UPDATES = ("update", "update-rates")
 _SERVER_ERRORS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
@@ -53,6 +54,9 @@ class Gateway:
             return AiosellError(config.auth_failure_status, "Partner is disabled!")
         if size > config.max_body_bytes:
             return AiosellError(413, "Payload Too Large")
+        is_update = str(scope["path"]).removeprefix(API_PREFIX).split("/")[0] in _UPDATES
+        if is_update and self.state.is_over_update_limit():
+            return AiosellError(429, "Too Many Requests")
         decision = self.state.faults.decide()
         if decision.delay_seconds > 0:
             await config.sleep(decision.delay_seconds)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from random import Random
 from typing import Any
 
@@ -58,6 +59,7 @@ class SimulatorState:
         # bookingId -> the latest full reservation (§1.10 shape), generated or pushed to us.
         self.reservations: dict[str, dict[str, Any]] = {}
         self.deliveries: list[Delivery] = []
+        self.update_times: deque[datetime] = deque()
         self.rng = Random(f"{self.config.seed}:bookings")
         self.delivery_rng = Random(f"{self.config.seed}:deliveries")
         self._sequence = 0
@@ -71,6 +73,19 @@ class SimulatorState:
 
     def now(self) -> datetime:
         return self.config.clock()
+
+    def is_over_update_limit(self) -> bool:
+        """Count one update call; whether it is past `updates_per_second` in a rolling second."""
+        limit = self.config.updates_per_second
+        if limit is None:
+            return False
+        now = self.now()
+        while self.update_times and self.update_times[0] <= now - timedelta(seconds=1):
+            self.update_times.popleft()
+        if len(self.update_times) >= limit:
+            return True
+        self.update_times.append(now)
+        return False
 
     def next_sequence(self) -> int:
         self._sequence += 1
