@@ -170,3 +170,23 @@ def test_generator_refuses_unknown_codes_and_bookings() -> None:
     assert sim.post("/_sim/reservations", {"room_code": "NOPE"}).status_code == 422
     assert sim.post("/_sim/reservations", {"nights": 0}).status_code == 422
     assert sim.post("/_sim/reservations/NOPE/cancel").status_code == 404
+    assert sim.post("/_sim/reservations/NOPE/resend").status_code == 404
+    booking_id = book(sim)["bookingId"]
+    sim.post(f"/_sim/reservations/{booking_id}/cancel")
+    refused = sim.post(f"/_sim/reservations/{booking_id}/modify", {"nights": 1})
+    assert refused.status_code == 422
+    assert refused.json() == {"success": False, "message": f"booking {booking_id} is cancelled"}
+
+
+def test_pushed_reservations_are_not_driven_by_the_generator() -> None:
+    sim = build()
+    pushed = {
+        "action": "book",
+        "hotelCode": HOTEL,
+        "bookingId": "OTA-1",
+        "checkin": "2030-03-01",
+        "checkout": "2030-03-02",
+    }
+    assert sim.post("/api/v2/cm/push/sample-pms", pushed).status_code == 200
+    for verb in ("modify", "cancel", "resend"):
+        assert sim.post(f"/_sim/reservations/OTA-1/{verb}", {}).status_code == 422

@@ -285,10 +285,13 @@ async def push_reservation(partner: str, request: Request) -> JSONResponse:
         for key in ("checkin", "checkout"):
             _day(state, body.get(key), key)
         state.reservations[booking_id] = body
+        state.generated.discard(booking_id)
     elif known is None:
         raise _refuse(state, f"Unknown bookingId: {booking_id}")
     elif action == "modify":
         state.reservations[booking_id] = body
+        # The pushed shape now rules; the generator no longer rebuilds this booking.
+        state.generated.discard(booking_id)
     else:
         state.reservations[booking_id] = {**known, **body}
     return JSONResponse(success(RESERVATION_UPDATED))

@@ -113,11 +113,8 @@ async def cancel_reservation(booking_id: str, request: Request) -> JSONResponse:
 
 @router.post("/reservations/{booking_id}/resend")
 async def resend_reservation(booking_id: str, request: Request) -> JSONResponse:
-    """Send the latest version again, as a duplicate delivery on purpose."""
-    known = _state(request).reservations.get(booking_id)
-    if known is None:
-        return JSONResponse({"success": False, "message": "Unknown bookingId"}, status_code=404)
-    return await _announce(request, [known])
+    """Send the latest version of a generated booking again, a duplicate on purpose."""
+    return await _announce(request, [reservations.latest(_state(request), booking_id)])
 
 
 @router.get("/reservations")

@@ -132,13 +132,22 @@ def create(state: SimulatorState, spec: NewReservation) -> dict[str, Any]:
         ],
     }
     state.reservations[booking_id] = reservation
+    state.generated.add(booking_id)
     return reservation
 
 
-def _known(state: SimulatorState, booking_id: str) -> dict[str, Any]:
+def latest(state: SimulatorState, booking_id: str) -> dict[str, Any]:
+    """The latest version of a reservation this simulator generated."""
     known = state.reservations.get(booking_id)
     if known is None:
         raise AiosellError(404, f"Unknown bookingId: {booking_id}")
+    if booking_id not in state.generated:
+        raise AiosellError(422, f"booking {booking_id} was pushed, not generated here")
+    return known
+
+
+def _known(state: SimulatorState, booking_id: str) -> dict[str, Any]:
+    known = latest(state, booking_id)
     if known["action"] == "cancel":
         raise AiosellError(422, f"booking {booking_id} is cancelled")
     return known

@@ -58,6 +58,9 @@ class SimulatorState:
         self.rate_restrictions: dict[RateDay, dict[str, Any]] = {}
         # bookingId -> the latest full reservation (§1.10 shape), generated or pushed to us.
         self.reservations: dict[str, dict[str, Any]] = {}
+        # The bookingIds this simulator made up: only these are modified, cancelled or resent
+        # by the generator (a pushed reservation may lack the fields it rebuilds).
+        self.generated: set[str] = set()
         self.deliveries: list[Delivery] = []
         self.update_times: deque[datetime] = deque()
         self.rng = Random(f"{self.config.seed}:bookings")
