@@ -121,6 +121,21 @@ def simulate_channex(host: str, port: int, seed: int | None) -> None:
     run(host, port, config)
 
 
+@simulate.command("aiosell")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8091, show_default=True, type=int)
+@click.option("--seed", default=None, type=int, help="Make bookings and faults repeatable.")
+@click.option("--webhook-url", default=None, help="The PMS URL reservations are posted to.")
+def simulate_aiosell(host: str, port: int, seed: int | None, webhook_url: str | None) -> None:
+    """The Aiosell channel manager API simulator; inspection endpoints live under /_sim/."""
+    from innsync.simulators.aiosell.app import run
+    from innsync.simulators.aiosell.config import SimulatorConfig
+
+    config = SimulatorConfig(seed=seed or 0, webhook_url=webhook_url)
+    click.echo(f"Aiosell simulator on http://{host}:{port} (Basic {config.username}:***)")
+    run(host, port, config)
+
+
 @cli.command()
 def worker() -> None:
     """Run only the background work (outbound sync, inbound inbox, pulls and acknowledgements,
