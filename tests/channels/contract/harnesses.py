@@ -10,6 +10,8 @@ revisions (with the webhook it sends for each), and switches for the failures th
   ``httpx.ASGITransport``; the hotel is created through the simulator's public API, the webhooks
   are the ones the simulator really delivers (to an ``httpx.MockTransport``), and the control
   plane (``/_sim/...``) injects faults and bookings. Simulator and adapter share one fake clock.
+- ``AiosellHarness``: ``AiosellAdapter`` against the in-process Aiosell simulator, the same way;
+  its reservation pushes carry Basic auth, so the "secret header" is ``Authorization``.
 """
 
 from __future__ import annotations
@@ -483,7 +485,7 @@ class AiosellHarness(AdapterHarness):
     hotel_code = "SANDBOX-PMS"
     partner = "sample-pms"
     username = "sample-pms"
-    password = "aiosell-sim-password"  # noqa: S105 (the simulator's default)
+    password = "aiosell-sim-password"
     webhook_user = "innsync"
     base_url = "http://aiosell.sim/api/v2/cm"
     sim_url = "http://aiosell.sim/_sim"

@@ -2,7 +2,8 @@
 
 Each test states a behaviour every adapter must show and skips, with the reason, when the adapter
 lacks the capability it needs (``capabilities_of``). The fake channel and Channex (against its
-simulator) have every capability used here, so for them nothing skips.
+simulator) have every capability used here, so for them nothing skips; an adapter may lack only
+what ``KNOWN_GAPS`` lists for it, with the reason.
 """
 
 from __future__ import annotations
