@@ -520,7 +520,8 @@ class AiosellHarness(AdapterHarness):
             username=self.username,
             password=SecretStr(self.password),
             currency="INR",
-            timezone="Asia/Kolkata",
+            # The simulator writes bookedOn from its UTC clock; the notes name no zone (§1.2).
+            timezone="UTC",
             webhook_username=self.webhook_user,
             webhook_password=SecretStr(WEBHOOK_SECRET),
         )
