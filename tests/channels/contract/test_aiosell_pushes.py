@@ -1,8 +1,9 @@
-"""Aiosell's reservation pushes, as its simulator sends them, parsed by the adapter.
+"""Aiosell behaviours the contract checks through capabilities the adapter lacks yet.
 
-The contract's webhook-parsing tests compare a push with the pulled revision, and the Aiosell
-adapter pulls nothing yet (``KNOWN_GAPS``), so the same lifecycle is checked here on the pushes
-alone: book, modify and cancel (§1.10) of one booking, delivered with Basic auth (§1.3).
+The contract's webhook-parsing tests compare a push with the pulled revision, and its partial
+rate test reads back through the adapter; the Aiosell adapter does neither yet (``KNOWN_GAPS``).
+So here the reservation pushes (book, modify, cancel, §1.10, Basic auth per §1.3) are checked on
+their own, and a partial rate update is checked on what the simulator holds.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from innsync.channels.types import BookingRevision
-from tests.channels.contract.harnesses import AiosellHarness, ProducedRevision
-from tests.channels.contract.test_contract import on, revisions_in
+from innsync.channels.types import BookingRevision, RateUpdate, RateValues
+from tests.channels.contract.harnesses import AiosellHarness, HeldRate, ProducedRevision
+from tests.channels.contract.test_contract import on, rates, revisions_in, span
 
 
 @pytest.fixture
@@ -79,3 +80,17 @@ def test_a_redelivered_push_is_the_same_revision(aiosell: AiosellHarness) -> Non
 
     one, two = aiosell.run(scenario)
     assert one.revision_id == two.revision_id
+
+
+def test_a_partial_rate_update_leaves_the_held_price_untouched(aiosell: AiosellHarness) -> None:
+    plan = aiosell.rate_plans[0]
+    dates = span(aiosell, 1, 3)
+
+    async def scenario() -> list[HeldRate | None]:
+        priced = RateUpdate(*plan, dates, RateValues(price=Decimal("120.00"), min_stay_arrival=1))
+        restricted = RateUpdate(*plan, dates, RateValues(min_stay_arrival=3))
+        assert (await aiosell.adapter.push_rates(rates(priced))).is_fully_accepted
+        assert (await aiosell.adapter.push_rates(rates(restricted))).is_fully_accepted
+        return [await aiosell.held_rate(plan, day) for day in dates]
+
+    assert aiosell.run(scenario) == [HeldRate(Decimal("120.00"), 3)] * dates.nights
