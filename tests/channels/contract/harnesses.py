@@ -10,6 +10,8 @@ revisions (with the webhook it sends for each), and switches for the failures th
   ``httpx.ASGITransport``; the hotel is created through the simulator's public API, the webhooks
   are the ones the simulator really delivers (to an ``httpx.MockTransport``), and the control
   plane (``/_sim/...``) injects faults and bookings. Simulator and adapter share one fake clock.
+- ``AiosellHarness``: ``AiosellAdapter`` against the in-process Aiosell simulator, the same way;
+  its reservation pushes carry Basic auth, so the "secret header" is ``Authorization``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from innsync.channels.aiosell import AiosellAdapter, AiosellConfig
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
 from innsync.channels.contract import (
     AcknowledgesReservations,
@@ -48,6 +51,8 @@ from innsync.channels.types import (
     GuestDetails,
     RatePlanKey,
 )
+from innsync.simulators import aiosell as aiosell_sim
+from innsync.simulators.aiosell.config import SimulatorConfig as AiosellSimulatorConfig
 from innsync.simulators.channex import SimulatorConfig, create_app
 from innsync.stay_dates import DateRange
 
@@ -118,6 +123,8 @@ class AdapterHarness(ABC):
     secret_header: str
     """The header that carries the webhook secret."""
     today: date = TODAY
+    entry_verdicts_reason: str | None = None
+    """Why the channel gives one verdict per call instead of one per entry; None when it does."""
 
     def __init__(self) -> None:
         self.clock = WallClock()
@@ -464,7 +471,148 @@ async def _no_sleep(seconds: float) -> None:
     del seconds
 
 
+class AiosellHarness(AdapterHarness):
+    """``AiosellAdapter`` against the in-process Aiosell simulator.
+
+    The simulator holds its default mapping (hotel ``SANDBOX-PMS``, rooms ``EXECUTIVE`` and
+    ``SUITE``); reservations are made through its control plane and their pushes (§1.10, Basic
+    auth per §1.3) are delivered to an ``httpx.MockTransport``. Its 30 updates per second limit
+    (§1.13) is switched on so the budget behaviour is the channel's, not the adapter's.
+    """
+
+    name = "aiosell"
+    secret_header = "authorization"
+    hotel_code = "SANDBOX-PMS"
+    partner = "sample-pms"
+    username = "sample-pms"
+    password = "aiosell-sim-password"
+    webhook_user = "innsync"
+    base_url = "http://aiosell.sim/api/v2/cm"
+    sim_url = "http://aiosell.sim/_sim"
+    room_types = ("EXECUTIVE", "SUITE")
+    rate_plans = (("EXECUTIVE", "EXECUTIVE-D-101"), ("SUITE", "SUITE-D-101"))
+    entry_verdicts_reason = "Aiosell answers each call with one success/message verdict (§1.4)"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deliveries = _Deliveries()
+        self.app = aiosell_sim.create_app(
+            AiosellSimulatorConfig(
+                partner=self.partner,
+                username=self.username,
+                password=self.password,
+                seed=5,
+                clock=self.clock,
+                sleep=_no_sleep,
+                webhook_url="https://innsync.example/hooks/aiosell",
+                webhook_username=self.webhook_user,
+                webhook_password=WEBHOOK_SECRET,
+                webhook_transport=httpx.MockTransport(self.deliveries.handle),
+                updates_per_second=30,
+                pump_interval_seconds=None,
+            )
+        )
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        self.config = AiosellConfig(
+            base_url=self.base_url,
+            partner=self.partner,
+            hotel_code=self.hotel_code,
+            username=self.username,
+            password=SecretStr(self.password),
+            currency="INR",
+            # The simulator writes bookedOn from its UTC clock; the notes name no zone (§1.2).
+            timezone="UTC",
+            webhook_username=self.webhook_user,
+            webhook_password=SecretStr(WEBHOOK_SECRET),
+        )
+        self.adapter = AiosellAdapter(self.config, self.http, now=self.clock)  # type: ignore[assignment]
+
+    def close(self) -> None:
+        asyncio.run(self.http.aclose())
+
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        held = (await self._ari()).get("inventory", {})
+        return {
+            code: {date.fromisoformat(day): units for day, units in days.items()}
+            for code, days in held.items()
+        }
+
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        held = await self._ari()
+        room, code = plan
+        day = stay_date.isoformat()
+        price = held.get("rates", {}).get(room, {}).get(code, {}).get(day)
+        restrictions = held.get("rate_restrictions", {}).get(room, {}).get(code, {}).get(day)
+        if price is None and restrictions is None:
+            return None
+        return HeldRate(
+            None if price is None else Decimal(str(price)).quantize(Decimal("0.01")),
+            None if restrictions is None else restrictions.get("minimumStayArrival"),
+        )
+
+    async def refused_room_type(self) -> str:
+        return "NOT-MAPPED"
+
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        config = self.config.model_copy(update={"password": SecretStr("not-the-password")})
+        return AiosellAdapter(config, self.http, now=self.clock)  # type: ignore[return-value]
+
+    async def make_unavailable(self) -> float | None:
+        await self._sim("POST", "/faults", {"too_many_requests_rate": 1.0})
+        # The simulator sends no Retry-After; the adapter pauses one second (§1.13, 30/s).
+        return 1.0
+
+    async def make_available(self) -> None:
+        await self._sim("DELETE", "/faults")
+
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        room_code, rateplan_code = self.rate_plans[room]
+        body = {
+            "hotel_code": self.hotel_code,
+            "room_code": room_code,
+            "rateplan_code": rateplan_code,
+            "checkin": arrival.isoformat(),
+            "nights": (departure - arrival).days,
+        }
+        return self._produced(await self._sim("POST", "/reservations", body))
+
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        (latest,) = (
+            reservation
+            for reservation in (await self._sim("GET", "/reservations"))["data"]
+            if str(reservation["bookingId"]) == booking_id
+        )
+        nights = (departure - date.fromisoformat(latest["checkin"])).days
+        answer = await self._sim("POST", f"/reservations/{booking_id}/modify", {"nights": nights})
+        return self._produced(answer)
+
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        return self._produced(await self._sim("POST", f"/reservations/{booking_id}/cancel", {}))
+
+    def _produced(self, answer: Any) -> ProducedRevision:
+        (reservation,) = answer["data"]
+        booking_id = str(reservation["bookingId"])
+        webhook = self.deliveries.received[-1]
+        assert json.loads(webhook.content)["bookingId"] == reservation["bookingId"]
+        return ProducedRevision(
+            booking_id,
+            f"{booking_id}#{len(self.deliveries.received)}",
+            dict(webhook.headers),
+            webhook.content,
+        )
+
+    async def _ari(self) -> dict[str, Any]:
+        held: dict[str, Any] = (await self._sim("GET", "/ari"))["data"].get(self.hotel_code, {})
+        return held
+
+    async def _sim(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.http.request(method, self.sim_url + path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+
 HARNESSES: dict[str, Callable[[], AdapterHarness]] = {
     "fake": FakeHarness,
     "channex": ChannexHarness,
+    "aiosell": AiosellHarness,
 }

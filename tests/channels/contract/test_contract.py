@@ -2,7 +2,8 @@
 
 Each test states a behaviour every adapter must show and skips, with the reason, when the adapter
 lacks the capability it needs (``capabilities_of``). The fake channel and Channex (against its
-simulator) have every capability used here, so for them nothing skips.
+simulator) have every capability used here, so for them nothing skips; an adapter may lack only
+what ``KNOWN_GAPS`` lists for it, with the reason.
 """
 
 from __future__ import annotations
@@ -78,16 +79,32 @@ def revisions_in(parsed: object) -> list[BookingRevision]:
     return [item for item in parsed if isinstance(item, BookingRevision)]
 
 
-def test_every_contract_capability_is_present(harness: AdapterHarness) -> None:
-    # Each test below skips what an adapter lacks; for these adapters nothing may skip.
-    assert {
+CONTRACT_CAPABILITIES = frozenset(
+    {
         "pushes_availability",
         "pushes_rates",
         "reads_back_ari",
         "pulls_reservations",
         "receives_webhooks",
         "acknowledges_reservations",
-    } <= harness.capabilities
+    }
+)
+
+# What an adapter may lack, and why; anything else missing is a failure, and a capability that
+# appears must be taken off this list (so the tests that skipped for it start to run).
+KNOWN_GAPS: dict[str, dict[str, str]] = {
+    "aiosell": {
+        "reads_back_ari": "not built yet: §1.9 fetch returns no restrictions (CHECKLIST read_back)",
+        "pulls_reservations": "not built yet over §1.9 fetch (CHECKLIST booking_revisions_pull)",
+        "acknowledges_reservations": "Aiosell has no acknowledgement call (§1.10)",
+    },
+}
+
+
+def test_every_contract_capability_is_present(harness: AdapterHarness) -> None:
+    # Each test below skips what an adapter lacks; only the gaps listed above may skip.
+    missing = CONTRACT_CAPABILITIES - harness.capabilities
+    assert missing == set(KNOWN_GAPS.get(harness.name, {}))
 
 
 # The connection test.
@@ -184,6 +201,8 @@ def test_a_refused_entry_is_a_per_entry_rejection_and_the_others_apply(
     harness: AdapterHarness,
 ) -> None:
     requires(harness, "pushes_availability")
+    if harness.entry_verdicts_reason is not None:
+        pytest.skip(harness.entry_verdicts_reason)
     twin, double = harness.room_types
     dates = span(harness, 2, 4)
 
@@ -239,8 +258,8 @@ def test_limits_are_declared_and_going_over_the_budget_is_refused_not_lost(
     limits = harness.adapter.limits
     assert limits.requests_per_window > 0
     assert limits.window_seconds > 0
-    assert limits.max_request_bytes is not None
-    assert limits.max_request_bytes > 0
+    # None declares that the channel documents no payload cap (Aiosell, §1.13).
+    assert limits.max_request_bytes is None or limits.max_request_bytes > 0
     twin = harness.room_types[0]
     night = span(harness, 1, 1)
 
