@@ -7,7 +7,6 @@ and send them to the PMS URL, and show what was pushed and what was delivered.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +17,7 @@ from innsync.simulators.aiosell import reservations
 from innsync.simulators.aiosell.errors import invalid_sim_input
 from innsync.simulators.aiosell.state import SimulatorState
 from innsync.simulators.aiosell.webhooks import WebhookDispatcher
-from innsync.simulators.kit.control import control_router
-from innsync.simulators.kit.faults import FaultInjector, FaultSettings
-from innsync.simulators.kit.requests import RequestLog
+from innsync.simulators.kit.control import StateAndPump, control_router
 
 router = APIRouter(prefix="/_sim")
 
@@ -35,41 +32,8 @@ def _dispatcher(request: Request) -> WebhookDispatcher:
     return dispatcher
 
 
-@dataclass(frozen=True, slots=True)
-class _Controlled:
-    """The Aiosell simulator as the kit's control plane sees it (``kit.control.Simulated``)."""
-
-    state: SimulatorState
-    dispatcher: WebhookDispatcher
-
-    @property
-    def faults(self) -> FaultInjector:
-        return self.state.faults
-
-    @property
-    def requests(self) -> RequestLog:
-        return self.state.requests
-
-    @property
-    def start_faults(self) -> FaultSettings:
-        return self.state.config.faults
-
-    @property
-    def start_seed(self) -> int:
-        return self.state.config.seed
-
-    def reseed_faults(self, seed: int) -> None:
-        self.state.reseed_faults(seed)
-
-    def reset(self) -> None:
-        self.state.reset()
-
-    async def tick(self) -> dict[str, int]:
-        return await self.dispatcher.tick()
-
-
 shared_router = control_router(
-    lambda request: _Controlled(_state(request), _dispatcher(request)), invalid_sim_input
+    lambda request: StateAndPump(_state(request), _dispatcher(request)), invalid_sim_input
 )
 
 

@@ -8,7 +8,6 @@ Channex ones: booking generators, and inspection of deliveries, counters and ARI
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +20,7 @@ from innsync.simulators.channex.errors import validation_error
 from innsync.simulators.channex.state import BookingRevision, Record, SimulatorState
 from innsync.simulators.channex.webhooks import WebhookDispatcher
 from innsync.simulators.channex.wire import resource, simulator_state
-from innsync.simulators.kit.control import control_router
-from innsync.simulators.kit.faults import FaultInjector, FaultSettings
-from innsync.simulators.kit.requests import RequestLog
+from innsync.simulators.kit.control import StateAndPump, control_router
 
 router = APIRouter(prefix="/_sim")
 State = Depends(simulator_state)
@@ -37,42 +34,8 @@ def _dispatcher(request: Request) -> WebhookDispatcher:
 Dispatcher = Depends(_dispatcher)
 
 
-@dataclass(frozen=True, slots=True)
-class _Controlled:
-    """The Channex simulator as the kit's control plane sees it (``kit.control.Simulated``)."""
-
-    state: SimulatorState
-    dispatcher: WebhookDispatcher
-
-    @property
-    def faults(self) -> FaultInjector:
-        return self.state.faults
-
-    @property
-    def requests(self) -> RequestLog:
-        return self.state.requests
-
-    @property
-    def start_faults(self) -> FaultSettings:
-        return self.state.config.faults
-
-    @property
-    def start_seed(self) -> int:
-        return self.state.config.seed
-
-    def reseed_faults(self, seed: int) -> None:
-        self.state.reseed_faults(seed)
-
-    def reset(self) -> None:
-        self.state.reset()
-
-    async def tick(self) -> dict[str, int]:
-        """Due non_acked_booking events, then due webhook deliveries."""
-        return await self.dispatcher.tick()
-
-
-def _controlled(request: Request) -> _Controlled:
-    return _Controlled(simulator_state(request), _dispatcher(request))
+def _controlled(request: Request) -> StateAndPump:
+    return StateAndPump(simulator_state(request), _dispatcher(request))
 
 
 shared_router = control_router(_controlled, validation_error)

@@ -14,6 +14,7 @@ own router adds the generators and inspections only it has (``/_sim/bookings``,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Body, Query, Request
@@ -49,6 +50,72 @@ class Simulated(Protocol):
     async def tick(self) -> dict[str, int]:
         """Run whatever is due once (webhook retries, timed events); counts of what was done."""
         ...
+
+
+class StartSettings(Protocol):
+    """The part of a simulator's config the control plane restores on ``DELETE /_sim/faults``."""
+
+    @property
+    def faults(self) -> FaultSettings: ...
+
+    @property
+    def seed(self) -> int: ...
+
+
+class SimulatorParts(Protocol):
+    """A simulator's state, as the simulators built on the kit keep it."""
+
+    @property
+    def faults(self) -> FaultInjector: ...
+
+    @property
+    def requests(self) -> RequestLog: ...
+
+    @property
+    def config(self) -> StartSettings: ...
+
+    def reseed_faults(self, seed: int) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class Pump(Protocol):
+    """What delivers a simulator's due webhooks and timed events."""
+
+    async def tick(self) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StateAndPump:
+    """A simulator made of a state and a pump, as :class:`Simulated` (Channex, Aiosell)."""
+
+    state: SimulatorParts
+    pump: Pump
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self.state.faults
+
+    @property
+    def requests(self) -> RequestLog:
+        return self.state.requests
+
+    @property
+    def start_faults(self) -> FaultSettings:
+        return self.state.config.faults
+
+    @property
+    def start_seed(self) -> int:
+        return self.state.config.seed
+
+    def reseed_faults(self, seed: int) -> None:
+        self.state.reseed_faults(seed)
+
+    def reset(self) -> None:
+        self.state.reset()
+
+    async def tick(self) -> dict[str, int]:
+        return await self.pump.tick()
 
 
 InvalidInput = Callable[[dict[str, list[str]]], Exception]
