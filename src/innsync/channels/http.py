@@ -234,6 +234,9 @@ class ChannelHttp:
     now: WallClock = utc_now
     secret_names: frozenset[str] = field(default_factory=frozenset)
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    on_response: Callable[[httpx.Response], None] | None = None
+    """Sees every response before its status is judged (e.g. a channel's rate-limit meter
+    headers, which a refusal carries too)."""
 
     async def send(
         self,
@@ -276,6 +279,8 @@ class ChannelHttp:
                 f"{self.channel} {method} {path} failed: {type(exc).__name__}"
             ) from exc
         self._log(method, path, params, sent_headers, content, response.status_code, started)
+        if self.on_response is not None:
+            self.on_response(response)
         if response.is_success:
             return response
         if missing_ok and response.status_code == 404:

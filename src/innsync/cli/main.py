@@ -136,6 +136,34 @@ def simulate_aiosell(host: str, port: int, seed: int | None, webhook_url: str | 
     run(host, port, config)
 
 
+@simulate.command("beds24")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8092, show_default=True, type=int)
+@click.option("--seed", default=None, type=int, help="Make bookings and faults repeatable.")
+@click.option("--webhook-url", default=None, help="The URL booking webhooks are posted to.")
+@click.option(
+    "--webhook-header",
+    default="",
+    help='The customHeader line sent with webhooks, e.g. "X-Innsync-Webhook-Secret: s3cret".',
+)
+def simulate_beds24(
+    host: str, port: int, seed: int | None, webhook_url: str | None, webhook_header: str
+) -> None:
+    """The Beds24 API V2 simulator (under /v2); inspection endpoints live under /_sim/."""
+    from innsync.simulators.beds24.app import run
+    from innsync.simulators.beds24.config import SimulatorConfig
+
+    config = SimulatorConfig(
+        seed=seed or 0, webhook_url=webhook_url, webhook_custom_header=webhook_header
+    )
+    click.echo(
+        f"Beds24 simulator on http://{host}:{port}/v2 "
+        f"(invite codes: {', '.join(config.invite_codes)})"
+    )
+    click.echo(f"inspect what it received: http://{host}:{port}/_sim/requests")
+    run(host, port, config)
+
+
 @cli.command()
 def worker() -> None:
     """Run only the background work (outbound sync, inbound inbox, pulls and acknowledgements,

@@ -1,0 +1,28 @@
+"""The Beds24 channel manager (API V2): calendar out, bookings in and out."""
+
+from innsync.channels.beds24.adapter import BEDS24_LIMITS, Beds24Adapter, account_identity
+from innsync.channels.beds24.config import PRODUCTION_BASE_URL, Beds24Config
+from innsync.channels.registry import AdapterContext, ChannelKind
+
+
+def _build(config: Beds24Config, context: AdapterContext) -> Beds24Adapter:
+    return Beds24Adapter(config, context.http, credentials=context.credentials, now=context.now)
+
+
+CHANNEL_KIND: ChannelKind[Beds24Config] = ChannelKind(
+    name="beds24",
+    config_model=Beds24Config,
+    build=_build,
+    title="Beds24",
+    value_constraints=BEDS24_LIMITS.values,
+    account_identity=account_identity,
+    webhook_verifier_field="webhook_secret",
+)
+
+__all__ = [
+    "BEDS24_LIMITS",
+    "CHANNEL_KIND",
+    "PRODUCTION_BASE_URL",
+    "Beds24Adapter",
+    "Beds24Config",
+]
