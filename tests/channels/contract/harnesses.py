@@ -12,6 +12,9 @@ revisions (with the webhook it sends for each), and switches for the failures th
   plane (``/_sim/...``) injects faults and bookings. Simulator and adapter share one fake clock.
 - ``AiosellHarness``: ``AiosellAdapter`` against the in-process Aiosell simulator, the same way;
   its reservation pushes carry Basic auth, so the "secret header" is ``Authorization``.
+- ``Beds24Harness``: ``Beds24Adapter`` against the in-process Beds24 simulator; its webhooks
+  carry the custom header the operator configures (§2.8), and its pull shows each booking as it
+  is now (``pull_shows_latest_only``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import httpx
 from pydantic import SecretStr
 
 from innsync.channels.aiosell import AiosellAdapter, AiosellConfig
+from innsync.channels.beds24 import Beds24Adapter, Beds24Config
+from innsync.channels.beds24.credits import CreditMeters
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
 from innsync.channels.contract import (
     AcknowledgesReservations,
@@ -52,6 +57,7 @@ from innsync.channels.types import (
     RatePlanKey,
 )
 from innsync.simulators import aiosell as aiosell_sim
+from innsync.simulators import beds24 as beds24_sim
 from innsync.simulators.aiosell.config import SimulatorConfig as AiosellSimulatorConfig
 from innsync.simulators.channex import SimulatorConfig, create_app
 from innsync.stay_dates import DateRange
@@ -125,6 +131,9 @@ class AdapterHarness(ABC):
     today: date = TODAY
     entry_verdicts_reason: str | None = None
     """Why the channel gives one verdict per call instead of one per entry; None when it does."""
+    pull_shows_latest_only: str | None = None
+    """Why the channel's pull shows each booking only as it is now (no revision history), so a
+    booking changed twice between pulls is pulled once; None when every revision is pulled."""
 
     def __init__(self) -> None:
         self.clock = WallClock()
@@ -611,8 +620,135 @@ class AiosellHarness(AdapterHarness):
         return response.json()
 
 
+class Beds24Harness(AdapterHarness):
+    """``Beds24Adapter`` against the in-process Beds24 simulator.
+
+    The simulator's default account holds property 101 with rooms 201 and 202; a rate plan is a
+    price slot (§2.6). The harness takes a token and then lets the credit window (§2.3) pass,
+    so each test starts with the account's whole budget.
+    """
+
+    name = "beds24"
+    secret_header = "x-innsync-webhook-secret"
+    base_url = "http://beds24.sim/v2"
+    sim_url = "http://beds24.sim/_sim"
+    room_types = ("201", "202")
+    rate_plans = (("201", "price1"), ("202", "price1"))
+    pull_shows_latest_only = (
+        "Beds24 keeps no revision history: GET /bookings?modifiedFrom shows each booking as it "
+        "is now (§2.5); webhooks carry every change (§2.8)"
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deliveries = _Deliveries()
+        self.app = beds24_sim.create_app(
+            beds24_sim.SimulatorConfig(
+                seed=5,
+                clock=self.clock,
+                sleep=_no_sleep,
+                webhook_url="https://innsync.example/hooks/beds24",
+                webhook_custom_header=f"{self.secret_header}: {WEBHOOK_SECRET}",
+                webhook_delay_seconds=0.0,
+                webhook_transport=httpx.MockTransport(self.deliveries.handle),
+                pump_interval_seconds=None,
+            )
+        )
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        self.meters = CreditMeters()
+        self.config = Beds24Config(
+            base_url=self.base_url,
+            refresh_token=SecretStr("sim-refresh-token"),
+            property_id=101,
+            currency="EUR",
+            webhook_header=self.secret_header,
+            webhook_secret=SecretStr(WEBHOOK_SECRET),
+        )
+        self.adapter = self._adapter(self.config)
+        asyncio.run(self.adapter.test_connection())
+        self.clock.advance(300)  # §2.3: a fresh credit window
+
+    def _adapter(self, config: Beds24Config) -> ContractAdapter:
+        adapter = Beds24Adapter(config, self.http, now=self.clock, meters=self.meters)
+        return adapter  # type: ignore[return-value]
+
+    def close(self) -> None:
+        asyncio.run(self.http.aclose())
+
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        held = (await self._sim("GET", "/calendar"))["data"]
+        return {
+            room: {
+                date.fromisoformat(day): fields["numAvail"]
+                for day, fields in days.items()
+                if "numAvail" in fields
+            }
+            for room, days in held.items()
+        }
+
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        room, slot = plan
+        held = (await self._sim("GET", "/calendar"))["data"].get(room, {})
+        fields = held.get(stay_date.isoformat())
+        if fields is None:
+            return None
+        price = fields.get(slot)
+        return HeldRate(
+            None if price is None else Decimal(str(price)).quantize(Decimal("0.01")),
+            fields.get("minStay"),
+        )
+
+    async def refused_room_type(self) -> str:
+        return "999999"  # a roomId the account does not have
+
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        return self._adapter(
+            self.config.model_copy(update={"refresh_token": SecretStr("not-the-token")})
+        )
+
+    async def make_unavailable(self) -> float | None:
+        await self._sim("POST", "/faults", {"too_many_requests_rate": 1.0})
+        # §2.3: a 429 has no Retry-After; the adapter waits the x-five-min-limit-resets-in the
+        # answer carries: the whole window, as the harness began a fresh one.
+        return 300.0
+
+    async def make_available(self) -> None:
+        await self._sim("DELETE", "/faults")
+
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        body = {
+            "roomId": int(self.room_types[room]),
+            "arrival": arrival.isoformat(),
+            "departure": departure.isoformat(),
+        }
+        return self._produced(await self._sim("POST", "/bookings", body))
+
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        change = {"departure": departure.isoformat()}
+        return self._produced(await self._sim("POST", f"/bookings/{booking_id}/modify", change))
+
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        return self._produced(await self._sim("POST", f"/bookings/{booking_id}/cancel", {}))
+
+    def _produced(self, answer: Any) -> ProducedRevision:
+        (booking,) = answer["data"]
+        webhook = self.deliveries.received[-1]
+        assert json.loads(webhook.content)["booking"]["id"] == booking["id"]
+        # A revision is the booking in one state: its id, modified time and status (§2.5).
+        revision_id = f"{booking['id']}@{booking['modifiedTime']}#{booking['status']}"
+        return ProducedRevision(
+            str(booking["id"]), revision_id, dict(webhook.headers), webhook.content
+        )
+
+    async def _sim(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.http.request(method, self.sim_url + path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+
 HARNESSES: dict[str, Callable[[], AdapterHarness]] = {
     "fake": FakeHarness,
     "channex": ChannexHarness,
     "aiosell": AiosellHarness,
+    "beds24": Beds24Harness,
 }
