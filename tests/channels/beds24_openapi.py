@@ -206,6 +206,14 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             response.status_code, headers=response.headers, content=content, request=request
         )
 
+    def response_problems(self) -> list[str]:
+        """Every way the recorded answers leave the OpenAPI file (bad requests allowed)."""
+        return [
+            problem
+            for exchange in self.exchanges
+            for problem in response_errors(exchange.request, exchange.response)
+        ]
+
     def problems(self) -> list[str]:
         """Every way the recorded requests and responses leave the OpenAPI file."""
         found: list[str] = []

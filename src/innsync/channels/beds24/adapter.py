@@ -221,8 +221,11 @@ class Beds24Adapter:
             return RevisionPage(
                 tuple(revisions), _cursor(modified_from, page + 1, seen), has_more=True
             )
+        # The next pull starts a little before the newest change seen (or now, when none was):
+        # the overlap covers clock skew and the undocumented zone of modifiedFrom (§2.5).
         overlap = timedelta(seconds=self.config.pull_overlap_seconds)
-        next_from = modified_from if seen is None else max(modified_from, seen - overlap)
+        anchor = self._now() if seen is None else seen
+        next_from = max(modified_from, anchor - overlap)
         return RevisionPage(tuple(revisions), _cursor(next_from, 1, None))
 
     def _position(self, cursor: str | None) -> tuple[datetime, int, datetime | None]:
