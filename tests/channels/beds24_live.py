@@ -49,6 +49,7 @@ from innsync.simulators.beds24 import create_app as create_simulator_app
 from innsync.simulators.beds24.config import PropertySpec, RoomSpec
 from innsync.sync.models import DeadLetter
 from innsync.sync.worker import SyncWorker
+from innsync.tenants.service import issue_key
 from tests.channels.beds24_openapi import RecordingTransport
 from tests.servers import serving
 from tests.simulators.conftest import SimClient
@@ -209,8 +210,13 @@ class LiveBeds24:
         ]
 
     def calls(self, endpoint: str) -> int:
-        rows = self.sim.get("/_sim/requests").json()["data"]
-        return sum(1 for row in rows if row["endpoint"] == endpoint)
+        """The calls innsync's worker and inbox made (the API's set-up calls are not counted)."""
+        method, _, path = endpoint.partition(" ")
+        return sum(
+            1
+            for e in self.transport.exchanges
+            if e.request.method == method and e.request.url.path == f"/v2{path}"
+        )
 
     # innsync's side.
 
@@ -310,16 +316,14 @@ def live_beds24(
                         ],
                     ),
                 )
-                if index == 0:
-                    token = session.get_one(Connection, rows.connection_id).webhook_token
-                    holder["url"] = f"{innsync_url}/hooks/{token}"
+                holder[str(rows.connection_id)] = issue_key(
+                    session, rows.tenant_id, "live", ["admin"]
+                ).secret
         sim_app = create_simulator_app(
             SimulatorConfig(
                 properties=PROPERTIES,
                 seed=11,
                 clock=clock,
-                webhook_url=holder["url"],
-                webhook_custom_header=f"{WEBHOOK_HEADER}: {WEBHOOK_SECRET}",
                 webhook_delay_seconds=0.0,
                 pump_interval_seconds=None,
                 **sim_options,
@@ -335,6 +339,18 @@ def live_beds24(
                     hotel.connection_id,
                     ConnectionUpdate(config={"base_url": f"{sim_url}/v2"}),
                 )
+        # Through innsync's API, as an operator would: Beds24's property webhook is set to the
+        # connection's /hooks URL with the secret custom header (POST /properties, §2.7).
+        for hotel in made:
+            with httpx.Client(
+                base_url=innsync_url,
+                headers={"authorization": f"Bearer {holder[str(hotel.connection_id)]}"},
+                timeout=30,
+            ) as api:
+                registered = api.post(
+                    f"/api/v1/connections/{hotel.connection_id}/webhooks/register"
+                )
+            assert registered.status_code == 200, registered.text
         transport = RecordingTransport(
             httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
         )

@@ -459,3 +459,33 @@ def test_past_dates_are_not_the_adapters_business(pair: Beds24Pair) -> None:
             PushRequest("availability", (AvailabilityUpdate("201", past, 1),))
         )
     ).is_fully_accepted
+
+
+def test_webhooks_are_registered_on_the_property_once(pair: Beds24Pair) -> None:
+    adapter = pair.adapter(property_id=102)
+    url = "https://innsync.example/hooks/abc"
+    assert run(adapter.register_webhooks(url)) == 1
+    assert run(adapter.register_webhooks(url)) == 0
+    (posted,) = [e for e in pair.transport.exchanges if e.request.method == "POST"]
+    assert json.loads(posted.request.content) == [
+        {
+            "id": 102,
+            "webhooks": {
+                "version": "twoWithPersonalData",
+                "url": url,
+                "customHeader": f"{WEBHOOK_HEADER}: {WEBHOOK_SECRET}",
+            },
+        }
+    ]
+    # A booking of that property is now delivered there, with the header innsync verifies.
+    run(
+        pair.sim(
+            "POST", "/bookings", {"roomId": 203, "arrival": "2030-02-01", "departure": "2030-02-02"}
+        )
+    )
+    delivered = pair.deliveries.received[-1]
+    assert str(delivered.url) == url
+    adapter.verify_webhook(dict(delivered.headers), delivered.content)
+    without = pair.adapter(webhook_secret=None)
+    with pytest.raises(ChannelRejectedError, match="webhook_secret"):
+        run(without.register_webhooks(url))

@@ -38,7 +38,11 @@ from innsync.channels.beds24.mapping import (
     rates_from_calendar,
     revision_from_booking,
 )
-from innsync.channels.beds24.webhooks import booking_of, verify_secret_header
+from innsync.channels.beds24.webhooks import (
+    booking_of,
+    custom_header_line,
+    verify_secret_header,
+)
 from innsync.channels.credentials import CredentialStore, InMemoryCredentialStore
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.http import WallClock, utc_now
@@ -282,6 +286,48 @@ class Beds24Adapter:
         if property_id is not None and property_id != self.config.property_id:
             return ()
         return (revision,)
+
+    async def register_webhooks(self, callback_url: str) -> int:
+        """§2.7/§2.8: set the property's booking webhook (version 2 with personal data) to
+        ``callback_url`` with the secret custom header; 0 when it is already so.
+
+        POST /properties is Beta and may answer success without applying (§2.7), so the
+        property is read again after the change.
+        """
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise ChannelRejectedError("set webhook_secret before registering Beds24 webhooks")
+        wanted = {
+            "version": "twoWithPersonalData",
+            "url": callback_url,
+            "customHeader": custom_header_line(
+                self.config.webhook_header, secret.get_secret_value()
+            ),
+        }
+        if self._has_webhook(await self._property(), wanted):
+            return 0
+        (reply,) = await self.client.post_items(
+            "/properties", [{"id": self.config.property_id, "webhooks": wanted}]
+        )
+        if not reply.success:
+            raise ChannelRejectedError(f"Beds24 refused the webhook settings: {reply.reason()}")
+        if not self._has_webhook(await self._property(), wanted):
+            raise ChannelRejectedError(
+                "Beds24 answered success but the property's webhook did not change; set it in "
+                "Settings > Properties > Access > Booking Webhook"
+            )
+        return 1
+
+    async def _property(self) -> Mapping[str, object]:
+        answer = await self.client.get_page(
+            "/properties", [("id", str(self.config.property_id))], 1
+        )
+        return next((item for item in answer.data if item.get("id") == self.config.property_id), {})
+
+    @staticmethod
+    def _has_webhook(prop: Mapping[str, object], wanted: Mapping[str, str]) -> bool:
+        held = prop.get("webhooks")
+        return isinstance(held, Mapping) and all(held.get(k) == v for k, v in wanted.items())
 
     # Bookings out (§2.5 POST /bookings).
 

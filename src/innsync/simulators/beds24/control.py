@@ -168,7 +168,7 @@ async def credits(request: Request) -> dict[str, Any]:
     state = _state(request)
     window = state.credits
     return {
-        "limit": state.config.credits_per_window,
+        "limit": state.credit_limit,
         "window_seconds": state.config.credit_window_seconds,
         "window_started_at": None if window.started_at is None else window.started_at.isoformat(),
         "spent_in_window": window.spent,
@@ -176,6 +176,16 @@ async def credits(request: Request) -> dict[str, Any]:
         "charged_calls": window.charged_calls,
         "refused": window.refused,
     }
+
+
+@router.post("/credits")
+async def set_credits(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """``{"limit": N}``: the account's credits per window from now on (200 when bought, §2.3)."""
+    limit = body.get("limit")
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
+        raise invalid_sim_input({"limit": ["must be a positive number"]})
+    _state(request).credit_limit = float(limit)
+    return await credits(request)
 
 
 @router.post("/tokens/expire")

@@ -60,10 +60,21 @@ class SimulatorState:
         self.refresh_tokens: set[str] = set(self.config.refresh_tokens)
         self.used_codes: set[str] = set()
         self.credits = CreditWindow()
+        self.credit_limit = self.config.credits_per_window
         # (roomId, stay date) -> the calendar fields held for it (§2.6).
         self.calendar: dict[tuple[int, date], dict[str, Any]] = {}
         self.bookings: dict[int, Booking] = {}
         self.deliveries: list[Delivery] = []
+        # §2.7 property.webhooks, per property; the start-up URL and header apply to each.
+        self.webhooks: dict[int, dict[str, Any]] = {}
+        if self.config.webhook_url is not None:
+            for prop in self.config.properties:
+                self.webhooks[prop.id] = {
+                    "version": self.config.webhook_version,
+                    "url": self.config.webhook_url,
+                    "additionalData": "none",
+                    "customHeader": self.config.webhook_custom_header,
+                }
         self.rng = Random(f"{self.config.seed}:bookings")
         self.token_rng = Random(f"{self.config.seed}:tokens")
         self.delivery_rng = Random(f"{self.config.seed}:deliveries")
@@ -128,7 +139,7 @@ class SimulatorState:
     def charge(self, cost: float) -> bool:
         """Spend ``cost`` credits; ``False`` (nothing spent) once the window's limit is hit."""
         window = self._window()
-        if window.spent >= self.config.credits_per_window:
+        if window.spent >= self.credit_limit:
             window.refused += 1
             return False
         window.spent += cost
@@ -141,7 +152,7 @@ class SimulatorState:
         assert window.started_at is not None
         length = timedelta(seconds=self.config.credit_window_seconds)
         resets_in = max((window.started_at + length - self.now()).total_seconds(), 0.0)
-        remaining = max(self.config.credits_per_window - window.spent, 0.0)
+        remaining = max(self.credit_limit - window.spent, 0.0)
         names = (
             ("x-five-min-limit-remaining", "x-five-min-limit-resets-in", "x-request-cost")
             if self.config.credit_header_names == "wiki"
@@ -160,7 +171,9 @@ class SimulatorState:
     def masker(self) -> Masker:
         """Masks tokens, refresh tokens, invite codes and the webhook header's value."""
         secrets = set(self.access_tokens) | self.refresh_tokens | set(self.config.invite_codes)
-        for line in self.config.webhook_custom_header.splitlines():
+        headers = [self.config.webhook_custom_header]
+        headers += [str(hook.get("customHeader") or "") for hook in self.webhooks.values()]
+        for line in "\n".join(headers).splitlines():
             _, _, value = line.partition(":")
             if value.strip():
                 secrets.add(value.strip())

@@ -38,9 +38,9 @@ class WebhookDispatcher:
     def __init__(self, state: SimulatorState) -> None:
         self.state = state
 
-    def body_of(self, booking: Booking) -> dict[str, Any]:
+    def body_of(self, booking: Booking, version: str) -> dict[str, Any]:
         shown = copy.deepcopy(booking)
-        if self.state.config.webhook_version == "twoNoPersonalData":
+        if version == "twoNoPersonalData":
             for name in PERSONAL_FIELDS:
                 shown.pop(name, None)
         return {
@@ -55,15 +55,16 @@ class WebhookDispatcher:
     async def enqueue(self, booking: Booking) -> Delivery | None:
         """Queue a webhook for the booking's current state; delivered now when there is no delay."""
         config = self.state.config
-        if config.webhook_url is None:
-            return None
+        hook = self.state.webhooks.get(int(booking["propertyId"]))
+        if hook is None or not hook.get("url") or hook.get("version") == "one":
+            return None  # version 1 (GET with bookid) is not simulated
         due = self.state.now() + timedelta(seconds=config.webhook_delay_seconds)
         if self.state.delivery_rng.random() < self.state.faults.settings.webhook_reorder_rate:
             due += timedelta(seconds=self.state.faults.settings.webhook_reorder_delay_seconds)
         delivery = Delivery(
             sequence=self.state.next_sequence(),
             booking_id=int(booking["id"]),
-            body=self.body_of(booking),
+            body=self.body_of(booking, str(hook.get("version"))),
             next_attempt_at=due,
         )
         self.state.deliveries.append(delivery)
@@ -85,7 +86,6 @@ class WebhookDispatcher:
 
     async def _attempt(self, delivery: Delivery) -> None:
         state, config = self.state, self.state.config
-        assert config.webhook_url is not None
         faults = state.faults.settings
         delivery.body["retries"] = len(delivery.attempts)
         status: int | None = None
@@ -93,13 +93,17 @@ class WebhookDispatcher:
         if state.delivery_rng.random() < faults.webhook_failure_rate:
             error = "injected failure"
         else:
-            status, error = await self._post(delivery.body)
+            status, error = await self._post(
+                delivery.body, int(delivery.body["booking"]["propertyId"])
+            )
         delivery.attempts.append(Attempt(state.now(), status, error))
         if status is not None and status < 400:
             delivery.status = "delivered"
             delivery.next_attempt_at = None
             if state.delivery_rng.random() < faults.webhook_duplicate_rate:
-                again, why = await self._post(delivery.body)
+                again, why = await self._post(
+                    delivery.body, int(delivery.body["booking"]["propertyId"])
+                )
                 delivery.attempts.append(Attempt(state.now(), again, why, is_duplicate=True))
             return
         retries = config.webhook_retry_delays_seconds
@@ -110,15 +114,17 @@ class WebhookDispatcher:
         else:
             delivery.next_attempt_at = state.now() + timedelta(seconds=retries[failed - 1])
 
-    async def _post(self, body: dict[str, Any]) -> tuple[int | None, str | None]:
+    async def _post(self, body: dict[str, Any], property_id: int) -> tuple[int | None, str | None]:
         config = self.state.config
-        assert config.webhook_url is not None
-        headers = custom_headers(config.webhook_custom_header)
+        hook = self.state.webhooks.get(property_id)
+        if hook is None or not hook.get("url"):
+            return None, "no webhook URL"
+        headers = custom_headers(str(hook.get("customHeader") or ""))
         try:
             async with httpx.AsyncClient(
                 transport=config.webhook_transport, timeout=config.webhook_timeout_seconds
             ) as client:
-                response = await client.post(config.webhook_url, json=body, headers=headers)
+                response = await client.post(str(hook["url"]), json=body, headers=headers)
         except httpx.HTTPError as exc:
             return None, type(exc).__name__
         return response.status_code, None
