@@ -11,17 +11,26 @@ bookings new, modified and cancelled are each stored once, by webhook or by the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from innsync.channels.beds24.client import MAX_POST_BYTES, MAX_POST_ITEMS
+from innsync.connections import service as connections
+from innsync.connections.models import Connection
+from innsync.connections.schemas import ConnectionUpdate
 from innsync.crypto import SecretBox
+from innsync.db.engine import transaction
+from innsync.events import kinds
+from innsync.events.models import Event
+from innsync.sync.worker import SyncWorker
 from tests.channels import beds24_openapi
 from tests.channels.beds24_live import HORIZON_DAYS, LiveBeds24, live_beds24
 
@@ -233,3 +242,35 @@ def test_two_properties_on_one_account_never_exceed_its_credits(
         assert {"201", "202", "203", "204"} <= set(held)
         assert live.dead_letters() == []
         assert live.transport.problems() == []
+
+
+def test_a_refused_refresh_token_sets_the_connection_to_needs_attention_with_an_event(
+    live: LiveBeds24,
+) -> None:
+    hotel = live.hotel
+    with transaction(live.sessions) as session:
+        connections.update_connection(
+            session,
+            live.box,
+            hotel.tenant_id,
+            hotel.connection_id,
+            ConnectionUpdate(config={"refresh_token": "revoked-refresh-token"}),
+        )
+    seed_varied_ari(live)
+
+    async def one_pass() -> None:
+        async with httpx.AsyncClient(transport=live.transport, timeout=30) as http:
+            worker = SyncWorker(live.sessions, live.adapter_for(http), clock=live.clock)
+            await worker.run_once()
+
+    asyncio.run(one_pass())
+    with live.sessions() as session:
+        connection = session.get_one(Connection, hotel.connection_id)
+        assert connection.state == "needs_attention"
+        assert "new invite code" in connection.state_reason
+        assert "revoked-refresh-token" not in connection.state_reason
+        raised = session.scalars(
+            select(Event.kind).where(Event.kind == kinds.CONNECTION_NEEDS_ATTENTION)
+        ).all()
+    assert len(raised) == 1
+    assert live.calendar_posts() == []
