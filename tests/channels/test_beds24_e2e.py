@@ -274,3 +274,18 @@ def test_a_refused_refresh_token_sets_the_connection_to_needs_attention_with_an_
         ).all()
     assert len(raised) == 1
     assert live.calendar_posts() == []
+
+
+def test_duplicated_and_reordered_webhooks_store_each_booking_once(live: LiveBeds24) -> None:
+    live.sim.post(
+        "/_sim/faults", {"webhook_duplicate_rate": 1.0, "webhook_reorder_rate": 0.5, "seed": 3}
+    )
+    first = live.book(201, first=10, nights=2)
+    second = live.book(202, first=12, nights=1)
+    live.modify(first, departure=live.day(13).isoformat())
+    live.clock.advance(120)
+    live.sim.post("/_sim/tick", {})  # the held-back deliveries
+    live.inbound()
+    by_id = {r.channel_booking_id: r for r in live.reservations()}
+    assert set(by_id) == {str(first), str(second)}
+    assert (by_id[str(first)].departure - by_id[str(first)].arrival).days == 3
