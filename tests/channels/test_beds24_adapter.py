@@ -489,3 +489,12 @@ def test_webhooks_are_registered_on_the_property_once(pair: Beds24Pair) -> None:
     without = pair.adapter(webhook_secret=None)
     with pytest.raises(ChannelRejectedError, match="webhook_secret"):
         run(without.register_webhooks(url))
+
+
+def test_inquiries_are_not_taken_in(pair: Beds24Pair) -> None:
+    adapter = pair.adapter()
+    made = _book(pair, 201, 3, 5)
+    run(pair.sim("POST", f"/bookings/{made['id']}/modify", {"status": "inquiry"}))
+    assert run(adapter.pull_revisions(None)).revisions == ()
+    delivered = pair.deliveries.received[-1]
+    assert run(adapter.parse_webhook(dict(delivered.headers), delivered.content)) == ()

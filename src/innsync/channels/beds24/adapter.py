@@ -244,6 +244,8 @@ class Beds24Adapter:
     def _revision(self, booking: Mapping[str, object]) -> BookingRevision | None:
         if is_own_booking(booking):
             return None  # innsync's own direct booking coming back: never taken in again
+        if booking.get("status") in self.config.ignored_statuses:
+            return None
         property_id = booking.get("propertyId")
         if property_id is not None and property_id != self.config.property_id:
             return None
@@ -274,7 +276,7 @@ class Beds24Adapter:
         """§2.8 version 2: one booking as it is now; its status says new, modified or cancelled."""
         del headers
         booking = booking_of(body)
-        if is_own_booking(booking):
+        if is_own_booking(booking) or booking.get("status") in self.config.ignored_statuses:
             return ()
         try:
             revision = revision_from_booking(

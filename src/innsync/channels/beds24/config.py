@@ -72,6 +72,11 @@ class Beds24Config(ChannelConfig):
     webhook_secret: SecretStr | None = Field(
         default=None, description="The custom header's value; unset refuses every webhook"
     )
+    ignored_statuses: tuple[str, ...] = Field(
+        default=("inquiry",),
+        description="Booking statuses that are not reservations (§2.5: an inquiry holds no "
+        "room); such bookings are not taken in",
+    )
     pull_poll_seconds: float = Field(default=300.0, ge=30, le=86_400)
     first_pull_days: int = Field(
         default=30, ge=1, le=365, description="The first modifiedFrom pull looks this far back"
