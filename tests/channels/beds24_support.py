@@ -7,7 +7,6 @@ Beds24's OpenAPI file (``beds24_openapi``).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -120,12 +119,3 @@ class Beds24Pair:
 
     async def close(self) -> None:
         await self.http.aclose()
-
-
-def replace_secret(config: Beds24Config, **secrets: str) -> dict[str, Any]:
-    """Config changes with these secrets as ``SecretStr``."""
-    del config
-    return {name: SecretStr(value) for name, value in secrets.items()}
-
-
-__all__ = ["Beds24Pair", "dataclasses"]
