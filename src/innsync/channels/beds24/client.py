@@ -124,6 +124,7 @@ class Beds24Client:
         self._now = now
         self.meter = meter
         self._last_refused = False
+        self._last_status: int | None = None
         headers = {} if config.organization is None else {"organization": config.organization}
         self._http = ChannelHttp(
             http=http,
@@ -202,6 +203,7 @@ class Beds24Client:
     def _observe(self, response: httpx.Response) -> None:
         refused = response.status_code == 429
         self._last_refused = refused
+        self._last_status = response.status_code
         self.meter.record(read_headers(response.headers), self._now(), refused=refused)
 
     async def _wait_for_credits(self, what: str) -> None:
@@ -249,7 +251,9 @@ class Beds24Client:
                 )
             except ChannelAuthError:
                 token = self._current_token
-                if attempt == 2 or token is None:
+                # A 401 is the token (expired or revoked early); a 403 is the scopes, which a
+                # new token would not change.
+                if attempt == 2 or token is None or self._last_status != 401:
                     raise
                 await self.keeper.rejected(token)
                 continue
