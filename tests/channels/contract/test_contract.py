@@ -98,6 +98,11 @@ KNOWN_GAPS: dict[str, dict[str, str]] = {
         "pulls_reservations": "not built yet over §1.9 fetch (CHECKLIST booking_revisions_pull)",
         "acknowledges_reservations": "Aiosell has no acknowledgement call (§1.10)",
     },
+    "booking_com": {
+        "reads_back_ari": "the OTA API has no ARI read (§3.1); only legacy B.XML "
+        "roomrateavailability, not built (CHECKLIST read_back)",
+        "receives_webhooks": "Booking.com never pushes reservations; they are pulled (§3.1)",
+    },
 }
 
 

@@ -61,9 +61,9 @@ BOOKING_COM_LIMITS = ChannelLimits(
     requests_per_window=60,
     window_seconds=60.0,
     window_scope="property",
-    # Availability and restrictions share OTA_HotelAvailNotif, prices go to RateAmountNotif;
-    # innsync's two budgets (availability, rates) map onto those endpoints.
-    separate_budgets=True,
+    # Rooms to sell and restrictions share OTA_HotelAvailNotif, so availability and rate pushes
+    # spend one budget (a rate push may also post one RateAmountNotif).
+    separate_budgets=False,
     # §3.1: no documented payload cap; innsync's parser refuses answers past 8 MB.
     max_request_bytes=None,
     max_entries_per_request=None,

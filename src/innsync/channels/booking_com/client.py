@@ -32,6 +32,9 @@ RATE_AMOUNT_PATH = "/hotels/ota/OTA_HotelRateAmountNotif"
 NEW_RESERVATIONS_PATH = "/hotels/ota/OTA_HotelResNotif"
 MODIFIED_RESERVATIONS_PATH = "/hotels/ota/OTA_HotelResModifyNotif"
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+# §3.1 publishes no rate limit nor a Retry-After; a 429 waits out the one-minute window the
+# adapter's limits declare.
+RATE_LIMIT_PAUSE = 60.0
 
 
 class ResponseTokenMismatchError(ChannelRejectedError):
@@ -79,7 +82,12 @@ class BookingComClient:
         self.keeper = TokenKeeper(credentials, "access", self._obtain, now=now)
         timeout = httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
         self._auth = ChannelHttp(
-            http, channel=CHANNEL, base_url=config.auth_url, timeout=timeout, now=now
+            http,
+            channel=CHANNEL,
+            base_url=config.auth_url,
+            timeout=timeout,
+            now=now,
+            rate_limit_pause=RATE_LIMIT_PAUSE,
         )
         self._supply = self._channel_http(http, config.supply_url, timeout)
         self._secure = self._channel_http(http, config.reservations_url, timeout)
@@ -96,6 +104,7 @@ class BookingComClient:
             auth_headers=self._bearer,
             describe=describe,
             now=self._now,
+            rate_limit_pause=RATE_LIMIT_PAUSE,
             # §3.1: the ARI endpoints take `Accept-Version: 1.1`.
             default_headers={"Accept-Version": "1.1"},
         )
