@@ -622,8 +622,8 @@ class AiosellHarness(AdapterHarness):
 class BookingComHarness(AdapterHarness):
     """``BookingComAdapter`` against the in-process Booking.com simulator (OTA XML).
 
-    The simulator holds its default hotel (``1234567``, three rooms with rate plans ``9001``
-    and ``9002``). Booking.com never pushes reservations (§3.1), so there are no webhooks: a
+    The simulator holds its default hotel (``1234567``, three rooms with two rate plans each,
+    ``9001`` to ``9006``). Booking.com never pushes reservations (§3.1), so there are no webhooks: a
     produced revision carries none, and the webhook tests are skipped for it (KNOWN_GAPS).
     The adapter gets its own token budget, so tests never share the process-wide one.
     """
@@ -635,7 +635,7 @@ class BookingComHarness(AdapterHarness):
     client_secret = "contract-client-secret"
     sim_url = "http://booking.sim/_sim"
     room_types = ("123456701", "123456702")
-    rate_plans = (("123456701", "9001"), ("123456702", "9001"))
+    rate_plans = (("123456701", "9001"), ("123456702", "9003"))
 
     def __init__(self) -> None:
         super().__init__()

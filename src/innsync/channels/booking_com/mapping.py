@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from innsync.channels.types import AvailabilityUpdate, EntryResult, RateUpdate
+from innsync.channels.types import AvailabilityUpdate, EntryResult, RateUpdate, RateValues
 from innsync.xmlkit.parsing import Builder, Element, attribute, child, children, text_of, to_bytes
 
 OTA_NAMESPACE = "http://www.opentravel.org/OTA/2003/05"
@@ -60,6 +60,19 @@ class Planned:
     elements: list[Element] = field(default_factory=list)
     partly_unsent: set[int] = field(default_factory=set)
     refused: dict[int, str] = field(default_factory=dict)
+
+
+# The "off" value of each field Booking.com cannot be sent: innsync states every restriction
+# explicitly (sync.desired), and an off value needs no message.
+_OFF_VALUES: dict[str, object] = {"min_stay_through": 1, "min_advance": 0, "max_advance": 0}
+
+
+def holds_unsent_values(values: RateValues) -> bool:
+    """Whether ``values`` sets a field no Booking.com message carries to something but off."""
+    return any(
+        getattr(values, name) not in (None, _OFF_VALUES.get(name))
+        for name in values.fields() - SENT_RATE_FIELDS
+    )
 
 
 def first_open_date(now: datetime, zone: tzinfo) -> date:
@@ -110,7 +123,7 @@ def plan_availability(
                 planned.origins.append(index)
             continue
         values = update.values
-        if values.fields() - SENT_RATE_FIELDS:
+        if holds_unsent_values(values):
             planned.partly_unsent.add(index)
         statuses = [
             (_RESTRICTION_NAMES[name], getattr(values, name))

@@ -43,13 +43,15 @@ class HotelSetup:
         return next((room for room in self.rooms if room.room_id == room_id), None)
 
 
+# Rate ids are the hotel's; each room here sells its own two, as innsync maps one channel code
+# to one rate plan of one room type.
 DEFAULT_HOTELS = (
     HotelSetup(
         "1234567",
         (
             RoomSetup("123456701", ("9001", "9002")),
-            RoomSetup("123456702", ("9001", "9002")),
-            RoomSetup("123456703", ("9001", "9002")),
+            RoomSetup("123456702", ("9003", "9004")),
+            RoomSetup("123456703", ("9005", "9006")),
         ),
     ),
 )

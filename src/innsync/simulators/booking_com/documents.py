@@ -89,58 +89,58 @@ def _reservation(parent: Element, name: str, entry: QueueEntry, currency: str) -
     room_total = price * nights
     tax = (room_total * Decimal("0.09")).quantize(Decimal("0.01"))
     city_tax = Decimal("2.50") * nights
-    if booking.status != "Cancel":
-        stay = OTA.sub(OTA.sub(item, "RoomStays"), "RoomStay", {"IndexNumber": "1"})
-        OTA.sub(OTA.sub(stay, "RoomTypes"), "RoomType", {"RoomTypeCode": booking.room_id})
-        OTA.sub(OTA.sub(stay, "RatePlans"), "RatePlan", {"RatePlanCode": booking.rate_id})
-        room_rate = OTA.sub(
-            OTA.sub(stay, "RoomRates"),
-            "RoomRate",
-            {"RoomTypeCode": booking.room_id, "RatePlanCode": booking.rate_id, "NumberOfUnits": 1},
-        )
-        rates = OTA.sub(room_rate, "Rates")
-        for night in range(nights):
-            day = booking.arrival + timedelta(days=night)
-            rate = OTA.sub(rates, "Rate", {"EffectiveDate": day.isoformat()})
-            OTA.sub(rate, "Base", {"AmountAfterTax": _money(price), "CurrencyCode": currency})
-        counts = OTA.sub(stay, "GuestCounts")
-        OTA.sub(counts, "GuestCount", {"AgeQualifyingCode": "10", "Count": booking.adults})
-        for age in booking.children_ages:
-            OTA.sub(counts, "GuestCount", {"AgeQualifyingCode": "8", "Count": 1, "Age": age})
-        OTA.sub(
-            stay,
-            "TimeSpan",
-            {"Start": booking.arrival.isoformat(), "End": booking.departure.isoformat()},
-        )
-        total = OTA.sub(
-            stay,
-            "Total",
-            {
-                "AmountAfterTax": _money(room_total + city_tax),
-                "AmountBeforeTax": _money(room_total - tax),
-                "CurrencyCode": currency,
-            },
-        )
-        taxes = OTA.sub(total, "Taxes")
-        vat = OTA.sub(
-            taxes,
-            "Tax",
-            {"Type": "Inclusive", "Code": "36", "Amount": _money(tax), "CurrencyCode": currency},
-        )
-        OTA.sub(OTA.sub(vat, "TaxDescription"), "Text", text="VAT")
-        city = OTA.sub(
-            taxes,
-            "Tax",
-            {
-                "Type": "Exclusive",
-                "Code": "3",
-                "Amount": _money(city_tax),
-                "CurrencyCode": currency,
-            },
-        )
-        OTA.sub(OTA.sub(city, "TaxDescription"), "Text", text="City tax")
-        requests = OTA.sub(OTA.sub(stay, "SpecialRequests"), "SpecialRequest")
-        OTA.sub(requests, "Text", text="Quiet room, high floor if possible")
+    # A cancellation carries the stay it cancels, as the other messages do.
+    stay = OTA.sub(OTA.sub(item, "RoomStays"), "RoomStay", {"IndexNumber": "1"})
+    OTA.sub(OTA.sub(stay, "RoomTypes"), "RoomType", {"RoomTypeCode": booking.room_id})
+    OTA.sub(OTA.sub(stay, "RatePlans"), "RatePlan", {"RatePlanCode": booking.rate_id})
+    room_rate = OTA.sub(
+        OTA.sub(stay, "RoomRates"),
+        "RoomRate",
+        {"RoomTypeCode": booking.room_id, "RatePlanCode": booking.rate_id, "NumberOfUnits": 1},
+    )
+    rates = OTA.sub(room_rate, "Rates")
+    for night in range(nights):
+        day = booking.arrival + timedelta(days=night)
+        rate = OTA.sub(rates, "Rate", {"EffectiveDate": day.isoformat()})
+        OTA.sub(rate, "Base", {"AmountAfterTax": _money(price), "CurrencyCode": currency})
+    counts = OTA.sub(stay, "GuestCounts")
+    OTA.sub(counts, "GuestCount", {"AgeQualifyingCode": "10", "Count": booking.adults})
+    for age in booking.children_ages:
+        OTA.sub(counts, "GuestCount", {"AgeQualifyingCode": "8", "Count": 1, "Age": age})
+    OTA.sub(
+        stay,
+        "TimeSpan",
+        {"Start": booking.arrival.isoformat(), "End": booking.departure.isoformat()},
+    )
+    total = OTA.sub(
+        stay,
+        "Total",
+        {
+            "AmountAfterTax": _money(room_total + city_tax),
+            "AmountBeforeTax": _money(room_total - tax),
+            "CurrencyCode": currency,
+        },
+    )
+    taxes = OTA.sub(total, "Taxes")
+    vat = OTA.sub(
+        taxes,
+        "Tax",
+        {"Type": "Inclusive", "Code": "36", "Amount": _money(tax), "CurrencyCode": currency},
+    )
+    OTA.sub(OTA.sub(vat, "TaxDescription"), "Text", text="VAT")
+    city = OTA.sub(
+        taxes,
+        "Tax",
+        {
+            "Type": "Exclusive",
+            "Code": "3",
+            "Amount": _money(city_tax),
+            "CurrencyCode": currency,
+        },
+    )
+    OTA.sub(OTA.sub(city, "TaxDescription"), "Text", text="City tax")
+    requests = OTA.sub(OTA.sub(stay, "SpecialRequests"), "SpecialRequest")
+    OTA.sub(requests, "Text", text="Quiet room, high floor if possible")
     guest = OTA.sub(OTA.sub(item, "ResGuests"), "ResGuest", {"ArrivalTime": "16:00:00"})
     customer = OTA.sub(
         OTA.sub(OTA.sub(OTA.sub(guest, "Profiles"), "ProfileInfo"), "Profile"), "Customer"
@@ -171,16 +171,15 @@ def _reservation(parent: Element, name: str, entry: QueueEntry, currency: str) -
     )
     OTA.sub(card, "CardHolderName", text=f"{booking.guest_given} {booking.guest_surname}")
     OTA.sub(card, "CardNumber", {"Mask": "xxxxxxxxxxxx4242"})
-    if booking.status != "Cancel":
-        OTA.sub(
-            info,
-            "Total",
-            {
-                "AmountAfterTax": _money(room_total + city_tax),
-                "AmountBeforeTax": _money(room_total - tax),
-                "CurrencyCode": currency,
-            },
-        )
+    OTA.sub(
+        info,
+        "Total",
+        {
+            "AmountAfterTax": _money(room_total + city_tax),
+            "AmountBeforeTax": _money(room_total - tax),
+            "CurrencyCode": currency,
+        },
+    )
     ids = OTA.sub(info, "HotelReservationIDs")
     OTA.sub(ids, "HotelReservationID", {"ResID_Type": "14", "ResID_Value": booking.reservation_id})
     if entry.response_token is not None:
