@@ -92,6 +92,10 @@ def open_runs(dates: Iterable[date], first_open: date) -> Iterator[tuple[date, d
         yield run[0], run[-1]
 
 
+def _has_past_dates(update: AvailabilityUpdate | RateUpdate, first_open: date) -> bool:
+    return update.dates.start < first_open
+
+
 def _control(start: date, end: date, room: str, plan: str | None = None) -> dict[str, str | None]:
     return {
         "Start": start.isoformat(),
@@ -108,8 +112,8 @@ def plan_availability(
     planned = Planned()
     for index, update in enumerate(updates):
         runs = list(open_runs(update.covered_dates(), first_open))
-        if len(runs) < len(list(open_runs(update.covered_dates(), date.min))):
-            planned.partly_unsent.add(index)  # some dates were past
+        if _has_past_dates(update, first_open):
+            planned.partly_unsent.add(index)  # its past dates are kept back
         if isinstance(update, AvailabilityUpdate):
             for start, end in runs:
                 message = OTA.root(
@@ -185,7 +189,7 @@ def plan_rate_amounts(
             planned.refused[index] = f"a price has more than {decimal_places} decimal places"
             continue
         runs = list(open_runs(update.covered_dates(), first_open))
-        if len(runs) < len(list(open_runs(update.covered_dates(), date.min))):
+        if _has_past_dates(update, first_open):
             planned.partly_unsent.add(index)
         for start, end in runs:
             message = OTA.root("RateAmountMessage")

@@ -1,0 +1,274 @@
+"""Booking.com's pure mapping: ARI messages, RS verdicts, reservation messages and acks."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from innsync.channels.booking_com.mapping import (
+    MessageStamp,
+    avail_notif,
+    entry_results,
+    minor_units,
+    open_runs,
+    plan_availability,
+    plan_rate_amounts,
+    rate_amount_notif,
+    read_acknowledgement,
+)
+from innsync.channels.booking_com.reservations import (
+    RevisionKey,
+    acknowledgement,
+    pulled_reservations,
+    revision_id,
+)
+from innsync.channels.errors import ChannelRejectedError
+from innsync.channels.types import AvailabilityUpdate, RateUpdate, RateValues
+from innsync.stay_dates import DateRange
+from innsync.xmlkit.parsing import attribute, parse_xml, path
+from innsync.xmlkit.validation import opentravel_2015a
+
+TODAY = date(2030, 1, 7)
+NOW = datetime(2030, 1, 7, 9, tzinfo=UTC)
+STAMP = MessageStamp("echo-1", NOW, "Test")
+
+
+@given(st.sets(st.integers(min_value=-5, max_value=60)))
+def test_runs_cover_exactly_the_open_dates(offsets: set[int]) -> None:
+    dates = {TODAY + timedelta(days=n) for n in offsets}
+    runs = list(open_runs(dates, TODAY))
+    covered = [
+        start + timedelta(days=n) for start, end in runs for n in range((end - start).days + 1)
+    ]
+    assert covered == sorted(day for day in dates if day >= TODAY)
+    # Runs are maximal: two runs never touch.
+    assert all(b[0] - a[1] > timedelta(days=1) for a, b in itertools.pairwise(runs))
+
+
+def test_availability_is_one_message_per_range_past_dates_left_out() -> None:
+    updates = (
+        AvailabilityUpdate(
+            "R1", DateRange(TODAY - timedelta(days=3), TODAY + timedelta(days=5)), 4
+        ),
+        AvailabilityUpdate(
+            "R2", DateRange(TODAY + timedelta(days=1), TODAY + timedelta(days=2)), 0
+        ),
+    )
+    planned = plan_availability(updates, TODAY)
+    outgoing = avail_notif("77", planned, STAMP)
+    assert outgoing is not None
+    root = parse_xml(outgoing.body)
+    assert opentravel_2015a().errors(root) == []
+    controls = [
+        (attribute(c, "InvTypeCode"), attribute(c, "Start"), attribute(c, "End"))
+        for c in path(root, "AvailStatusMessages", "AvailStatusMessage", "StatusApplicationControl")
+    ]
+    assert controls == [("R1", "2030-01-07", "2030-01-11"), ("R2", "2030-01-08", "2030-01-08")]
+    assert outgoing.origins == (0, 1)
+    assert planned.partly_unsent == {0}  # its past dates were kept back
+
+
+def test_rate_restrictions_go_to_avail_notif_and_prices_to_rate_amount_notif() -> None:
+    values = RateValues(
+        price=Decimal("120.50"),
+        occupancy_prices=((1, Decimal("95")),),
+        min_stay_arrival=2,
+        max_stay=0,
+        closed_to_arrival=True,
+        closed_to_departure=False,
+        stop_sell=False,
+        min_stay_through=1,
+        min_advance=0,
+    )
+    update = RateUpdate("R1", "P1", DateRange(TODAY, TODAY + timedelta(days=2)), values)
+    restrictions = plan_availability((update,), TODAY)
+    prices = plan_rate_amounts((update,), TODAY, "EUR", 2)
+    assert restrictions.partly_unsent == set()  # the off values need no message
+    avail = avail_notif("77", restrictions, STAMP)
+    rates = rate_amount_notif("77", prices, STAMP)
+    assert avail is not None
+    assert rates is not None
+    for body in (avail.body, rates.body):
+        assert opentravel_2015a().errors(parse_xml(body)) == []
+    statuses = [
+        (attribute(s, "Restriction"), attribute(s, "Status"))
+        for s in path(
+            parse_xml(avail.body), "AvailStatusMessages", "AvailStatusMessage", "RestrictionStatus"
+        )
+    ]
+    assert statuses == [("Arrival", "Close"), ("Departure", "Open"), ("Master", "Open")]
+    amounts = [
+        (
+            attribute(a, "AmountAfterTax"),
+            attribute(a, "DecimalPlaces"),
+            attribute(a, "NumberOfGuests"),
+        )
+        for a in parse_xml(rates.body).iter("{http://www.opentravel.org/OTA/2003/05}BaseByGuestAmt")
+    ]
+    assert amounts == [("12050", "2", None), ("9500", "2", "1")]
+
+
+def test_a_restriction_booking_com_cannot_hold_marks_the_entry_unsent() -> None:
+    update = RateUpdate(
+        "R1", "P1", DateRange(TODAY, TODAY + timedelta(days=1)), RateValues(min_advance=3)
+    )
+    planned = plan_availability((update,), TODAY)
+    assert planned.partly_unsent == {0}
+    assert avail_notif("77", planned, STAMP) is None
+
+
+def test_a_price_finer_than_the_decimal_places_is_refused_unsent() -> None:
+    assert minor_units(Decimal("10.005"), 2) is None
+    assert minor_units(Decimal("10.5"), 2) == 1050
+    update = RateUpdate(
+        "R1", "P1", DateRange(TODAY, TODAY + timedelta(days=1)), RateValues(price=Decimal("10.005"))
+    )
+    planned = plan_rate_amounts((update,), TODAY, "EUR", 2)
+    assert planned.refused == {0: "a price has more than 2 decimal places"}
+    (entry,) = entry_results(1, [], [planned])
+    assert (entry.accepted, entry.sent) == (False, False)
+
+
+def _rs(inner: str) -> bytes:
+    return (
+        '<OTA_HotelAvailNotifRS xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0">'
+        f"{inner}</OTA_HotelAvailNotifRS>"
+    ).encode()
+
+
+def test_warnings_with_an_rph_refuse_their_message_and_errors_refuse_all() -> None:
+    updates = tuple(
+        AvailabilityUpdate(code, DateRange(TODAY, TODAY + timedelta(days=1)), 1)
+        for code in ("A", "B", "C")
+    )
+    planned = plan_availability(updates, TODAY)
+    outgoing = avail_notif("77", planned, STAMP)
+    assert outgoing is not None
+    warned = read_acknowledgement(
+        parse_xml(
+            _rs(
+                '<Success/><Warnings><Warning Type="3" RPH="2">unknown room B</Warning>'
+                '<Warning Type="3">general</Warning></Warnings>'
+            )
+        )
+    )
+    assert warned.warnings == ("general",)
+    entries = entry_results(3, [(outgoing, warned)], [planned])
+    assert [(e.accepted, e.reason) for e in entries] == [
+        (True, None),
+        (False, "unknown room B"),
+        (True, None),
+    ]
+    failed = read_acknowledgement(
+        parse_xml(_rs('<Errors><Error Type="3" Code="NOT_A_VALID_DATE">too old</Error></Errors>'))
+    )
+    assert not failed.is_success
+    entries = entry_results(3, [(outgoing, failed)], [planned])
+    assert {e.reason for e in entries} == {"NOT_A_VALID_DATE: too old"}
+    assert not any(e.accepted for e in entries)
+
+
+RESERVATION = b"""<?xml version="1.0" encoding="UTF-8"?>
+<OTA_HotelResModifyNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0">
+ <HotelResModifies>
+  <HotelResModify ResStatus="Cancel" CreateDateTime="2030-01-05T10:00:00+00:00"
+      LastModifyDateTime="2030-01-07T08:30:00+00:00">
+   <UniqueID Type="14" ID="4000000123"/>
+   <RoomStays><RoomStay>
+     <RoomRates><RoomRate RoomTypeCode="R1" RatePlanCode="P1"><Rates>
+       <Rate EffectiveDate="2030-02-01"><Base AmountAfterTax="100.00" CurrencyCode="EUR"/></Rate>
+       <Rate EffectiveDate="2030-02-02"><Base AmountAfterTax="110.00" CurrencyCode="EUR"/></Rate>
+     </Rates></RoomRate></RoomRates>
+     <GuestCounts><GuestCount AgeQualifyingCode="10" Count="2"/>
+       <GuestCount AgeQualifyingCode="8" Count="1" Age="7"/></GuestCounts>
+     <TimeSpan Start="2030-02-01" End="2030-02-03"/>
+     <Total AmountAfterTax="215.00" CurrencyCode="EUR"><Taxes>
+       <Tax Type="Exclusive" Code="3" Amount="5.00" CurrencyCode="EUR">
+         <TaxDescription><Text>City tax</Text></TaxDescription></Tax>
+     </Taxes></Total>
+     <SpecialRequests><SpecialRequest><Text>Late arrival</Text></SpecialRequest></SpecialRequests>
+   </RoomStay></RoomStays>
+   <ResGuests><ResGuest ArrivalTime="21:30:00"><Profiles><ProfileInfo><Profile><Customer>
+     <PersonName><GivenName>Ada</GivenName><Surname>Lovelace</Surname></PersonName>
+     <Telephone PhoneNumber="+44 20 0000"/><Email>ada@example.com</Email>
+     <Address><AddressLine>1 Main St</AddressLine><CityName>London</CityName>
+       <PostalCode>N1</PostalCode><CountryName Code="gb"/></Address>
+   </Customer></Profile></ProfileInfo></Profiles></ResGuest></ResGuests>
+   <ResGlobalInfo>
+    <Guarantee><GuaranteesAccepted><GuaranteeAccepted>
+      <PaymentCard CardCode="MC" ExpireDate="0131" Remark="Virtual credit card">
+        <CardHolderName>Booking.com</CardHolderName><CardNumber Mask="xxxx1234"/>
+      </PaymentCard></GuaranteeAccepted></GuaranteesAccepted></Guarantee>
+    <Total AmountAfterTax="215.00" AmountBeforeTax="197.25" CurrencyCode="EUR"/>
+    <HotelReservationIDs>
+      <HotelReservationID ResID_Type="14" ResID_Value="4000000123"/>
+      <HotelReservationID ResID_Type="14" ResID_Value="tok-9" ResID_SourceContext="ResponseToken"/>
+    </HotelReservationIDs>
+    <TotalCommissions>
+      <CommissionPayableAmount Amount="32.25" CurrencyCode="EUR"/></TotalCommissions>
+    <BasicPropertyInfo HotelCode="77"/>
+   </ResGlobalInfo>
+  </HotelResModify>
+ </HotelResModifies>
+</OTA_HotelResModifyNotifRQ>"""
+
+
+def test_a_pulled_cancellation_carries_every_field_innsync_keeps() -> None:
+    root = parse_xml(RESERVATION)
+    assert opentravel_2015a().errors(root) == []
+    (pulled,) = pulled_reservations(root, "modify", NOW)
+    revision = pulled.revision
+    assert (pulled.reservation_id, pulled.response_token, pulled.hotel_code) == (
+        "4000000123",
+        "tok-9",
+        "77",
+    )
+    assert revision.revision_id == "m:4000000123:20300107T083000+0000"
+    assert revision.status == "cancelled"
+    assert (revision.arrival, revision.departure) == (date(2030, 2, 1), date(2030, 2, 3))
+    (room,) = revision.rooms
+    assert room.nightly_prices == (
+        (date(2030, 2, 1), Decimal("100.00")),
+        (date(2030, 2, 2), Decimal("110.00")),
+    )
+    assert (room.occupancy, room.children, room.child_ages) == (3, 1, (7,))
+    assert [(c.kind, c.name, c.amount, c.is_inclusive) for c in room.charges] == [
+        ("city_tax", "City tax", Decimal("5.00"), False)
+    ]
+    assert (revision.total_amount, revision.total_before_tax, revision.commission) == (
+        Decimal("215.00"),
+        Decimal("197.25"),
+        Decimal("32.25"),
+    )
+    assert revision.guest.name == "Ada Lovelace"
+    assert (revision.guest.country, revision.guest.city) == ("GB", "London")
+    assert (revision.arrival_time, revision.special_requests) == ("21:30", "Late arrival")
+    assert revision.payment_collect == "ota"
+    assert revision.guarantee is not None
+    assert (revision.guarantee.is_virtual, revision.guarantee.card_last_four) == (True, "1234")
+    assert revision.guarantee.expires == "01/2031"
+    assert revision.booked_at == datetime(2030, 1, 5, 10, tzinfo=UTC)
+
+
+def test_revision_ids_name_the_queue_and_round_trip() -> None:
+    key = RevisionKey.parse(revision_id("new", "4000000001", NOW))
+    assert (key.queue, key.reservation_id) == ("new", "4000000001")
+    with pytest.raises(ChannelRejectedError):
+        RevisionKey.parse("x:1:2")
+
+
+@pytest.mark.parametrize("queue", ["new", "modify"])
+def test_acknowledgements_are_schema_valid_and_carry_the_token(queue: str) -> None:
+    body = acknowledgement(queue, "77", [("4000000001", "tok"), ("4000000002", None)], NOW, "Test")  # type: ignore[arg-type]
+    root = parse_xml(body)
+    assert opentravel_2015a().errors(root) == []
+    values = [
+        attribute(held, "ResID_Value")
+        for held in root.iter("{http://www.opentravel.org/OTA/2003/05}HotelReservationID")
+    ]
+    assert values == ["4000000001", "tok", "4000000002"]
