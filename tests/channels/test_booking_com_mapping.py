@@ -165,7 +165,12 @@ def test_warnings_with_an_rph_refuse_their_message_and_errors_refuse_all() -> No
         (True, None),
     ]
     failed = read_acknowledgement(
-        parse_xml(_rs('<Errors><Error Type="3" Code="NOT_A_VALID_DATE">too old</Error></Errors>'))
+        parse_xml(
+            _rs(
+                '<Errors><Error Type="3" Code="15" ShortText="NOT_A_VALID_DATE">'
+                "too old</Error></Errors>"
+            )
+        )
     )
     assert not failed.is_success
     entries = entry_results(3, [(outgoing, failed)], [planned])

@@ -50,7 +50,7 @@ def describe(response: httpx.Response) -> str:
         return first_line or response.reason_phrase
     texts = [
         " ".join(
-            part for part in (error.get("Code"), text_of(error) or error.get("ShortText")) if part
+            part for part in (error.get("ShortText") or error.get("Code"), text_of(error)) if part
         )
         for error in root.iter()
         if isinstance(error.tag, str) and local_name(error) == "Error"

@@ -266,9 +266,10 @@ class Acknowledgement:
 
 
 def _remark(element: Element) -> str:
-    code = attribute(element, "Code")
-    text = text_of(element) or attribute(element, "ShortText") or "no text"
-    return f"{code}: {text}" if code else text
+    # Booking.com's label (NOT_A_VALID_DATE) in ShortText, else the OTA ERR code.
+    label = attribute(element, "ShortText") or attribute(element, "Code")
+    text = text_of(element) or "no text"
+    return f"{label}: {text}" if label else text
 
 
 def read_acknowledgement(root: Element) -> Acknowledgement:

@@ -23,17 +23,36 @@ _QUEUE_DOCUMENTS: dict[Queue, tuple[str, str, str]] = {
     "new": ("OTA_HotelResNotifRQ", "HotelReservations", "HotelReservation"),
     "modify": ("OTA_HotelResModifyNotifRQ", "HotelResModifies", "HotelResModify"),
 }
+# OTA Error Codes (ERR): 15 invalid date, 402 invalid room type, 249 invalid rate code,
+# 497 authorization error, 321 required field missing, 450 unable to process.
+ERR_CODES = {
+    "NOT_A_VALID_DATE": "15",
+    "INVALID_ROOM_OR_RATE": "402",
+    "UNAUTHORIZED": "497",
+    "ACCESS_DENIED": "497",
+    "INVALID_XML": "321",
+    "SCHEMA_ERROR": "321",
+    "RATE_LIMITED": "450",
+}
 RESPONSE_TOKEN_CONTEXT = "ResponseToken"  # noqa: S105 (a label, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
 class Remark:
-    """One OTA Error or Warning: its type, Booking.com's code, text and the message's RPH."""
+    """One OTA Error or Warning: Booking.com's label, the text, its type and the message's RPH.
 
-    code: str
+    The OTA ``Code`` attribute takes only OTA ERR codes (``[0-9A-Z]{1,3}``), so Booking.com's
+    label (``NOT_A_VALID_DATE``) travels in ``ShortText`` and the code is the nearest ERR one.
+    """
+
+    label: str
     text: str
     type: str = BUSINESS_RULE
     rph: int | None = None
+
+    @property
+    def code(self) -> str:
+        return ERR_CODES.get(self.label, "450")
 
 
 def answer(
@@ -51,7 +70,7 @@ def answer(
             OTA.sub(
                 holder,
                 "Error",
-                {"Type": error.type, "Code": error.code, "ShortText": error.text[:64]},
+                {"Type": error.type, "Code": error.code, "ShortText": error.label},
                 error.text,
             )
         return to_bytes(root)
@@ -62,7 +81,12 @@ def answer(
             OTA.sub(
                 holder,
                 "Warning",
-                {"Type": warning.type, "Code": warning.code, "RPH": warning.rph},
+                {
+                    "Type": warning.type,
+                    "Code": warning.code,
+                    "ShortText": warning.label,
+                    "RPH": warning.rph,
+                },
                 warning.text,
             )
     return to_bytes(root)
