@@ -248,7 +248,7 @@ class LiveBooking:
 
 
 def _create_hotel(
-    sessions: sessionmaker[Session], box: SecretBox, sim_url: str
+    sessions: sessionmaker[Session], box: SecretBox, sim_url: str, options: dict[str, Any]
 ) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], list[uuid.UUID], uuid.UUID]:
     with transaction(sessions) as session:
         tenant, _ = create_tenant(session, "Booking.com e2e")
@@ -304,6 +304,7 @@ def _create_hotel(
                     "supply_url": sim_url,
                     "reservations_url": sim_url,
                     "target": "Test",
+                    **options,
                 },
             ),
         )
@@ -326,8 +327,14 @@ def _create_hotel(
 
 
 @contextmanager
-def live_booking(engine: Engine, box: SecretBox, **sim_options: Any) -> Iterator[LiveBooking]:
-    """The simulator serving on a loopback port and the hotel mapped to it."""
+def live_booking(
+    engine: Engine,
+    box: SecretBox,
+    connection_options: dict[str, Any] | None = None,
+    **sim_options: Any,
+) -> Iterator[LiveBooking]:
+    """The simulator serving on a loopback port and the hotel mapped to it; the connection's
+    config takes ``connection_options``, the simulator's ``sim_options``."""
     sessions = session_factory(engine)
     clock = Clock()
     app = create_app(
@@ -342,7 +349,9 @@ def live_booking(engine: Engine, box: SecretBox, **sim_options: Any) -> Iterator
     )
     with ExitStack() as stack:
         sim_url = stack.enter_context(serving(app))
-        tenant_id, property_id, rooms, plans, connection_id = _create_hotel(sessions, box, sim_url)
+        tenant_id, property_id, rooms, plans, connection_id = _create_hotel(
+            sessions, box, sim_url, connection_options or {}
+        )
         yield LiveBooking(
             sessions,
             box,

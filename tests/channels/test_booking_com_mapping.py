@@ -15,6 +15,7 @@ from innsync.channels.booking_com.mapping import (
     avail_notif,
     entry_results,
     minor_units,
+    month_runs,
     open_runs,
     plan_availability,
     plan_rate_amounts,
@@ -277,3 +278,37 @@ def test_acknowledgements_are_schema_valid_and_carry_the_token(queue: str) -> No
         for held in root.iter("{http://www.opentravel.org/OTA/2003/05}HotelReservationID")
     ]
     assert values == ["4000000001", "tok", "4000000002"]
+
+
+@given(st.integers(min_value=0, max_value=800), st.integers(min_value=0, max_value=120))
+def test_month_runs_cut_at_month_ends_and_cover_the_same_dates(offset: int, length: int) -> None:
+    start = TODAY + timedelta(days=offset)
+    end = start + timedelta(days=length)
+    pieces = list(month_runs([(start, end)]))
+    assert pieces[0][0] == start
+    assert pieces[-1][1] == end
+    for (first, last), following in zip(pieces, [*pieces[1:], None], strict=True):
+        assert (first.year, first.month) == (last.year, last.month)
+        if following is not None:
+            assert following[0] == last + timedelta(days=1)
+            assert following[0].day == 1
+
+
+def test_month_batches_group_messages_per_calendar_month() -> None:
+    update = AvailabilityUpdate("R1", DateRange(date(2030, 1, 20), date(2030, 3, 5)), 2)
+    planned = plan_availability((update,), TODAY, month_batches=True)
+    batches = planned.by_month()
+    spans = [
+        [
+            (attribute(c, "Start"), attribute(c, "End"))
+            for c in batch.elements[0].iter()
+            if c.get("Start")
+        ]
+        for batch in batches
+    ]
+    assert spans == [
+        [("2030-01-20", "2030-01-31")],
+        [("2030-02-01", "2030-02-28")],
+        [("2030-03-01", "2030-03-04")],
+    ]
+    assert [batch.origins for batch in batches] == [[0], [0], [0]]

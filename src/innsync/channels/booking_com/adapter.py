@@ -132,33 +132,35 @@ class BookingComAdapter:
     async def push_availability(self, request: PushRequest[AvailabilityUpdate]) -> PushResult:
         """§3.1: one OTA_HotelAvailNotifRQ with a BookingLimit message per range."""
         first_open = request.today or first_open_date(self._now(), self._zone)
-        planned = plan_availability(request.updates, first_open)
+        planned = plan_availability(request.updates, first_open, self.config.month_batches)
         return await self._push(len(request.updates), [(planned, "avail")])
 
     async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
         """§3.1: restrictions in one OTA_HotelAvailNotifRQ, prices in one
         OTA_HotelRateAmountNotifRQ, each only when the request has some."""
         first_open = request.today or first_open_date(self._now(), self._zone)
-        restrictions = plan_availability(request.updates, first_open)
+        batches = self.config.month_batches
+        restrictions = plan_availability(request.updates, first_open, batches)
         prices = plan_rate_amounts(
-            request.updates, first_open, self.config.currency, self.config.decimal_places
+            request.updates, first_open, self.config.currency, self.config.decimal_places, batches
         )
         return await self._push(len(request.updates), [(restrictions, "avail"), (prices, "rate")])
 
     async def _push(self, count: int, parts: list[tuple[Planned, str]]) -> PushResult:
         sent = []
         for planned, endpoint in parts:
-            stamp = self._stamp()
-            if endpoint == "avail":
-                outgoing = avail_notif(self.config.hotel_id, planned, stamp)
-                if outgoing is not None:
-                    root = await self._client.avail_notif(outgoing.body)
-                    sent.append((outgoing, read_acknowledgement(root)))
-            else:
-                outgoing = rate_amount_notif(self.config.hotel_id, planned, stamp)
-                if outgoing is not None:
-                    root = await self._client.rate_amount_notif(outgoing.body)
-                    sent.append((outgoing, read_acknowledgement(root)))
+            # One request per calendar month with month batches (§3.1), else one in all.
+            for batch in planned.by_month() if self.config.month_batches else [planned]:
+                if endpoint == "avail":
+                    outgoing = avail_notif(self.config.hotel_id, batch, self._stamp())
+                    if outgoing is not None:
+                        root = await self._client.avail_notif(outgoing.body)
+                        sent.append((outgoing, read_acknowledgement(root)))
+                else:
+                    outgoing = rate_amount_notif(self.config.hotel_id, batch, self._stamp())
+                    if outgoing is not None:
+                        root = await self._client.rate_amount_notif(outgoing.body)
+                        sent.append((outgoing, read_acknowledgement(root)))
         entries = entry_results(count, sent, [planned for planned, _ in parts])
         warnings = tuple(warning for _, answer in sent for warning in answer.warnings)
         refused = tuple(f"entry {e.index}: {e.reason}" for e in entries if not e.accepted)

@@ -47,6 +47,10 @@ class BookingComConfig(ChannelConfig):
         default="hotel_ids",
         description="Query parameter naming the hotel on reservation pulls [UNCONFIRMED, §3.1]",
     )
+    month_batches: bool = Field(
+        default=False,
+        description="One request per calendar month (§3.1 'batch by month', read as advice)",
+    )
     target: str = Field(default="Production", pattern=r"^(Test|Production)$")
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=60)

@@ -58,8 +58,23 @@ class Planned:
 
     origins: list[int] = field(default_factory=list)
     elements: list[Element] = field(default_factory=list)
+    months: list[date] = field(default_factory=list)
+    """The first day of the month each element's dates fall in (with month batches)."""
     partly_unsent: set[int] = field(default_factory=set)
     refused: dict[int, str] = field(default_factory=dict)
+
+    def add(self, element: Element, origin: int, start: date) -> None:
+        self.elements.append(element)
+        self.origins.append(origin)
+        self.months.append(start.replace(day=1))
+
+    def by_month(self) -> list[Planned]:
+        """The elements grouped per calendar month (§3.1 "batch by month"), months in order."""
+        groups: dict[date, Planned] = {}
+        for element, origin, month in zip(self.elements, self.origins, self.months, strict=True):
+            group = groups.setdefault(month, Planned())
+            group.add(element, origin, month)
+        return [groups[month] for month in sorted(groups)]
 
 
 # The "off" value of each field Booking.com cannot be sent: innsync states every restriction
@@ -92,6 +107,24 @@ def open_runs(dates: Iterable[date], first_open: date) -> Iterator[tuple[date, d
         yield run[0], run[-1]
 
 
+def month_runs(runs: Iterable[tuple[date, date]]) -> Iterator[tuple[date, date]]:
+    """The runs cut at month ends, so each piece lies in one calendar month."""
+    for start, end in runs:
+        piece = start
+        while piece <= end:
+            following = (piece.replace(day=28) + timedelta(days=4)).replace(day=1)
+            last = min(end, following - timedelta(days=1))
+            yield piece, last
+            piece = last + timedelta(days=1)
+
+
+def _runs(
+    update: AvailabilityUpdate | RateUpdate, first_open: date, month_batches: bool
+) -> list[tuple[date, date]]:
+    runs = open_runs(update.covered_dates(), first_open)
+    return list(month_runs(runs) if month_batches else runs)
+
+
 def _has_past_dates(update: AvailabilityUpdate | RateUpdate, first_open: date) -> bool:
     return update.dates.start < first_open
 
@@ -106,12 +139,14 @@ def _control(start: date, end: date, room: str, plan: str | None = None) -> dict
 
 
 def plan_availability(
-    updates: Sequence[AvailabilityUpdate | RateUpdate], first_open: date
+    updates: Sequence[AvailabilityUpdate | RateUpdate],
+    first_open: date,
+    month_batches: bool = False,
 ) -> Planned:
     """The AvailStatusMessage elements for rooms to sell and restrictions, in update order."""
     planned = Planned()
     for index, update in enumerate(updates):
-        runs = list(open_runs(update.covered_dates(), first_open))
+        runs = _runs(update, first_open, month_batches)
         if _has_past_dates(update, first_open):
             planned.partly_unsent.add(index)  # its past dates are kept back
         if isinstance(update, AvailabilityUpdate):
@@ -123,8 +158,7 @@ def plan_availability(
                 OTA.sub(
                     message, "StatusApplicationControl", _control(start, end, update.room_type_code)
                 )
-                planned.elements.append(message)
-                planned.origins.append(index)
+                planned.add(message, index, start)
             continue
         values = update.values
         if holds_unsent_values(values):
@@ -158,8 +192,7 @@ def plan_availability(
                         "RestrictionStatus",
                         {"Status": "Close" if closed else "Open", "Restriction": restriction},
                     )
-                planned.elements.append(message)
-                planned.origins.append(index)
+                planned.add(message, index, start)
     return planned
 
 
@@ -172,7 +205,11 @@ def minor_units(amount: Decimal, decimal_places: int) -> int | None:
 
 
 def plan_rate_amounts(
-    updates: Sequence[RateUpdate], first_open: date, currency: str, decimal_places: int
+    updates: Sequence[RateUpdate],
+    first_open: date,
+    currency: str,
+    decimal_places: int,
+    month_batches: bool = False,
 ) -> Planned:
     """The RateAmountMessage elements for every update with a price."""
     planned = Planned()
@@ -188,7 +225,7 @@ def plan_rate_amounts(
         if any(minor is None for _, minor in amounts):
             planned.refused[index] = f"a price has more than {decimal_places} decimal places"
             continue
-        runs = list(open_runs(update.covered_dates(), first_open))
+        runs = _runs(update, first_open, month_batches)
         if _has_past_dates(update, first_open):
             planned.partly_unsent.add(index)
         for start, end in runs:
@@ -208,8 +245,7 @@ def plan_rate_amounts(
                         "NumberOfGuests": guests,
                     },
                 )
-            planned.elements.append(message)
-            planned.origins.append(index)
+            planned.add(message, index, start)
     return planned
 
 

@@ -196,6 +196,16 @@ async def _ari(
             # §3.1 Rules: "anything older gets error NOT_A_VALID_DATE"; nothing is applied.
             text = f"Start {start} / End {end} is not a valid date range (oldest {oldest})"
             return _xml(answer(rs_name, now, errors=[Remark("NOT_A_VALID_DATE", text)]), 200)
+    most = state.config.max_months_per_request
+    if most is not None:
+        months = {
+            (day.year, day.month)
+            for message in messages
+            for day in _dates(child(message, "StatusApplicationControl"))
+        }
+        if len(months) > most:
+            text = f"the request spans {len(months)} months; batch by month (at most {most})"
+            return _xml(answer(rs_name, now, errors=[Remark("BATCH_BY_MONTH", text)]), 200)
     warnings = []
     for position, message in enumerate(messages, start=1):
         problem = apply(state, hotel_id, message)

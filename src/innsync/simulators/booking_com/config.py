@@ -79,6 +79,9 @@ class SimulatorConfig:
     # §3.1 Rate limits: none published [UNCONFIRMED]; ARI calls per endpoint, hotel and rolling
     # minute past which a 429 is answered. None switches the limit off.
     ari_calls_per_minute: int | None = 60
+    # §3.1 Rules: "batch by month". None accepts any span; a number refuses a request whose
+    # dates touch more calendar months than that (read strictly, 1).
+    max_months_per_request: int | None = None
     # §3.1 Reservations: an unacknowledged reservation falls back to e-mail after 30 minutes.
     email_fallback_seconds: float = 1800.0
     # §3.1: the `ota_res_response_token` feature: every pull hands out a fresh token per

@@ -33,6 +33,7 @@ ERR_CODES = {
     "INVALID_XML": "321",
     "SCHEMA_ERROR": "321",
     "RATE_LIMITED": "450",
+    "BATCH_BY_MONTH": "450",
 }
 RESPONSE_TOKEN_CONTEXT = "ResponseToken"  # noqa: S105 (a label, not a secret)
 
