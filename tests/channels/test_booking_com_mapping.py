@@ -312,3 +312,70 @@ def test_month_batches_group_messages_per_calendar_month() -> None:
         [("2030-03-01", "2030-03-04")],
     ]
     assert [batch.origins for batch in batches] == [[0], [0], [0]]
+
+
+def test_a_rate_update_without_a_price_or_sendable_restriction_makes_no_message() -> None:
+    no_price = RateUpdate(
+        "R1", "P1", DateRange(TODAY, TODAY + timedelta(days=1)), RateValues(max_stay=3)
+    )
+    assert plan_rate_amounts((no_price,), TODAY, "EUR", 2).elements == []
+    stays_only = plan_availability((no_price,), TODAY)
+    (message,) = stays_only.elements
+    assert [child.get("MinMaxMessageType") for child in message.iter() if child.get("Time")] == [
+        "SetMaxLOS"
+    ]
+    past = RateUpdate(
+        "R1",
+        "P1",
+        DateRange(TODAY - timedelta(days=2), TODAY + timedelta(days=1)),
+        RateValues(price=Decimal(50)),
+    )
+    planned = plan_rate_amounts((past,), TODAY, "EUR", 0)
+    assert planned.partly_unsent == {0}
+    (message,) = planned.elements
+    amounts = [a.get("AmountAfterTax") for a in message.iter() if a.get("AmountAfterTax")]
+    assert amounts == ["50"]
+
+
+def test_token_answers_are_read_with_their_expiry() -> None:
+    import base64
+    import json
+
+    from innsync.channels.booking_com.tokens import MachineAccountBudget, credential_from_answer
+    from innsync.channels.errors import ChannelUnavailableError
+
+    claims = (
+        base64.urlsafe_b64encode(json.dumps({"exp": 1893456000}).encode()).rstrip(b"=").decode()
+    )
+    jwt = f"e30.{claims}.sig"
+    assert credential_from_answer({"jwt": jwt}, NOW).expires_at == datetime(2030, 1, 1, tzinfo=UTC)
+    given = credential_from_answer({"access_token": "opaque", "expires_in": 600}, NOW)
+    assert given.expires_at == NOW + timedelta(seconds=600)
+    assert credential_from_answer({"token": "opaque"}, NOW).expires_at == NOW + timedelta(hours=1)
+    for broken in ([], {"jwt": ""}, {"nothing": "here"}):
+        with pytest.raises(ChannelUnavailableError):
+            credential_from_answer(broken, NOW)
+    budget = MachineAccountBudget()
+    budget.spend("account", 1, NOW)
+    with pytest.raises(ChannelUnavailableError) as raised:
+        budget.spend("account", 1, NOW + timedelta(minutes=10))
+    assert raised.value.retry_after == 50 * 60
+    assert budget.spent("account", NOW) == 1
+    budget.spend("account", 1, NOW + timedelta(hours=1))
+
+
+def test_booking_coms_today_is_the_date_in_cet() -> None:
+    from zoneinfo import ZoneInfo
+
+    from innsync.channels.booking_com.mapping import first_open_date
+
+    late = datetime(2030, 1, 7, 23, 30, tzinfo=UTC)  # already the 8th in Amsterdam
+    assert first_open_date(late, ZoneInfo("Europe/Amsterdam")) == date(2030, 1, 8)
+    assert first_open_date(late, ZoneInfo("UTC")) == date(2030, 1, 7)
+
+
+@pytest.mark.parametrize("token", ["e30.!!!.sig", "e30.WzFd.sig", "e30.eyJleHAiOiJ4In0.sig"])
+def test_an_unreadable_jwt_lives_the_documented_hour(token: str) -> None:
+    from innsync.channels.booking_com.tokens import credential_from_answer
+
+    assert credential_from_answer({"jwt": token}, NOW).expires_at == NOW + timedelta(hours=1)
