@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
 from innsync.channels.booking_com.tokens import MachineAccountBudget
 from innsync.channels.credentials import InMemoryCredentialStore
-from innsync.channels.errors import ChannelUnavailableError
+from innsync.channels.errors import ChannelAuthError, ChannelUnavailableError
 from innsync.channels.types import AvailabilityUpdate, PushRequest
 from innsync.simulators.booking_com import HotelSetup, RoomSetup, SimulatorConfig, create_app
 from innsync.simulators.booking_com.config import DEFAULT_HOTELS
@@ -136,18 +136,30 @@ def test_one_token_serves_every_call_until_shortly_before_it_expires(side: Side)
     assert side.sim("GET", "/counters")["tokens_issued"] == 2
 
 
-def test_the_machine_accounts_30_tokens_an_hour_are_shared_across_connections(side: Side) -> None:
-    # 31 connections of one machine account, each with its own credential store.
+def test_connections_of_one_machine_account_share_its_token(side: Side) -> None:
+    # 40 hotels' connections, each with its own credential store: one exchange in all.
+    for _ in range(40):
+        side.run(side.adapter().test_connection)
+    assert side.sim("GET", "/counters")["tokens_issued"] == 1
+    other_account = side.adapter(client_id="another-account")
+    with pytest.raises(ChannelAuthError):  # its own exchange, refused for its own id
+        side.run(other_account.test_connection)
+
+
+def test_no_more_than_30_tokens_an_hour_even_when_every_token_is_revoked(side: Side) -> None:
+    adapter = side.adapter()
+    tokens = side.app.state.simulator.tokens
     for _ in range(30):
-        side.run(side.adapter().test_connection)
+        side.run(adapter.test_connection)
+        tokens.clear()  # Booking.com revokes it: the next call renews
     with pytest.raises(ChannelUnavailableError) as raised:
-        side.run(side.adapter().test_connection)
+        side.run(adapter.test_connection)
     assert raised.value.retry_after is not None
     assert 0 < raised.value.retry_after <= 3600
     counters = side.sim("GET", "/counters")
     assert (counters["tokens_issued"], counters["tokens_refused"]) == (30, 0)  # never asked
     side.clock.advance(3601)
-    side.run(side.adapter().test_connection)
+    side.run(adapter.test_connection)
     assert side.sim("GET", "/counters")["tokens_issued"] == 31
 
 

@@ -110,8 +110,13 @@ class BookingComClient:
         )
 
     async def _obtain(self, current: Credential | None) -> Credential:
-        del current  # the exchange takes the machine account's id and secret every time
-        self._budget.spend(account_key(self.config), self.config.tokens_per_hour, self._now())
+        # ``current`` is stale or was refused; another connection of the machine account may
+        # hold a good token already (§3.1: the cap is the account's).
+        account = account_key(self.config)
+        shared = self._budget.shared(account, self._now(), current)
+        if shared is not None:
+            return shared
+        self._budget.spend(account, self.config.tokens_per_hour, self._now())
         answer = await self._auth.json(
             "POST",
             "",
@@ -121,7 +126,9 @@ class BookingComClient:
             },
             authenticated=False,
         )
-        return credential_from_answer(answer, self._now())
+        credential = credential_from_answer(answer, self._now())
+        self._budget.remember(account, credential)
+        return credential
 
     async def _bearer(self) -> dict[str, str]:
         self._token = await self.keeper.token()

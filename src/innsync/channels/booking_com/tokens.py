@@ -2,9 +2,12 @@
 
 The token lives one hour (§3.1 Auth) and is kept by the kit's ``TokenKeeper`` (renewed two
 minutes before it expires, encrypted in the connection's credential store, one refresh per
-connection across processes). The hourly cap is the machine account's, whichever connection
-asks: :class:`MachineAccountBudget` counts the exchanges of each account in this process and
-refuses one past the cap as "retry later", so a token storm never locks the account out.
+connection across processes). The token and the hourly cap are the machine account's, whichever
+connection asks: :class:`MachineAccountBudget` hands a connection that needs a token the one
+another connection of the same account got in this process, while it is still good, and counts
+the exchanges it does make, refusing one past the cap as "retry later" so a token storm never
+locks the account out. A machine account serving 40 hotels thus spends one token an hour per
+process, not 40.
 """
 
 from __future__ import annotations
@@ -32,6 +35,21 @@ class MachineAccountBudget:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._issued: dict[str, deque[datetime]] = {}
+        self._latest: dict[str, Credential] = {}
+
+    def shared(self, account: str, now: datetime, refused: Credential | None) -> Credential | None:
+        """The account's latest token when it is still good and is not the one just refused."""
+        with self._lock:
+            latest = self._latest.get(account)
+        if latest is None or not latest.is_usable(now):
+            return None
+        if refused is not None and refused.token == latest.token:
+            return None
+        return latest
+
+    def remember(self, account: str, credential: Credential) -> None:
+        with self._lock:
+            self._latest[account] = credential
 
     def spend(self, account: str, cap: int, now: datetime) -> None:
         """Count one exchange for ``account``; refuse it (retry later) past ``cap`` an hour."""
