@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
+from innsync.channels.booking_com.reservations import ResponseTokens
 from innsync.channels.booking_com.tokens import MachineAccountBudget
 from innsync.connections import service as connections
 from innsync.connections.credentials import DatabaseCredentialStore
@@ -142,6 +143,7 @@ class LiveBooking:
     connection_id: uuid.UUID
     transport: RecordingTransport = field(default_factory=RecordingTransport)
     budget: MachineAccountBudget = field(default_factory=MachineAccountBudget)
+    response_tokens: ResponseTokens = field(default_factory=ResponseTokens)
 
     def adapter_for(self, http: httpx.AsyncClient) -> Any:
         def build(connection: Connection) -> BookingComAdapter:
@@ -155,6 +157,7 @@ class LiveBooking:
                 credentials=store,
                 now=self.clock,
                 budget=self.budget,
+                response_tokens=self.response_tokens,
             )
 
         return build

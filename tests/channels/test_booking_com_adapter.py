@@ -16,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
+from innsync.channels.booking_com.reservations import ResponseTokens
 from innsync.channels.booking_com.tokens import MachineAccountBudget
 from innsync.channels.credentials import InMemoryCredentialStore
 from innsync.channels.errors import ChannelAuthError, ChannelUnavailableError
@@ -70,6 +71,7 @@ class Side:
         self.recorder = Recorder(self.app)
         self.http = httpx.AsyncClient(transport=self.recorder)
         self.budget = MachineAccountBudget()
+        self.tokens = ResponseTokens()
         self.config = BookingComConfig(
             hotel_id=HOTEL,
             client_id="innsync-sim-client",
@@ -79,7 +81,7 @@ class Side:
             reservations_url="http://sim",
         )
 
-    def adapter(self, **changes: Any) -> BookingComAdapter:
+    def adapter(self, *, tokens: ResponseTokens | None = None, **changes: Any) -> BookingComAdapter:
         config = self.config.model_copy(update=changes)
         return BookingComAdapter(
             config,
@@ -87,6 +89,7 @@ class Side:
             credentials=InMemoryCredentialStore(),
             now=self.clock,
             budget=self.budget,
+            response_tokens=tokens or self.tokens,
         )
 
     def run(self, step: Callable[[], Awaitable[T]]) -> T:
@@ -214,7 +217,8 @@ def test_reservations_come_new_then_modified_then_cancelled_and_leave_once_ackno
 def test_with_response_tokens_an_acknowledgement_from_another_process_pulls_again() -> None:
     side = Side(response_tokens=True)
     side.sim("POST", "/reservations/generate", {"count": 2})
-    puller, acknowledger = side.adapter(), side.adapter()
+    # Two processes: each has its own response tokens.
+    puller, acknowledger = side.adapter(), side.adapter(tokens=ResponseTokens())
     first, second = side.run(lambda: puller.pull_revisions(None)).revisions
     # The acknowledger never saw a token: Booking.com answers 409, it pulls again and resends.
     side.run(lambda: acknowledger.acknowledge_revision(first.revision_id))
@@ -223,6 +227,11 @@ def test_with_response_tokens_an_acknowledgement_from_another_process_pulls_agai
     assert side.sim("GET", "/queues")["counts"] == {"acknowledged": 2}
     conflicts = [row for row in side.sim("GET", "/requests")["data"] if row["status"] == 409]
     assert len(conflicts) == 2
+    # In one process the pull's tokens are the acknowledgement's: no 409.
+    side.sim("POST", "/reservations/generate", {"count": 1})
+    (third,) = side.run(lambda: puller.pull_revisions(None)).revisions
+    side.run(lambda: side.adapter().acknowledge_revision(third.revision_id))
+    assert len([row for row in side.sim("GET", "/requests")["data"] if row["status"] == 409]) == 2
 
 
 def test_another_hotels_reservations_are_left_for_its_own_connection() -> None:

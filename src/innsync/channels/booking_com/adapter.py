@@ -35,8 +35,10 @@ from innsync.channels.booking_com.mapping import (
     read_acknowledgement,
 )
 from innsync.channels.booking_com.reservations import (
+    RESPONSE_TOKENS,
     PulledReservation,
     Queue,
+    ResponseTokens,
     RevisionKey,
     acknowledgement,
     pulled_reservations,
@@ -100,6 +102,7 @@ class BookingComAdapter:
         credentials: CredentialStore | None = None,
         now: WallClock = utc_now,
         budget: MachineAccountBudget = MACHINE_ACCOUNTS,
+        response_tokens: ResponseTokens = RESPONSE_TOKENS,
     ) -> None:
         self.config = config
         self._now = now
@@ -107,9 +110,9 @@ class BookingComAdapter:
         self._client = BookingComClient(
             config, http, credentials or InMemoryCredentialStore(), now=now, budget=budget
         )
-        # Response tokens of the last pull, by revision id (§3.1 409): an acknowledgement
-        # sent without one (another process pulled) pulls again when Booking.com asks for it.
-        self._tokens: dict[str, str] = {}
+        # Response tokens of the last pull, by revision id (§3.1 409), shared in the process:
+        # an acknowledgement without the current one pulls again when Booking.com asks for it.
+        self._tokens = response_tokens
 
     @property
     def limits(self) -> ChannelLimits:
@@ -189,7 +192,9 @@ class BookingComAdapter:
         found = await self._pull_queue("new") + await self._pull_queue("modify")
         for pulled in found:
             if pulled.response_token is not None:
-                self._tokens[pulled.revision.revision_id] = pulled.response_token
+                self._tokens.remember(
+                    self.config.hotel_id, pulled.revision.revision_id, pulled.response_token
+                )
         return RevisionPage(tuple(pulled.revision for pulled in found), None)
 
     async def acknowledge_revision(self, revision_id: str) -> None:
@@ -199,13 +204,13 @@ class BookingComAdapter:
         (§3.1 400, "transaction message of the wrong type") is a refusal innsync stops on.
         """
         key = RevisionKey.parse(revision_id)
-        token = self._tokens.get(revision_id)
+        token = self._tokens.get(self.config.hotel_id, revision_id)
         try:
             await self._acknowledge(key, token)
         except ResponseTokenMismatchError:
             token = await self._current_token(key, revision_id)
             await self._acknowledge(key, token)
-        self._tokens.pop(revision_id, None)
+        self._tokens.forget(self.config.hotel_id, revision_id)
 
     async def _current_token(self, key: RevisionKey, revision_id: str) -> str | None:
         for pulled in await self._pull_queue(key.queue):

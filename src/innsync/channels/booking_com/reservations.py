@@ -10,6 +10,8 @@ and enough to send its acknowledgement to the right endpoint. Card numbers are n
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -86,6 +88,42 @@ class RevisionKey:
         if queue is None or not reservation_id:
             raise ChannelRejectedError(f"{revision_id!r} is not a Booking.com revision id")
         return cls(queue, reservation_id)
+
+
+# Tokens of messages still waiting to be acknowledged; more than any queue holds at once, so
+# only tokens of messages long gone are dropped (their acks pull again, §3.1 409).
+RESPONSE_TOKENS_KEPT = 10_000
+
+
+class ResponseTokens:
+    """The latest response token per revision, shared by the adapters of one process.
+
+    The reconciler pulls with one adapter and the processor acknowledges with another; the
+    token the pull handed out is what the acknowledgement must carry (§3.1 409).
+    """
+
+    def __init__(self, kept: int = RESPONSE_TOKENS_KEPT) -> None:
+        self._lock = threading.Lock()
+        self._tokens: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._kept = kept
+
+    def remember(self, hotel_id: str, revision: str, token: str) -> None:
+        with self._lock:
+            self._tokens[(hotel_id, revision)] = token
+            self._tokens.move_to_end((hotel_id, revision))
+            while len(self._tokens) > self._kept:
+                self._tokens.popitem(last=False)
+
+    def get(self, hotel_id: str, revision: str) -> str | None:
+        with self._lock:
+            return self._tokens.get((hotel_id, revision))
+
+    def forget(self, hotel_id: str, revision: str) -> None:
+        with self._lock:
+            self._tokens.pop((hotel_id, revision), None)
+
+
+RESPONSE_TOKENS = ResponseTokens()
 
 
 def revision_id(queue: Queue, reservation_id: str, modified: datetime | None) -> str:
