@@ -19,7 +19,7 @@ from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
 from innsync.channels.booking_com.reservations import ResponseTokens
 from innsync.channels.booking_com.tokens import MachineAccountBudget
 from innsync.channels.credentials import InMemoryCredentialStore
-from innsync.channels.errors import ChannelAuthError, ChannelUnavailableError
+from innsync.channels.errors import ChannelAuthError, ChannelRejectedError, ChannelUnavailableError
 from innsync.channels.types import AvailabilityUpdate, PushRequest
 from innsync.simulators.booking_com import HotelSetup, RoomSetup, SimulatorConfig, create_app
 from innsync.simulators.booking_com.config import DEFAULT_HOTELS
@@ -258,3 +258,15 @@ def test_past_dates_are_never_sent(side: Side) -> None:
         row for row in side.sim("GET", "/requests")["data"] if row["path"].endswith("AvailNotif")
     ]
     assert date.fromisoformat("2030-01-07") == START.date()
+
+
+def test_documented_refusals_are_translated(side: Side) -> None:
+    # §3.1 403 "Access denied for hotel": the machine account does not reach the hotel.
+    with pytest.raises(ChannelAuthError, match="Access denied for hotel"):
+        side.run(lambda: side.adapter(hotel_id="7777777").pull_revisions(None))
+    # §3.1 400 "transaction message of the wrong type": an ack of a message never pulled.
+    made = side.sim("POST", "/reservations/generate", {"count": 1})["data"][0]
+    stale = f"m:{made['reservation_id']}:0"
+    with pytest.raises(ChannelRejectedError, match="wrong type"):
+        side.run(lambda: side.adapter().acknowledge_revision(stale))
+    assert side.sim("GET", "/queues")["counts"] == {"pending": 1}
