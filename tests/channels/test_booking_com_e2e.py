@@ -274,6 +274,7 @@ def test_no_reservation_reaches_the_email_fallback_with_20_percent_failed_calls(
         assert counters["fell_back_to_email"] == 0
         assert {r.channel_booking_id for r in live.reservations()} == set(made)
         assert live.queues()["counts"] == {"acknowledged": len(made)}
+        assert schema_failures(live.transport.xml_documents()) == []
 
 
 def test_pulls_failing_for_minutes_tell_the_pms_well_before_the_email_fallback(

@@ -379,3 +379,79 @@ def test_an_unreadable_jwt_lives_the_documented_hour(token: str) -> None:
     from innsync.channels.booking_com.tokens import credential_from_answer
 
     assert credential_from_answer({"jwt": token}, NOW).expires_at == NOW + timedelta(hours=1)
+
+
+MINIMAL = b"""<?xml version="1.0" encoding="UTF-8"?>
+<OTA_HotelResNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0">
+ <HotelReservations><HotelReservation>
+   <RoomStays><RoomStay>
+     <RoomTypes><RoomType RoomTypeCode="R2"/></RoomTypes>
+     <RoomRates><RoomRate><Rates>
+       <Rate EffectiveDate="2030-03-01" ExpireDate="2030-03-03">
+         <Base AmountAfterTax="80.00" CurrencyCode="CHF"/></Rate>
+     </Rates></RoomRate></RoomRates>
+     <TimeSpan Start="2030-03-01" End="2030-03-03"/>
+   </RoomStay></RoomStays>
+   <ResGlobalInfo>
+     <Fees><Fee Code="12" Amount="15.00" Type="Exclusive"/></Fees>
+     <HotelReservationIDs><HotelReservationID ResID_Type="14" ResID_Value="4000000999"/>
+     </HotelReservationIDs>
+     <BasicPropertyInfo/>
+   </ResGlobalInfo>
+ </HotelReservation></HotelReservations>
+</OTA_HotelResNotifRQ>"""
+
+
+def test_a_sparse_reservation_is_read_with_what_it_has() -> None:
+    root = parse_xml(MINIMAL)
+    assert opentravel_2015a().errors(root) == []
+    (pulled,) = pulled_reservations(root, "new", NOW)
+    revision = pulled.revision
+    assert (revision.channel_booking_id, revision.currency) == ("4000000999", "CHF")
+    assert revision.received_at == NOW  # no modification time: when it was read
+    (room,) = revision.rooms
+    assert (room.room_type_code, room.rate_plan_code, room.occupancy) == ("R2", None, 1)
+    # A rate spanning two nights prices each of them.
+    assert [night for night, _ in room.nightly_prices] == [date(2030, 3, 1), date(2030, 3, 2)]
+    assert [(c.kind, c.name, c.is_inclusive) for c in room.charges] == [("fee", "12", False)]
+    assert revision.guest.name is None
+    assert (revision.guarantee, revision.arrival_time, revision.special_requests) == (
+        None,
+        None,
+        None,
+    )
+    assert pulled.hotel_code is None
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            MINIMAL.replace(b'<TimeSpan Start="2030-03-01" End="2030-03-03"/>', b""),
+            "without a stay",
+        ),
+        (MINIMAL.replace(b'ResID_Value="4000000999"', b'ResID_Value=""'), "without an id"),
+        (MINIMAL.replace(b'<RoomType RoomTypeCode="R2"/>', b""), "without a room type"),
+        (MINIMAL.replace(b'Amount="15.00"', b'Amount="lots"'), "cannot read"),
+    ],
+)
+def test_a_reservation_innsync_cannot_read_fails_the_pull(body: bytes, reason: str) -> None:
+    from innsync.channels.errors import ChannelUnavailableError
+
+    with pytest.raises(ChannelUnavailableError, match=reason):
+        pulled_reservations(parse_xml(body), "new", NOW)
+    with pytest.raises(ChannelUnavailableError, match="not OTA_HotelResModifyNotifRQ"):
+        pulled_reservations(parse_xml(MINIMAL), "modify", NOW)
+
+
+def test_response_tokens_keep_the_latest_and_drop_the_oldest() -> None:
+    from innsync.channels.booking_com.reservations import ResponseTokens
+
+    tokens = ResponseTokens(kept=2)
+    tokens.remember("77", "a", "1")
+    tokens.remember("77", "b", "2")
+    tokens.remember("77", "a", "3")
+    tokens.remember("77", "c", "4")
+    assert (tokens.get("77", "a"), tokens.get("77", "b"), tokens.get("77", "c")) == ("3", None, "4")
+    tokens.forget("77", "a")
+    assert tokens.get("77", "a") is None
