@@ -138,7 +138,7 @@ def simulate_aiosell(host: str, port: int, seed: int | None, webhook_url: str | 
 
 @simulate.command("booking_com")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8092, show_default=True, type=int)
+@click.option("--port", default=8093, show_default=True, type=int)
 @click.option("--seed", default=None, type=int, help="Make bookings and faults repeatable.")
 @click.option(
     "--response-tokens", is_flag=True, help="Hand out response tokens (ota_res_response_token)."
