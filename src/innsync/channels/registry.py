@@ -31,6 +31,7 @@ BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "innsync.channels.channex",
     "innsync.channels.aiosell",
     "innsync.channels.beds24",
+    "innsync.channels.booking_com",
 )
 
 

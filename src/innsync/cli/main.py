@@ -164,6 +164,24 @@ def simulate_beds24(
     run(host, port, config)
 
 
+@simulate.command("booking_com")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8093, show_default=True, type=int)
+@click.option("--seed", default=None, type=int, help="Make bookings and faults repeatable.")
+@click.option(
+    "--response-tokens", is_flag=True, help="Hand out response tokens (ota_res_response_token)."
+)
+def simulate_booking_com(host: str, port: int, seed: int | None, response_tokens: bool) -> None:
+    """The Booking.com Connectivity API (OTA XML) simulator; inspection under /_sim/."""
+    from innsync.simulators.booking_com.app import run
+    from innsync.simulators.booking_com.config import SimulatorConfig
+
+    config = SimulatorConfig(seed=seed or 0, response_tokens=response_tokens)
+    click.echo(f"Booking.com simulator on http://{host}:{port} (client id {config.client_id})")
+    click.echo(f"token exchange: http://{host}:{port}/token-based-authentication/exchange")
+    run(host, port, config)
+
+
 @cli.command()
 def worker() -> None:
     """Run only the background work (outbound sync, inbound inbox, pulls and acknowledgements,

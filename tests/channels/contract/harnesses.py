@@ -15,6 +15,8 @@ revisions (with the webhook it sends for each), and switches for the failures th
 - ``Beds24Harness``: ``Beds24Adapter`` against the in-process Beds24 simulator; its webhooks
   carry the custom header the operator configures (§2.8), and its pull shows each booking as it
   is now (``pull_shows_latest_only``).
+- ``BookingComHarness``: ``BookingComAdapter`` against the in-process Booking.com simulator
+  (OTA XML, token exchange); reservations are pulled, never pushed.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from pydantic import SecretStr
 from innsync.channels.aiosell import AiosellAdapter, AiosellConfig
 from innsync.channels.beds24 import Beds24Adapter, Beds24Config
 from innsync.channels.beds24.credits import CreditMeters
+from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
+from innsync.channels.booking_com.reservations import Queue
+from innsync.channels.booking_com.reservations import revision_id as booking_revision_id
+from innsync.channels.booking_com.tokens import MachineAccountBudget
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
 from innsync.channels.contract import (
     AcknowledgesReservations,
@@ -58,7 +64,9 @@ from innsync.channels.types import (
 )
 from innsync.simulators import aiosell as aiosell_sim
 from innsync.simulators import beds24 as beds24_sim
+from innsync.simulators import booking_com as booking_sim
 from innsync.simulators.aiosell.config import SimulatorConfig as AiosellSimulatorConfig
+from innsync.simulators.booking_com.config import SimulatorConfig as BookingSimulatorConfig
 from innsync.simulators.channex import SimulatorConfig, create_app
 from innsync.stay_dates import DateRange
 
@@ -746,9 +754,136 @@ class Beds24Harness(AdapterHarness):
         return response.json()
 
 
+class BookingComHarness(AdapterHarness):
+    """``BookingComAdapter`` against the in-process Booking.com simulator (OTA XML).
+
+    The simulator holds its default hotel (``1234567``, three rooms with two rate plans each,
+    ``9001`` to ``9006``). Booking.com never pushes reservations (§3.1), so there are no webhooks: a
+    produced revision carries none, and the webhook tests are skipped for it (KNOWN_GAPS).
+    The adapter gets its own token budget, so tests never share the process-wide one.
+    """
+
+    name = "booking_com"
+    secret_header = "authorization"
+    hotel_id = "1234567"
+    client_id = "contract-client"
+    client_secret = "contract-client-secret"
+    sim_url = "http://booking.sim/_sim"
+    room_types = ("123456701", "123456702")
+    rate_plans = (("123456701", "9001"), ("123456702", "9003"))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = booking_sim.create_app(
+            BookingSimulatorConfig(
+                client_id=self.client_id,
+                client_secret=self.client_secret,
+                seed=5,
+                clock=self.clock,
+                sleep=_no_sleep,
+                pump_interval_seconds=None,
+            )
+        )
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        self.config = BookingComConfig(
+            hotel_id=self.hotel_id,
+            client_id=self.client_id,
+            client_secret=SecretStr(self.client_secret),
+            auth_url="http://booking.sim/token-based-authentication/exchange",
+            supply_url="http://booking.sim",
+            reservations_url="http://booking.sim",
+            # The simulator's clock is UTC 09:00; Amsterdam is the same calendar day.
+            target="Test",
+        )
+        self.adapter = self._adapter(self.config)
+
+    def _adapter(self, config: BookingComConfig) -> ContractAdapter:
+        adapter = BookingComAdapter(
+            config, self.http, now=self.clock, budget=MachineAccountBudget()
+        )
+        return adapter  # type: ignore[return-value]
+
+    def close(self) -> None:
+        asyncio.run(self.http.aclose())
+
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        held = (await self._ari()).get("availability", {})
+        return {
+            code: {date.fromisoformat(day): units for day, units in days.items()}
+            for code, days in held.items()
+        }
+
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        held = await self._ari()
+        room, rate = plan
+        day = stay_date.isoformat()
+        amounts = held.get("prices", {}).get(room, {}).get(rate, {}).get(day)
+        restrictions = held.get("restrictions", {}).get(room, {}).get(rate, {}).get(day)
+        if amounts is None and restrictions is None:
+            return None
+        price = None if amounts is None else amounts.get("default")
+        return HeldRate(
+            None if price is None else Decimal(price).quantize(Decimal("0.01")),
+            None if restrictions is None else restrictions.get("min_los"),
+        )
+
+    async def refused_room_type(self) -> str:
+        return "999999999"
+
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        config = self.config.model_copy(update={"client_secret": SecretStr("not-the-secret")})
+        return self._adapter(config)
+
+    async def make_unavailable(self) -> float | None:
+        await self._sim("POST", "/faults", {"too_many_requests_rate": 1.0})
+        # §3.1 documents no Retry-After; the adapter waits out its declared one-minute window.
+        return 60.0
+
+    async def make_available(self) -> None:
+        await self._sim("DELETE", "/faults")
+
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        room_id, rate_id = self.rate_plans[room]
+        body = {
+            "hotel_id": self.hotel_id,
+            "room_id": room_id,
+            "rate_id": rate_id,
+            "arrival": arrival.isoformat(),
+            "departure": departure.isoformat(),
+        }
+        return self._produced("new", await self._sim("POST", "/reservations", body))
+
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        change = {"departure": departure.isoformat()}
+        answer = await self._sim("POST", f"/reservations/{booking_id}/modify", change)
+        return self._produced("modify", answer)
+
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        answer = await self._sim("POST", f"/reservations/{booking_id}/cancel", {})
+        return self._produced("modify", answer)
+
+    def _produced(self, queue: Queue, answer: Any) -> ProducedRevision:
+        (entry,) = answer["data"]
+        reservation_id = entry["reservation_id"]
+        modified = datetime.fromisoformat(entry["modified_at"])
+        return ProducedRevision(
+            reservation_id, booking_revision_id(queue, reservation_id, modified), {}, b""
+        )
+
+    async def _ari(self) -> dict[str, Any]:
+        held: dict[str, Any] = (await self._sim("GET", "/ari"))["data"].get(self.hotel_id, {})
+        return held
+
+    async def _sim(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.http.request(method, self.sim_url + path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+
 HARNESSES: dict[str, Callable[[], AdapterHarness]] = {
     "fake": FakeHarness,
     "channex": ChannexHarness,
     "aiosell": AiosellHarness,
     "beds24": Beds24Harness,
+    "booking_com": BookingComHarness,
 }

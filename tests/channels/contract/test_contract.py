@@ -102,6 +102,11 @@ KNOWN_GAPS: dict[str, dict[str, str]] = {
         "acknowledges_reservations": "Beds24 has no feed to acknowledge: the modifiedFrom "
         "high-water mark is the cursor (§2.5)",
     },
+    "booking_com": {
+        "reads_back_ari": "the OTA API has no ARI read (§3.1); only legacy B.XML "
+        "roomrateavailability, not built (CHECKLIST read_back)",
+        "receives_webhooks": "Booking.com never pushes reservations; they are pulled (§3.1)",
+    },
 }
 
 

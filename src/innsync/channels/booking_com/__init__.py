@@ -1,0 +1,23 @@
+"""Booking.com direct (Connectivity APIs, OpenTravel XML): ARI out, reservations pulled."""
+
+from innsync.channels.booking_com.adapter import BOOKING_COM_LIMITS, BookingComAdapter
+from innsync.channels.booking_com.client import account_key
+from innsync.channels.booking_com.config import BookingComConfig
+from innsync.channels.registry import AdapterContext, ChannelKind
+
+
+def _build(config: BookingComConfig, context: AdapterContext) -> BookingComAdapter:
+    return BookingComAdapter(config, context.http, credentials=context.credentials, now=context.now)
+
+
+CHANNEL_KIND: ChannelKind[BookingComConfig] = ChannelKind(
+    name="booking_com",
+    config_model=BookingComConfig,
+    build=_build,
+    title="Booking.com",
+    value_constraints=BOOKING_COM_LIMITS.values,
+    # §3.1: the token cap is the machine account's, whichever hotel it serves.
+    account_identity=account_key,
+)
+
+__all__ = ["BOOKING_COM_LIMITS", "CHANNEL_KIND", "BookingComAdapter", "BookingComConfig"]

@@ -1,0 +1,297 @@
+"""Booking.com end to end over real HTTP, on SQLite and PostgreSQL (the issue's evidence).
+
+The sync engine pushes a hotel of 3 room types x 2 rate plans for 13 months; one change is one
+request; new, modified and cancelled reservations are pulled, applied once and acknowledged; a
+crash between storing and acknowledging neither loses nor duplicates one; with 20 % of the
+calls failing no reservation reaches the simulator's e-mail fallback; and every XML document
+exchanged validates against the OpenTravel 2015A schemas.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+
+from innsync.crypto import SecretBox
+from innsync.events import kinds
+from innsync.events.models import Event
+from innsync.xmlkit.parsing import attribute, parse_xml, path
+from tests.channels.booking_com_live import (
+    HOTEL_ID,
+    RATES,
+    ROOMS,
+    LiveBooking,
+    live_booking,
+    schema_failures,
+)
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+OTA = "http://www.opentravel.org/OTA/2003/05"
+
+
+@pytest.fixture
+def live(committed: Engine, secret_box: SecretBox) -> Iterator[LiveBooking]:
+    with live_booking(committed, secret_box) as running:
+        yield running
+        # Zero messages in the suite fail schema validation (the issue's evidence).
+        assert schema_failures(running.transport.xml_documents()) == []
+        assert running.counters()["schema_failures"] == 0
+
+
+def seed_ari(live: LiveBooking) -> None:
+    """Seasons, weekends and restrictions, so the 13 months need ranges, not one value."""
+    start, end = live.day(-1).isoformat(), live.day(399).isoformat()
+    entries = []
+    for index, plan in enumerate(live.rate_plan_ids):
+        base = Decimal(90 + 10 * index)
+        entries += [
+            {
+                "rate_plan_id": str(plan),
+                "date_from": start,
+                "date_to": end,
+                "price": str(base),
+                "min_stay_arrival": 1,
+            },
+            {
+                "rate_plan_id": str(plan),
+                "date_from": live.day(60).isoformat(),
+                "date_to": live.day(150).isoformat(),
+                "price": str(base + Decimal("35.50")),
+                "min_stay_arrival": 3,
+                "max_stay": 14,
+            },
+            {
+                "rate_plan_id": str(plan),
+                "date_from": live.day(200 + index).isoformat(),
+                "date_to": live.day(203 + index).isoformat(),
+                "stop_sell": True,
+            },
+        ]
+    entries.append(
+        {
+            "room_type_id": str(live.room_type_ids[1]),
+            "date_from": live.day(50).isoformat(),
+            "date_to": live.day(56).isoformat(),
+            "block": {"units": 2, "kind": "maintenance"},
+        }
+    )
+    live.ari(*entries)
+
+
+def test_a_13_month_full_sync_is_the_fewest_requests_the_rules_allow(live: LiveBooking) -> None:
+    seed_ari(live)
+    live.sync()
+
+    calls = live.transport.ari_calls()
+    paths = sorted(call.path.rsplit("/", 1)[1] for call in calls)
+    # §3.1: one hotel per request, availability and restrictions in OTA_HotelAvailNotif,
+    # prices in OTA_HotelRateAmountNotif: 2 requests at the least. innsync pushes availability
+    # and rates as separate requests of its engine, so restrictions ride in a second
+    # AvailNotif: 3.
+    minimum_by_rules = 2
+    print(  # noqa: T201 (the issue asks for the figure printed)
+        f"13-month full sync of {len(ROOMS)} room types x 2 rate plans: "
+        f"{len(calls)} requests ({', '.join(paths)}); minimum the rules allow: "
+        f"{minimum_by_rules} (innsync's engine separates availability and rates: 3)"
+    )
+    assert paths == ["OTA_HotelAvailNotif", "OTA_HotelAvailNotif", "OTA_HotelRateAmountNotif"]
+    assert all(call.status == 200 for call in calls)
+    held = live.sim.get("/_sim/ari").json()["data"][HOTEL_ID]
+    today = live.day(0)
+    assert set(held["availability"]) == set(ROOMS)
+    assert {rate for room in held["prices"].values() for rate in room} == set(RATES)
+    last = max(day for room in held["availability"].values() for day in room)
+    assert last >= (today + timedelta(days=365)).isoformat()  # at least 12 months ahead
+    first = min(day for room in held["availability"].values() for day in room)
+    assert first == today.isoformat()  # past dates never sent
+    prices = held["prices"][ROOMS[0]][RATES[0]]
+    assert prices[live.day(10).isoformat()] == {"default": "90.00"}
+    assert prices[live.day(100).isoformat()] == {"default": "125.50"}
+    # Ranges where values repeat: far fewer messages than room-days.
+    (avail_body,) = [c.request_body for c in calls if c.path.endswith("RateAmountNotif")]
+    messages = list(path(parse_xml(avail_body), "RateAmountMessages", "RateAmountMessage"))
+    assert len(messages) <= 6 * 5  # vs 6 x 400 plan-days
+
+
+def test_with_month_batches_the_full_sync_is_one_request_per_month_and_kind(
+    committed: Engine, secret_box: SecretBox
+) -> None:
+    # §3.1 "batch by month" read strictly: the simulator refuses a request spanning two months.
+    with live_booking(
+        committed, secret_box, {"month_batches": True}, max_months_per_request=1
+    ) as live:
+        seed_ari(live)
+        live.sync()
+        calls = live.transport.ari_calls()
+        months_per_call = []
+        for call in calls:
+            assert b"<Success/>" in call.response_body
+            controls = parse_xml(call.request_body).iter(f"{{{OTA}}}StatusApplicationControl")
+            months_per_call.append({attribute(c, "Start")[:7] for c in controls})  # type: ignore[index]
+        assert all(len(months) == 1 for months in months_per_call)
+        months = set().union(*months_per_call)
+        avail = [c for c in calls if c.path.endswith("OTA_HotelAvailNotif")]
+        prices = [c for c in calls if c.path.endswith("OTA_HotelRateAmountNotif")]
+        print(  # noqa: T201 (the figure the issue asks for)
+            f"13-month full sync by month: {len(calls)} requests over {len(months)} months "
+            f"({len(avail)} AvailNotif, {len(prices)} RateAmountNotif); minimum the rules "
+            f"allow: {2 * len(months)} (one AvailNotif and one RateAmountNotif a month)"
+        )
+        assert len(months) >= 13
+        assert (len(avail), len(prices)) == (2 * len(months), len(months))
+        assert schema_failures(live.transport.xml_documents()) == []
+
+
+def test_one_change_after_the_full_sync_is_one_request(live: LiveBooking) -> None:
+    seed_ari(live)
+    live.sync()
+    before = len(live.transport.exchanges)
+
+    live.ari(
+        {
+            "rate_plan_id": str(live.rate_plan_ids[0]),
+            "date_from": live.day(20).isoformat(),
+            "date_to": live.day(20).isoformat(),
+            "price": "111.00",
+        }
+    )
+    live.sync()
+
+    (call,) = live.transport.ari_calls(before)
+    assert call.path.endswith("OTA_HotelRateAmountNotif")
+    (message,) = path(parse_xml(call.request_body), "RateAmountMessages", "RateAmountMessage")
+    (control,) = path(message, "StatusApplicationControl")
+    assert (attribute(control, "Start"), attribute(control, "End")) == (
+        live.day(20).isoformat(),
+        live.day(20).isoformat(),
+    )
+    held = live.sim.get("/_sim/ari").json()["data"][HOTEL_ID]["prices"][ROOMS[0]][RATES[0]]
+    assert held[live.day(20).isoformat()] == {"default": "111.00"}
+
+
+def test_new_modified_and_cancelled_are_applied_once_and_acknowledged(live: LiveBooking) -> None:
+    reservation_id = live.book(nights=2)
+    assert live.reconcile() == 1
+    live.process()
+    (stored,) = live.reservations()
+    assert (stored.channel_booking_id, stored.status) == (reservation_id, "confirmed")
+    assert (stored.departure - stored.arrival).days == 2
+
+    live.clock.advance(30)
+    answer = live.sim.post(
+        f"/_sim/reservations/{reservation_id}/modify",
+        {"departure": (stored.arrival + timedelta(days=3)).isoformat()},
+    )
+    assert answer.status_code == 201
+    live.reconcile()
+    live.process()
+    (stored,) = live.reservations()
+    assert (stored.departure - stored.arrival).days == 3
+
+    live.clock.advance(30)
+    assert live.sim.post(f"/_sim/reservations/{reservation_id}/cancel", {}).status_code == 201
+    live.reconcile()
+    live.process()
+    (stored,) = live.reservations()
+    assert stored.status == "cancelled"
+
+    # Pulled again: nothing new is stored, nothing applied twice.
+    live.clock.advance(30)
+    live.reconcile()
+    live.process()
+    assert [item.status for item in live.items()] == ["applied", "applied", "applied"]
+    assert {item.ack_status for item in live.items()} == {"done"}
+    queues = live.queues()
+    assert queues["counts"] == {"acknowledged": 3}
+    assert [entry["res_status"] for entry in queues["data"]] == ["Commit", "Modify", "Cancel"]
+    with live.sessions() as session:
+        events = list(session.scalars(select(Event.kind).where(Event.tenant_id == live.tenant_id)))
+    assert events.count(kinds.RESERVATION_CREATED) == 1
+    assert events.count(kinds.RESERVATION_MODIFIED) == 1
+    assert events.count(kinds.RESERVATION_CANCELLED) == 1
+
+
+def test_a_crash_between_storing_and_acknowledging_loses_and_duplicates_nothing(
+    committed: Engine, secret_box: SecretBox
+) -> None:
+    # With response tokens (§3.1 409): the acknowledging process is not the pulling one.
+    with live_booking(committed, secret_box, response_tokens=True) as live:
+        reservation_id = live.book()
+        assert live.reconcile() == 1  # stored durably
+        # The process dies before acknowledging: every call to the channel fails from here.
+        live.sim.post("/_sim/faults", {"server_error_rate": 1.0})
+        live.process()
+        assert len(live.reservations()) == 1
+        assert live.queues()["counts"] == {"pending": 1}
+        (item,) = live.items()
+        assert item.ack_status == "due"
+
+        live.sim.request("DELETE", "/_sim/faults")
+        live.clock.advance(60)
+        live.reconcile()  # the unacknowledged reservation is pulled again
+        live.clock.advance(60)
+        live.process()
+
+        (stored,) = live.reservations()
+        assert stored.channel_booking_id == reservation_id
+        (item,) = live.items()  # kept once
+        assert (item.status, item.ack_status) == ("applied", "done")
+        assert live.queues()["counts"] == {"acknowledged": 1}
+        assert schema_failures(live.transport.xml_documents()) == []
+
+
+def test_no_reservation_reaches_the_email_fallback_with_20_percent_failed_calls(
+    committed: Engine, secret_box: SecretBox
+) -> None:
+    with live_booking(committed, secret_box) as live:
+        live.sim.post("/_sim/faults", {"server_error_rate": 0.2, "seed": 7})
+        draw = random.Random(3)
+        made = []
+        # 90 minutes of pulls on the default cadence (20 s), a booking every few minutes.
+        for step in range(270):
+            if step % 9 == 0:
+                made.append(live.book(offset=5 + draw.randint(0, 200)))
+            live.reconcile()
+            live.process()
+            live.clock.advance(20)
+        live.sim.request("DELETE", "/_sim/faults")
+        live.clock.advance(60)
+        live.reconcile()
+        live.process()
+
+        counters = live.counters()
+        failed = [e for e in live.transport.exchanges if e.status >= 500]
+        print(  # noqa: T201 (the figure the issue asks for)
+            f"{len(made)} reservations, {len(live.transport.exchanges)} calls, "
+            f"{len(failed)} failed (5xx); fell back to e-mail: {counters['fell_back_to_email']}"
+        )
+        assert failed  # the faults really happened
+        assert counters["fell_back_to_email"] == 0
+        assert {r.channel_booking_id for r in live.reservations()} == set(made)
+        assert live.queues()["counts"] == {"acknowledged": len(made)}
+        assert schema_failures(live.transport.xml_documents()) == []
+
+
+def test_pulls_failing_for_minutes_tell_the_pms_well_before_the_email_fallback(
+    live: LiveBooking,
+) -> None:
+    live.sim.post("/_sim/faults", {"server_error_rate": 1.0})
+    started = live.clock()
+    told_at = None
+    while live.clock() - started < timedelta(minutes=30):
+        live.reconcile()
+        with live.sessions() as session:
+            told = session.scalars(
+                select(Event.id).where(Event.kind == kinds.CONNECTION_NEEDS_ATTENTION)
+            ).first()
+        if told is not None:
+            told_at = live.clock()
+            break
+        live.clock.advance(10)
+    assert told_at is not None
+    assert told_at - started < timedelta(minutes=10)
