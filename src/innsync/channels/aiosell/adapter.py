@@ -23,10 +23,17 @@ from innsync.channels.aiosell.mapping import (
     rates_bodies,
     revision_from_body,
 )
-from innsync.channels.aiosell.webhooks import verify_basic_auth
+from innsync.channels.aiosell.webhooks import (
+    UNREADABLE_STATUS,
+    WEBHOOK_REPLY,
+    verify_basic_auth,
+)
+from innsync.channels.contract import StoredOutcome, WebhookAnswer
+from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.http import WallClock, utc_now
 from innsync.channels.types import (
     AvailabilityUpdate,
+    BookingCancellation,
     BookingRevision,
     ChannelLimits,
     ChannelNotice,
@@ -69,6 +76,11 @@ class AiosellAdapter:
     @property
     def limits(self) -> ChannelLimits:
         return AIOSELL_LIMITS
+
+    @property
+    def cancellations_are_final(self) -> bool:
+        """§1.10: pushes carry no revision time, so a late modify must not undo a cancel."""
+        return True
 
     async def test_connection(self) -> None:
         """§1.9: fetch one day of inventory; proves the credentials, partner and hotel code.
@@ -119,13 +131,32 @@ class AiosellAdapter:
 
     async def parse_webhook(
         self, headers: Mapping[str, str], body: bytes
-    ) -> Sequence[BookingRevision | ChannelNotice]:
-        """§1.10/§1.11: one push is one booking revision."""
+    ) -> Sequence[BookingRevision | BookingCancellation | ChannelNotice]:
+        """§1.10/§1.11: one push is one booking revision (a short cancel names the booking)."""
         del headers
-        revision = revision_from_body(
+        return (self._read(body),)
+
+    def webhook_answer(self, outcome: StoredOutcome, body: bytes) -> WebhookAnswer:
+        """§1.10: HTTP 200 with the documented reply once stored (again, for a duplicate).
+
+        A push innsync stored but cannot read gets ``unreadable_webhook_answer``: by default a
+        400 with ``success: false`` and the reason, never a 5xx (Aiosell would retry it).
+        """
+        del outcome  # stored now or before: Aiosell may stop either way
+        try:
+            self._read(body)
+        except ChannelRejectedError as exc:
+            if self.config.unreadable_webhook_answer == "refuse":
+                return WebhookAnswer(
+                    UNREADABLE_STATUS,
+                    {"success": False, "message": f"Reservation not understood: {exc}"},
+                )
+        return WebhookAnswer(200, WEBHOOK_REPLY)
+
+    def _read(self, body: bytes) -> BookingRevision | BookingCancellation:
+        return revision_from_body(
             body,
             received_at=self._now(),
             currency=self.config.currency,
             zone=ZoneInfo(self.config.timezone),
         )
-        return (revision,)

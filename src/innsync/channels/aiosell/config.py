@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -48,6 +49,15 @@ class AiosellConfig(ChannelConfig):
     webhook_password: SecretStr | None = Field(
         default=None,
         description="The Basic auth password Aiosell sends (§1.3); unset refuses every webhook",
+    )
+
+    unreadable_webhook_answer: Literal["refuse", "accept"] = Field(
+        default="refuse",
+        description=(
+            "The answer to a push innsync stored but cannot read: 'refuse' is HTTP 400 with "
+            "success false (Aiosell shows the failure and does not retry a 4xx), 'accept' is "
+            "the documented success reply. Never a 5xx: Aiosell retries those (§1.10, 3P)."
+        ),
     )
 
     @field_validator("base_url")

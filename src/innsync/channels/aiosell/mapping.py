@@ -20,6 +20,7 @@ from innsync.channels.errors import ChannelRejectedError, MappingMissingError
 from innsync.channels.types import (
     AvailabilityUpdate,
     BookedRoom,
+    BookingCancellation,
     BookingRevision,
     BookingStatus,
     Charge,
@@ -300,9 +301,13 @@ def revision_id_of(booking_id: str, body: bytes) -> str:
 
 def revision_from_body(
     body: bytes, *, received_at: datetime, currency: str, zone: tzinfo
-) -> BookingRevision:
+) -> BookingRevision | BookingCancellation:
     """The revision a reservation push stands for, either payload variant (§1.10, §1.11).
 
+    A cancel without checkin/checkout (§1.10, 3P) is a ``BookingCancellation``. Aiosell gives
+    no time of a revision, so ``received_at`` (when innsync reads the push) orders them, except
+    that a ``book`` is dated when it was booked (``bookedOn``, when earlier): a booking
+    delivered after its modification is then older than it, as it really is.
     Anything that is not one raises ``ChannelRejectedError``, never another exception.
     """
     try:
@@ -370,13 +375,24 @@ def _currency(code: str | None, default: str) -> str:
 
 def _from_reservation(
     reservation: _Reservation, body: bytes, received_at: datetime, currency: str, zone: tzinfo
-) -> BookingRevision:
+) -> BookingRevision | BookingCancellation:
     status = STATUS_OF_ACTION.get(reservation.action.lower())
     if status is None:
         raise ChannelRejectedError(f"unknown Aiosell action {reservation.action!r}")
     if reservation.checkin is None or reservation.checkout is None:
-        # §1.10 (3P): a cancel may carry only the booking id; a revision needs its dates.
-        raise ChannelRejectedError("the Aiosell reservation push has no checkin/checkout")
+        if status != "cancelled":
+            raise ChannelRejectedError("the Aiosell reservation push has no checkin/checkout")
+        # §1.10 (3P): a cancel may carry only action, hotelCode, channel and bookingId.
+        return BookingCancellation(
+            channel_booking_id=reservation.bookingId,
+            revision_id=revision_id_of(reservation.bookingId, body),
+            received_at=received_at,
+            currency=_currency((reservation.amount or _Amount()).currency, currency),
+            ota_name=reservation.channel,
+        )
+    booked_at = _booked_at(reservation.bookedOn, zone)
+    if status == "new" and booked_at is not None:
+        received_at = min(received_at, booked_at)
     amount = reservation.amount or _Amount()
     rooms = tuple(_room(room) for room in reservation.rooms)
     if rooms and amount.tax is not None:
@@ -412,7 +428,7 @@ def _from_reservation(
         ota_name=reservation.channel,
         ota_reservation_code=reservation.bookingId,
         channel_reference=reservation.cmBookingId,
-        booked_at=_booked_at(reservation.bookedOn, zone),
+        booked_at=booked_at,
         special_requests="\n".join(text for text in requests if text) or None,
         total_before_tax=amount.amountBeforeTax,
         commission=amount.commission,
