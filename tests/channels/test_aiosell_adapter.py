@@ -16,7 +16,7 @@ import pytest
 from innsync.channels import registry
 from innsync.channels.aiosell import AiosellAdapter, AiosellConfig
 from innsync.channels.aiosell.webhooks import WEBHOOK_REPLY
-from innsync.channels.contract import capabilities_of
+from innsync.channels.contract import AnswersWebhooks, capabilities_of
 from innsync.channels.errors import (
     BadSignatureError,
     ChannelAuthError,
@@ -25,6 +25,7 @@ from innsync.channels.errors import (
 )
 from innsync.channels.types import (
     AvailabilityUpdate,
+    BookingCancellation,
     BookingRevision,
     PushRequest,
     RateUpdate,
@@ -247,6 +248,64 @@ def test_verified_webhook_parses_into_a_revision() -> None:
     assert WEBHOOK_REPLY == {"success": True, "message": "Reservation Updated Successfully"}
     with pytest.raises(ChannelRejectedError):
         asyncio.run(adapter.parse_webhook({}, b"{not json"))
+
+
+def test_a_cancel_with_only_the_booking_id_is_a_short_cancellation() -> None:
+    body = json.dumps(
+        {"action": "cancel", "hotelCode": "SANDBOX-PMS", "channel": "Agoda", "bookingId": "AG-9"}
+    ).encode()
+    (cancellation,) = asyncio.run(_adapter().parse_webhook({}, body))
+    assert cancellation == BookingCancellation(
+        channel_booking_id="AG-9",
+        revision_id=cancellation.revision_id,
+        received_at=NOW,
+        currency="INR",
+        ota_name="Agoda",
+    )
+    assert cancellation.revision_id.startswith("AG-9:")
+    # Only a cancel may leave the dates out.
+    short_modify = json.loads(body) | {"action": "modify"}
+    with pytest.raises(ChannelRejectedError):
+        asyncio.run(_adapter().parse_webhook({}, json.dumps(short_modify).encode()))
+
+
+def test_a_book_is_dated_when_it_was_booked_and_later_actions_when_read() -> None:
+    booked_on = {"bookedOn": "2025-02-20 14:03:11"}
+    adapter = _adapter(timezone="UTC")
+    (book,) = asyncio.run(adapter.parse_webhook({}, json.dumps(BOOKING | booked_on).encode()))
+    modify = BOOKING | booked_on | {"action": "modify"}
+    (modified,) = asyncio.run(adapter.parse_webhook({}, json.dumps(modify).encode()))
+    assert book.received_at == datetime(2025, 2, 20, 14, 3, 11, tzinfo=UTC)
+    assert modified.received_at == NOW
+    # A bookedOn later than now (a clock off) never dates a book after what follows it.
+    future = {"bookedOn": "2025-02-22 00:00:00"}
+    (late,) = asyncio.run(adapter.parse_webhook({}, json.dumps(BOOKING | future).encode()))
+    assert late.received_at == NOW
+    assert adapter.cancellations_are_final
+
+
+@pytest.mark.parametrize(
+    ("body", "setting", "answer"),
+    [
+        (json.dumps(BOOKING).encode(), "refuse", 200),
+        (b"{not json", "refuse", 400),
+        (b'{"action": "book"}', "refuse", 400),
+        (b"{not json", "accept", 200),
+    ],
+)
+def test_the_webhook_answer_is_the_documented_reply_or_a_refusal(
+    body: bytes, setting: str, answer: int
+) -> None:
+    adapter = _adapter(unreadable_webhook_answer=setting)
+    assert isinstance(adapter, AnswersWebhooks)
+    for outcome in ("stored", "duplicate"):
+        reply = adapter.webhook_answer(outcome, body)
+        assert reply.status_code == answer
+        if answer == 200:
+            assert reply.body == WEBHOOK_REPLY
+        else:
+            assert reply.body["success"] is False
+            assert "not understood" in str(reply.body["message"])
 
 
 @pytest.mark.parametrize(
