@@ -15,8 +15,9 @@ transaction, with the ledger, audit row and PMS events.
   cancels the known reservation keeping its stay, amounts and details; of an unknown booking it
   leaves a tombstone dated the day it was received.
 - **Final cancellations.** For channels whose revisions carry no reliable order
-  (``CancelsForGood``), a cancelled reservation takes no later revision but another
+  (``CancelsForGood``), a booking the channel cancelled takes no later revision but another
   cancellation: a late modification or a booking delivered after its cancellation is stale.
+  (A booking the PMS cancelled still goes through the conflict rules.)
 - **Ledger.** Confirmed reservations hold one unit per room and night; a revision moves the
   ledger by the difference between what the reservation held and what it holds now.
 - **Overbooking.** A channel booking is never refused. When it takes more units than are free on
@@ -129,12 +130,11 @@ def ingest_revision(
         if reservation.channel_revised_at is not None and order_key(revision) <= held:
             outcome: Outcome = "unchanged" if order_key(revision) == held else "stale"
             return RevisionOutcome(outcome, reservation.id)
-        if (
-            final_cancellations
-            and reservation.status == CANCELLED
-            and revision.status != "cancelled"
-        ):
-            return RevisionOutcome("stale", reservation.id)
+        if final_cancellations and revision.status != "cancelled":
+            # The channel's own version: before the PMS changed it, if it did since.
+            channel_status = (reservation.pms_base or {}).get("status", reservation.status)
+            if channel_status == CANCELLED:
+                return RevisionOutcome("stale", reservation.id)
         supersede_open_conflict(session, reservation)
         if reservation.pms_base is not None and reservation.pms_changed_at is not None:
             pms = snapshot(session, reservation)
