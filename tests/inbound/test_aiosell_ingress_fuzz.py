@@ -83,7 +83,12 @@ def reservations(draw: st.DrawFn) -> bytes:
         parent, _, key = field.rpartition(".")
         target: Any = body
         for step in parent.split(".") if parent else ():
-            target = target[int(step)] if isinstance(target, list) else target.get(step)
+            if isinstance(target, list) and target:
+                target = target[int(step)]
+            elif isinstance(target, dict):
+                target = target.get(step)
+            else:
+                target = None
         if isinstance(target, dict):
             target[key] = value
     if draw(st.booleans()):
