@@ -37,6 +37,7 @@ from innsync.db.engine import session_factory, transaction
 from innsync.events.models import Event
 from innsync.inbox.models import InboxItem
 from innsync.inbox.processor import process_pending
+from innsync.inbox.reconciler import pull_due
 from innsync.inventory.calendar import write_ari
 from innsync.inventory.models import InventoryLedgerDay
 from innsync.inventory.schemas import AriWrite
@@ -154,6 +155,20 @@ class LiveAiosell:
                         return
 
         asyncio.run(passes())
+
+    def reconcile(self) -> int:
+        """One reconciler pass, a pull interval later on the shared clock."""
+        self.clock.advance(901)
+
+        async def once() -> int:
+            async with httpx.AsyncClient(transport=self.transport) as http:
+                return await pull_due(
+                    self.sessions,
+                    lambda connection: self.adapter(connection, http),
+                    clock=self.clock,
+                )
+
+        return asyncio.run(once())
 
     def update_calls(self) -> list[tuple[str, Any]]:
         """(path, body) of every update call innsync made (inventory, rates, restrictions)."""

@@ -76,7 +76,12 @@ def test_registered_with_its_capabilities() -> None:
     kind = registry.get("aiosell")
     assert kind.webhook_verifier_field == "webhook_password"
     adapter = _run(lambda _: _reply("ok"), lambda adapter: asyncio.sleep(0, adapter))
-    assert capabilities_of(adapter) == {"pushes_availability", "pushes_rates", "receives_webhooks"}
+    assert capabilities_of(adapter) == {
+        "pushes_availability",
+        "pushes_rates",
+        "receives_webhooks",
+        "pulls_reservations",
+    }
     assert "pms-pass" not in repr(_config())
 
 
@@ -282,6 +287,38 @@ def test_a_book_is_dated_when_it_was_booked_and_later_actions_when_read() -> Non
     (late,) = asyncio.run(adapter.parse_webhook({}, json.dumps(BOOKING | future).encode()))
     assert late.received_at == NOW
     assert adapter.cancellations_are_final
+
+
+def test_the_pull_reads_the_fetch_window_and_leaves_out_what_it_cannot_read() -> None:
+    seen: list[Any] = []
+    short_cancel = {"action": "cancel", "hotelCode": "SANDBOX-PMS", "bookingId": "X"}
+
+    def aiosell(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=[BOOKING, short_cancel, {"action": "book"}, 7])
+
+    page = _run(aiosell, lambda adapter: adapter.pull_revisions("ignored"), pull_window_days=30)
+    assert seen == [
+        {
+            "type": "reservation",
+            "hotelCode": "SANDBOX-PMS",
+            "startDate": "2025-02-20",
+            "endDate": "2025-03-23",
+        }
+    ]
+    (revision,) = page.revisions
+    assert (revision.channel_booking_id, page.next_cursor, page.has_more) == ("MMT-1", None, False)
+    # The same content as a push is the same revision, whatever its key order or spacing.
+    (pushed,) = asyncio.run(_adapter().parse_webhook({}, json.dumps(BOOKING, indent=2).encode()))
+    assert pushed == revision
+
+
+def test_a_pull_answer_that_is_not_an_array_is_an_unavailable_channel() -> None:
+    with pytest.raises(ChannelUnavailableError):
+        _run(
+            lambda _: httpx.Response(200, json={"success": True}),
+            lambda adapter: adapter.pull_revisions(None),
+        )
 
 
 @pytest.mark.parametrize(

@@ -178,3 +178,39 @@ def test_unreadable_and_unverified_pushes_are_kept_and_never_answered_with_a_5xx
     assert live.reservations() == []
     assert live.sold_nights() == 0
     assert kinds.CONNECTION_NEEDS_ATTENTION in live.event_kinds()
+
+
+def test_pushes_that_never_arrive_are_read_back_by_the_reconciler(live: LiveAiosell) -> None:
+    arrival = live.clock().date() + timedelta(days=40)
+    live.faults(webhook_failure_rate=1.0)
+    booking_id = live.book(arrival, nights=2)
+    assert live.items() == []  # every delivery failed
+
+    assert live.reconcile() == 1
+    live.inbound()
+    (reservation,) = live.reservations()
+    assert (reservation.channel_booking_id, reservation.status) == (booking_id, "confirmed")
+    assert live.sold_nights() == 2
+
+    live.faults(webhook_failure_rate=0.0)
+    live.modify(booking_id, nights=3)  # delivered
+    live.inbound()
+    live.reconcile()  # reads the same state back: nothing changes
+    live.inbound()
+    (reservation,) = live.reservations()
+    assert (reservation.status, reservation.departure) == ("confirmed", arrival + timedelta(3))
+    assert live.sold_nights() == 3
+
+    live.faults(webhook_failure_rate=1.0)
+    live.cancel(booking_id)  # lost
+    live.reconcile()
+    live.inbound()
+    (reservation,) = live.reservations()
+    assert reservation.status == "cancelled"
+    assert live.sold_nights() == 0
+    events = live.event_kinds()
+    assert events.count(kinds.RESERVATION_CREATED) == 1
+    assert events.count(kinds.RESERVATION_MODIFIED) == 1
+    assert events.count(kinds.RESERVATION_CANCELLED) == 1
+    fetches = [body for path, body in live.transport.bodies if path.endswith("/data/sample-pms")]
+    assert [body["type"] for body in fetches] == ["reservation"] * 3

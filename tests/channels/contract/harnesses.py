@@ -31,6 +31,7 @@ import httpx
 from pydantic import SecretStr
 
 from innsync.channels.aiosell import AiosellAdapter, AiosellConfig
+from innsync.channels.aiosell.mapping import revision_id_of as aiosell_revision_id
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
 from innsync.channels.contract import (
     AcknowledgesReservations,
@@ -593,10 +594,12 @@ class AiosellHarness(AdapterHarness):
         (reservation,) = answer["data"]
         booking_id = str(reservation["bookingId"])
         webhook = self.deliveries.received[-1]
-        assert json.loads(webhook.content)["bookingId"] == reservation["bookingId"]
+        pushed = json.loads(webhook.content)
+        assert pushed["bookingId"] == reservation["bookingId"]
+        # Aiosell names no revision: the adapter's id is a digest of the pushed content.
         return ProducedRevision(
             booking_id,
-            f"{booking_id}#{len(self.deliveries.received)}",
+            aiosell_revision_id(booking_id, pushed),
             dict(webhook.headers),
             webhook.content,
         )

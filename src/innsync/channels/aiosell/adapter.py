@@ -10,7 +10,9 @@ sources in innsync's ``shared/channels/aiosell.md`` (section numbers below point
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -22,6 +24,7 @@ from innsync.channels.aiosell.mapping import (
     entry_results,
     rates_bodies,
     revision_from_body,
+    revisions_from_fetch,
 )
 from innsync.channels.aiosell.webhooks import (
     UNREADABLE_STATUS,
@@ -40,7 +43,10 @@ from innsync.channels.types import (
     PushRequest,
     PushResult,
     RateUpdate,
+    RevisionPage,
 )
+
+logger = logging.getLogger(__name__)
 
 AIOSELL_LIMITS = ChannelLimits(
     # §1.13 (3P, unconfirmed): "≤ 30 updates per second", counted per partner account.
@@ -118,6 +124,38 @@ class AiosellAdapter:
         if restrictions is not None:
             answers.append((in_restrictions, await self._client.update_rates(restrictions)))
         return PushResult(entry_results(len(request.updates), answers))
+
+    @property
+    def pull_interval_seconds(self) -> float:
+        return self.config.pull_interval_seconds
+
+    async def pull_revisions(self, cursor: str | None) -> RevisionPage:
+        """§1.9 ``type: reservation``: the latest state of every reservation staying from
+        yesterday to ``pull_window_days`` ahead, for the reconciler to catch lost pushes.
+
+        The fetch has no change cursor, so each pull reads the window whole (``cursor`` is
+        unused and none is returned); the inbox keeps each state once (its revision id is a
+        digest of its content, the same as the push's). A state is ordered like a push: a
+        ``book`` by ``bookedOn``, a ``modify`` or ``cancel`` by when it is read.
+        """
+        del cursor
+        zone = ZoneInfo(self.config.timezone)
+        now = self._now()
+        today = now.astimezone(zone).date()
+        answer = await self._client.fetch(
+            {
+                "type": "reservation",
+                "hotelCode": self.config.hotel_code,
+                "startDate": (today - timedelta(days=1)).isoformat(),
+                "endDate": (today + timedelta(days=self.config.pull_window_days)).isoformat(),
+            }
+        )
+        revisions, skipped = revisions_from_fetch(
+            answer, received_at=now, currency=self.config.currency, zone=zone
+        )
+        if skipped:
+            logger.warning("aiosell fetch entries left out", extra={"skipped": skipped})
+        return RevisionPage(revisions, None)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         """§1.3: the push must carry the configured Basic auth pair."""

@@ -60,6 +60,19 @@ class AiosellConfig(ChannelConfig):
         ),
     )
 
+    pull_interval_seconds: float = Field(
+        default=900.0,
+        ge=60,
+        le=86_400,
+        description="How often the reconciler reads reservations back (§1.9 fetch)",
+    )
+    pull_window_days: int = Field(
+        default=365,
+        ge=1,
+        le=1000,
+        description="Stays from yesterday up to this many days ahead are read back (§1.9)",
+    )
+
     @field_validator("base_url")
     @classmethod
     def _http_root(cls, value: str) -> str:
