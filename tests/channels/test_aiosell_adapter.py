@@ -16,7 +16,7 @@ import pytest
 from innsync.channels import registry
 from innsync.channels.aiosell import AiosellAdapter, AiosellConfig
 from innsync.channels.aiosell.webhooks import WEBHOOK_REPLY
-from innsync.channels.contract import capabilities_of
+from innsync.channels.contract import AnswersWebhooks, capabilities_of
 from innsync.channels.errors import (
     BadSignatureError,
     ChannelAuthError,
@@ -25,6 +25,7 @@ from innsync.channels.errors import (
 )
 from innsync.channels.types import (
     AvailabilityUpdate,
+    BookingCancellation,
     BookingRevision,
     PushRequest,
     RateUpdate,
@@ -75,7 +76,12 @@ def test_registered_with_its_capabilities() -> None:
     kind = registry.get("aiosell")
     assert kind.webhook_verifier_field == "webhook_password"
     adapter = _run(lambda _: _reply("ok"), lambda adapter: asyncio.sleep(0, adapter))
-    assert capabilities_of(adapter) == {"pushes_availability", "pushes_rates", "receives_webhooks"}
+    assert capabilities_of(adapter) == {
+        "pushes_availability",
+        "pushes_rates",
+        "receives_webhooks",
+        "pulls_reservations",
+    }
     assert "pms-pass" not in repr(_config())
 
 
@@ -247,6 +253,96 @@ def test_verified_webhook_parses_into_a_revision() -> None:
     assert WEBHOOK_REPLY == {"success": True, "message": "Reservation Updated Successfully"}
     with pytest.raises(ChannelRejectedError):
         asyncio.run(adapter.parse_webhook({}, b"{not json"))
+
+
+def test_a_cancel_with_only_the_booking_id_is_a_short_cancellation() -> None:
+    body = json.dumps(
+        {"action": "cancel", "hotelCode": "SANDBOX-PMS", "channel": "Agoda", "bookingId": "AG-9"}
+    ).encode()
+    (cancellation,) = asyncio.run(_adapter().parse_webhook({}, body))
+    assert cancellation == BookingCancellation(
+        channel_booking_id="AG-9",
+        revision_id=cancellation.revision_id,
+        received_at=NOW,
+        currency="INR",
+        ota_name="Agoda",
+    )
+    assert cancellation.revision_id.startswith("AG-9:")
+    # Only a cancel may leave the dates out.
+    short_modify = json.loads(body) | {"action": "modify"}
+    with pytest.raises(ChannelRejectedError):
+        asyncio.run(_adapter().parse_webhook({}, json.dumps(short_modify).encode()))
+
+
+def test_a_book_is_dated_when_it_was_booked_and_later_actions_when_read() -> None:
+    booked_on = {"bookedOn": "2025-02-20 14:03:11"}
+    adapter = _adapter(timezone="UTC")
+    (book,) = asyncio.run(adapter.parse_webhook({}, json.dumps(BOOKING | booked_on).encode()))
+    modify = BOOKING | booked_on | {"action": "modify"}
+    (modified,) = asyncio.run(adapter.parse_webhook({}, json.dumps(modify).encode()))
+    assert book.received_at == datetime(2025, 2, 20, 14, 3, 11, tzinfo=UTC)
+    assert modified.received_at == NOW
+    # A bookedOn later than now (a clock off) never dates a book after what follows it.
+    future = {"bookedOn": "2025-02-22 00:00:00"}
+    (late,) = asyncio.run(adapter.parse_webhook({}, json.dumps(BOOKING | future).encode()))
+    assert late.received_at == NOW
+    assert adapter.cancellations_are_final
+
+
+def test_the_pull_reads_the_fetch_window_and_leaves_out_what_it_cannot_read() -> None:
+    seen: list[Any] = []
+    short_cancel = {"action": "cancel", "hotelCode": "SANDBOX-PMS", "bookingId": "X"}
+
+    def aiosell(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=[BOOKING, short_cancel, {"action": "book"}, 7])
+
+    page = _run(aiosell, lambda adapter: adapter.pull_revisions("ignored"), pull_window_days=30)
+    assert seen == [
+        {
+            "type": "reservation",
+            "hotelCode": "SANDBOX-PMS",
+            "startDate": "2025-02-20",
+            "endDate": "2025-03-23",
+        }
+    ]
+    (revision,) = page.revisions
+    assert (revision.channel_booking_id, page.next_cursor, page.has_more) == ("MMT-1", None, False)
+    # The same content as a push is the same revision, whatever its key order or spacing.
+    (pushed,) = asyncio.run(_adapter().parse_webhook({}, json.dumps(BOOKING, indent=2).encode()))
+    assert pushed == revision
+
+
+def test_a_pull_answer_that_is_not_an_array_is_an_unavailable_channel() -> None:
+    with pytest.raises(ChannelUnavailableError):
+        _run(
+            lambda _: httpx.Response(200, json={"success": True}),
+            lambda adapter: adapter.pull_revisions(None),
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "setting", "answer"),
+    [
+        (json.dumps(BOOKING).encode(), "refuse", 200),
+        (b"{not json", "refuse", 400),
+        (b'{"action": "book"}', "refuse", 400),
+        (b"{not json", "accept", 200),
+    ],
+)
+def test_the_webhook_answer_is_the_documented_reply_or_a_refusal(
+    body: bytes, setting: str, answer: int
+) -> None:
+    adapter = _adapter(unreadable_webhook_answer=setting)
+    assert isinstance(adapter, AnswersWebhooks)
+    for outcome in ("stored", "duplicate"):
+        reply = adapter.webhook_answer(outcome, body)
+        assert reply.status_code == answer
+        if answer == 200:
+            assert reply.body == WEBHOOK_REPLY
+        else:
+            assert reply.body["success"] is False
+            assert "not understood" in str(reply.body["message"])
 
 
 @pytest.mark.parametrize(

@@ -300,7 +300,11 @@ def test_new_booking_variant() -> None:
         json.dumps({**RESERVATION, "action": "explode"}).encode(),
         json.dumps({**RESERVATION, "checkout": "2025-02-01"}).encode(),
         json.dumps({k: v for k, v in RESERVATION.items() if k != "bookingId"}).encode(),
-        json.dumps({"action": "cancel", "hotelCode": "H", "bookingId": "X1"}).encode(),
+        # Only a cancel may leave its dates out (a short cancel, §1.10 3P).
+        json.dumps({"action": "modify", "hotelCode": "H", "bookingId": "X1"}).encode(),
+        json.dumps(
+            {"action": "cancel", "bookingId": "X1", "amount": {"currency": "rupees"}}
+        ).encode(),
         json.dumps({**RESERVATION, "bookedOn": "yesterday"}).encode(),
         json.dumps(
             {**RESERVATION, "rooms": [{"roomCode": "R", "occupancy": {"adults": 0}}]}

@@ -122,3 +122,16 @@ def test_cli_starts_the_simulator_with_the_options(monkeypatch: pytest.MonkeyPat
     host, port, config = started[0]
     assert (host, port, config.seed, config.webhook_url) == ("127.0.0.1", 9123, 5, url)
     assert config.password not in result.output
+
+
+def test_cli_passes_the_webhook_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[SimulatorConfig] = []
+    monkeypatch.setattr(
+        "innsync.simulators.aiosell.app.run", lambda host, port, config: started.append(config)
+    )
+    monkeypatch.setenv("INNSYNC_SIM_AIOSELL_WEBHOOK_PASSWORD", "hook-secret")
+    result = CliRunner().invoke(cli, ["simulate", "aiosell", "--webhook-user", "innsync"])
+    assert result.exit_code == 0, result.output
+    (config,) = started
+    assert (config.webhook_username, config.webhook_password) == ("innsync", "hook-secret")
+    assert "hook-secret" not in result.output

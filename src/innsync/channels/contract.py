@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from innsync.channels.types import (
     AvailabilityUpdate,
+    BookingCancellation,
     BookingRevision,
     ChannelLimits,
     ChannelNotice,
@@ -92,9 +94,45 @@ class ReceivesWebhooks(Protocol):
 
     async def parse_webhook(
         self, headers: Mapping[str, str], body: bytes
-    ) -> Sequence[BookingRevision | ChannelNotice]:
+    ) -> Sequence[BookingRevision | BookingCancellation | ChannelNotice]:
         """What a stored, verified webhook stands for: booking revisions (fetched if it only
-        hints at them) and notices about the channel itself."""
+        hints at them), cancellations naming only the booking, and notices about the channel
+        itself."""
+
+
+StoredOutcome = Literal["stored", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAnswer:
+    """The HTTP answer a channel expects once its webhook is stored."""
+
+    status_code: int
+    body: Mapping[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class AnswersWebhooks(Protocol):
+    """A channel that expects its own answer to a webhook (innsync's default otherwise)."""
+
+    def webhook_answer(self, outcome: StoredOutcome, body: bytes) -> WebhookAnswer:
+        """The answer to a call already stored (``duplicate``: stored before).
+
+        Called after the raw body is committed; must not raise and should never be a 5xx for
+        a stored call, since channels retry those.
+        """
+
+
+@runtime_checkable
+class CancelsForGood(Protocol):
+    """A channel whose cancellations are final: no later revision revives the booking.
+
+    For channels that give no reliable order of a booking's revisions (no revision time), a
+    modification delivered after the cancellation must not undo it.
+    """
+
+    @property
+    def cancellations_are_final(self) -> bool: ...
 
 
 @runtime_checkable

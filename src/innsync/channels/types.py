@@ -494,6 +494,35 @@ class BookingRevision:
         return DateRange(self.arrival, self.departure)
 
 
+@dataclass(frozen=True, slots=True)
+class BookingCancellation:
+    """A cancellation that names the booking only: no stay, rooms or amounts.
+
+    Some channels cancel with the booking id alone (Aiosell's short cancel). The inbox cancels
+    the known booking with it, keeping what the booking held; a cancellation of a booking
+    innsync does not know yet is kept as a tombstone, so the booking arriving later stays
+    cancelled. ``currency`` is the connection's, for the tombstone's zero total.
+    """
+
+    channel_booking_id: str
+    revision_id: str
+    received_at: datetime
+    currency: str
+    ota_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.channel_booking_id or not self.revision_id:
+            raise ValueError("a cancellation needs the channel's booking id and revision id")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(f"currency must be an ISO 4217 code, got {self.currency!r}")
+        if self.received_at.utcoffset() is None:
+            raise ValueError("received_at must be timezone-aware")
+
+    @property
+    def status(self) -> BookingStatus:
+        return "cancelled"
+
+
 def _is_clock_time(text: str) -> bool:
     hours, colon, minutes = text.partition(":")
     return (

@@ -126,12 +126,37 @@ def simulate_channex(host: str, port: int, seed: int | None) -> None:
 @click.option("--port", default=8091, show_default=True, type=int)
 @click.option("--seed", default=None, type=int, help="Make bookings and faults repeatable.")
 @click.option("--webhook-url", default=None, help="The PMS URL reservations are posted to.")
-def simulate_aiosell(host: str, port: int, seed: int | None, webhook_url: str | None) -> None:
-    """The Aiosell channel manager API simulator; inspection endpoints live under /_sim/."""
+@click.option("--webhook-user", default=None, help="Basic auth user sent with reservation pushes.")
+@click.option(
+    "--webhook-password",
+    default=None,
+    envvar="INNSYNC_SIM_AIOSELL_WEBHOOK_PASSWORD",
+    help="Basic auth password sent with reservation pushes (better from the environment).",
+)
+def simulate_aiosell(
+    host: str,
+    port: int,
+    seed: int | None,
+    webhook_url: str | None,
+    webhook_user: str | None,
+    webhook_password: str | None,
+) -> None:
+    """The Aiosell channel manager API simulator; inspection endpoints live under /_sim/.
+
+    With --webhook-user/--webhook-password set to a connection's webhook_username and
+    webhook_password, its reservation pushes to innsync's /hooks URL are stored and answered.
+    """
     from innsync.simulators.aiosell.app import run
     from innsync.simulators.aiosell.config import SimulatorConfig
 
-    config = SimulatorConfig(seed=seed or 0, webhook_url=webhook_url)
+    config = SimulatorConfig(
+        seed=seed or 0,
+        webhook_url=webhook_url,
+        webhook_username=webhook_user
+        if webhook_user is not None or webhook_password is None
+        else "",
+        webhook_password=webhook_password,
+    )
     click.echo(f"Aiosell simulator on http://{host}:{port} (Basic {config.username}:***)")
     run(host, port, config)
 

@@ -29,7 +29,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import containment
-from innsync.channels.contract import AcknowledgesReservations, ChannelAdapter, ReceivesWebhooks
+from innsync.channels.contract import (
+    AcknowledgesReservations,
+    CancelsForGood,
+    ChannelAdapter,
+    ReceivesWebhooks,
+)
 from innsync.channels.errors import (
     BadSignatureError,
     ChannelAuthError,
@@ -38,7 +43,7 @@ from innsync.channels.errors import (
     MappingMissingError,
 )
 from innsync.channels.revision_json import revision_from_bytes
-from innsync.channels.types import BookingRevision, ChannelNotice
+from innsync.channels.types import BookingCancellation, BookingRevision, ChannelNotice
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
@@ -47,7 +52,12 @@ from innsync.inbox.acknowledge import acknowledge_item, mark_due
 from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECTED, InboxItem
 from innsync.inbox.notices import report_needs_attention, report_notice
 from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
-from innsync.reservations.channel import ingest_revision, order_key
+from innsync.reservations.channel import (
+    RevisionOutcome,
+    ingest_cancellation,
+    ingest_revision,
+    order_key,
+)
 from innsync.reservations.revision_checks import (
     InvalidRevisionError,
     RevisionNotAppliedError,
@@ -153,8 +163,9 @@ async def _process(
     except (ChannelRejectedError, BadSignatureError, InvalidRevisionError) as exc:
         _finish(sessions, item_id, REJECTED, str(exc), clock())
         return
-    revisions = [m for m in messages if isinstance(m, BookingRevision)]
+    revisions = [m for m in messages if not isinstance(m, ChannelNotice)]
     notices = [m for m in messages if isinstance(m, ChannelNotice)]
+    final = isinstance(adapter, CancelsForGood) and adapter.cancellations_are_final
     try:
         with transaction(sessions) as session:
             locked = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
@@ -163,7 +174,7 @@ async def _process(
             connection = session.get_one(Connection, locked.connection_id)
             origin = f"inbox:{locked.id}"
             outcomes = [
-                ingest_revision(session, connection, revision, origin, locked.received_at)
+                _ingest(session, connection, revision, origin, locked.received_at, final)
                 for revision in sorted(revisions, key=order_key)
             ]
             for notice in notices:
@@ -193,9 +204,26 @@ async def _process(
         await acknowledge_item(sessions, adapter, item_id, clock=clock)
 
 
+def _ingest(
+    session: Session,
+    connection: Connection,
+    message: BookingRevision | BookingCancellation,
+    origin: str,
+    received_at: datetime,
+    final: bool,
+) -> RevisionOutcome:
+    if isinstance(message, BookingCancellation):
+        return ingest_cancellation(
+            session, connection, message, origin, received_at, final_cancellations=final
+        )
+    return ingest_revision(
+        session, connection, message, origin, received_at, final_cancellations=final
+    )
+
+
 async def _decode(
     adapter: ChannelAdapter, source: str, headers: dict[str, str], body: bytes
-) -> Sequence[BookingRevision | ChannelNotice]:
+) -> Sequence[BookingRevision | BookingCancellation | ChannelNotice]:
     """What an item stands for; each revision is checked before it can reach the database.
 
     A pulled item holds one revision the adapter already decoded, in neutral JSON; a webhook is
@@ -203,7 +231,9 @@ async def _decode(
     """
     try:
         if source == PULL:
-            messages: Sequence[BookingRevision | ChannelNotice] = (revision_from_bytes(body),)
+            messages: Sequence[BookingRevision | BookingCancellation | ChannelNotice] = (
+                revision_from_bytes(body),
+            )
         elif isinstance(adapter, ReceivesWebhooks):
             messages = await adapter.parse_webhook(headers, body)
         else:

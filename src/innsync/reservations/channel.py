@@ -11,6 +11,13 @@ transaction, with the ledger, audit row and PMS events.
   keeps what it had). So the result never depends on the order of delivery.
 - **Tombstones.** A cancellation of an unknown booking is stored as a cancelled reservation with no
   ledger effect; the older "new" revision that arrives later is then stale and changes nothing.
+- **Short cancellations.** A cancellation naming only the booking (``BookingCancellation``)
+  cancels the known reservation keeping its stay, amounts and details; of an unknown booking it
+  leaves a tombstone dated the day it was received.
+- **Final cancellations.** For channels whose revisions carry no reliable order
+  (``CancelsForGood``), a booking the channel cancelled takes no later revision but another
+  cancellation: a late modification or a booking delivered after its cancellation is stale.
+  (A booking the PMS cancelled still goes through the conflict rules.)
 - **Ledger.** Confirmed reservations hold one unit per room and night; a revision moves the
   ledger by the difference between what the reservation held and what it holds now.
 - **Overbooking.** A channel booking is never refused. When it takes more units than are free on
@@ -30,14 +37,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from innsync.channels.types import BookingRevision
+from innsync.channels.types import (
+    BookingCancellation,
+    BookingRevision,
+    Guarantee,
+    GuestDetails,
+    PaymentCollect,
+    PaymentType,
+)
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.events import kinds
@@ -82,7 +96,7 @@ class RevisionOutcome:
     is_overbooked: bool = False
 
 
-def order_key(revision: BookingRevision) -> tuple[datetime, str]:
+def order_key(revision: BookingRevision | BookingCancellation) -> tuple[datetime, str]:
     """The position of a revision among its booking's revisions (call ``check_revision`` first)."""
     return (revision.received_at, revision.revision_id)
 
@@ -93,6 +107,8 @@ def ingest_revision(
     revision: BookingRevision,
     origin: str,
     received_at: datetime | None = None,
+    *,
+    final_cancellations: bool = False,
 ) -> RevisionOutcome:
     """Apply one revision of a booking received on ``connection``.
 
@@ -102,25 +118,23 @@ def ingest_revision(
     a PMS change made since the last revision goes through the conflict rules
     (``conflict_rules.decide``) and may be held instead of applied; ``received_at`` is when
     innsync received the revision (its inbox time; now when not given), the time the rules
-    weigh against the PMS change, both on innsync's clock.
+    weigh against the PMS change, both on innsync's clock. With ``final_cancellations`` a
+    cancelled reservation takes no later revision but another cancellation.
     """
     check_revision(revision)
     room_types = lock_property_room_types(session, connection.property_id)
     rooms = mapped_rooms(session, connection, revision, room_types)
-    reservation = session.scalar(
-        select(Reservation)
-        .where(
-            Reservation.tenant_id == connection.tenant_id,
-            Reservation.source == str(connection.id),
-            Reservation.channel_booking_id == revision.channel_booking_id,
-        )
-        .execution_options(populate_existing=True)
-    )
+    reservation = _channel_reservation(session, connection, revision.channel_booking_id)
     if reservation is not None:
         held = (reservation.channel_revised_at, reservation.channel_revision_id or "")
         if reservation.channel_revised_at is not None and order_key(revision) <= held:
             outcome: Outcome = "unchanged" if order_key(revision) == held else "stale"
             return RevisionOutcome(outcome, reservation.id)
+        if final_cancellations and revision.status != "cancelled":
+            # The channel's own version: before the PMS changed it, if it did since.
+            channel_status = (reservation.pms_base or {}).get("status", reservation.status)
+            if channel_status == CANCELLED:
+                return RevisionOutcome("stale", reservation.id)
         supersede_open_conflict(session, reservation)
         if reservation.pms_base is not None and reservation.pms_changed_at is not None:
             pms = snapshot(session, reservation)
@@ -150,6 +164,103 @@ def ingest_revision(
                 )
                 return RevisionOutcome("conflict held", reservation.id)
     return apply_revision(session, connection, room_types, reservation, revision, rooms, origin)
+
+
+def ingest_cancellation(
+    session: Session,
+    connection: Connection,
+    cancellation: BookingCancellation,
+    origin: str,
+    received_at: datetime | None = None,
+    *,
+    final_cancellations: bool = False,
+) -> RevisionOutcome:
+    """Apply a cancellation that names only the booking, as a revision built from what the
+    reservation holds (or a tombstone when innsync does not know the booking yet)."""
+    lock_property_room_types(session, connection.property_id)  # before the look-up: no race
+    reservation = _channel_reservation(session, connection, cancellation.channel_booking_id)
+    return ingest_revision(
+        session,
+        connection,
+        cancellation_revision(cancellation, reservation),
+        origin,
+        received_at,
+        final_cancellations=final_cancellations,
+    )
+
+
+def cancellation_revision(
+    cancellation: BookingCancellation, reservation: Reservation | None
+) -> BookingRevision:
+    """The whole revision a short cancellation stands for: the reservation's stay, amounts and
+    details; for an unknown booking a one-night stay on the day it was received, nothing owed."""
+    if reservation is None:
+        day = cancellation.received_at.date()
+        return BookingRevision(
+            channel_booking_id=cancellation.channel_booking_id,
+            revision_id=cancellation.revision_id,
+            status="cancelled",
+            arrival=day,
+            departure=day + timedelta(days=1),
+            rooms=(),
+            guest=GuestDetails(),
+            total_amount=Decimal(0),
+            currency=cancellation.currency,
+            received_at=cancellation.received_at,
+            ota_name=cancellation.ota_name,
+        )
+    guarantee = reservation.guarantee
+    return BookingRevision(
+        channel_booking_id=cancellation.channel_booking_id,
+        revision_id=cancellation.revision_id,
+        status="cancelled",
+        arrival=reservation.arrival,
+        departure=reservation.departure,
+        rooms=(),
+        guest=GuestDetails(),  # the reservation keeps its guest
+        total_amount=reservation.total_amount,
+        currency=reservation.currency,
+        received_at=cancellation.received_at,
+        ota_name=cancellation.ota_name or reservation.ota_name,
+        ota_reservation_code=reservation.ota_reservation_code,
+        channel_reference=reservation.channel_reference,
+        booked_at=reservation.booked_at,
+        arrival_time=reservation.arrival_time,
+        special_requests=reservation.special_requests or None,
+        total_before_tax=reservation.total_before_tax,
+        commission=reservation.commission,
+        payment_collect=_payment_collect(reservation.payment_collect),
+        payment_type=_payment_type(reservation.payment_type),
+        guarantee=None if guarantee is None else Guarantee(**guarantee),
+    )
+
+
+def _payment_collect(value: str | None) -> PaymentCollect | None:
+    return "property" if value == "property" else "ota" if value == "ota" else None
+
+
+def _payment_type(value: str | None) -> PaymentType | None:
+    return (
+        "credit_card"
+        if value == "credit_card"
+        else "bank_transfer"
+        if value == "bank_transfer"
+        else None
+    )
+
+
+def _channel_reservation(
+    session: Session, connection: Connection, channel_booking_id: str
+) -> Reservation | None:
+    return session.scalar(
+        select(Reservation)
+        .where(
+            Reservation.tenant_id == connection.tenant_id,
+            Reservation.source == str(connection.id),
+            Reservation.channel_booking_id == channel_booking_id,
+        )
+        .execution_options(populate_existing=True)
+    )
 
 
 def apply_revision(

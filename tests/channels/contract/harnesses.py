@@ -36,6 +36,7 @@ import httpx
 from pydantic import SecretStr
 
 from innsync.channels.aiosell import AiosellAdapter, AiosellConfig
+from innsync.channels.aiosell.mapping import revision_id_of as aiosell_revision_id
 from innsync.channels.beds24 import Beds24Adapter, Beds24Config
 from innsync.channels.beds24.credits import CreditMeters
 from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
@@ -142,6 +143,9 @@ class AdapterHarness(ABC):
     pull_shows_latest_only: str | None = None
     """Why the channel's pull shows each booking only as it is now (no revision history), so a
     booking changed twice between pulls is pulled once; None when every revision is pulled."""
+    dates_changes_when_read: str | None = None
+    """Why the channel's changes carry no time of their own, so a change is dated when it is
+    read and changes read together share a time; None when each change carries its time."""
 
     def __init__(self) -> None:
         self.clock = WallClock()
@@ -510,6 +514,9 @@ class AiosellHarness(AdapterHarness):
     rate_plans = (("EXECUTIVE", "EXECUTIVE-D-101"), ("SUITE", "SUITE-D-101"))
     entry_verdicts_reason = "Aiosell answers each call with one success/message verdict (§1.4)"
 
+    pull_shows_latest_only = "§1.9 fetch returns each reservation's latest state, not its revisions"
+    dates_changes_when_read = "§1.10 modify and cancel pushes carry no time; bookedOn dates a book"
+
     def __init__(self) -> None:
         super().__init__()
         self.deliveries = _Deliveries()
@@ -610,10 +617,12 @@ class AiosellHarness(AdapterHarness):
         (reservation,) = answer["data"]
         booking_id = str(reservation["bookingId"])
         webhook = self.deliveries.received[-1]
-        assert json.loads(webhook.content)["bookingId"] == reservation["bookingId"]
+        pushed = json.loads(webhook.content)
+        assert pushed["bookingId"] == reservation["bookingId"]
+        # Aiosell names no revision: the adapter's id is a digest of the pushed content.
         return ProducedRevision(
             booking_id,
-            f"{booking_id}#{len(self.deliveries.received)}",
+            aiosell_revision_id(booking_id, pushed),
             dict(webhook.headers),
             webhook.content,
         )

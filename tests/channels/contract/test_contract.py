@@ -95,7 +95,6 @@ CONTRACT_CAPABILITIES = frozenset(
 KNOWN_GAPS: dict[str, dict[str, str]] = {
     "aiosell": {
         "reads_back_ari": "not built yet: §1.9 fetch returns no restrictions (CHECKLIST read_back)",
-        "pulls_reservations": "not built yet over §1.9 fetch (CHECKLIST booking_revisions_pull)",
         "acknowledges_reservations": "Aiosell has no acknowledgement call (§1.10)",
     },
     "beds24": {
@@ -394,7 +393,8 @@ def test_new_modified_and_cancelled_share_the_booking_id_in_received_order(
             assert parsed[-1] == pulled
             received = [p[0].received_at for p in parsed]
             assert received == sorted(received)
-            assert len(set(received)) == 3
+            if harness.dates_changes_when_read is None:
+                assert len(set(received)) == 3
             return
         assert [r.revision_id for r in pulled] == [m.revision_id for m in made]
         assert [r.status for r in pulled] == ["new", "modified", "cancelled"]

@@ -3,10 +3,13 @@
 The call is verified by the channel's own means and stored raw in the inbox before it is
 answered; the processor applies it later. Nothing here calls a channel. Answers say as little
 as possible: an unknown or switched-off URL is a plain 404, a failed verification a plain 401.
+A stored call gets ``{"status": "stored"|"duplicate"}``, or the answer its channel expects
+(``AnswersWebhooks``, e.g. Aiosell's ``{"success": true, ...}``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import httpx
@@ -16,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from innsync.api import problems
 from innsync.api.deps import Box, Db
-from innsync.channels.contract import ReceivesWebhooks
+from innsync.channels.contract import AnswersWebhooks, ReceivesWebhooks, WebhookAnswer
 from innsync.connections.service import build_adapter
 from innsync.inbox.service import MAX_WEBHOOK_BYTES, connection_for_token, receive_webhook
 
 router = APIRouter(tags=["hooks"])
+logger = logging.getLogger(__name__)
 
 Outcome = Literal["stored", "duplicate", "rejected", "unknown"]
 
@@ -29,6 +33,7 @@ Outcome = Literal["stored", "duplicate", "rejected", "unknown"]
     "/hooks/{token}",
     responses={
         200: {"description": "Stored (or already stored): the channel may stop redelivering"},
+        400: {"description": "Stored for audit, but the channel's message cannot be read"},
         401: {"description": "The call failed the channel's verification; kept for audit"},
         404: {"description": "No connection takes webhooks at this URL"},
         413: {"description": f"The body exceeds {MAX_WEBHOOK_BYTES} bytes"},
@@ -44,7 +49,10 @@ async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box
         return _too_large()
     headers = dict(request.headers)
 
+    answers: list[AnswersWebhooks] = []
+
     def store(session: Session) -> Outcome:
+        answers.clear()  # the write may be retried
         connection = connection_for_token(session, token)
         if connection is None:
             return "unknown"
@@ -52,6 +60,8 @@ async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box
         adapter = build_adapter(connection, box, httpx.AsyncClient(transport=_RefuseCalls()))
         if not isinstance(adapter, ReceivesWebhooks):
             return "unknown"
+        if isinstance(adapter, AnswersWebhooks):
+            answers.append(adapter)
         return receive_webhook(session, connection, adapter, headers, body)
 
     outcome = await db.write(store)
@@ -59,7 +69,24 @@ async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box
         return problems.problem(404, "Not found", "not found")
     if outcome == "rejected":
         return problems.problem(401, "Unauthorized", "the call could not be verified")
+    if answers:  # only now: the body is committed before the channel hears it is stored
+        answer = _channel_answer(answers[0], outcome, body)
+        return JSONResponse(dict(answer.body), status_code=answer.status_code)
     return JSONResponse({"status": outcome})
+
+
+def _channel_answer(
+    adapter: AnswersWebhooks, outcome: Literal["stored", "duplicate"], body: bytes
+) -> WebhookAnswer:
+    """The channel's own answer; a stored call never gets a 5xx (channels retry those)."""
+    try:
+        answer = adapter.webhook_answer(outcome, body)
+    except Exception:  # stored already: a bug here must not cause a redelivery
+        logger.exception("webhook answer failed")
+        return WebhookAnswer(200, {"status": outcome})
+    if answer.status_code >= 500:
+        return WebhookAnswer(200, {"status": outcome})
+    return answer
 
 
 def _too_large() -> Response:

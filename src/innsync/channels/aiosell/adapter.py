@@ -10,7 +10,9 @@ sources in innsync's ``shared/channels/aiosell.md`` (section numbers below point
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -22,18 +24,29 @@ from innsync.channels.aiosell.mapping import (
     entry_results,
     rates_bodies,
     revision_from_body,
+    revisions_from_fetch,
 )
-from innsync.channels.aiosell.webhooks import verify_basic_auth
+from innsync.channels.aiosell.webhooks import (
+    UNREADABLE_STATUS,
+    WEBHOOK_REPLY,
+    verify_basic_auth,
+)
+from innsync.channels.contract import StoredOutcome, WebhookAnswer
+from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.http import WallClock, utc_now
 from innsync.channels.types import (
     AvailabilityUpdate,
+    BookingCancellation,
     BookingRevision,
     ChannelLimits,
     ChannelNotice,
     PushRequest,
     PushResult,
     RateUpdate,
+    RevisionPage,
 )
+
+logger = logging.getLogger(__name__)
 
 AIOSELL_LIMITS = ChannelLimits(
     # §1.13 (3P, unconfirmed): "≤ 30 updates per second", counted per partner account.
@@ -69,6 +82,11 @@ class AiosellAdapter:
     @property
     def limits(self) -> ChannelLimits:
         return AIOSELL_LIMITS
+
+    @property
+    def cancellations_are_final(self) -> bool:
+        """§1.10: pushes carry no revision time, so a late modify must not undo a cancel."""
+        return True
 
     async def test_connection(self) -> None:
         """§1.9: fetch one day of inventory; proves the credentials, partner and hotel code.
@@ -107,6 +125,38 @@ class AiosellAdapter:
             answers.append((in_restrictions, await self._client.update_rates(restrictions)))
         return PushResult(entry_results(len(request.updates), answers))
 
+    @property
+    def pull_interval_seconds(self) -> float:
+        return self.config.pull_interval_seconds
+
+    async def pull_revisions(self, cursor: str | None) -> RevisionPage:
+        """§1.9 ``type: reservation``: the latest state of every reservation staying from
+        yesterday to ``pull_window_days`` ahead, for the reconciler to catch lost pushes.
+
+        The fetch has no change cursor, so each pull reads the window whole (``cursor`` is
+        unused and none is returned); the inbox keeps each state once (its revision id is a
+        digest of its content, the same as the push's). A state is ordered like a push: a
+        ``book`` by ``bookedOn``, a ``modify`` or ``cancel`` by when it is read.
+        """
+        del cursor
+        zone = ZoneInfo(self.config.timezone)
+        now = self._now()
+        today = now.astimezone(zone).date()
+        answer = await self._client.fetch(
+            {
+                "type": "reservation",
+                "hotelCode": self.config.hotel_code,
+                "startDate": (today - timedelta(days=1)).isoformat(),
+                "endDate": (today + timedelta(days=self.config.pull_window_days)).isoformat(),
+            }
+        )
+        revisions, skipped = revisions_from_fetch(
+            answer, received_at=now, currency=self.config.currency, zone=zone
+        )
+        if skipped:
+            logger.warning("aiosell fetch entries left out", extra={"skipped": skipped})
+        return RevisionPage(revisions, None)
+
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         """§1.3: the push must carry the configured Basic auth pair."""
         del body  # nothing in the body can prove where it came from
@@ -119,13 +169,32 @@ class AiosellAdapter:
 
     async def parse_webhook(
         self, headers: Mapping[str, str], body: bytes
-    ) -> Sequence[BookingRevision | ChannelNotice]:
-        """§1.10/§1.11: one push is one booking revision."""
+    ) -> Sequence[BookingRevision | BookingCancellation | ChannelNotice]:
+        """§1.10/§1.11: one push is one booking revision (a short cancel names the booking)."""
         del headers
-        revision = revision_from_body(
+        return (self._read(body),)
+
+    def webhook_answer(self, outcome: StoredOutcome, body: bytes) -> WebhookAnswer:
+        """§1.10: HTTP 200 with the documented reply once stored (again, for a duplicate).
+
+        A push innsync stored but cannot read gets ``unreadable_webhook_answer``: by default a
+        400 with ``success: false`` and the reason, never a 5xx (Aiosell would retry it).
+        """
+        del outcome  # stored now or before: Aiosell may stop either way
+        try:
+            self._read(body)
+        except ChannelRejectedError as exc:
+            if self.config.unreadable_webhook_answer == "refuse":
+                return WebhookAnswer(
+                    UNREADABLE_STATUS,
+                    {"success": False, "message": f"Reservation not understood: {exc}"},
+                )
+        return WebhookAnswer(200, WEBHOOK_REPLY)
+
+    def _read(self, body: bytes) -> BookingRevision | BookingCancellation:
+        return revision_from_body(
             body,
             received_at=self._now(),
             currency=self.config.currency,
             zone=ZoneInfo(self.config.timezone),
         )
-        return (revision,)

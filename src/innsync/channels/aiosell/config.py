@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -48,6 +49,28 @@ class AiosellConfig(ChannelConfig):
     webhook_password: SecretStr | None = Field(
         default=None,
         description="The Basic auth password Aiosell sends (§1.3); unset refuses every webhook",
+    )
+
+    unreadable_webhook_answer: Literal["refuse", "accept"] = Field(
+        default="refuse",
+        description=(
+            "The answer to a push innsync stored but cannot read: 'refuse' is HTTP 400 with "
+            "success false (Aiosell shows the failure and does not retry a 4xx), 'accept' is "
+            "the documented success reply. Never a 5xx: Aiosell retries those (§1.10, 3P)."
+        ),
+    )
+
+    pull_interval_seconds: float = Field(
+        default=900.0,
+        ge=60,
+        le=86_400,
+        description="How often the reconciler reads reservations back (§1.9 fetch)",
+    )
+    pull_window_days: int = Field(
+        default=365,
+        ge=1,
+        le=1000,
+        description="Stays from yesterday up to this many days ahead are read back (§1.9)",
     )
 
     @field_validator("base_url")

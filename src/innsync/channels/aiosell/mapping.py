@@ -16,10 +16,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from innsync.channels.aiosell.client import AiosellReply
-from innsync.channels.errors import ChannelRejectedError, MappingMissingError
+from innsync.channels.errors import (
+    ChannelRejectedError,
+    ChannelUnavailableError,
+    MappingMissingError,
+)
 from innsync.channels.types import (
     AvailabilityUpdate,
     BookedRoom,
+    BookingCancellation,
     BookingRevision,
     BookingStatus,
     Charge,
@@ -292,17 +297,23 @@ class _NewBooking(_Vendor):
     reservation: _NewReservation
 
 
-def revision_id_of(booking_id: str, body: bytes) -> str:
-    """A revision id from the body itself: Aiosell sends none, and a redelivery of the same
-    push must be the same revision (so the inbox keeps it once)."""
-    return f"{booking_id}:{hashlib.sha256(body).hexdigest()[:32]}"
+def revision_id_of(booking_id: str, payload: object) -> str:
+    """A revision id from the content itself: Aiosell sends none, and a redelivery of the same
+    push, or the same reservation read from the fetch (§1.9), must be the same revision. The
+    digest is over canonical JSON, so key order and spacing do not count."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return f"{booking_id}:{hashlib.sha256(canonical).hexdigest()[:32]}"
 
 
 def revision_from_body(
     body: bytes, *, received_at: datetime, currency: str, zone: tzinfo
-) -> BookingRevision:
+) -> BookingRevision | BookingCancellation:
     """The revision a reservation push stands for, either payload variant (§1.10, §1.11).
 
+    A cancel without checkin/checkout (§1.10, 3P) is a ``BookingCancellation``. Aiosell gives
+    no time of a revision, so ``received_at`` (when innsync reads the push) orders them, except
+    that a ``book`` is dated when it was booked (``bookedOn``, when earlier): a booking
+    delivered after its modification is then older than it, as it really is.
     Anything that is not one raises ``ChannelRejectedError``, never another exception.
     """
     try:
@@ -314,10 +325,10 @@ def revision_from_body(
     try:
         if "operation" in payload:
             return _from_new_booking(
-                _NewBooking.model_validate(payload), body, received_at, currency
+                _NewBooking.model_validate(payload), payload, received_at, currency
             )
         return _from_reservation(
-            _Reservation.model_validate(payload), body, received_at, currency, zone
+            _Reservation.model_validate(payload), payload, received_at, currency, zone
         )
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
@@ -369,14 +380,29 @@ def _currency(code: str | None, default: str) -> str:
 
 
 def _from_reservation(
-    reservation: _Reservation, body: bytes, received_at: datetime, currency: str, zone: tzinfo
-) -> BookingRevision:
+    reservation: _Reservation,
+    body: dict[str, Any],
+    received_at: datetime,
+    currency: str,
+    zone: tzinfo,
+) -> BookingRevision | BookingCancellation:
     status = STATUS_OF_ACTION.get(reservation.action.lower())
     if status is None:
         raise ChannelRejectedError(f"unknown Aiosell action {reservation.action!r}")
     if reservation.checkin is None or reservation.checkout is None:
-        # §1.10 (3P): a cancel may carry only the booking id; a revision needs its dates.
-        raise ChannelRejectedError("the Aiosell reservation push has no checkin/checkout")
+        if status != "cancelled":
+            raise ChannelRejectedError("the Aiosell reservation push has no checkin/checkout")
+        # §1.10 (3P): a cancel may carry only action, hotelCode, channel and bookingId.
+        return BookingCancellation(
+            channel_booking_id=reservation.bookingId,
+            revision_id=revision_id_of(reservation.bookingId, body),
+            received_at=received_at,
+            currency=_currency((reservation.amount or _Amount()).currency, currency),
+            ota_name=reservation.channel,
+        )
+    booked_at = _booked_at(reservation.bookedOn, zone)
+    if status == "new" and booked_at is not None:
+        received_at = min(received_at, booked_at)
     amount = reservation.amount or _Amount()
     rooms = tuple(_room(room) for room in reservation.rooms)
     if rooms and amount.tax is not None:
@@ -412,7 +438,7 @@ def _from_reservation(
         ota_name=reservation.channel,
         ota_reservation_code=reservation.bookingId,
         channel_reference=reservation.cmBookingId,
-        booked_at=_booked_at(reservation.bookedOn, zone),
+        booked_at=booked_at,
         special_requests="\n".join(text for text in requests if text) or None,
         total_before_tax=amount.amountBeforeTax,
         commission=amount.commission,
@@ -433,7 +459,7 @@ def _booked_at(text: str | None, zone: tzinfo) -> datetime | None:
 
 
 def _from_new_booking(
-    booking: _NewBooking, body: bytes, received_at: datetime, currency: str
+    booking: _NewBooking, body: dict[str, Any], received_at: datetime, currency: str
 ) -> BookingRevision:
     """§1.11: the richer ``new_booking`` payload; the stay is read from the nightly prices."""
     if booking.operation != "new_booking":
@@ -483,3 +509,27 @@ def _from_new_booking(
         total_before_tax=amount.amountBeforeTax,
         commission=commission,
     )
+
+
+def revisions_from_fetch(
+    answer: Any, *, received_at: datetime, currency: str, zone: tzinfo
+) -> tuple[tuple[BookingRevision, ...], int]:
+    """§1.9 ``type: reservation``: the latest state of each reservation, as revisions.
+
+    Returns the revisions and how many entries were left out: ones that cannot be read, and
+    cancels without dates (a pulled revision needs its stay; the webhook brings those).
+    Raises ``ChannelUnavailableError`` when the answer is not the documented array.
+    """
+    if not isinstance(answer, list):
+        raise ChannelUnavailableError("the Aiosell reservation fetch did not answer an array")
+    revisions: list[BookingRevision] = []
+    for entry in answer:
+        try:
+            read = revision_from_body(
+                json.dumps(entry).encode(), received_at=received_at, currency=currency, zone=zone
+            )
+        except (ChannelRejectedError, TypeError, ValueError):
+            continue
+        if isinstance(read, BookingRevision):
+            revisions.append(read)
+    return tuple(revisions), len(answer) - len(revisions)

@@ -18,6 +18,9 @@ WEBHOOK_REPLY: dict[str, object] = {
     "success": True,
     "message": "Reservation Updated Successfully",
 }
+# The answer to a push stored for audit that cannot be read (not documented; configurable): a
+# 4xx, which Aiosell does not retry (§1.10, 3P: it retries on 5xx), so its failure is visible.
+UNREADABLE_STATUS = 400
 
 
 def verify_basic_auth(
