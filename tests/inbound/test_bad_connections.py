@@ -105,4 +105,5 @@ def test_one_bad_connection_among_good_ones_stops_no_inbound_pass(
         assert items[bad].ack_error.startswith("attempt 1: SecretBoxError: ")
         assert items[bad].ack_not_before is not None
         assert items[bad].ack_not_before >= now + timedelta(seconds=5)
-    assert channel.acknowledged[-2:] == ("B0-1", "B2-1")
+    # Due acknowledgements have no order among connections; the set is what matters.
+    assert sorted(channel.acknowledged[-2:]) == ["B0-1", "B2-1"]
