@@ -20,6 +20,7 @@ from innsync.channels.errors import (
     ChannelAuthError,
     ChannelError,
     ChannelRejectedError,
+    ChannelThrottledError,
     ChannelUnavailableError,
 )
 from innsync.channels.http import (
@@ -92,22 +93,22 @@ def test_a_channel_describes_its_own_error_bodies() -> None:
 
 def test_429_with_retry_after_seconds() -> None:
     error = _error_of(_answer(429, {"Retry-After": "17"}))
-    assert type(error) is ChannelUnavailableError
+    assert type(error) is ChannelThrottledError
     assert error.retry_after == 17.0
 
 
 def test_429_with_retry_after_http_date() -> None:
     error = _error_of(_answer(429, {"Retry-After": "Wed, 04 Mar 2026 12:01:30 GMT"}))
-    assert type(error) is ChannelUnavailableError
+    assert type(error) is ChannelThrottledError
     assert error.retry_after == 90.0
 
 
 def test_429_without_retry_after_takes_the_channels_documented_pause() -> None:
     error = _error_of(_answer(429), rate_limit_pause=60.0)
-    assert type(error) is ChannelUnavailableError
+    assert type(error) is ChannelThrottledError
     assert error.retry_after == 60.0
     bare = _error_of(_answer(429))
-    assert type(bare) is ChannelUnavailableError
+    assert type(bare) is ChannelThrottledError
     assert bare.retry_after is None
 
 

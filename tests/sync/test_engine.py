@@ -271,3 +271,24 @@ def test_repeated_outages_open_the_breaker_and_tell_the_pms(db: Db, secret_box: 
     assert_channel_matches_innsync(hotel)
     with db.sessions() as session:
         assert session.get_one(Connection, hotel.connection_id).consecutive_failures == 0
+
+
+@time_machine.travel(OUTAGE_MORNING, tick=True)
+def test_rate_limit_waits_never_open_the_breaker(db: Db, secret_box: SecretBox) -> None:
+    # A channel that says "wait" is healthy: the pushes wait for it, the breaker stays shut
+    # and the PMS hears nothing, however many times it says so.
+    morning = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    hotel = build_hotel(db.sessions, secret_box, Clock(morning))
+    hotel.channel.fail_next(8, "throttled", retry_after=30)
+    for _ in range(8):
+        run(hotel.worker.run_once())
+        hotel.clock.advance(3600)  # past any backoff
+    with db.sessions() as session:
+        connection = session.get_one(Connection, hotel.connection_id)
+        assert connection.consecutive_failures == 0
+        assert connection.breaker_open_until is None
+        assert list(session.scalars(select(Event.kind))) == []
+        outcomes = set(session.scalars(select(SyncLogEntry.outcome)))
+    assert "throttled" in outcomes
+    run(hotel.drain())
+    assert_channel_matches_innsync(hotel)

@@ -25,6 +25,11 @@ class ChannelUnavailableError(ChannelError):
         self.retry_after = retry_after
 
 
+class ChannelThrottledError(ChannelUnavailableError):
+    """The channel's rate limit (or our meter of it) says wait: the channel is healthy, so the
+    wait is not a failure and never counts towards the connection's breaker."""
+
+
 class ChannelAuthError(ChannelError):
     """The channel refused the credentials: the connection needs attention before any retry."""
 

@@ -34,6 +34,7 @@ from innsync.channels.errors import (
     ChannelAuthError,
     ChannelError,
     ChannelRejectedError,
+    ChannelThrottledError,
     ChannelUnavailableError,
 )
 from innsync.clock import Clock as WallClock
@@ -120,7 +121,7 @@ def error_for_status(
         return ChannelAuthError(message)
     hint = retry_after_seconds(response.headers, now)
     if status == 429:
-        return ChannelUnavailableError(
+        return ChannelThrottledError(
             message, retry_after=rate_limit_pause if hint is None else hint
         )
     if status >= 500 or status in RETRYABLE_STATUSES:

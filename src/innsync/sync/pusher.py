@@ -21,6 +21,7 @@ from innsync.channels.errors import (
     ChannelAuthError,
     ChannelError,
     ChannelRejectedError,
+    ChannelThrottledError,
     ChannelUnavailableError,
     MappingMissingError,
 )
@@ -352,6 +353,7 @@ def _record_failure(
 ) -> None:
     result.failed = True
     outcome = {
+        ChannelThrottledError: "throttled",
         ChannelUnavailableError: "unavailable",
         ChannelAuthError: "auth",
         MappingMissingError: "mapping_missing",
@@ -371,7 +373,9 @@ def _record_failure(
             str(error),
         )
         connection = session.get_one(Connection, connection_id)
-        if isinstance(error, ChannelUnavailableError):
+        if isinstance(error, ChannelThrottledError):
+            pass  # a healthy channel asking us to wait: the retry_after backoff is enough
+        elif isinstance(error, ChannelUnavailableError):
             _count_failure(session, connection, now())
         else:
             _needs_attention(session, connection, f"{outcome}: {error}")

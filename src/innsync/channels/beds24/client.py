@@ -22,6 +22,7 @@ from innsync.channels.credentials import Credential, CredentialStore, TokenKeepe
 from innsync.channels.errors import (
     ChannelAuthError,
     ChannelRejectedError,
+    ChannelThrottledError,
     ChannelUnavailableError,
 )
 from innsync.channels.http import (
@@ -209,7 +210,7 @@ class Beds24Client:
     async def _wait_for_credits(self, what: str) -> None:
         wait = self.meter.wait_seconds(self._now(), self._config.min_credits)
         if wait is not None:
-            raise ChannelUnavailableError(
+            raise ChannelThrottledError(
                 f"{CHANNEL} {what} not sent: the account's credits are spent until the "
                 f"window resets",
                 retry_after=wait,
@@ -220,9 +221,7 @@ class Beds24Client:
             return exc
         self._last_refused = False
         wait = self.meter.wait_seconds(self._now(), float("inf"))
-        return ChannelUnavailableError(
-            str(exc), retry_after=WINDOW_SECONDS if wait is None else wait
-        )
+        return ChannelThrottledError(str(exc), retry_after=WINDOW_SECONDS if wait is None else wait)
 
     # Calls.
 

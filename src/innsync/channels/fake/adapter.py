@@ -30,6 +30,7 @@ from innsync.channels.errors import (
     BadSignatureError,
     ChannelAuthError,
     ChannelRejectedError,
+    ChannelThrottledError,
     ChannelUnavailableError,
 )
 from innsync.channels.fake.config import FakeChannelConfig
@@ -50,7 +51,7 @@ from innsync.channels.types import (
 )
 from innsync.stay_dates import DateRange
 
-FailureKind = Literal["unavailable", "auth"]
+FailureKind = Literal["unavailable", "throttled", "auth"]
 Outcome = Literal["accepted", "partial", "rejected", "unavailable", "rate_limited", "auth_failed"]
 EntryRejection = Callable[[AvailabilityUpdate | RateUpdate], str | None]
 """Returns why the channel refuses an entry, or ``None`` to let it through."""
@@ -244,13 +245,16 @@ class FakeChannel:
         except ChannelAuthError:
             record("auth_failed")
             raise
+        except ChannelThrottledError:
+            record("rate_limited")
+            raise
         except ChannelUnavailableError:
             record("unavailable")
             raise
         retry_after = self._spend_budget(request.kind, now)
         if retry_after is not None:
             record("rate_limited")
-            raise ChannelUnavailableError("too many requests", retry_after=retry_after)
+            raise ChannelThrottledError("too many requests", retry_after=retry_after)
         too_large = self._oversize_reason(len(request.updates), size)
         if too_large is not None:
             record("rejected")
@@ -280,6 +284,10 @@ class FakeChannel:
             self._failures.popleft()
         if failure.kind == "auth":
             raise ChannelAuthError("credentials refused by the fake channel")
+        if failure.kind == "throttled":
+            raise ChannelThrottledError(
+                "fake channel rate limit (injected)", retry_after=failure.retry_after
+            )
         raise ChannelUnavailableError(
             "fake channel unavailable (injected)", retry_after=failure.retry_after
         )
