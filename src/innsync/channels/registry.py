@@ -30,6 +30,7 @@ BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "innsync.channels.fake",
     "innsync.channels.channex",
     "innsync.channels.aiosell",
+    "innsync.channels.ical",
 )
 
 
