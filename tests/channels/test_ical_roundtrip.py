@@ -114,7 +114,7 @@ def nights(rows: list[dict[str, Any]]) -> set[date]:
 def test_two_listings_agree_and_nothing_loops(stack: Stack) -> None:
     caller = new_tenant(stack.sessions)
     hotel = make_hotel(stack.api, caller, units=1)  # type: ignore[arg-type]
-    listings = {}
+    listings, connections = {}, {}
     for flavour in ("airbnb", "vrbo"):
         listing = ok(stack.sim.post("/_sim/listings", json={"flavour": flavour}), 201)
         connection = ok(
@@ -156,6 +156,7 @@ def test_two_listings_agree_and_nothing_loops(stack: Stack) -> None:
             )
         )
         listings[flavour] = listing["listing_id"]
+        connections[flavour] = connection["id"]
     airbnb, vrbo = listings["airbnb"], listings["vrbo"]
 
     def stay(listing: str, start: int, end: int, kind: str = "bookings") -> None:
@@ -208,3 +209,15 @@ def test_two_listings_agree_and_nothing_loops(stack: Stack) -> None:
     again = stack.platforms_read_exports()
     assert [f["status"] for f in again[airbnb]["fetches"]] == [200, 304]
     assert [f["status"] for f in again[vrbo]["fetches"]] == [200, 304]
+
+    health = ok(
+        stack.api.get(
+            f"/api/v1/connections/{connections['airbnb']}/ical-health", headers=caller.headers
+        )
+    )
+    assert health["needs_attention"] is False
+    assert (health["last_http_status"], health["bookings_seen"], health["blocks_seen"]) == (
+        304,
+        1,
+        1,
+    )

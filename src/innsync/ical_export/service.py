@@ -50,6 +50,9 @@ def enable(
         raise NotFoundError("connection not found")
     if connection.channel != "ical":
         raise InvalidInputError("only iCal connections have an .ics export")
+    # iCal takes no pushes: platforms poll the export. A pushing iCal connection would leave
+    # the sync worker with marks it can never send.
+    connection.push_enabled = False
     export = session.get(IcalExport, connection_id)
     if export is None:
         export = IcalExport(

@@ -14,9 +14,14 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from innsync.api.deps import Db, Reader, Writer
+from innsync.api.deps import Box, Db, Reader, Writer
+from innsync.channels.ical.adapter import STATE_NAME, FeedState
+from innsync.connections.credentials import DatabaseCredentialStore
+from innsync.connections.models import Connection
+from innsync.errors import NotFoundError
 from innsync.ical_export import service
 from innsync.ical_export.models import IcalExport
+from innsync.inbox.models import PullCursor
 
 router = APIRouter(tags=["ical"])
 manage = APIRouter(tags=["ical"])
@@ -107,3 +112,50 @@ async def read_export(
 async def revoke_export(connection_id: uuid.UUID, db: Db, who: Writer) -> None:
     """Revoke the export URL: it answers 404 from now on."""
     await db.write(lambda session: service.revoke(session, who.tenant_id, connection_id))
+
+
+class FeedHealth(BaseModel):
+    """How reading the platform's feed goes (iCal fails quietly elsewhere: here it shows)."""
+
+    needs_attention: bool
+    last_pulled_at: datetime | None
+    next_pull_at: datetime | None
+    consecutive_failures: int
+    last_error: str
+    last_http_status: int | None
+    events_seen: int | None
+    bookings_seen: int | None
+    blocks_seen: int | None
+
+
+@manage.get("/connections/{connection_id}/ical-health")
+async def feed_health(
+    connection_id: uuid.UUID, request: Request, db: Db, box: Box, who: Reader
+) -> FeedHealth:
+    def cursor(session: Session) -> PullCursor | None:
+        connection = session.get(Connection, connection_id)
+        if connection is None or connection.tenant_id != who.tenant_id:
+            raise NotFoundError("connection not found")
+        if connection.channel != "ical":
+            raise NotFoundError("not an iCal connection")
+        row = session.get(PullCursor, connection_id)
+        if row is not None:
+            session.expunge(row)
+        return row
+
+    row = await db.read(cursor)
+    store = DatabaseCredentialStore(request.app.state.sessions, box, connection_id)
+    stored = await store.load(STATE_NAME)
+    health = FeedState.load(stored.token if stored else None).health
+    failures = row.failures if row else 0
+    return FeedHealth(
+        needs_attention=failures > 0,
+        last_pulled_at=row.last_pulled_at if row else None,
+        next_pull_at=row.next_pull_at if row else None,
+        consecutive_failures=failures,
+        last_error=row.last_error if row else "",
+        last_http_status=health.get("last_status"),
+        events_seen=health.get("events_seen"),
+        bookings_seen=health.get("bookings_seen"),
+        blocks_seen=health.get("blocks_seen"),
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -116,7 +117,8 @@ class IcalChannel:
 
     @property
     def pull_interval_seconds(self) -> float:
-        return self.config.pull_interval_seconds
+        jitter = random.uniform(0.0, self.config.pull_jitter_ratio)  # noqa: S311  (not security)
+        return self.config.pull_interval_seconds * (1.0 + jitter)
 
     async def test_connection(self) -> None:
         """Read and parse the feed once (nothing is stored); export-only connections pass."""

@@ -24,6 +24,8 @@ class IcalConfig(ChannelConfig):
     """iCal carries no money: imported bookings are stored with amount 0 in this currency."""
     block_patterns: tuple[str, ...] = DEFAULT_BLOCK_PATTERNS
     pull_interval_seconds: float = Field(default=300.0, ge=60.0)
+    pull_jitter_ratio: float = Field(default=0.1, ge=0.0, le=0.5)
+    """Each wait is longer by up to this share, so many feeds on one platform do not line up."""
     timeout_seconds: float = Field(default=20.0, gt=0)
     max_feed_bytes: int = Field(default=2_000_000, ge=1_000)
     max_events: int = Field(default=5_000, ge=1)
