@@ -103,6 +103,7 @@ async def enable_export(
 async def read_export(
     connection_id: uuid.UUID, request: Request, db: Db, who: Reader
 ) -> ExportRead:
+    """The listing's export URL, its horizon and what it holds now."""
     return await db.read(
         lambda session: _read(request, service.find(session, who.tenant_id, connection_id))
     )
@@ -132,6 +133,7 @@ class FeedHealth(BaseModel):
 async def feed_health(
     connection_id: uuid.UUID, request: Request, db: Db, box: Box, who: Reader
 ) -> FeedHealth:
+    """How reading the platform's feed goes: last read, failures, status and events seen."""
     def cursor(session: Session) -> PullCursor | None:
         connection = session.get(Connection, connection_id)
         if connection is None or connection.tenant_id != who.tenant_id:
