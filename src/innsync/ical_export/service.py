@@ -84,16 +84,44 @@ def find(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> Ic
     return export
 
 
-def serve(session: Session, token: str, now: datetime) -> Served | None:
-    """The export behind ``token``: one query when nothing changed, a rebuild otherwise."""
+class Rebuild:
+    """The export behind a token must be rebuilt before it is served (see :func:`cached`)."""
+
+
+REBUILD = Rebuild()
+
+
+def cached(session: Session, token: str, now: datetime) -> Served | Rebuild | None:
+    """The stored export behind ``token`` in one query, if it is current; read-only, so a poll
+    never takes a write lock (SQLite's writes are BEGIN IMMEDIATE)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     export = session.scalar(select(IcalExport).where(IcalExport.token == token))
     if export is None:
         return None
-    due = export.rebuild_after is None or now >= export.rebuild_after
-    if export.body is None or export.dirty_version != export.built_version or due:
+    if _needs_rebuild(export, now):
+        return REBUILD
+    return _served(export)
+
+
+def serve(session: Session, token: str, now: datetime) -> Served | None:
+    """The export behind ``token``, rebuilt first when a change or a new day made it stale."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    export = session.scalar(select(IcalExport).where(IcalExport.token == token))
+    if export is None:
+        return None
+    if _needs_rebuild(export, now):
         rebuild(session, export, now)
+    return _served(export)
+
+
+def _needs_rebuild(export: IcalExport, now: datetime) -> bool:
+    due = export.rebuild_after is None or now >= export.rebuild_after
+    return export.body is None or export.dirty_version != export.built_version or due
+
+
+def _served(export: IcalExport) -> Served:
     assert export.body is not None
     assert export.etag is not None
     assert export.last_modified is not None

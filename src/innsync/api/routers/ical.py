@@ -48,7 +48,12 @@ def _unchanged(request: Request, served: service.Served) -> bool:
 @router.get("/ical/{token}.ics", include_in_schema=False)
 async def export(token: str, request: Request, db: Db) -> Response:
     now = datetime.now(UTC)
-    served = await db.write(lambda session: service.serve(session, token, now))
+    found = await db.read(lambda session: service.cached(session, token, now))
+    served = (
+        await db.write(lambda session: service.serve(session, token, now))
+        if isinstance(found, service.Rebuild)
+        else found
+    )
     if served is None:
         return Response(status_code=404, content=b"not found\n", media_type="text/plain")
     headers = {
@@ -134,6 +139,7 @@ async def feed_health(
     connection_id: uuid.UUID, request: Request, db: Db, box: Box, who: Reader
 ) -> FeedHealth:
     """How reading the platform's feed goes: last read, failures, status and events seen."""
+
     def cursor(session: Session) -> PullCursor | None:
         connection = session.get(Connection, connection_id)
         if connection is None or connection.tenant_id != who.tenant_id:
