@@ -186,3 +186,28 @@ def test_blocks_and_full_nights_are_busy_but_own_bookings_are_not_exported_back(
         (day(20), day(21)),
     ]
     assert len({e.uid for e in events}) == 2
+
+
+def test_a_feed_never_read_needs_attention_and_export_only_does_not(
+    client: TestClient, db: Db
+) -> None:
+    hotel = make_hotel(client, new_tenant(db.sessions), units=1)
+    export_only = ical_connection(client, hotel)
+    headers = hotel.caller.headers
+    health = ok(client.get(f"/api/v1/connections/{export_only}/ical-health", headers=headers))
+    assert health["needs_attention"] is False
+    importing = ok(
+        client.post(
+            f"/api/v1/properties/{hotel.property_id}/connections?test=false",
+            json={
+                "channel": "ical",
+                "name": "Vrbo",
+                "config": {"feed_url": "https://www.vrbo.test/icalendar/abc.ics"},
+            },
+            headers=headers,
+        ),
+        201,
+    )["id"]
+    health = ok(client.get(f"/api/v1/connections/{importing}/ical-health", headers=headers))
+    assert health["needs_attention"] is True
+    assert health["last_success"] is None

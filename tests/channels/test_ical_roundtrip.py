@@ -216,6 +216,7 @@ def test_two_listings_agree_and_nothing_loops(stack: Stack) -> None:
         )
     )
     assert health["needs_attention"] is False
+    assert health["last_success"] is not None
     assert (health["last_http_status"], health["bookings_seen"], health["blocks_seen"]) == (
         304,
         1,

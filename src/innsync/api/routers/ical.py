@@ -7,7 +7,7 @@ An unchanged export is answered 304 from its stored ETag after one lookup by tok
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 from fastapi import APIRouter, Request, Response, status
@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from innsync.api.deps import Box, Db, Reader, Writer
+from innsync.channels.ical import IcalConfig
 from innsync.channels.ical.adapter import STATE_NAME, FeedState
+from innsync.connections.configs import effective_config
 from innsync.connections.credentials import DatabaseCredentialStore
 from innsync.connections.models import Connection
 from innsync.errors import NotFoundError
@@ -124,6 +126,8 @@ class FeedHealth(BaseModel):
     """How reading the platform's feed goes (iCal fails quietly elsewhere: here it shows)."""
 
     needs_attention: bool
+    """The last read failed, or no read succeeded for the config's ``stale_after_seconds``."""
+    last_success: datetime | None
     last_pulled_at: datetime | None
     next_pull_at: datetime | None
     consecutive_failures: int
@@ -140,7 +144,7 @@ async def feed_health(
 ) -> FeedHealth:
     """How reading the platform's feed goes: last read, failures, status and events seen."""
 
-    def cursor(session: Session) -> PullCursor | None:
+    def cursor(session: Session) -> tuple[PullCursor | None, IcalConfig]:
         connection = session.get(Connection, connection_id)
         if connection is None or connection.tenant_id != who.tenant_id:
             raise NotFoundError("connection not found")
@@ -149,15 +153,22 @@ async def feed_health(
         row = session.get(PullCursor, connection_id)
         if row is not None:
             session.expunge(row)
-        return row
+        return row, IcalConfig.model_validate(effective_config(connection, box))
 
-    row = await db.read(cursor)
+    row, config = await db.read(cursor)
     store = DatabaseCredentialStore(request.app.state.sessions, box, connection_id)
     stored = await store.load(STATE_NAME)
     health = FeedState.load(stored.token if stored else None).health
     failures = row.failures if row else 0
+    last_success = health.get("last_success")
+    stale = config.feed_url is not None and (
+        last_success is None
+        or datetime.now(UTC) - datetime.fromisoformat(last_success)
+        > timedelta(seconds=config.stale_after_seconds)
+    )
     return FeedHealth(
-        needs_attention=failures > 0,
+        needs_attention=failures > 0 or stale,
+        last_success=last_success,
         last_pulled_at=row.last_pulled_at if row else None,
         next_pull_at=row.next_pull_at if row else None,
         consecutive_failures=failures,

@@ -34,6 +34,8 @@ class IcalConfig(ChannelConfig):
     review instead of cancelling them (a feed that empties suddenly is usually broken)."""
     hold_min_bookings: int = Field(default=2, ge=1)
     """The hold applies only when the last read had at least this many bookings."""
+    stale_after_seconds: float = Field(default=6 * 3600.0, ge=300.0)
+    """A feed not read successfully for this long needs attention (shown by the health route)."""
     allow_mass_cancellation: bool = False
     """Set for one read after checking a held feed: its disappearances become cancellations."""
 
