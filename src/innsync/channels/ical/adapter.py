@@ -236,9 +236,9 @@ class IcalChannel:
         for uid, (start, end, _, generation) in sorted((baseline or {}).items()):
             if uid in current:
                 continue
-            state.generations[uid] = generation + 1
             if _aged_out([start, end], now.date()):
-                continue
+                continue  # a past stay dropped off the feed; nothing to remember of it
+            state.generations[uid] = generation + 1
             revisions.append(self._revision(uid, generation, "gone", "cancelled", start, end, now))
         return revisions
 
