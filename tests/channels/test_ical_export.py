@@ -14,7 +14,7 @@ from innsync.channels.ical.ics import parse_calendar
 from tests.api.helpers import day, make_hotel, new_tenant, ok
 from tests.conftest import Db
 
-# The evidence is 10,000 polls (INNSYNC_TEST_ICAL_POLLS=10000: 78 s on SQLite, 122 s on
+# The evidence is 10,000 polls (INNSYNC_TEST_ICAL_POLLS=10000: 57 s on SQLite, 79 s on
 # PostgreSQL through TestClient on a shared 2-core box); the suite runs 1,000 to stay quick.
 POLLS = int(os.environ.get("INNSYNC_TEST_ICAL_POLLS", "1000"))
 
