@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Coroutine
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from innsync.channels.contract import PullsReservations, capabilities_of
@@ -284,3 +286,36 @@ async def test_outbound_policy_refuses_private_addresses() -> None:
 def test_config_refuses_non_http_urls() -> None:
     with pytest.raises(ValueError, match="http"):
         IcalConfig.model_validate({"feed_url": "file:///etc/passwd"})
+
+
+stay_starts = st.dates(min_value=date(2026, 1, 1), max_value=date(2030, 12, 31))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(
+                alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=90
+            ),
+            stay_starts,
+            st.integers(min_value=1, max_value=30),
+            st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120),
+        ),
+        max_size=20,
+        unique_by=lambda event: event[0].strip(),
+    )
+)
+def test_rendered_calendars_read_back_exactly(
+    events: list[tuple[str, date, int, str]],
+) -> None:
+    written = [
+        ExportEvent(uid.strip() or "u", start, start + timedelta(days=nights), summary)
+        for uid, start, nights, summary in events
+        if uid.strip() and ":" not in uid and ";" not in uid
+    ]
+    body = render_calendar(written, name="Prop, \\ name; x", stamp=NOW)
+    assert all(len(line) <= 75 for line in body.split(b"\r\n"))
+    read = parse_calendar(body, max_events=50)
+    assert [(e.uid, e.start, e.end) for e in read] == [(w.uid, w.start, w.end) for w in written]
+    newlines = [w.summary.replace("\r\n", "\n").replace("\r", "\n") for w in written]
+    assert [e.summary for e in read] == [text.strip()[:200] for text in newlines]

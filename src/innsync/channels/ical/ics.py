@@ -58,7 +58,8 @@ def escape_text(value: str) -> str:
         value.replace("\\", "\\\\")
         .replace(";", "\\;")
         .replace(",", "\\,")
-        .replace("\r\n", "\\n")
+        .replace("\r\n", "\n")
+        .replace("\r", "\n")  # a lone CR would end the content line
         .replace("\n", "\\n")
     )
 
