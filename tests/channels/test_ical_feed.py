@@ -104,6 +104,10 @@ def test_parse_reads_dates_exclusive_end_and_skips_cancelled() -> None:
             b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2026XX01\r\nEND:VEVENT\r\nEND:VCALENDAR",
             "not a date",
         ),
+        (
+            b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:99991231\r\nEND:VEVENT\r\nEND:VCALENDAR",
+            "out of range",
+        ),
     ],
 )
 def test_bad_feeds_are_clear_errors(body: bytes, reason: str) -> None:
@@ -319,3 +323,22 @@ def test_rendered_calendars_read_back_exactly(
     assert [(e.uid, e.start, e.end) for e in read] == [(w.uid, w.start, w.end) for w in written]
     newlines = [w.summary.replace("\r\n", "\n").replace("\r", "\n") for w in written]
     assert [e.summary for e in read] == [text.strip()[:200] for text in newlines]
+
+
+VALID = (
+    b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART;VALUE=DATE:20261201\r\n"
+    b"DTEND;VALUE=DATE:20261203\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+@given(
+    st.binary(max_size=400) | st.sampled_from([b"99991231", b"00010101", b"20261232"]),
+    st.integers(min_value=0, max_value=len(VALID)),
+)
+def test_any_bytes_are_events_or_a_clear_error(noise: bytes, at: int) -> None:
+    for body in (noise, VALID[:at] + noise + VALID[at:]):
+        try:
+            events = parse_calendar(body, max_events=10)
+        except IcsError:
+            continue
+        assert all(event.end > event.start for event in events)

@@ -22,6 +22,7 @@ CRLF = "\r\n"
 FOLD_OCTETS = 75
 MAX_LINE_CHARS = 10_000
 PRODID = "-//innsync//iCal export//EN"
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 
 class IcsError(ValueError):
@@ -164,9 +165,13 @@ def _date(value: str, what: str) -> date:
     """A DATE (``20261201``) or the date part of a DATE-TIME (``20261201T150000Z``)."""
     text = value.strip()[:8]
     try:
-        return datetime.strptime(text, "%Y%m%d").date()  # noqa: DTZ007  (a date, no time)
+        parsed = datetime.strptime(text, "%Y%m%d").date()  # noqa: DTZ007  (a date, no time)
     except ValueError:
         raise IcsError(f"{what} is not a date: {value[:40]!r}") from None
+    # Stays are near today; far dates are garbage (and 9999-12-31 has no next day).
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise IcsError(f"{what} is out of range: {value[:40]!r}")
+    return parsed
 
 
 def parse_calendar(
