@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from innsync.channels.ical.ics import parse_calendar
+from innsync.ical_export import service
+from innsync.ical_export.models import IcalExport
 from tests.api.helpers import day, make_hotel, new_tenant, ok
 from tests.conftest import Db
 
@@ -211,3 +214,40 @@ def test_a_feed_never_read_needs_attention_and_export_only_does_not(
     health = ok(client.get(f"/api/v1/connections/{importing}/ical-health", headers=headers))
     assert health["needs_attention"] is True
     assert health["last_success"] is None
+
+
+def test_a_new_day_or_a_change_rebuilds_once_and_a_mark_during_a_rebuild_is_kept(
+    client: TestClient, db: Db
+) -> None:
+    hotel = make_hotel(client, new_tenant(db.sessions), units=1)
+    connection_id = ical_connection(client, hotel)
+    token = (
+        ok(
+            client.put(
+                f"/api/v1/connections/{connection_id}/ical-export",
+                json={},
+                headers=hotel.caller.headers,
+            )
+        )["url"]
+        .rsplit("/", 1)[1]
+        .removesuffix(".ics")
+    )
+    now = datetime.now(UTC)
+    with db.sessions() as session:
+        assert isinstance(service.cached(session, token, now), service.Rebuild)
+        served = service.serve(session, token, now)
+        assert served is not None
+        assert isinstance(service.cached(session, token, now), service.Served)
+        export = session.scalar(select(IcalExport).where(IcalExport.token == token))
+        assert export is not None
+        assert export.rebuild_after is not None
+        # The horizon moves at the property's midnight.
+        assert isinstance(service.cached(session, token, export.rebuild_after), service.Rebuild)
+        # A mark that lands while a body is built (after its version was read) is not lost.
+        seen = export.dirty_version
+        export.dirty_version += 1  # as outbox.marks does from another transaction
+        service.rebuild(session, export, now)
+        assert export.built_version == seen + 1
+        export.dirty_version += 1
+        assert isinstance(service.cached(session, token, now), service.Rebuild)
+        session.rollback()
