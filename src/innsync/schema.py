@@ -4,6 +4,7 @@ from innsync.connections import credentials as _credentials  # noqa: F401  (regi
 from innsync.connections import models as _connections  # noqa: F401
 from innsync.db.base import Base
 from innsync.events import models as _events  # noqa: F401
+from innsync.ical_export import models as _ical_export  # noqa: F401
 from innsync.inbox import models as _inbox  # noqa: F401
 from innsync.inventory import models as _inventory  # noqa: F401
 from innsync.outbox import models as _outbox  # noqa: F401

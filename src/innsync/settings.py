@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )
+    outbound_allow_private_addresses: bool = Field(
+        default=False,
+        description="Let tenant-given URLs (iCal feeds) reach private, loopback and link-local "
+        "addresses. Off: such hosts are refused before any request.",
+    )
     webhook_max_attempts: int = Field(
         default=20,
         description="Attempts per delivery (backoff from 10 s doubling to 6 h: about 2.5 days).",

@@ -18,6 +18,7 @@ from innsync.api.routers import (
     connections,
     events,
     hooks,
+    ical,
     inventory,
     keys,
     ops,
@@ -77,6 +78,7 @@ def create_app(
     app.middleware("http")(_limit_body(settings.max_request_bytes))
     app.include_router(ops.router)
     app.include_router(hooks.router)
+    app.include_router(ical.router)
     for router in (
         properties.router,
         inventory.router,
@@ -85,6 +87,7 @@ def create_app(
         connections.router,
         events.router,
         keys.router,
+        ical.manage,
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)

@@ -32,6 +32,7 @@ BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "innsync.channels.aiosell",
     "innsync.channels.beds24",
     "innsync.channels.booking_com",
+    "innsync.channels.ical",
 )
 
 

@@ -207,6 +207,25 @@ def simulate_booking_com(host: str, port: int, seed: int | None, response_tokens
     run(host, port, config)
 
 
+@simulate.command("ical")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8094, show_default=True, type=int)
+@click.option("--seed", default=1, show_default=True, type=int, help="Repeatable ids and faults.")
+@click.option(
+    "--poll-seconds",
+    default=None,
+    type=float,
+    help="Poll every listing's import URL (innsync's export) this often; unset: on /_sim/tick.",
+)
+def simulate_ical(host: str, port: int, seed: int, poll_seconds: float | None) -> None:
+    """Airbnb- and Vrbo-style iCal feeds, and their polls of innsync's exports (/_sim/)."""
+    from innsync.simulators.ical.app import run
+    from innsync.simulators.ical.config import SimulatorConfig
+
+    click.echo(f"iCal simulator on http://{host}:{port}; add listings at POST /_sim/listings")
+    run(host, port, SimulatorConfig(seed=seed, pump_interval_seconds=poll_seconds))
+
+
 @cli.command()
 def worker() -> None:
     """Run only the background work (outbound sync, inbound inbox, pulls and acknowledgements,

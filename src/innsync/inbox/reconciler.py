@@ -190,7 +190,10 @@ def _failed(
             "pulling booking revisions failed",
             extra={"connection_id": str(connection.id), "failures": row.failures},
         )
-        if row.failures == ATTENTION_AFTER:
+        # A channel may say a person must look at once (an iCal feed answering 404 or HTML, or
+        # held for review): told on the first failure instead of the fifth.
+        now_please = getattr(error, "needs_attention_now", False) is True and row.failures == 1
+        if row.failures == ATTENTION_AFTER or now_please:
             report_needs_attention(
                 session,
                 connection,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from innsync.connections.models import Connection
+from innsync.ical_export.models import IcalExport
 from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
 from innsync.stay_dates import DateRange
 
@@ -30,6 +31,8 @@ def _mark(
     dates: Iterable[DateRange],
 ) -> int:
     subjects, ranges = list(subject_ids), list(dates)
+    if subjects and ranges:
+        _mark_ical_exports(session, property_id)
     connections = _pushing_connections(session, property_id) if subjects and ranges else []
     for connection_id in connections:
         for subject_id in subjects:
@@ -44,6 +47,16 @@ def _mark(
                     )
                 )
     return len(connections) * len(subjects) * len(ranges)
+
+
+def _mark_ical_exports(session: Session, property_id: uuid.UUID) -> None:
+    """iCal exports are served, not pushed: the same change makes the next poll rebuild them."""
+    session.execute(
+        update(IcalExport)
+        .where(IcalExport.property_id == property_id)
+        .values(dirty_version=IcalExport.dirty_version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def mark_availability(
@@ -74,6 +87,12 @@ def mark_connection(
     dates: DateRange,
 ) -> None:
     """Everything of one connection over ``dates``: after a mapping change or for a full sync."""
+    session.execute(
+        update(IcalExport)
+        .where(IcalExport.connection_id == connection_id)
+        .values(dirty_version=IcalExport.dirty_version + 1)
+        .execution_options(synchronize_session=False)
+    )
     for kind, subjects in ((AVAILABILITY, room_type_ids), (RATES, rate_plan_ids)):
         for subject_id in subjects:
             session.add(

@@ -55,6 +55,7 @@ from innsync.channels.contract import (
     capabilities_of,
 )
 from innsync.channels.fake import CHANNEX_LIKE_LIMITS, FakeChannel, FakeChannelConfig
+from innsync.channels.ical import IcalChannel, IcalConfig
 from innsync.channels.revision_json import revision_to_bytes
 from innsync.channels.types import (
     AvailabilityUpdate,
@@ -69,6 +70,8 @@ from innsync.simulators import booking_com as booking_sim
 from innsync.simulators.aiosell.config import SimulatorConfig as AiosellSimulatorConfig
 from innsync.simulators.booking_com.config import SimulatorConfig as BookingSimulatorConfig
 from innsync.simulators.channex import SimulatorConfig, create_app
+from innsync.simulators.ical import app as ical_sim
+from innsync.simulators.ical.config import SimulatorConfig as IcalSimulatorConfig
 from innsync.stay_dates import DateRange
 
 T = TypeVar("T")
@@ -889,10 +892,97 @@ class BookingComHarness(AdapterHarness):
         return response.json()
 
 
+class IcalHarness(AdapterHarness):
+    """``IcalChannel`` reading one Airbnb-style listing of the in-process iCal simulator.
+
+    iCal is dates only and pull only: nothing is pushed, read back, acknowledged or sent by
+    webhook (``KNOWN_GAPS``), so the pushing levers below answer what the platform would: it
+    holds none of innsync's values. Bookings are made, moved and cancelled (removed from the
+    feed) through the simulator's control plane.
+    """
+
+    name = "ical"
+    secret_header = "none"
+    room_types = ("listing", "listing-unused")
+    rate_plans = (("listing", "none"), ("listing-unused", "none"))
+    base_url = "http://ical.sim"
+    entry_verdicts_reason = "iCal takes no pushes"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = ical_sim.create_app(
+            IcalSimulatorConfig(seed=3, clock=self.clock, sleep=_no_sleep, huge_bytes=300_000)
+        )
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        self.listing = asyncio.run(self._sim("POST", "/listings", {"flavour": "airbnb"}))
+        self.adapter = self._adapter(self.listing["feed_path"])  # type: ignore[assignment]
+
+    def _adapter(self, path: str) -> IcalChannel:
+        config = IcalConfig(feed_url=SecretStr(self.base_url + path), platform="Airbnb")
+        return IcalChannel(config, self.http, now=self.clock, allow_private_addresses=True)
+
+    async def _sim(self, method: str, path: str, body: object = None) -> Any:
+        response = await self.http.request(method, f"{self.base_url}/_sim{path}", json=body)
+        assert response.is_success, response.text
+        return response.json()
+
+    def close(self) -> None:
+        asyncio.run(self.http.aclose())
+
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        return {}  # a platform holds none of innsync's availability: it polls the export
+
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        return None  # iCal carries no rates
+
+    async def refused_room_type(self) -> str:
+        return "not-a-listing"
+
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        # The feed URL's secret is the only credential; a wrong one answers 404.
+        wrong = self.listing["feed_path"].split("?s=")[0] + "?s=wrong"
+        return self._adapter(wrong)  # type: ignore[return-value]
+
+    async def make_unavailable(self) -> float | None:
+        await self._sim("POST", "/faults", {"server_error_rate": 1.0})
+        return None
+
+    async def make_available(self) -> None:
+        await self._sim("DELETE", "/faults")
+
+    def _produced(self, uid: str) -> ProducedRevision:
+        # The revision id is the adapter's own (UID, generation, dates); iCal has none.
+        return ProducedRevision(uid, "", {}, b"")
+
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        listing = self.listing["listing_id"]
+        body = {"start": arrival.isoformat(), "end": departure.isoformat()}
+        made = await self._sim("POST", f"/listings/{listing}/bookings", body)
+        self._stays = getattr(self, "_stays", {}) | {made["uid"]: arrival}
+        return self._produced(made["uid"])
+
+    async def block(self, arrival: date, departure: date) -> str:
+        listing = self.listing["listing_id"]
+        body = {"start": arrival.isoformat(), "end": departure.isoformat()}
+        return str((await self._sim("POST", f"/listings/{listing}/blocks", body))["uid"])
+
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        listing = self.listing["listing_id"]
+        body = {"start": self._stays[booking_id].isoformat(), "end": departure.isoformat()}
+        await self._sim("POST", f"/listings/{listing}/events/{booking_id}/modify", body)
+        return self._produced(booking_id)
+
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        listing = self.listing["listing_id"]
+        await self._sim("POST", f"/listings/{listing}/events/{booking_id}/cancel")
+        return self._produced(booking_id)
+
+
 HARNESSES: dict[str, Callable[[], AdapterHarness]] = {
     "fake": FakeHarness,
     "channex": ChannexHarness,
     "aiosell": AiosellHarness,
     "beds24": Beds24Harness,
     "booking_com": BookingComHarness,
+    "ical": IcalHarness,
 }

@@ -106,6 +106,13 @@ KNOWN_GAPS: dict[str, dict[str, str]] = {
         "roomrateavailability, not built (CHECKLIST read_back)",
         "receives_webhooks": "Booking.com never pushes reservations; they are pulled (§3.1)",
     },
+    "ical": {
+        "pushes_availability": "iCal is pulled: platforms poll innsync's .ics export instead",
+        "pushes_rates": "iCal carries dates only, no rates or restrictions (landscape §4.2)",
+        "reads_back_ari": "a platform's feed holds its own bookings, not innsync's values",
+        "receives_webhooks": "iCal has no push of any kind; innsync polls the feed",
+        "acknowledges_reservations": "iCal has no acknowledgement; a feed is read, not consumed",
+    },
 }
 
 

@@ -1,0 +1,114 @@
+"""Reading a platform's feed: a conditional GET, bounded in size, to an address the operator
+allows (tenant-given URLs must not reach the operator's private network)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from innsync.channels.errors import ChannelRejectedError, ChannelUnavailableError
+from innsync.channels.http import error_for_status
+
+logger = logging.getLogger(__name__)
+CHANNEL = "ical"
+
+
+class FeedBrokenError(ChannelRejectedError):
+    """The feed answered, but not with a calendar we can trust (404, HTML, malformed, held).
+
+    A person must look: the reconciler reports it as needs-attention at once (see
+    ``inbox.reconciler``) and nothing is cancelled."""
+
+    needs_attention_now = True
+
+
+@dataclass(frozen=True, slots=True)
+class FeedAnswer:
+    status: int
+    body: bytes | None
+    """``None`` for a 304: unchanged since ``etag`` / ``last_modified``."""
+    etag: str | None
+    last_modified: str | None
+
+
+async def check_address(url: str, allow_private: bool) -> None:
+    """Refuse URLs whose host resolves to a private, loopback, link-local or reserved address.
+
+    Checked before each fetch; a DNS answer that changes between the check and the connect is
+    not covered (documented in docs/channels/ical.md)."""
+    if allow_private:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ChannelUnavailableError(f"ical feed host {host!r} does not resolve") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise FeedBrokenError(
+                f"ical feed host {host!r} resolves to a non-public address, which the "
+                "operator's outbound policy refuses (INNSYNC_OUTBOUND_ALLOW_PRIVATE_ADDRESSES)"
+            )
+
+
+async def fetch_feed(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    timeout: float,
+    max_bytes: int,
+    now: datetime,
+) -> FeedAnswer:
+    """GET the feed with ``If-None-Match`` / ``If-Modified-Since``; the body is read in chunks
+    and refused past ``max_bytes`` (a huge feed never fills memory)."""
+    headers = {"accept": "text/calendar, */*;q=0.5", "user-agent": "innsync-ical/1"}
+    if etag:
+        headers["if-none-match"] = etag
+    if last_modified:
+        headers["if-modified-since"] = last_modified
+    started = time.monotonic()
+    path = urlsplit(url).path  # logged without the query, which often holds the secret
+    try:
+        async with http.stream("GET", url, headers=headers, timeout=timeout) as response:
+            if response.status_code == 304:
+                return FeedAnswer(304, None, etag, last_modified)
+            if response.status_code in (404, 410):
+                raise FeedBrokenError(
+                    f"the ical feed answered {response.status_code}: the listing's export URL "
+                    "is gone or wrong"
+                )
+            if not response.is_success:
+                await response.aread()
+                raise error_for_status(CHANNEL, "GET", path, response, now)
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FeedBrokenError(f"the ical feed is larger than {max_bytes} bytes")
+                chunks.append(chunk)
+            return FeedAnswer(
+                response.status_code,
+                b"".join(chunks),
+                response.headers.get("etag"),
+                response.headers.get("last-modified"),
+            )
+    except httpx.TimeoutException as exc:
+        raise ChannelUnavailableError("the ical feed timed out") from exc
+    except httpx.TransportError as exc:
+        raise ChannelUnavailableError(f"the ical feed failed: {type(exc).__name__}") from exc
+    finally:
+        logger.info(
+            "ical feed read",
+            extra={"path": path, "elapsed_ms": round((time.monotonic() - started) * 1000)},
+        )

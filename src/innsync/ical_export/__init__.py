@@ -1,0 +1,1 @@
+"""innsync's side of iCal: each iCal connection's secret ``.ics`` export."""

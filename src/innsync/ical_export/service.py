@@ -1,0 +1,236 @@
+"""Building and serving an iCal connection's export.
+
+What is exported: every night the listing cannot be sold through this connection — bookings
+from every other source, blocks, nights whose every rate plan is stop-sold, availability 0 —
+as ``VALUE=DATE`` events with an exclusive DTEND (the check-out day). Bookings that came in on
+this same connection are left out, so a platform never reads its own bookings back as blocks
+(landscape §4.6, the re-export loop). No guest data: every event is "Not available".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from innsync.channels.ical.ics import ExportEvent, render_calendar
+from innsync.connections.models import Connection, RoomTypeMapping
+from innsync.errors import InvalidInputError, NotFoundError
+from innsync.ical_export.models import IcalExport
+from innsync.inventory.availability import day_counts
+from innsync.inventory.models import RateCalendarDay
+from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.reservations.models import Reservation, ReservationRoom
+from innsync.stay_dates import DateRange
+
+MAX_TOKEN_LENGTH = 64
+EXPORT_SUMMARY = "Not available"
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    body: bytes
+    etag: str
+    last_modified: datetime
+
+
+def enable(
+    session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID, horizon_days: int
+) -> IcalExport:
+    """Create the connection's export, or give it a new token (the old URL stops working)."""
+    connection = session.get(Connection, connection_id)
+    if connection is None or connection.tenant_id != tenant_id:
+        raise NotFoundError("connection not found")
+    if connection.channel != "ical":
+        raise InvalidInputError("only iCal connections have an .ics export")
+    # iCal takes no pushes: platforms poll the export. A pushing iCal connection would leave
+    # the sync worker with marks it can never send.
+    connection.push_enabled = False
+    export = session.get(IcalExport, connection_id)
+    if export is None:
+        export = IcalExport(
+            connection_id=connection.id,
+            tenant_id=tenant_id,
+            property_id=connection.property_id,
+            dirty_version=1,
+            built_version=0,
+        )
+        session.add(export)
+    export.token = secrets.token_urlsafe(32)
+    export.horizon_days = horizon_days
+    export.dirty_version = (export.dirty_version or 0) + 1
+    session.flush()
+    return export
+
+
+def revoke(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> None:
+    export = session.get(IcalExport, connection_id)
+    if export is None or export.tenant_id != tenant_id:
+        raise NotFoundError("this connection has no .ics export")
+    session.delete(export)
+
+
+def find(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> IcalExport:
+    export = session.get(IcalExport, connection_id)
+    if export is None or export.tenant_id != tenant_id:
+        raise NotFoundError("this connection has no .ics export")
+    return export
+
+
+class Rebuild:
+    """The export behind a token must be rebuilt before it is served (see :func:`cached`)."""
+
+
+REBUILD = Rebuild()
+
+
+def cached(session: Session, token: str, now: datetime) -> Served | Rebuild | None:
+    """The stored export behind ``token`` in one query, if it is current; read-only, so a poll
+    never takes a write lock (SQLite's writes are BEGIN IMMEDIATE)."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    export = session.scalar(select(IcalExport).where(IcalExport.token == token))
+    if export is None:
+        return None
+    if _needs_rebuild(export, now):
+        return REBUILD
+    return _served(export)
+
+
+def serve(session: Session, token: str, now: datetime) -> Served | None:
+    """The export behind ``token``, rebuilt first when a change or a new day made it stale."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    export = session.scalar(select(IcalExport).where(IcalExport.token == token))
+    if export is None:
+        return None
+    if _needs_rebuild(export, now):
+        rebuild(session, export, now)
+    return _served(export)
+
+
+def _needs_rebuild(export: IcalExport, now: datetime) -> bool:
+    due = export.rebuild_after is None or now >= export.rebuild_after
+    return export.body is None or export.dirty_version != export.built_version or due
+
+
+def _served(export: IcalExport) -> Served:
+    assert export.body is not None
+    assert export.etag is not None
+    assert export.last_modified is not None
+    return Served(export.body, export.etag, export.last_modified)
+
+
+def rebuild(session: Session, export: IcalExport, now: datetime) -> None:
+    seen_version = export.dirty_version
+    prop = session.get_one(Property, export.property_id)
+    zone = ZoneInfo(prop.timezone)
+    today = now.astimezone(zone).date()
+    dates = DateRange(today, today + timedelta(days=export.horizon_days))
+    events = busy_events(session, export.connection_id, dates)
+    digest = hashlib.sha256(
+        "".join(f"{e.uid}|{e.start}|{e.end}\n" for e in events).encode()
+    ).hexdigest()[:32]
+    etag = f'"{digest}"'
+    if etag != export.etag or export.body is None:
+        # Whole seconds: Last-Modified and If-Modified-Since carry no fractions.
+        stamp = now.astimezone(UTC).replace(microsecond=0)
+        connection = session.get_one(Connection, export.connection_id)
+        export.body = render_calendar(events, name=f"{prop.name} - {connection.name}", stamp=stamp)
+        export.etag, export.last_modified, export.events = etag, stamp, len(events)
+    export.built_version = seen_version
+    tomorrow = datetime.combine(today + timedelta(days=1), time(), zone)
+    export.rebuild_after = tomorrow.astimezone(UTC)
+
+
+def busy_events(session: Session, connection_id: uuid.UUID, dates: DateRange) -> list[ExportEvent]:
+    """The listing's unsellable nights over ``dates``, merged into runs."""
+    room_type_ids = list(
+        session.scalars(
+            select(RoomTypeMapping.room_type_id).where(
+                RoomTypeMapping.connection_id == connection_id
+            )
+        )
+    )
+    room_types = list(session.scalars(select(RoomType).where(RoomType.id.in_(room_type_ids))))
+    if not room_types:
+        return []
+    counts = day_counts(session, room_types, dates)
+    own = _own_sold(session, connection_id, room_type_ids, dates)
+    closed = _stop_sold(session, room_type_ids, dates)
+    busy: set[date] = set()
+    for room_type_id, by_day in counts.items():
+        for day, count in by_day.items():
+            free = count.units - (count.sold - own[(room_type_id, day)]) - count.blocked
+            if free <= 0 or (room_type_id, day) in closed:
+                busy.add(day)
+    return _runs(sorted(busy), connection_id)
+
+
+def _own_sold(
+    session: Session, connection_id: uuid.UUID, room_type_ids: list[uuid.UUID], dates: DateRange
+) -> Counter[tuple[uuid.UUID, date]]:
+    """Units this connection's own bookings hold per night (left out of the export)."""
+    rows = session.execute(
+        select(ReservationRoom.room_type_id, Reservation.arrival, Reservation.departure)
+        .join(Reservation, Reservation.id == ReservationRoom.reservation_id)
+        .where(
+            Reservation.connection_id == connection_id,
+            Reservation.status == "confirmed",
+            ReservationRoom.room_type_id.in_(room_type_ids),
+            Reservation.arrival < dates.end,
+            Reservation.departure > dates.start,
+        )
+    )
+    held: Counter[tuple[uuid.UUID, date]] = Counter()
+    for room_type_id, arrival, departure in rows:
+        for day in DateRange(arrival, departure).intersection(dates) or ():
+            held[(room_type_id, day)] += 1
+    return held
+
+
+def _stop_sold(
+    session: Session, room_type_ids: list[uuid.UUID], dates: DateRange
+) -> set[tuple[uuid.UUID, date]]:
+    """Nights on which every rate plan of the room type is stop-sold (its own values)."""
+    plans = dict(
+        session.execute(
+            select(RatePlan.room_type_id, func.count(RatePlan.id))
+            .where(RatePlan.room_type_id.in_(room_type_ids))
+            .group_by(RatePlan.room_type_id)
+        ).all()
+    )
+    rows = session.execute(
+        select(RatePlan.room_type_id, RateCalendarDay.stay_date, func.count())
+        .join(RatePlan, RatePlan.id == RateCalendarDay.rate_plan_id)
+        .where(
+            RatePlan.room_type_id.in_(room_type_ids),
+            RateCalendarDay.stop_sell.is_(True),
+            RateCalendarDay.stay_date >= dates.start,
+            RateCalendarDay.stay_date < dates.end,
+        )
+        .group_by(RatePlan.room_type_id, RateCalendarDay.stay_date)
+    )
+    return {(rt, day) for rt, day, stopped in rows if stopped >= plans.get(rt, 0) > 0}
+
+
+def _runs(days: list[date], connection_id: uuid.UUID) -> list[ExportEvent]:
+    events: list[ExportEvent] = []
+    start = previous = None
+    for day in [*days, None]:
+        if day is not None and previous is not None and day == previous + timedelta(days=1):
+            previous = day
+            continue
+        if start is not None and previous is not None:
+            # The UID is the run's first night and the connection: stable across rebuilds.
+            uid = f"{start:%Y%m%d}-{connection_id.hex[:16]}@innsync"
+            events.append(ExportEvent(uid, start, previous + timedelta(days=1), EXPORT_SUMMARY))
+        start = previous = day
+    return events

@@ -1,0 +1,216 @@
+"""iCal import through the real pull path: reconciler -> inbox -> processor, on each database."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select, update
+
+from innsync.channels.ical import IcalChannel, IcalConfig
+from innsync.connections.credentials import DatabaseCredentialStore
+from innsync.connections.models import Connection
+from innsync.connections.schemas import MappingsWrite, RoomTypeMappingIn
+from innsync.connections.service import set_mappings
+from innsync.crypto import SecretBox
+from innsync.events import kinds
+from innsync.events.models import Event
+from innsync.inbox import reconciler
+from innsync.inbox.models import InboxItem, PullCursor
+from tests.conftest import Db
+from tests.inbound.builders import Hotel, Processing, make_hotel, reservations_of
+
+URL = "https://www.airbnb.test/calendar/ical/42.ics?s=0123456789abcdef"
+
+
+def on(offset: int) -> str:
+    return f"{datetime.now(UTC).date() + timedelta(days=offset):%Y%m%d}"
+
+
+def iso(offset: int) -> date:
+    return datetime.now(UTC).date() + timedelta(days=offset)
+
+
+def feed(*events: tuple[str, int, int, str]) -> bytes:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Airbnb Inc//Hosting Calendar//EN"]
+    for uid, start, end, summary in events:
+        lines += [
+            "BEGIN:VEVENT",
+            f"DTSTART;VALUE=DATE:{on(start)}",
+            f"DTEND;VALUE=DATE:{on(end)}",
+            f"UID:{uid}",
+            f"SUMMARY:{summary}",
+            "END:VEVENT",
+        ]
+    return ("\r\n".join([*lines, "END:VCALENDAR"]) + "\r\n").encode()
+
+
+class Feed:
+    def __init__(self, body: bytes) -> None:
+        self.body, self.status = body, 200
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            self.status, content=self.body, headers={"etag": f'"{len(self.body)}"'}
+        )
+
+
+class Setup:
+    def __init__(self, db: Db, box: SecretBox, platform: Feed) -> None:
+        self.db, self.box, self.platform = db, box, platform
+        with db.sessions() as session:
+            self.hotel: Hotel = make_hotel(session, box, units={"DBL": 1}, connections=0)
+            connection = Connection(
+                id=uuid.uuid4(),
+                tenant_id=self.hotel.tenant_id,
+                property_id=self.hotel.property_id,
+                channel="ical",
+                name="Airbnb",
+                config_encrypted=box.encrypt(
+                    IcalConfig(feed_url=SecretStr(URL), platform="Airbnb").model_dump_json()
+                ),
+                push_enabled=False,
+                state="connected",
+                state_reason="",
+                webhook_token=secrets.token_urlsafe(32),
+                bucket_key="ical:test",
+                consecutive_failures=0,
+            )
+            session.add(connection)
+            session.flush()
+            set_mappings(
+                session,
+                self.hotel.tenant_id,
+                connection.id,
+                MappingsWrite(
+                    room_types=[
+                        RoomTypeMappingIn(
+                            room_type_id=self.hotel.room_types["DBL"], channel_code="listing"
+                        )
+                    ],
+                    rate_plans=[],
+                ),
+            )
+            session.commit()
+            self.connection_id = connection.id
+        self.restart()
+
+    def restart(self) -> None:
+        """A new adapter (a new process): only the database carries state over."""
+        adapter = IcalChannel(
+            IcalConfig(feed_url=SecretStr(URL), platform="Airbnb"),
+            httpx.AsyncClient(transport=httpx.MockTransport(self.platform.handler)),
+            credentials=DatabaseCredentialStore(self.db.sessions, self.box, self.connection_id),
+            allow_private_addresses=True,
+        )
+        self.processing = Processing(self.db.sessions, self.box, adapter=adapter)
+
+    def pull(self) -> None:
+        with self.db.sessions() as session:  # due now, whatever the cadence says
+            session.execute(
+                update(PullCursor).values(next_pull_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+            session.commit()
+        asyncio.run(reconciler.pull_due(self.db.sessions, self.processing.adapter_for))
+        self.processing.run()
+
+    def bookings(self) -> dict[str, tuple[str, date, date]]:
+        with self.db.sessions() as session:
+            return {
+                str(r.channel_booking_id): (r.status, r.arrival, r.departure)
+                for r in reservations_of(session, self.hotel.property_id)
+            }
+
+    def events(self) -> Counter[str]:
+        with self.db.sessions() as session:
+            return Counter(session.scalars(select(Event.kind)))
+
+    def inbox_size(self) -> int:
+        with self.db.sessions() as session:
+            return len(list(session.scalars(select(InboxItem.id))))
+
+
+@pytest.fixture
+def platform() -> Feed:
+    return Feed(
+        feed(
+            ("a@airbnb.com", 3, 6, "Reserved"),
+            ("b@airbnb.com", 10, 12, "Reserved"),
+            ("c@airbnb.com", 20, 23, "Reserved"),
+            ("blk@airbnb.com", 30, 40, "Airbnb (Not available)"),
+        )
+    )
+
+
+def test_create_modify_cancel_once_each_across_rereads_and_restarts(
+    db: Db, secret_box: SecretBox, platform: Feed
+) -> None:
+    setup = Setup(db, secret_box, platform)
+    setup.pull()
+    assert setup.bookings() == {
+        "a@airbnb.com": ("confirmed", iso(3), iso(6)),
+        "b@airbnb.com": ("confirmed", iso(10), iso(12)),
+        "c@airbnb.com": ("confirmed", iso(20), iso(23)),
+    }  # the "Not available" block is no booking
+    setup.pull()  # the same feed again
+    setup.restart()
+    setup.pull()  # and after a restart
+    assert setup.events()[kinds.RESERVATION_CREATED] == 3
+    stored = setup.inbox_size()
+    assert stored == 3
+
+    platform.body = feed(
+        ("a@airbnb.com", 3, 7, "Reserved"),  # one more night
+        ("b@airbnb.com", 10, 12, "Reserved"),
+        ("c@airbnb.com", 20, 23, "Reserved"),
+        ("d@airbnb.com", 25, 27, "Reserved"),
+    ).replace(b"c@airbnb.com", b"e@airbnb.com")  # c vanished, e appeared
+    for _ in range(2):
+        setup.pull()
+        setup.restart()
+    assert setup.bookings() == {
+        "a@airbnb.com": ("confirmed", iso(3), iso(7)),
+        "b@airbnb.com": ("confirmed", iso(10), iso(12)),
+        "c@airbnb.com": ("cancelled", iso(20), iso(23)),
+        "d@airbnb.com": ("confirmed", iso(25), iso(27)),
+        "e@airbnb.com": ("confirmed", iso(20), iso(23)),
+    }
+    counts = setup.events()
+    assert counts[kinds.RESERVATION_CREATED] == 5
+    assert counts[kinds.RESERVATION_MODIFIED] == 1
+    assert counts[kinds.RESERVATION_CANCELLED] == 1
+    assert setup.inbox_size() == stored + 4
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(404, b"Not Found"), (200, b"<!doctype html><html>Sign in</html>"), (200, b"")],
+)
+def test_a_broken_or_suddenly_empty_feed_cancels_nothing_and_needs_attention(
+    db: Db, secret_box: SecretBox, platform: Feed, status: int, body: bytes
+) -> None:
+    setup = Setup(db, secret_box, platform)
+    setup.pull()
+    before = setup.bookings()
+    platform.status, platform.body = status, body
+    setup.pull()
+    assert setup.bookings() == before
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 1
+
+
+def test_an_emptied_calendar_is_held(db: Db, secret_box: SecretBox, platform: Feed) -> None:
+    setup = Setup(db, secret_box, platform)
+    setup.pull()
+    before = setup.bookings()
+    platform.body = feed()
+    setup.pull()
+    assert setup.bookings() == before
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 1
+    with db.sessions() as session:
+        assert "held for review" in session.get_one(PullCursor, setup.connection_id).last_error
