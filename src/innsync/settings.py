@@ -56,6 +56,27 @@ class Settings(BaseSettings):
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )
+    backup_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key backups are encrypted with (`innsync backup key` makes one); never one of the "
+            "INNSYNC_SECRET_KEYS, and kept somewhere the backups are not."
+        ),
+    )
+    backup_dir: Path = Field(
+        default=Path("backups"), description="The local directory backups are stored in."
+    )
+    backup_schedule_minutes: int = Field(
+        default=60,
+        description="Minutes between scheduled backups by the background loops; 0 turns the "
+        "schedule off. Nothing is scheduled while INNSYNC_BACKUP_KEY is unset.",
+    )
+    backup_verify_scheduled: bool = Field(
+        default=True, description="Verify every scheduled backup by restoring it to a scratch copy."
+    )
+    backup_keep_hourly: int = 24
+    backup_keep_daily: int = 14
+    backup_keep_weekly: int = 8
     webhook_max_attempts: int = Field(
         default=20,
         description="Attempts per delivery (backoff from 10 s doubling to 6 h: about 2.5 days).",
