@@ -10,7 +10,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from innsync.backups.cipher import BackupCorruptError, BackupKey, BackupKeyError, generate_backup_key
+from innsync.backups.cipher import (
+    BackupCorruptError,
+    BackupKey,
+    BackupKeyError,
+    generate_backup_key,
+)
 from innsync.backups.models import BackupOperation
 from innsync.backups.restore import BackupTargetNotEmptyError, existing_rows
 from innsync.backups.service import create_backup, restore_backup, verify_backup

@@ -32,6 +32,7 @@ from innsync.backups.restore import (
     load_rows,
     migrate_to,
 )
+from innsync.backups.retention import Kept, Policy, to_keep
 from innsync.backups.snapshot import consistent_snapshot
 from innsync.backups.store import DATA, MANIFEST, VERIFIED, BackupStore
 from innsync.clock import Clock, utc_now
@@ -304,3 +305,32 @@ def recent_operations(engine: Engine, limit: int = 20) -> list[BackupOperation]:
             .limit(limit)
         )
         return list(rows)
+
+
+def prune_backups(
+    engine: Engine,
+    store: BackupStore,
+    policy: Policy,
+    *,
+    actor: str,
+    clock: Clock = utc_now,
+) -> list[str]:
+    """Delete the backups the retention policy does not keep; returns their names."""
+    with recorded(engine, "prune", actor, clock) as record:
+        backups = list_backups(store)
+        keep = to_keep(
+            [
+                Kept(info.manifest.name, info.manifest.created_at, info.verified_at is not None)
+                for info in backups
+            ],
+            policy,
+        )
+        deleted = [info.manifest.name for info in backups if info.manifest.name not in keep]
+        for name in deleted:
+            for suffix in (MANIFEST, VERIFIED, DATA):
+                store.delete(name + suffix)
+        record.size_bytes = sum(
+            info.size_bytes for info in backups if info.manifest.name in deleted
+        )
+        record.detail = f"kept {len(keep)}, deleted {len(deleted)}"
+    return deleted

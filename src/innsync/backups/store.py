@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from innsync.backups.cipher import BackupError
+from innsync.settings import Settings
 
 DATA = ".data"
 MANIFEST = ".manifest.json"
@@ -89,3 +90,8 @@ class LocalStore:
 
     def describe(self) -> str:
         return str(self.root.resolve())
+
+
+def store_from(settings: Settings) -> BackupStore:
+    """The store the settings name: the local directory INNSYNC_BACKUP_DIR."""
+    return LocalStore(settings.backup_dir)
