@@ -75,7 +75,7 @@ def recorded(
     try:
         yield record
         outcome = "ok"
-    except BackupError as exc:
+    except (BackupError, OSError) as exc:
         record.detail = str(exc)
         raise
     finally:
