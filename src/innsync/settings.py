@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     backup_verify_scheduled: bool = Field(
         default=True, description="Verify every scheduled backup by restoring it to a scratch copy."
     )
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the installation's operator for /api/v1/backups; tenant "
+        "API keys are never accepted there. Unset: those endpoints answer 403.",
+    )
     backup_keep_hourly: int = 24
     backup_keep_daily: int = 14
     backup_keep_weekly: int = 8

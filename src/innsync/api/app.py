@@ -14,6 +14,7 @@ from innsync.api import openapi, problems
 from innsync.api.deps import Database
 from innsync.api.metrics import record_request
 from innsync.api.routers import (
+    backups,
     conflicts,
     connections,
     events,
@@ -85,6 +86,7 @@ def create_app(
         connections.router,
         events.router,
         keys.router,
+        backups.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)
