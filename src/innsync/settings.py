@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     backup_dir: Path = Field(
         default=Path("backups"), description="The local directory backups are stored in."
     )
+    backup_s3_bucket: str | None = Field(
+        default=None,
+        description="Keep backups in this S3-compatible bucket instead of INNSYNC_BACKUP_DIR.",
+    )
+    backup_s3_prefix: str = Field(default="innsync", description="Folder inside the bucket.")
+    backup_s3_endpoint_url: str | None = Field(
+        default=None, description="For S3-compatible servers (MinIO, Ceph…); unset: AWS."
+    )
+    backup_s3_region: str | None = None
+    backup_s3_access_key_id: str | None = Field(
+        default=None, description="Unset: boto3's usual sources (environment, profile, role)."
+    )
+    backup_s3_secret_access_key: SecretStr | None = None
     backup_schedule_minutes: int = Field(
         default=60,
         description="Minutes between scheduled backups by the background loops; 0 turns the "

@@ -93,5 +93,21 @@ class LocalStore:
 
 
 def store_from(settings: Settings) -> BackupStore:
-    """The store the settings name: the local directory INNSYNC_BACKUP_DIR."""
-    return LocalStore(settings.backup_dir)
+    """The store the settings name: INNSYNC_BACKUP_S3_BUCKET when set, else the local directory
+    INNSYNC_BACKUP_DIR."""
+    if settings.backup_s3_bucket is None:
+        return LocalStore(settings.backup_dir)
+    from innsync.backups.s3 import S3Store  # boto3 loads only for those who use it
+
+    secret = settings.backup_s3_secret_access_key
+    config = {
+        "endpoint_url": settings.backup_s3_endpoint_url,
+        "region_name": settings.backup_s3_region,
+        "aws_access_key_id": settings.backup_s3_access_key_id,
+        "aws_secret_access_key": secret.get_secret_value() if secret is not None else None,
+    }
+    return S3Store(
+        settings.backup_s3_bucket,
+        settings.backup_s3_prefix,
+        **{name: value for name, value in config.items() if value is not None},
+    )
