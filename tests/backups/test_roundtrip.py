@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
-from innsync.backups.cipher import BackupKey
+from innsync.backups.cipher import FRAME_BYTES, BackupKey
 from innsync.backups.format import TableSpec
 from innsync.backups.restore import backed_up_tables, checksum_tables
 from innsync.backups.service import create_backup, restore_backup, verify_backup
 from innsync.backups.store import LocalStore
+from innsync.db.engine import session_factory
 from innsync.db.migrate import current_revision, head_revision
 from innsync.inventory.models import InventoryLedgerDay
-from innsync.reservations.models import Reservation, ReservationRoom
+from innsync.reservations.models import Guest, Reservation, ReservationRoom
+from tests.api.helpers import new_tenant
 from tests.backups.conftest import Hotel, book
 
 
@@ -101,3 +106,36 @@ def test_sqlite_to_postgresql_and_back(
     assert table_sums(back) == before
     with back.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Reservation)) == 5
+
+
+def test_a_backup_of_many_frames_restores_equal(
+    committed: Engine, empty_database: Any, store: LocalStore, key: BackupKey
+) -> None:
+    """Rows cut across frame boundaries and non-ASCII text: still equal after restore."""
+    tenant = new_tenant(session_factory(committed))
+    at = datetime(2026, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    with committed.begin() as connection:
+        connection.execute(
+            insert(Guest),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": uuid.UUID(tenant.tenant_id),
+                    "first_name": "Zoë 🛎️",
+                    "last_name": f"Ōkubo {index} {secrets.token_urlsafe(120)}",
+                    "address": secrets.token_urlsafe(300),
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for index in range(8000)
+            ],
+        )
+    before = table_sums(committed)
+
+    manifest = create_backup(committed, store, key, actor="test")
+
+    assert manifest.data_bytes > FRAME_BYTES  # several frames, even compressed
+    target = empty_database(committed.dialect.name)
+    restore_backup(target, store, manifest.name, key, actor="test")
+    assert table_sums(target) == before
+    assert before["guests"][0] == 8000
