@@ -88,3 +88,24 @@ def test_the_backup_key_cannot_be_the_secret_key(
 
     assert result.exit_code == 1
     assert "must differ from every INNSYNC_SECRET_KEYS key" in result.output
+
+
+def test_export_and_import_one_tenant(operator: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(["tenant", "create", "--name", "Casa Mare"]).exit_code == 0
+
+    exported = run(["backup", "export", "--tenant", "Casa Mare"])
+    assert exported.exit_code == 0, exported.output
+    name = exported.stdout.split()[1]
+    assert name.startswith("innsync-tenant-")
+
+    monkeypatch.setenv("INNSYNC_DATABASE_URL", f"sqlite:///{operator / 'other.sqlite3'}")
+    assert run(["migrate"]).exit_code == 0
+    assert run(["tenant", "create", "--name", "Resident"]).exit_code == 0
+    imported = run(["backup", "import", name])
+    assert imported.exit_code == 0, imported.output
+    assert "innsync keys rotate" in imported.stdout
+
+    names = [line.split("  ")[1] for line in run(["tenant", "list"]).stdout.splitlines()]
+    assert sorted(names) == ["Casa Mare", "Resident"]
+    operations = run(["backup", "list"]).stdout.split("operations:")[1]
+    assert "import   ok" in operations

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib.metadata import version
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, select
 
 from innsync.backups.cipher import BackupCorruptError, BackupKey, FrameWriter, decrypt_frames
 from innsync.backups.format import (
@@ -110,10 +110,15 @@ class _HashingSource:
 
 
 def write_stream(
-    connection: Connection, tables: list[Table], manifest: Manifest, key: BackupKey, sink: BinaryIO
+    connection: Connection,
+    tables: list[Table],
+    manifest: Manifest,
+    key: BackupKey,
+    sink: BinaryIO,
+    where: Callable[[Table], ColumnElement[bool]] | None = None,
 ) -> None:
-    """Dump ``tables`` (parents first) from ``connection`` into ``sink``; fills in the manifest's
-    table summaries, data size and SHA-256."""
+    """Dump ``tables`` (parents first) from ``connection`` into ``sink``, only the rows ``where``
+    picks when given; fills in the manifest's table summaries, data size and SHA-256."""
     hashing = _HashingSink(sink)
     writer = FrameWriter(hashing, key)  # type: ignore[arg-type]
     writer.write(
@@ -134,9 +139,10 @@ def write_stream(
         writer.write(canonical(spec.record()) + b"\n")
         checksum = TableChecksum()
         order = [table.c[name] for name in spec.primary_key]
-        result = connection.execution_options(yield_per=BATCH_ROWS).execute(
-            select(table).order_by(*order)
-        )
+        query = select(table).order_by(*order)
+        if where is not None:
+            query = query.where(where(table))
+        result = connection.execution_options(yield_per=BATCH_ROWS).execute(query)
         for batch in result.partitions():
             lines = [encode_row(spec, row) for row in batch]
             for line in lines:

@@ -11,7 +11,7 @@ from innsync.db.base import Base, BigIntId, UtcDateTime
 
 
 class BackupOperation(Base):
-    """One create, verify, restore, delete or prune, kept in the database it was run against.
+    """One backup operation, kept in the database it was run against.
 
     Never part of a backup itself: a restore must not replace the history of the installation it
     runs on (``innsync.backups.service.EXCLUDED_TABLES``).
@@ -20,7 +20,8 @@ class BackupOperation(Base):
     __tablename__ = "backup_operations"
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    operation: Mapped[str] = mapped_column(String(16))  # create|verify|restore|delete|prune
+    # create | verify | restore | delete | prune | export | import
+    operation: Mapped[str] = mapped_column(String(16))
     backup_name: Mapped[str | None] = mapped_column(String(120), default=None)
     actor: Mapped[str] = mapped_column(String(120))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -89,10 +89,13 @@ def migrate_to(engine: Engine, revision: str) -> None:
 
 
 def load_rows(
-    connection: Connection, batches: Iterator[tuple[TableSpec, list[dict[str, Any]]]]
+    connection: Connection,
+    batches: Iterator[tuple[TableSpec, list[dict[str, Any]]]],
+    renumber: frozenset[str] = frozenset(),
 ) -> list[TableSpec]:
     """Insert every batch; a column referring to its own table (a derived rate plan's parent) is
-    written after all of the table's rows, since rows come in key order, not parents first."""
+    written after all of the table's rows, since rows come in key order, not parents first.
+    Tables in ``renumber`` are inserted without their ids, which the target counts anew."""
     inspector = inspect(connection)
     specs: list[TableSpec] = []
     deferred: list[dict[str, Any]] = []
@@ -119,6 +122,10 @@ def load_rows(
                         | {f"v_{c}": row[c] for c in self_refs}
                     )
                     row.update({column: None for column in self_refs})
+        if spec.name in renumber:
+            for row in batch:
+                for name in spec.primary_key:
+                    del row[name]
         connection.execute(spec.table().insert(), batch)
     _finish(connection, current, self_refs, deferred)
     if connection.dialect.name == "postgresql":

@@ -21,6 +21,8 @@ from innsync.backups.retention import Policy
 from innsync.backups.service import (
     create_backup,
     delete_backup,
+    export_tenant,
+    import_tenant,
     list_backups,
     prune_backups,
     read_manifest,
@@ -30,7 +32,10 @@ from innsync.backups.service import (
 )
 from innsync.backups.store import BackupStore, store_from
 from innsync.cli.database import open_database
+from innsync.db.engine import session_factory
+from innsync.errors import DomainError
 from innsync.settings import Settings, get_settings
+from innsync.tenants.service import find_tenant
 
 T = TypeVar("T")
 
@@ -174,6 +179,38 @@ def backup_restore(name: str, force: bool) -> None:
         result = _run(lambda: restore_backup(engine, store, name, key, actor=_actor(), force=force))
         click.echo(
             f"restored {result.manifest.total_rows} rows; the database is at the newest schema"
+        )
+
+
+@backup.command("export")
+@click.option("--tenant", "tenant_ref", required=True, help="The tenant's id or exact name.")
+def backup_export(tenant_ref: str) -> None:
+    """Back up one tenant's rows only, to move it to another installation (`backup import`)."""
+    with _context() as (settings, engine, store):
+        key = _key(settings)
+        with session_factory(engine)() as session:
+            try:
+                tenant_id = find_tenant(session, tenant_ref).id
+            except DomainError as exc:
+                raise click.ClickException(str(exc)) from exc
+        manifest = _run(lambda: export_tenant(engine, store, key, tenant_id, actor=_actor()))
+        click.echo(
+            f"backup {manifest.name} created: tenant {tenant_id}, {manifest.total_rows} rows, "
+            f"{_size(manifest.data_bytes)}, in {store.describe()}"
+        )
+
+
+@backup.command("import")
+@click.argument("name")
+def backup_import(name: str) -> None:
+    """Add a tenant exported from another installation beside this one's tenants."""
+    with _context() as (settings, engine, store):
+        key = _key(settings)
+        manifest = _run(lambda: import_tenant(engine, store, name, key, actor=_actor()))
+        click.echo(f"tenant {manifest.tenant_id} imported: {manifest.total_rows} rows")
+        click.echo(
+            "its secrets are encrypted with the source's keys: add the source's key after this "
+            "installation's in INNSYNC_SECRET_KEYS, then run `innsync keys rotate`"
         )
 
 
