@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -131,3 +132,40 @@ def test_a_failed_scheduled_backup_is_an_event_and_recorded(
         "failed",
         "schedule",
     )
+
+
+@pytest.mark.backends("sqlite")
+def test_the_background_loops_run_the_backup_schedule(
+    committed: Engine, tmp_path: Path, secret_box: Any
+) -> None:
+    import time
+
+    from pydantic import SecretStr
+
+    from innsync.backups.cipher import generate_backup_key
+    from innsync.loops import BackgroundLoops
+    from innsync.settings import Settings
+
+    new_tenant(session_factory(committed))
+    settings = Settings(
+        backup_key=SecretStr(generate_backup_key()),
+        backup_dir=tmp_path / "backups",
+        loop_interval_seconds=0.05,
+    )
+    loops = BackgroundLoops(session_factory(committed), secret_box, settings)
+    loops.start(sync_worker=False)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(info.verified_at for info in list_backups(LocalStore(settings.backup_dir))):
+            assert time.monotonic() < deadline, "no verified backup from the loops"
+            time.sleep(0.1)
+    finally:
+        loops.stop()
+    with committed.connect() as connection:
+        actors = set(connection.scalars(select(BackupOperation.actor)))
+    assert actors == {"schedule"}
+
+    off = BackgroundLoops(
+        session_factory(committed), secret_box, settings.model_copy(update={"backup_key": None})
+    )
+    assert off._backups is None
