@@ -10,14 +10,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from innsync.backups.cipher import BackupError, BackupKey
-from innsync.backups.service import (
-    create_backup,
-    export_tenant,
-    import_tenant,
-    restore_backup,
-    verify_backup,
-)
+from innsync.backups.service import create_backup, restore_backup, verify_backup
 from innsync.backups.store import LocalStore
+from innsync.backups.transfer import export_tenant, import_tenant
 from innsync.db.engine import session_factory
 from innsync.db.migrate import upgrade
 from innsync.inventory.models import InventoryLedgerDay, RateCalendarDay

@@ -3,8 +3,10 @@
 The decrypted stream is UTF-8 lines. A line starting with ``{`` is a record:
 ``{"kind": "begin", ...}`` once, then per table ``{"kind": "table", "name", "columns",
 "primary_key"}``, its rows, and ``{"kind": "end_table", "name", "rows", "checksum"}``, and at
-last ``{"kind": "end", "tables": {...}}``. A line starting with ``[`` is one row: the values of
-the table's columns in order, encoded by the column's portable type (``TAGS``).
+last ``{"kind": "end", "tables": [...]}``. A line starting with ``[`` is one row: the values of
+the table's columns in order, encoded by the column's portable type
+(``tag_of``: uuid, string, text, utc_datetime, integer, bigint, boolean, date, json, money,
+binary).
 
 A table's checksum is the sum, modulo 2**256, of the SHA-256 of each row's canonical line. A sum
 does not depend on row order, so the same rows give the same checksum on SQLite, PostgreSQL and
@@ -62,21 +64,6 @@ def _type_of(tag: str) -> TypeEngine[Any]:
         return types[tag]
     except KeyError:
         raise ValueError(f"unknown column type {tag!r} in backup") from None
-
-
-TAGS = (
-    "uuid",
-    "string",
-    "text",
-    "utc_datetime",
-    "integer",
-    "bigint",
-    "boolean",
-    "date",
-    "json",
-    "money",
-    "binary",
-)
 
 
 def tag_of(column_type: TypeEngine[Any]) -> str:

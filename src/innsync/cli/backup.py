@@ -21,8 +21,6 @@ from innsync.backups.retention import Policy
 from innsync.backups.service import (
     create_backup,
     delete_backup,
-    export_tenant,
-    import_tenant,
     list_backups,
     prune_backups,
     read_manifest,
@@ -31,6 +29,7 @@ from innsync.backups.service import (
     verify_backup,
 )
 from innsync.backups.store import BackupStore, store_from
+from innsync.backups.transfer import export_tenant, import_tenant
 from innsync.cli.database import open_database
 from innsync.db.engine import session_factory
 from innsync.errors import DomainError
