@@ -53,6 +53,13 @@ def test_create_list_verify_restore_delete(operator: Path, monkeypatch: pytest.M
     assert refused.exit_code == 1
     assert "not empty (tenants 1 rows, api_keys 1 rows); restore with --force" in refused.output
 
+    forced = run(["backup", "restore", name, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (
+        "this replaces everything in the database: tenants 1 rows, api_keys 1 rows"
+        in forced.stdout.splitlines()[1]
+    )
+
     monkeypatch.setenv("INNSYNC_DATABASE_URL", f"sqlite:///{operator / 'new.sqlite3'}")
     restored = run(["backup", "restore", name])
     assert restored.exit_code == 0, restored.output
