@@ -1,5 +1,5 @@
-"""Background loops of one innsync process: event sequencing, webhook delivery, outbound sync
-and the daily full-sync schedule.
+"""Background loops of one innsync process: event sequencing, webhook delivery, outbound sync,
+the daily full-sync schedule and the backup schedule.
 
 In ``innsync serve`` they run as threads beside the API; each pass is its own short transaction,
 so several processes can run them against PostgreSQL or MariaDB at once (rows are claimed with
@@ -12,13 +12,18 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.backups.cipher import BackupKeyError
+from innsync.backups.keys import backup_key_from
+from innsync.backups.retention import Policy
+from innsync.backups.schedule import BackupSchedule
+from innsync.backups.store import store_from
 from innsync.channels.contract import ChannelAdapter
 from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
@@ -50,6 +55,8 @@ class BackgroundLoops:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_schedule: datetime | None = None
+        self._last_backup_check: datetime | None = None
+        self._backups = self._backup_schedule()
 
     def start(self, *, sync_worker: bool = True) -> None:
         self._stop.clear()
@@ -66,6 +73,7 @@ class BackgroundLoops:
             ("events-sequencer", self._sequence),
             ("webhook-delivery", lambda: self._deliver(client)),
             ("full-sync-schedule", self._schedule),
+            *([("backup-schedule", self._backup)] if self._backups is not None else []),
         ):
             thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
             thread.start()
@@ -157,6 +165,39 @@ class BackgroundLoops:
         sync_metrics.OLDEST_MARK_AGE.set(oldest_age)
         sync_metrics.BREAKERS_OPEN.set(int(open_breakers or 0))
         # The schedule has minute resolution: never report work, so the loop sleeps in between.
+        return 0
+
+    def _backup_schedule(self) -> BackupSchedule | None:
+        """The backup schedule, when a backup key is set and the schedule is not turned off."""
+        settings = self._settings
+        if settings.backup_key is None or settings.backup_schedule_minutes <= 0:
+            return None
+        try:
+            key = backup_key_from(settings)
+        except BackupKeyError:
+            logger.exception("backup schedule off: the backup key is unusable")
+            return None
+        return BackupSchedule(
+            engine=self._sessions.kw["bind"],
+            store=store_from(settings),
+            key=key,
+            interval=timedelta(minutes=settings.backup_schedule_minutes),
+            policy=Policy(
+                settings.backup_keep_hourly, settings.backup_keep_daily, settings.backup_keep_weekly
+            ),
+            verify=settings.backup_verify_scheduled,
+        )
+
+    def _backup(self) -> int:
+        now = datetime.now(UTC)
+        if self._backups is None or (
+            self._last_backup_check is not None
+            and (now - self._last_backup_check).total_seconds() < 60
+        ):
+            return 0
+        self._last_backup_check = now
+        self._backups.run_due()
+        # Minute resolution, like the full-sync schedule: never report work.
         return 0
 
     def _sequence(self) -> int:

@@ -61,6 +61,45 @@ class Settings(BaseSettings):
         description="Let tenant-given URLs (iCal feeds) reach private, loopback and link-local "
         "addresses. Off: such hosts are refused before any request.",
     )
+    backup_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key backups are encrypted with (`innsync backup key` makes one); never one of the "
+            "INNSYNC_SECRET_KEYS, and kept somewhere the backups are not."
+        ),
+    )
+    backup_dir: Path = Field(
+        default=Path("backups"), description="The local directory backups are stored in."
+    )
+    backup_s3_bucket: str | None = Field(
+        default=None,
+        description="Keep backups in this S3-compatible bucket instead of INNSYNC_BACKUP_DIR.",
+    )
+    backup_s3_prefix: str = Field(default="innsync", description="Folder inside the bucket.")
+    backup_s3_endpoint_url: str | None = Field(
+        default=None, description="For S3-compatible servers (MinIO, Ceph…); unset: AWS."
+    )
+    backup_s3_region: str | None = None
+    backup_s3_access_key_id: str | None = Field(
+        default=None, description="Unset: boto3's usual sources (environment, profile, role)."
+    )
+    backup_s3_secret_access_key: SecretStr | None = None
+    backup_schedule_minutes: int = Field(
+        default=60,
+        description="Minutes between scheduled backups by the background loops; 0 turns the "
+        "schedule off. Nothing is scheduled while INNSYNC_BACKUP_KEY is unset.",
+    )
+    backup_verify_scheduled: bool = Field(
+        default=True, description="Verify every scheduled backup by restoring it to a scratch copy."
+    )
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the installation's operator for /api/v1/backups; tenant "
+        "API keys are never accepted there. Unset: those endpoints answer 403.",
+    )
+    backup_keep_hourly: int = 24
+    backup_keep_daily: int = 14
+    backup_keep_weekly: int = 8
     webhook_max_attempts: int = Field(
         default=20,
         description="Attempts per delivery (backoff from 10 s doubling to 6 h: about 2.5 days).",

@@ -148,6 +148,7 @@ def test_a_new_scenario_is_one_module_and_one_registry_line() -> None:
         "scale",
         "booking_storm",
         "chaos",
+        "backups",
     ]
     for name in registry.names():
         scenario = registry.load(name)

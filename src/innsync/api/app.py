@@ -14,6 +14,7 @@ from innsync.api import openapi, problems
 from innsync.api.deps import Database
 from innsync.api.metrics import record_request
 from innsync.api.routers import (
+    backups,
     conflicts,
     connections,
     events,
@@ -88,6 +89,7 @@ def create_app(
         events.router,
         keys.router,
         ical.manage,
+        backups.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)

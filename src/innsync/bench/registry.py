@@ -18,6 +18,7 @@ SCENARIOS: dict[str, str] = {
     "scale": "innsync.bench.scale",
     "booking_storm": "innsync.bench.booking_storm",
     "chaos": "innsync.bench.chaos",
+    "backups": "innsync.bench.backups",
 }
 
 # Not run by `innsync bench all`: it restarts the PostgreSQL server and is a pass/fail check.

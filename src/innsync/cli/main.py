@@ -8,6 +8,7 @@ import click
 import uvicorn
 
 from innsync.cli.accounts import accounts as accounts_group
+from innsync.cli.backup import backup as backup_group
 from innsync.cli.bench import bench
 from innsync.cli.connections import connections as connections_group
 from innsync.cli.database import open_database
@@ -412,5 +413,6 @@ cli.add_command(bench)
 
 
 cli.add_command(accounts_group)
+cli.add_command(backup_group)
 cli.add_command(connections_group)
 cli.add_command(demo)

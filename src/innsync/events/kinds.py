@@ -11,6 +11,8 @@ OVERBOOKING = "inventory.overbooking"
 CONNECTION_NEEDS_ATTENTION = "connection.needs_attention"
 CONNECTION_CHANNEL_NOTICE = "connection.channel_notice"
 SYNC_FAILING = "sync.failing"
+# Installation-wide: a scheduled backup failed; told to every tenant, whose data it holds.
+BACKUP_FAILING = "backup.failing"
 
 ALL_KINDS = (
     RESERVATION_CREATED,
@@ -22,4 +24,5 @@ ALL_KINDS = (
     CONNECTION_NEEDS_ATTENTION,
     CONNECTION_CHANNEL_NOTICE,
     SYNC_FAILING,
+    BACKUP_FAILING,
 )
