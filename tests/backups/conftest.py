@@ -21,7 +21,7 @@ from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
 from innsync.settings import Settings
 from tests.api.helpers import Caller, new_tenant, today
-from tests.databases import DEFAULT_URLS, probe
+from tests.databases import DEFAULT_URLS, probe, xdist_worker
 
 
 @pytest.fixture
@@ -161,7 +161,11 @@ def server_database(kind: str, suffix: str) -> str | None:
     configured = make_url(os.environ.get(f"INNSYNC_TEST_{kind.upper()}_URL", DEFAULT_URLS[kind]))
     if probe(configured.render_as_string(hide_password=False)) is not None:
         return None
-    name = f"{configured.database}_{suffix}"
+    # Parallel workers restore at the same time: each gets databases of its own.
+    worker = xdist_worker()
+    name = (
+        f"{configured.database}_{worker}_{suffix}" if worker else f"{configured.database}_{suffix}"
+    )
     admin = build_engine(configured.render_as_string(hide_password=False), pool_pre_ping=False)
     try:
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
