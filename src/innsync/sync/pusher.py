@@ -374,8 +374,9 @@ def _record_failure(
         )
         connection = session.get_one(Connection, connection_id)
         if isinstance(error, ChannelThrottledError):
-            pass  # a healthy channel asking us to wait: the retry_after backoff is enough
-        elif isinstance(error, ChannelUnavailableError):
+            # A healthy channel asking us to wait: the retry_after backoff is enough.
+            return
+        if isinstance(error, ChannelUnavailableError):
             _count_failure(session, connection, now())
         else:
             _needs_attention(session, connection, f"{outcome}: {error}")
