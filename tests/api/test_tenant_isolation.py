@@ -53,6 +53,7 @@ class Tenant:
     key_id: str  # the read key's id: revoking it never locks the tenant out
     connection_id: str
     conflict_id: str
+    ical_connection_id: str  # the iCal routes' connection: a fake one has no .ics export
 
     @property
     def headers(self) -> dict[str, str]:
@@ -137,6 +138,15 @@ def build_tenant(client: TestClient, db: Db, name: str) -> Tenant:
             f"/api/v1/connections/{connection['id']}/mappings", json=mappings, headers=headers
         )
     )
+    ical = ok(
+        client.post(
+            f"/api/v1/properties/{prop}/connections",
+            json={"channel": "ical", "name": "Airbnb listing", "push_enabled": False},
+            headers=headers,
+        ),
+        201,
+    )
+    ok(client.put(f"/api/v1/connections/{ical['id']}/ical-export", json={}, headers=headers))
     ok(client.get("/api/v1/events", headers=headers))  # sequence: the subscription gets deliveries
     _, conflict_id = conflict_through_api(
         client, db.sessions, headers, connection["id"], room_type, (f"{name}-R", f"{name}-P")
@@ -155,6 +165,7 @@ def build_tenant(client: TestClient, db: Db, name: str) -> Tenant:
         key_id=key["id"],
         connection_id=connection["id"],
         conflict_id=conflict_id,
+        ical_connection_id=ical["id"],
     )
 
 
@@ -361,6 +372,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/connections/{connection_id}/remote-catalog"): Route(
         "read", permitted_status=409
     ),
+    # The iCal routes take the tenant's iCal connection (see fill()).
+    ("PUT", "/api/v1/connections/{connection_id}/ical-export"): Route(
+        "write", _json(lambda _t: {"horizon_days": 365})
+    ),
+    ("GET", "/api/v1/connections/{connection_id}/ical-export"): Route("read"),
+    ("DELETE", "/api/v1/connections/{connection_id}/ical-export"): Route("write"),
+    ("GET", "/api/v1/connections/{connection_id}/ical-health"): Route("read"),
 }
 
 # Statuses that would mean the request itself was wrong, so a 404 could hide behind them.
@@ -371,7 +389,8 @@ def fill(path: str, target: Tenant) -> tuple[str, str]:
     """The path with the target's ids, and the id the answer must name."""
     names = PARAM.findall(path)
     assert len(names) == 1, f"{path}: teach fill() about routes with {len(names)} ids"
-    target_id = str(getattr(target, names[0]))
+    attribute = "ical_connection_id" if "/ical-" in path else names[0]
+    target_id = str(getattr(target, attribute))
     return path.replace(f"{{{names[0]}}}", target_id), target_id
 
 

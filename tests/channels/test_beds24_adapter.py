@@ -35,12 +35,8 @@ from innsync.channels.types import (
     RateValues,
 )
 from innsync.stay_dates import DateRange
-from tests.channels import beds24_openapi
 from tests.channels.beds24_support import ROOMS, START, WEBHOOK_HEADER, WEBHOOK_SECRET, Beds24Pair
 
-pytestmark = pytest.mark.skipif(
-    not beds24_openapi.available(), reason="the Beds24 OpenAPI file is not on this machine"
-)
 TODAY = START.date()
 PLANS = [(room, slot) for room in ROOMS for slot in ("price1", "price2")]
 

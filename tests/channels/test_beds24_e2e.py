@@ -31,13 +31,9 @@ from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.models import Event
 from innsync.sync.worker import SyncWorker
-from tests.channels import beds24_openapi
 from tests.channels.beds24_live import HORIZON_DAYS, LiveBeds24, live_beds24
 
-pytestmark = [
-    pytest.mark.backends("sqlite", "postgresql"),
-    pytest.mark.skipif(not beds24_openapi.available(), reason="no Beds24 OpenAPI file here"),
-]
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ import httpx
 import pytest
 
 from innsync.simulators.beds24 import SimulatorConfig, create_app
-from tests.channels import beds24_openapi
 from tests.channels.beds24_openapi import RecordingTransport
 
 START = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
-pytestmark = pytest.mark.skipif(not beds24_openapi.available(), reason="no OpenAPI file")
 
 
 class Clock:

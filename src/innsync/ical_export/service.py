@@ -27,6 +27,7 @@ from innsync.ical_export.models import IcalExport
 from innsync.inventory.availability import day_counts
 from innsync.inventory.models import RateCalendarDay
 from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.properties.service import get_owned
 from innsync.reservations.models import Reservation, ReservationRoom
 from innsync.stay_dates import DateRange
 
@@ -45,9 +46,7 @@ def enable(
     session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID, horizon_days: int
 ) -> IcalExport:
     """Create the connection's export, or give it a new token (the old URL stops working)."""
-    connection = session.get(Connection, connection_id)
-    if connection is None or connection.tenant_id != tenant_id:
-        raise NotFoundError("connection not found")
+    connection = get_owned(session, Connection, tenant_id, connection_id)
     if connection.channel != "ical":
         raise InvalidInputError("only iCal connections have an .ics export")
     # iCal takes no pushes: platforms poll the export. A pushing iCal connection would leave
@@ -71,16 +70,15 @@ def enable(
 
 
 def revoke(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> None:
-    export = session.get(IcalExport, connection_id)
-    if export is None or export.tenant_id != tenant_id:
-        raise NotFoundError("this connection has no .ics export")
-    session.delete(export)
+    session.delete(find(session, tenant_id, connection_id))
 
 
 def find(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> IcalExport:
+    """The connection's export; another tenant's connection is simply not found."""
+    get_owned(session, Connection, tenant_id, connection_id)
     export = session.get(IcalExport, connection_id)
-    if export is None or export.tenant_id != tenant_id:
-        raise NotFoundError("this connection has no .ics export")
+    if export is None:
+        raise NotFoundError(f".ics export of connection {connection_id} not found")
     return export
 
 

@@ -24,6 +24,7 @@ from innsync.errors import NotFoundError
 from innsync.ical_export import service
 from innsync.ical_export.models import IcalExport
 from innsync.inbox.models import PullCursor
+from innsync.properties.service import get_owned
 
 router = APIRouter(tags=["ical"])
 manage = APIRouter(tags=["ical"])
@@ -145,11 +146,9 @@ async def feed_health(
     """How reading the platform's feed goes: last read, failures, status and events seen."""
 
     def cursor(session: Session) -> tuple[PullCursor | None, IcalConfig]:
-        connection = session.get(Connection, connection_id)
-        if connection is None or connection.tenant_id != who.tenant_id:
-            raise NotFoundError("connection not found")
+        connection = get_owned(session, Connection, who.tenant_id, connection_id)
         if connection.channel != "ical":
-            raise NotFoundError("not an iCal connection")
+            raise NotFoundError(f"connection {connection_id} is not an iCal connection")
         row = session.get(PullCursor, connection_id)
         if row is not None:
             session.expunge(row)
