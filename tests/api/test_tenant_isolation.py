@@ -361,6 +361,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "read", lambda _t: {"params": {"limit": 10}}
     ),
     ("GET", "/api/v1/connections/{connection_id}/dead-letters"): Route("read"),
+    ("GET", "/api/v1/connections/{connection_id}/channels"): Route("read"),
     ("POST", "/api/v1/connections/{connection_id}/dead-letters/replay"): Route("write"),
     ("POST", "/api/v1/connections/{connection_id}/provision"): Route("admin"),
     # The fake connection has no webhook secret: a clear 409 (tests/api/test_provisioning.py).

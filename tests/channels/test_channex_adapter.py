@@ -705,6 +705,7 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "receives_webhooks",
         "acknowledges_reservations",
         "registers_webhooks",
+        "reads_ota_channels",
     }
 
 

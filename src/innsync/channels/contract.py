@@ -19,6 +19,7 @@ from innsync.channels.types import (
     BookingRevision,
     ChannelLimits,
     ChannelNotice,
+    OtaChannel,
     PropertyCatalog,
     ProvisionResult,
     PushRequest,
@@ -175,6 +176,13 @@ class RegistersWebhooks(Protocol):
         subscriptions were created or updated."""
 
 
+@runtime_checkable
+class ReadsOtaChannels(Protocol):
+    async def read_ota_channels(self) -> Sequence[OtaChannel]:
+        """The OTAs connected behind the channel for the connection's property, as it lists
+        them now; an OTA it no longer lists is gone."""
+
+
 CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     PushesAvailability,
     PushesRates,
@@ -186,6 +194,7 @@ CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     ReadsRemoteCatalog,
     ProvisionsProperty,
     RegistersWebhooks,
+    ReadsOtaChannels,
 )
 
 

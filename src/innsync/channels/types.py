@@ -555,6 +555,29 @@ class ChannelNotice:
     kind: NoticeKind
     message: str
     details: Mapping[str, str]
+    ota: OtaChannel | None = None
+    """The OTA behind the channel the notice is about, when the channel names one."""
+
+
+OtaState = Literal["active", "disconnected", "listing_disconnected", "sync_error", "sync_warning"]
+# The states in which an OTA no longer sells or no longer receives values: a person must look.
+OTA_TROUBLE_STATES: frozenset[str] = frozenset(
+    {"disconnected", "listing_disconnected", "sync_error"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OtaChannel:
+    """One OTA connected behind a channel manager (e.g. Booking.com behind Channex).
+
+    ``channel_code`` is the channel manager's id of that OTA link; ``error`` the last problem
+    it reported, if any.
+    """
+
+    channel_code: str
+    ota: str
+    state: OtaState
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

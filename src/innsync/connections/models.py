@@ -114,3 +114,22 @@ class RatePlanMapping(UuidPk, Base):
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), index=True)
     rate_plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rate_plans.id"), index=True)
     channel_code: Mapped[str] = mapped_column(String(128))
+
+
+class ConnectionOta(UuidPk, Timestamps, Base):
+    """One OTA behind a channel-manager connection (e.g. Booking.com behind Channex): its
+    state as last reported, since when, and the last problem it had."""
+
+    __tablename__ = "connection_otas"
+    __table_args__ = (UniqueConstraint("connection_id", "channel_code"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), index=True)
+    channel_code: Mapped[str] = mapped_column(String(128))
+    ota: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(24))
+    state_since: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # What last told innsync: a webhook event's name, or "channel_list" for the reconciler.
+    last_source: Mapped[str] = mapped_column(String(32))

@@ -180,6 +180,23 @@ class SyncLogRead(BaseModel):
     created_at: datetime
 
 
+class OtaChannelRead(BaseModel):
+    """One OTA behind a channel-manager connection (e.g. Booking.com behind Channex)."""
+
+    channel_code: str = Field(description="The channel manager's id of this OTA link")
+    ota: str = Field(description="The OTA, as the channel manager names it")
+    state: str = Field(
+        description="active, disconnected, listing_disconnected, sync_error or sync_warning"
+    )
+    state_since: datetime
+    last_error: str | None
+    last_error_at: datetime | None
+    last_source: str = Field(
+        description="What last told innsync: a webhook event's name, or channel_list when the "
+        "reconciler read the channel's own list"
+    )
+
+
 class DeadLetterRead(BaseModel):
     id: int
     kind: str

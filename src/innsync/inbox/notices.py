@@ -8,8 +8,10 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from innsync import containment
 from innsync.channels.types import ChannelNotice
 from innsync.connections.models import Connection
+from innsync.connections.otas import record_ota
 from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.inbox.models import PullCursor
@@ -37,6 +39,10 @@ def report_notice(
     )
     if notice.kind == "needs_attention":
         report_needs_attention(session, connection, "channel_notice", notice.message, item_id)
+    if notice.ota is not None:
+        record_ota(session, connection, notice.ota, notice.details.get("event", notice.kind), now)
+    elif notice.kind == "sync_error":  # an error naming no OTA still needs a person
+        containment.needs_attention(session, connection, notice.message)
     if notice.kind == "revision_unacknowledged":
         session.execute(
             update(PullCursor)

@@ -23,9 +23,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import containment
-from innsync.channels.contract import ChannelAdapter, PullsReservations
+from innsync.channels.contract import ChannelAdapter, PullsReservations, ReadsOtaChannels
 from innsync.channels.errors import ChannelError, ChannelUnavailableError, MappingMissingError
 from innsync.connections.models import Connection, ConnectionState
+from innsync.connections.otas import reconcile_otas
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
@@ -170,6 +171,31 @@ async def _pull_connection(
             "pulled booking revisions",
             extra={"connection_id": str(connection.id), "stored": stored},
         )
+    if isinstance(adapter, ReadsOtaChannels):
+        await _read_otas(sessions, adapter, connection, clock)
+
+
+async def _read_otas(
+    sessions: sessionmaker[Session],
+    adapter: ReadsOtaChannels,
+    connection: Connection,
+    clock: Clock,
+) -> None:
+    """Read the OTAs behind the channel, so a lost lifecycle webhook hides nothing for long."""
+    try:
+        listed = await adapter.read_ota_channels()
+    except ChannelError as exc:
+        # The revisions were read; the list is read again next turn. Not worth a failure
+        # count of its own: a channel that keeps failing fails the revisions' reading too.
+        logger.warning(
+            "reading the OTAs behind the channel failed",
+            extra={"connection_id": str(connection.id), "error": containment.describe(exc)},
+        )
+        return
+    with transaction(sessions) as session:
+        locked = session.get(Connection, connection.id, with_for_update=True)
+        if locked is not None:
+            reconcile_otas(session, locked, listed, clock())
 
 
 def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: datetime) -> None:

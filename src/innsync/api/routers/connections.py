@@ -20,7 +20,7 @@ from innsync.channels.errors import (
     ChannelUnavailableError,
     MappingMissingError,
 )
-from innsync.connections import accounts, provisioning, service
+from innsync.connections import accounts, otas, provisioning, service
 from innsync.connections.accounts import account_read
 from innsync.connections.models import Connection
 from innsync.connections.schemas import (
@@ -33,6 +33,7 @@ from innsync.connections.schemas import (
     FullSyncStarted,
     MappingsRead,
     MappingsWrite,
+    OtaChannelRead,
     ProvisionRead,
     RemoteCatalogRead,
     SyncLogRead,
@@ -297,6 +298,20 @@ async def read_sync_log(
                 created_at=row.created_at,
             )
             for row in rows
+        ]
+
+    return await db.read(read)
+
+
+@router.get("/connections/{connection_id}/channels")
+async def read_ota_channels(connection_id: uuid.UUID, db: Db, who: Reader) -> list[OtaChannelRead]:
+    """The OTAs behind a channel-manager connection, with their state and last error."""
+
+    def read(session: Session) -> list[OtaChannelRead]:
+        connection = get_owned(session, Connection, who.tenant_id, connection_id)
+        return [
+            OtaChannelRead.model_validate(row, from_attributes=True)
+            for row in otas.list_for(session, connection.id)
         ]
 
     return await db.read(read)

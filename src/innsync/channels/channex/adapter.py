@@ -50,6 +50,7 @@ from innsync.channels.types import (
     ChannelLimits,
     ChannelNotice,
     EntryResult,
+    OtaChannel,
     PropertyCatalog,
     ProvisionResult,
     PushRequest,
@@ -280,6 +281,18 @@ class ChannexAdapter:
         more = more and page < MAX_FEED_PAGES
         next_cursor = f"{page + 1}:{seen}" if more else None
         return RevisionPage(tuple(revisions), next_cursor, has_more=more)
+
+    async def read_ota_channels(self) -> Sequence[OtaChannel]:
+        """The OTAs Channex lists for the property; one switched off no longer sells, so it is
+        reported disconnected, as ``disconnected_channel`` would have said."""
+        return [
+            OtaChannel(
+                channel.id,
+                (channel.channel or channel.title or "unknown")[:64],
+                "active" if channel.is_active else "disconnected",
+            )
+            for channel in await self._client.list_channels()
+        ]
 
     async def acknowledge_revision(self, revision_id: str) -> None:
         await self._client.ack_revision(revision_id)

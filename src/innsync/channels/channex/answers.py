@@ -174,6 +174,16 @@ class WebhookAttributes(VendorModel):
     headers: dict[str, str] | None = None
 
 
+class ChannelAttributes(VendorModel):
+    """One OTA channel of a property (docs.channex.io "Channel API"; not in §1.4, see
+    docs/channels/channex.md): ``channel`` is the OTA's code, e.g. "BookingCom"."""
+
+    id: str
+    channel: str
+    title: str | None = None
+    is_active: bool = True
+
+
 class ErrorBody(VendorModel):
     code: str = "unknown"
     title: str = ""

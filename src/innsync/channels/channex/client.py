@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from innsync.channels.channex.answers import (
     AriWriteAnswer,
     AvailabilityAnswer,
+    ChannelAttributes,
     ErrorAnswer,
     GroupAttributes,
     ListAnswer,
@@ -244,6 +245,13 @@ class ChannexClient:
     async def ack_revision(self, revision_id: str) -> None:
         await self._call(
             "POST", f"/booking_revisions/{quote(revision_id, safe='')}/ack", content=b"{}"
+        )
+
+    # The OTAs behind the property (the Channel API, docs/channels/channex.md).
+
+    async def list_channels(self) -> list[ChannelAttributes]:
+        return await self._list_all(
+            "/channels", {"filter[property_id]": self.property_id}, ChannelAttributes
         )
 
     # Webhook subscriptions (§1.7).

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from innsync.channels.channex.bookings import brief
 from innsync.channels.errors import BadSignatureError, ChannelRejectedError
-from innsync.channels.types import ChannelNotice, NoticeKind
+from innsync.channels.types import ChannelNotice, NoticeKind, OtaChannel, OtaState
 
 # The header innsync asks Channex to send with every webhook (§1.7 `headers`), holding the
 # connection's webhook secret. Not a secret itself.
@@ -62,6 +62,41 @@ class _Trigger(_Vendor):
     revision_id: str | None = None
     booking_revision_id: str | None = None
     booking_id: str | None = None
+
+
+# §1.7 names these events but not their payloads; innsync reads the OTA link's id and name
+# from the usual Channex field names and keeps the whole payload in the inbox for audit.
+_OTA_STATE_OF_EVENT: dict[str, OtaState] = {
+    "new_channel": "active",
+    "updated_channel": "active",
+    "disconnected_channel": "disconnected",
+    "disconnect_listing": "listing_disconnected",
+    "sync_error": "sync_error",
+    "rate_error": "sync_error",
+    "sync_warning": "sync_warning",
+}
+
+
+class _OtaPayload(_Vendor):
+    channel_id: str | None = None
+    id: str | None = None
+    channel: str | None = None
+    channel_name: str | None = None
+    title: str | None = None
+    is_active: bool | None = None
+    error: str | None = None
+    message: str | None = None
+
+    def ota_channel(self, event: str) -> OtaChannel | None:
+        code = self.channel_id or self.id
+        state = _OTA_STATE_OF_EVENT.get(event)
+        if not code or state is None:
+            return None
+        if state == "active" and self.is_active is False:
+            state = "disconnected"  # a channel switched off in Channex no longer sells
+        error = None if state == "active" else (self.error or self.message)
+        ota = self.channel or self.channel_name or self.title or "unknown"
+        return OtaChannel(code[:128], ota[:64], state, None if error is None else error[:500])
 
 
 class _Envelope(_Vendor):
@@ -116,7 +151,11 @@ def parse_envelope(body: bytes) -> tuple[str | None, ChannelNotice | None]:
         )
         if value
     }
-    notice = ChannelNotice(kind, _notice_message(envelope.event, payload), details)
+    try:
+        ota = _OtaPayload.model_validate(payload).ota_channel(envelope.event)
+    except ValidationError:  # a payload of another shape: the notice still tells the PMS
+        ota = None
+    notice = ChannelNotice(kind, _notice_message(envelope.event, payload), details, ota)
     # A revision unacknowledged for 30 minutes may have left the feed already (PART 3 #3):
     # fetch it by its id, as a booking trigger.
     fetch = revision_id if envelope.event == "non_acked_booking" else None

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from innsync.simulators.channex import ari, bookings, control, entities, subscriptions
+from innsync.simulators.channex import ari, bookings, channels, control, entities, subscriptions
 from innsync.simulators.channex.config import SimulatorConfig
 from innsync.simulators.channex.errors import install_error_handlers
 from innsync.simulators.channex.gateway import Gateway
@@ -54,7 +54,9 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
         ari.router,
         bookings.router,
         subscriptions.router,
+        channels.router,
         control.router,
+        channels.control,
         control.shared_router,
     ):
         app.include_router(router)

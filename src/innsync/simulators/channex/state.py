@@ -17,7 +17,7 @@ from innsync.simulators.channex.errors import not_found
 from innsync.simulators.kit.faults import FaultInjector
 from innsync.simulators.kit.requests import Masker, RequestLog
 
-EntityKind = Literal["group", "property", "room_type", "rate_plan", "webhook"]
+EntityKind = Literal["group", "property", "room_type", "rate_plan", "webhook", "channel"]
 EndpointClass = Literal["availability", "restrictions", "entities", "bookings", "webhooks", "other"]
 RateLimitedClass = Literal["availability", "restrictions"]
 DeliveryStatus = Literal["pending", "in_flight", "delivered", "failed"]
@@ -136,6 +136,8 @@ class SimulatorState:
         self.room_types: dict[str, Record] = {}
         self.rate_plans: dict[str, Record] = {}
         self.webhooks: dict[str, Record] = {}
+        # The OTAs connected to each property (docs.channex.io "Channel API").
+        self.channels: dict[str, Record] = {}
         # §1.4: a property belongs to one or more groups.
         self.property_groups: dict[str, list[str]] = {}
         self.availability: dict[str, dict[date, int]] = {}
@@ -187,6 +189,7 @@ class SimulatorState:
             "room_type": self.room_types,
             "rate_plan": self.rate_plans,
             "webhook": self.webhooks,
+            "channel": self.channels,
         }
         return tables[kind]
 
@@ -219,12 +222,16 @@ class SimulatorState:
         self.availability.pop(room_type_id, None)
 
     def delete_property(self, property_id: str) -> None:
-        """Remove a property with its room types, rate plans, ARI and webhooks."""
+        """Remove a property with its room types, rate plans, ARI, webhooks and channels."""
         for room_type in self.room_types_of(property_id):
             self.delete_room_type(room_type.id)
         for webhook in [
             w for w in self.webhooks.values() if w.attributes["property_id"] == property_id
         ]:
             self.webhooks.pop(webhook.id)
+        for channel in [
+            c for c in self.channels.values() if c.attributes["property_id"] == property_id
+        ]:
+            self.channels.pop(channel.id)
         self.properties.pop(property_id)
         self.property_groups.pop(property_id, None)
