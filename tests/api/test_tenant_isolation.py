@@ -314,6 +314,16 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/api/v1/reservations/{reservation_id}/cancel"): Route("write"),
     ("POST", "/api/v1/reservations/{reservation_id}/no-show"): Route("write"),
+    # A direct reservation has no OTA to report to: 409 on the tenant's own.
+    ("POST", "/api/v1/reservations/{reservation_id}/ota/no-show"): Route(
+        "write", _json(lambda _t: {"waived_fees": True}), permitted_status=409
+    ),
+    ("POST", "/api/v1/reservations/{reservation_id}/ota/invalid-card"): Route(
+        "write", permitted_status=409
+    ),
+    ("POST", "/api/v1/reservations/{reservation_id}/ota/cancel-invalid-card"): Route(
+        "write", permitted_status=409
+    ),
     ("GET", "/api/v1/reservations/{reservation_id}/changes"): Route("read"),
     ("GET", "/api/v1/conflicts"): Route("read", lambda _t: {"params": {"status": "open"}}),
     ("GET", "/api/v1/conflicts/{conflict_id}"): Route("read"),

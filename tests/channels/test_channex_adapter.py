@@ -706,6 +706,7 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "acknowledges_reservations",
         "registers_webhooks",
         "reads_ota_channels",
+        "reports_booking_actions",
     }
 
 

@@ -24,6 +24,7 @@ from innsync.api.routers import (
     keys,
     ops,
     properties,
+    reservation_actions,
     reservations,
 )
 from innsync.crypto import SecretBox
@@ -84,6 +85,7 @@ def create_app(
         properties.router,
         inventory.router,
         reservations.router,
+        reservation_actions.router,
         conflicts.router,
         connections.router,
         events.router,

@@ -15,6 +15,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from innsync.channels.types import (
     AvailabilityUpdate,
+    BookingAction,
     BookingCancellation,
     BookingRevision,
     ChannelLimits,
@@ -183,6 +184,15 @@ class ReadsOtaChannels(Protocol):
         them now; an OTA it no longer lists is gone."""
 
 
+@runtime_checkable
+class ReportsBookingActions(Protocol):
+    async def report_booking_action(self, channel_booking_id: str, action: BookingAction) -> None:
+        """Tell the OTA (through the channel) about one of its bookings.
+
+        ``ActionNotSupportedError`` when the OTA lacks the action; other refusals as usual.
+        """
+
+
 CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     PushesAvailability,
     PushesRates,
@@ -195,6 +205,7 @@ CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     ProvisionsProperty,
     RegistersWebhooks,
     ReadsOtaChannels,
+    ReportsBookingActions,
 )
 
 

@@ -44,6 +44,10 @@ class ChannelRejectedError(ChannelError):
         self.entry_reasons: dict[int, str] = dict(entry_reasons or {})
 
 
+class ActionNotSupportedError(ChannelRejectedError):
+    """The channel, or the OTA behind it, does not offer this action for this booking."""
+
+
 class MappingMissingError(ChannelError):
     """A room type or rate plan has no channel code, so there is nothing to send it to."""
 

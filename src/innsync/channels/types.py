@@ -580,6 +580,24 @@ class OtaChannel:
     error: str | None = None
 
 
+BookingActionKind = Literal["no_show", "invalid_card", "cancel_due_invalid_card"]
+
+
+@dataclass(frozen=True, slots=True)
+class BookingAction:
+    """What the hotel reports back to the OTA about one of its bookings.
+
+    ``no_show``: the guest did not come; ``waived_fees`` when the hotel charges nothing, else
+    ``penalty_amount`` (in the booking's currency) where the OTA takes one.
+    ``invalid_card``: the card does not work, so the OTA asks the guest for another;
+    ``cancel_due_invalid_card``: the booking is cancelled because of it.
+    """
+
+    kind: BookingActionKind
+    waived_fees: bool = False
+    penalty_amount: Decimal | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class RevisionPage:
     """A page of pulled revisions and the cursor to pull the next one from."""

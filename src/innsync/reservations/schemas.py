@@ -192,6 +192,34 @@ class ChangeRead(BaseModel):
     created_at: datetime
 
 
+class NoShowReport(StrictModel):
+    """A no-show told to the OTA: fees waived, or a penalty where the OTA takes one."""
+
+    waived_fees: bool = Field(
+        default=False, description="The hotel charges the guest nothing for the no-show"
+    )
+    penalty_amount: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_AMOUNT,
+        decimal_places=2,
+        description="The penalty charged, in the booking's currency (Channex: Expedia only); "
+        "ignored when fees are waived",
+    )
+
+
+class OtaActionRead(BaseModel):
+    """A booking action reported to the OTA, as recorded on the reservation's history."""
+
+    reservation_id: uuid.UUID
+    action: str = Field(description="no_show, invalid_card or cancel_due_invalid_card")
+    status: str = Field(description="The reservation's status after the report")
+    reported_at: datetime
+    already_reported: bool = Field(
+        description="True when this action had been reported before: the OTA was not called again"
+    )
+
+
 MergeField = Literal["status", "dates", "rooms", "amount", "guest"]
 
 

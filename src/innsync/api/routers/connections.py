@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, TypeVar
 
-import httpx
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from innsync.api.channel_calls import ChannelCallError, ChannelHttp, calling_channel
 from innsync.api.deps import Admin, Box, Db, Reader, Writer
 from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter
@@ -18,7 +17,6 @@ from innsync.channels.errors import (
     ChannelAuthError,
     ChannelError,
     ChannelUnavailableError,
-    MappingMissingError,
 )
 from innsync.connections import accounts, otas, provisioning, service
 from innsync.connections.accounts import account_read
@@ -39,51 +37,11 @@ from innsync.connections.schemas import (
     SyncLogRead,
     WebhooksRegisteredRead,
 )
-from innsync.errors import DomainError
 from innsync.properties.service import get_owned
 from innsync.sync.models import DeadLetter, SyncLogEntry
 
 router = APIRouter(tags=["connections"])
 T = TypeVar("T")
-
-
-async def channel_http(request: Request) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for calls to a channel's API; tests put a transport in ``app.state``."""
-    transport: httpx.AsyncBaseTransport | None = getattr(
-        request.app.state, "channel_transport", None
-    )
-    timeout = request.app.state.settings.channel_timeout_seconds
-    async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
-        yield http
-
-
-ChannelHttp = Annotated[httpx.AsyncClient, Depends(channel_http)]
-
-
-class ChannelCallError(DomainError):
-    """A channel's refusal or failure, answered as problem+json with the channel's message."""
-
-    def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-
-
-async def _calling_channel(call: Awaitable[T]) -> T:
-    """Await a use-case that calls a channel; its errors become clear answers, never a 500."""
-    try:
-        return await call
-    except MappingMissingError as exc:
-        raise ChannelCallError(409, "Connection not set up", str(exc)) from exc
-    except ChannelAuthError as exc:
-        raise ChannelCallError(
-            502, "Channel refused the credentials", f"{exc}; check the connection's credentials"
-        ) from exc
-    except ChannelUnavailableError as exc:
-        hint = "" if exc.retry_after is None else f"; retry after {exc.retry_after:.0f} s"
-        raise ChannelCallError(503, "Channel unavailable", f"{exc}{hint}") from exc
-    except ChannelError as exc:
-        raise ChannelCallError(502, "Channel rejected the request", str(exc)) from exc
 
 
 @router.get("/channels")
@@ -225,7 +183,7 @@ async def test_connection(
             get_owned(s, Connection, who.tenant_id, connection_id), box, http
         )
     )
-    await _calling_channel(adapter.test_connection())
+    await calling_channel(adapter.test_connection())
     return ConnectionTested(connection_id=connection_id, ok=True)
 
 
@@ -365,7 +323,7 @@ async def provision(
     Safe to repeat: a second run creates nothing and answers the same ids. The channel's
     property id is stored in the connection's config; what changed is queued for sending.
     """
-    return await _calling_channel(
+    return await calling_channel(
         provisioning.provision(db, box, who.tenant_id, connection_id, http)
     )
 
@@ -375,7 +333,7 @@ async def read_remote_catalog(
     connection_id: uuid.UUID, db: Db, who: Reader, box: Box, http: ChannelHttp
 ) -> RemoteCatalogRead:
     """The channel's room types and rate plans, and what is wrong with the mappings."""
-    return await _calling_channel(
+    return await calling_channel(
         provisioning.read_remote_catalog(db, box, who.tenant_id, connection_id, http)
     )
 
@@ -389,6 +347,6 @@ async def register_webhooks(
     The URL starts with the ``INNSYNC_PUBLIC_URL`` setting, or the URL this API was called on.
     """
     public_url = request.app.state.settings.public_url or str(request.base_url)
-    return await _calling_channel(
+    return await calling_channel(
         provisioning.register_webhooks(db, box, who.tenant_id, connection_id, http, public_url)
     )

@@ -46,6 +46,7 @@ from innsync.channels.http import WallClock
 from innsync.channels.subscriptions import plan_subscriptions
 from innsync.channels.types import (
     AvailabilityUpdate,
+    BookingAction,
     BookingRevision,
     ChannelLimits,
     ChannelNotice,
@@ -293,6 +294,16 @@ class ChannexAdapter:
             )
             for channel in await self._client.list_channels()
         ]
+
+    async def report_booking_action(self, channel_booking_id: str, action: BookingAction) -> None:
+        """§1.6: no-show (with waived fees or a penalty), invalid card, cancel for it."""
+        body: dict[str, Any] | None = None
+        if action.kind == "no_show":
+            report: dict[str, Any] = {"waived_fees": action.waived_fees}
+            if action.penalty_amount is not None and not action.waived_fees:
+                report["penalty_amount"] = f"{action.penalty_amount:.2f}"
+            body = {"no_show_report": report}
+        await self._client.booking_action(channel_booking_id, action.kind, body)
 
     async def acknowledge_revision(self, revision_id: str) -> None:
         await self._client.ack_revision(revision_id)

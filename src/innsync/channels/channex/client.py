@@ -35,7 +35,11 @@ from innsync.channels.channex.answers import (
     WebhookAttributes,
 )
 from innsync.channels.channex.config import ChannexConfig
-from innsync.channels.errors import MappingMissingError
+from innsync.channels.errors import (
+    ActionNotSupportedError,
+    ChannelRejectedError,
+    MappingMissingError,
+)
 from innsync.channels.http import (
     ChannelHttp,
     Page,
@@ -59,6 +63,8 @@ MAX_PAGES = 1000
 # is to pause the property for a minute; Channex sends no Retry-After, so a minute is the hint.
 RATE_LIMIT_PAUSE_SECONDS = 60.0
 CHANNEL = "Channex"
+# channex.md §1.6: the 422 code of a booking action the booking's OTA does not support.
+METHOD_NOT_SUPPORTED = "method_not_supported"
 # channex.md §1.2: the key travels in this header on every call.
 KEY_HEADER = "user-api-key"
 
@@ -253,6 +259,19 @@ class ChannexClient:
         return await self._list_all(
             "/channels", {"filter[property_id]": self.property_id}, ChannelAttributes
         )
+
+    async def booking_action(
+        self, booking_id: str, action: str, body: Mapping[str, Any] | None
+    ) -> None:
+        """§1.6 `POST /bookings/:id/<action>`; `method_not_supported` when the OTA lacks it."""
+        path = f"/bookings/{quote(booking_id, safe='')}/{action}"
+        try:
+            await self._call("POST", path, content=encode_json(body or {}))
+        except ChannelRejectedError as exc:
+            # The vendor code is in the message _describe built from Channex's error body.
+            if f"{METHOD_NOT_SUPPORTED}:" in str(exc):
+                raise ActionNotSupportedError(str(exc)) from exc
+            raise
 
     # Webhook subscriptions (§1.7).
 

@@ -10,7 +10,15 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from innsync.simulators.channex import ari, bookings, channels, control, entities, subscriptions
+from innsync.simulators.channex import (
+    ari,
+    booking_actions,
+    bookings,
+    channels,
+    control,
+    entities,
+    subscriptions,
+)
 from innsync.simulators.channex.config import SimulatorConfig
 from innsync.simulators.channex.errors import install_error_handlers
 from innsync.simulators.channex.gateway import Gateway
@@ -53,10 +61,12 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
         entities.router,
         ari.router,
         bookings.router,
+        booking_actions.router,
         subscriptions.router,
         channels.router,
         control.router,
         channels.control,
+        booking_actions.control,
         control.shared_router,
     ):
         app.include_router(router)

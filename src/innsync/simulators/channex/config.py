@@ -72,6 +72,11 @@ class SimulatorConfig:
     # client that forgets to ask for oldest-first visibly wrong.
     feed_default_order: Literal["asc", "desc"] = "desc"
 
+    # §1.6: no_show answers 422 method_not_supported "if the OTA does not support it", without
+    # saying which do; `penalty_amount` "applies to Expedia", so these two are taken to.
+    no_show_otas: tuple[str, ...] = ("Booking.com", "Expedia")
+    # §1.6: invalid_card and cancel_due_invalid_card are "Booking.com only".
+    invalid_card_otas: tuple[str, ...] = ("Booking.com",)
     request_log_size: int = 10_000
     # Each logged request keeps its body up to this many bytes (GET /_sim/requests?bodies=1).
     logged_body_bytes: int = DEFAULT_LOGGED_BODY_BYTES

@@ -143,6 +143,8 @@ class SimulatorState:
         self.availability: dict[str, dict[date, int]] = {}
         self.restrictions: dict[str, dict[date, DayRestrictions]] = {}
         self.revisions: dict[str, BookingRevision] = {}
+        # §1.6 booking actions received: {"booking_id", "action", "body", "at"}.
+        self.booking_actions: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
         self.requests = RequestLog(self.config.request_log_size, self.config.logged_body_bytes)
         self.task_ids: list[str] = []
