@@ -195,6 +195,22 @@ def test_unknown_or_switched_off_urls_are_404_without_detail(
     assert stored(db) == []
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_probe_of_the_url_is_answered_alike_for_every_token(
+    hooks: TestClient, hotel: Hotel, db: Db, method: str
+) -> None:
+    answers = [
+        hooks.request(method, f"/hooks/{token}")
+        for token in (hotel.tokens[0], "no-such-token", hotel.tokens[0] * 3)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert len({(a.content, tuple(sorted(a.headers.items()))) for a in answers}) == 1
+    if method == "GET":
+        assert answers[0].json() == {"status": "ok"}
+    assert answers[0].headers["cache-control"] == "no-store"
+    assert stored(db) == []
+
+
 def test_an_oversize_body_is_refused_413_and_not_stored(
     hooks: TestClient, hotel: Hotel, db: Db
 ) -> None:

@@ -1,4 +1,5 @@
-"""Webhook ingress: ``POST /hooks/{token}``, where channels deliver booking messages.
+"""Webhook ingress: ``POST /hooks/{token}``, where channels deliver booking messages (a
+``GET`` or ``HEAD`` there is a channel probing the URL, answered alike for every token).
 
 The call is verified by the channel's own means and stored raw in the inbox before it is
 answered; the processor applies it later. Nothing here calls a channel. Answers say as little
@@ -27,6 +28,21 @@ router = APIRouter(tags=["hooks"])
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["stored", "duplicate", "rejected", "unknown"]
+
+
+@router.head("/hooks/{token}", include_in_schema=False)
+@router.get(
+    "/hooks/{token}",
+    responses={200: {"description": "The URL is served; says nothing about the token"}},
+)
+async def probe_webhook_url(token: str) -> Response:
+    """Channels (Channex's webhook test among them) probe a URL before they POST to it.
+
+    Every token gets the same answer, without a database read: a probe cannot tell a live
+    token from an unknown one, nor learn anything about the connection behind it.
+    """
+    del token  # deliberately unread
+    return JSONResponse({"status": "ok"}, headers={"cache-control": "no-store"})
 
 
 @router.post(
