@@ -267,6 +267,27 @@ def test_changed_attributes_are_updated_in_place(channex: Channex) -> None:
     assert len(puts) == 5
 
 
+def test_the_meal_plan_goes_as_meal_type_and_follows_a_change(channex: Channex) -> None:
+    breakfast = dataclasses.replace(BAR, meal_plan="breakfast", cancellation_policy="Free")
+    first = channex.provision(dataclasses.replace(CATALOG, rate_plans=(breakfast, PER_PERSON)))
+    plans = by_title(channex.listed("/api/v1/rate_plans"))
+    assert (plans["BAR"]["meal_type"], plans["Single per person"]["meal_type"]) == (
+        "breakfast",
+        "room_only",
+    )
+
+    half_board = dataclasses.replace(breakfast, meal_plan="half_board")
+    second = channex.provision(
+        dataclasses.replace(CATALOG, rate_plans=(half_board, PER_PERSON)),
+        first.remote_property_id,
+    )
+    changed = {item.key: item.changed for item in second.items if item.kind == "rate_plan"}
+    assert changed == {"rp-bar": ("meal_type",), "rp-pp": ()}
+    assert by_title(channex.listed("/api/v1/rate_plans"))["BAR"]["meal_type"] == "half_board"
+    # §1.4 has no cancellation-policy field on a rate plan: the text is not sent anywhere.
+    assert not [p for p in channex.listed("/api/v1/rate_plans") if "Free" in str(p)]
+
+
 def test_a_property_is_matched_by_title_within_the_tenant_group_only(channex: Channex) -> None:
     # Another tenant's hotel of the same name lives in another group: it is not taken.
     other = dataclasses.replace(

@@ -646,6 +646,10 @@ class CatalogRatePlan:
     occupancies: tuple[int, ...] = ()
     """Per-person plans: the occupancies priced; empty for per-room plans."""
     remote_id: str | None = None
+    meal_plan: str = "room_only"
+    """innsync's meal plan: room_only, breakfast, half_board, full_board or all_inclusive."""
+    cancellation_policy: str = ""
+    """The policy's text as the hotel wrote it; a channel without such a field ignores it."""
 
     def __post_init__(self) -> None:
         if self.pricing == "per_person" and not self.occupancies:

@@ -139,6 +139,8 @@ def property_catalog(session: Session, connection: Connection) -> PropertyCatalo
                 pricing="per_person" if plan.pricing == "per_person" else "per_room",
                 occupancies=tuple(plan.occupancies),
                 remote_id=plan_codes.get(plan.id),
+                meal_plan=plan.meal_plan,
+                cancellation_policy=plan.cancellation_policy,
             )
             for plan in plans
         ),

@@ -103,6 +103,7 @@ class RatePlanAttributes(VendorModel):
     rate_mode: str = "manual"
     parent_rate_plan_id: str | None = None
     options: list[OccupancyOption] = Field(default_factory=list)
+    meal_type: str | None = None
 
 
 class Resource(VendorModel):

@@ -50,7 +50,16 @@ ROOM_TYPE_FIELDS = (
     "occ_infants",
     "default_occupancy",
 )
-RATE_PLAN_FIELDS = ("title", "sell_mode", "rate_mode", "options")
+RATE_PLAN_FIELDS = ("title", "sell_mode", "rate_mode", "options", "meal_type")
+# innsync's meal plans in §1.4 `meal_type` terms (each has a value of the same name there).
+# §1.4 has no cancellation-policy field on a rate plan, so the policy's text is not sent.
+MEAL_TYPES = {
+    "room_only": "room_only",
+    "breakfast": "breakfast",
+    "half_board": "half_board",
+    "full_board": "full_board",
+    "all_inclusive": "all_inclusive",
+}
 
 Found = TypeVar("Found", RoomTypeAttributes, RatePlanAttributes)
 
@@ -100,6 +109,8 @@ def rate_plan_fields(plan: CatalogRatePlan, room: CatalogRoomType) -> dict[str, 
         "sell_mode": plan.pricing,
         "rate_mode": "manual",
         "options": occupancy_options(plan, room),
+        # A meal plan innsync adds before this table knows it goes as "none", never refused.
+        "meal_type": MEAL_TYPES.get(plan.meal_plan, "none"),
     }
 
 
