@@ -380,6 +380,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/api/v1/connections/{connection_id}/test"): Route("write"),
     # The fake channel keeps no catalog: a clear 409 (tests/api/test_provisioning.py).
+    # The fake channel cannot list or remove rate plans: 409 on the tenant's own.
+    ("POST", "/api/v1/connections/{connection_id}/remote-catalog/remove-unused"): Route(
+        "admin", permitted_status=409
+    ),
     ("GET", "/api/v1/connections/{connection_id}/remote-catalog"): Route(
         "read", permitted_status=409
     ),

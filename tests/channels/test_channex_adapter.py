@@ -707,6 +707,7 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "registers_webhooks",
         "reads_ota_channels",
         "reports_booking_actions",
+        "removes_remote_rate_plans",
     }
 
 

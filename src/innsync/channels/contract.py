@@ -161,6 +161,13 @@ class ReadsRemoteCatalog(Protocol):
 
 
 @runtime_checkable
+class RemovesRemoteRatePlans(Protocol):
+    async def remove_remote_rate_plan(self, remote_id: str) -> None:
+        """Delete one of the property's rate plans on the channel; ``ChannelRejectedError``
+        when the channel keeps it (e.g. an OTA still maps it)."""
+
+
+@runtime_checkable
 class ProvisionsProperty(Protocol):
     async def provision_property(self, catalog: PropertyCatalog) -> ProvisionResult:
         """Create or match the property, room types and rate plans; safe to run again.
@@ -206,6 +213,7 @@ CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     RegistersWebhooks,
     ReadsOtaChannels,
     ReportsBookingActions,
+    RemovesRemoteRatePlans,
 )
 
 

@@ -23,7 +23,9 @@ from innsync.channels.contract import (
     ProvisionsProperty,
     ReadsRemoteCatalog,
     RegistersWebhooks,
+    RemovesRemoteRatePlans,
 )
+from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.types import (
     CatalogRatePlan,
     CatalogRoomType,
@@ -42,7 +44,9 @@ from innsync.connections.schemas import (
     ProvisionRead,
     RatePlanMappingIn,
     RemoteCatalogRead,
+    RemoteRatePlanKept,
     RemoteRatePlanRead,
+    RemoteRemovalRead,
     RemoteRoomTypeRead,
     RoomTypeMappingIn,
     RoomTypeMismatch,
@@ -287,6 +291,38 @@ async def read_remote_catalog(
         ],
         check=check_mappings(prepared.catalog, remote),
     )
+
+
+async def remove_unused_rate_plans(
+    db: UnitsOfWork,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    http: httpx.AsyncClient,
+) -> RemoteRemovalRead:
+    """Delete the channel's rate plans of the property that no mapping of this connection uses.
+
+    Only on the operator's request, never as part of provisioning: a plan the hotelier made on
+    the channel by hand is unused too. The list is read from the channel at the moment of the
+    call (what ``remote-catalog`` shows as ``unused_remote_rate_plans``).
+    """
+    prepared = await db.read(lambda s: _prepare(s, box, tenant_id, connection_id, http))
+    adapter = prepared.adapter
+    if not (
+        isinstance(adapter, ReadsRemoteCatalog) and isinstance(adapter, RemovesRemoteRatePlans)
+    ):
+        raise ConflictError(f"the {prepared.channel} channel cannot remove rate plans")
+    remote = await adapter.read_remote_catalog()
+    removed: list[str] = []
+    kept: list[RemoteRatePlanKept] = []
+    for remote_id in check_mappings(prepared.catalog, remote).unused_remote_rate_plans:
+        try:
+            await adapter.remove_remote_rate_plan(remote_id)
+        except ChannelRejectedError as exc:  # e.g. an OTA still maps it: the rest go on
+            kept.append(RemoteRatePlanKept(remote_id=remote_id, reason=str(exc)[:500]))
+        else:
+            removed.append(remote_id)
+    return RemoteRemovalRead(removed=removed, kept=kept)
 
 
 def check_mappings(catalog: PropertyCatalog, remote: RemoteCatalog) -> MappingCheck:

@@ -237,6 +237,18 @@ class ProvisionRead(BaseModel):
     mappings: MappingsRead
 
 
+class RemoteRatePlanKept(BaseModel):
+    remote_id: str
+    reason: str = Field(description="Why the channel kept it, in its own words")
+
+
+class RemoteRemovalRead(BaseModel):
+    """The channel's rate plans no mapping used: those removed, and those the channel kept."""
+
+    removed: list[str]
+    kept: list[RemoteRatePlanKept]
+
+
 class RemoteRoomTypeRead(BaseModel):
     remote_id: str
     title: str

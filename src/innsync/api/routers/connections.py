@@ -34,6 +34,7 @@ from innsync.connections.schemas import (
     OtaChannelRead,
     ProvisionRead,
     RemoteCatalogRead,
+    RemoteRemovalRead,
     SyncLogRead,
     WebhooksRegisteredRead,
 )
@@ -325,6 +326,17 @@ async def provision(
     """
     return await calling_channel(
         provisioning.provision(db, box, who.tenant_id, connection_id, http)
+    )
+
+
+@router.post("/connections/{connection_id}/remote-catalog/remove-unused")
+async def remove_unused_rate_plans(
+    connection_id: uuid.UUID, db: Db, who: Admin, box: Box, http: ChannelHttp
+) -> RemoteRemovalRead:
+    """Delete the channel's rate plans no mapping uses (after unmapping a plan removed here);
+    the channel may keep some (an OTA still maps them), listed with its reason."""
+    return await calling_channel(
+        provisioning.remove_unused_rate_plans(db, box, who.tenant_id, connection_id, http)
     )
 
 

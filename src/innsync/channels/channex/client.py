@@ -164,6 +164,10 @@ class ChannexClient:
             "PUT", f"/rate_plans/{rate_plan_id}", "rate_plan", fields, RatePlanAttributes
         )
 
+    async def delete_rate_plan(self, rate_plan_id: str) -> None:
+        """§1.4 DELETE without `force`: Channex keeps a plan an OTA channel still maps."""
+        await self._call("DELETE", f"/rate_plans/{quote(rate_plan_id, safe='')}")
+
     async def _list_all(
         self, path: str, params: Mapping[str, str], model: type[ModelT]
     ) -> list[ModelT]:

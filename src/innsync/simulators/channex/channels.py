@@ -48,6 +48,9 @@ class NewChannel(BaseModel):
     property_id: str
     channel: str = Field(min_length=1, max_length=64, description='e.g. "BookingCom"')
     title: str = Field(default="", max_length=255)
+    rate_plan_ids: list[str] = Field(
+        default_factory=list, description="The property's rate plans this OTA sells (mapped)"
+    )
 
 
 class ChannelEvent(BaseModel):
@@ -110,6 +113,7 @@ async def connect_channel(
             "channel": spec.channel,
             "title": spec.title or spec.channel,
             "is_active": True,
+            "rate_plan_ids": list(spec.rate_plan_ids),
         },
     )
     state.channels[record.id] = record

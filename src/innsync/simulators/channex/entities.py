@@ -257,6 +257,11 @@ async def delete_rate_plan(
     tag_properties(request, [record.attributes["property_id"]])
     if any(p.attributes["parent_rate_plan_id"] == rate_plan_id for p in state.rate_plans.values()):
         raise validation_error({"rate_plan": ["has derived rate plans"]})
+    # §1.4: `?force=true` removes a plan "even if it is mapped" to an OTA channel, so without
+    # it a mapped plan is refused, like a property that "has channel(s)".
+    mapped = any(rate_plan_id in c.attributes["rate_plan_ids"] for c in state.channels.values())
+    if mapped and request.query_params.get("force") != "true":
+        raise validation_error({"rate_plan": ["has channel(s)"]})
     state.rate_plans.pop(rate_plan_id)
     state.restrictions.pop(rate_plan_id, None)
     return SUCCESS
