@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels import registry
-from innsync.channels.contract import ChannelAdapter, capabilities_of
+from innsync.channels.contract import ChannelAdapter, PushesReservations, capabilities_of
 from innsync.channels.registry import AdapterContext
 from innsync.connections.accounts import usable_account
 from innsync.connections.configs import (
@@ -163,6 +163,14 @@ def create_connection(
         account_id=account.id if account is not None else None,
         account=account,
         push_enabled=data.push_enabled,
+        push_bookings=(
+            data.push_bookings
+            if data.push_bookings is not None
+            else isinstance(
+                channel_kind(data.channel).build(config, AdapterContext(http=inspection_client())),
+                PushesReservations,
+            )
+        ),
         pull_enabled=data.pull_enabled,
         webhook_enabled=data.webhook_enabled,
         state="pending",
@@ -193,7 +201,7 @@ def update_connection(
         connection.account = account
         # Another key may be another account, so another budget (and lease).
         connection.bucket_key = bucket_key(connection.channel, connection.id, config)
-    for name in ("name", "push_enabled", "pull_enabled", "webhook_enabled"):
+    for name in ("name", "push_enabled", "push_bookings", "pull_enabled", "webhook_enabled"):
         value = getattr(data, name)
         if value is not None:
             setattr(connection, name, value)
@@ -249,6 +257,7 @@ def connection_read(session: Session, box: SecretBox, connection: Connection) ->
         channel=connection.channel,
         name=connection.name,
         push_enabled=connection.push_enabled,
+        push_bookings=connection.push_bookings,
         pull_enabled=connection.pull_enabled,
         webhook_enabled=connection.webhook_enabled,
         state=connection.state,
