@@ -25,6 +25,7 @@ from innsync.backups.retention import Policy
 from innsync.backups.schedule import BackupSchedule
 from innsync.backups.store import store_from
 from innsync.channels.contract import ChannelAdapter
+from innsync.connections.lapse import warn_lapsing_refresh_tokens
 from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
@@ -184,6 +185,9 @@ class BackgroundLoops:
         self._last_schedule = now
         with transaction(self._sessions) as session:
             start_due_full_syncs(session, now)
+            warn_lapsing_refresh_tokens(
+                session, now, timedelta(days=self._settings.refresh_token_warning_days)
+            )
             marks, oldest_age = backlog(session, now)
             open_breakers = session.scalar(
                 select(func.count()).where(Connection.breaker_open_until > now)
