@@ -163,8 +163,11 @@ class LiveBeds24:
         return asyncio.run(passes())
 
     def connection(self, hotel: Hotel | None = None) -> Connection:
+        return self.connection_by_id((hotel or self.hotel).connection_id)
+
+    def connection_by_id(self, connection_id: uuid.UUID) -> Connection:
         with self.sessions() as session:
-            found = session.get_one(Connection, (hotel or self.hotel).connection_id)
+            found = session.get_one(Connection, connection_id)
             session.expunge(found)
             return found
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter, PushesReservations, capabilities_of
+from innsync.channels.credentials import CredentialStore
 from innsync.channels.registry import AdapterContext
 from innsync.connections.accounts import usable_account
 from innsync.connections.configs import (
@@ -122,11 +123,13 @@ def adapter_for_new(
     property_id: uuid.UUID,
     data: ConnectionCreate,
     http: httpx.AsyncClient,
+    credentials: CredentialStore | None = None,
 ) -> ChannelAdapter:
-    """The adapter a connection being created would get, to test it before it is stored."""
+    """The adapter a connection being created would get, to test it before it is stored;
+    what the channel issues during the test goes to ``credentials`` (see keep_credentials)."""
     get_owned(session, Property, tenant_id, property_id)
     config, _ = _new_config(session, box, tenant_id, data)
-    return channel_kind(data.channel).build(config, AdapterContext(http=http))
+    return channel_kind(data.channel).build(config, _test_context(http, credentials))
 
 
 def adapter_for_patch(
@@ -136,11 +139,18 @@ def adapter_for_patch(
     connection_id: uuid.UUID,
     patch: dict[str, Any],
     http: httpx.AsyncClient,
+    credentials: CredentialStore | None = None,
 ) -> ChannelAdapter:
     """The adapter a connection would get with its config patched, to test it before storing."""
     connection = get_owned(session, Connection, tenant_id, connection_id)
     config, _ = _patched_config(session, box, connection, patch)
-    return channel_kind(connection.channel).build(config, AdapterContext(http=http))
+    return channel_kind(connection.channel).build(config, _test_context(http, credentials))
+
+
+def _test_context(http: httpx.AsyncClient, credentials: CredentialStore | None) -> AdapterContext:
+    if credentials is None:
+        return AdapterContext(http=http)
+    return AdapterContext(http=http, credentials=credentials)
 
 
 def create_connection(
