@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from innsync.demo.beds24 import CHECKED_DAYS, SIM_ROOMS, Beds24Report
+from innsync.demo.beds24_check import CHECKED_DAYS, SIM_ROOMS, Beds24Report
 from innsync.demo.runner import DemoOptions, run_demo
 from tests.servers import free_port
 

@@ -24,7 +24,8 @@ from innsync.channels.channex.mapping import first_open_date
 from innsync.db.engine import build_engine, session_factory, transaction
 from innsync.db.migrate import upgrade
 from innsync.demo import verify
-from innsync.demo.beds24 import Beds24Report, run_beds24_demo
+from innsync.demo.beds24 import run_beds24_demo
+from innsync.demo.beds24_check import Beds24Report
 from innsync.demo.hotel import TIMEZONE, DemoHotel, create_hotel
 from innsync.demo.processes import INNSYNC, child_env, running
 from innsync.demo.simulator import API_KEY as SIM_API_KEY
