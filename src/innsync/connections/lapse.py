@@ -45,8 +45,11 @@ def refresh_token_lapses_at(session: Session, connection: Connection) -> datetim
 def warn_lapsing_refresh_tokens(session: Session, now: datetime, warning: timedelta) -> int:
     """Set every watched connection whose refresh token lapses within ``warning`` to
     needs_attention (with an event); returns how many were set."""
+    lapsing = [name for name in registry.kinds() if registry.get(name).refresh_token_lapse]
     watched = session.scalars(
-        select(Connection).where(Connection.state.in_(WATCHED_STATES)).order_by(Connection.id)
+        select(Connection)
+        .where(Connection.state.in_(WATCHED_STATES), Connection.channel.in_(lapsing))
+        .order_by(Connection.id)
     )
     warned = 0
     for connection in watched:
