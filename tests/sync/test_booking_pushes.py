@@ -237,3 +237,18 @@ def test_a_change_made_while_the_push_was_on_the_wire_is_sent_after(hotel: Hotel
     assert (push.state, push.pushed_revision) == ("pushed", 2)
     assert [r.status for r in channel.received] == ["new", "modified"]
     assert channel.received[1].departure == ARRIVAL + timedelta(days=3)
+
+
+def test_a_mapping_removed_before_the_push_refuses_it_without_calling(hotel: Hotel) -> None:
+    hotel.book()
+    with transaction(hotel.db.sessions) as session:
+        connections.set_mappings(
+            session, hotel.rows.tenant_id, hotel.rows.connection_id, MappingsWrite()
+        )
+    channel = ScriptedChannel([])
+    assert hotel.run(channel) == 1
+    assert channel.received == []
+    (push,) = hotel.pushes()
+    assert push.state == "refused"
+    assert "not mapped" in push.last_error
+    assert len(hotel.events(kinds.RESERVATION_PUSH_FAILED)) == 1

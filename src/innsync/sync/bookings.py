@@ -106,6 +106,7 @@ async def push_one(
     clock: Clock = utc_now,
 ) -> None:
     """Send one reservation to one connection and record what the channel answered."""
+    unmapped: MappingMissingError | None = None
     with sessions() as session:
         push = session.get(BookingPush, push_id)
         if push is None or push.state != PUSH_PENDING:
@@ -114,8 +115,10 @@ async def push_one(
         try:
             revision = booking_revision(session, push, clock())
         except MappingMissingError as exc:
-            _refuse(sessions, push_id, revision_number, exc, clock())
-            return
+            unmapped = exc
+    if unmapped is not None:  # recorded after the read session ends (SQLite's one writer)
+        _refuse(sessions, push_id, revision_number, unmapped, clock())
+        return
     try:
         channel_id = await adapter.push_reservation(revision)
     except (ChannelRejectedError, MappingMissingError) as exc:
