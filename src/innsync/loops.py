@@ -1,5 +1,5 @@
-"""Background loops of one innsync process: event sequencing, webhook delivery, outbound sync,
-the daily full-sync schedule and the backup schedule.
+"""Background loops of one innsync process: event sequencing, webhook delivery, outbound sync
+(ARI and direct bookings), the daily full-sync schedule and the backup schedule.
 
 In ``innsync serve`` they run as threads beside the API; each pass is its own short transaction,
 so several processes can run them against PostgreSQL or MariaDB at once (rows are claimed with
@@ -25,6 +25,7 @@ from innsync.backups.retention import Policy
 from innsync.backups.schedule import BackupSchedule
 from innsync.backups.store import store_from
 from innsync.channels.contract import ChannelAdapter
+from innsync.connections.lapse import warn_lapsing_refresh_tokens
 from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
@@ -36,6 +37,7 @@ from innsync.inbox.processor import process_pending
 from innsync.inbox.reconciler import pull_due
 from innsync.settings import Settings
 from innsync.sync import metrics as sync_metrics
+from innsync.sync.bookings import push_due_bookings
 from innsync.sync.schedule import start_due_full_syncs
 from innsync.sync.state import backlog
 from innsync.sync.worker import SyncWorker
@@ -43,6 +45,8 @@ from innsync.sync.worker import SyncWorker
 logger = logging.getLogger(__name__)
 # Inbox items applied per pass; each is its own transaction.
 INBOX_BATCH = 50
+# Booking pushes claimed per pass: each is one or two channel calls, sent one after another.
+BOOKING_BATCH = 20
 
 
 class BackgroundLoops:
@@ -64,6 +68,7 @@ class BackgroundLoops:
             for target, name in (
                 (self._run_sync_worker, "sync-worker"),
                 (self._run_inbox, "inbox"),
+                (self._run_booking_pushes, "booking-pushes"),
             ):
                 thread = threading.Thread(target=target, name=name, daemon=True)
                 thread.start()
@@ -150,6 +155,29 @@ class BackgroundLoops:
                 if not done:
                     await asyncio.sleep(self._settings.loop_interval_seconds)
 
+    def _run_booking_pushes(self) -> None:
+        """Direct bookings out, in their own event loop: a slow channel answer never holds up
+        the ARI worker or the inbox."""
+        asyncio.run(self._booking_pushes_main())
+
+    async def _booking_pushes_main(self) -> None:
+        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+
+            def adapter_for(connection: Connection) -> ChannelAdapter:
+                return build_adapter(connection, self._box, http, self._sessions)
+
+            while not self._stop.is_set():
+                try:
+                    done = await push_due_bookings(self._sessions, adapter_for, BOOKING_BATCH)
+                except Exception:
+                    # Database errors, and the last resort behind the per-push containment:
+                    # the thread must outlive any one pass; claimed pushes return after
+                    # their lease.
+                    logger.exception("booking push pass failed")
+                    done = 0
+                if not done:
+                    await asyncio.sleep(self._settings.loop_interval_seconds)
+
     def _schedule(self) -> int:
         now = datetime.now(UTC)
         if self._last_schedule is not None and (now - self._last_schedule).total_seconds() < 60:
@@ -157,6 +185,9 @@ class BackgroundLoops:
         self._last_schedule = now
         with transaction(self._sessions) as session:
             start_due_full_syncs(session, now)
+            warn_lapsing_refresh_tokens(
+                session, now, timedelta(days=self._settings.refresh_token_warning_days)
+            )
             marks, oldest_age = backlog(session, now)
             open_breakers = session.scalar(
                 select(func.count()).where(Connection.breaker_open_until > now)

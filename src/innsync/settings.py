@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     channel_timeout_seconds: float = Field(
         default=30.0, description="Time-out of one request to a channel's API."
     )
+    refresh_token_warning_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="Set a connection to needs_attention (with an event) this many days before "
+        "its channel's refresh token lapses unused (Beds24: 30 days without a refresh).",
+    )
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )

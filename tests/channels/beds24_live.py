@@ -41,12 +41,13 @@ from innsync.inbox.processor import process_pending
 from innsync.inbox.reconciler import pull_due
 from innsync.inventory.calendar import write_ari
 from innsync.inventory.schemas import AriWrite
-from innsync.outbox.models import DirtyMark
+from innsync.outbox.models import PUSH_PENDING, BookingPush, DirtyMark
 from innsync.reservations.models import Reservation
 from innsync.settings import Settings
 from innsync.simulators.beds24 import SimulatorConfig
 from innsync.simulators.beds24 import create_app as create_simulator_app
 from innsync.simulators.beds24.config import PropertySpec, RoomSpec
+from innsync.sync.bookings import push_due_bookings
 from innsync.sync.models import DeadLetter
 from innsync.sync.worker import SyncWorker
 from innsync.tenants.service import issue_key
@@ -90,6 +91,7 @@ class Hotel:
     room_type_ids: list[uuid.UUID]
     rate_plan_ids: list[uuid.UUID]
     connection_id: uuid.UUID
+    api_key: str = ""
 
 
 @dataclass
@@ -141,6 +143,45 @@ class LiveBeds24:
                 raise AssertionError(f"{self.dirty()} dirty marks left after {max_passes} passes")
 
         asyncio.run(passes())
+
+    def push_bookings(self, max_passes: int = 10, step_seconds: float = 60.0) -> int:
+        """Run the booking-push pass until no push is pending, moving the clock past each
+        backoff; returns how many pushes were tried."""
+
+        async def passes() -> int:
+            tried = 0
+            async with self._http() as http:
+                for _ in range(max_passes):
+                    tried += await push_due_bookings(
+                        self.sessions, self.adapter_for(http), clock=self.clock
+                    )
+                    if not self.pending_pushes():
+                        return tried
+                    self.clock.advance(step_seconds)
+            raise AssertionError(f"{self.pending_pushes()} pushes pending after {max_passes}")
+
+        return asyncio.run(passes())
+
+    def connection(self, hotel: Hotel | None = None) -> Connection:
+        return self.connection_by_id((hotel or self.hotel).connection_id)
+
+    def connection_by_id(self, connection_id: uuid.UUID) -> Connection:
+        with self.sessions() as session:
+            found = session.get_one(Connection, connection_id)
+            session.expunge(found)
+            return found
+
+    def pending_pushes(self) -> int:
+        with self.sessions() as session:
+            query = select(BookingPush.id).where(BookingPush.state == PUSH_PENDING)
+            return len(list(session.scalars(query)))
+
+    def api(self, hotel: Hotel | None = None) -> httpx.Client:
+        """innsync's API as the hotel's PMS calls it."""
+        key = (hotel or self.hotel).api_key
+        return httpx.Client(
+            base_url=self.innsync_url, headers={"authorization": f"Bearer {key}"}, timeout=30
+        )
 
     def dirty(self) -> int:
         with self.sessions() as session:
@@ -351,6 +392,8 @@ def live_beds24(
                     f"/api/v1/connections/{hotel.connection_id}/webhooks/register"
                 )
             assert registered.status_code == 200, registered.text
+        for hotel in made:
+            hotel.api_key = holder[str(hotel.connection_id)]
         transport = RecordingTransport(
             httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
         )

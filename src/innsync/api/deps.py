@@ -31,6 +31,11 @@ class Database:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """For what keeps its own short transactions (a stored connection's channel tokens)."""
+        return self._sessions
+
     async def read(self, work: Callable[[Session], T]) -> T:
         return await run_in_threadpool(self._run, work, False)
 

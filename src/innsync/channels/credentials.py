@@ -87,6 +87,10 @@ class InMemoryCredentialStore:
     async def persist(self, name: str, credential: Credential) -> None:
         self._credentials[name] = credential
 
+    def held(self) -> dict[str, Credential]:
+        """Every credential held, by name: to keep what a connection test obtained."""
+        return dict(self._credentials)
+
 
 class TokenKeeper:
     """One token of one adapter: cached in memory, loaded from the store, refreshed through it.

@@ -11,6 +11,7 @@ import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -76,6 +77,9 @@ class ChannelKind(Generic[ConfigT]):
     API root and a digest of the key): connections with one identity spend one account-wide
     rate-limit window. Left out, the whole config is the identity, so only identical configs
     share a window. It may carry digests of secrets, never the secrets themselves."""
+    refresh_token_lapse: timedelta | None = None
+    """How long the channel's refresh token lives unused (Beds24: 30 days, §2.2); every
+    credential the channel issues uses it. ``connections/lapse.py`` warns before it lapses."""
     webhook_verifier_field: str | None = None
     """The config field holding the secret the channel's webhooks are verified with; without
     a value every webhook is refused, so registering webhooks is refused first."""

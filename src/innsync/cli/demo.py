@@ -1,4 +1,5 @@
-"""``innsync demo``: innsync and the Channex simulator with a demo hotel and live traffic."""
+"""``innsync demo``: innsync and a channel simulator (Channex, or Beds24) with a demo hotel and
+live traffic."""
 
 from __future__ import annotations
 
@@ -32,21 +33,41 @@ from innsync.channels.errors import ChannelError
     type=click.FloatRange(min=0.05, max=5),
     help="Traffic events per second, on average.",
 )
+@click.option(
+    "--channel",
+    default="channex",
+    show_default=True,
+    type=click.Choice(["channex", "beds24"]),
+    help="The channel simulator the demo hotel is connected to.",
+)
 def demo(
-    port: int, sim_port: int, minutes: float | None, seed: int, data_dir: Path | None, rate: float
+    port: int,
+    sim_port: int,
+    minutes: float | None,
+    seed: int,
+    data_dir: Path | None,
+    rate: float,
+    channel: str,
 ) -> None:
-    """Run innsync and the Channex simulator with a demo hotel and live traffic.
+    """Run innsync and a channel simulator with a demo hotel and live traffic.
 
     The end (--minutes, or Ctrl-C) stops the traffic, waits for innsync to catch up and checks
-    that Channex shows innsync's availability, rates and restrictions and that every OTA
-    booking is in innsync exactly once. The exit code is 1 when that check fails.
+    that the channel shows innsync's availability, rates and restrictions and that every OTA
+    booking is in innsync exactly once (Beds24: and every direct booking on Beds24 once). The
+    exit code is 1 when that check fails.
     """
     from innsync.demo.hotel import SetupError
     from innsync.demo.processes import ServerStartError
     from innsync.demo.runner import DemoError, DemoOptions, run_demo
 
     options = DemoOptions(
-        port=port, sim_port=sim_port, minutes=minutes, seed=seed, data_dir=data_dir, rate=rate
+        port=port,
+        sim_port=sim_port,
+        minutes=minutes,
+        seed=seed,
+        data_dir=data_dir,
+        rate=rate,
+        channel=channel,
     )
     try:
         report = run_demo(options, click.echo)

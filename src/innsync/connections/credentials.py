@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, ForeignKey, String, Text, and_, or_, update
@@ -187,17 +187,7 @@ class DatabaseCredentialStore:
         )
 
     def _encrypt(self, credential: Credential) -> str:
-        return self._box.encrypt(
-            json.dumps(
-                {
-                    "token": credential.token,
-                    "refresh_token": credential.refresh_token,
-                    "expires_at": None
-                    if credential.expires_at is None
-                    else credential.expires_at.isoformat(),
-                }
-            )
-        )
+        return encrypt_credential(self._box, credential)
 
     def _decrypt(self, row: ChannelCredential) -> Credential | None:
         if row.secret_encrypted is None:
@@ -209,3 +199,35 @@ class DatabaseCredentialStore:
             expires_at=None if expires is None else datetime.fromisoformat(expires),
             refresh_token=stored.get("refresh_token"),
         )
+
+
+def encrypt_credential(box: SecretBox, credential: Credential) -> str:
+    """The stored form of a credential: its token, refresh token and expiry, encrypted whole."""
+    return box.encrypt(
+        json.dumps(
+            {
+                "token": credential.token,
+                "refresh_token": credential.refresh_token,
+                "expires_at": None
+                if credential.expires_at is None
+                else credential.expires_at.isoformat(),
+            }
+        )
+    )
+
+
+def keep_credentials(
+    session: Session,
+    box: SecretBox,
+    connection_id: uuid.UUID,
+    credentials: Mapping[str, Credential],
+) -> None:
+    """In the caller's transaction: store what a connection test obtained (an invite code is
+    single use: the refresh token it gave is the only way in from then on)."""
+    for name, credential in credentials.items():
+        row = session.get(ChannelCredential, (connection_id, name))
+        if row is None:
+            row = ChannelCredential(connection_id=connection_id, name=name)
+            session.add(row)
+        row.secret_encrypted = encrypt_credential(box, credential)
+        row.expires_at = credential.expires_at

@@ -67,6 +67,9 @@ class Connection(UuidPk, Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     config_encrypted: Mapped[str] = mapped_column(Text)
     push_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Direct bookings pushed to the channel (outbox.bookings); on by default for channels
+    # whose adapter takes bookings (PushesReservations), and only with push_enabled.
+    push_bookings: Mapped[bool] = mapped_column(Boolean, default=False)
     pull_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     webhook_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     state: Mapped[str] = mapped_column(String(24), default=ConnectionState.PENDING)

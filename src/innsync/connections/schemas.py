@@ -76,6 +76,11 @@ class ConnectionCreate(StrictModel):
         "account the operator granted this tenant, with only the fields the account does not hold",
     )
     push_enabled: bool = True
+    push_bookings: bool | None = Field(
+        default=None,
+        description="Send innsync's direct bookings to the channel (with push_enabled); "
+        "left out: on when the channel takes bookings (capability pushes_reservations)",
+    )
     pull_enabled: bool = True
     webhook_enabled: bool = True
 
@@ -90,6 +95,7 @@ class ConnectionUpdate(StrictModel):
         "granted account, or null back to the connection's own credentials",
     )
     push_enabled: bool | None = None
+    push_bookings: bool | None = None
     pull_enabled: bool | None = None
     webhook_enabled: bool | None = None
     state: str | None = Field(
@@ -103,6 +109,7 @@ class ConnectionRead(BaseModel):
     channel: str
     name: str
     push_enabled: bool
+    push_bookings: bool
     pull_enabled: bool
     webhook_enabled: bool
     state: str

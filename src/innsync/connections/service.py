@@ -14,7 +14,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels import registry
-from innsync.channels.contract import ChannelAdapter, capabilities_of
+from innsync.channels.contract import ChannelAdapter, PushesReservations, capabilities_of
+from innsync.channels.credentials import CredentialStore
 from innsync.channels.registry import AdapterContext
 from innsync.connections.accounts import usable_account
 from innsync.connections.configs import (
@@ -122,11 +123,13 @@ def adapter_for_new(
     property_id: uuid.UUID,
     data: ConnectionCreate,
     http: httpx.AsyncClient,
+    credentials: CredentialStore | None = None,
 ) -> ChannelAdapter:
-    """The adapter a connection being created would get, to test it before it is stored."""
+    """The adapter a connection being created would get, to test it before it is stored;
+    what the channel issues during the test goes to ``credentials`` (see keep_credentials)."""
     get_owned(session, Property, tenant_id, property_id)
     config, _ = _new_config(session, box, tenant_id, data)
-    return channel_kind(data.channel).build(config, AdapterContext(http=http))
+    return channel_kind(data.channel).build(config, _test_context(http, credentials))
 
 
 def adapter_for_patch(
@@ -136,11 +139,18 @@ def adapter_for_patch(
     connection_id: uuid.UUID,
     patch: dict[str, Any],
     http: httpx.AsyncClient,
+    credentials: CredentialStore | None = None,
 ) -> ChannelAdapter:
     """The adapter a connection would get with its config patched, to test it before storing."""
     connection = get_owned(session, Connection, tenant_id, connection_id)
     config, _ = _patched_config(session, box, connection, patch)
-    return channel_kind(connection.channel).build(config, AdapterContext(http=http))
+    return channel_kind(connection.channel).build(config, _test_context(http, credentials))
+
+
+def _test_context(http: httpx.AsyncClient, credentials: CredentialStore | None) -> AdapterContext:
+    if credentials is None:
+        return AdapterContext(http=http)
+    return AdapterContext(http=http, credentials=credentials)
 
 
 def create_connection(
@@ -163,6 +173,14 @@ def create_connection(
         account_id=account.id if account is not None else None,
         account=account,
         push_enabled=data.push_enabled,
+        push_bookings=(
+            data.push_bookings
+            if data.push_bookings is not None
+            else isinstance(
+                channel_kind(data.channel).build(config, AdapterContext(http=inspection_client())),
+                PushesReservations,
+            )
+        ),
         pull_enabled=data.pull_enabled,
         webhook_enabled=data.webhook_enabled,
         state="pending",
@@ -193,7 +211,7 @@ def update_connection(
         connection.account = account
         # Another key may be another account, so another budget (and lease).
         connection.bucket_key = bucket_key(connection.channel, connection.id, config)
-    for name in ("name", "push_enabled", "pull_enabled", "webhook_enabled"):
+    for name in ("name", "push_enabled", "push_bookings", "pull_enabled", "webhook_enabled"):
         value = getattr(data, name)
         if value is not None:
             setattr(connection, name, value)
@@ -249,6 +267,7 @@ def connection_read(session: Session, box: SecretBox, connection: Connection) ->
         channel=connection.channel,
         name=connection.name,
         push_enabled=connection.push_enabled,
+        push_bookings=connection.push_bookings,
         pull_enabled=connection.pull_enabled,
         webhook_enabled=connection.webhook_enabled,
         state=connection.state,

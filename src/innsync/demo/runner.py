@@ -24,6 +24,8 @@ from innsync.channels.channex.mapping import first_open_date
 from innsync.db.engine import build_engine, session_factory, transaction
 from innsync.db.migrate import upgrade
 from innsync.demo import verify
+from innsync.demo.beds24 import run_beds24_demo
+from innsync.demo.beds24_check import Beds24Report
 from innsync.demo.hotel import TIMEZONE, DemoHotel, create_hotel
 from innsync.demo.processes import INNSYNC, child_env, running
 from innsync.demo.simulator import API_KEY as SIM_API_KEY
@@ -57,17 +59,29 @@ class DemoOptions:
     settle_seconds: float = 300.0
     summary_seconds: float = 5.0
     overbook_every: int = OVERBOOK_EVERY  # events between two deliberate overbookings
+    channel: str = "channex"  # or "beds24" (demo/beds24.py)
 
 
 class DemoError(RuntimeError):
     """The demo cannot start: a port is taken or the data directory is not fresh."""
 
 
-def run_demo(options: DemoOptions, echo: Echo) -> verify.Report:
+def run_demo(options: DemoOptions, echo: Echo) -> verify.Report | Beds24Report:
     """Run the whole demo; the report says whether both sides agreed at the end."""
     data_dir = _fresh_data_dir(options.data_dir)
     for port in (options.port, options.sim_port):
         _check_port_free(port)
+    if options.channel == "beds24":
+        return run_beds24_demo(
+            data_dir,
+            port=options.port,
+            sim_port=options.sim_port,
+            seconds=None if options.minutes is None else options.minutes * 60,
+            seed=options.seed,
+            rate=options.rate,
+            settle_seconds=options.settle_seconds,
+            echo=echo,
+        )
     database_url = f"sqlite:///{data_dir / DATABASE}"
     engine = build_engine(database_url)
     try:

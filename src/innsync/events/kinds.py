@@ -6,6 +6,8 @@ RESERVATION_CREATED = "reservation.created"
 RESERVATION_MODIFIED = "reservation.modified"
 RESERVATION_CANCELLED = "reservation.cancelled"
 RESERVATION_CONFLICT = "reservation.conflict"
+# A channel refused a direct booking innsync pushed to it (sync/bookings.py).
+RESERVATION_PUSH_FAILED = "reservation.push_failed"
 RESERVATION_CONFLICT_RESOLVED = "reservation.conflict_resolved"
 OVERBOOKING = "inventory.overbooking"
 CONNECTION_NEEDS_ATTENTION = "connection.needs_attention"
@@ -19,6 +21,7 @@ ALL_KINDS = (
     RESERVATION_MODIFIED,
     RESERVATION_CANCELLED,
     RESERVATION_CONFLICT,
+    RESERVATION_PUSH_FAILED,
     RESERVATION_CONFLICT_RESOLVED,
     OVERBOOKING,
     CONNECTION_NEEDS_ATTENTION,

@@ -1,11 +1,12 @@
-"""Table: dirty marks, one per connection, subject and date range that must be looked at again."""
+"""Tables of the outbox: dirty marks (ARI to diff again) and booking pushes (direct bookings to
+send), both written in the transaction of the change that causes them."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Uuid
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from innsync.db.base import Base, BigIntId, UtcDateTime, utcnow
@@ -29,3 +30,40 @@ class DirtyMark(Base):
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+# BookingPush.state
+PUSH_PENDING = "pending"
+PUSH_DONE = "pushed"
+PUSH_REFUSED = "refused"
+PUSH_UNSUPPORTED = "unsupported"
+
+
+class BookingPush(Base):
+    """One direct reservation owed to one connection: the outbox of booking pushes.
+
+    Level-triggered like dirty marks: a change raises ``wanted_revision`` in the reservation's
+    own transaction, and the worker sends the reservation *as it is then*; a push records the
+    revision it sent, so changes made while a push was on the wire are sent once more.
+    """
+
+    __tablename__ = "booking_pushes"
+    __table_args__ = (
+        UniqueConstraint("reservation_id", "connection_id"),
+        Index("ix_booking_pushes_state_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending | pushed | refused | unsupported
+    wanted_revision: Mapped[int] = mapped_column(Integer)
+    pushed_revision: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The channel's id of the booking, once it took it (Beds24: its booking id).
+    channel_booking_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Due from this time (a retry's backoff, or a worker's lease while it sends).
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

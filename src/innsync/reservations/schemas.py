@@ -136,6 +136,21 @@ class GuaranteeRead(BaseModel):
 ReservationStatus = Literal["confirmed", "cancelled", "no_show"]
 
 
+class ChannelPushRead(BaseModel):
+    """A direct booking's push to one connection that takes bookings."""
+
+    connection_id: uuid.UUID
+    state: Literal["pending", "pushed", "refused", "unsupported"] = Field(
+        description="pending: being sent or retried with backoff; pushed: the channel holds "
+        "pushed_revision; refused: the channel refused it (error says why), nothing is retried "
+        "until the booking changes again; unsupported: the channel takes no bookings"
+    )
+    channel_booking_id: str | None = Field(description="The channel's id of the booking")
+    pushed_revision: int | None = Field(description="The reservation revision the channel holds")
+    attempts: int = Field(description="Failed attempts since the last change")
+    error: str = Field(description="The channel's last refusal or failure, empty when none")
+
+
 class ReservationRead(BaseModel):
     id: uuid.UUID
     property_id: uuid.UUID
@@ -169,6 +184,11 @@ class ReservationRead(BaseModel):
     guest: GuestRead | None
     special_requests: str = Field(description="The guest's requests and the channel's remarks")
     notes: str = Field(description="The hotel's own notes")
+    channel_pushes: list[ChannelPushRead] = Field(
+        default_factory=list,
+        description="Direct bookings only: where innsync sends the booking (channels that take "
+        "bookings) and how far each got",
+    )
     created_at: datetime
     updated_at: datetime
 

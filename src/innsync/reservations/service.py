@@ -23,6 +23,8 @@ from innsync.events.service import emit
 from innsync.inventory.availability import day_counts, lock_room_types, move_ledger
 from innsync.inventory.calendar import effective_calendar
 from innsync.money import MAX_AMOUNT, is_exact, precision_problem, round_money
+from innsync.outbox.bookings import queue_booking_push
+from innsync.outbox.models import BookingPush
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import get_owned, property_today
 from innsync.reservations.guests import match_or_create_guest
@@ -36,6 +38,7 @@ from innsync.reservations.models import (
     ReservationRoom,
 )
 from innsync.reservations.schemas import (
+    ChannelPushRead,
     ChargeRead,
     GuaranteeRead,
     GuestRead,
@@ -49,6 +52,9 @@ from innsync.reservations.schemas import (
 from innsync.stay_dates import DateRange
 
 DIRECT = "direct"
+# Changes of a direct booking that channels taking bookings are told of. A no-show is not: the
+# guest's nights stay booked on the channel, which has no neutral "no-show" to send.
+PUSHED_ACTIONS = ("created", "modified", "cancelled")
 LedgerDeltas = Counter[tuple[uuid.UUID, date]]
 
 
@@ -427,7 +433,8 @@ def _record(
     event_kind: str,
     origin: str = "api",
 ) -> None:
-    """Audit row and PMS event, both in the reservation's transaction."""
+    """Audit row, PMS event and the booking's pushes to channels, all in the reservation's
+    transaction."""
     snap = snapshot(session, reservation)
     session.add(
         ReservationChange(
@@ -449,6 +456,17 @@ def _record(
         property_id=reservation.property_id,
         subject_id=str(reservation.id),
     )
+    if reservation.source == DIRECT and action in PUSHED_ACTIONS:
+        queue_booking_push(
+            session,
+            reservation.tenant_id,
+            reservation.property_id,
+            reservation.id,
+            reservation.revision,
+            {room.room_type_id for room in reservation.rooms},
+            utcnow(),
+            is_cancellation=action == "cancelled",
+        )
     session.flush()
 
 
@@ -517,6 +535,24 @@ def reservation_read(session: Session, reservation: Reservation) -> ReservationR
         else None,
         special_requests=reservation.special_requests,
         notes=reservation.notes,
+        channel_pushes=_channel_pushes(session, reservation),
         created_at=reservation.created_at,
         updated_at=reservation.updated_at,
     )
+
+
+def _channel_pushes(session: Session, reservation: Reservation) -> list[ChannelPushRead]:
+    if reservation.source != DIRECT:
+        return []
+    query = select(BookingPush).where(BookingPush.reservation_id == reservation.id)
+    return [
+        ChannelPushRead(
+            connection_id=push.connection_id,
+            state=push.state,
+            channel_booking_id=push.channel_booking_id,
+            pushed_revision=push.pushed_revision,
+            attempts=push.attempts,
+            error=push.last_error,
+        )
+        for push in session.scalars(query.order_by(BookingPush.connection_id))
+    ]

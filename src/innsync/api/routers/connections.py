@@ -13,6 +13,7 @@ from innsync.api.channel_calls import ChannelCallError, ChannelHttp, calling_cha
 from innsync.api.deps import Admin, Box, Db, Reader, Writer
 from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter
+from innsync.channels.credentials import InMemoryCredentialStore
 from innsync.channels.errors import (
     ChannelAuthError,
     ChannelError,
@@ -20,6 +21,7 @@ from innsync.channels.errors import (
 )
 from innsync.connections import accounts, otas, provisioning, service
 from innsync.connections.accounts import account_read
+from innsync.connections.credentials import keep_credentials
 from innsync.connections.models import Connection
 from innsync.connections.schemas import (
     ChannelAccountRead,
@@ -112,14 +114,20 @@ async def create_connection(
 
     A key the channel refuses is a 422 with the channel's answer and nothing is stored.
     """
+    # Tokens the test obtains are kept with the connection: an invite code is single use, so
+    # the refresh token it gave is the only way in afterwards.
+    obtained = InMemoryCredentialStore()
     if test:
         adapter = await db.read(
-            lambda s: service.adapter_for_new(s, box, who.tenant_id, property_id, data, http)
+            lambda s: service.adapter_for_new(
+                s, box, who.tenant_id, property_id, data, http, obtained
+            )
         )
         await _tested(adapter)
 
     def create(session: Session) -> ConnectionRead:
         connection = service.create_connection(session, box, who.tenant_id, property_id, data)
+        keep_credentials(session, box, connection.id, obtained.held())
         return service.connection_read(session, box, connection)
 
     return await db.write(create)
@@ -160,15 +168,19 @@ async def update_connection(
 ) -> ConnectionRead:
     """Change the given fields; a config is merged into the stored one, secrets kept unless
     given. A changed config is tested with the channel first, as on creation."""
+    obtained = InMemoryCredentialStore()
     if test and data.config is not None:
         patch = data.config
         adapter = await db.read(
-            lambda s: service.adapter_for_patch(s, box, who.tenant_id, connection_id, patch, http)
+            lambda s: service.adapter_for_patch(
+                s, box, who.tenant_id, connection_id, patch, http, obtained
+            )
         )
         await _tested(adapter)
 
     def update(session: Session) -> ConnectionRead:
         connection = service.update_connection(session, box, who.tenant_id, connection_id, data)
+        keep_credentials(session, box, connection.id, obtained.held())
         return service.connection_read(session, box, connection)
 
     return await db.write(update)
@@ -178,10 +190,14 @@ async def update_connection(
 async def test_connection(
     connection_id: uuid.UUID, db: Db, who: Writer, box: Box, http: ChannelHttp
 ) -> ConnectionTested:
-    """Call the channel with the stored config: proves the credentials (and the account's)."""
+    """Call the channel with the stored config: proves the credentials (and the account's).
+
+    The adapter keeps the connection's channel tokens in the database, as the worker's does: a
+    single-use invite code exchanged here leaves its refresh token stored.
+    """
     adapter = await db.read(
         lambda s: service.build_adapter(
-            get_owned(s, Connection, who.tenant_id, connection_id), box, http
+            get_owned(s, Connection, who.tenant_id, connection_id), box, http, db.sessions
         )
     )
     await calling_channel(adapter.test_connection())

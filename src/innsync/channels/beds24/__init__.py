@@ -1,5 +1,7 @@
 """The Beds24 channel manager (API V2): calendar out, bookings in and out."""
 
+from datetime import timedelta
+
 from innsync.channels.beds24.adapter import BEDS24_LIMITS, Beds24Adapter, account_identity
 from innsync.channels.beds24.config import PRODUCTION_BASE_URL, Beds24Config
 from innsync.channels.registry import AdapterContext, ChannelKind
@@ -17,6 +19,8 @@ CHANNEL_KIND: ChannelKind[Beds24Config] = ChannelKind(
     value_constraints=BEDS24_LIMITS.values,
     account_identity=account_identity,
     webhook_verifier_field="webhook_secret",
+    # §2.2: refresh tokens never expire as long as they are used within 30 days.
+    refresh_token_lapse=timedelta(days=30),
 )
 
 __all__ = [

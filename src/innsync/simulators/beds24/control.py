@@ -188,6 +188,21 @@ async def set_credits(request: Request, body: Annotated[dict[str, Any], Body()])
     return await credits(request)
 
 
+@router.post("/lost-answers")
+async def lose_answers(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """``{"endpoint": "POST /bookings", "count": 1}``: its next ``count`` calls are carried
+    out, but answered only after the fault settings' ``timeout_seconds`` (a timed-out client
+    never learns that Beds24 made the change)."""
+    endpoint, count = body.get("endpoint"), body.get("count", 1)
+    if not isinstance(endpoint, str) or " /" not in endpoint:
+        raise invalid_sim_input({"endpoint": ['must be "METHOD /path", e.g. "POST /bookings"']})
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1000:
+        raise invalid_sim_input({"count": ["must be an integer from 0 to 1000"]})
+    state = _state(request)
+    state.lost_answers[endpoint] = count
+    return {"lost_answers": dict(state.lost_answers)}
+
+
 @router.post("/tokens/expire")
 async def expire_tokens(request: Request) -> dict[str, int]:
     """Every access token expires now; refresh tokens stay valid."""

@@ -1,5 +1,9 @@
 """The front door of the simulated API: body cap, faults, token check, credits, request log.
 
+A lost answer (``/_sim/lost-answers``) is the fault a timeout hides: the call is carried out in
+full, then its answer waits ``timeout_seconds`` of the fault settings, so a client gives up on a
+change the account already holds.
+
 Every answer of an API route carries the credit headers (§2.3), refusals included; a call past
 the window's limit is refused with 429 ``{"success": false}`` and no Retry-After.
 """
@@ -85,6 +89,16 @@ class Gateway:
             error, charged = await self._screen(scope, size, cost)
             if error is not None:
                 await error.response()(scope, replay, send_metered)
+            elif state.takes_answer(endpoint):
+                held: list[Message] = []
+
+                async def hold(message: Message) -> None:
+                    held.append(message)
+
+                await self.app(scope, replay, hold)
+                await state.config.sleep(state.faults.settings.timeout_seconds)
+                for message in held:
+                    await send_metered(message)
             else:
                 await self.app(scope, replay, send_metered)
         finally:

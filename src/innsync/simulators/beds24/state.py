@@ -65,6 +65,9 @@ class SimulatorState:
         self.calendar: dict[tuple[int, date], dict[str, Any]] = {}
         self.bookings: dict[int, Booking] = {}
         self.deliveries: list[Delivery] = []
+        # "POST /bookings" -> how many of its next calls are carried out but answered only after
+        # the fault timeout: the client gives up on a change Beds24 has made (/_sim/lost-answers).
+        self.lost_answers: dict[str, int] = {}
         # §2.7 property.webhooks, per property; the start-up URL and header apply to each.
         self.webhooks: dict[int, dict[str, Any]] = {}
         if self.config.webhook_url is not None:
@@ -83,6 +86,14 @@ class SimulatorState:
         self.faults.settings = self.config.faults
         self.faults.reseed(self.config.seed)
         self.requests = RequestLog(self.config.request_log_size, self.config.logged_body_bytes)
+
+    def takes_answer(self, endpoint: str) -> bool:
+        """Whether this call's answer is to be lost (and one fewer is owed from now on)."""
+        owed = self.lost_answers.get(endpoint, 0)
+        if owed <= 0:
+            return False
+        self.lost_answers[endpoint] = owed - 1
+        return True
 
     def reseed_faults(self, seed: int) -> None:
         self.faults.reseed(seed)
