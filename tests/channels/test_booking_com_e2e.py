@@ -17,9 +17,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, select
 
+from innsync.channels.booking_com import BookingComAdapter
 from innsync.crypto import SecretBox
 from innsync.events import kinds
 from innsync.events.models import Event
+from innsync.inbox.models import PullCursor
 from innsync.xmlkit.parsing import attribute, parse_xml, path
 from tests.channels.booking_com_live import (
     HOTEL_ID,
@@ -243,6 +245,89 @@ def test_a_crash_between_storing_and_acknowledging_loses_and_duplicates_nothing(
         assert (item.status, item.ack_status) == ("applied", "done")
         assert live.queues()["counts"] == {"acknowledged": 1}
         assert schema_failures(live.transport.xml_documents()) == []
+
+
+class ProcessKilled(BaseException):
+    """Stands for SIGKILL: no handler catches it and nothing after it runs."""
+
+
+def test_a_process_killed_after_storing_and_before_acknowledging_restarts_cleanly(
+    committed: Engine, secret_box: SecretBox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with live_booking(committed, secret_box, response_tokens=True) as live:
+        reservation_id = live.book()
+
+        async def killed(adapter: BookingComAdapter, revision_id: str) -> None:
+            raise ProcessKilled
+
+        monkeypatch.setattr(BookingComAdapter, "acknowledge_revision", killed)
+        assert live.reconcile() == 1  # stored durably
+        with pytest.raises(ProcessKilled):  # applied and committed, killed as it acknowledges
+            live.process()
+        monkeypatch.undo()
+        assert live.queues()["counts"] == {"pending": 1}
+
+        live.restart()
+        live.clock.advance(20)
+        live.reconcile()  # still in Booking.com's queue: pulled again, stored nothing new
+        live.clock.advance(60)
+        live.process()
+
+        (stored,) = live.reservations()
+        assert stored.channel_booking_id == reservation_id
+        (item,) = live.items()
+        assert (item.status, item.ack_status) == ("applied", "done")
+        acks = [
+            e.status
+            for e in live.transport.exchanges
+            if e.method == "POST" and e.path.endswith("OTA_HotelResNotif")
+        ]
+        assert acks == [200]  # acknowledged once, with the new process's response token
+        assert live.queues()["counts"] == {"acknowledged": 1}
+        with live.sessions() as session:
+            created = session.scalars(
+                select(Event.id).where(Event.kind == kinds.RESERVATION_CREATED)
+            ).all()
+        assert len(created) == 1
+        assert schema_failures(live.transport.xml_documents()) == []
+
+
+def test_one_unreadable_reservation_is_kept_for_audit_and_the_others_go_through(
+    live: LiveBooking,
+) -> None:
+    good = [live.book(offset=10), live.book(room=1, offset=20)]
+    bad = live.book(room=2, offset=30, flaw="stay_reversed")  # schema-valid, impossible stay
+    good.append(live.book(offset=40))
+
+    assert live.reconcile() == 1
+    live.process()
+    assert {r.channel_booking_id for r in live.reservations()} == set(good)
+    (kept,) = [item for item in live.items() if item.status == "rejected"]
+    assert (kept.source, kept.ack_status) == ("pull", None)
+    assert bad in kept.reason
+    assert bad.encode() in kept.body  # the message as Booking.com sent it, for audit
+    # Pulled again and again: kept once, told once, and the pulls count as healthy.
+    for _ in range(5):
+        live.clock.advance(20)
+        live.reconcile()
+        live.process()
+    assert [item.status for item in live.items()].count("rejected") == 1
+    with live.sessions() as session:
+        told = list(
+            session.scalars(
+                select(Event.payload).where(Event.kind == kinds.CONNECTION_NEEDS_ATTENTION)
+            )
+        )
+        (cursor,) = session.scalars(select(PullCursor)).all()
+    assert [(payload["status"], payload["inbox_item_id"]) for payload in told] == [
+        ("unreadable_revision", kept.id)
+    ]
+    assert cursor.failures == 0
+    # The others are acknowledged; the unreadable one is left to Booking.com's e-mail to the
+    # hotel, innsync having told the PMS half an hour earlier.
+    pending = [entry for entry in live.queues()["data"] if entry["status"] == "pending"]
+    assert [entry["reservation_id"] for entry in pending] == [bad]
+    assert live.queues()["counts"] == {"acknowledged": len(good), "pending": 1}
 
 
 def test_no_reservation_reaches_the_email_fallback_with_20_percent_failed_calls(

@@ -31,7 +31,7 @@ from innsync.channels.booking_com.reservations import (
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.types import AvailabilityUpdate, RateUpdate, RateValues
 from innsync.stay_dates import DateRange
-from innsync.xmlkit.parsing import attribute, parse_xml, path
+from innsync.xmlkit.parsing import attribute, local_name, parse_xml, path
 from innsync.xmlkit.validation import opentravel_2015a
 
 TODAY = date(2030, 1, 7)
@@ -227,7 +227,7 @@ RESERVATION = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_a_pulled_cancellation_carries_every_field_innsync_keeps() -> None:
     root = parse_xml(RESERVATION)
     assert opentravel_2015a().errors(root) == []
-    (pulled,) = pulled_reservations(root, "modify", NOW)
+    (pulled,) = pulled_reservations(root, "modify", NOW).reservations
     revision = pulled.revision
     assert (pulled.reservation_id, pulled.response_token, pulled.hotel_code) == (
         "4000000123",
@@ -341,7 +341,7 @@ def test_token_answers_are_read_with_their_expiry() -> None:
     import base64
     import json
 
-    from innsync.channels.booking_com.tokens import MachineAccountBudget, credential_from_answer
+    from innsync.channels.booking_com.tokens import credential_from_answer
     from innsync.channels.errors import ChannelUnavailableError
 
     claims = (
@@ -355,13 +355,6 @@ def test_token_answers_are_read_with_their_expiry() -> None:
     for broken in ([], {"jwt": ""}, {"nothing": "here"}):
         with pytest.raises(ChannelUnavailableError):
             credential_from_answer(broken, NOW)
-    budget = MachineAccountBudget()
-    budget.spend("account", 1, NOW)
-    with pytest.raises(ChannelUnavailableError) as raised:
-        budget.spend("account", 1, NOW + timedelta(minutes=10))
-    assert raised.value.retry_after == 50 * 60
-    assert budget.spent("account", NOW) == 1
-    budget.spend("account", 1, NOW + timedelta(hours=1))
 
 
 def test_booking_coms_today_is_the_date_in_cet() -> None:
@@ -405,7 +398,7 @@ MINIMAL = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_a_sparse_reservation_is_read_with_what_it_has() -> None:
     root = parse_xml(MINIMAL)
     assert opentravel_2015a().errors(root) == []
-    (pulled,) = pulled_reservations(root, "new", NOW)
+    (pulled,) = pulled_reservations(root, "new", NOW).reservations
     revision = pulled.revision
     assert (revision.channel_booking_id, revision.currency) == ("4000000999", "CHF")
     assert revision.received_at == NOW  # no modification time: when it was read
@@ -432,14 +425,31 @@ def test_a_sparse_reservation_is_read_with_what_it_has() -> None:
         ),
         (MINIMAL.replace(b'ResID_Value="4000000999"', b'ResID_Value=""'), "without an id"),
         (MINIMAL.replace(b'<RoomType RoomTypeCode="R2"/>', b""), "without a room type"),
-        (MINIMAL.replace(b'Amount="15.00"', b'Amount="lots"'), "cannot read"),
+        (MINIMAL.replace(b'Amount="15.00"', b'Amount="lots"'), "ConversionSyntax"),
+        (
+            MINIMAL.replace(
+                b'Start="2030-03-01" End="2030-03-03"', b'Start="2030-03-03" End="2030-03-01"'
+            ),
+            "must be after its start",
+        ),
     ],
 )
-def test_a_reservation_innsync_cannot_read_fails_the_pull(body: bytes, reason: str) -> None:
+def test_a_reservation_innsync_cannot_read_is_handed_back_for_audit(
+    body: bytes, reason: str
+) -> None:
     from innsync.channels.errors import ChannelUnavailableError
 
-    with pytest.raises(ChannelUnavailableError, match=reason):
-        pulled_reservations(parse_xml(body), "new", NOW)
+    pulled = pulled_reservations(parse_xml(body), "new", NOW)
+    assert pulled.reservations == []
+    ((message, hotel),) = pulled.unreadable
+    assert reason in message.reason
+    assert message.reason.startswith("Booking.com sent ")
+    assert local_name(parse_xml(message.body)) == "HotelReservation"  # the message as sent
+    assert hotel is None
+    # Pulled again (the queue repeats it): the same key, so it is kept and reported once.
+    ((again, _),) = pulled_reservations(parse_xml(body), "new", NOW).unreadable
+    assert again.key == message.key
+    # A document that is not the queue's still fails the whole pull.
     with pytest.raises(ChannelUnavailableError, match="not OTA_HotelResModifyNotifRQ"):
         pulled_reservations(parse_xml(MINIMAL), "modify", NOW)
 

@@ -558,6 +558,21 @@ class ChannelNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableMessage:
+    """A pulled message that cannot be a booking revision (impossible values, missing parts).
+
+    Kept for audit and shown to a person instead of failing the whole pull: the other
+    messages of the page are stored and acknowledged as usual.
+    """
+
+    key: str
+    """The same for every pull of the same message, so it is kept and reported once."""
+    body: bytes
+    """The message as the channel sent it."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RevisionPage:
     """A page of pulled revisions and the cursor to pull the next one from."""
 
@@ -565,6 +580,8 @@ class RevisionPage:
     next_cursor: str | None
     has_more: bool = False
     """More revisions wait behind this page: pull again now rather than at the next pass."""
+    unreadable: tuple[UnreadableMessage, ...] = ()
+    """Messages of the page innsync cannot read (see :class:`UnreadableMessage`)."""
 
 
 # Provisioning: innsync's description of a hotel, and what a channel holds of it.

@@ -4,7 +4,8 @@ Webhooks are fast but may be lost, late or out of order; the channel's own list 
 (a feed of unacknowledged revisions, a ``modifiedFrom`` query) is the truth. Each pass claims
 the connections whose turn has come, pulls their pages and keeps every revision in the same
 inbox as webhooks (``inbox.service.store_pulled``: once per revision id), where the processor
-applies it once whichever way it came.
+applies it once whichever way it came. A message the adapter cannot read is kept as a rejected
+item (once) and raises ``connection.needs_attention``, without holding back the others.
 
 A page and the cursor after it are committed together, so the cursor never moves past a
 revision that is not stored. A failing channel is retried with backoff; a connection whose
@@ -31,7 +32,7 @@ from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
-from innsync.inbox.service import store_pulled
+from innsync.inbox.service import store_pulled, store_unreadable
 from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,12 @@ async def _pull_connection(
             page = await adapter.pull_revisions(cursor)
             with transaction(sessions) as session:
                 stored += store_pulled(session, connection, page.revisions, clock())
+                # A message innsync cannot read is kept and shown to a person once; the rest
+                # of the page goes on (and is acknowledged) as usual.
+                for item in store_unreadable(session, connection, page.unreadable, clock()):
+                    report_needs_attention(
+                        session, connection, "unreadable_revision", item.reason, item.id
+                    )
                 row = session.get_one(PullCursor, connection.id, with_for_update=True)
                 row.cursor = cursor = page.next_cursor
             if not page.has_more:
