@@ -114,13 +114,35 @@ def test_rate_restrictions_go_to_avail_notif_and_prices_to_rate_amount_notif() -
     assert amounts == [("12050", "2", None), ("9500", "2", "1")]
 
 
-def test_a_restriction_booking_com_cannot_hold_marks_the_entry_unsent() -> None:
-    update = RateUpdate(
-        "R1", "P1", DateRange(TODAY, TODAY + timedelta(days=1)), RateValues(min_advance=3)
-    )
-    planned = plan_availability((update,), TODAY)
-    assert planned.partly_unsent == {0}
+def test_a_restriction_booking_com_cannot_hold_is_refused_with_the_reason() -> None:
+    from innsync.channels.booking_com import BOOKING_COM_LIMITS
+    from innsync.channels.booking_com.mapping import CANNOT_CARRY, SENT_RATE_FIELDS
+    from innsync.channels.types import RATE_FIELDS
+
+    stay = DateRange(TODAY, TODAY + timedelta(days=1))
+    only = RateUpdate("R1", "P1", stay, RateValues(min_advance=3))
+    planned = plan_availability((only,), TODAY)
     assert avail_notif("77", planned, STAMP) is None
+    (result,) = entry_results(1, [], [planned])
+    assert (result.accepted, result.sent) == (False, False)
+    assert result.reason is not None
+    assert result.reason.startswith("min_advance 3 not sent: Booking.com has no such restriction")
+
+    # With values Booking.com holds: those are sent, the entry is still refused, not dropped.
+    mixed = RateUpdate("R1", "P1", stay, RateValues(min_stay_arrival=2, min_stay_through=3))
+    planned = plan_availability((mixed,), TODAY)
+    assert avail_notif("77", planned, STAMP) is not None
+    assert planned.refused[0].startswith("min_stay_through 3 not sent")
+    # Off values need no message and are no refusal (innsync states every restriction).
+    off = RateUpdate("R1", "P1", stay, RateValues(min_stay_through=1, min_advance=0, max_stay=9))
+    assert plan_availability((off,), TODAY).refused == {}
+
+    # The ARI write is told at once, through the declared value constraints.
+    assert BOOKING_COM_LIMITS.values.problems(RateValues(max_advance=30)) == [
+        "max_advance 30 cannot be sent: the channel has no such restriction"
+    ]
+    # Every field innsync has is either carried or declared as not carried: none is dropped.
+    assert set(RATE_FIELDS) == SENT_RATE_FIELDS | {name for name, _ in CANNOT_CARRY}
 
 
 def test_a_price_finer_than_the_decimal_places_is_refused_unsent() -> None:

@@ -253,6 +253,9 @@ class ValueConstraints:
     """Prices with more decimal places are refused (innsync never rounds a price on the way)."""
     max_min_stay: int | None = None
     max_max_stay: int | None = None
+    cannot_carry: tuple[tuple[str, int], ...] = ()
+    """Restrictions the channel has no way to hold, each with its "off" value: any other value
+    is never sent (Booking.com's ``min_stay_through``), which the write is told."""
 
     def problems(self, values: RateValues) -> list[str]:
         """Why the channel would refuse ``values``; empty when it would take them."""
@@ -283,6 +286,10 @@ class ValueConstraints:
             found.append(
                 f"max_stay {values.max_stay} is above the channel's maximum {self.max_max_stay}"
             )
+        for name, off in self.cannot_carry:
+            value = getattr(values, name)
+            if value is not None and value != off:
+                found.append(f"{name} {value} cannot be sent: the channel has no such restriction")
         return found
 
 

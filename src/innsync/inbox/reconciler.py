@@ -45,7 +45,8 @@ PULL_LEASE = timedelta(seconds=120)
 MAX_PAGES_PER_TURN = 20
 NOT_PULLING = timedelta(days=1)
 FIRST_RETRY = timedelta(seconds=10)
-# After this many failed turns in a row a person is told (once); the retries go on.
+# After this many failed turns in a row a person is told (once); the retries go on. An adapter
+# may choose its own (``pull_attention_after``) when its channel punishes missed pulls.
 ATTENTION_AFTER = 5
 # Connections pulled at the same time by one pass.
 CONCURRENCY = 8
@@ -80,7 +81,7 @@ async def pull_due(
                 logger.error(
                     "pulling failed", exc_info=exc, extra={"connection_id": str(connection.id)}
                 )
-                _failed(sessions, connection, exc, clock())
+                _failed(sessions, connection, exc, clock(), _attention_after(adapter))
 
     await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
     return len(claimed)
@@ -165,7 +166,7 @@ async def _pull_connection(
         _schedule(sessions, connection.id, clock() + interval)
         return
     except ChannelError as exc:
-        _failed(sessions, connection, exc, clock())
+        _failed(sessions, connection, exc, clock(), _attention_after(adapter))
         return
     now = clock()
     with transaction(sessions) as session:
@@ -184,8 +185,21 @@ def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: d
         session.get_one(PullCursor, connection_id, with_for_update=True).next_pull_at = when
 
 
+def _attention_after(adapter: ChannelAdapter) -> int:
+    """The adapter's own threshold, when its channel needs one (Booking.com's e-mail fallback
+    after 30 minutes of missed pulls), else :data:`ATTENTION_AFTER`."""
+    chosen = getattr(adapter, "pull_attention_after", None)
+    if isinstance(chosen, int) and not isinstance(chosen, bool) and chosen >= 1:
+        return chosen
+    return ATTENTION_AFTER
+
+
 def _failed(
-    sessions: sessionmaker[Session], connection: Connection, error: Exception, now: datetime
+    sessions: sessionmaker[Session],
+    connection: Connection,
+    error: Exception,
+    now: datetime,
+    attention_after: int = ATTENTION_AFTER,
 ) -> None:
     with transaction(sessions) as session:
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
@@ -200,7 +214,7 @@ def _failed(
         # A channel may say a person must look at once (an iCal feed answering 404 or HTML, or
         # held for review): told on the first failure instead of the fifth.
         now_please = getattr(error, "needs_attention_now", False) is True and row.failures == 1
-        if row.failures == ATTENTION_AFTER or now_please:
+        if row.failures == attention_after or now_please:
             report_needs_attention(
                 session,
                 connection,

@@ -24,6 +24,7 @@ from innsync.channels.booking_com.client import (
 )
 from innsync.channels.booking_com.config import BookingComConfig
 from innsync.channels.booking_com.mapping import (
+    CANNOT_CARRY,
     MessageStamp,
     Planned,
     avail_notif,
@@ -77,8 +78,11 @@ BOOKING_COM_LIMITS = ChannelLimits(
     # [UNCONFIRMED] whether a BaseByGuestAmts list replaces the occupancies it leaves out:
     # innsync sends the whole list.
     accepts_partial_occupancy_prices=False,
-    # §3.1: amounts go as minor units with DecimalPlaces (2 for EUR, the default currency).
-    values=ValueConstraints(min_price=Decimal("0.01"), price_decimal_places=2),
+    # §3.1: amounts go as minor units with DecimalPlaces (2 for EUR, the default currency);
+    # min_stay_through and the advance-booking windows have no element in the notes.
+    values=ValueConstraints(
+        min_price=Decimal("0.01"), price_decimal_places=2, cannot_carry=CANNOT_CARRY
+    ),
     # §3.1 Rules: a day back (CET) is still accepted, so no margin before midnight is needed.
     today_margin_seconds=0.0,
 )
@@ -117,6 +121,11 @@ class BookingComAdapter:
     @property
     def pull_interval_seconds(self) -> float:
         return self.config.pull_interval_seconds
+
+    @property
+    def pull_attention_after(self) -> int:
+        """Failed pulls in a row before the PMS is told, well before the e-mail fallback."""
+        return self.config.attention_after_failed_pulls
 
     async def test_connection(self) -> None:
         """Exchange a token and read the new-reservation queue of the hotel (§3.1).
