@@ -347,7 +347,8 @@ def live_booking(
     **sim_options: Any,
 ) -> Iterator[LiveBooking]:
     """The simulator serving on a loopback port and the hotel mapped to it; the connection's
-    config takes ``connection_options``, the simulator's ``sim_options``."""
+    config takes ``connection_options``, the simulator's ``sim_options``. On a normal exit every
+    XML document exchanged is validated against the OpenTravel 2015A schemas."""
     sessions = session_factory(engine)
     clock = Clock()
     app = create_app(
@@ -365,7 +366,7 @@ def live_booking(
         tenant_id, property_id, rooms, plans, connection_id = _create_hotel(
             sessions, box, sim_url, connection_options or {}
         )
-        yield LiveBooking(
+        live = LiveBooking(
             sessions,
             box,
             clock,
@@ -377,3 +378,10 @@ def live_booking(
             plans,
             connection_id,
         )
+        yield live
+        # Zero messages of any end-to-end run fail schema validation (the issue's evidence):
+        # what the adapter sent and the simulator returned, and what the simulator received.
+        documents = live.transport.xml_documents()
+        assert schema_failures(documents) == []
+        assert live.counters()["schema_failures"] == 0
+        print(f"OpenTravel 2015A: {len(documents)} XML documents validated, 0 failures")  # noqa: T201
