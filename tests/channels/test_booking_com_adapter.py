@@ -177,7 +177,7 @@ def test_no_more_than_30_tokens_an_hour_even_when_every_token_is_revoked(side: S
 OTHER_HOTEL = HotelSetup("7654321", (RoomSetup("765432101", ("8001",)),))
 
 
-@pytest.mark.backends("sqlite", "postgresql")
+@pytest.mark.backends("sqlite", "postgresql", "mariadb")
 def test_two_processes_serving_two_hotels_of_one_machine_account_keep_its_hourly_cap(
     committed: Engine, secret_box: SecretBox
 ) -> None:
