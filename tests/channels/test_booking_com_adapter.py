@@ -196,6 +196,12 @@ def test_two_processes_serving_two_hotels_of_one_machine_account_keep_its_hourly
 
     side.run(all_at_once)  # four connections needing a token at the same moment
     assert side.sim("GET", "/counters")["tokens_issued"] == 1
+    # A connection naming the client id with a wrong secret is refused by Booking.com and
+    # spends none of the account's cap, however often it tries.
+    impostor = side.adapter(accounts=processes[0], client_secret=SecretStr("guessed"))
+    for _ in range(side.config.tokens_per_hour):
+        with pytest.raises(ChannelAuthError):
+            side.run(impostor.test_connection)
 
     refusals: list[ChannelUnavailableError] = []
     turns = 35
@@ -219,7 +225,12 @@ def test_two_processes_serving_two_hotels_of_one_machine_account_keep_its_hourly
     # Stored by digest and encrypted: neither the client id, the secret nor a token readable.
     with sessions() as session:
         rows = session.scalars(select(ChannelAccountCredential)).all()
-    assert sorted(row.name for row in rows) == ["access", "exchanges"]
+    # The account's token, the impostor's (never issued) and the account's exchange count.
+    assert sorted((row.name, row.secret_encrypted is None) for row in rows) == [
+        ("access", False),
+        ("access", True),
+        ("exchanges", True),
+    ]
     tokens = set(side.app.state.simulator.tokens)
     for row in rows:
         stored = f"{row.account_key} {row.secret_encrypted} {row.issued}"
@@ -228,12 +239,18 @@ def test_two_processes_serving_two_hotels_of_one_machine_account_keep_its_hourly
         assert not any(token in stored for token in tokens)
 
 
-def test_a_wrong_secret_never_borrows_the_machine_accounts_token(side: Side) -> None:
-    side.run(side.adapter().test_connection)
+def test_a_wrong_secret_never_borrows_the_machine_accounts_token_nor_spends_its_cap(
+    side: Side,
+) -> None:
+    adapter = side.adapter()
+    side.run(adapter.test_connection)
     impostor = side.adapter(client_secret=SecretStr("guessed"))
-    with pytest.raises(ChannelAuthError):  # its own exchange, refused by Booking.com
-        side.run(impostor.test_connection)
-    assert side.sim("GET", "/counters")["tokens_issued"] == 1
+    for _ in range(side.config.tokens_per_hour):
+        with pytest.raises(ChannelAuthError):  # its own exchange, refused by Booking.com
+            side.run(impostor.test_connection)
+    side.app.state.simulator.tokens.clear()
+    side.run(adapter.test_connection)  # the account still has 29 exchanges this hour
+    assert side.sim("GET", "/counters")["tokens_issued"] == 2
 
 
 def test_a_revoked_token_is_renewed_once_and_the_call_goes_through(side: Side) -> None:

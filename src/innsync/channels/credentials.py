@@ -152,6 +152,11 @@ class AccountCredentialStore(CredentialStore, Protocol):
         before it, count nothing and raise ``ChannelUnavailableError`` with the wait."""
         ...
 
+    async def refund(self, name: str, at: datetime) -> None:
+        """Take back the issue counted at ``at``: the channel issued nothing (it refused the
+        credentials), so it does not count against the account."""
+        ...
+
 
 AccountCredentials = Callable[[str], AccountCredentialStore]
 """The store of the account a key names (the adapter derives the key; never a secret)."""
@@ -179,6 +184,12 @@ class InMemoryAccountCredentialStore(InMemoryCredentialStore):
             issued = [moment for moment in self._issued.get(name, []) if moment > now - window]
             refuse_past_cap(issued, cap, window, now)
             self._issued[name] = [*issued, now]
+
+    async def refund(self, name: str, at: datetime) -> None:
+        async with self._locks.setdefault(f"spend {name}", asyncio.Lock()):
+            issued = self._issued.get(name, [])
+            if at in issued:
+                issued.remove(at)
 
 
 class InMemoryAccountCredentials:

@@ -310,6 +310,28 @@ class DatabaseAccountCredentialStore(_LeasedStore):
     async def spend(self, name: str, cap: int, window: timedelta, now: datetime) -> None:
         """Count one issue under the row's lease, so two processes never both take the last
         one of the cap; refused (nothing counted) when ``cap`` were issued in the window."""
+        since = (now - window).timestamp()
+
+        def counted(issued: list[float]) -> list[float]:
+            recent = [moment for moment in issued if moment > since]
+            refuse_past_cap([datetime.fromtimestamp(m, UTC) for m in recent], cap, window, now)
+            return [*recent, now.timestamp()]
+
+        await self._rewrite_issued(name, counted)
+
+    async def refund(self, name: str, at: datetime) -> None:
+        def taken_back(issued: list[float]) -> list[float]:
+            kept = list(issued)
+            if at.timestamp() in kept:
+                kept.remove(at.timestamp())
+            return kept
+
+        await self._rewrite_issued(name, taken_back)
+
+    async def _rewrite_issued(
+        self, name: str, rewrite: Callable[[list[float]], list[float]]
+    ) -> None:
+        """Replace the row's issue list with ``rewrite`` of it, under the row's lease."""
         self._ensure_row(name)
         deadline = self._now() + MAX_WAIT
         while not self._take_lease(name):
@@ -318,18 +340,14 @@ class DatabaseAccountCredentialStore(_LeasedStore):
             with transaction(self._sessions) as session:
                 row = session.scalar(select(ChannelAccountCredential).where(self._key(name)))
                 assert row is not None  # _ensure_row made it; rows are never deleted
-                since = (now - window).timestamp()
-                issued = [moment for moment in json.loads(row.issued or "[]") if moment > since]
-                refuse_past_cap(
-                    [datetime.fromtimestamp(moment, UTC) for moment in issued], cap, window, now
-                )
-                counted = session.execute(
+                issued = rewrite(json.loads(row.issued or "[]"))
+                written = session.execute(
                     update(ChannelAccountCredential)
                     .where(self._key(name), self._held(self._now()))
-                    .values(issued=json.dumps([*issued, now.timestamp()]))
+                    .values(issued=json.dumps(issued))
                     .execution_options(synchronize_session=False)
                 )
-                if getattr(counted, "rowcount", 0) != 1:
+                if getattr(written, "rowcount", 0) != 1:
                     raise ChannelUnavailableError(
                         "the channel account's issue count could not be kept; retrying later",
                         retry_after=1.0,

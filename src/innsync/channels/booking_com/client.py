@@ -114,18 +114,23 @@ class BookingComClient:
         # exchanges while the others wait for its token; counted first, so the cap holds even
         # when the exchange fails.
         del current
-        await self._exchanges.spend(
-            EXCHANGES, self.config.tokens_per_hour, BUDGET_WINDOW, self._now()
-        )
-        answer = await self._auth.json(
-            "POST",
-            "",
-            body={
-                "client_id": self.config.client_id,
-                "client_secret": self.config.client_secret.get_secret_value(),
-            },
-            authenticated=False,
-        )
+        asked_at = self._now()
+        await self._exchanges.spend(EXCHANGES, self.config.tokens_per_hour, BUDGET_WINDOW, asked_at)
+        try:
+            answer = await self._auth.json(
+                "POST",
+                "",
+                body={
+                    "client_id": self.config.client_id,
+                    "client_secret": self.config.client_secret.get_secret_value(),
+                },
+                authenticated=False,
+            )
+        except ChannelAuthError:
+            # Refused credentials get no token and spend none of the account's cap: a
+            # connection naming the client id with a wrong secret cannot use it up.
+            await self._exchanges.refund(EXCHANGES, asked_at)
+            raise
         return credential_from_answer(answer, self._now())
 
     async def _bearer(self) -> dict[str, str]:
