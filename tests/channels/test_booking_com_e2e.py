@@ -9,10 +9,16 @@ exchanged validates against the OpenTravel 2015A schemas.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -20,7 +26,7 @@ from sqlalchemy import Engine, select
 from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
 from innsync.connections import service as connections
 from innsync.connections.schemas import MappingsWrite, RatePlanMappingIn, RoomTypeMappingIn
-from innsync.crypto import SecretBox
+from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import transaction
 from innsync.errors import InvalidInputError
 from innsync.events import kinds
@@ -38,6 +44,10 @@ from tests.channels.booking_com_live import (
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 OTA = "http://www.opentravel.org/OTA/2003/05"
+REPO = Path(__file__).resolve().parents[2]
+# Past the reconciler's (120 s), the processor's (120 s) and the acknowledgement's (30 s)
+# leases a killed process left behind.
+AFTER_LEASES = 300
 
 
 @pytest.fixture
@@ -316,6 +326,61 @@ def test_a_process_killed_after_storing_and_before_acknowledging_restarts_cleanl
             ).all()
         assert len(created) == 1
         assert schema_failures(live.transport.xml_documents()) == []
+
+
+def run_worker(engine: Engine, key: str, crash_at: str, offset: float) -> int:
+    """``tests.channels.booking_com_crash_worker`` in its own process; its exit code."""
+    url = engine.url.render_as_string(hide_password=False)
+    module = "tests.channels.booking_com_crash_worker"
+    finished = subprocess.run(
+        [sys.executable, "-m", module, url, key, crash_at, str(offset)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO / "src"), str(REPO)))},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if finished.returncode not in (0, -signal.SIGKILL):
+        raise AssertionError(finished.stderr.decode()[-2000:])
+    return finished.returncode
+
+
+def test_sigkill_after_storing_and_after_applying_loses_and_duplicates_nothing(
+    committed: Engine,
+) -> None:
+    key = generate_key()
+    with live_booking(committed, SecretBox([key])) as live:
+        made = [live.book(room=n, offset=10 + n) for n in range(3)]
+
+        # Killed right after the pull's revisions were committed to the inbox.
+        assert run_worker(committed, key, "stored", 0) == -signal.SIGKILL
+        assert [item.status for item in live.items()] == ["pending"] * 3
+        assert live.reservations() == []
+        # Restarted past the leases, killed again as it acknowledges the first it applied.
+        assert run_worker(committed, key, "ack", AFTER_LEASES) == -signal.SIGKILL
+        states = Counter((i.status, i.ack_status) for i in live.items())
+        assert states == Counter({("applied", "due"): 1, ("pending", None): 2})
+        assert len(live.reservations()) == 1
+        assert live.queues()["counts"] == {"pending": 3}  # nothing acknowledged yet
+        # Restarted once more: each reservation applied once and acknowledged once.
+        assert run_worker(committed, key, "none", 2 * AFTER_LEASES) == 0
+
+        assert sorted(r.channel_booking_id for r in live.reservations()) == sorted(made)
+        assert {(i.status, i.ack_status) for i in live.items()} == {("applied", "done")}
+        assert len(live.items()) == 3
+        assert live.queues()["counts"] == {"acknowledged": 3}
+        requests = live.sim.get("/_sim/requests").json()["data"]
+        acks = [
+            row
+            for row in requests
+            if row["method"] == "POST" and row["path"].endswith("OTA_HotelResNotif")
+        ]
+        assert [row["status"] for row in acks] == [200] * 3
+        with live.sessions() as session:
+            created = session.scalars(
+                select(Event.id).where(Event.kind == kinds.RESERVATION_CREATED)
+            ).all()
+        assert len(created) == 3
 
 
 def test_one_unreadable_reservation_is_kept_for_audit_and_the_others_go_through(
