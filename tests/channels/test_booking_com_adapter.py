@@ -14,13 +14,16 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import Engine, select
 
 from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
 from innsync.channels.booking_com.reservations import ResponseTokens
-from innsync.channels.booking_com.tokens import MachineAccountBudget
-from innsync.channels.credentials import InMemoryCredentialStore
+from innsync.channels.credentials import AccountCredentials, InMemoryAccountCredentials
 from innsync.channels.errors import ChannelAuthError, ChannelRejectedError, ChannelUnavailableError
 from innsync.channels.types import AvailabilityUpdate, PushRequest
+from innsync.connections.credentials import ChannelAccountCredential, DatabaseAccountCredentials
+from innsync.crypto import SecretBox
+from innsync.db.engine import session_factory
 from innsync.simulators.booking_com import HotelSetup, RoomSetup, SimulatorConfig, create_app
 from innsync.simulators.booking_com.config import DEFAULT_HOTELS
 from innsync.stay_dates import DateRange
@@ -70,7 +73,7 @@ class Side:
         )
         self.recorder = Recorder(self.app)
         self.http = httpx.AsyncClient(transport=self.recorder)
-        self.budget = MachineAccountBudget()
+        self.accounts = InMemoryAccountCredentials()
         self.tokens = ResponseTokens()
         self.config = BookingComConfig(
             hotel_id=HOTEL,
@@ -81,14 +84,19 @@ class Side:
             reservations_url="http://sim",
         )
 
-    def adapter(self, *, tokens: ResponseTokens | None = None, **changes: Any) -> BookingComAdapter:
+    def adapter(
+        self,
+        *,
+        tokens: ResponseTokens | None = None,
+        accounts: AccountCredentials | None = None,
+        **changes: Any,
+    ) -> BookingComAdapter:
         config = self.config.model_copy(update=changes)
         return BookingComAdapter(
             config,
             self.http,
-            credentials=InMemoryCredentialStore(),
             now=self.clock,
-            budget=self.budget,
+            accounts=accounts or self.accounts,
             response_tokens=tokens or self.tokens,
         )
 
@@ -164,6 +172,85 @@ def test_no_more_than_30_tokens_an_hour_even_when_every_token_is_revoked(side: S
     side.clock.advance(3601)
     side.run(adapter.test_connection)
     assert side.sim("GET", "/counters")["tokens_issued"] == 31
+
+
+OTHER_HOTEL = HotelSetup("7654321", (RoomSetup("765432101", ("8001",)),))
+
+
+@pytest.mark.backends("sqlite", "postgresql", "mariadb")
+def test_two_processes_serving_two_hotels_of_one_machine_account_keep_its_hourly_cap(
+    committed: Engine, secret_box: SecretBox
+) -> None:
+    side = Side(hotels=(*DEFAULT_HOTELS, OTHER_HOTEL))
+    sessions = session_factory(committed)
+    # Two processes on one database: each builds its own stores (its own lease holder).
+    processes = [DatabaseAccountCredentials(sessions, secret_box, now=side.clock) for _ in "ab"]
+    adapters = [
+        side.adapter(accounts=process, hotel_id=hotel)
+        for process in processes
+        for hotel in (HOTEL, OTHER_HOTEL.hotel_id)
+    ]
+
+    async def all_at_once() -> None:
+        await asyncio.gather(*(adapter.test_connection() for adapter in adapters))
+
+    side.run(all_at_once)  # four connections needing a token at the same moment
+    assert side.sim("GET", "/counters")["tokens_issued"] == 1
+    # A connection naming the client id with a wrong secret is refused by Booking.com and
+    # spends none of the account's cap, however often it tries.
+    impostor = side.adapter(accounts=processes[0], client_secret=SecretStr("guessed"))
+    for _ in range(side.config.tokens_per_hour):
+        with pytest.raises(ChannelAuthError):
+            side.run(impostor.test_connection)
+
+    refusals: list[ChannelUnavailableError] = []
+    turns = 35
+    for _ in range(turns):
+        side.app.state.simulator.tokens.clear()  # Booking.com revokes the token: renew
+        for adapter in adapters:
+            try:
+                side.run(adapter.test_connection)
+            except ChannelUnavailableError as exc:
+                refusals.append(exc)
+    counters = side.sim("GET", "/counters")
+    cap = side.config.tokens_per_hour
+    # One exchange a turn serves the four connections, until the cap: then all four wait.
+    assert (counters["tokens_issued"], counters["tokens_refused"]) == (cap, 0)
+    assert len(refusals) == (turns - (cap - 1)) * len(adapters)
+    assert all(0 < (exc.retry_after or 0) <= 3600 for exc in refusals)
+    side.clock.advance(3601)
+    side.run(adapters[0].test_connection)
+    assert side.sim("GET", "/counters")["tokens_issued"] == cap + 1
+
+    # Stored by digest and encrypted: neither the client id, the secret nor a token readable.
+    with sessions() as session:
+        rows = session.scalars(select(ChannelAccountCredential)).all()
+    # The account's token, the impostor's (never issued) and the account's exchange count.
+    assert sorted((row.name, row.secret_encrypted is None) for row in rows) == [
+        ("access", False),
+        ("access", True),
+        ("exchanges", True),
+    ]
+    tokens = set(side.app.state.simulator.tokens)
+    for row in rows:
+        stored = f"{row.account_key} {row.secret_encrypted} {row.issued}"
+        assert side.config.client_id not in stored
+        assert side.config.client_secret.get_secret_value() not in stored
+        assert not any(token in stored for token in tokens)
+
+
+def test_a_wrong_secret_never_borrows_the_machine_accounts_token_nor_spends_its_cap(
+    side: Side,
+) -> None:
+    adapter = side.adapter()
+    side.run(adapter.test_connection)
+    impostor = side.adapter(client_secret=SecretStr("guessed"))
+    for _ in range(side.config.tokens_per_hour):
+        with pytest.raises(ChannelAuthError):  # its own exchange, refused by Booking.com
+            side.run(impostor.test_connection)
+    side.app.state.simulator.tokens.clear()
+    side.run(adapter.test_connection)  # the account still has 29 exchanges this hour
+    assert side.sim("GET", "/counters")["tokens_issued"] == 2
 
 
 def test_a_revoked_token_is_renewed_once_and_the_call_goes_through(side: Side) -> None:

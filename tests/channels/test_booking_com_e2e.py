@@ -9,17 +9,29 @@ exchanged validates against the OpenTravel 2015A schemas.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from innsync.crypto import SecretBox
+from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
+from innsync.connections import service as connections
+from innsync.connections.schemas import MappingsWrite, RatePlanMappingIn, RoomTypeMappingIn
+from innsync.crypto import SecretBox, generate_key
+from innsync.db.engine import transaction
+from innsync.errors import InvalidInputError
 from innsync.events import kinds
 from innsync.events.models import Event
+from innsync.inbox.models import PullCursor
 from innsync.xmlkit.parsing import attribute, parse_xml, path
 from tests.channels.booking_com_live import (
     HOTEL_ID,
@@ -32,15 +44,16 @@ from tests.channels.booking_com_live import (
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 OTA = "http://www.opentravel.org/OTA/2003/05"
+REPO = Path(__file__).resolve().parents[2]
+# Past the reconciler's (120 s), the processor's (120 s) and the acknowledgement's (30 s)
+# leases a killed process left behind.
+AFTER_LEASES = 300
 
 
 @pytest.fixture
 def live(committed: Engine, secret_box: SecretBox) -> Iterator[LiveBooking]:
     with live_booking(committed, secret_box) as running:
-        yield running
-        # Zero messages in the suite fail schema validation (the issue's evidence).
-        assert schema_failures(running.transport.xml_documents()) == []
-        assert running.counters()["schema_failures"] == 0
+        yield running  # live_booking validates every XML document exchanged on exit
 
 
 def seed_ari(live: LiveBooking) -> None:
@@ -174,6 +187,31 @@ def test_one_change_after_the_full_sync_is_one_request(live: LiveBooking) -> Non
     assert held[live.day(20).isoformat()] == {"default": "111.00"}
 
 
+def test_a_rate_sold_on_two_rooms_is_refused_at_mapping_time(live: LiveBooking) -> None:
+    # Booking.com rate ids are the hotel's; innsync maps a code to one rate plan of one room
+    # (CHECKLIST rate_plan_codes): the second mapping is refused with the reason, not dropped.
+    with pytest.raises(InvalidInputError) as refused, transaction(live.sessions) as session:
+        connections.set_mappings(
+            session,
+            live.tenant_id,
+            live.connection_id,
+            MappingsWrite(
+                room_types=[
+                    RoomTypeMappingIn(room_type_id=room, channel_code=code)
+                    for room, code in zip(live.room_type_ids, ROOMS, strict=True)
+                ],
+                rate_plans=[
+                    RatePlanMappingIn(rate_plan_id=live.rate_plan_ids[0], channel_code=RATES[0]),
+                    RatePlanMappingIn(rate_plan_id=live.rate_plan_ids[2], channel_code=RATES[0]),
+                ],
+            ),
+        )
+    assert refused.value.status == 422
+    assert [(p.pointer, p.detail) for p in refused.value.problems] == [
+        ("/rate_plans/1/channel_code", f"code '{RATES[0]}' is already mapped at /rate_plans/0")
+    ]
+
+
 def test_new_modified_and_cancelled_are_applied_once_and_acknowledged(live: LiveBooking) -> None:
     reservation_id = live.book(nights=2)
     assert live.reconcile() == 1
@@ -245,6 +283,144 @@ def test_a_crash_between_storing_and_acknowledging_loses_and_duplicates_nothing(
         assert schema_failures(live.transport.xml_documents()) == []
 
 
+class ProcessKilled(BaseException):
+    """Stands for SIGKILL: no handler catches it and nothing after it runs."""
+
+
+def test_a_process_killed_after_storing_and_before_acknowledging_restarts_cleanly(
+    committed: Engine, secret_box: SecretBox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with live_booking(committed, secret_box, response_tokens=True) as live:
+        reservation_id = live.book()
+
+        async def killed(adapter: BookingComAdapter, revision_id: str) -> None:
+            raise ProcessKilled
+
+        monkeypatch.setattr(BookingComAdapter, "acknowledge_revision", killed)
+        assert live.reconcile() == 1  # stored durably
+        with pytest.raises(ProcessKilled):  # applied and committed, killed as it acknowledges
+            live.process()
+        monkeypatch.undo()
+        assert live.queues()["counts"] == {"pending": 1}
+
+        live.restart()
+        live.clock.advance(20)
+        live.reconcile()  # still in Booking.com's queue: pulled again, stored nothing new
+        live.clock.advance(60)
+        live.process()
+
+        (stored,) = live.reservations()
+        assert stored.channel_booking_id == reservation_id
+        (item,) = live.items()
+        assert (item.status, item.ack_status) == ("applied", "done")
+        acks = [
+            e.status
+            for e in live.transport.exchanges
+            if e.method == "POST" and e.path.endswith("OTA_HotelResNotif")
+        ]
+        assert acks == [200]  # acknowledged once, with the new process's response token
+        assert live.queues()["counts"] == {"acknowledged": 1}
+        with live.sessions() as session:
+            created = session.scalars(
+                select(Event.id).where(Event.kind == kinds.RESERVATION_CREATED)
+            ).all()
+        assert len(created) == 1
+        assert schema_failures(live.transport.xml_documents()) == []
+
+
+def run_worker(engine: Engine, key: str, crash_at: str, offset: float) -> int:
+    """``tests.channels.booking_com_crash_worker`` in its own process; its exit code."""
+    url = engine.url.render_as_string(hide_password=False)
+    module = "tests.channels.booking_com_crash_worker"
+    finished = subprocess.run(
+        [sys.executable, "-m", module, url, key, crash_at, str(offset)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO / "src"), str(REPO)))},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if finished.returncode not in (0, -signal.SIGKILL):
+        raise AssertionError(finished.stderr.decode()[-2000:])
+    return finished.returncode
+
+
+def test_sigkill_after_storing_and_after_applying_loses_and_duplicates_nothing(
+    committed: Engine,
+) -> None:
+    key = generate_key()
+    with live_booking(committed, SecretBox([key])) as live:
+        made = [live.book(room=n, offset=10 + n) for n in range(3)]
+
+        # Killed right after the pull's revisions were committed to the inbox.
+        assert run_worker(committed, key, "stored", 0) == -signal.SIGKILL
+        assert [item.status for item in live.items()] == ["pending"] * 3
+        assert live.reservations() == []
+        # Restarted past the leases, killed again as it acknowledges the first it applied.
+        assert run_worker(committed, key, "ack", AFTER_LEASES) == -signal.SIGKILL
+        states = Counter((i.status, i.ack_status) for i in live.items())
+        assert states == Counter({("applied", "due"): 1, ("pending", None): 2})
+        assert len(live.reservations()) == 1
+        assert live.queues()["counts"] == {"pending": 3}  # nothing acknowledged yet
+        # Restarted once more: each reservation applied once and acknowledged once.
+        assert run_worker(committed, key, "none", 2 * AFTER_LEASES) == 0
+
+        assert sorted(r.channel_booking_id for r in live.reservations()) == sorted(made)
+        assert {(i.status, i.ack_status) for i in live.items()} == {("applied", "done")}
+        assert len(live.items()) == 3
+        assert live.queues()["counts"] == {"acknowledged": 3}
+        requests = live.sim.get("/_sim/requests").json()["data"]
+        acks = [
+            row
+            for row in requests
+            if row["method"] == "POST" and row["path"].endswith("OTA_HotelResNotif")
+        ]
+        assert [row["status"] for row in acks] == [200] * 3
+        with live.sessions() as session:
+            created = session.scalars(
+                select(Event.id).where(Event.kind == kinds.RESERVATION_CREATED)
+            ).all()
+        assert len(created) == 3
+
+
+def test_one_unreadable_reservation_is_kept_for_audit_and_the_others_go_through(
+    live: LiveBooking,
+) -> None:
+    good = [live.book(offset=10), live.book(room=1, offset=20)]
+    bad = live.book(room=2, offset=30, flaw="stay_reversed")  # schema-valid, impossible stay
+    good.append(live.book(offset=40))
+
+    assert live.reconcile() == 1
+    live.process()
+    assert {r.channel_booking_id for r in live.reservations()} == set(good)
+    (kept,) = [item for item in live.items() if item.status == "rejected"]
+    assert (kept.source, kept.ack_status) == ("pull", None)
+    assert bad in kept.reason
+    assert bad.encode() in kept.body  # the message as Booking.com sent it, for audit
+    # Pulled again and again: kept once, told once, and the pulls count as healthy.
+    for _ in range(5):
+        live.clock.advance(20)
+        live.reconcile()
+        live.process()
+    assert [item.status for item in live.items()].count("rejected") == 1
+    with live.sessions() as session:
+        told = list(
+            session.scalars(
+                select(Event.payload).where(Event.kind == kinds.CONNECTION_NEEDS_ATTENTION)
+            )
+        )
+        (cursor,) = session.scalars(select(PullCursor)).all()
+    assert [(payload["status"], payload["inbox_item_id"]) for payload in told] == [
+        ("unreadable_revision", kept.id)
+    ]
+    assert cursor.failures == 0
+    # The others are acknowledged; the unreadable one is left to Booking.com's e-mail to the
+    # hotel, innsync having told the PMS half an hour earlier.
+    pending = [entry for entry in live.queues()["data"] if entry["status"] == "pending"]
+    assert [entry["reservation_id"] for entry in pending] == [bad]
+    assert live.queues()["counts"] == {"acknowledged": len(good), "pending": 1}
+
+
 def test_no_reservation_reaches_the_email_fallback_with_20_percent_failed_calls(
     committed: Engine, secret_box: SecretBox
 ) -> None:
@@ -277,21 +453,36 @@ def test_no_reservation_reaches_the_email_fallback_with_20_percent_failed_calls(
         assert schema_failures(live.transport.xml_documents()) == []
 
 
+@pytest.mark.parametrize("threshold", [None, 8])
 def test_pulls_failing_for_minutes_tell_the_pms_well_before_the_email_fallback(
-    live: LiveBooking,
+    committed: Engine, secret_box: SecretBox, threshold: int | None
 ) -> None:
-    live.sim.post("/_sim/faults", {"server_error_rate": 1.0})
-    started = live.clock()
-    told_at = None
-    while live.clock() - started < timedelta(minutes=30):
-        live.reconcile()
-        with live.sessions() as session:
-            told = session.scalars(
-                select(Event.id).where(Event.kind == kinds.CONNECTION_NEEDS_ATTENTION)
-            ).first()
-        if told is not None:
-            told_at = live.clock()
-            break
-        live.clock.advance(10)
-    assert told_at is not None
-    assert told_at - started < timedelta(minutes=10)
+    options = {} if threshold is None else {"attention_after_failed_pulls": threshold}
+    with live_booking(committed, secret_box, options) as live:
+        expected = (
+            threshold or BookingComConfig.model_fields["attention_after_failed_pulls"].get_default()
+        )
+        live.sim.post("/_sim/faults", {"server_error_rate": 1.0})
+        started = live.clock()
+        told: list[dict[str, object]] = []
+        # Every 10 s of the half hour before Booking.com e-mails the hotel (§3.1).
+        while live.clock() - started < timedelta(minutes=30):
+            live.reconcile()
+            with live.sessions() as session:
+                told = list(
+                    session.scalars(
+                        select(Event.payload).where(Event.kind == kinds.CONNECTION_NEEDS_ATTENTION)
+                    )
+                )
+                (cursor,) = session.scalars(select(PullCursor)).all()
+            if told:
+                break
+            live.clock.advance(10)
+        told_after = live.clock() - started
+        print(  # noqa: T201 (the figure the issue asks for)
+            f"pulls failing: the PMS told after {told_after.total_seconds() / 60:.1f} minutes "
+            f"({cursor.failures} failed pulls; threshold {expected}); e-mail fallback at 30"
+        )
+        assert [payload["status"] for payload in told] == ["pull_failing"]
+        assert cursor.failures == expected
+        assert told_after < timedelta(minutes=25)

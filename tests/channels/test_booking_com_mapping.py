@@ -31,7 +31,7 @@ from innsync.channels.booking_com.reservations import (
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.types import AvailabilityUpdate, RateUpdate, RateValues
 from innsync.stay_dates import DateRange
-from innsync.xmlkit.parsing import attribute, parse_xml, path
+from innsync.xmlkit.parsing import attribute, local_name, parse_xml, path
 from innsync.xmlkit.validation import opentravel_2015a
 
 TODAY = date(2030, 1, 7)
@@ -114,13 +114,35 @@ def test_rate_restrictions_go_to_avail_notif_and_prices_to_rate_amount_notif() -
     assert amounts == [("12050", "2", None), ("9500", "2", "1")]
 
 
-def test_a_restriction_booking_com_cannot_hold_marks_the_entry_unsent() -> None:
-    update = RateUpdate(
-        "R1", "P1", DateRange(TODAY, TODAY + timedelta(days=1)), RateValues(min_advance=3)
-    )
-    planned = plan_availability((update,), TODAY)
-    assert planned.partly_unsent == {0}
+def test_a_restriction_booking_com_cannot_hold_is_refused_with_the_reason() -> None:
+    from innsync.channels.booking_com import BOOKING_COM_LIMITS
+    from innsync.channels.booking_com.mapping import CANNOT_CARRY, SENT_RATE_FIELDS
+    from innsync.channels.types import RATE_FIELDS
+
+    stay = DateRange(TODAY, TODAY + timedelta(days=1))
+    only = RateUpdate("R1", "P1", stay, RateValues(min_advance=3))
+    planned = plan_availability((only,), TODAY)
     assert avail_notif("77", planned, STAMP) is None
+    (result,) = entry_results(1, [], [planned])
+    assert (result.accepted, result.sent) == (False, False)
+    assert result.reason is not None
+    assert result.reason.startswith("min_advance 3 not sent: Booking.com has no such restriction")
+
+    # With values Booking.com holds: those are sent, the entry is still refused, not dropped.
+    mixed = RateUpdate("R1", "P1", stay, RateValues(min_stay_arrival=2, min_stay_through=3))
+    planned = plan_availability((mixed,), TODAY)
+    assert avail_notif("77", planned, STAMP) is not None
+    assert planned.refused[0].startswith("min_stay_through 3 not sent")
+    # Off values need no message and are no refusal (innsync states every restriction).
+    off = RateUpdate("R1", "P1", stay, RateValues(min_stay_through=1, min_advance=0, max_stay=9))
+    assert plan_availability((off,), TODAY).refused == {}
+
+    # The ARI write is told at once, through the declared value constraints.
+    assert BOOKING_COM_LIMITS.values.problems(RateValues(max_advance=30)) == [
+        "max_advance 30 cannot be sent: the channel has no such restriction"
+    ]
+    # Every field innsync has is either carried or declared as not carried: none is dropped.
+    assert set(RATE_FIELDS) == SENT_RATE_FIELDS | {name for name, _ in CANNOT_CARRY}
 
 
 def test_a_price_finer_than_the_decimal_places_is_refused_unsent() -> None:
@@ -227,7 +249,7 @@ RESERVATION = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_a_pulled_cancellation_carries_every_field_innsync_keeps() -> None:
     root = parse_xml(RESERVATION)
     assert opentravel_2015a().errors(root) == []
-    (pulled,) = pulled_reservations(root, "modify", NOW)
+    (pulled,) = pulled_reservations(root, "modify", NOW).reservations
     revision = pulled.revision
     assert (pulled.reservation_id, pulled.response_token, pulled.hotel_code) == (
         "4000000123",
@@ -341,7 +363,7 @@ def test_token_answers_are_read_with_their_expiry() -> None:
     import base64
     import json
 
-    from innsync.channels.booking_com.tokens import MachineAccountBudget, credential_from_answer
+    from innsync.channels.booking_com.tokens import credential_from_answer
     from innsync.channels.errors import ChannelUnavailableError
 
     claims = (
@@ -355,13 +377,6 @@ def test_token_answers_are_read_with_their_expiry() -> None:
     for broken in ([], {"jwt": ""}, {"nothing": "here"}):
         with pytest.raises(ChannelUnavailableError):
             credential_from_answer(broken, NOW)
-    budget = MachineAccountBudget()
-    budget.spend("account", 1, NOW)
-    with pytest.raises(ChannelUnavailableError) as raised:
-        budget.spend("account", 1, NOW + timedelta(minutes=10))
-    assert raised.value.retry_after == 50 * 60
-    assert budget.spent("account", NOW) == 1
-    budget.spend("account", 1, NOW + timedelta(hours=1))
 
 
 def test_booking_coms_today_is_the_date_in_cet() -> None:
@@ -405,7 +420,7 @@ MINIMAL = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_a_sparse_reservation_is_read_with_what_it_has() -> None:
     root = parse_xml(MINIMAL)
     assert opentravel_2015a().errors(root) == []
-    (pulled,) = pulled_reservations(root, "new", NOW)
+    (pulled,) = pulled_reservations(root, "new", NOW).reservations
     revision = pulled.revision
     assert (revision.channel_booking_id, revision.currency) == ("4000000999", "CHF")
     assert revision.received_at == NOW  # no modification time: when it was read
@@ -432,14 +447,31 @@ def test_a_sparse_reservation_is_read_with_what_it_has() -> None:
         ),
         (MINIMAL.replace(b'ResID_Value="4000000999"', b'ResID_Value=""'), "without an id"),
         (MINIMAL.replace(b'<RoomType RoomTypeCode="R2"/>', b""), "without a room type"),
-        (MINIMAL.replace(b'Amount="15.00"', b'Amount="lots"'), "cannot read"),
+        (MINIMAL.replace(b'Amount="15.00"', b'Amount="lots"'), "ConversionSyntax"),
+        (
+            MINIMAL.replace(
+                b'Start="2030-03-01" End="2030-03-03"', b'Start="2030-03-03" End="2030-03-01"'
+            ),
+            "must be after its start",
+        ),
     ],
 )
-def test_a_reservation_innsync_cannot_read_fails_the_pull(body: bytes, reason: str) -> None:
+def test_a_reservation_innsync_cannot_read_is_handed_back_for_audit(
+    body: bytes, reason: str
+) -> None:
     from innsync.channels.errors import ChannelUnavailableError
 
-    with pytest.raises(ChannelUnavailableError, match=reason):
-        pulled_reservations(parse_xml(body), "new", NOW)
+    pulled = pulled_reservations(parse_xml(body), "new", NOW)
+    assert pulled.reservations == []
+    ((message, hotel),) = pulled.unreadable
+    assert reason in message.reason
+    assert message.reason.startswith("Booking.com sent ")
+    assert local_name(parse_xml(message.body)) == "HotelReservation"  # the message as sent
+    assert hotel is None
+    # Pulled again (the queue repeats it): the same key, so it is kept and reported once.
+    ((again, _),) = pulled_reservations(parse_xml(body), "new", NOW).unreadable
+    assert again.key == message.key
+    # A document that is not the queue's still fails the whole pull.
     with pytest.raises(ChannelUnavailableError, match="not OTA_HotelResModifyNotifRQ"):
         pulled_reservations(parse_xml(MINIMAL), "modify", NOW)
 

@@ -31,6 +31,9 @@ INSTALLATION_TABLES = EXCLUDED_TABLES | frozenset(
         "counters",
         "channel_accounts",
         "channel_account_grants",
+        # Tokens of channel accounts many tenants' connections share (Booking.com's machine
+        # account): the installation's, like the accounts.
+        "channel_account_credentials",
         "events",
         "webhook_deliveries",
     }

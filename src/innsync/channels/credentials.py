@@ -11,6 +11,11 @@ possibly invalidating, with rotating refresh tokens) another refresh.
 ``connections.credentials`` keeps tokens encrypted in the database with a lease as the lock; the
 :class:`InMemoryCredentialStore` here serves adapters built without a database (tests, the
 admin's "test connection").
+
+A token that belongs to a channel *account* rather than to one connection (Booking.com's machine
+account serves many hotels, and caps the tokens it issues per hour) lives in an
+:class:`AccountCredentialStore`: the same refresh-once protocol, keyed by the account, plus a
+durable count of the issues so every process on the database respects the channel's cap.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from innsync.channels.errors import ChannelUnavailableError
 from innsync.clock import Clock as WallClock
 
 # A token is renewed this long before it expires, so a call never leaves with a token that
@@ -139,3 +145,66 @@ class TokenKeeper:
 
     def _is_stale(self, credential: Credential | None) -> bool:
         return credential is None or not self._is_good(credential)
+
+
+class AccountCredentialStore(CredentialStore, Protocol):
+    """The credentials of a channel account that several connections share, and the count of
+    the credentials the channel issued to it (channels that cap issues per hour, Booking.com)."""
+
+    async def spend(self, name: str, cap: int, window: timedelta, now: datetime) -> None:
+        """Count one issue of ``name`` at ``now``; when ``cap`` were issued in the ``window``
+        before it, count nothing and raise ``ChannelUnavailableError`` with the wait."""
+        ...
+
+    async def refund(self, name: str, at: datetime) -> None:
+        """Take back the issue counted at ``at``: the channel issued nothing (it refused the
+        credentials), so it does not count against the account."""
+        ...
+
+
+AccountCredentials = Callable[[str], AccountCredentialStore]
+"""The store of the account a key names (the adapter derives the key; never a secret)."""
+
+
+def refuse_past_cap(issued: list[datetime], cap: int, window: timedelta, now: datetime) -> None:
+    """Raise "retry later" when ``issued`` (the issues inside the window) holds ``cap``."""
+    if len(issued) >= cap:
+        wait = (min(issued) + window - now).total_seconds()
+        raise ChannelUnavailableError(
+            f"the channel account has used its {cap} credentials for now",
+            retry_after=max(wait, 1.0),
+        )
+
+
+class InMemoryAccountCredentialStore(InMemoryCredentialStore):
+    """An :class:`AccountCredentialStore` for one process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._issued: dict[str, list[datetime]] = {}
+
+    async def spend(self, name: str, cap: int, window: timedelta, now: datetime) -> None:
+        async with self._locks.setdefault(f"spend {name}", asyncio.Lock()):
+            issued = [moment for moment in self._issued.get(name, []) if moment > now - window]
+            refuse_past_cap(issued, cap, window, now)
+            self._issued[name] = [*issued, now]
+
+    async def refund(self, name: str, at: datetime) -> None:
+        async with self._locks.setdefault(f"spend {name}", asyncio.Lock()):
+            issued = self._issued.get(name, [])
+            if at in issued:
+                issued.remove(at)
+
+
+class InMemoryAccountCredentials:
+    """Account stores of one process, by key: adapters built without a database share them."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, InMemoryAccountCredentialStore] = {}
+
+    def __call__(self, key: str) -> AccountCredentialStore:
+        return self._stores.setdefault(key, InMemoryAccountCredentialStore())
+
+
+LOCAL_ACCOUNT_CREDENTIALS = InMemoryAccountCredentials()
+"""The default for adapters built without a database (tests, the admin's "test connection")."""

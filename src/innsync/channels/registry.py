@@ -19,7 +19,12 @@ from pydantic import BaseModel, SecretStr
 
 from innsync.channels.config import secret_field_names
 from innsync.channels.contract import ChannelAdapter
-from innsync.channels.credentials import CredentialStore, InMemoryCredentialStore
+from innsync.channels.credentials import (
+    LOCAL_ACCOUNT_CREDENTIALS,
+    AccountCredentials,
+    CredentialStore,
+    InMemoryCredentialStore,
+)
 from innsync.channels.http import WallClock, utc_now
 from innsync.channels.types import NO_VALUE_CONSTRAINTS, ValueConstraints
 
@@ -59,6 +64,9 @@ class AdapterContext:
     now: WallClock = utc_now
     """The current UTC time, for what a channel dates (token expiry, the property's today)."""
     credentials: CredentialStore = field(default_factory=InMemoryCredentialStore)
+    accounts: AccountCredentials = LOCAL_ACCOUNT_CREDENTIALS
+    """The stores of channel accounts several connections share (``channels.credentials``):
+    on the database in the worker and API, the process's own without one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,6 +253,9 @@ class ValueConstraints:
     """Prices with more decimal places are refused (innsync never rounds a price on the way)."""
     max_min_stay: int | None = None
     max_max_stay: int | None = None
+    cannot_carry: tuple[tuple[str, int], ...] = ()
+    """Restrictions the channel has no way to hold, each with its "off" value: any other value
+    is never sent (Booking.com's ``min_stay_through``), which the write is told."""
 
     def problems(self, values: RateValues) -> list[str]:
         """Why the channel would refuse ``values``; empty when it would take them."""
@@ -283,6 +286,10 @@ class ValueConstraints:
             found.append(
                 f"max_stay {values.max_stay} is above the channel's maximum {self.max_max_stay}"
             )
+        for name, off in self.cannot_carry:
+            value = getattr(values, name)
+            if value is not None and value != off:
+                found.append(f"{name} {value} cannot be sent: the channel has no such restriction")
         return found
 
 
@@ -599,6 +606,21 @@ class BookingAction:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableMessage:
+    """A pulled message that cannot be a booking revision (impossible values, missing parts).
+
+    Kept for audit and shown to a person instead of failing the whole pull: the other
+    messages of the page are stored and acknowledged as usual.
+    """
+
+    key: str
+    """The same for every pull of the same message, so it is kept and reported once."""
+    body: bytes
+    """The message as the channel sent it."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RevisionPage:
     """A page of pulled revisions and the cursor to pull the next one from."""
 
@@ -606,6 +628,8 @@ class RevisionPage:
     next_cursor: str | None
     has_more: bool = False
     """More revisions wait behind this page: pull again now rather than at the next pass."""
+    unreadable: tuple[UnreadableMessage, ...] = ()
+    """Messages of the page innsync cannot read (see :class:`UnreadableMessage`)."""
 
 
 # Provisioning: innsync's description of a hotel, and what a channel holds of it.

@@ -30,7 +30,7 @@ from innsync.connections.configs import (
     stored_part,
     validated_config,
 )
-from innsync.connections.credentials import DatabaseCredentialStore
+from innsync.connections.credentials import DatabaseAccountCredentials, DatabaseCredentialStore
 from innsync.connections.models import (
     ChannelAccount,
     Connection,
@@ -69,13 +69,16 @@ def build_adapter(
 
     A connection on an operator's account gets the account's current fields merged in. With
     ``sessions`` the adapter keeps the tokens its channel issues in the database, shared by every
-    process; without, in memory for as long as the adapter lives.
+    process (a channel account's, like Booking.com's machine account, by all its connections);
+    without, in memory for as long as the adapter lives.
     """
     config = effective_config(connection, box)
     context = AdapterContext(http=http)
     if sessions is not None:
         context = AdapterContext(
-            http=http, credentials=DatabaseCredentialStore(sessions, box, connection.id)
+            http=http,
+            credentials=DatabaseCredentialStore(sessions, box, connection.id),
+            accounts=DatabaseAccountCredentials(sessions, box),
         )
     return registry.build_adapter(connection.channel, config, context)
 

@@ -4,7 +4,8 @@ Webhooks are fast but may be lost, late or out of order; the channel's own list 
 (a feed of unacknowledged revisions, a ``modifiedFrom`` query) is the truth. Each pass claims
 the connections whose turn has come, pulls their pages and keeps every revision in the same
 inbox as webhooks (``inbox.service.store_pulled``: once per revision id), where the processor
-applies it once whichever way it came.
+applies it once whichever way it came. A message the adapter cannot read is kept as a rejected
+item (once) and raises ``connection.needs_attention``, without holding back the others.
 
 A page and the cursor after it are committed together, so the cursor never moves past a
 revision that is not stored. A failing channel is retried with backoff; a connection whose
@@ -32,7 +33,7 @@ from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
-from innsync.inbox.service import store_pulled
+from innsync.inbox.service import store_pulled, store_unreadable
 from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ PULL_LEASE = timedelta(seconds=120)
 MAX_PAGES_PER_TURN = 20
 NOT_PULLING = timedelta(days=1)
 FIRST_RETRY = timedelta(seconds=10)
-# After this many failed turns in a row a person is told (once); the retries go on.
+# After this many failed turns in a row a person is told (once); the retries go on. An adapter
+# may choose its own (``pull_attention_after``) when its channel punishes missed pulls.
 ATTENTION_AFTER = 5
 # Connections pulled at the same time by one pass.
 CONCURRENCY = 8
@@ -80,7 +82,7 @@ async def pull_due(
                 logger.error(
                     "pulling failed", exc_info=exc, extra={"connection_id": str(connection.id)}
                 )
-                _failed(sessions, connection, exc, clock())
+                _failed(sessions, connection, exc, clock(), _attention_after(adapter))
 
     await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
     return len(claimed)
@@ -148,6 +150,12 @@ async def _pull_connection(
             page = await adapter.pull_revisions(cursor)
             with transaction(sessions) as session:
                 stored += store_pulled(session, connection, page.revisions, clock())
+                # A message innsync cannot read is kept and shown to a person once; the rest
+                # of the page goes on (and is acknowledged) as usual.
+                for item in store_unreadable(session, connection, page.unreadable, clock()):
+                    report_needs_attention(
+                        session, connection, "unreadable_revision", item.reason, item.id
+                    )
                 row = session.get_one(PullCursor, connection.id, with_for_update=True)
                 row.cursor = cursor = page.next_cursor
             if not page.has_more:
@@ -159,7 +167,7 @@ async def _pull_connection(
         _schedule(sessions, connection.id, clock() + interval)
         return
     except ChannelError as exc:
-        _failed(sessions, connection, exc, clock())
+        _failed(sessions, connection, exc, clock(), _attention_after(adapter))
         return
     now = clock()
     with transaction(sessions) as session:
@@ -203,8 +211,21 @@ def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: d
         session.get_one(PullCursor, connection_id, with_for_update=True).next_pull_at = when
 
 
+def _attention_after(adapter: ChannelAdapter) -> int:
+    """The adapter's own threshold, when its channel needs one (Booking.com's e-mail fallback
+    after 30 minutes of missed pulls), else :data:`ATTENTION_AFTER`."""
+    chosen = getattr(adapter, "pull_attention_after", None)
+    if isinstance(chosen, int) and not isinstance(chosen, bool) and chosen >= 1:
+        return chosen
+    return ATTENTION_AFTER
+
+
 def _failed(
-    sessions: sessionmaker[Session], connection: Connection, error: Exception, now: datetime
+    sessions: sessionmaker[Session],
+    connection: Connection,
+    error: Exception,
+    now: datetime,
+    attention_after: int = ATTENTION_AFTER,
 ) -> None:
     with transaction(sessions) as session:
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
@@ -219,7 +240,7 @@ def _failed(
         # A channel may say a person must look at once (an iCal feed answering 404 or HTML, or
         # held for review): told on the first failure instead of the fifth.
         now_please = getattr(error, "needs_attention_now", False) is True and row.failures == 1
-        if row.failures == ATTENTION_AFTER or now_please:
+        if row.failures == attention_after or now_please:
             report_needs_attention(
                 session,
                 connection,

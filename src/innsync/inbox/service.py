@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from innsync.channels.contract import ReceivesWebhooks
 from innsync.channels.errors import BadSignatureError
 from innsync.channels.revision_json import revision_to_bytes
-from innsync.channels.types import BookingRevision
+from innsync.channels.types import BookingRevision, UnreadableMessage
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.inbox.models import PARKED, PENDING, PULL, REJECTED, WEBHOOK, InboxItem
@@ -130,6 +130,32 @@ def store_pulled(
         )
         for revision in revisions
     )
+
+
+def store_unreadable(
+    session: Session,
+    connection: Connection,
+    messages: Sequence[UnreadableMessage],
+    now: datetime | None = None,
+) -> list[InboxItem]:
+    """Keep each unreadable pulled message once, as ``rejected`` (for audit, never processed);
+    returns the items new to innsync, which a person must be told about."""
+    now = now or utcnow()
+    kept = []
+    for message in messages:
+        item = _new_item(
+            connection,
+            {},
+            message.body[:MAX_WEBHOOK_BYTES],
+            now,
+            f"unreadable:{message.key}"[:128],
+            REJECTED,
+            f"unreadable: {message.reason}"[:500],
+            source=PULL,
+        )
+        if _store_once(session, item):
+            kept.append(item)
+    return kept
 
 
 def _store_once(session: Session, item: InboxItem) -> bool:

@@ -164,6 +164,8 @@ def _written_values(entry: AriEntry) -> RateValues:
         min_stay_arrival=entry.min_stay_arrival,
         min_stay_through=entry.min_stay_through,
         max_stay=entry.max_stay,
+        min_advance=entry.min_advance,
+        max_advance=entry.max_advance,
     )
 
 

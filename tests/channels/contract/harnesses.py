@@ -42,7 +42,6 @@ from innsync.channels.beds24.credits import CreditMeters
 from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
 from innsync.channels.booking_com.reservations import Queue
 from innsync.channels.booking_com.reservations import revision_id as booking_revision_id
-from innsync.channels.booking_com.tokens import MachineAccountBudget
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
 from innsync.channels.contract import (
     AcknowledgesReservations,
@@ -54,6 +53,7 @@ from innsync.channels.contract import (
     ReceivesWebhooks,
     capabilities_of,
 )
+from innsync.channels.credentials import InMemoryAccountCredentials
 from innsync.channels.fake import CHANNEX_LIKE_LIMITS, FakeChannel, FakeChannelConfig
 from innsync.channels.ical import IcalChannel, IcalConfig
 from innsync.channels.revision_json import revision_to_bytes
@@ -811,7 +811,7 @@ class BookingComHarness(AdapterHarness):
 
     def _adapter(self, config: BookingComConfig) -> ContractAdapter:
         adapter = BookingComAdapter(
-            config, self.http, now=self.clock, budget=MachineAccountBudget()
+            config, self.http, now=self.clock, accounts=InMemoryAccountCredentials()
         )
         return adapter  # type: ignore[return-value]
 

@@ -1,13 +1,13 @@
 """Booking.com direct (Connectivity APIs, OpenTravel XML): ARI out, reservations pulled."""
 
 from innsync.channels.booking_com.adapter import BOOKING_COM_LIMITS, BookingComAdapter
-from innsync.channels.booking_com.client import account_key
 from innsync.channels.booking_com.config import BookingComConfig
+from innsync.channels.booking_com.tokens import account_key
 from innsync.channels.registry import AdapterContext, ChannelKind
 
 
 def _build(config: BookingComConfig, context: AdapterContext) -> BookingComAdapter:
-    return BookingComAdapter(config, context.http, credentials=context.credentials, now=context.now)
+    return BookingComAdapter(config, context.http, accounts=context.accounts, now=context.now)
 
 
 CHANNEL_KIND: ChannelKind[BookingComConfig] = ChannelKind(
@@ -16,7 +16,7 @@ CHANNEL_KIND: ChannelKind[BookingComConfig] = ChannelKind(
     build=_build,
     title="Booking.com",
     value_constraints=BOOKING_COM_LIMITS.values,
-    # §3.1: the token cap is the machine account's, whichever hotel it serves.
+    # §3.1: the token and its cap are the machine account's, whichever hotel it serves.
     account_identity=account_key,
 )
 

@@ -24,6 +24,7 @@ from innsync.channels.booking_com.client import (
 )
 from innsync.channels.booking_com.config import BookingComConfig
 from innsync.channels.booking_com.mapping import (
+    CANNOT_CARRY,
     MessageStamp,
     Planned,
     avail_notif,
@@ -36,15 +37,14 @@ from innsync.channels.booking_com.mapping import (
 )
 from innsync.channels.booking_com.reservations import (
     RESPONSE_TOKENS,
-    PulledReservation,
+    PulledQueue,
     Queue,
     ResponseTokens,
     RevisionKey,
     acknowledgement,
     pulled_reservations,
 )
-from innsync.channels.booking_com.tokens import MACHINE_ACCOUNTS, MachineAccountBudget
-from innsync.channels.credentials import CredentialStore, InMemoryCredentialStore
+from innsync.channels.credentials import LOCAL_ACCOUNT_CREDENTIALS, AccountCredentials
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.http import WallClock, utc_now
 from innsync.channels.types import (
@@ -78,8 +78,11 @@ BOOKING_COM_LIMITS = ChannelLimits(
     # [UNCONFIRMED] whether a BaseByGuestAmts list replaces the occupancies it leaves out:
     # innsync sends the whole list.
     accepts_partial_occupancy_prices=False,
-    # §3.1: amounts go as minor units with DecimalPlaces (2 for EUR, the default currency).
-    values=ValueConstraints(min_price=Decimal("0.01"), price_decimal_places=2),
+    # §3.1: amounts go as minor units with DecimalPlaces (2 for EUR, the default currency);
+    # min_stay_through and the advance-booking windows have no element in the notes.
+    values=ValueConstraints(
+        min_price=Decimal("0.01"), price_decimal_places=2, cannot_carry=CANNOT_CARRY
+    ),
     # §3.1 Rules: a day back (CET) is still accepted, so no margin before midnight is needed.
     today_margin_seconds=0.0,
 )
@@ -99,17 +102,14 @@ class BookingComAdapter:
         config: BookingComConfig,
         http: httpx.AsyncClient,
         *,
-        credentials: CredentialStore | None = None,
+        accounts: AccountCredentials = LOCAL_ACCOUNT_CREDENTIALS,
         now: WallClock = utc_now,
-        budget: MachineAccountBudget = MACHINE_ACCOUNTS,
         response_tokens: ResponseTokens = RESPONSE_TOKENS,
     ) -> None:
         self.config = config
         self._now = now
         self._zone = ZoneInfo(config.timezone)
-        self._client = BookingComClient(
-            config, http, credentials or InMemoryCredentialStore(), now=now, budget=budget
-        )
+        self._client = BookingComClient(config, http, accounts=accounts, now=now)
         # Response tokens of the last pull, by revision id (§3.1 409), shared in the process:
         # an acknowledgement without the current one pulls again when Booking.com asks for it.
         self._tokens = response_tokens
@@ -121,6 +121,11 @@ class BookingComAdapter:
     @property
     def pull_interval_seconds(self) -> float:
         return self.config.pull_interval_seconds
+
+    @property
+    def pull_attention_after(self) -> int:
+        """Failed pulls in a row before the PMS is told, well before the e-mail fallback."""
+        return self.config.attention_after_failed_pulls
 
     async def test_connection(self) -> None:
         """Exchange a token and read the new-reservation queue of the hotel (§3.1).
@@ -169,18 +174,19 @@ class BookingComAdapter:
         refused = tuple(f"entry {e.index}: {e.reason}" for e in entries if not e.accepted)
         return PushResult(entries, None, warnings + refused)
 
-    async def _pull_queue(self, queue: Queue) -> list[PulledReservation]:
-        root = await self._client.pull(_QUEUE_PATHS[queue])
-        return [
-            pulled
-            for pulled in pulled_reservations(root, queue, self._now())
-            if self._is_ours(pulled)
-        ]
+    async def _pull_queue(self, queue: Queue) -> PulledQueue:
+        pulled = pulled_reservations(
+            await self._client.pull(_QUEUE_PATHS[queue]), queue, self._now()
+        )
+        return PulledQueue(
+            [found for found in pulled.reservations if self._is_ours(found.hotel_code)],
+            [found for found in pulled.unreadable if self._is_ours(found[1])],
+        )
 
-    def _is_ours(self, pulled: PulledReservation) -> bool:
+    def _is_ours(self, hotel_code: str | None) -> bool:
         # The queue is the provider's, not the hotel's (§3.1): another hotel's reservation is
         # left unacknowledged for its own connection to take.
-        return pulled.hotel_code in (None, self.config.hotel_id)
+        return hotel_code in (None, self.config.hotel_id)
 
     async def pull_revisions(self, cursor: str | None) -> RevisionPage:
         """§3.1: the new queue, then the modify queue; everything unacknowledged, every time.
@@ -189,13 +195,18 @@ class BookingComAdapter:
         queues whole and the inbox keeps each revision once.
         """
         del cursor
-        found = await self._pull_queue("new") + await self._pull_queue("modify")
+        queues = [await self._pull_queue("new"), await self._pull_queue("modify")]
+        found = [pulled for queue in queues for pulled in queue.reservations]
         for pulled in found:
             if pulled.response_token is not None:
                 self._tokens.remember(
                     self.config.hotel_id, pulled.revision.revision_id, pulled.response_token
                 )
-        return RevisionPage(tuple(pulled.revision for pulled in found), None)
+        return RevisionPage(
+            tuple(pulled.revision for pulled in found),
+            None,
+            unreadable=tuple(message for queue in queues for message, _ in queue.unreadable),
+        )
 
     async def acknowledge_revision(self, revision_id: str) -> None:
         """§3.1: POST the queue's RS naming the reservation; on 409 pull again and resend.
@@ -213,7 +224,7 @@ class BookingComAdapter:
         self._tokens.forget(self.config.hotel_id, revision_id)
 
     async def _current_token(self, key: RevisionKey, revision_id: str) -> str | None:
-        for pulled in await self._pull_queue(key.queue):
+        for pulled in (await self._pull_queue(key.queue)).reservations:
             if pulled.revision.revision_id == revision_id:
                 return pulled.response_token
         raise ChannelRejectedError(

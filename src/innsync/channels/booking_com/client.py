@@ -7,17 +7,23 @@ them, and a 401 spends the token once more before it is given up as an auth erro
 
 from __future__ import annotations
 
-import hashlib
-
 import httpx
 
 from innsync.channels.booking_com.config import BookingComConfig
 from innsync.channels.booking_com.tokens import (
-    MACHINE_ACCOUNTS,
-    MachineAccountBudget,
+    ACCESS,
+    BUDGET_WINDOW,
+    EXCHANGES,
+    account_key,
     credential_from_answer,
+    token_key,
 )
-from innsync.channels.credentials import Credential, CredentialStore, TokenKeeper
+from innsync.channels.credentials import (
+    LOCAL_ACCOUNT_CREDENTIALS,
+    AccountCredentials,
+    Credential,
+    TokenKeeper,
+)
 from innsync.channels.errors import (
     ChannelAuthError,
     ChannelRejectedError,
@@ -58,12 +64,6 @@ def describe(response: httpx.Response) -> str:
     return "; ".join(texts)[:500] or local_name(root)
 
 
-def account_key(config: BookingComConfig) -> str:
-    """Who the hourly token cap counts against: the machine account (id and secret digest)."""
-    secret = hashlib.sha256(config.client_secret.get_secret_value().encode()).hexdigest()
-    return f"{config.auth_url} {config.client_id} {secret[:16]}"
-
-
 class BookingComClient:
     """One connection's calls to Booking.com; every XML answer comes back as its root element."""
 
@@ -71,15 +71,15 @@ class BookingComClient:
         self,
         config: BookingComConfig,
         http: httpx.AsyncClient,
-        credentials: CredentialStore,
         *,
+        accounts: AccountCredentials = LOCAL_ACCOUNT_CREDENTIALS,
         now: WallClock = utc_now,
-        budget: MachineAccountBudget = MACHINE_ACCOUNTS,
     ) -> None:
         self.config = config
         self._now = now
-        self._budget = budget
-        self.keeper = TokenKeeper(credentials, "access", self._obtain, now=now)
+        # §3.1: token and cap are the machine account's, not this hotel's (see tokens.py).
+        self._exchanges = accounts(account_key(config))
+        self.keeper = TokenKeeper(accounts(token_key(config)), ACCESS, self._obtain, now=now)
         timeout = httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
         self._auth = ChannelHttp(
             http,
@@ -110,25 +110,28 @@ class BookingComClient:
         )
 
     async def _obtain(self, current: Credential | None) -> Credential:
-        # ``current`` is stale or was refused; another connection of the machine account may
-        # hold a good token already (§3.1: the cap is the account's).
-        account = account_key(self.config)
-        shared = self._budget.shared(account, self._now(), current)
-        if shared is not None:
-            return shared
-        self._budget.spend(account, self.config.tokens_per_hour, self._now())
-        answer = await self._auth.json(
-            "POST",
-            "",
-            body={
-                "client_id": self.config.client_id,
-                "client_secret": self.config.client_secret.get_secret_value(),
-            },
-            authenticated=False,
-        )
-        credential = credential_from_answer(answer, self._now())
-        self._budget.remember(account, credential)
-        return credential
+        # Runs under the account token's lease, so one connection of the machine account
+        # exchanges while the others wait for its token; counted first, so the cap holds even
+        # when the exchange fails.
+        del current
+        asked_at = self._now()
+        await self._exchanges.spend(EXCHANGES, self.config.tokens_per_hour, BUDGET_WINDOW, asked_at)
+        try:
+            answer = await self._auth.json(
+                "POST",
+                "",
+                body={
+                    "client_id": self.config.client_id,
+                    "client_secret": self.config.client_secret.get_secret_value(),
+                },
+                authenticated=False,
+            )
+        except ChannelAuthError:
+            # Refused credentials get no token and spend none of the account's cap: a
+            # connection naming the client id with a wrong secret cannot use it up.
+            await self._exchanges.refund(EXCHANGES, asked_at)
+            raise
+        return credential_from_answer(answer, self._now())
 
     async def _bearer(self) -> dict[str, str]:
         self._token = await self.keeper.token()

@@ -40,6 +40,14 @@ class BookingComConfig(ChannelConfig):
         le=300.0,
         description="Reservation pull cadence; §3.1 recommends 20 s (process page) or 30 s (FAQ)",
     )
+    attention_after_failed_pulls: int = Field(
+        default=5,
+        ge=1,
+        le=8,
+        description="Failed pulls in a row before the PMS is told (connection.needs_attention); "
+        "with the reconciler's backoff (10 s doubling) the 5th comes 2.5 minutes into an outage, "
+        "the 8th about 21 minutes in, before §3.1's 30-minute e-mail fallback",
+    )
     tokens_per_hour: int = Field(
         default=30, ge=1, le=30, description="§3.1: at most 30 tokens per hour per machine account"
     )

@@ -24,7 +24,8 @@ OTA_NAMESPACE = "http://www.opentravel.org/OTA/2003/05"
 PAYLOAD_VERSION = "1.0"
 OTA = Builder(OTA_NAMESPACE)
 # Fields a Booking.com OTA message can carry; the others (min_stay_through, advance booking
-# windows) have no element Booking.com documents, so entries with them are marked unsent.
+# windows) have no element Booking.com documents, so an entry setting one is refused with the
+# reason (its other values are still sent; the write was warned, see BOOKING_COM_LIMITS).
 SENT_RATE_FIELDS = frozenset(
     {
         "price",
@@ -79,15 +80,20 @@ class Planned:
 
 # The "off" value of each field Booking.com cannot be sent: innsync states every restriction
 # explicitly (sync.desired), and an off value needs no message.
-_OFF_VALUES: dict[str, object] = {"min_stay_through": 1, "min_advance": 0, "max_advance": 0}
+CANNOT_CARRY: tuple[tuple[str, int], ...] = (
+    ("min_stay_through", 1),
+    ("min_advance", 0),
+    ("max_advance", 0),
+)
 
 
-def holds_unsent_values(values: RateValues) -> bool:
-    """Whether ``values`` sets a field no Booking.com message carries to something but off."""
-    return any(
-        getattr(values, name) not in (None, _OFF_VALUES.get(name))
-        for name in values.fields() - SENT_RATE_FIELDS
-    )
+def unsent_values(values: RateValues) -> list[str]:
+    """The fields of ``values`` no Booking.com message carries, set to something but off."""
+    return [
+        f"{name} {getattr(values, name)}"
+        for name, off in CANNOT_CARRY
+        if getattr(values, name) not in (None, off)
+    ]
 
 
 def first_open_date(now: datetime, zone: tzinfo) -> date:
@@ -161,8 +167,14 @@ def plan_availability(
                 planned.add(message, index, start)
             continue
         values = update.values
-        if holds_unsent_values(values):
+        unsent = unsent_values(values)
+        if unsent:
+            # Refused, not dropped: the engine keeps it as a dead letter with the reason.
             planned.partly_unsent.add(index)
+            planned.refused[index] = (
+                f"{', '.join(unsent)} not sent: Booking.com has no such restriction "
+                "(the entry's other values were sent)"
+            )
         statuses = [
             (_RESTRICTION_NAMES[name], getattr(values, name))
             for name in RESTRICTION_FIELDS

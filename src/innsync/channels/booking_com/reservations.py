@@ -10,6 +10,7 @@ and enough to send its acknowledgement to the right endpoint. Card numbers are n
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from innsync.channels.types import (
     GuestDetails,
     PaymentCollect,
     PaymentType,
+    UnreadableMessage,
 )
 from innsync.xmlkit.parsing import (
     Element,
@@ -131,22 +133,48 @@ def revision_id(queue: Queue, reservation_id: str, modified: datetime | None) ->
     return f"{QUEUE_PREFIX[queue]}:{reservation_id}:{stamp}"
 
 
-def pulled_reservations(root: Element, queue: Queue, now: datetime) -> list[PulledReservation]:
-    """Every reservation of a pulled ``…NotifRQ`` (an empty queue is an empty list)."""
+@dataclass(frozen=True, slots=True)
+class PulledQueue:
+    """What one pull of a queue held: reservations innsync reads, and messages it cannot."""
+
+    reservations: list[PulledReservation]
+    unreadable: list[tuple[UnreadableMessage, str | None]]
+    """Each with the hotel code it names, so another hotel's message is left to its own."""
+
+
+def pulled_reservations(root: Element, queue: Queue, now: datetime) -> PulledQueue:
+    """Every reservation of a pulled ``…NotifRQ`` (an empty queue holds none).
+
+    One message innsync cannot read does not hold back the others: it is handed back as
+    unreadable (kept for audit, a person told) and stays unacknowledged in Booking.com's
+    queue, which falls back to e-mailing it to the hotel (§3.1).
+    """
     root_name, holder, item = _ROOT_OF[queue]
     if local_name(root) != root_name:
         raise ChannelUnavailableError(f"Booking.com answered {local_name(root)}, not {root_name}")
-    found = []
+    found = PulledQueue([], [])
     for reservation in path(root, holder, item):
         try:
-            found.append(_pulled(reservation, queue, now))
+            found.reservations.append(_pulled(reservation, queue, now))
         except (ValueError, InvalidOperation) as exc:
-            # One message innsync cannot read must not hold back the others; it stays in the
-            # queue unacknowledged, so the connection's pull failures show it to a person.
-            raise ChannelUnavailableError(
-                f"Booking.com sent a reservation innsync cannot read: {exc}"
-            ) from exc
+            hotel = attribute(first(reservation, "ResGlobalInfo", "BasicPropertyInfo"), "HotelCode")
+            found.unreadable.append((_unreadable(reservation, queue, exc), hotel))
     return found
+
+
+def _unreadable(reservation: Element, queue: Queue, error: Exception) -> UnreadableMessage:
+    body = to_bytes(reservation)
+    reservation_id = attribute(child(reservation, "UniqueID"), "ID")
+    modified = attribute(reservation, "LastModifyDateTime")
+    # The id and modification as sent name the message across pulls (its response token
+    # changes with each pull); without them, its bytes do.
+    key = (
+        f"{QUEUE_PREFIX[queue]}:{reservation_id}:{modified}"
+        if reservation_id and modified
+        else f"{QUEUE_PREFIX[queue]}:sha256:{hashlib.sha256(body).hexdigest()}"
+    )
+    what = f"reservation {reservation_id}" if reservation_id else "a reservation"
+    return UnreadableMessage(key, body, f"Booking.com sent {what} innsync cannot read: {error}")
 
 
 def _ids(reservation: Element) -> tuple[str | None, str | None]:

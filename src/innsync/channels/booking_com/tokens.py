@@ -1,25 +1,25 @@
 """Booking.com's JWTs: exchanged for the machine account's id and secret, 30 per hour at most.
 
 The token lives one hour (§3.1 Auth) and is kept by the kit's ``TokenKeeper`` (renewed two
-minutes before it expires, encrypted in the connection's credential store, one refresh per
-connection across processes). The token and the hourly cap are the machine account's, whichever
-connection asks: :class:`MachineAccountBudget` hands a connection that needs a token the one
-another connection of the same account got in this process, while it is still good, and counts
-the exchanges it does make, refusing one past the cap as "retry later" so a token storm never
-locks the account out. A machine account serving 40 hotels thus spends one token an hour per
-process, not 40.
+minutes before it expires). Token and cap are the machine account's, whichever hotel's
+connection asks, so both live in the kit's account credential store
+(``channels.credentials.AccountCredentialStore``; on the database in the worker and API, shared
+by every process): the token under the account's key, the exchanges counted under the key of
+its client id. A machine account serving 40 hotels thus spends one token an hour in all, and
+an exchange past the cap is refused as "retry later" without calling Booking.com, so a token
+storm never locks the account out.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-import threading
-from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from innsync.channels.booking_com.config import BookingComConfig
 from innsync.channels.credentials import Credential
 from innsync.channels.errors import ChannelUnavailableError
 
@@ -27,53 +27,24 @@ from innsync.channels.errors import ChannelUnavailableError
 TOKEN_LIFETIME = timedelta(hours=1)
 # §3.1 Auth: "at most 30 tokens per hour", counted over a rolling hour.
 BUDGET_WINDOW = timedelta(hours=1)
+# The names of the token and of the exchange count in the account credential store.
+ACCESS = "access"
+EXCHANGES = "exchanges"
 
 
-class MachineAccountBudget:
-    """Token exchanges per machine account over the last hour, shared by every connection."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._issued: dict[str, deque[datetime]] = {}
-        self._latest: dict[str, Credential] = {}
-
-    def shared(self, account: str, now: datetime, refused: Credential | None) -> Credential | None:
-        """The account's latest token when it is still good and is not the one just refused."""
-        with self._lock:
-            latest = self._latest.get(account)
-        if latest is None or not latest.is_usable(now):
-            return None
-        if refused is not None and refused.token == latest.token:
-            return None
-        return latest
-
-    def remember(self, account: str, credential: Credential) -> None:
-        with self._lock:
-            self._latest[account] = credential
-
-    def spend(self, account: str, cap: int, now: datetime) -> None:
-        """Count one exchange for ``account``; refuse it (retry later) past ``cap`` an hour."""
-        with self._lock:
-            issued = self._issued.setdefault(account, deque())
-            while issued and issued[0] <= now - BUDGET_WINDOW:
-                issued.popleft()
-            if len(issued) >= cap:
-                wait = (issued[0] + BUDGET_WINDOW - now).total_seconds()
-                raise ChannelUnavailableError(
-                    f"the Booking.com machine account has used its {cap} tokens this hour",
-                    retry_after=max(wait, 1.0),
-                )
-            issued.append(now)
-
-    def spent(self, account: str, now: datetime) -> int:
-        with self._lock:
-            return sum(
-                1 for moment in self._issued.get(account, ()) if moment > now - BUDGET_WINDOW
-            )
+def account_key(config: BookingComConfig) -> str:
+    """Who Booking.com counts token exchanges against: the machine account's client id."""
+    return f"booking_com {config.auth_url} {config.client_id}"
 
 
-# One per process: connections of one machine account share its hourly cap (§3.1).
-MACHINE_ACCOUNTS = MachineAccountBudget()
+def token_key(config: BookingComConfig) -> str:
+    """Whose token a connection may use: the machine account, *and* proof of its secret.
+
+    A digest of the secret (never the secret) so a connection naming another's client id with
+    a wrong secret cannot borrow its token.
+    """
+    secret = hashlib.sha256(config.client_secret.get_secret_value().encode()).hexdigest()
+    return f"{account_key(config)} {secret}"
 
 
 def _jwt_expiry(token: str) -> datetime | None:

@@ -16,7 +16,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from innsync.simulators.booking_com.state import Booking, Pump, QueueEntry, SimulatorState
+from innsync.simulators.booking_com.state import (
+    Booking,
+    Flaw,
+    Pump,
+    QueueEntry,
+    SimulatorState,
+)
 from innsync.simulators.kit.control import StateAndPump, control_router
 
 router = APIRouter(prefix="/_sim")
@@ -62,6 +68,8 @@ class NewReservation(BaseModel):
     children_ages: tuple[int, ...] = ()
     nightly_price: Decimal | None = Field(default=None, gt=0)
     is_virtual_card: bool | None = None
+    flaw: Flaw | None = None
+    """Send the reservation with this defect (schema-valid), to test a provider's handling."""
 
 
 class Generate(BaseModel):
@@ -122,6 +130,7 @@ def create(state: SimulatorState, spec: NewReservation) -> QueueEntry:
         ),
         created_at=now,
         modified_at=now,
+        flaw=spec.flaw,
     )
     state.bookings[reservation_id] = booking
     return _queue(state, "new", booking)

@@ -132,11 +132,10 @@ def _reservation(parent: Element, name: str, entry: QueueEntry, currency: str) -
     OTA.sub(counts, "GuestCount", {"AgeQualifyingCode": "10", "Count": booking.adults})
     for age in booking.children_ages:
         OTA.sub(counts, "GuestCount", {"AgeQualifyingCode": "8", "Count": 1, "Age": age})
-    OTA.sub(
-        stay,
-        "TimeSpan",
-        {"Start": booking.arrival.isoformat(), "End": booking.departure.isoformat()},
-    )
+    span = (booking.arrival, booking.departure)
+    if booking.flaw == "stay_reversed":
+        span = span[::-1]
+    OTA.sub(stay, "TimeSpan", {"Start": span[0].isoformat(), "End": span[1].isoformat()})
     total = OTA.sub(
         stay,
         "Total",

@@ -21,6 +21,10 @@ RateDay = tuple[str, str, str, date]
 """(hotel id, room id, rate id, stay date)."""
 
 
+Flaw = Literal["stay_reversed"]
+"""``stay_reversed``: the TimeSpan's Start is the departure and its End the arrival."""
+
+
 @dataclass(slots=True)
 class Booking:
     """The latest state of one reservation, as the generator made or changed it."""
@@ -42,6 +46,8 @@ class Booking:
     created_at: datetime
     modified_at: datetime
     status: Literal["Commit", "Modify", "Cancel"] = "Commit"
+    flaw: Flaw | None = None
+    """A defect the message is sent with, schema-valid but unusable (a provider's audit case)."""
 
     def view(self) -> dict[str, Any]:
         return {
