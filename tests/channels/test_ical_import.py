@@ -64,6 +64,8 @@ class Feed:
 class Setup:
     def __init__(self, db: Db, box: SecretBox, platform: Feed) -> None:
         self.db, self.box, self.platform = db, box, platform
+        # Frozen: the adapter and the reconciler read this clock; a test moves it.
+        self.now = datetime.now(UTC).replace(microsecond=0)
         with db.sessions() as session:
             self.hotel: Hotel = make_hotel(session, box, units={"DBL": 1}, connections=0)
             connection = Connection(
@@ -107,6 +109,7 @@ class Setup:
             IcalConfig(feed_url=SecretStr(URL), platform="Airbnb"),
             httpx.AsyncClient(transport=httpx.MockTransport(self.platform.handler)),
             credentials=DatabaseCredentialStore(self.db.sessions, self.box, self.connection_id),
+            now=lambda: self.now,
             allow_private_addresses=True,
         )
         self.processing = Processing(self.db.sessions, self.box, adapter=adapter)
@@ -117,7 +120,11 @@ class Setup:
                 update(PullCursor).values(next_pull_at=datetime(2000, 1, 1, tzinfo=UTC))
             )
             session.commit()
-        asyncio.run(reconciler.pull_due(self.db.sessions, self.processing.adapter_for))
+        asyncio.run(
+            reconciler.pull_due(
+                self.db.sessions, self.processing.adapter_for, clock=lambda: self.now
+            )
+        )
         self.processing.run()
 
     def bookings(self) -> dict[str, tuple[str, date, date]]:
@@ -214,3 +221,41 @@ def test_an_emptied_calendar_is_held(db: Db, secret_box: SecretBox, platform: Fe
     assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 1
     with db.sessions() as session:
         assert "held for review" in session.get_one(PullCursor, setup.connection_id).last_error
+
+
+def test_a_feed_unread_for_stale_after_is_told_once_and_cleared_by_a_success(
+    db: Db, secret_box: SecretBox, platform: Feed
+) -> None:
+    setup = Setup(db, secret_box, platform)
+    setup.pull()
+    stale_after = timedelta(seconds=IcalConfig().stale_after_seconds)
+    platform.status = 503  # an outage: retried, told only after ATTENTION_AFTER failures
+    for _ in range(3):
+        setup.now += stale_after / 4
+        setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 0
+    setup.now += stale_after / 2  # now past stale_after since the last success
+    setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 1
+    with db.sessions() as session:
+        cursor = session.get_one(PullCursor, setup.connection_id)
+        assert cursor.failures == 4
+        assert "has not been read successfully since" in cursor.last_error
+    for _ in range(3):  # still failing: not told again, except the reconciler's fifth failure
+        setup.now += stale_after
+        setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 2
+    platform.status = 200  # a success clears it; a new stale spell is told again
+    setup.pull()
+    platform.status = 503
+    setup.now += stale_after / 2
+    setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 2
+    setup.now += stale_after
+    setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 3
+    assert setup.bookings() == {
+        "a@airbnb.com": ("confirmed", iso(3), iso(6)),
+        "b@airbnb.com": ("confirmed", iso(10), iso(12)),
+        "c@airbnb.com": ("confirmed", iso(20), iso(23)),
+    }

@@ -191,8 +191,11 @@ def _failed(
             extra={"connection_id": str(connection.id), "failures": row.failures},
         )
         # A channel may say a person must look at once (an iCal feed answering 404 or HTML, or
-        # held for review): told on the first failure instead of the fifth.
-        now_please = getattr(error, "needs_attention_now", False) is True and row.failures == 1
+        # held for review): told on the first failure instead of the fifth. An error the
+        # channel raises once per episode (an iCal feed stale for hours) is told when it comes.
+        now_please = getattr(error, "needs_attention_now", False) is True and (
+            row.failures == 1 or getattr(error, "attention_once", False) is True
+        )
         if row.failures == ATTENTION_AFTER or now_please:
             report_needs_attention(
                 session,

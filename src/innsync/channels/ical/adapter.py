@@ -26,9 +26,14 @@ from typing import Any
 import httpx
 
 from innsync.channels.credentials import Credential, CredentialStore, InMemoryCredentialStore
-from innsync.channels.errors import MappingMissingError
+from innsync.channels.errors import ChannelUnavailableError, MappingMissingError
 from innsync.channels.http import WallClock, utc_now
-from innsync.channels.ical.client import FeedBrokenError, check_address, fetch_feed
+from innsync.channels.ical.client import (
+    FeedBrokenError,
+    FeedStaleError,
+    check_address,
+    fetch_feed,
+)
 from innsync.channels.ical.config import IcalConfig
 from innsync.channels.ical.ics import FeedEvent, IcsError, is_block, parse_calendar
 from innsync.channels.types import (
@@ -134,6 +139,8 @@ class IcalChannel:
         state = FeedState.load(stored.token if stored else None)
         now = self._now()
         known = state.latest is not None and state.latest in state.snapshots
+        baseline = state.snapshots.get(cursor) if cursor else {}
+        state.health.setdefault("first_attempt", now.isoformat())
         try:
             answer = await self._fetch(
                 state.etag if known else None, state.last_modified if known else None
@@ -143,12 +150,16 @@ class IcalChannel:
                 blocks = int(state.health.get("blocks_seen", 0))
             else:
                 current, blocks = self._bookings(self._parse(answer.body))
-        except FeedBrokenError as exc:
+            self._hold_sudden_drop(baseline, current, blocks, now.date())
+        except (FeedBrokenError, ChannelUnavailableError) as exc:
             state.health.update(last_error=str(exc), last_error_at=now.isoformat())
+            stale = self._newly_stale(state.health, now)
             await self._save(state)
+            if stale:
+                raise FeedStaleError(
+                    f"the ical feed has not been read successfully since {stale}: {exc}"
+                ) from exc
             raise
-        baseline = state.snapshots.get(cursor) if cursor else {}
-        self._hold_sudden_drop(baseline, current, blocks, now.date())
         revisions = self._diff(baseline, current, state, now)
         digest = _digest(current)
         kept = {digest: current}
@@ -164,9 +175,22 @@ class IcalChannel:
             bookings_seen=len(current),
             blocks_seen=blocks,
             last_error="",
+            stale_reported="",
         )
         await self._save(state)
         return RevisionPage(tuple(revisions), digest)
+
+    def _newly_stale(self, health: dict[str, Any], now: datetime) -> str | None:
+        """When the last success (or the first try) was, if that is longer ago than
+        ``stale_after_seconds`` and not told yet; remembered, so it is told once per spell."""
+        since = health.get("last_success") or health.get("first_attempt")
+        if not since or health.get("stale_reported"):
+            return None
+        limit = timedelta(seconds=self.config.stale_after_seconds)
+        if now - datetime.fromisoformat(since) <= limit:
+            return None
+        health["stale_reported"] = now.isoformat()
+        return str(since)
 
     async def _fetch(self, etag: str | None, last_modified: str | None) -> Any:
         assert self.config.feed_url is not None
