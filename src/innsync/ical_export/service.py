@@ -6,6 +6,12 @@ as ``VALUE=DATE`` events with an exclusive DTEND (the check-out day). Bookings t
 this same connection are left out, so a platform never reads its own bookings back as blocks
 (landscape §4.6, the re-export loop). No guest data: every event is "Not available".
 
+Blocks mirroring dates a channel shows closed (``kind="channel_closed"``, an iCal feed's "Not
+available") are left out of every export. A platform's "Not available" includes the nights it
+read from innsync's own export, and cannot be told apart from a host's closure: exported to
+another listing they would come back from it as that listing's closure, and two listings would
+hold each other's nights closed forever. They still close the nights for every API channel.
+
 A per-unit export (a rental sold unit by unit) is one unit of a mapped room type. Its night is
 busy when a stay assigned to that unit holds it, or when the room type has no free unit left
 (stays not assigned to a unit, and blocks, which are per room type, take the other units first),
@@ -30,7 +36,7 @@ from innsync.connections.models import Connection, RoomTypeMapping
 from innsync.errors import FieldProblem, InvalidInputError, NotFoundError
 from innsync.ical_export.models import IcalExport
 from innsync.inventory.availability import day_counts
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.models import CHANNEL_CLOSED, Block, RateCalendarDay
 from innsync.properties.models import Property, RatePlan, RoomType, Unit
 from innsync.properties.service import get_owned
 from innsync.reservations.models import Reservation, ReservationRoom
@@ -201,11 +207,13 @@ def busy_events(
         return []
     counts = day_counts(session, room_types, dates)
     own = _own_sold(session, connection_id, room_type_ids, dates)
+    mirrored = _mirrored(session, room_type_ids, dates)
     closed = _stop_sold(session, room_type_ids, dates)
     busy: set[date] = set(_unit_held(session, connection_id, unit.id, dates) if unit else ())
     for room_type_id, by_day in counts.items():
         for day, count in by_day.items():
-            free = count.units - (count.sold - own[(room_type_id, day)]) - count.blocked
+            key = (room_type_id, day)
+            free = count.units - (count.sold - own[key]) - (count.blocked - mirrored[key])
             if free <= 0 or (room_type_id, day) in closed:
                 busy.add(day)
     return _runs(sorted(busy), connection_id)
@@ -251,6 +259,25 @@ def _own_sold(
     for room_type_id, arrival, departure in rows:
         for day in DateRange(arrival, departure).intersection(dates) or ():
             held[(room_type_id, day)] += 1
+    return held
+
+
+def _mirrored(
+    session: Session, room_type_ids: list[uuid.UUID], dates: DateRange
+) -> Counter[tuple[uuid.UUID, date]]:
+    """Units per night held by blocks mirroring a channel's closed dates (never exported)."""
+    rows = session.execute(
+        select(Block.room_type_id, Block.start, Block.end, Block.units).where(
+            Block.room_type_id.in_(room_type_ids),
+            Block.kind == CHANNEL_CLOSED,
+            Block.start < dates.end,
+            Block.end > dates.start,
+        )
+    )
+    held: Counter[tuple[uuid.UUID, date]] = Counter()
+    for room_type_id, start, end, units in rows:
+        for day in DateRange(start, end).intersection(dates) or ():
+            held[(room_type_id, day)] += units
     return held
 
 

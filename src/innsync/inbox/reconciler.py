@@ -29,6 +29,7 @@ from innsync.connections.models import Connection, ConnectionState
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
+from innsync.inbox.closures import apply_closed
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.service import store_pulled
@@ -147,6 +148,8 @@ async def _pull_connection(
             page = await adapter.pull_revisions(cursor)
             with transaction(sessions) as session:
                 stored += store_pulled(session, connection, page.revisions, clock())
+                if page.closed is not None:
+                    apply_closed(session, connection, page.closed, clock())
                 row = session.get_one(PullCursor, connection.id, with_for_update=True)
                 row.cursor = cursor = page.next_cursor
             if not page.has_more:

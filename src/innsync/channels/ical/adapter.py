@@ -4,8 +4,9 @@ Import: :meth:`IcalChannel.pull_revisions` reads the platform's feed (conditiona
 it by UID against the snapshot of the last read and turns the difference into booking
 revisions for the inbox: a new UID is a new booking, changed dates a modification, a vanished
 UID a cancellation (iCal has no other way to say so, landscape §4.3). Closed dates ("Airbnb (Not
-available)", "Blocked") are never bookings (§4.5). Export is served by innsync itself
-(``innsync.ical_export``), not by this adapter.
+available)", "Blocked") are never bookings (§4.5): each page carries them all as
+:class:`ClosedDates`, which the reconciler mirrors as blocks owned by the connection. Export is
+served by innsync itself (``innsync.ical_export``), not by this adapter.
 
 Replays and restarts are idempotent: a revision's id is derived from the UID, the UID's
 generation (bumped at each disappearance) and the dates, and the inbox keeps each id once. The
@@ -40,6 +41,7 @@ from innsync.channels.types import (
     BookedRoom,
     BookingRevision,
     ChannelLimits,
+    ClosedDates,
     GuestDetails,
     RevisionPage,
 )
@@ -64,6 +66,8 @@ class FeedState:
     last_modified: str | None = None
     generations: dict[str, int] = field(default_factory=dict)
     health: dict[str, Any] = field(default_factory=dict)
+    closed: list[list[str]] = field(default_factory=list)
+    """The closed ranges of the last read ``[start, end]`` (ISO dates), for a 304."""
 
     @classmethod
     def load(cls, text: str | None) -> FeedState:
@@ -81,6 +85,7 @@ class FeedState:
                 "last_modified": self.last_modified,
                 "generations": self.generations,
                 "health": self.health,
+                "closed": self.closed,
             },
             sort_keys=True,
         )
@@ -146,11 +151,10 @@ class IcalChannel:
                 state.etag if known else None, state.last_modified if known else None
             )
             if answer.body is None:
-                current = state.snapshots[state.latest or ""]
-                blocks = int(state.health.get("blocks_seen", 0))
+                current, closed = state.snapshots[state.latest or ""], state.closed
             else:
-                current, blocks = self._bookings(self._parse(answer.body))
-            self._hold_sudden_drop(baseline, current, blocks, now.date())
+                current, closed = self._bookings(self._parse(answer.body))
+            self._hold_sudden_drop(baseline, current, len(closed), now.date())
         except (FeedBrokenError, ChannelUnavailableError) as exc:
             state.health.update(last_error=str(exc), last_error_at=now.isoformat())
             stale = self._newly_stale(state.health, now)
@@ -165,20 +169,28 @@ class IcalChannel:
         kept = {digest: current}
         if cursor and baseline is not None:
             kept[cursor] = baseline
-        state.snapshots, state.latest = kept, digest
+        state.snapshots, state.latest, state.closed = kept, digest, closed
         if answer.body is not None:
             state.etag, state.last_modified = answer.etag, answer.last_modified
         state.health.update(
             last_status=answer.status,
             last_success=now.isoformat(),
-            events_seen=len(current) + blocks,
+            events_seen=len(current) + len(closed),
             bookings_seen=len(current),
-            blocks_seen=blocks,
+            blocks_seen=len(closed),
             last_error="",
             stale_reported="",
         )
         await self._save(state)
-        return RevisionPage(tuple(revisions), digest)
+        code = self.config.room_type_code
+        return RevisionPage(
+            tuple(revisions),
+            digest,
+            closed=tuple(
+                ClosedDates(code, date.fromisoformat(start), date.fromisoformat(end))
+                for start, end in closed
+            ),
+        )
 
     def _newly_stale(self, health: dict[str, Any], now: datetime) -> str | None:
         """When the last success (or the first try) was, if that is longer ago than
@@ -212,19 +224,21 @@ class IcalChannel:
         except IcsError as exc:
             raise FeedBrokenError(f"the ical feed cannot be read: {exc}") from exc
 
-    def _bookings(self, events: list[FeedEvent]) -> tuple[Snapshot, int]:
+    def _bookings(self, events: list[FeedEvent]) -> tuple[Snapshot, list[list[str]]]:
+        """The feed's bookings by UID, and its closed ranges (summaries matching
+        ``block_patterns``), which are never bookings."""
         bookings: Snapshot = {}
-        blocks = 0
+        closed: list[list[str]] = []
         for event in events:
             if is_block(event.summary, self.config.block_patterns):
-                blocks += 1
+                closed.append([event.start.isoformat(), event.end.isoformat()])
                 continue
             bookings[event.uid] = [
                 event.start.isoformat(),
                 event.end.isoformat(),
                 event.fingerprint,
             ]
-        return bookings, blocks
+        return bookings, sorted(closed)
 
     def _hold_sudden_drop(
         self, baseline: Snapshot | None, current: Snapshot, blocks: int, today: date
