@@ -25,6 +25,7 @@ from innsync.channels.ical.ics import (
     parse_calendar,
     render_calendar,
 )
+from innsync.channels.types import ClosedDates
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 URL = "https://www.airbnb.test/calendar/ical/123.ics?s=secret"
@@ -238,6 +239,29 @@ async def test_new_change_and_removal_become_new_modified_cancelled_once() -> No
     replay = await adapter.pull_revisions(again.next_cursor)
     assert {r.revision_id for r in replay.revisions} == {r.revision_id for r in second.revisions}
     assert (await adapter.pull_revisions(second.next_cursor)).revisions == ()
+
+
+@synchronous
+async def test_closed_dates_come_with_every_page_unless_turned_off() -> None:
+    platform = Platform(
+        feed(
+            ("a", "20261201", "20261203", "Reserved"),
+            ("n1", "20261210", "20261215", "Airbnb (Not available)"),
+            ("n2", "20261205", "20261206", "Blocked"),
+        )
+    )
+    adapter = channel(platform)
+    first = await adapter.pull_revisions(None)
+    expected = (
+        ClosedDates("listing", date(2026, 12, 5), date(2026, 12, 6)),
+        ClosedDates("listing", date(2026, 12, 10), date(2026, 12, 15)),
+    )
+    assert first.closed == expected
+    again = await adapter.pull_revisions(first.next_cursor)  # a 304: the same set again
+    assert (platform.not_modified, again.closed) == (1, expected)
+    off = channel(platform, close_blocked_dates=False)
+    off._store = adapter._store
+    assert (await off.pull_revisions(again.next_cursor)).closed == ()
 
 
 @synchronous

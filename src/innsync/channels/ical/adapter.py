@@ -183,12 +183,13 @@ class IcalChannel:
         )
         await self._save(state)
         code = self.config.room_type_code
+        mirrored = closed if self.config.close_blocked_dates else []
         return RevisionPage(
             tuple(revisions),
             digest,
             closed=tuple(
                 ClosedDates(code, date.fromisoformat(start), date.fromisoformat(end))
-                for start, end in closed
+                for start, end in mirrored
             ),
         )
 
