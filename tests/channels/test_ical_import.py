@@ -325,6 +325,22 @@ def test_not_available_ranges_close_nights_as_blocks_replaced_on_each_read(
     assert free(32) == 1
     assert setup.events()[kinds.RESERVATION_CREATED] == 3
 
+    # A room type no longer mapped on the connection keeps none of its closed dates.
+    platform.body = feed(
+        ("a@airbnb.com", 3, 6, "Reserved"),
+        ("b@airbnb.com", 10, 12, "Reserved"),
+        ("c@airbnb.com", 20, 23, "Reserved"),
+        ("blk@airbnb.com", 32, 35, "Airbnb (Not available)"),
+    )
+    setup.pull()
+    assert len(blocks()) == 1
+    with db.sessions() as session:
+        empty = MappingsWrite(room_types=[], rate_plans=[])
+        set_mappings(session, setup.hotel.tenant_id, setup.connection_id, empty)
+        session.commit()
+    setup.pull()
+    assert blocks() == []
+
 
 def test_a_deleted_connection_takes_its_closed_dates_with_it(
     db: Db, secret_box: SecretBox, platform: Feed

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from innsync.channels.types import ClosedDates
 from innsync.connections.models import Connection, RoomTypeMapping
 from innsync.inventory.availability import replace_channel_blocks
+from innsync.inventory.models import Block
 from innsync.properties.models import Property, RoomType
 from innsync.properties.service import horizon
 from innsync.stay_dates import DateRange
@@ -32,8 +33,12 @@ def apply_closed(
     )
     mapped = {code: room_type_id for code, room_type_id in rows}
     window = horizon(session.get_one(Property, connection.property_id), now)
+    # Room types holding the connection's blocks but no longer mapped are emptied too.
+    holding = session.scalars(
+        select(Block.room_type_id).where(Block.connection_id == connection.id).distinct()
+    )
     wanted: dict[uuid.UUID, list[DateRange]] = {
-        room_type_id: [] for room_type_id in mapped.values()
+        room_type_id: [] for room_type_id in {*mapped.values(), *holding}
     }
     for item in closed:
         room_type_id = mapped.get(item.room_type_code)
@@ -42,8 +47,9 @@ def apply_closed(
             continue
         wanted[room_type_id].append(DateRange(item.start, end))
     changed = 0
-    for room_type_id, ranges in wanted.items():
+    for room_type_id in sorted(wanted):  # one lock order for every process
         room_type = session.get_one(RoomType, room_type_id)
+        ranges = wanted[room_type_id]
         reason = f"closed on {connection.name}"[:2000]
         changed += replace_channel_blocks(session, connection.id, room_type, ranges, reason)
     return changed

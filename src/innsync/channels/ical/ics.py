@@ -120,13 +120,6 @@ def render_calendar(
     return "".join(fold(line) + CRLF for line in lines).encode()
 
 
-def _lines_within(text: str, max_lines: int) -> None:
-    """Bound the work before the library builds anything: lines and events are counted first."""
-    lines = text.count("\n") + 1
-    if lines > max_lines:
-        raise IcsError(f"more than {max_lines} lines")
-
-
 def parse_calendar(
     body: bytes, *, max_events: int, max_lines: int | None = None
 ) -> list[FeedEvent]:
@@ -152,9 +145,12 @@ def parse_calendar(
             if looks_html
             else "the feed does not start with BEGIN:VCALENDAR"
         )
-    if not stripped.splitlines()[-1].strip().upper() == "END:VCALENDAR":
+    if stripped.splitlines()[-1].strip().upper() != "END:VCALENDAR":
         raise IcsError("the feed is truncated (no END:VCALENDAR)")
-    _lines_within(text, max_lines or max_events * 40 + 1000)
+    # Bound the library's work before it builds anything: lines and events are counted first.
+    limit = max_lines or max_events * 40 + 1000
+    if text.count("\n") + 1 > limit:
+        raise IcsError(f"more than {limit} lines")
     if len(_EVENT_START.findall(text)) > max_events:
         raise IcsError(f"more than {max_events} events")
     try:
