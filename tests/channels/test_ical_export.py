@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,6 +15,9 @@ from sqlalchemy import event, select
 from innsync.channels.ical.ics import parse_calendar
 from innsync.ical_export import service
 from innsync.ical_export.models import IcalExport
+from innsync.outbox.marks import mark_availability
+from innsync.reservations.models import Reservation
+from innsync.stay_dates import DateRange
 from tests.api.helpers import day, make_hotel, new_tenant, ok
 from tests.conftest import Db
 
@@ -251,3 +255,81 @@ def test_a_new_day_or_a_change_rebuilds_once_and_a_mark_during_a_rebuild_is_kept
         export.dirty_version += 1
         assert isinstance(service.cached(session, token, now), service.Rebuild)
         session.rollback()
+
+
+def nights(client: TestClient, path: str) -> list[tuple[str, str]]:
+    events = parse_calendar(client.get(path).content, max_events=50)
+    return [(e.start.isoformat(), e.end.isoformat()) for e in events]
+
+
+def test_a_unit_export_shows_its_assigned_stays_and_nights_the_room_type_is_full(
+    client: TestClient, db: Db
+) -> None:
+    hotel = make_hotel(client, new_tenant(db.sessions), units=2)
+    headers = hotel.caller.headers
+    unit_ids = [
+        ok(
+            client.post(
+                f"/api/v1/room-types/{hotel.room_type_id}/units",
+                json={"name": name},
+                headers=headers,
+            ),
+            201,
+        )["id"]
+        for name in ("Loft A", "Loft B")
+    ]
+    connection_id = ical_connection(client, hotel)
+    url = f"/api/v1/connections/{connection_id}/ical-export"
+    per_unit = ok(client.put(url, json={"unit_id": unit_ids[0]}, headers=headers))
+    assert per_unit["unit_id"] == unit_ids[0]
+    path = per_unit["url"].removeprefix("http://testserver")
+
+    first = book(client, hotel, 5, 8)  # not assigned: another unit takes it first
+    assert nights(client, path) == []
+    book(client, hotel, 6, 7)  # the room type is full on the 6th: every unit is busy
+    assert nights(client, path) == [(day(6), day(7))]
+
+    # A stay assigned to the other unit changes nothing; to this unit, its nights are busy.
+    # (No API assigns units yet; the row is set as an assignment would set it, with its mark.)
+    for unit_id, expected in (
+        (unit_ids[1], [(day(6), day(7))]),
+        (unit_ids[0], [(day(5), day(8))]),
+    ):
+        with db.sessions() as session:
+            reservation = session.get_one(Reservation, uuid.UUID(first["id"]))
+            reservation.rooms[0].unit_id = uuid.UUID(unit_id)
+            mark_availability(
+                session,
+                reservation.property_id,
+                [uuid.UUID(hotel.room_type_id)],
+                [DateRange(date.fromisoformat(day(5)), date.fromisoformat(day(8)))],
+            )
+            session.commit()
+        assert nights(client, path) == expected
+
+    # The room type's export of the same connection (no unit) shows only the full night.
+    whole = ok(client.put(url, json={}, headers=headers))
+    assert whole["unit_id"] is None
+    assert nights(client, whole["url"].removeprefix("http://testserver")) == [(day(6), day(7))]
+
+
+def test_a_unit_export_refuses_a_unit_not_mapped_on_the_connection(
+    client: TestClient, db: Db
+) -> None:
+    hotel = make_hotel(client, new_tenant(db.sessions), units=1)
+    other = make_hotel(client, new_tenant(db.sessions), units=1)
+    foreign = ok(
+        client.post(
+            f"/api/v1/room-types/{other.room_type_id}/units",
+            json={"name": "1"},
+            headers=other.caller.headers,
+        ),
+        201,
+    )["id"]
+    connection_id = ical_connection(client, hotel)
+    url = f"/api/v1/connections/{connection_id}/ical-export"
+    for unit_id in (foreign, str(uuid.uuid4())):
+        answer = client.put(url, json={"unit_id": unit_id}, headers=hotel.caller.headers)
+        assert answer.status_code == 422
+        assert "not a unit of a room type mapped" in answer.text
+    assert client.get(url, headers=hotel.caller.headers).status_code == 404  # nothing created

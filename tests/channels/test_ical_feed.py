@@ -25,6 +25,7 @@ from innsync.channels.ical.ics import (
     parse_calendar,
     render_calendar,
 )
+from innsync.channels.types import ClosedDates
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 URL = "https://www.airbnb.test/calendar/ical/123.ics?s=secret"
@@ -91,6 +92,60 @@ def test_parse_reads_dates_exclusive_end_and_skips_cancelled() -> None:
     assert [(e.uid, e.start, e.end) for e in events] == [
         ("a@airbnb.com", date(2026, 12, 1), date(2026, 12, 3))
     ]
+
+
+def event_feed(*lines: str) -> bytes:
+    body = ["BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:u", *lines, "END:VEVENT"]
+    return ("\r\n".join([*body, "END:VCALENDAR"]) + "\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("lines", "start", "end"),
+    [
+        # DATE-TIME values are read by their date where they were written (TZID, Z, floating).
+        (
+            ("DTSTART;TZID=Europe/Rome:20261201T230000", "DTEND;TZID=Europe/Rome:20261203T100000"),
+            date(2026, 12, 1),
+            date(2026, 12, 3),
+        ),
+        (
+            ("DTSTART:20261201T150000Z", "DTEND:20261204T110000Z"),
+            date(2026, 12, 1),
+            date(2026, 12, 4),
+        ),
+        (("DTSTART;TZID=Mars/Base:20261201T150000",), date(2026, 12, 1), date(2026, 12, 2)),
+        # Mixed DATE and DATE-TIME, a DURATION instead of DTEND, an end before the start.
+        (
+            ("DTSTART;VALUE=DATE:20261201", "DTEND:20261203T100000"),
+            date(2026, 12, 1),
+            date(2026, 12, 3),
+        ),
+        (("DTSTART;VALUE=DATE:20261201", "DURATION:P3D"), date(2026, 12, 1), date(2026, 12, 4)),
+        (
+            ("DTSTART;VALUE=DATE:20261205", "DTEND;VALUE=DATE:20261201"),
+            date(2026, 12, 5),
+            date(2026, 12, 6),
+        ),
+    ],
+)
+def test_date_times_zones_and_durations_become_stay_dates(
+    lines: tuple[str, ...], start: date, end: date
+) -> None:
+    [event] = parse_calendar(event_feed(*lines), max_events=1)
+    assert (event.start, event.end) == (start, end)
+
+
+def test_a_folded_event_line_is_still_counted() -> None:
+    body = feed(*((f"u{i}", "20261201", "20261202", "Reserved") for i in range(3)))
+    with pytest.raises(IcsError, match="more than 2 events"):
+        parse_calendar(body.replace(b"BEGIN:VEVENT", b"BEGIN:VEV\r\n ENT"), max_events=2)
+
+
+def test_library_errors_become_clear_errors() -> None:
+    with pytest.raises(IcsError, match="not a valid iCalendar"):
+        parse_calendar(b"BEGIN:VCALENDAR\r\nno colon here\r\nEND:VCALENDAR\r\n", max_events=1)
+    with pytest.raises(IcsError, match="DURATION"):
+        parse_calendar(event_feed("DTSTART:20261201", "DURATION:P20000D"), max_events=1)
 
 
 @pytest.mark.parametrize(
@@ -184,6 +239,29 @@ async def test_new_change_and_removal_become_new_modified_cancelled_once() -> No
     replay = await adapter.pull_revisions(again.next_cursor)
     assert {r.revision_id for r in replay.revisions} == {r.revision_id for r in second.revisions}
     assert (await adapter.pull_revisions(second.next_cursor)).revisions == ()
+
+
+@synchronous
+async def test_closed_dates_come_with_every_page_unless_turned_off() -> None:
+    platform = Platform(
+        feed(
+            ("a", "20261201", "20261203", "Reserved"),
+            ("n1", "20261210", "20261215", "Airbnb (Not available)"),
+            ("n2", "20261205", "20261206", "Blocked"),
+        )
+    )
+    adapter = channel(platform)
+    first = await adapter.pull_revisions(None)
+    expected = (
+        ClosedDates("listing", date(2026, 12, 5), date(2026, 12, 6)),
+        ClosedDates("listing", date(2026, 12, 10), date(2026, 12, 15)),
+    )
+    assert first.closed == expected
+    again = await adapter.pull_revisions(first.next_cursor)  # a 304: the same set again
+    assert (platform.not_modified, again.closed) == (1, expected)
+    off = channel(platform, close_blocked_dates=False)
+    off._store = adapter._store
+    assert (await off.pull_revisions(again.next_cursor)).closed == ()
 
 
 @synchronous

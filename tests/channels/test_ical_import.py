@@ -17,12 +17,17 @@ from innsync.channels.ical import IcalChannel, IcalConfig
 from innsync.connections.credentials import DatabaseCredentialStore
 from innsync.connections.models import Connection
 from innsync.connections.schemas import MappingsWrite, RoomTypeMappingIn
-from innsync.connections.service import set_mappings
+from innsync.connections.service import delete_connection, set_mappings
 from innsync.crypto import SecretBox
 from innsync.events import kinds
 from innsync.events.models import Event
+from innsync.ical_export.service import busy_events
 from innsync.inbox import reconciler
 from innsync.inbox.models import InboxItem, PullCursor
+from innsync.inventory.availability import day_counts
+from innsync.inventory.models import CHANNEL_CLOSED, Block
+from innsync.properties.models import RoomType
+from innsync.stay_dates import DateRange
 from tests.conftest import Db
 from tests.inbound.builders import Hotel, Processing, make_hotel, reservations_of
 
@@ -64,6 +69,8 @@ class Feed:
 class Setup:
     def __init__(self, db: Db, box: SecretBox, platform: Feed) -> None:
         self.db, self.box, self.platform = db, box, platform
+        # Frozen: the adapter and the reconciler read this clock; a test moves it.
+        self.now = datetime.now(UTC).replace(microsecond=0)
         with db.sessions() as session:
             self.hotel: Hotel = make_hotel(session, box, units={"DBL": 1}, connections=0)
             connection = Connection(
@@ -107,17 +114,23 @@ class Setup:
             IcalConfig(feed_url=SecretStr(URL), platform="Airbnb"),
             httpx.AsyncClient(transport=httpx.MockTransport(self.platform.handler)),
             credentials=DatabaseCredentialStore(self.db.sessions, self.box, self.connection_id),
+            now=lambda: self.now,
             allow_private_addresses=True,
         )
         self.processing = Processing(self.db.sessions, self.box, adapter=adapter)
 
     def pull(self) -> None:
+        self.now += timedelta(seconds=1)  # time passes between reads (revisions are ordered by it)
         with self.db.sessions() as session:  # due now, whatever the cadence says
             session.execute(
                 update(PullCursor).values(next_pull_at=datetime(2000, 1, 1, tzinfo=UTC))
             )
             session.commit()
-        asyncio.run(reconciler.pull_due(self.db.sessions, self.processing.adapter_for))
+        asyncio.run(
+            reconciler.pull_due(
+                self.db.sessions, self.processing.adapter_for, clock=lambda: self.now
+            )
+        )
         self.processing.run()
 
     def bookings(self) -> dict[str, tuple[str, date, date]]:
@@ -214,3 +227,131 @@ def test_an_emptied_calendar_is_held(db: Db, secret_box: SecretBox, platform: Fe
     assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 1
     with db.sessions() as session:
         assert "held for review" in session.get_one(PullCursor, setup.connection_id).last_error
+
+
+def test_a_feed_unread_for_stale_after_is_told_once_and_cleared_by_a_success(
+    db: Db, secret_box: SecretBox, platform: Feed
+) -> None:
+    setup = Setup(db, secret_box, platform)
+    setup.pull()
+    stale_after = timedelta(seconds=IcalConfig().stale_after_seconds)
+    platform.status = 503  # an outage: retried, told only after ATTENTION_AFTER failures
+    for _ in range(3):
+        setup.now += stale_after / 4
+        setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 0
+    setup.now += stale_after / 2  # now past stale_after since the last success
+    setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 1
+    with db.sessions() as session:
+        cursor = session.get_one(PullCursor, setup.connection_id)
+        assert cursor.failures == 4
+        assert "has not been read successfully since" in cursor.last_error
+    for _ in range(3):  # still failing: not told again, except the reconciler's fifth failure
+        setup.now += stale_after
+        setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 2
+    platform.status = 200  # a success clears it; a new stale spell is told again
+    setup.pull()
+    platform.status = 503
+    setup.now += stale_after / 2
+    setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 2
+    setup.now += stale_after
+    setup.pull()
+    assert setup.events()[kinds.CONNECTION_NEEDS_ATTENTION] == 3
+    assert setup.bookings() == {
+        "a@airbnb.com": ("confirmed", iso(3), iso(6)),
+        "b@airbnb.com": ("confirmed", iso(10), iso(12)),
+        "c@airbnb.com": ("confirmed", iso(20), iso(23)),
+    }
+
+
+def test_not_available_ranges_close_nights_as_blocks_replaced_on_each_read(
+    db: Db, secret_box: SecretBox, platform: Feed
+) -> None:
+    setup = Setup(db, secret_box, platform)
+    room_type_id = setup.hotel.room_types["DBL"]
+
+    def blocks() -> list[tuple[date, date, int, str]]:
+        with db.sessions() as session:
+            rows = session.scalars(
+                select(Block)
+                .where(Block.connection_id == setup.connection_id)
+                .order_by(Block.start)
+            )
+            return [(b.start, b.end, b.units, b.kind) for b in rows]
+
+    def free(offset: int) -> int:
+        with db.sessions() as session:
+            room_type = session.get_one(RoomType, room_type_id)
+            return day_counts(session, [room_type], DateRange.single(iso(offset)))[room_type_id][
+                iso(offset)
+            ].free
+
+    setup.pull()
+    assert blocks() == [(iso(30), iso(40), 1, CHANNEL_CLOSED)]
+    assert (free(30), free(39), free(40)) == (0, 0, 1)  # the listing's one unit is closed
+    assert "blk@airbnb.com" not in setup.bookings()  # and it is no booking
+    with db.sessions() as session:  # the closure is not exported back to an iCal listing
+        assert busy_events(session, setup.connection_id, DateRange(iso(29), iso(41))) == []
+        first_id = session.scalar(select(Block.id).where(Block.connection_id.isnot(None)))
+    setup.pull()
+    setup.restart()
+    setup.pull()  # read again, and after a restart: the same block, not a new one
+    with db.sessions() as session:
+        assert session.scalar(select(Block.id).where(Block.connection_id.isnot(None))) == first_id
+
+    platform.body = feed(
+        ("a@airbnb.com", 3, 6, "Reserved"),
+        ("b@airbnb.com", 10, 12, "Reserved"),
+        ("c@airbnb.com", 20, 23, "Reserved"),
+        ("blk@airbnb.com", 32, 35, "Airbnb (Not available)"),
+        ("v1", 50, 52, "Blocked"),
+    )
+    setup.pull()
+    assert blocks() == [
+        (iso(32), iso(35), 1, CHANNEL_CLOSED),
+        (iso(50), iso(52), 1, CHANNEL_CLOSED),
+    ]
+    assert (free(30), free(32)) == (1, 0)
+    platform.body = feed(
+        ("a@airbnb.com", 3, 6, "Reserved"),
+        ("b@airbnb.com", 10, 12, "Reserved"),
+        ("c@airbnb.com", 20, 23, "Reserved"),
+    )
+    setup.pull()
+    assert blocks() == []
+    assert free(32) == 1
+    assert setup.events()[kinds.RESERVATION_CREATED] == 3
+
+    # A room type no longer mapped on the connection keeps none of its closed dates.
+    platform.body = feed(
+        ("a@airbnb.com", 3, 6, "Reserved"),
+        ("b@airbnb.com", 10, 12, "Reserved"),
+        ("c@airbnb.com", 20, 23, "Reserved"),
+        ("blk@airbnb.com", 32, 35, "Airbnb (Not available)"),
+    )
+    setup.pull()
+    assert len(blocks()) == 1
+    with db.sessions() as session:
+        empty = MappingsWrite(room_types=[], rate_plans=[])
+        set_mappings(session, setup.hotel.tenant_id, setup.connection_id, empty)
+        session.commit()
+    setup.pull()
+    assert blocks() == []
+
+
+def test_a_deleted_connection_takes_its_closed_dates_with_it(
+    db: Db, secret_box: SecretBox, platform: Feed
+) -> None:
+    setup = Setup(db, secret_box, platform)
+    setup.pull()
+    with db.sessions() as session:
+        assert len(session.scalars(select(Block.id)).all()) == 1
+        delete_connection(session, setup.hotel.tenant_id, setup.connection_id)
+        session.commit()
+        assert session.scalars(select(Block.id)).all() == []
+        room_type = session.get_one(RoomType, setup.hotel.room_types["DBL"])
+        counts = day_counts(session, [room_type], DateRange(iso(30), iso(40)))
+        assert {count.blocked for count in counts[room_type.id].values()} == {0}

@@ -24,6 +24,7 @@ from innsync.crypto import SecretBox
 from innsync.inbox import reconciler
 from innsync.inbox.models import InboxItem, PullCursor
 from innsync.inbox.processor import process_pending
+from innsync.inventory.models import Block
 from innsync.settings import Settings, get_settings
 from innsync.simulators.ical.app import create_app as create_simulator
 from tests.api.helpers import make_hotel, new_tenant, ok
@@ -203,6 +204,17 @@ def test_two_listings_agree_and_nothing_loops(stack: Stack) -> None:
     # Calendars agree: every booked night is closed on both platforms.
     everything = own[airbnb] | own[vrbo] | direct
     assert own[airbnb] | imported[airbnb] == everything == own[vrbo] | imported[vrbo]
+
+    # Airbnb's "Not available" closes those nights in innsync (a block of the Airbnb
+    # connection) for the API channels, and is never exported to an iCal listing (no echo loop).
+    with stack.sessions() as session:
+        mirrored = session.execute(
+            select(Block.start, Block.end, Block.units).where(
+                Block.connection_id == uuid.UUID(connections["airbnb"])
+            )
+        ).all()
+    assert [tuple(row) for row in mirrored] == [(day(40), day(45), 1)]
+    assert not imported[vrbo] & nights([{"start": str(day(40)), "end": str(day(45))}])
 
     # Another round changes nothing: innsync stores nothing new, the platforms get 304s.
     assert stack.innsync_reads_feeds() == stored

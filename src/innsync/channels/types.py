@@ -621,6 +621,16 @@ class UnreadableMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosedDates:
+    """Nights ``[start, end)`` a channel shows as not sellable on its listing, without a booking
+    (an iCal feed's "Not available"): closed in innsync too, as one unit of the room type."""
+
+    room_type_code: str
+    start: date
+    end: date
+
+
+@dataclass(frozen=True, slots=True)
 class RevisionPage:
     """A page of pulled revisions and the cursor to pull the next one from."""
 
@@ -630,6 +640,9 @@ class RevisionPage:
     """More revisions wait behind this page: pull again now rather than at the next pass."""
     unreadable: tuple[UnreadableMessage, ...] = ()
     """Messages of the page innsync cannot read (see :class:`UnreadableMessage`)."""
+    closed: tuple[ClosedDates, ...] | None = None
+    """Every range the channel shows closed now, replacing what it showed before (applied with
+    the page); ``None``: the channel says nothing about closed dates."""
 
 
 # Provisioning: innsync's description of a hotel, and what a channel holds of it.

@@ -49,6 +49,8 @@ from innsync.connections.schemas import (
 from innsync.crypto import SecretBox
 from innsync.errors import InvalidInputError, ProblemCollector
 from innsync.inbox.service import reprocess_parked
+from innsync.inventory.availability import replace_channel_blocks
+from innsync.inventory.models import Block
 from innsync.outbox.marks import mark_connection
 from innsync.outbox.models import DirtyMark
 from innsync.properties.models import Property, RatePlan, RoomType
@@ -237,6 +239,10 @@ def update_connection(
 
 def delete_connection(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> None:
     connection = get_owned(session, Connection, tenant_id, connection_id)
+    # Dates the channel showed closed stop closing innsync's nights with the connection.
+    owned = select(Block.room_type_id).where(Block.connection_id == connection.id).distinct()
+    for room_type in session.scalars(select(RoomType).where(RoomType.id.in_(owned))):
+        replace_channel_blocks(session, connection.id, room_type, [], "")
     for model in (
         DirtyMark,
         AckedAvailability,

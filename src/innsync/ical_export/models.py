@@ -31,6 +31,10 @@ class IcalExport(Base):
     )
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
     property_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("properties.id"), index=True)
+    # Set: the export is one unit's calendar (a rental sold unit by unit); None: the room type's.
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), default=None, index=True
+    )
     # Unguessable (256 bits); rotating it replaces it, revoking deletes the row.
     token: Mapped[str] = mapped_column(String(64), unique=True)
     horizon_days: Mapped[int] = mapped_column(Integer, default=365)

@@ -5,6 +5,17 @@ from every other source, blocks, nights whose every rate plan is stop-sold, avai
 as ``VALUE=DATE`` events with an exclusive DTEND (the check-out day). Bookings that came in on
 this same connection are left out, so a platform never reads its own bookings back as blocks
 (landscape §4.6, the re-export loop). No guest data: every event is "Not available".
+
+Blocks mirroring dates a channel shows closed (``kind="channel_closed"``, an iCal feed's "Not
+available") are left out of every export. A platform's "Not available" includes the nights it
+read from innsync's own export, and cannot be told apart from a host's closure: exported to
+another listing they would come back from it as that listing's closure, and two listings would
+hold each other's nights closed forever. They still close the nights for every API channel.
+
+A per-unit export (a rental sold unit by unit) is one unit of a mapped room type. Its night is
+busy when a stay assigned to that unit holds it, or when the room type has no free unit left
+(stays not assigned to a unit, and blocks, which are per room type, take the other units first),
+or when the room type is stop-sold.
 """
 
 from __future__ import annotations
@@ -22,11 +33,11 @@ from sqlalchemy.orm import Session
 
 from innsync.channels.ical.ics import ExportEvent, render_calendar
 from innsync.connections.models import Connection, RoomTypeMapping
-from innsync.errors import InvalidInputError, NotFoundError
+from innsync.errors import FieldProblem, InvalidInputError, NotFoundError
 from innsync.ical_export.models import IcalExport
 from innsync.inventory.availability import day_counts
-from innsync.inventory.models import RateCalendarDay
-from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.inventory.models import CHANNEL_CLOSED, Block, RateCalendarDay
+from innsync.properties.models import Property, RatePlan, RoomType, Unit
 from innsync.properties.service import get_owned
 from innsync.reservations.models import Reservation, ReservationRoom
 from innsync.stay_dates import DateRange
@@ -43,12 +54,19 @@ class Served:
 
 
 def enable(
-    session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID, horizon_days: int
+    session: Session,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    horizon_days: int,
+    unit_id: uuid.UUID | None = None,
 ) -> IcalExport:
-    """Create the connection's export, or give it a new token (the old URL stops working)."""
+    """Create the connection's export, or give it a new token (the old URL stops working);
+    ``unit_id`` makes it one unit's calendar, ``None`` the mapped room type's."""
     connection = get_owned(session, Connection, tenant_id, connection_id)
     if connection.channel != "ical":
         raise InvalidInputError("only iCal connections have an .ics export")
+    if unit_id is not None:
+        _check_unit(session, tenant_id, connection_id, unit_id)
     # iCal takes no pushes: platforms poll the export. A pushing iCal connection would leave
     # the sync worker with marks it can never send.
     connection.push_enabled = False
@@ -64,9 +82,28 @@ def enable(
         session.add(export)
     export.token = secrets.token_urlsafe(32)
     export.horizon_days = horizon_days
+    export.unit_id = unit_id
     export.dirty_version = (export.dirty_version or 0) + 1
     session.flush()
     return export
+
+
+def _check_unit(
+    session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID, unit_id: uuid.UUID
+) -> None:
+    """The unit must be the tenant's and of a room type this connection maps."""
+    unit = session.get(Unit, unit_id)
+    mapped = session.scalar(
+        select(RoomTypeMapping.room_type_id).where(
+            RoomTypeMapping.connection_id == connection_id,
+            RoomTypeMapping.room_type_id == (unit.room_type_id if unit else None),
+        )
+    )
+    if unit is None or unit.tenant_id != tenant_id or mapped is None:
+        raise InvalidInputError(
+            f"unit {unit_id} is not a unit of a room type mapped on this connection",
+            [FieldProblem("/unit_id", "not a unit of a mapped room type")],
+        )
 
 
 def revoke(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> None:
@@ -132,7 +169,7 @@ def rebuild(session: Session, export: IcalExport, now: datetime) -> None:
     zone = ZoneInfo(prop.timezone)
     today = now.astimezone(zone).date()
     dates = DateRange(today, today + timedelta(days=export.horizon_days))
-    events = busy_events(session, export.connection_id, dates)
+    events = busy_events(session, export.connection_id, dates, export.unit_id)
     digest = hashlib.sha256(
         "".join(f"{e.uid}|{e.start}|{e.end}\n" for e in events).encode()
     ).hexdigest()[:32]
@@ -148,8 +185,13 @@ def rebuild(session: Session, export: IcalExport, now: datetime) -> None:
     export.rebuild_after = tomorrow.astimezone(UTC)
 
 
-def busy_events(session: Session, connection_id: uuid.UUID, dates: DateRange) -> list[ExportEvent]:
-    """The listing's unsellable nights over ``dates``, merged into runs."""
+def busy_events(
+    session: Session,
+    connection_id: uuid.UUID,
+    dates: DateRange,
+    unit_id: uuid.UUID | None = None,
+) -> list[ExportEvent]:
+    """The listing's unsellable nights over ``dates``, merged into runs (see the module)."""
     room_type_ids = list(
         session.scalars(
             select(RoomTypeMapping.room_type_id).where(
@@ -157,19 +199,45 @@ def busy_events(session: Session, connection_id: uuid.UUID, dates: DateRange) ->
             )
         )
     )
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is not None:
+        room_type_ids = [rt for rt in room_type_ids if rt == unit.room_type_id]
     room_types = list(session.scalars(select(RoomType).where(RoomType.id.in_(room_type_ids))))
     if not room_types:
         return []
     counts = day_counts(session, room_types, dates)
     own = _own_sold(session, connection_id, room_type_ids, dates)
+    mirrored = _mirrored(session, room_type_ids, dates)
     closed = _stop_sold(session, room_type_ids, dates)
-    busy: set[date] = set()
+    busy: set[date] = set(_unit_held(session, connection_id, unit.id, dates) if unit else ())
     for room_type_id, by_day in counts.items():
         for day, count in by_day.items():
-            free = count.units - (count.sold - own[(room_type_id, day)]) - count.blocked
+            key = (room_type_id, day)
+            free = count.units - (count.sold - own[key]) - (count.blocked - mirrored[key])
             if free <= 0 or (room_type_id, day) in closed:
                 busy.add(day)
     return _runs(sorted(busy), connection_id)
+
+
+def _unit_held(
+    session: Session, connection_id: uuid.UUID, unit_id: uuid.UUID, dates: DateRange
+) -> set[date]:
+    """Nights held by confirmed stays assigned to the unit, this connection's own left out."""
+    rows = session.execute(
+        select(Reservation.arrival, Reservation.departure)
+        .join(ReservationRoom, Reservation.id == ReservationRoom.reservation_id)
+        .where(
+            ReservationRoom.unit_id == unit_id,
+            Reservation.status == "confirmed",
+            (Reservation.connection_id != connection_id) | Reservation.connection_id.is_(None),
+            Reservation.arrival < dates.end,
+            Reservation.departure > dates.start,
+        )
+    )
+    held: set[date] = set()
+    for arrival, departure in rows:
+        held.update(DateRange(arrival, departure).intersection(dates) or ())
+    return held
 
 
 def _own_sold(
@@ -191,6 +259,25 @@ def _own_sold(
     for room_type_id, arrival, departure in rows:
         for day in DateRange(arrival, departure).intersection(dates) or ():
             held[(room_type_id, day)] += 1
+    return held
+
+
+def _mirrored(
+    session: Session, room_type_ids: list[uuid.UUID], dates: DateRange
+) -> Counter[tuple[uuid.UUID, date]]:
+    """Units per night held by blocks mirroring a channel's closed dates (never exported)."""
+    rows = session.execute(
+        select(Block.room_type_id, Block.start, Block.end, Block.units).where(
+            Block.room_type_id.in_(room_type_ids),
+            Block.kind == CHANNEL_CLOSED,
+            Block.start < dates.end,
+            Block.end > dates.start,
+        )
+    )
+    held: Counter[tuple[uuid.UUID, date]] = Counter()
+    for room_type_id, start, end, units in rows:
+        for day in DateRange(start, end).intersection(dates) or ():
+            held[(room_type_id, day)] += units
     return held
 
 

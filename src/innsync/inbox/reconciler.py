@@ -31,6 +31,7 @@ from innsync.connections.otas import reconcile_otas
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
+from innsync.inbox.closures import apply_closed
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.service import store_pulled, store_unreadable
@@ -156,6 +157,8 @@ async def _pull_connection(
                     report_needs_attention(
                         session, connection, "unreadable_revision", item.reason, item.id
                     )
+                if page.closed is not None:
+                    apply_closed(session, connection, page.closed, clock())
                 row = session.get_one(PullCursor, connection.id, with_for_update=True)
                 row.cursor = cursor = page.next_cursor
             if not page.has_more:
@@ -238,8 +241,11 @@ def _failed(
             extra={"connection_id": str(connection.id), "failures": row.failures},
         )
         # A channel may say a person must look at once (an iCal feed answering 404 or HTML, or
-        # held for review): told on the first failure instead of the fifth.
-        now_please = getattr(error, "needs_attention_now", False) is True and row.failures == 1
+        # held for review): told on the first failure instead of the fifth. An error the
+        # channel raises once per episode (an iCal feed stale for hours) is told when it comes.
+        now_please = getattr(error, "needs_attention_now", False) is True and (
+            row.failures == 1 or getattr(error, "attention_once", False) is True
+        )
         if row.failures == attention_after or now_please:
             report_needs_attention(
                 session,

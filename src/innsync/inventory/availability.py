@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.errors import FieldProblem, InvalidInputError
-from innsync.inventory.models import Block, InventoryLedgerDay
+from innsync.inventory.models import CHANNEL_CLOSED, Block, InventoryLedgerDay
 from innsync.inventory.schemas import (
     AvailabilityDay,
     AvailabilityRead,
@@ -89,6 +89,47 @@ def create_block(
     return add_block(session, room_type, data.to_range(), data.units, data.kind, data.reason)
 
 
+def replace_channel_blocks(
+    session: Session,
+    connection_id: uuid.UUID,
+    room_type: RoomType,
+    ranges: Iterable[DateRange],
+    reason: str,
+) -> int:
+    """Make the connection's blocks on the room type exactly ``ranges``, one unit each, under
+    the room type's lock; only what changed is written and marked. Returns how many changed."""
+    lock_room_types(session, [room_type.id])
+    wanted = {(dates.start, dates.end) for dates in ranges}
+    held = {
+        (block.start, block.end): block
+        for block in session.scalars(
+            select(Block).where(
+                Block.connection_id == connection_id, Block.room_type_id == room_type.id
+            )
+        )
+    }
+    changed = [DateRange(*key) for key in held.keys() ^ wanted]
+    for key in held.keys() - wanted:
+        session.delete(held[key])
+    for start, end in sorted(wanted - held.keys()):
+        session.add(
+            Block(
+                tenant_id=room_type.tenant_id,
+                room_type_id=room_type.id,
+                start=start,
+                end=end,
+                units=1,
+                kind=CHANNEL_CLOSED,
+                reason=reason,
+                connection_id=connection_id,
+            )
+        )
+    if changed:
+        mark_availability(session, room_type.property_id, [room_type.id], changed)
+        session.flush()
+    return len(changed)
+
+
 def list_blocks(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID) -> list[Block]:
     get_owned(session, RoomType, tenant_id, room_type_id)
     query = select(Block).where(Block.room_type_id == room_type_id).order_by(Block.start)
@@ -116,6 +157,7 @@ def block_read(block: Block) -> BlockRead:
         units=block.units,
         kind=block.kind,
         reason=block.reason,
+        connection_id=block.connection_id,
     )
 
 

@@ -36,6 +36,10 @@ class RateCalendarDay(Base):
     max_advance: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
+# The kind of a block that mirrors a channel's closed dates (``Block.connection_id``).
+CHANNEL_CLOSED = "channel_closed"
+
+
 class Block(UuidPk, Timestamps, Base):
     """Units of a room type taken out of sale over ``[start, end)``."""
 
@@ -48,8 +52,13 @@ class Block(UuidPk, Timestamps, Base):
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date] = mapped_column(Date)
     units: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(32))  # "out_of_order" | "maintenance"
+    kind: Mapped[str] = mapped_column(String(32))  # "out_of_order" | "maintenance" | CHANNEL_CLOSED
     reason: Mapped[str] = mapped_column(Text, default="")
+    # Set: the block mirrors dates a channel shows closed (an iCal "Not available"); that
+    # connection's reads replace it, and it goes with the connection.
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), default=None, index=True
+    )
 
 
 class InventoryLedgerDay(Base):

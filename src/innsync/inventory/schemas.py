@@ -179,3 +179,5 @@ class BlockRead(BaseModel):
     units: int
     kind: str
     reason: str
+    connection_id: uuid.UUID | None = None
+    """Set: the dates a channel shows closed, mirrored; that connection's reads replace it."""

@@ -72,11 +72,14 @@ async def export(token: str, request: Request, db: Db) -> Response:
 
 class ExportSettings(BaseModel):
     horizon_days: int = Field(default=365, ge=1, le=750)
+    unit_id: uuid.UUID | None = None
+    """One unit of the mapped room type (a rental sold unit by unit); unset: the room type."""
 
 
 class ExportRead(BaseModel):
     url: str
     horizon_days: int
+    unit_id: uuid.UUID | None
     events: int
     etag: str | None
     last_modified: datetime | None
@@ -87,6 +90,7 @@ def _read(request: Request, export: IcalExport) -> ExportRead:
     return ExportRead(
         url=f"{base.rstrip('/')}/ical/{export.token}.ics",
         horizon_days=export.horizon_days,
+        unit_id=export.unit_id,
         events=export.events,
         etag=export.etag,
         last_modified=export.last_modified,
@@ -101,7 +105,8 @@ async def enable_export(
 
     def work(session: Session) -> ExportRead:
         return _read(
-            request, service.enable(session, who.tenant_id, connection_id, data.horizon_days)
+            request,
+            service.enable(session, who.tenant_id, connection_id, data.horizon_days, data.unit_id),
         )
 
     return await db.write(work)

@@ -4,8 +4,9 @@ Import: :meth:`IcalChannel.pull_revisions` reads the platform's feed (conditiona
 it by UID against the snapshot of the last read and turns the difference into booking
 revisions for the inbox: a new UID is a new booking, changed dates a modification, a vanished
 UID a cancellation (iCal has no other way to say so, landscape §4.3). Closed dates ("Airbnb (Not
-available)", "Blocked") are never bookings (§4.5). Export is served by innsync itself
-(``innsync.ical_export``), not by this adapter.
+available)", "Blocked") are never bookings (§4.5): each page carries them all as
+:class:`ClosedDates`, which the reconciler mirrors as blocks owned by the connection. Export is
+served by innsync itself (``innsync.ical_export``), not by this adapter.
 
 Replays and restarts are idempotent: a revision's id is derived from the UID, the UID's
 generation (bumped at each disappearance) and the dates, and the inbox keeps each id once. The
@@ -26,15 +27,21 @@ from typing import Any
 import httpx
 
 from innsync.channels.credentials import Credential, CredentialStore, InMemoryCredentialStore
-from innsync.channels.errors import MappingMissingError
+from innsync.channels.errors import ChannelUnavailableError, MappingMissingError
 from innsync.channels.http import WallClock, utc_now
-from innsync.channels.ical.client import FeedBrokenError, check_address, fetch_feed
+from innsync.channels.ical.client import (
+    FeedBrokenError,
+    FeedStaleError,
+    check_address,
+    fetch_feed,
+)
 from innsync.channels.ical.config import IcalConfig
 from innsync.channels.ical.ics import FeedEvent, IcsError, is_block, parse_calendar
 from innsync.channels.types import (
     BookedRoom,
     BookingRevision,
     ChannelLimits,
+    ClosedDates,
     GuestDetails,
     RevisionPage,
 )
@@ -59,6 +66,8 @@ class FeedState:
     last_modified: str | None = None
     generations: dict[str, int] = field(default_factory=dict)
     health: dict[str, Any] = field(default_factory=dict)
+    closed: list[list[str]] = field(default_factory=list)
+    """The closed ranges of the last read ``[start, end]`` (ISO dates), for a 304."""
 
     @classmethod
     def load(cls, text: str | None) -> FeedState:
@@ -76,6 +85,7 @@ class FeedState:
                 "last_modified": self.last_modified,
                 "generations": self.generations,
                 "health": self.health,
+                "closed": self.closed,
             },
             sort_keys=True,
         )
@@ -134,39 +144,66 @@ class IcalChannel:
         state = FeedState.load(stored.token if stored else None)
         now = self._now()
         known = state.latest is not None and state.latest in state.snapshots
+        baseline = state.snapshots.get(cursor) if cursor else {}
+        state.health.setdefault("first_attempt", now.isoformat())
         try:
             answer = await self._fetch(
                 state.etag if known else None, state.last_modified if known else None
             )
             if answer.body is None:
-                current = state.snapshots[state.latest or ""]
-                blocks = int(state.health.get("blocks_seen", 0))
+                current, closed = state.snapshots[state.latest or ""], state.closed
             else:
-                current, blocks = self._bookings(self._parse(answer.body))
-        except FeedBrokenError as exc:
+                current, closed = self._bookings(self._parse(answer.body))
+            self._hold_sudden_drop(baseline, current, len(closed), now.date())
+        except (FeedBrokenError, ChannelUnavailableError) as exc:
             state.health.update(last_error=str(exc), last_error_at=now.isoformat())
+            stale = self._newly_stale(state.health, now)
             await self._save(state)
+            if stale:
+                raise FeedStaleError(
+                    f"the ical feed has not been read successfully since {stale}: {exc}"
+                ) from exc
             raise
-        baseline = state.snapshots.get(cursor) if cursor else {}
-        self._hold_sudden_drop(baseline, current, blocks, now.date())
         revisions = self._diff(baseline, current, state, now)
         digest = _digest(current)
         kept = {digest: current}
         if cursor and baseline is not None:
             kept[cursor] = baseline
-        state.snapshots, state.latest = kept, digest
+        state.snapshots, state.latest, state.closed = kept, digest, closed
         if answer.body is not None:
             state.etag, state.last_modified = answer.etag, answer.last_modified
         state.health.update(
             last_status=answer.status,
             last_success=now.isoformat(),
-            events_seen=len(current) + blocks,
+            events_seen=len(current) + len(closed),
             bookings_seen=len(current),
-            blocks_seen=blocks,
+            blocks_seen=len(closed),
             last_error="",
+            stale_reported="",
         )
         await self._save(state)
-        return RevisionPage(tuple(revisions), digest)
+        code = self.config.room_type_code
+        mirrored = closed if self.config.close_blocked_dates else []
+        return RevisionPage(
+            tuple(revisions),
+            digest,
+            closed=tuple(
+                ClosedDates(code, date.fromisoformat(start), date.fromisoformat(end))
+                for start, end in mirrored
+            ),
+        )
+
+    def _newly_stale(self, health: dict[str, Any], now: datetime) -> str | None:
+        """When the last success (or the first try) was, if that is longer ago than
+        ``stale_after_seconds`` and not told yet; remembered, so it is told once per spell."""
+        since = health.get("last_success") or health.get("first_attempt")
+        if not since or health.get("stale_reported"):
+            return None
+        limit = timedelta(seconds=self.config.stale_after_seconds)
+        if now - datetime.fromisoformat(since) <= limit:
+            return None
+        health["stale_reported"] = now.isoformat()
+        return str(since)
 
     async def _fetch(self, etag: str | None, last_modified: str | None) -> Any:
         assert self.config.feed_url is not None
@@ -188,19 +225,21 @@ class IcalChannel:
         except IcsError as exc:
             raise FeedBrokenError(f"the ical feed cannot be read: {exc}") from exc
 
-    def _bookings(self, events: list[FeedEvent]) -> tuple[Snapshot, int]:
+    def _bookings(self, events: list[FeedEvent]) -> tuple[Snapshot, list[list[str]]]:
+        """The feed's bookings by UID, and its closed ranges (summaries matching
+        ``block_patterns``), which are never bookings."""
         bookings: Snapshot = {}
-        blocks = 0
+        closed: list[list[str]] = []
         for event in events:
             if is_block(event.summary, self.config.block_patterns):
-                blocks += 1
+                closed.append([event.start.isoformat(), event.end.isoformat()])
                 continue
             bookings[event.uid] = [
                 event.start.isoformat(),
                 event.end.isoformat(),
                 event.fingerprint,
             ]
-        return bookings, blocks
+        return bookings, sorted(closed)
 
     def _hold_sudden_drop(
         self, baseline: Snapshot | None, current: Snapshot, blocks: int, today: date

@@ -30,6 +30,16 @@ class FeedBrokenError(ChannelRejectedError):
     needs_attention_now = True
 
 
+class FeedStaleError(ChannelUnavailableError):
+    """The feed has not been read successfully for the config's ``stale_after_seconds``.
+
+    Raised once per stale spell (the adapter remembers it told), so the reconciler reports it
+    each time it sees it; reading goes on with backoff like any outage."""
+
+    needs_attention_now = True
+    attention_once = True
+
+
 @dataclass(frozen=True, slots=True)
 class FeedAnswer:
     status: int

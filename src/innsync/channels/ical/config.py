@@ -23,6 +23,10 @@ class IcalConfig(ChannelConfig):
     currency: str = "EUR"
     """iCal carries no money: imported bookings are stored with amount 0 in this currency."""
     block_patterns: tuple[str, ...] = DEFAULT_BLOCK_PATTERNS
+    close_blocked_dates: bool = True
+    """Mirror the feed's closed dates as innsync blocks (closing them on the API channels).
+    Turn off when the platform's "Not available" is mostly its own booking-window or
+    preparation-time closures (Airbnb's are, landscape §4.5); the blocks are then removed."""
     pull_interval_seconds: float = Field(default=300.0, ge=60.0)
     pull_jitter_ratio: float = Field(default=0.1, ge=0.0, le=0.5)
     """Each wait is longer by up to this share, so many feeds on one platform do not line up."""

@@ -1,26 +1,34 @@
 """RFC 5545 text: rendering innsync's busy nights and reading a platform's feed, both bounded.
 
-Only what calendar sync uses is read: ``VEVENT`` with ``UID``, ``DTSTART``, ``DTEND``,
-``SUMMARY`` and ``STATUS``. A hand-written reader rather than a general library, because the
-subset is small and every limit (bytes, lines, events) must hold before anything is built.
+Reading uses the maintained ``icalendar`` library, inside innsync's bounds (bytes capped by the
+client, lines and events counted before the library runs, every library error turned into
+:class:`IcsError`); only ``VEVENT``'s ``UID``, ``DTSTART``, ``DTEND`` / ``DURATION``,
+``SUMMARY`` and ``STATUS`` are used. Writing stays a few lines of hand-written text: the export
+must be byte-stable for its ETag, and every value written is a date or an escaped text.
 
 DTEND convention (issue #15, landscape §4.4): ``DTEND;VALUE=DATE`` is **exclusive**, the
 check-out day, as RFC 5545 §3.6.1 says for all-day events: an event from 2026-12-01 to
 2026-12-03 blocks the nights of the 1st and the 2nd. innsync writes it so and reads it so;
-a ``DTEND`` on or before ``DTSTART`` is read as one night.
+a ``DTEND`` on or before ``DTSTART`` (or none, and no ``DURATION``) is read as one night.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import icalendar
+
 CRLF = "\r\n"
 # RFC 5545 §3.1: lines longer than 75 octets are folded.
 FOLD_OCTETS = 75
-MAX_LINE_CHARS = 10_000
+# A stay longer than this in a DURATION is garbage (and would overflow near the year limits).
+MAX_NIGHTS = 3_660
+# Counted before the library parses, so a feed past max_events costs no objects.
+_EVENT_START = re.compile(r"^BEGIN:VEVENT", re.IGNORECASE | re.MULTILINE)
 PRODID = "-//innsync//iCal export//EN"
 FIRST_YEAR, LAST_YEAR = 1970, 2999
 
@@ -100,7 +108,7 @@ def render_calendar(
     for event in events:
         lines += [
             "BEGIN:VEVENT",
-            f"UID:{event.uid}",
+            f"UID:{escape_text(event.uid)}",
             f"DTSTAMP:{stamp_text}",
             f"DTSTART;VALUE=DATE:{event.start:%Y%m%d}",
             f"DTEND;VALUE=DATE:{event.end:%Y%m%d}",
@@ -112,82 +120,22 @@ def render_calendar(
     return "".join(fold(line) + CRLF for line in lines).encode()
 
 
-def _unfold(text: str, max_lines: int) -> list[str]:
-    lines: list[str] = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if raw[:1] in (" ", "\t") and lines:
-            lines[-1] += raw[1:]
-        elif raw.strip():
-            lines.append(raw)
-        else:
-            continue
-        if len(lines[-1]) > MAX_LINE_CHARS:
-            raise IcsError(f"a line is longer than {MAX_LINE_CHARS} characters")
-        if len(lines) > max_lines:
-            raise IcsError(f"more than {max_lines} lines")
-    return lines
-
-
-def _split(line: str) -> tuple[str, dict[str, str], str]:
-    """``NAME;PARAM=V:value`` -> (NAME, {PARAM: V}, value). Quoted params may hold ``:``."""
-    in_quotes = False
-    for index, char in enumerate(line):
-        if char == '"':
-            in_quotes = not in_quotes
-        elif char == ":" and not in_quotes:
-            head, value = line[:index], line[index + 1 :]
-            break
-    else:
-        raise IcsError(f"a line has no value: {line[:60]!r}")
-    name, *params = head.split(";")
-    parsed = {}
-    for param in params:
-        key, _, val = param.partition("=")
-        parsed[key.upper()] = val.strip('"')
-    return name.upper(), parsed, value
-
-
-def _unescape(value: str) -> str:
-    out, index = [], 0
-    while index < len(value):
-        char = value[index]
-        if char == "\\" and index + 1 < len(value):
-            nxt = value[index + 1]
-            out.append("\n" if nxt in "nN" else nxt)
-            index += 2
-        else:
-            out.append(char)
-            index += 1
-    return "".join(out)
-
-
-def _date(value: str, what: str) -> date:
-    """A DATE (``20261201``) or the date part of a DATE-TIME (``20261201T150000Z``)."""
-    text = value.strip()[:8]
-    try:
-        parsed = datetime.strptime(text, "%Y%m%d").date()  # noqa: DTZ007  (a date, no time)
-    except ValueError:
-        raise IcsError(f"{what} is not a date: {value[:40]!r}") from None
-    # Stays are near today; far dates are garbage (and 9999-12-31 has no next day).
-    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        raise IcsError(f"{what} is out of range: {value[:40]!r}")
-    return parsed
-
-
 def parse_calendar(
     body: bytes, *, max_events: int, max_lines: int | None = None
 ) -> list[FeedEvent]:
     """The events of a feed, cancelled ones (``STATUS:CANCELLED``) left out.
 
-    Raises :class:`IcsError` for anything that is not a calendar (an HTML login page, an empty
-    body, a truncated file) or that passes the limits, so a broken feed is never read as
-    "no bookings".
+    Parsed by the maintained ``icalendar`` library, inside innsync's own bounds: the body is
+    already capped in bytes by the client, lines and ``BEGIN:VEVENT`` are counted before the
+    library runs, and whatever the library cannot read becomes :class:`IcsError`. So anything
+    that is not a calendar (an HTML login page, an empty body, a truncated file) or that passes
+    the limits is a clear error, never read as "no bookings".
     """
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = body.decode("latin-1")
-    stripped = text.lstrip()
+    stripped = text.strip()
     if not stripped:
         raise IcsError("the feed is empty (no VCALENDAR)")
     if not stripped[:15].upper().startswith("BEGIN:VCALENDAR"):
@@ -197,40 +145,80 @@ def parse_calendar(
             if looks_html
             else "the feed does not start with BEGIN:VCALENDAR"
         )
-    lines = _unfold(text, max_lines or max_events * 40 + 1000)
-    if lines[-1].strip().upper() != "END:VCALENDAR":
+    if stripped.splitlines()[-1].strip().upper() != "END:VCALENDAR":
         raise IcsError("the feed is truncated (no END:VCALENDAR)")
-    events: list[FeedEvent] = []
-    current: dict[str, tuple[dict[str, str], str]] | None = None
-    for line in lines:
-        name, params, value = _split(line)
-        if name == "BEGIN" and value.upper() == "VEVENT":
-            current = {}
-        elif name == "END" and value.upper() == "VEVENT":
-            if current is None:
-                raise IcsError("END:VEVENT without BEGIN:VEVENT")
-            event = _event(current)
-            if event is not None:
-                events.append(event)
-                if len(events) > max_events:
-                    raise IcsError(f"more than {max_events} events")
-            current = None
-        elif current is not None and name not in current:
-            current[name] = (params, value)
-    return events
+    # Bound the library's work before it builds anything: lines and events are counted first.
+    limit = max_lines or max_events * 40 + 1000
+    if text.count("\n") + 1 > limit:
+        raise IcsError(f"more than {limit} lines")
+    if len(_EVENT_START.findall(text)) > max_events:
+        raise IcsError(f"more than {max_events} events")
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+        events = [_event(component) for component in calendar.walk("VEVENT")]
+    except IcsError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        # The library's InvalidCalendar and BrokenCalendarProperty are ValueErrors; the others
+        # are what a malformed value can raise while it is read.
+        raise IcsError(f"the feed is not a valid iCalendar: {str(exc)[:120]}") from None
+    kept = [event for event in events if event is not None]
+    if len(kept) > max_events:  # a folded BEGIN line escaped the count above
+        raise IcsError(f"more than {max_events} events")
+    return kept
 
 
-def _event(props: dict[str, tuple[dict[str, str], str]]) -> FeedEvent | None:
-    if props.get("STATUS", ({}, ""))[1].strip().upper() == "CANCELLED":
+def _day(value: object, what: str) -> date:
+    """A property's date: see :func:`_as_date`."""
+    try:
+        moment = getattr(value, "dt", None)
+    except ValueError:  # the library keeps an unreadable value and raises when it is used
+        raise IcsError(f"{what} is not a date: {str(value)[:40]!r}") from None
+    return _as_date(moment, what)
+
+
+def _as_date(moment: object, what: str) -> date:
+    """A ``DATE`` as is; a ``DATE-TIME`` by its date where it was written (its own TZID, UTC
+    for ``Z``, floating as is): a check-in at 15:00 is on its day whatever the zone."""
+    if isinstance(moment, datetime):
+        day = moment.date()
+    elif isinstance(moment, date):
+        day = moment
+    else:
+        raise IcsError(f"{what} is not a date: {str(moment)[:40]!r}")
+    # Stays are near today; far dates are garbage (and 9999-12-31 has no next day).
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise IcsError(f"{what} is out of range: {day.isoformat()}")
+    return day
+
+
+def _end(event: icalendar.Component, start: date) -> date:
+    """The check-out day: ``DTEND`` (exclusive), else ``DTSTART`` + ``DURATION``, else one
+    night; an end on or before the start is read as one night."""
+    if "DTEND" in event:
+        end = _day(event["DTEND"], "DTEND")
+    elif "DURATION" in event:
+        duration = getattr(event["DURATION"], "dt", None)
+        if not isinstance(duration, timedelta) or abs(duration.days) > MAX_NIGHTS:
+            raise IcsError("DURATION is not a duration of a stay")
+        moment = getattr(event["DTSTART"], "dt", None)
+        if not isinstance(moment, date):  # datetime is a date too
+            raise IcsError("DTSTART is not a date")
+        end = _as_date(moment + duration, "DTSTART + DURATION")
+    else:
+        end = start
+    return end if end > start else start + timedelta(days=1)
+
+
+def _event(event: icalendar.Component) -> FeedEvent | None:
+    if str(event.get("STATUS", "")).strip().upper() == "CANCELLED":
         return None
-    if "DTSTART" not in props:
+    if "DTSTART" not in event:
         raise IcsError("an event has no DTSTART")
-    start = _date(props["DTSTART"][1], "DTSTART")
-    end = _date(props["DTEND"][1], "DTEND") if "DTEND" in props else start + timedelta(days=1)
-    if end <= start:
-        end = start + timedelta(days=1)
-    summary = _unescape(props.get("SUMMARY", ({}, ""))[1]).strip()
-    uid = props.get("UID", ({}, ""))[1].strip()
+    start = _day(event["DTSTART"], "DTSTART")
+    end = _end(event, start)
+    summary = str(event.get("SUMMARY", "")).strip()
+    uid = str(event.get("UID", "")).strip()
     if not uid:
         # Some feeds leave UID out; the dates are then the only identity there is.
         uid = f"no-uid-{start:%Y%m%d}-{end:%Y%m%d}"
