@@ -309,7 +309,10 @@ def verify_backup(
 ) -> Manifest:
     """Restore into a scratch SQLite database and compare every table with the manifest."""
     with recorded(engine, "verify", actor, clock, name) as record:
-        manifest = authenticate(store, name, key)
+        # No separate authentication pass: what is restored here is thrown away, and the
+        # restore itself fails on any damaged byte.
+        manifest = read_manifest(store, name)
+        _check_key(manifest, key)
         record.size_bytes = manifest.data_bytes
         restored = (
             _restored_native(engine, store, manifest, key)
@@ -338,9 +341,11 @@ def _restored_portable(
     with tempfile.TemporaryDirectory(prefix="innsync-verify-", dir=scratch_dir) as folder:
         scratch = build_engine(f"sqlite:///{Path(folder) / 'verify.sqlite3'}")
         try:
-            _restore_into(scratch, store, manifest, key, force=False)
-            with store.open(manifest.name + DATA) as source:
-                specs = [spec for spec, batch in read_stream(source, key, manifest) if not batch]
+            # One pass: the load checks every frame, checksum and the manifest as it goes, and
+            # a failure only leaves a scratch file behind.
+            migrate_to(scratch, manifest.schema_revision)
+            with store.open(manifest.name + DATA) as source, scratch.begin() as connection:
+                specs = load_rows(connection, read_stream(source, key, manifest))
             with scratch.connect() as connection:
                 return checksum_tables(connection, specs)
         finally:
