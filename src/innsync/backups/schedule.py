@@ -61,6 +61,7 @@ class BackupSchedule:
     interval: timedelta
     policy: Policy
     verify: bool = True
+    native: bool = False
     clock: Clock = utc_now
     scratch_dir: Path | None = None
     # Who takes a scheduled backup, as recorded in its claim row.
@@ -128,6 +129,7 @@ class BackupSchedule:
                 actor=SCHEDULE_ACTOR,
                 clock=self.clock,
                 scratch_dir=self.scratch_dir,
+                native=self.native,
             )
             if self.verify:
                 verify_backup(
