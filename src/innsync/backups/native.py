@@ -98,6 +98,8 @@ def client_access(url: URL) -> Iterator[tuple[list[str], dict[str, str]]]:
         }
         if url.password:
             env["PGPASSWORD"] = str(url.password)
+        if "sslmode" in url.query:
+            env["PGSSLMODE"] = str(url.query["sslmode"])
         yield [], env
         return
     with tempfile.TemporaryDirectory(prefix="innsync-client-") as folder:
