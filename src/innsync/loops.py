@@ -217,6 +217,7 @@ class BackgroundLoops:
                 settings.backup_keep_hourly, settings.backup_keep_daily, settings.backup_keep_weekly
             ),
             verify=settings.backup_verify_scheduled,
+            native=settings.backup_native_dumps,
         )
 
     def _backup(self) -> int:

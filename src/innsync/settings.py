@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         description="Minutes between scheduled backups by the background loops; 0 turns the "
         "schedule off. Nothing is scheduled while INNSYNC_BACKUP_KEY is unset.",
     )
+    backup_native_dumps: bool = Field(
+        default=False,
+        description="Back up PostgreSQL with pg_dump and MariaDB with mariadb-dump where those "
+        "tools are installed. Such a backup restores only into the same kind of database; off, "
+        "every backup is in the portable format, which restores into any of them.",
+    )
     backup_verify_scheduled: bool = Field(
         default=True, description="Verify every scheduled backup by restoring it to a scratch copy."
     )

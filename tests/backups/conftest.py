@@ -136,9 +136,13 @@ def hotel_client(committed: Engine, secret_box: SecretBox) -> Iterator[tuple[htt
     caller = new_tenant(session_factory(committed))
     with TestClient(api(committed, secret_box), headers=caller.headers) as http:
         yield http, make_hotel(http, caller)  # type: ignore[misc]
-    # MariaDB checks a self-reference row by row, so the suite's DELETE of rate_plans would fail
-    # on derived plans: cut those links first.
-    with committed.begin() as connection:
+    unlink_derived_plans(committed)
+
+
+def unlink_derived_plans(engine: Engine) -> None:
+    """MariaDB checks a self-reference row by row, so the suite's DELETE of rate_plans would
+    fail on derived plans: cut those links first."""
+    with engine.begin() as connection:
         connection.execute(text("UPDATE rate_plans SET parent_id = NULL"))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -116,3 +118,27 @@ def test_export_and_import_one_tenant(operator: Path, monkeypatch: pytest.Monkey
     assert sorted(names) == ["Casa Mare", "Resident"]
     operations = run(["backup", "list"]).stdout.split("operations:")[1]
     assert "import   ok" in operations
+
+
+@pytest.mark.backends("postgresql")
+def test_create_native_on_postgresql_then_portable(
+    committed: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--native`` takes a pg_dump where it is installed; ``--portable`` overrides the setting."""
+    if not (shutil.which("pg_dump") and shutil.which("psql")):
+        pytest.skip("pg_dump and psql are not installed")
+    url = committed.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("INNSYNC_DATABASE_URL", url)
+    monkeypatch.setenv("INNSYNC_SECRET_KEY_FILE", str(tmp_path / "secret-key"))
+    monkeypatch.setenv("INNSYNC_BACKUP_KEY", generate_backup_key())
+    monkeypatch.setenv("INNSYNC_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.setenv("INNSYNC_BACKUP_NATIVE_DUMPS", "true")
+
+    native = run(["backup", "create", "--verify"])
+    portable = run(["backup", "create", "--portable"])
+
+    assert native.exit_code == 0, native.output
+    assert ", pg_dump (PostgreSQL) " in native.stdout
+    assert native.stdout.splitlines()[-1].endswith("verified")
+    assert portable.exit_code == 0, portable.output
+    assert ", portable, schema " in portable.stdout

@@ -3,6 +3,8 @@ clock; a failed scheduled backup is an event for every tenant."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,7 +124,9 @@ def test_a_failed_scheduled_backup_is_an_event_and_recorded(
 
     with committed.connect() as connection:
         events = connection.execute(select(Event.tenant_id, Event.kind, Event.payload)).all()
-        operation = connection.execute(select(BackupOperation)).one()
+        operation = connection.execute(
+            select(BackupOperation).where(BackupOperation.operation == "create")
+        ).one()
     assert {(str(tenant), kind) for tenant, kind, _ in events} == {
         (tenant, "backup.failing") for tenant in tenants
     }
@@ -169,3 +173,52 @@ def test_the_background_loops_run_the_backup_schedule(
         session_factory(committed), secret_box, settings.model_copy(update={"backup_key": None})
     )
     assert off._backups is None
+
+
+@pytest.mark.backends("sqlite", "postgresql", "mariadb")
+def test_two_processes_never_both_take_a_scheduled_backup(
+    committed: Engine, tmp_path: Path, key: BackupKey
+) -> None:
+    """Two schedules (as two processes run them, each on its own connections) look at the same
+    moment, every interval: exactly one backup per interval, taken by one of them."""
+    new_tenant(session_factory(committed))
+    store = LocalStore(tmp_path / "backups")
+    clock = FrozenClock(START)
+    schedules = [
+        BackupSchedule(
+            committed,
+            store,
+            key,
+            interval=timedelta(hours=1),
+            policy=Policy(hourly=10, daily=0, weekly=0),
+            verify=False,
+            clock=clock,
+            holder=f"process-{number}",
+        )
+        for number in range(2)
+    ]
+    intervals = 4
+    together = threading.Barrier(len(schedules))
+
+    def look(schedule: BackupSchedule) -> bool:
+        together.wait(timeout=30)
+        return schedule.run_due()
+
+    taken = []
+    with ThreadPoolExecutor(max_workers=len(schedules)) as pool:
+        for step in range(intervals * 2):  # twice per interval: the second look finds none due
+            clock.now = START + timedelta(minutes=30 * step)
+            taken.append(sorted(pool.map(look, schedules)))
+
+    assert taken == [[False, True], [False, False]] * intervals
+    assert len(list_backups(store)) == intervals
+    with committed.connect() as connection:
+        operations = connection.execute(
+            select(BackupOperation.operation, BackupOperation.detail).where(
+                BackupOperation.actor == "schedule"
+            )
+        ).all()
+    assert [op for op, _ in operations].count("create") == intervals
+    claims = [detail for op, detail in operations if op == "schedule"]
+    assert len(claims) == intervals
+    assert set(claims) <= {"taken by process-0", "taken by process-1"}

@@ -32,6 +32,8 @@ from innsync.backups.format import (
 # by this many rows whatever the table's size.
 BATCH_ROWS = 1000
 FORMAT_NAME = "innsync-backup"
+# What the encrypted stream holds: the portable NDJSON, or a native dump tool's SQL.
+PORTABLE = "portable"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,15 @@ class Manifest:
     cipher: str = "AES-256-GCM, HKDF-SHA256 per backup, zlib frames"
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
+    # PORTABLE, or the native tool (``native.PG_DUMP``, ``native.MARIADB_DUMP``) and its version.
+    data_format: str = PORTABLE
+    dump_tool: str | None = None
+    # A native dump's tables as ``TableSpec.record()``: how verify checksums them once loaded.
+    table_specs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_native(self) -> bool:
+        return self.data_format != PORTABLE
 
     @property
     def total_rows(self) -> int:
@@ -158,6 +169,36 @@ def write_stream(
     manifest.tables = summaries
     manifest.data_bytes = hashing.size
     manifest.data_sha256 = hashing.sha256.hexdigest()
+
+
+def write_native(
+    write_dump: Callable[[Callable[[bytes], None]], None],
+    summaries: Callable[[], tuple[list[TableSpec], dict[str, tuple[int, str]]]],
+    manifest: Manifest,
+    key: BackupKey,
+    sink: BinaryIO,
+) -> None:
+    """Encrypt what ``write_dump`` writes into ``sink``; the manifest gets the data's size and
+    SHA-256 and, from ``summaries`` (read in the dump's snapshot), each table's rows and
+    checksum."""
+    hashing = _HashingSink(sink)
+    writer = FrameWriter(hashing, key)  # type: ignore[arg-type]
+    write_dump(writer.write)
+    writer.close()
+    specs, sums = summaries()
+    manifest.tables = [TableSummary(spec.name, *sums[spec.name]) for spec in specs]
+    manifest.table_specs = [spec.record() for spec in specs]
+    manifest.data_bytes = hashing.size
+    manifest.data_sha256 = hashing.sha256.hexdigest()
+
+
+def read_native(source: BinaryIO, key: BackupKey, manifest: Manifest) -> Iterator[bytes]:
+    """A native dump's SQL, frame by frame (each authenticated); the data file's SHA-256 is
+    checked at the end, so a consumer must be able to undo what it did when this raises."""
+    hashing = _HashingSource(source)
+    yield from decrypt_frames(hashing, key)  # type: ignore[arg-type]
+    if hashing.sha256.hexdigest() != manifest.data_sha256:
+        raise BackupCorruptError("the backup's data file does not match its manifest's SHA-256")
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -11,17 +11,20 @@ import logging
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from innsync.backups.archive import Manifest, read_stream, write_stream
+from innsync.backups import native as native_dumps
+from innsync.backups.archive import Manifest, read_native, read_stream, write_native, write_stream
 from innsync.backups.cipher import BackupCorruptError, BackupError, BackupKey, BackupKeyError
+from innsync.backups.format import TableSpec
 from innsync.backups.models import BackupOperation
 from innsync.backups.restore import (
     BackupTargetNotEmptyError,
@@ -115,13 +118,18 @@ def create_backup(
     actor: str,
     clock: Clock = utc_now,
     scratch_dir: Path | None = None,
+    native: bool = False,
 ) -> Manifest:
-    """Take a consistent snapshot of ``engine``'s database and store it encrypted."""
+    """Take a consistent snapshot of ``engine``'s database and store it encrypted: in the portable
+    format, or with ``native`` the server's own dump tool when it is installed."""
     now = clock()
     name = new_name(now)
+    data_format = native_dumps.native_format(engine) if native else None
+    if native and data_format is None:
+        logger.info("no native dump tool for this database: taking a portable backup")
     with recorded(engine, "create", actor, clock, name) as record:
         with (
-            consistent_snapshot(engine, scratch_dir) as connection,
+            _snapshot(engine, data_format, scratch_dir) as (connection, started),
             tempfile.TemporaryDirectory(prefix="innsync-backup-", dir=scratch_dir) as folder,
         ):
             revision = current_revision(connection)
@@ -139,13 +147,59 @@ def create_backup(
             )
             data_path = Path(folder) / (name + DATA)
             with data_path.open("wb") as sink:
-                write_stream(connection, backed_up_tables(), manifest, key, sink)
+                if data_format is None:
+                    write_stream(connection, backed_up_tables(), manifest, key, sink)
+                else:
+                    _write_native(engine, connection, data_format, started, manifest, key, sink)
             store.put_file(name + DATA, data_path)
         # The manifest is written last: a backup without one is incomplete and never listed.
         store.put_bytes(name + MANIFEST, manifest.to_json())
         record.size_bytes = manifest.data_bytes
-        record.detail = f"{manifest.total_rows} rows in {len(manifest.tables)} tables"
+        record.detail = f"{manifest.total_rows} rows in {len(manifest.tables)} tables" + (
+            f" ({data_format})" if data_format else ""
+        )
     return manifest
+
+
+@contextmanager
+def _snapshot(
+    engine: Engine, data_format: str | None, scratch_dir: Path | None
+) -> Iterator[tuple[Connection, Callable[[], None]]]:
+    """The backup's snapshot, and what to call once a native dump reads an equal one."""
+    if data_format == native_dumps.MARIADB_DUMP:
+        with (
+            native_dumps.writes_held_off(engine) as (hold, release),
+            consistent_snapshot(engine, scratch_dir, before=hold) as connection,
+        ):
+            yield connection, release
+    else:
+        with consistent_snapshot(engine, scratch_dir) as connection:
+            yield connection, lambda: None
+
+
+def _write_native(
+    engine: Engine,
+    connection: Connection,
+    data_format: str,
+    started: Callable[[], None],
+    manifest: Manifest,
+    key: BackupKey,
+    sink: BinaryIO,
+) -> None:
+    manifest.data_format = data_format
+    manifest.dump_tool = native_dumps.tool_version(data_format)
+
+    def summaries() -> tuple[list[TableSpec], dict[str, tuple[int, str]]]:
+        specs = [TableSpec.of(table) for table in backed_up_tables()]
+        return specs, checksum_tables(connection, specs)
+
+    write_native(
+        lambda write: native_dumps.dump(connection, engine.url, data_format, write, started),
+        summaries,
+        manifest,
+        key,
+        sink,
+    )
 
 
 def read_manifest(store: BackupStore, name: str) -> Manifest:
@@ -169,7 +223,11 @@ def authenticate(store: BackupStore, name: str, key: BackupKey) -> Manifest:
     manifest = read_manifest(store, name)
     _check_key(manifest, key)
     with store.open(name + DATA) as source:
-        for _ in read_stream(source, key, manifest):
+        for _ in (
+            read_native(source, key, manifest)
+            if manifest.is_native
+            else read_stream(source, key, manifest)
+        ):
             pass
     return manifest
 
@@ -202,6 +260,8 @@ def restore_backup(
                 "use `innsync backup import`"
             )
         record.size_bytes = manifest.data_bytes
+        if manifest.is_native:
+            native_dumps.check_target(manifest.data_format, engine)
         replaced = _restore_into(engine, store, manifest, key, force=force)
         if migrate_to_head:
             upgrade(engine)
@@ -217,6 +277,12 @@ def _restore_into(
     present = existing_rows(engine)
     if present and not force:
         raise BackupTargetNotEmptyError(present)
+    if manifest.is_native:
+        # The dump creates every table anew, its operation history included.
+        native_dumps.drop_tables(engine)
+        with store.open(manifest.name + DATA) as source:
+            native_dumps.load(engine, manifest.data_format, read_native(source, key, manifest))
+        return present
     same_schema = current_revision(engine) == manifest.schema_revision
     if present and not same_schema:
         # Rows go before the schema moves to the backup's revision; the backup was
@@ -243,20 +309,16 @@ def verify_backup(
 ) -> Manifest:
     """Restore into a scratch SQLite database and compare every table with the manifest."""
     with recorded(engine, "verify", actor, clock, name) as record:
-        manifest = authenticate(store, name, key)
+        # No separate authentication pass: what is restored here is thrown away, and the
+        # restore itself fails on any damaged byte.
+        manifest = read_manifest(store, name)
+        _check_key(manifest, key)
         record.size_bytes = manifest.data_bytes
-        with tempfile.TemporaryDirectory(prefix="innsync-verify-", dir=scratch_dir) as folder:
-            scratch = build_engine(f"sqlite:///{Path(folder) / 'verify.sqlite3'}")
-            try:
-                _restore_into(scratch, store, manifest, key, force=False)
-                with store.open(name + DATA) as source:
-                    specs = [
-                        spec for spec, batch in read_stream(source, key, manifest) if not batch
-                    ]
-                with scratch.connect() as connection:
-                    restored = checksum_tables(connection, specs)
-            finally:
-                scratch.dispose()
+        restored = (
+            _restored_native(engine, store, manifest, key)
+            if manifest.is_native
+            else _restored_portable(store, manifest, key, scratch_dir)
+        )
         for table in manifest.tables:
             rows, checksum = restored.get(table.name, (0, ""))
             if (rows, checksum) != (table.rows, table.checksum):
@@ -270,6 +332,37 @@ def verify_backup(
         )
         record.detail = f"{manifest.total_rows} rows in {len(manifest.tables)} tables match"
     return manifest
+
+
+def _restored_portable(
+    store: BackupStore, manifest: Manifest, key: BackupKey, scratch_dir: Path | None
+) -> dict[str, tuple[int, str]]:
+    """Rows and checksums of the backup's tables once restored into a scratch SQLite file."""
+    with tempfile.TemporaryDirectory(prefix="innsync-verify-", dir=scratch_dir) as folder:
+        scratch = build_engine(f"sqlite:///{Path(folder) / 'verify.sqlite3'}")
+        try:
+            # One pass: the load checks every frame, checksum and the manifest as it goes, and
+            # a failure only leaves a scratch file behind.
+            migrate_to(scratch, manifest.schema_revision)
+            with store.open(manifest.name + DATA) as source, scratch.begin() as connection:
+                specs = load_rows(connection, read_stream(source, key, manifest))
+            with scratch.connect() as connection:
+                return checksum_tables(connection, specs)
+        finally:
+            scratch.dispose()
+
+
+def _restored_native(
+    engine: Engine, store: BackupStore, manifest: Manifest, key: BackupKey
+) -> dict[str, tuple[int, str]]:
+    """The same, for a native dump loaded by its own tool into a scratch database beside
+    ``engine``'s (same kind, same server)."""
+    native_dumps.check_target(manifest.data_format, engine)
+    specs = [TableSpec.from_record(record) for record in manifest.table_specs]
+    with native_dumps.scratch_database(engine) as scratch:
+        _restore_into(scratch, store, manifest, key, force=False)
+        with scratch.connect() as connection:
+            return checksum_tables(connection, specs)
 
 
 def list_backups(store: BackupStore) -> list[BackupInfo]:

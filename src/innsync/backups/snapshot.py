@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,8 +24,13 @@ from innsync.db.engine import READ_ONLY, build_engine
 
 
 @contextmanager
-def consistent_snapshot(engine: Engine, scratch_dir: Path | None = None) -> Iterator[Connection]:
-    """A connection that sees one point in time of ``engine``'s database until the block ends."""
+def consistent_snapshot(
+    engine: Engine, scratch_dir: Path | None = None, before: Callable[[], None] = lambda: None
+) -> Iterator[Connection]:
+    """A connection that sees one point in time of ``engine``'s database until the block ends.
+
+    ``before`` runs once the connection is checked out, just before a MariaDB snapshot starts
+    (a native dump holds writers off there)."""
     dialect = engine.dialect.name
     if dialect == "sqlite":
         with _sqlite_copy(engine, scratch_dir) as connection:
@@ -42,6 +47,7 @@ def consistent_snapshot(engine: Engine, scratch_dir: Path | None = None) -> Iter
             yield connection
     elif dialect in ("mysql", "mariadb"):
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
+            before()
             connection.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             try:
                 yield connection

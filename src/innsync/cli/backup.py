@@ -100,14 +100,24 @@ def backup_key() -> None:
 
 @backup.command("create")
 @click.option("--verify/--no-verify", default=False, help="Verify the new backup at once.")
-def backup_create(verify: bool) -> None:
+@click.option(
+    "--native/--portable",
+    default=None,
+    help="pg_dump/mariadb-dump where installed, or the portable format "
+    "[default: INNSYNC_BACKUP_NATIVE_DUMPS, off].",
+)
+def backup_create(verify: bool, native: bool | None) -> None:
     """Back up the whole database while innsync keeps serving."""
     with _context() as (settings, engine, store):
         key = _key(settings)
-        manifest = _run(lambda: create_backup(engine, store, key, actor=_actor()))
+        use_native = settings.backup_native_dumps if native is None else native
+        manifest = _run(
+            lambda: create_backup(engine, store, key, actor=_actor(), native=use_native)
+        )
         click.echo(
             f"backup {manifest.name} created: {manifest.total_rows} rows in "
-            f"{len(manifest.tables)} tables, {_size(manifest.data_bytes)}, schema "
+            f"{len(manifest.tables)} tables, {_size(manifest.data_bytes)}, "
+            f"{manifest.dump_tool or manifest.data_format}, schema "
             f"{manifest.schema_revision}, in {store.describe()}"
         )
         if verify:

@@ -77,6 +77,8 @@ class BackupRead(BaseModel):
     innsync_version: str
     schema_revision: str
     source_database: str
+    # "portable", or the native tool that made it ("pg_dump", "mariadb-dump").
+    data_format: str
     key_fingerprint: str
     size_bytes: int
     rows: int
@@ -107,6 +109,7 @@ def _read(manifest: Manifest, verified_at: datetime | None, *, tables: bool) -> 
         innsync_version=manifest.innsync_version,
         schema_revision=manifest.schema_revision,
         source_database=manifest.source_database,
+        data_format=manifest.data_format,
         key_fingerprint=manifest.key_fingerprint,
         size_bytes=manifest.data_bytes,
         rows=manifest.total_rows,
@@ -161,7 +164,9 @@ async def create(request: Request, settings: Operator, verify: bool = False) -> 
     key = _key(settings)
 
     def make() -> BackupRead:
-        manifest = create_backup(engine, store, key, actor=ACTOR)
+        manifest = create_backup(
+            engine, store, key, actor=ACTOR, native=settings.backup_native_dumps
+        )
         verified_at = None
         if verify:
             verify_backup(engine, store, manifest.name, key, actor=ACTOR)
