@@ -117,6 +117,33 @@ def test_rate_entries_use_the_plans_slot_and_refuse_what_cannot_be_sent() -> Non
     ]
 
 
+def test_an_entry_that_opens_dates_carries_the_held_units_in_runs() -> None:
+    """§2.6: override to none without numAvail would set the maximum; the held units go along."""
+    dates = DateRange(DAY, DAY + timedelta(days=4))
+    opened = RateValues(price=Decimal(80), stop_sell=False, closed_to_arrival=False)
+    closed = dataclasses.replace(opened, stop_sell=True)
+    held = {"201": {DAY: 4, DAY + timedelta(days=1): 4, DAY + timedelta(days=2): 2}}
+    updates = [
+        RateUpdate("201", "BAR", dates, opened),
+        RateUpdate("201", "BAR", DateRange.single(DAY), closed),
+        RateUpdate("202", "BAR", dates, opened),
+    ]
+    batch = rates_batch(updates, config(rate_plan_slots={"BAR": 1}), held)
+    common = {"price1": 80, "override": "none"}
+    assert batch.items[0]["calendar"] == [
+        {"from": "2030-03-01", "to": "2030-03-02", **common, "numAvail": 4},
+        {"from": "2030-03-03", "to": "2030-03-03", **common, "numAvail": 2},
+        {"from": "2030-03-04", "to": "2030-03-04", **common},
+        {"from": "2030-03-01", "to": "2030-03-01", "price1": 80, "override": "blackout"},
+    ]
+    assert batch.items[1]["calendar"] == [{"from": "2030-03-01", "to": "2030-03-04", **common}]
+    assert [r.accepted and r.sent for r in entry_results(3, batch, [(True, ""), (True, "")])] == [
+        True,
+        True,
+        True,
+    ]
+
+
 def test_a_refused_item_refuses_every_entry_it_carried() -> None:
     dates = DateRange(DAY, DAY + timedelta(days=1))
     batch = availability_batch(

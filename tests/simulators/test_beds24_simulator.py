@@ -229,3 +229,38 @@ def test_check_availability_refuses_a_closed_night(sim: Sim) -> None:
     )
     assert answer.json()[0]["success"] is False
     assert sim.call("GET", "/_sim/bookings").json()["data"] == []
+
+
+def test_lifting_a_blackout_without_num_avail_sets_the_room_maximum(sim: Sim) -> None:
+    """§2.6: override blackout to none without numAvail in the same entry: numAvail = qty."""
+    sim.login()
+    maximum = SimulatorConfig().room(201)
+    assert maximum is not None
+    days = ("2030-03-01", "2030-03-02", "2030-03-03")
+
+    def post(*entries: dict[str, Any]) -> None:
+        answer = sim.call(
+            "POST", "/v2/inventory/rooms/calendar", body=[{"roomId": 201, "calendar": entries}]
+        )
+        assert answer.json()[0]["success"] is True
+
+    def held() -> list[Any]:
+        read = sim.call(
+            "GET",
+            f"/v2/inventory/rooms/calendar?startDate={days[0]}&endDate={days[-1]}&roomId=201"
+            "&includeNumAvail=true",
+        )
+        by_day = {}
+        for entry in read.json()["data"][0]["calendar"]:
+            for day in days:
+                if entry["from"] <= day <= entry["to"]:
+                    by_day[day] = entry["numAvail"]
+        return [by_day[day] for day in days]
+
+    post({"from": days[0], "to": days[-1], "numAvail": 2, "override": "blackout"})
+    post({"from": days[0], "to": days[0], "override": "none"})
+    post({"from": days[1], "to": days[1], "override": "none", "numAvail": 2})
+    post({"from": days[2], "to": days[2], "override": "noCheckIn"})
+    post({"from": days[2], "to": days[2], "override": "none"})
+    assert held() == [maximum[1].qty, 2, 2]
+    assert sim.transport.problems() == []

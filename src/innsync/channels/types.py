@@ -184,6 +184,10 @@ class PushRequest(Generic[UpdateT]):
     today: date | None = None
     """The property's today (in its time zone): the engine plans no date before it, and an
     adapter uses it rather than its own clock to tell which dates the channel still takes."""
+    held_availability: Mapping[str, Mapping[date, int]] | None = None
+    """Rates requests to a channel whose ``lifting_stop_sell_sets_availability``: the units
+    innsync holds per room type code on the dates whose stop sell the request may lift (the
+    channel's acknowledged units, else innsync's), for the adapter to send with the lift."""
 
     def __post_init__(self) -> None:
         if not self.updates:
@@ -316,6 +320,10 @@ class ChannelLimits:
     """With partial rates: occupancies left out of a per-person price list keep their price, so
     only the occupancies whose price changed are sent."""
     max_days_per_entry: int | None = None
+    lifting_stop_sell_sets_availability: bool = False
+    """A rates write that lifts a stop sell also sets the room's availability unless it sends
+    it (Beds24's ``override`` blackout to none): the engine then gives each rates request the
+    units innsync holds on those dates (``PushRequest.held_availability``)."""
     values: ValueConstraints = NO_VALUE_CONSTRAINTS
     """The values the channel refuses (see :class:`ValueConstraints`)."""
     today_margin_seconds: float = 0.0

@@ -38,7 +38,7 @@ from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.outbox.models import AVAILABILITY, RATES
 from innsync.properties.models import Property
-from innsync.stay_dates import merge_ranges
+from innsync.stay_dates import DateRange, merge_ranges
 from innsync.sync import metrics
 from innsync.sync.desired import (
     Mappings,
@@ -48,6 +48,7 @@ from innsync.sync.desired import (
     from_day,
     load_mappings,
 )
+from innsync.sync.lifts import held_availability, lifted_stop_sells
 from innsync.sync.planner import apply_updates, batch_requests, plan_availability, plan_rates
 from innsync.sync.state import (
     DirtySet,
@@ -165,6 +166,7 @@ class _KindPusher:
             # they are not planned either: their marks are simply cleared.
             sendable = from_day(dirty.all_ranges, today)
             updates: Sequence[AvailabilityUpdate | RateUpdate]
+            lifts: list[dict[str, list[DateRange]]] = []
             if kind == AVAILABILITY:
                 acked_a = acked_availability(session, self.connection_id, mappings, dirty)
                 desired_a = desired_availability(session, mappings, dirty.ranges)
@@ -175,10 +177,18 @@ class _KindPusher:
                 desired_r = desired_rates(session, mappings, dirty.ranges)
                 updates = plan_rates(desired_r, acked_r, sendable, limits)
                 requests = batch_requests(updates, limits, "rates")
+                if limits.lifting_stop_sell_sets_availability:
+                    lifts = [lifted_stop_sells(request.updates, acked_r) for request in requests]
             requests = [dataclasses.replace(request, today=today) for request in requests]
-        for request in requests:
+        for position, request in enumerate(requests):
             if kind == RATES and not await self.push(AVAILABILITY):
                 return False
+            if lifts and lifts[position]:
+                # Read after the availability cut-in above, so the units sent with the lift
+                # are the ones the channel was just given.
+                with transaction(self.sessions) as session:
+                    held = held_availability(session, self.connection_id, mappings, lifts[position])
+                request = dataclasses.replace(request, held_availability=held)
             if not await self.acquire(budget):
                 self.result.waiting_for_budget = True
                 return True

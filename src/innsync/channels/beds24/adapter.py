@@ -86,6 +86,9 @@ BEDS24_LIMITS = ChannelLimits(
     # departure and stop sell are one `override` value: a partial update of one flag would
     # clear the others, so every rate entry carries all of the plan's fields.
     accepts_partial_rates=False,
+    # §2.6: override blackout to none without numAvail in the same entry sets numAvail to the
+    # room's maximum; the engine gives rates requests the units to send with such a lift.
+    lifting_stop_sell_sets_availability=True,
     # §2.6: minStay 1-365, maxStay 1-364; §2.5 money is major units with cents.
     values=ValueConstraints(
         max_price=Decimal("99999999.99"),
@@ -160,8 +163,10 @@ class Beds24Adapter:
         return await self._push(len(request.updates), availability_batch(request.updates))
 
     async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
-        """One calendar call: price slots, minStay, maxStay and override per range."""
-        return await self._push(len(request.updates), rates_batch(request.updates, self.config))
+        """One calendar call: price slots, minStay, maxStay and override per range, and the
+        held numAvail with an override that lifts a blackout (§2.6)."""
+        batch = rates_batch(request.updates, self.config, request.held_availability)
+        return await self._push(len(request.updates), batch)
 
     async def _push(self, count: int, batch: CalendarBatch) -> PushResult:
         answers: list[tuple[bool, str]] = []

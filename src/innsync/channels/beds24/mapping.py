@@ -27,7 +27,7 @@ from innsync.channels.types import (
     RateUpdate,
     RateValues,
 )
-from innsync.stay_dates import DateRange
+from innsync.stay_dates import DateRange, runs_of_equal_values
 
 # §2.5: statuses a booking can have; innsync asks for all of them, cancelled included.
 ALL_STATUSES = ("confirmed", "request", "new", "cancelled", "black", "inquiry")
@@ -112,9 +112,18 @@ def availability_batch(updates: Sequence[AvailabilityUpdate]) -> CalendarBatch:
     return batch
 
 
-def rates_batch(updates: Sequence[RateUpdate], config: Beds24Config) -> CalendarBatch:
+def rates_batch(
+    updates: Sequence[RateUpdate],
+    config: Beds24Config,
+    held: Mapping[str, Mapping[date, int]] | None = None,
+) -> CalendarBatch:
     """One item per room; each update is a range with its price slot and, for the room's
-    restriction plan, ``minStay``, ``maxStay`` and ``override``."""
+    restriction plan, ``minStay``, ``maxStay`` and ``override``.
+
+    §2.6: an override switched from blackout to none without ``numAvail`` in the same entry
+    sets numAvail to the room's maximum, so an entry that opens dates for which ``held`` gives
+    the units carries them, split into runs of equal units.
+    """
     batch = CalendarBatch()
     for index, update in enumerate(updates):
         room = room_id(update.room_type_code)
@@ -144,9 +153,24 @@ def rates_batch(updates: Sequence[RateUpdate], config: Beds24Config) -> Calendar
             batch.partial.add(index)
         if not fields:
             continue
+        units = (held or {}).get(update.room_type_code, {})
+        opens = fields.get("override", "blackout") != "blackout"
         for dates in _runs(update.dates, update.weekdays):
-            batch.add(index, room, {**_span(dates), **fields})
+            for run, available in _with_units(dates, units if opens else {}):
+                extra = {} if available is None else {"numAvail": available}
+                batch.add(index, room, {**_span(run), **fields, **extra})
     return batch
+
+
+def _with_units(
+    dates: DateRange, units: Mapping[date, int]
+) -> Iterable[tuple[DateRange, int | None]]:
+    """The range split into runs of equal units (``None`` where none is given)."""
+    if not units:
+        yield dates, None
+        return
+    for run in runs_of_equal_values([(day, units.get(day)) for day in dates]):
+        yield run.dates, run.value
 
 
 def _restriction_fields(values: RateValues) -> dict[str, Any]:
