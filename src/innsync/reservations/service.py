@@ -25,6 +25,7 @@ from innsync.inventory.calendar import effective_calendar
 from innsync.money import MAX_AMOUNT, is_exact, precision_problem, round_money
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import get_owned, property_today
+from innsync.reservations.assignment import assign_units
 from innsync.reservations.guests import match_or_create_guest
 from innsync.reservations.models import (
     CANCELLED,
@@ -87,6 +88,7 @@ def create_direct(
     reservation.guest_id = guest.id if guest else None
     session.add(reservation)
     session.flush()
+    assign_units(session, reservation)
     _record(session, reservation, "created", {}, actor_key_id, kinds.RESERVATION_CREATED)
     return reservation
 
@@ -138,6 +140,7 @@ def modify_direct(
     if "arrival_time" in data.model_fields_set:
         reservation.arrival_time = data.arrival_time
     session.flush()
+    assign_units(session, reservation)
     changes = diff(before, snapshot(session, reservation))
     if changes:
         reservation.revision += 1
@@ -200,6 +203,7 @@ def _release(
         move_ledger(session, {key: -count for key, count in nights.items()})
     before = reservation.status
     reservation.status = status
+    assign_units(session, reservation)
     reservation.revision += 1
     action = "cancelled" if status == CANCELLED else status
     _record(session, reservation, action, {"status": [before, status]}, actor_key_id, event_kind)
@@ -480,7 +484,9 @@ def reservation_read(session: Session, reservation: Reservation) -> ReservationR
         revision=reservation.revision,
         rooms=[
             RoomRead(
+                position=room.position,
                 room_type_id=room.room_type_id,
+                unit_id=room.unit_id,
                 rate_plan_id=room.rate_plan_id,
                 adults=room.adults,
                 children=room.children,
