@@ -210,23 +210,33 @@ class Step:
     via_channel: bool
 
 
-STEPS = st.lists(
-    st.builds(
+def _steps(kinds: list[str], size: int) -> st.SearchStrategy[list[Step]]:
+    step = st.builds(
         Step,
-        kind=st.sampled_from(["book", "book", "book", "move", "cancel"]),
+        kind=st.sampled_from(kinds),
         target=st.integers(0, 10_000),
         offset=st.integers(0, 27),
         nights=st.integers(1, 4),
         code=st.sampled_from(["DBL", "TWN"]),
         via_channel=st.booleans(),
-    ),
-    min_size=200,
-    max_size=200,
-)
+    )
+    return st.lists(step, min_size=size, max_size=size)
+
+
+BOOKINGS = _steps(["book"], 200)
+CHANGES = _steps(["move", "move", "cancel"], 60)
+
+
+def _interleaved(bookings: list[Step], changes: list[Step]) -> list[Step]:
+    """The bookings in order, each change slotted in at a place drawn with it."""
+    steps = list(bookings)
+    for change in changes:
+        steps.insert(change.target % (len(steps) + 1), change)
+    return steps
 
 
 @settings(
-    max_examples=3,
+    max_examples=5,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
@@ -234,18 +244,23 @@ STEPS = st.lists(
         HealthCheck.data_too_large,
     ],
 )
-@given(steps=STEPS, policy=st.sampled_from(["fill", "spread"]))
+@given(bookings=BOOKINGS, changes=CHANGES, policy=st.sampled_from(["fill", "spread"]))
 def test_a_month_of_bookings_never_puts_two_stays_in_one_unit(
-    session: Session, secret_box: SecretBox, steps: list[Step], policy: str
+    session: Session, secret_box: SecretBox, bookings: list[Step], changes: list[Step], policy: str
 ) -> None:
+    """200 bookings over a month (direct ones refused when sold out, channel ones never), with
+    60 moves and cancellations among them: no unit holds two stays on a night, and a moved
+    stay keeps its unit whenever that unit was free on the new nights."""
     hotel = _hotel(session, secret_box, policy, {"DBL": ["1", "2", "3", "4"], "TWN": ["5", "6"]})
     made: list[tuple[uuid.UUID, str, int]] = []  # reservation, channel booking id, revision
-    for step in steps:
+    for step in _interleaved(bookings, changes):
         arrival = MONTH_START + timedelta(days=step.offset)
-        if step.kind == "book" or not made:
+        if step.kind == "book":
             reservation_id = _book_step(session, hotel, step, arrival, len(made))
             if reservation_id is not None:
                 made.append((reservation_id, f"OTA-{len(made)}", 1))
+            continue
+        if not made:
             continue
         index = step.target % len(made)
         reservation_id, booking_id, number = made[index]
