@@ -130,6 +130,8 @@ def test_units_are_assigned_changed_by_hand_and_listed_when_missing(
     fetched = ok(client.get(f"/api/v1/reservations/{third['id']}", headers=caller.headers))
     assert fetched["rooms"][0]["unit_id"] == units["1"]
     assert [s["reservation_id"] for s in _unassigned(client, caller, hotel)] == [first["id"]]
+    held = client.delete(f"/api/v1/units/{units['1']}", headers=caller.headers)
+    problem(held, 409, "assigned")
 
     # A cancelled stay holds no unit and cannot be given one.
     ok(client.post(f"/api/v1/reservations/{second['id']}/cancel", headers=caller.headers))
