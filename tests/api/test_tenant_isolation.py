@@ -325,6 +325,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         "write", permitted_status=409
     ),
     ("GET", "/api/v1/reservations/{reservation_id}/changes"): Route("read"),
+    ("PUT", "/api/v1/reservations/{reservation_id}/unit"): Route(
+        "write", _json(lambda t: {"position": 0, "unit_id": t.unit_id})
+    ),
+    ("GET", "/api/v1/properties/{property_id}/unassigned-stays"): Route("read", _dates),
     ("GET", "/api/v1/conflicts"): Route("read", lambda _t: {"params": {"status": "open"}}),
     ("GET", "/api/v1/conflicts/{conflict_id}"): Route("read"),
     ("POST", "/api/v1/conflicts/{conflict_id}/resolve"): Route(

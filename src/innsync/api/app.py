@@ -26,6 +26,7 @@ from innsync.api.routers import (
     properties,
     reservation_actions,
     reservations,
+    room_units,
 )
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
@@ -86,6 +87,7 @@ def create_app(
         inventory.router,
         reservations.router,
         reservation_actions.router,
+        room_units.router,
         conflicts.router,
         connections.router,
         events.router,

@@ -21,6 +21,9 @@ class Property(UuidPk, Timestamps, Base):
     timezone: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
     horizon_days: Mapped[int] = mapped_column(Integer)
+    # How stays get a physical unit (reservations/assignment.py): "fill", "spread" or "off"
+    # for a PMS that assigns rooms itself.
+    room_assignment: Mapped[str] = mapped_column(String(8), default="fill", server_default="fill")
 
 
 class RoomType(UuidPk, Timestamps, Base):

@@ -55,11 +55,19 @@ def _check_currency(value: str) -> str:
     return value
 
 
+RoomAssignment = Literal["fill", "spread", "off"]
+ROOM_ASSIGNMENT = (
+    'How stays get a unit: "fill" the lowest-numbered free unit, "spread" the free unit used '
+    'least around the stay, "off" none automatically (a PMS assigns rooms itself)'
+)
+
+
 class PropertyCreate(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(examples=["Europe/Rome"])
     currency: str = Field(examples=["EUR"])
     horizon_days: int = Field(default=500, ge=MIN_HORIZON_DAYS, le=MAX_HORIZON_DAYS)
+    room_assignment: RoomAssignment = Field(default="fill", description=ROOM_ASSIGNMENT)
 
     _tz = field_validator("timezone")(_check_timezone)
     _cur = field_validator("currency")(_check_currency)
@@ -70,6 +78,7 @@ class PropertyUpdate(StrictModel):
     timezone: str | None = None
     currency: str | None = None
     horizon_days: int | None = Field(default=None, ge=MIN_HORIZON_DAYS, le=MAX_HORIZON_DAYS)
+    room_assignment: RoomAssignment | None = Field(default=None, description=ROOM_ASSIGNMENT)
 
     @field_validator("timezone")
     @classmethod
@@ -88,6 +97,7 @@ class PropertyRead(ReadModel):
     timezone: str
     currency: str
     horizon_days: int
+    room_assignment: RoomAssignment
 
 
 class RoomTypeCreate(StrictModel):

@@ -57,6 +57,7 @@ from innsync.db.base import utcnow
 from innsync.events import kinds
 from innsync.money import round_money
 from innsync.properties.models import RoomType
+from innsync.reservations.assignment import assign_units
 from innsync.reservations.conflict_holding import (
     hold_conflict,
     supersede_open_conflict,
@@ -311,6 +312,7 @@ def apply_revision(
     if guest is not None:
         reservation.guest_id = guest.id
     session.flush()
+    assign_units(session, reservation)
 
     outcome = record_revision(session, reservation, before, origin, actor_key_id)
     if shortfalls:

@@ -26,6 +26,7 @@ from innsync.events.service import emit
 from innsync.money import round_money
 from innsync.properties.models import Property, RoomType
 from innsync.properties.service import get_owned
+from innsync.reservations.assignment import assign_units
 from innsync.reservations.channel import Outcome, apply_revision, record_revision, reservation_room
 from innsync.reservations.conflict_rules import revision_from_json
 from innsync.reservations.guests import match_or_create_guest
@@ -192,6 +193,7 @@ def _merge(
         if guest is not None:
             reservation.guest_id = guest.id
     session.flush()
+    assign_units(session, reservation)
     outcome = record_revision(session, reservation, before, origin, actor_key_id)
     if shortfalls:
         report_overbooking(session, connection, reservation, shortfalls)

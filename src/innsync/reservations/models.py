@@ -149,6 +149,17 @@ class ReservationRoom(UuidPk, Base):
     reservation: Mapped[Reservation] = relationship(back_populates="rooms")
 
 
+class UnitNight(Base):
+    """A night a unit is held by a confirmed stay: the primary key makes a double booking of a
+    unit impossible on every database, whatever the code above it does."""
+
+    __tablename__ = "unit_nights"
+
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    night: Mapped[date] = mapped_column(Date, primary_key=True)
+    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"), index=True)
+
+
 class ReservationSequence(Base):
     """The last change number given to a reservation of a property.
 

@@ -113,7 +113,9 @@ class ChargeRead(BaseModel):
 
 
 class RoomRead(BaseModel):
+    position: int = Field(description="The room's place in the reservation, from 0")
     room_type_id: uuid.UUID
+    unit_id: uuid.UUID | None = Field(description="The physical unit assigned; null if none")
     rate_plan_id: uuid.UUID | None
     adults: int
     children: int
@@ -121,6 +123,24 @@ class RoomRead(BaseModel):
     amount: Decimal
     nightly_prices: dict[date, Decimal]
     charges: list[ChargeRead] = Field(description="Taxes and fees of the room for the stay")
+
+
+class UnitAssign(StrictModel):
+    """Put one room of a reservation in a unit of its room type, or take it out (null)."""
+
+    position: int = Field(ge=0, description="The room's position in the reservation")
+    unit_id: uuid.UUID | None
+
+
+class UnassignedStayRead(BaseModel):
+    """A room of a confirmed stay without a unit: for the front desk to place."""
+
+    reservation_id: uuid.UUID
+    position: int
+    room_type_id: uuid.UUID
+    arrival: date
+    departure: date
+    is_overbooked: bool
 
 
 class GuaranteeRead(BaseModel):

@@ -27,6 +27,7 @@ from innsync.outbox.bookings import queue_booking_push
 from innsync.outbox.models import BookingPush
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import get_owned, property_today
+from innsync.reservations.assignment import assign_units
 from innsync.reservations.guests import match_or_create_guest
 from innsync.reservations.models import (
     CANCELLED,
@@ -93,6 +94,7 @@ def create_direct(
     reservation.guest_id = guest.id if guest else None
     session.add(reservation)
     session.flush()
+    assign_units(session, reservation)
     _record(session, reservation, "created", {}, actor_key_id, kinds.RESERVATION_CREATED)
     return reservation
 
@@ -144,6 +146,7 @@ def modify_direct(
     if "arrival_time" in data.model_fields_set:
         reservation.arrival_time = data.arrival_time
     session.flush()
+    assign_units(session, reservation)
     changes = diff(before, snapshot(session, reservation))
     if changes:
         reservation.revision += 1
@@ -206,6 +209,7 @@ def _release(
         move_ledger(session, {key: -count for key, count in nights.items()})
     before = reservation.status
     reservation.status = status
+    assign_units(session, reservation)
     reservation.revision += 1
     action = "cancelled" if status == CANCELLED else status
     _record(session, reservation, action, {"status": [before, status]}, actor_key_id, event_kind)
@@ -498,7 +502,9 @@ def reservation_read(session: Session, reservation: Reservation) -> ReservationR
         revision=reservation.revision,
         rooms=[
             RoomRead(
+                position=room.position,
                 room_type_id=room.room_type_id,
+                unit_id=room.unit_id,
                 rate_plan_id=room.rate_plan_id,
                 adults=room.adults,
                 children=room.children,

@@ -1,0 +1,212 @@
+"""Room assignment: which physical unit each room of a confirmed stay sleeps in.
+
+Every assigned night is a ``unit_nights`` row keyed by unit and night, so the database itself
+refuses a second stay in a unit on a night. Callers already hold the locks of the room types
+involved (``inventory.availability.lock_room_types``), so the free units read here stay free
+until the transaction ends; the key is the backstop, not the scheduler.
+
+``assign_units`` runs after every change of a reservation, direct or from a channel, in its
+transaction: a room keeps the unit it had while that unit is free on the new nights, otherwise
+it takes one by the property's policy (``fill``: the lowest-numbered free unit; ``spread``: the
+free unit used least around the stay) or stays unassigned when none is free (an overbooking).
+With the policy ``off`` (a PMS assigns rooms itself) nothing is picked automatically; units set
+by hand are still kept while free.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from innsync.errors import ConflictError, InvalidInputError, NotFoundError
+from innsync.inventory.availability import lock_room_types
+from innsync.properties.models import Property, Unit
+from innsync.properties.service import get_owned
+from innsync.reservations.models import CONFIRMED, Reservation, ReservationRoom, UnitNight
+from innsync.stay_dates import DateRange
+
+Policy = Literal["fill", "spread", "off"]
+POLICIES: tuple[Policy, ...] = ("fill", "spread", "off")
+# "spread" weighs how much each unit was used this many days either side of the stay.
+SPREAD_WINDOW = timedelta(days=28)
+
+
+@dataclass(frozen=True)
+class UnassignedStay:
+    """A room of a confirmed stay that has no unit on its nights."""
+
+    reservation_id: uuid.UUID
+    position: int
+    room_type_id: uuid.UUID
+    arrival: date
+    departure: date
+    is_overbooked: bool
+
+
+def assign_units(session: Session, reservation: Reservation) -> None:
+    """Give each room of the reservation a unit for its nights, keeping the ones it had where
+    still free; a reservation that is not confirmed holds none. The caller holds the locks of
+    the reservation's room types and has flushed the reservation."""
+    held = _held_units(session, reservation.id)
+    session.execute(delete(UnitNight).where(UnitNight.reservation_id == reservation.id))
+    if reservation.status != CONFIRMED:
+        for room in reservation.rooms:
+            room.unit_id = None
+        return
+    policy = session.get_one(Property, reservation.property_id).room_assignment
+    stay = DateRange(reservation.arrival, reservation.departure)
+    units = _units_by_room_type(session, {room.room_type_id for room in reservation.rooms})
+    taken = _taken(session, [unit.id for group in units.values() for unit in group], stay)
+    for room in reservation.rooms:
+        free = [unit for unit in units.get(room.room_type_id, []) if unit.id not in taken]
+        kept = next((unit for unit in free if unit.id in held), None)
+        chosen = kept or _pick(session, policy, free, stay)
+        room.unit_id = chosen.id if chosen else None
+        if chosen is not None:
+            taken.add(chosen.id)
+            held.discard(chosen.id)
+            _hold(session, reservation.id, chosen.id, stay)
+    session.flush()
+
+
+def set_unit(
+    session: Session,
+    tenant_id: uuid.UUID,
+    reservation_id: uuid.UUID,
+    position: int,
+    unit_id: uuid.UUID | None,
+) -> Reservation:
+    """Put one room of a confirmed stay in this unit (``None`` unassigns it); 409 when the
+    unit is held by another stay on one of its nights."""
+    reservation = get_owned(session, Reservation, tenant_id, reservation_id)
+    if reservation.status != CONFIRMED:
+        raise ConflictError(f"a {reservation.status} reservation holds no units")
+    room = next((room for room in reservation.rooms if room.position == position), None)
+    if room is None:
+        raise NotFoundError(f"the reservation has no room at position {position}")
+    unit = get_owned(session, Unit, tenant_id, unit_id) if unit_id is not None else None
+    if unit is not None and unit.room_type_id != room.room_type_id:
+        raise InvalidInputError("the unit belongs to another room type than the room's")
+    lock_room_types(session, [room.room_type_id])
+    if unit is not None and unit.id == room.unit_id:
+        return reservation
+    stay = DateRange(reservation.arrival, reservation.departure)
+    if unit is not None:
+        clash = session.scalar(
+            select(func.min(UnitNight.night)).where(
+                UnitNight.unit_id == unit.id,
+                UnitNight.night >= stay.start,
+                UnitNight.night < stay.end,
+            )
+        )
+        if clash is not None:
+            raise ConflictError(f"unit {unit.name} is held by another stay on {clash}")
+    if room.unit_id is not None:
+        session.execute(
+            delete(UnitNight).where(
+                UnitNight.reservation_id == reservation.id, UnitNight.unit_id == room.unit_id
+            )
+        )
+    room.unit_id = unit.id if unit is not None else None
+    if unit is not None:
+        _hold(session, reservation.id, unit.id, stay)
+    session.flush()
+    return reservation
+
+
+def unassigned_stays(
+    session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID, dates: DateRange
+) -> list[UnassignedStay]:
+    """Rooms of confirmed stays overlapping ``dates`` without a unit, by arrival."""
+    get_owned(session, Property, tenant_id, property_id)
+    query = (
+        select(ReservationRoom, Reservation)
+        .join(Reservation, ReservationRoom.reservation_id == Reservation.id)
+        .where(
+            Reservation.tenant_id == tenant_id,
+            Reservation.property_id == property_id,
+            Reservation.status == CONFIRMED,
+            Reservation.arrival < dates.end,
+            Reservation.departure > dates.start,
+            ReservationRoom.unit_id.is_(None),
+        )
+        .order_by(Reservation.arrival, Reservation.id, ReservationRoom.position)
+    )
+    return [
+        UnassignedStay(
+            reservation_id=reservation.id,
+            position=room.position,
+            room_type_id=room.room_type_id,
+            arrival=reservation.arrival,
+            departure=reservation.departure,
+            is_overbooked=reservation.is_overbooked,
+        )
+        for room, reservation in session.execute(query)
+    ]
+
+
+def _held_units(session: Session, reservation_id: uuid.UUID) -> set[uuid.UUID]:
+    query = select(UnitNight.unit_id).where(UnitNight.reservation_id == reservation_id).distinct()
+    return set(session.scalars(query))
+
+
+def _units_by_room_type(
+    session: Session, room_type_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[Unit]]:
+    """The units of each room type, lowest number first ("9" before "10")."""
+    grouped: dict[uuid.UUID, list[Unit]] = {}
+    for unit in session.scalars(select(Unit).where(Unit.room_type_id.in_(list(room_type_ids)))):
+        grouped.setdefault(unit.room_type_id, []).append(unit)
+    for group in grouped.values():
+        group.sort(key=lambda unit: _natural(unit.name))
+    return grouped
+
+
+def _natural(name: str) -> tuple[tuple[int, str], ...]:
+    return tuple(
+        (int(part), "") if part.isdigit() else (-1, part.lower())
+        for part in re.findall(r"\d+|\D+", name)
+    )
+
+
+def _taken(session: Session, unit_ids: list[uuid.UUID], stay: DateRange) -> set[uuid.UUID]:
+    """Units held by some stay on at least one of these nights."""
+    if not unit_ids:
+        return set()
+    query = select(UnitNight.unit_id).where(
+        UnitNight.unit_id.in_(unit_ids), UnitNight.night >= stay.start, UnitNight.night < stay.end
+    )
+    return set(session.scalars(query.distinct()))
+
+
+def _pick(session: Session, policy: str, free: list[Unit], stay: DateRange) -> Unit | None:
+    if policy == "off" or not free:
+        return None
+    if policy == "fill":
+        return free[0]
+    counted = session.execute(
+        select(UnitNight.unit_id, func.count())
+        .where(
+            UnitNight.unit_id.in_([unit.id for unit in free]),
+            UnitNight.night >= stay.start - SPREAD_WINDOW,
+            UnitNight.night < stay.end + SPREAD_WINDOW,
+        )
+        .group_by(UnitNight.unit_id)
+    )
+    used: Counter[uuid.UUID] = Counter({unit_id: count for unit_id, count in counted})
+    return min(free, key=lambda unit: used[unit.id])  # min keeps the lowest on a tie
+
+
+def _hold(session: Session, reservation_id: uuid.UUID, unit_id: uuid.UUID, stay: DateRange) -> None:
+    rows = [
+        {"unit_id": unit_id, "night": night, "reservation_id": reservation_id} for night in stay
+    ]
+    session.execute(insert(UnitNight), rows)
