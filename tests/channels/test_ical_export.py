@@ -6,7 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -15,9 +15,6 @@ from sqlalchemy import event, select
 from innsync.channels.ical.ics import parse_calendar
 from innsync.ical_export import service
 from innsync.ical_export.models import IcalExport
-from innsync.outbox.marks import mark_availability
-from innsync.reservations.models import Reservation
-from innsync.stay_dates import DateRange
 from tests.api.helpers import day, make_hotel, new_tenant, ok
 from tests.conftest import Db
 
@@ -278,6 +275,14 @@ def test_a_unit_export_shows_its_assigned_stays_and_nights_the_room_type_is_full
         )["id"]
         for name in ("Loft A", "Loft B")
     ]
+    # Stays are placed by hand here, so which unit holds what is the test's choice.
+    ok(
+        client.patch(
+            f"/api/v1/properties/{hotel.property_id}",
+            json={"room_assignment": "off"},
+            headers=headers,
+        )
+    )
     connection_id = ical_connection(client, hotel)
     url = f"/api/v1/connections/{connection_id}/ical-export"
     per_unit = ok(client.put(url, json={"unit_id": unit_ids[0]}, headers=headers))
@@ -289,22 +294,18 @@ def test_a_unit_export_shows_its_assigned_stays_and_nights_the_room_type_is_full
     book(client, hotel, 6, 7)  # the room type is full on the 6th: every unit is busy
     assert nights(client, path) == [(day(6), day(7))]
 
-    # A stay assigned to the other unit changes nothing; to this unit, its nights are busy.
-    # (No API assigns units yet; the row is set as an assignment would set it, with its mark.)
+    # A stay placed in the other unit changes nothing; in this unit, its nights are busy.
     for unit_id, expected in (
         (unit_ids[1], [(day(6), day(7))]),
         (unit_ids[0], [(day(5), day(8))]),
     ):
-        with db.sessions() as session:
-            reservation = session.get_one(Reservation, uuid.UUID(first["id"]))
-            reservation.rooms[0].unit_id = uuid.UUID(unit_id)
-            mark_availability(
-                session,
-                reservation.property_id,
-                [uuid.UUID(hotel.room_type_id)],
-                [DateRange(date.fromisoformat(day(5)), date.fromisoformat(day(8)))],
+        ok(
+            client.put(
+                f"/api/v1/reservations/{first['id']}/unit",
+                json={"position": 0, "unit_id": unit_id},
+                headers=headers,
             )
-            session.commit()
+        )
         assert nights(client, path) == expected
 
     # The room type's export of the same connection (no unit) shows only the full night.

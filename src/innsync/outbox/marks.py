@@ -59,6 +59,12 @@ def _mark_ical_exports(session: Session, property_id: uuid.UUID) -> None:
     )
 
 
+def mark_unit_change(session: Session, property_id: uuid.UUID) -> None:
+    """A stay moved between units of one room type: channels sell room types, so only the
+    served per-unit exports can show it."""
+    _mark_ical_exports(session, property_id)
+
+
 def mark_availability(
     session: Session,
     property_id: uuid.UUID,

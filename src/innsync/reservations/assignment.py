@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from innsync.errors import ConflictError, InvalidInputError, NotFoundError
 from innsync.inventory.availability import lock_room_types
+from innsync.outbox.marks import mark_unit_change
 from innsync.properties.models import Property, Unit
 from innsync.properties.service import get_owned
 from innsync.reservations.models import CONFIRMED, Reservation, ReservationRoom, UnitNight
@@ -118,6 +119,7 @@ def set_unit(
     room.unit_id = unit.id if unit is not None else None
     if unit is not None:
         _hold(session, reservation.id, unit.id, stay)
+    mark_unit_change(session, reservation.property_id)
     session.flush()
     return reservation
 
