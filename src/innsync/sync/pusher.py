@@ -122,12 +122,15 @@ async def push_connection(
     A kind whose budget is spent waits alone: the other kind is still pushed (Channex counts
     availability and restrictions calls apart). Availability, the overbooking-critical value,
     goes first, and is looked at again before every rates request, so a booking that lands
-    while a long run of rates is being sent does not wait behind it. Without a ``fence`` (tests,
-    a single process) what is answered is recorded unchecked.
+    while a long run of rates is being sent does not wait behind it. An adapter that
+    ``PushesAriTogether`` gets both kinds in one call when they share a budget. Without a
+    ``fence`` (tests, a single process) what is answered is recorded unchecked.
     """
     result = PassResult()
     pusher = _KindPusher(sessions, connection_id, adapter, acquire, has_room, result, now, fence)
-    if await pusher.push_together():
+    # Paired first where the adapter can take both kinds at once (one budget); then each kind
+    # alone: whatever was left unpaired, or marked while the pair was on the wire.
+    if await pusher.push_together() and not result.waiting_for_budget:
         for kind in (AVAILABILITY, RATES):
             if not await pusher.push(kind):
                 break
