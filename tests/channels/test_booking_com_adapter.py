@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
@@ -20,7 +21,12 @@ from innsync.channels.booking_com import BookingComAdapter, BookingComConfig
 from innsync.channels.booking_com.reservations import ResponseTokens
 from innsync.channels.credentials import AccountCredentials, InMemoryAccountCredentials
 from innsync.channels.errors import ChannelAuthError, ChannelRejectedError, ChannelUnavailableError
-from innsync.channels.types import AvailabilityUpdate, PushRequest
+from innsync.channels.types import (
+    AvailabilityUpdate,
+    PushRequest,
+    RateUpdate,
+    RateValues,
+)
 from innsync.connections.credentials import ChannelAccountCredential, DatabaseAccountCredentials
 from innsync.crypto import SecretBox
 from innsync.db.engine import session_factory
@@ -357,3 +363,33 @@ def test_documented_refusals_are_translated(side: Side) -> None:
     with pytest.raises(ChannelRejectedError, match="wrong type"):
         side.run(lambda: side.adapter().acknowledge_revision(stale))
     assert side.sim("GET", "/queues")["counts"] == {"pending": 1}
+
+
+def test_availability_and_rates_together_are_one_avail_notif_and_one_rate_amount_notif(
+    side: Side,
+) -> None:
+    day = START.date() + timedelta(days=3)
+    stay = DateRange(day, day + timedelta(days=2))
+    availability = PushRequest("availability", (AvailabilityUpdate(ROOM, stay, 4),))
+    rates = PushRequest(
+        "rates",
+        (
+            RateUpdate(ROOM, "9001", stay, RateValues(price=Decimal("80.00"), stop_sell=True)),
+            RateUpdate(ROOM, "9002", stay, RateValues(min_stay_arrival=2, min_stay_through=3)),
+        ),
+    )
+    adapter = side.adapter()
+    first, second = side.run(lambda: adapter.push_ari(availability, rates))
+    paths = [
+        row["path"].rsplit("/", 1)[1]
+        for row in side.sim("GET", "/requests")["data"]
+        if "Notif" in row["path"]
+    ]
+    assert sorted(paths) == ["OTA_HotelAvailNotif", "OTA_HotelRateAmountNotif"]
+    # Each side indexed like its own request: the rates' refusal stays with the rates.
+    assert [(e.index, e.accepted, e.sent) for e in first.entries] == [(0, True, True)]
+    assert [(e.index, e.accepted) for e in second.entries] == [(0, True), (1, False)]
+    assert "min_stay_through 3" in (second.entries[1].reason or "")
+    held = side.sim("GET", "/ari")["data"][HOTEL]
+    assert held["availability"][ROOM][day.isoformat()] == 4
+    assert held["prices"][ROOM]["9001"][day.isoformat()] == {"default": "80.00"}

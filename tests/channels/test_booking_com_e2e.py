@@ -102,17 +102,27 @@ def test_a_13_month_full_sync_is_the_fewest_requests_the_rules_allow(live: LiveB
 
     calls = live.transport.ari_calls()
     paths = sorted(call.path.rsplit("/", 1)[1] for call in calls)
-    # §3.1: one hotel per request, availability and restrictions in OTA_HotelAvailNotif,
-    # prices in OTA_HotelRateAmountNotif: 2 requests at the least. innsync pushes availability
-    # and rates as separate requests of its engine, so restrictions ride in a second
-    # AvailNotif: 3.
-    minimum_by_rules = 2
+    # §3.1: one hotel per request, rooms to sell and restrictions in OTA_HotelAvailNotif,
+    # prices in OTA_HotelRateAmountNotif: one message type each, 2 requests at the least.
+    minimum_by_rules = len({"OTA_HotelAvailNotif", "OTA_HotelRateAmountNotif"})
     print(  # noqa: T201 (the issue asks for the figure printed)
         f"13-month full sync of {len(ROOMS)} room types x 2 rate plans: "
         f"{len(calls)} requests ({', '.join(paths)}); minimum the rules allow: "
-        f"{minimum_by_rules} (innsync's engine separates availability and rates: 3)"
+        f"{minimum_by_rules}"
     )
-    assert paths == ["OTA_HotelAvailNotif", "OTA_HotelAvailNotif", "OTA_HotelRateAmountNotif"]
+    assert len(calls) == minimum_by_rules
+    assert paths == ["OTA_HotelAvailNotif", "OTA_HotelRateAmountNotif"]
+    # The one AvailNotif carries both rooms to sell and restrictions, for every room type.
+    (avail_call,) = [c for c in calls if c.path.endswith("AvailNotif")]
+    statuses = list(
+        path(parse_xml(avail_call.request_body), "AvailStatusMessages", "AvailStatusMessage")
+    )
+    limits = [m for m in statuses if attribute(m, "BookingLimit") is not None]
+    controls = [control for m in statuses for control in path(m, "StatusApplicationControl")]
+    assert {attribute(c, "InvTypeCode") for c in controls} == set(ROOMS)
+    assert {attribute(c, "RatePlanCode") for c in controls} == {None, *RATES}
+    assert 0 < len(limits) < len(statuses)  # rooms to sell and restrictions, together
+    assert schema_failures(live.transport.xml_documents()) == []
     assert all(call.status == 200 for call in calls)
     held = live.sim.get("/_sim/ari").json()["data"][HOTEL_ID]
     today = live.day(0)
@@ -156,7 +166,8 @@ def test_with_month_batches_the_full_sync_is_one_request_per_month_and_kind(
             f"allow: {2 * len(months)} (one AvailNotif and one RateAmountNotif a month)"
         )
         assert len(months) >= 13
-        assert (len(avail), len(prices)) == (2 * len(months), len(months))
+        assert (len(avail), len(prices)) == (len(months), len(months))
+        assert len(calls) == 2 * len(months)
         assert schema_failures(live.transport.xml_documents()) == []
 
 

@@ -61,6 +61,24 @@ class PushesRates(Protocol):
 
 
 @runtime_checkable
+class PushesAriTogether(Protocol):
+    """A channel whose messages can carry availability and rates of one pass together.
+
+    Booking.com puts rooms to sell and restrictions in the same OTA_HotelAvailNotif: sent
+    apart they cost an extra request. The pusher hands over one request of each kind when both
+    are due and they spend the same budget; the answer is one ``PushResult`` per request, each
+    indexed like its own request's updates, and recorded as if they had come alone.
+    """
+
+    async def push_ari(
+        self,
+        availability: PushRequest[AvailabilityUpdate],
+        rates: PushRequest[RateUpdate],
+    ) -> tuple[PushResult, PushResult]:
+        """Send both requests in as few channel requests as the channel allows."""
+
+
+@runtime_checkable
 class ReadsBackAri(Protocol):
     async def read_availability(
         self, room_type_codes: Sequence[str], dates: DateRange
@@ -203,6 +221,7 @@ class ReportsBookingActions(Protocol):
 CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     PushesAvailability,
     PushesRates,
+    PushesAriTogether,
     ReadsBackAri,
     PullsReservations,
     ReceivesWebhooks,

@@ -15,7 +15,12 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import containment
-from innsync.channels.contract import ChannelAdapter, PushesAvailability, PushesRates
+from innsync.channels.contract import (
+    ChannelAdapter,
+    PushesAriTogether,
+    PushesAvailability,
+    PushesRates,
+)
 from innsync.channels.encoding import request_json_size
 from innsync.channels.errors import (
     ChannelAuthError,
@@ -118,18 +123,36 @@ async def push_connection(
     A kind whose budget is spent waits alone: the other kind is still pushed (Channex counts
     availability and restrictions calls apart). Availability, the overbooking-critical value,
     goes first, and is looked at again before every rates request, so a booking that lands
-    while a long run of rates is being sent does not wait behind it. Without a ``fence`` (tests,
-    a single process) what is answered is recorded unchecked.
+    while a long run of rates is being sent does not wait behind it. An adapter that
+    ``PushesAriTogether`` gets both kinds in one call when they share a budget. Without a
+    ``fence`` (tests, a single process) what is answered is recorded unchecked.
     """
     result = PassResult()
     pusher = _KindPusher(sessions, connection_id, adapter, acquire, has_room, result, now, fence)
-    for kind in (AVAILABILITY, RATES):
-        if not await pusher.push(kind):
-            break
+    # Paired first where the adapter can take both kinds at once (one budget); then each kind
+    # alone: whatever was left unpaired, or marked while the pair was on the wire.
+    if await pusher.push_together() and not result.waiting_for_budget:
+        for kind in (AVAILABILITY, RATES):
+            if not await pusher.push(kind):
+                break
     if result.finished and result.requests:
         with transaction(sessions) as session:
             _record_success(session, connection_id)
     return result
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One kind's planned requests, with the marks they answer."""
+
+    kind: str
+    budget: str
+    mappings: Mappings
+    dirty: DirtySet
+    requests: list[PushRequest[Any]]
+    lifts: list[dict[str, list[DateRange]]] = dataclasses.field(default_factory=list)
+    """Per request, the stop sells it lifts on a channel that then resets availability
+    (``ChannelLimits.lifting_stop_sell_sets_availability``); empty when none can."""
 
 
 @dataclass(slots=True)
@@ -147,18 +170,48 @@ class _KindPusher:
 
     async def push(self, kind: str) -> bool:
         """Push one kind; False only when the pass must stop (a failure, a lost lease)."""
+        plan = self._plan(kind)
+        return plan is None or await self._send_plan(plan)
+
+    async def push_together(self) -> bool:
+        """Send availability and rates in shared adapter calls, when the adapter can.
+
+        Only for an adapter with ``push_ari`` whose kinds spend one budget (one grant then
+        covers the call). What is left unpaired, and everything when the capability is absent,
+        goes through :meth:`push` as usual. False only when the pass must stop.
+        """
+        limits = self.adapter.limits
+        budget = limits.budget_for("availability")
+        if not isinstance(self.adapter, PushesAriTogether) or budget != limits.budget_for("rates"):
+            return True
+        availability, rates = self._plan(AVAILABILITY), self._plan(RATES)
+        if availability is None or rates is None or any(rates.lifts):
+            # Nothing to pair, or lifts that need the availability sent first: planned again
+            # by push() (planning reads only, so that is safe).
+            return True
+        while availability.requests and rates.requests:
+            if not await self.acquire(budget):
+                self.result.waiting_for_budget = True
+                return True
+            pair = (availability.requests.pop(0), rates.requests.pop(0))
+            if not await _send_together(self, self.adapter, availability, rates, pair):
+                return False
+        return await self._send_plan(availability) and await self._send_plan(rates)
+
+    def _plan(self, kind: str) -> _Plan | None:
+        """The requests that bring ``kind`` up to date; None when there is nothing to do now."""
         limits = self.adapter.limits
         budget = limits.budget_for("availability" if kind == AVAILABILITY else "rates")
         if not self.has_room(budget):
             # Not even planned: the budget's window will reopen, and planning is not free.
             self.result.waiting_for_budget = True
-            return True
+            return None
         with transaction(self.sessions) as session:
             connection = session.get_one(Connection, self.connection_id)
             mappings = load_mappings(session, connection)
             dirty = read_marks(session, self.connection_id, kind)
             if not dirty.mark_ids:
-                return True
+                return None
             today = channel_today(
                 session.get_one(Property, connection.property_id), self.now(), limits
             )
@@ -180,24 +233,30 @@ class _KindPusher:
                 if limits.lifting_stop_sell_sets_availability:
                     lifts = [lifted_stop_sells(request.updates, acked_r) for request in requests]
             requests = [dataclasses.replace(request, today=today) for request in requests]
-        for position, request in enumerate(requests):
-            if kind == RATES and not await self.push(AVAILABILITY):
+        return _Plan(kind, budget, mappings, dirty, requests, lifts)
+
+    async def _send_plan(self, plan: _Plan) -> bool:
+        """Send what is left of ``plan``, then clear its marks; False when the pass must stop."""
+        for position, request in enumerate(plan.requests):
+            if plan.kind == RATES and not await self.push(AVAILABILITY):
                 return False
-            if lifts and lifts[position]:
+            if plan.lifts and plan.lifts[position]:
                 # Read after the availability cut-in above, so the units sent with the lift
                 # are the ones the channel was just given.
                 with transaction(self.sessions) as session:
-                    held = held_availability(session, self.connection_id, mappings, lifts[position])
+                    held = held_availability(
+                        session, self.connection_id, plan.mappings, plan.lifts[position]
+                    )
                 request = dataclasses.replace(request, held_availability=held)
-            if not await self.acquire(budget):
+            if not await self.acquire(plan.budget):
                 self.result.waiting_for_budget = True
                 return True
             if not await _send(
                 self.sessions,
                 self.connection_id,
                 self.adapter,
-                mappings,
-                dirty,
+                plan.mappings,
+                plan.dirty,
                 request,
                 self.result,
                 self.now,
@@ -208,9 +267,9 @@ class _KindPusher:
             if self.fence is not None and not self.fence.holds(session):
                 self.result.lease_lost = True  # the new holder serves these marks
                 return False
-            clear_marks(session, dirty.mark_ids)
-        if dirty.oldest is not None:
-            metrics.LATENCY.observe(max((self.now() - dirty.oldest).total_seconds(), 0.0))
+            clear_marks(session, plan.dirty.mark_ids)
+        if plan.dirty.oldest is not None:
+            metrics.LATENCY.observe(max((self.now() - plan.dirty.oldest).total_seconds(), 0.0))
         return True
 
 
@@ -241,11 +300,66 @@ async def _send(
             )
         )
     except (ChannelUnavailableError, ChannelAuthError, MappingMissingError) as exc:
-        _record_failure(sessions, connection_id, adapter, request, size, started, exc, result, now)
+        _record_failure(
+            sessions, connection_id, adapter, (request,), (size,), started, exc, result, now
+        )
         return False
     return _record_answer(
         sessions, connection_id, adapter, mappings, request, answer, size, started, result, fence
     )
+
+
+async def _send_together(
+    pusher: _KindPusher,
+    adapter: PushesAriTogether,
+    availability: _Plan,
+    rates: _Plan,
+    pair: tuple[PushRequest[Any], PushRequest[Any]],
+) -> bool:
+    """One ``push_ari`` call; each side's answer is recorded as :func:`_send` records it."""
+    started = time.perf_counter()
+    sizes = [request_json_size(request.kind, request.updates) for request in pair]
+    pusher.result.requests += 1
+    metrics.REQUESTS.labels(pusher.adapter.name, "ari").inc()
+    try:
+        answers = await adapter.push_ari(*pair)
+    except ChannelRejectedError as exc:
+        # Refused whole: which side an entry index means is not known, so all go with the reason.
+        answers = (_all_refused(pair[0], str(exc)), _all_refused(pair[1], str(exc)))
+    except (ChannelUnavailableError, ChannelAuthError, MappingMissingError) as exc:
+        _record_failure(
+            pusher.sessions,
+            pusher.connection_id,
+            pusher.adapter,
+            pair,
+            sizes,
+            started,
+            exc,
+            pusher.result,
+            pusher.now,
+        )
+        return False
+    for plan, request, answer, size in zip(
+        (availability, rates), pair, answers, sizes, strict=True
+    ):
+        if not _record_answer(
+            pusher.sessions,
+            pusher.connection_id,
+            pusher.adapter,
+            plan.mappings,
+            request,
+            answer,
+            size,
+            started,
+            pusher.result,
+            pusher.fence,
+        ):
+            return False
+    return True
+
+
+def _all_refused(request: PushRequest[Any], reason: str) -> PushResult:
+    return PushResult(tuple(_refused(index, reason) for index in range(len(request.updates))))
 
 
 async def _call(adapter: ChannelAdapter, request: PushRequest[Any]) -> PushResult:
@@ -354,8 +468,8 @@ def _record_failure(
     sessions: sessionmaker[Session],
     connection_id: uuid.UUID,
     adapter: ChannelAdapter,
-    request: PushRequest[Any],
-    size: int,
+    requests: Sequence[PushRequest[Any]],
+    sizes: Sequence[int],
     started: float,
     error: ChannelError,
     result: PassResult,
@@ -372,16 +486,18 @@ def _record_failure(
     if isinstance(error, ChannelUnavailableError):
         result.retry_after = error.retry_after
     with transaction(sessions) as session:
-        log_request(
-            session,
-            connection_id,
-            request.kind,
-            request.updates,
-            size,
-            outcome,
-            _elapsed_ms(started),
-            str(error),
-        )
+        # Each request is logged; the connection's failure is counted once (one call failed).
+        for request, size in zip(requests, sizes, strict=True):
+            log_request(
+                session,
+                connection_id,
+                request.kind,
+                request.updates,
+                size,
+                outcome,
+                _elapsed_ms(started),
+                str(error),
+            )
         connection = session.get_one(Connection, connection_id)
         if isinstance(error, ChannelThrottledError):
             # A healthy channel asking us to wait: the retry_after backoff is enough.

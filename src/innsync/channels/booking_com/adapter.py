@@ -10,7 +10,10 @@ below point there). ``CHECKLIST.yaml`` tracks what is done.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -50,6 +53,7 @@ from innsync.channels.http import WallClock, utc_now
 from innsync.channels.types import (
     AvailabilityUpdate,
     ChannelLimits,
+    EntryResult,
     PushRequest,
     PushResult,
     RateUpdate,
@@ -86,6 +90,13 @@ BOOKING_COM_LIMITS = ChannelLimits(
     # §3.1 Rules: a day back (CET) is still accepted, so no margin before midnight is needed.
     today_margin_seconds=0.0,
 )
+
+
+def _result(entries: tuple[EntryResult, ...], warnings: tuple[str, ...]) -> PushResult:
+    refused = tuple(f"entry {e.index}: {e.reason}" for e in entries if not e.accepted)
+    return PushResult(entries, None, warnings + refused)
+
+
 _QUEUE_PATHS: dict[Queue, str] = {
     "new": NEW_RESERVATIONS_PATH,
     "modify": MODIFIED_RESERVATIONS_PATH,
@@ -141,20 +152,46 @@ class BookingComAdapter:
         """§3.1: one OTA_HotelAvailNotifRQ with a BookingLimit message per range."""
         first_open = request.today or first_open_date(self._now(), self._zone)
         planned = plan_availability(request.updates, first_open, self.config.month_batches)
-        return await self._push(len(request.updates), [(planned, "avail")])
+        return _result(*await self._push(len(request.updates), [(planned, "avail")]))
 
     async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
         """§3.1: restrictions in one OTA_HotelAvailNotifRQ, prices in one
         OTA_HotelRateAmountNotifRQ, each only when the request has some."""
-        first_open = request.today or first_open_date(self._now(), self._zone)
-        batches = self.config.month_batches
-        restrictions = plan_availability(request.updates, first_open, batches)
-        prices = plan_rate_amounts(
-            request.updates, first_open, self.config.currency, self.config.decimal_places, batches
-        )
-        return await self._push(len(request.updates), [(restrictions, "avail"), (prices, "rate")])
+        return _result(*await self._push_updates(request.updates, request.today))
 
-    async def _push(self, count: int, parts: list[tuple[Planned, str]]) -> PushResult:
+    async def push_ari(
+        self,
+        availability: PushRequest[AvailabilityUpdate],
+        rates: PushRequest[RateUpdate],
+    ) -> tuple[PushResult, PushResult]:
+        """§3.1: rooms to sell and restrictions share one OTA_HotelAvailNotifRQ, prices go in
+        one OTA_HotelRateAmountNotifRQ: two requests (a month each with month batches)."""
+        updates: list[AvailabilityUpdate | RateUpdate] = [*availability.updates, *rates.updates]
+        entries, warnings = await self._push_updates(updates, rates.today)
+        at = len(availability.updates)
+        # Each side indexed like its own request; the message-level warnings told once.
+        first = entries[:at]
+        second = tuple(dataclasses.replace(entry, index=entry.index - at) for entry in entries[at:])
+        return _result(first, warnings), _result(second, ())
+
+    async def _push_updates(
+        self,
+        updates: Sequence[AvailabilityUpdate | RateUpdate],
+        today: date | None,
+    ) -> tuple[tuple[EntryResult, ...], tuple[str, ...]]:
+        """Rooms to sell and restrictions as AvailStatusMessages, prices as RateAmountMessages."""
+        first_open = today or first_open_date(self._now(), self._zone)
+        batches = self.config.month_batches
+        statuses = plan_availability(updates, first_open, batches)
+        prices = plan_rate_amounts(
+            updates, first_open, self.config.currency, self.config.decimal_places, batches
+        )
+        return await self._push(len(updates), [(statuses, "avail"), (prices, "rate")])
+
+    async def _push(
+        self, count: int, parts: list[tuple[Planned, str]]
+    ) -> tuple[tuple[EntryResult, ...], tuple[str, ...]]:
+        """Send the planned messages; one result per update and the channel's other remarks."""
         sent = []
         for planned, endpoint in parts:
             # One request per calendar month with month batches (§3.1), else one in all.
@@ -170,9 +207,7 @@ class BookingComAdapter:
                         root = await self._client.rate_amount_notif(outgoing.body)
                         sent.append((outgoing, read_acknowledgement(root)))
         entries = entry_results(count, sent, [planned for planned, _ in parts])
-        warnings = tuple(warning for _, answer in sent for warning in answer.warnings)
-        refused = tuple(f"entry {e.index}: {e.reason}" for e in entries if not e.accepted)
-        return PushResult(entries, None, warnings + refused)
+        return entries, tuple(warning for _, answer in sent for warning in answer.warnings)
 
     async def _pull_queue(self, queue: Queue) -> PulledQueue:
         pulled = pulled_reservations(

@@ -217,15 +217,17 @@ def minor_units(amount: Decimal, decimal_places: int) -> int | None:
 
 
 def plan_rate_amounts(
-    updates: Sequence[RateUpdate],
+    updates: Sequence[AvailabilityUpdate | RateUpdate],
     first_open: date,
     currency: str,
     decimal_places: int,
     month_batches: bool = False,
 ) -> Planned:
-    """The RateAmountMessage elements for every update with a price."""
+    """The RateAmountMessage elements for every rate update with a price, in update order."""
     planned = Planned()
     for index, update in enumerate(updates):
+        if not isinstance(update, RateUpdate):
+            continue
         values = update.values
         prices: list[tuple[int | None, Decimal]] = []
         if values.price is not None:
