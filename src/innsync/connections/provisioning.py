@@ -10,9 +10,9 @@ changed for sending.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 import httpx
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from innsync.channels.contract import (
     ReadsRemoteCatalog,
     RegistersWebhooks,
     RemovesRemoteRatePlans,
+    RemovesRemoteRoomTypes,
 )
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.types import (
@@ -44,7 +45,7 @@ from innsync.connections.schemas import (
     ProvisionRead,
     RatePlanMappingIn,
     RemoteCatalogRead,
-    RemoteRatePlanKept,
+    RemoteItemKept,
     RemoteRatePlanRead,
     RemoteRemovalRead,
     RemoteRoomTypeRead,
@@ -293,36 +294,129 @@ async def read_remote_catalog(
     )
 
 
-async def remove_unused_rate_plans(
+class RemovesRemoteCatalog(RemovesRemoteRatePlans, RemovesRemoteRoomTypes, Protocol):
+    """An adapter that can delete the channel's rate plans and room types."""
+
+
+def _remover(prepared: _Prepared) -> tuple[ReadsRemoteCatalog, RemovesRemoteCatalog]:
+    adapter = prepared.adapter
+    if not (
+        isinstance(adapter, ReadsRemoteCatalog)
+        and isinstance(adapter, RemovesRemoteRatePlans)
+        and isinstance(adapter, RemovesRemoteRoomTypes)
+    ):
+        raise ConflictError(
+            f"the {prepared.channel} channel cannot remove its room types and rate plans"
+        )
+    return adapter, cast(RemovesRemoteCatalog, adapter)
+
+
+async def remove_unused(
     db: UnitsOfWork,
     box: SecretBox,
     tenant_id: uuid.UUID,
     connection_id: uuid.UUID,
     http: httpx.AsyncClient,
 ) -> RemoteRemovalRead:
-    """Delete the channel's rate plans of the property that no mapping of this connection uses.
+    """Delete the channel's rate plans, then room types, that no mapping of this connection uses.
 
-    Only on the operator's request, never as part of provisioning: a plan the hotelier made on
-    the channel by hand is unused too. The list is read from the channel at the moment of the
-    call (what ``remote-catalog`` shows as ``unused_remote_rate_plans``).
+    Only on the operator's request, never as part of provisioning: an entity the hotelier made
+    on the channel by hand is unused too. The lists are read from the channel at the moment of
+    the call (what ``remote-catalog`` shows as ``unused_remote_*``).
     """
     prepared = await db.read(lambda s: _prepare(s, box, tenant_id, connection_id, http))
-    adapter = prepared.adapter
-    if not (
-        isinstance(adapter, ReadsRemoteCatalog) and isinstance(adapter, RemovesRemoteRatePlans)
-    ):
-        raise ConflictError(f"the {prepared.channel} channel cannot remove rate plans")
-    remote = await adapter.read_remote_catalog()
-    removed: list[str] = []
-    kept: list[RemoteRatePlanKept] = []
-    for remote_id in check_mappings(prepared.catalog, remote).unused_remote_rate_plans:
+    reader, remover = _remover(prepared)
+    remote = await reader.read_remote_catalog()
+    check = check_mappings(prepared.catalog, remote)
+    return await _remove_remote(
+        remover, remote, check.unused_remote_rate_plans, check.unused_remote_room_types
+    )
+
+
+async def delete_with_remote(
+    db: UnitsOfWork,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    http: httpx.AsyncClient,
+) -> RemoteRemovalRead:
+    """Remove on the channel the room types and rate plans this connection maps, then delete it.
+
+    innsync does not record whether provisioning created or matched an entity, so what the
+    connection maps is what goes; an entity another connection still maps stays, and so does
+    a room type that keeps any rate plan (one made by hand included). The property stays:
+    the hotelier's OTA links live on it. A channel error propagates and the connection is
+    kept, so the call can be repeated; what was already removed is then no longer listed.
+    """
+
+    def prepare(session: Session) -> tuple[_Prepared, set[str]]:
+        prepared = _prepare(session, box, tenant_id, connection_id, http)
+        others = [
+            select(model.channel_code)
+            .join(Connection, Connection.id == model.connection_id)
+            .where(Connection.tenant_id == tenant_id, Connection.id != connection_id)
+            for model in (RoomTypeMapping, RatePlanMapping)
+        ]
+        return prepared, {code for query in others for code in session.scalars(query)}
+
+    prepared, elsewhere = await db.read(prepare)
+    reader, remover = _remover(prepared)
+    remote = await reader.read_remote_catalog()
+    held_plans = {plan.remote_id for plan in remote.rate_plans}
+    held_rooms = {room.remote_id for room in remote.room_types}
+    plans = sorted(
+        {p.remote_id for p in prepared.catalog.rate_plans if p.remote_id in held_plans} - elsewhere
+    )
+    rooms = sorted(
+        {r.remote_id for r in prepared.catalog.room_types if r.remote_id in held_rooms} - elsewhere
+    )
+    report = await _remove_remote(remover, remote, plans, rooms)
+    await db.write(lambda s: service.delete_connection(s, tenant_id, connection_id))
+    report.kept_property = RemoteItemKept(
+        remote_id=remote.remote_property_id,
+        reason="the property is never removed: the OTA links made on the channel live on it",
+    )
+    return report
+
+
+async def _remove_remote(
+    adapter: RemovesRemoteCatalog,
+    remote: RemoteCatalog,
+    rate_plans: Sequence[str],
+    room_types: Sequence[str],
+) -> RemoteRemovalRead:
+    """Delete the rate plans, then each room type no remaining rate plan belongs to.
+
+    A refusal keeps the entity, with the channel's reason, and the rest go on. A room type
+    still holding a plan is not even tried: the channel would delete or orphan that plan.
+    """
+    report = RemoteRemovalRead(removed=[], kept=[])
+    for remote_id in rate_plans:
         try:
             await adapter.remove_remote_rate_plan(remote_id)
-        except ChannelRejectedError as exc:  # e.g. an OTA still maps it: the rest go on
-            kept.append(RemoteRatePlanKept(remote_id=remote_id, reason=str(exc)[:500]))
+        except ChannelRejectedError as exc:  # e.g. an OTA still maps it
+            report.kept.append(RemoteItemKept(remote_id=remote_id, reason=str(exc)[:500]))
         else:
-            removed.append(remote_id)
-    return RemoteRemovalRead(removed=removed, kept=kept)
+            report.removed.append(remote_id)
+    gone = set(report.removed)
+    for remote_id in room_types:
+        holding = sorted(
+            plan.remote_id
+            for plan in remote.rate_plans
+            if plan.room_type_remote_id == remote_id and plan.remote_id not in gone
+        )
+        if holding:
+            reason = f"still has rate plan(s) {', '.join(holding)}"
+            report.kept_room_types.append(RemoteItemKept(remote_id=remote_id, reason=reason))
+            continue
+        try:
+            await adapter.remove_remote_room_type(remote_id)
+        except ChannelRejectedError as exc:
+            reason = str(exc)[:500]
+            report.kept_room_types.append(RemoteItemKept(remote_id=remote_id, reason=reason))
+        else:
+            report.removed_room_types.append(remote_id)
+    return report
 
 
 def check_mappings(catalog: PropertyCatalog, remote: RemoteCatalog) -> MappingCheck:
