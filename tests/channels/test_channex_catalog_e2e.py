@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from innsync.crypto import SecretBox
 from tests.channels.channex_live import LiveChannex, live_channex
+from tests.simulators.conftest import room_type_body
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -77,3 +78,133 @@ def test_a_removed_and_unmapped_rate_plan_is_removed_on_channex(live: LiveChanne
         row for row in live.sim.get("/_sim/requests").json()["data"] if row["method"] == "DELETE"
     ]
     assert len(deletes) == 3  # one removed, the OTA's plan refused twice
+
+
+def channex_room_types(live: LiveChannex) -> set[str]:
+    body = live.sim.get(
+        "/api/v1/room_types",
+        {"filter[property_id]": live.channex.property_id, "pagination[limit]": "100"},
+    ).json()
+    return {item["id"] for item in body["data"]}
+
+
+def deletes(live: LiveChannex) -> list[str]:
+    rows = live.sim.get("/_sim/requests").json()["data"]
+    return [row["path"] for row in rows if row["method"] == "DELETE"]
+
+
+def sell_through_ota(live: LiveChannex, rate_plan_id: str) -> None:
+    answer = live.sim.post(
+        "/_sim/channels",
+        {
+            "property_id": live.channex.property_id,
+            "channel": "BookingCom",
+            "rate_plan_ids": [rate_plan_id],
+        },
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def test_unused_room_types_are_removed_once_no_rate_plan_is_left_on_them(
+    live: LiveChannex,
+) -> None:
+    (double, single), plans = live.channex.room_type_ids, live.channex.rate_plan_ids
+    # Double's plans are 0 and 1, Single's 2 and 3; an OTA still sells Single's first plan.
+    sell_through_ota(live, plans[2])
+    with live.api() as api:
+        url = f"/api/v1/connections/{live.connection_id}/mappings"
+        assert api.put(url, json={"room_types": [], "rate_plans": []}).status_code == 200
+        # The Double is removed in innsync as well: its plans first, then the room type.
+        for plan in live.rate_plan_ids[:2]:
+            assert api.delete(f"/api/v1/rate-plans/{plan}").status_code == 204
+        removed_here = api.delete(f"/api/v1/room-types/{live.room_type_ids[0]}")
+        assert removed_here.status_code == 204, removed_here.text
+        answer = api.post(f"/api/v1/connections/{live.connection_id}/remote-catalog/remove-unused")
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert sorted(result["removed"]) == sorted([plans[0], plans[1], plans[3]])
+    assert [k["remote_id"] for k in result["kept"]] == [plans[2]]
+    assert "has channel(s)" in result["kept"][0]["reason"]
+    assert result["removed_room_types"] == [double]
+    (kept_room,) = result["kept_room_types"]
+    assert kept_room == {"remote_id": single, "reason": f"still has rate plan(s) {plans[2]}"}
+    assert channex_room_types(live) == {single}
+    assert channex_plans(live) == {plans[2]}
+
+    # A second call tries the OTA's plan again and never the room type that still holds it.
+    with live.api() as api:
+        again = api.post(f"/api/v1/connections/{live.connection_id}/remote-catalog/remove-unused")
+    assert (again.json()["removed"], again.json()["removed_room_types"]) == ([], [])
+    assert [k["remote_id"] for k in again.json()["kept_room_types"]] == [single]
+    assert sorted(deletes(live)) == sorted(
+        [f"/api/v1/rate_plans/{plan}" for plan in (plans[0], plans[1], plans[2], plans[3])]
+        + [f"/api/v1/room_types/{double}", f"/api/v1/rate_plans/{plans[2]}"]
+    )
+
+
+def test_deleting_a_connection_removes_nothing_on_channex_by_default(live: LiveChannex) -> None:
+    with live.api() as api:
+        answer = api.delete(f"/api/v1/connections/{live.connection_id}")
+        read = api.get(f"/api/v1/connections/{live.connection_id}").json()
+    assert answer.status_code == 204, answer.text
+    assert read["state"] == "disabled"
+    assert deletes(live) == []
+    assert channex_plans(live) == set(live.channex.rate_plan_ids)
+    assert channex_room_types(live) == set(live.channex.room_type_ids)
+
+
+def test_deleting_a_connection_with_remove_remote_removes_what_it_mapped(
+    live: LiveChannex,
+) -> None:
+    (double, single), plans = live.channex.room_type_ids, live.channex.rate_plan_ids
+    sell_through_ota(live, plans[0])
+    # The hotelier's own room type and plan on Channex, which innsync never mapped.
+    own_room = live.sim.post(
+        "/api/v1/room_types", room_type_body(live.channex.property_id, "Staff room")
+    ).json()["data"]["id"]
+    own_plan = live.sim.post(
+        "/api/v1/rate_plans",
+        {
+            "rate_plan": {
+                "property_id": live.channex.property_id,
+                "room_type_id": own_room,
+                "title": "Staff rate",
+                "options": [{"occupancy": 2, "is_primary": True, "rate": 100}],
+            }
+        },
+    ).json()["data"]["id"]
+
+    with live.api() as api:
+        answer = api.delete(
+            f"/api/v1/connections/{live.connection_id}", params={"remove_remote": "true"}
+        )
+        read = api.get(f"/api/v1/connections/{live.connection_id}").json()
+        mappings = api.get(f"/api/v1/connections/{live.connection_id}/mappings").json()
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert sorted(result["removed"]) == sorted(plans[1:])
+    assert [k["remote_id"] for k in result["kept"]] == [plans[0]]
+    assert "has channel(s)" in result["kept"][0]["reason"]
+    assert result["removed_room_types"] == [single]
+    assert result["kept_room_types"] == [
+        {"remote_id": double, "reason": f"still has rate plan(s) {plans[0]}"}
+    ]
+    assert result["kept_property"]["remote_id"] == live.channex.property_id
+    assert channex_plans(live) == {plans[0], own_plan}
+    assert channex_room_types(live) == {double, own_room}
+    assert read["state"] == "disabled"
+    assert (mappings["room_types"], mappings["rate_plans"]) == ([], [])
+
+
+def test_a_channel_failure_while_removing_keeps_the_connection(live: LiveChannex) -> None:
+    live.sim.post("/_sim/faults", {"server_error_rate": 1.0})
+    with live.api() as api:
+        answer = api.delete(
+            f"/api/v1/connections/{live.connection_id}", params={"remove_remote": "true"}
+        )
+        live.sim.delete("/_sim/faults")
+        read = api.get(f"/api/v1/connections/{live.connection_id}").json()
+        mappings = api.get(f"/api/v1/connections/{live.connection_id}/mappings").json()
+    assert answer.status_code == 503, answer.text
+    assert read["state"] != "disabled"
+    assert len(mappings["rate_plans"]) == len(live.channex.rate_plan_ids)
