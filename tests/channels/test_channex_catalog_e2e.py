@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
 from innsync.crypto import SecretBox
 from tests.channels.channex_live import LiveChannex, live_channex
-from tests.simulators.conftest import room_type_body
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -153,26 +153,70 @@ def test_deleting_a_connection_removes_nothing_on_channex_by_default(live: LiveC
     assert channex_room_types(live) == set(live.channex.room_type_ids)
 
 
-def test_deleting_a_connection_with_remove_remote_removes_what_it_mapped(
+def add_room_type(api: httpx.Client, live: LiveChannex, code: str, plans: list[str]) -> None:
+    base = f"/api/v1/properties/{live.property_id}"
+    room = api.post(
+        f"{base}/room-types",
+        json={
+            "code": code,
+            "name": code.title(),
+            "sellable_units": 2,
+            "max_adults": 2,
+            "max_occupancy": 2,
+            "default_occupancy": 2,
+        },
+    )
+    assert room.status_code == 201, room.text
+    for plan in plans:
+        made = api.post(
+            f"{base}/rate-plans",
+            json={
+                "room_type_id": room.json()["id"],
+                "code": f"{code}-{plan}",
+                "name": f"{code} {plan}",
+            },
+        )
+        assert made.status_code == 201, made.text
+
+
+def name_as_on_channex(api: httpx.Client, live: LiveChannex) -> None:
+    """innsync's names become the Channex titles, so provisioning matches without renaming."""
+    pairs = [
+        ("room-types", "room_types", ours, theirs)
+        for ours, theirs in zip(live.room_type_ids, live.channex.room_type_ids, strict=True)
+    ] + [
+        ("rate-plans", "rate_plans", ours, theirs)
+        for ours, theirs in zip(live.rate_plan_ids, live.channex.rate_plan_ids, strict=True)
+    ]
+    for our_path, their_path, ours, theirs in pairs:
+        title = live.sim.get(f"/api/v1/{their_path}/{theirs}").json()["data"]["attributes"]
+        renamed = api.patch(f"/api/v1/{our_path}/{ours}", json={"name": title["title"]})
+        assert renamed.status_code == 200, renamed.text
+
+
+def test_deleting_a_connection_with_remove_remote_removes_what_provisioning_created(
     live: LiveChannex,
 ) -> None:
-    (double, single), plans = live.channex.room_type_ids, live.channex.rate_plan_ids
-    sell_through_ota(live, plans[0])
-    # The hotelier's own room type and plan on Channex, which innsync never mapped.
-    own_room = live.sim.post(
-        "/api/v1/room_types", room_type_body(live.channex.property_id, "Staff room")
-    ).json()["data"]["id"]
-    own_plan = live.sim.post(
-        "/api/v1/rate_plans",
-        {
-            "rate_plan": {
-                "property_id": live.channex.property_id,
-                "room_type_id": own_room,
-                "title": "Staff rate",
-                "options": [{"occupancy": 2, "is_primary": True, "rate": 100}],
-            }
-        },
-    ).json()["data"]["id"]
+    # The Double and Single were on Channex before innsync: provisioning only matches them.
+    before_plans, before_rooms = channex_plans(live), channex_room_types(live)
+    with live.api() as api:
+        name_as_on_channex(api, live)
+        add_room_type(api, live, "SUITE", ["BAR"])
+        add_room_type(api, live, "LOFT", ["BAR", "NRF"])
+        provisioned = api.post(f"/api/v1/connections/{live.connection_id}/provision")
+    assert provisioned.status_code == 200, provisioned.text
+    made = {
+        (item["kind"], item["title"]): item["remote_id"]
+        for item in provisioned.json()["items"]
+        if item["action"] == "created" and item["kind"] != "account"
+    }
+    assert len(made) == 5  # two room types, three rate plans: the rest was matched
+    suite, loft = made["room_type", "Suite"], made["room_type", "Loft"]
+    suite_bar, loft_bar = made["rate_plan", "SUITE BAR"], made["rate_plan", "LOFT BAR"]
+    loft_nrf = made["rate_plan", "LOFT NRF"]
+    # An OTA sells a matched plan and one that provisioning created.
+    sell_through_ota(live, live.channex.rate_plan_ids[0])
+    sell_through_ota(live, loft_bar)
 
     with live.api() as api:
         answer = api.delete(
@@ -182,16 +226,16 @@ def test_deleting_a_connection_with_remove_remote_removes_what_it_mapped(
         mappings = api.get(f"/api/v1/connections/{live.connection_id}/mappings").json()
     assert answer.status_code == 200, answer.text
     result = answer.json()
-    assert sorted(result["removed"]) == sorted(plans[1:])
-    assert [k["remote_id"] for k in result["kept"]] == [plans[0]]
+    assert sorted(result["removed"]) == sorted([suite_bar, loft_nrf])
+    assert [k["remote_id"] for k in result["kept"]] == [loft_bar]
     assert "has channel(s)" in result["kept"][0]["reason"]
-    assert result["removed_room_types"] == [single]
+    assert result["removed_room_types"] == [suite]
     assert result["kept_room_types"] == [
-        {"remote_id": double, "reason": f"still has rate plan(s) {plans[0]}"}
+        {"remote_id": loft, "reason": f"still has rate plan(s) {loft_bar}"}
     ]
     assert result["kept_property"]["remote_id"] == live.channex.property_id
-    assert channex_plans(live) == {plans[0], own_plan}
-    assert channex_room_types(live) == {double, own_room}
+    assert channex_plans(live) == before_plans | {loft_bar}
+    assert channex_room_types(live) == before_rooms | {loft}
     assert read["state"] == "disabled"
     assert (mappings["room_types"], mappings["rate_plans"]) == ([], [])
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar, cast
 
 import httpx
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,7 +37,12 @@ from innsync.channels.types import (
 )
 from innsync.connections import service
 from innsync.connections.configs import channel_kind, effective_config
-from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
+from innsync.connections.models import (
+    Connection,
+    ProvisionedEntity,
+    RatePlanMapping,
+    RoomTypeMapping,
+)
 from innsync.connections.schemas import (
     ConnectionUpdate,
     MappingCheck,
@@ -63,6 +69,8 @@ T = TypeVar("T")
 # Enough of the tenant id to tell tenants apart in one Channex account (48 bits), short
 # enough to sit beside the tenant's name in a group title.
 ACCOUNT_MARKER_LENGTH = 12
+# What provisioning creates and deleting a connection may remove; the property is never removed.
+REMOVABLE_KINDS = ("room_type", "rate_plan")
 
 
 class UnitsOfWork(Protocol):
@@ -229,6 +237,7 @@ def _store(
             ],
         ),
     )
+    _remember_created(session, connection, result)
     actions = [item.action for item in result.items]
     return ProvisionRead(
         connection_id=connection_id,
@@ -249,6 +258,28 @@ def _store(
         ],
         mappings=mappings,
     )
+
+
+def _remember_created(session: Session, connection: Connection, result: ProvisionResult) -> None:
+    """Record the room types and rate plans this run created (not those it matched)."""
+    rows = session.execute(
+        select(ProvisionedEntity.kind, ProvisionedEntity.remote_id).where(
+            ProvisionedEntity.connection_id == connection.id
+        )
+    )
+    known = {(kind, remote_id) for kind, remote_id in rows}
+    for item in result.items:
+        made = (item.kind, item.remote_id)
+        if item.action == "created" and item.kind in REMOVABLE_KINDS and made not in known:
+            known.add(made)
+            session.add(
+                ProvisionedEntity(
+                    tenant_id=connection.tenant_id,
+                    connection_id=connection.id,
+                    kind=item.kind,
+                    remote_id=item.remote_id,
+                )
+            )
 
 
 async def read_remote_catalog(
@@ -340,38 +371,54 @@ async def delete_with_remote(
     connection_id: uuid.UUID,
     http: httpx.AsyncClient,
 ) -> RemoteRemovalRead:
-    """Remove on the channel the room types and rate plans this connection maps, then delete it.
+    """Remove on the channel the room types and rate plans provisioning created for this
+    connection, then delete it.
 
-    innsync does not record whether provisioning created or matched an entity, so what the
-    connection maps is what goes; an entity another connection still maps stays, and so does
-    a room type that keeps any rate plan (one made by hand included). The property stays:
-    the hotelier's OTA links live on it. A channel error propagates and the connection is
-    kept, so the call can be repeated; what was already removed is then no longer listed.
+    Entities provisioning matched (the hotelier's own) stay, as does one another connection
+    of the tenant maps, and a room type that keeps any rate plan. The property stays: the
+    hotelier's OTA links live on it. A channel error propagates and the connection is kept,
+    so the call can be repeated; what was already removed is then no longer listed.
     """
 
-    def prepare(session: Session) -> tuple[_Prepared, set[str]]:
+    def prepare(session: Session) -> tuple[_Prepared, dict[str, set[str]]]:
         prepared = _prepare(session, box, tenant_id, connection_id, http)
-        others = [
-            select(model.channel_code)
-            .join(Connection, Connection.id == model.connection_id)
-            .where(Connection.tenant_id == tenant_id, Connection.id != connection_id)
-            for model in (RoomTypeMapping, RatePlanMapping)
-        ]
-        return prepared, {code for query in others for code in session.scalars(query)}
+        elsewhere: set[str] = set()
+        for model in (RoomTypeMapping, RatePlanMapping):
+            query = (
+                select(model.channel_code)
+                .join(Connection, Connection.id == model.connection_id)
+                .where(Connection.tenant_id == tenant_id, Connection.id != connection_id)
+            )
+            elsewhere.update(session.scalars(query))
+        created: dict[str, set[str]] = {kind: set() for kind in REMOVABLE_KINDS}
+        for kind, remote_id in session.execute(
+            select(ProvisionedEntity.kind, ProvisionedEntity.remote_id).where(
+                ProvisionedEntity.connection_id == connection_id
+            )
+        ):
+            if remote_id not in elsewhere:
+                created[kind].add(remote_id)
+        return prepared, created
 
-    prepared, elsewhere = await db.read(prepare)
+    prepared, created = await db.read(prepare)
     reader, remover = _remover(prepared)
     remote = await reader.read_remote_catalog()
-    held_plans = {plan.remote_id for plan in remote.rate_plans}
-    held_rooms = {room.remote_id for room in remote.room_types}
-    plans = sorted(
-        {p.remote_id for p in prepared.catalog.rate_plans if p.remote_id in held_plans} - elsewhere
-    )
-    rooms = sorted(
-        {r.remote_id for r in prepared.catalog.room_types if r.remote_id in held_rooms} - elsewhere
-    )
+    plans = sorted(created["rate_plan"] & {plan.remote_id for plan in remote.rate_plans})
+    rooms = sorted(created["room_type"] & {room.remote_id for room in remote.room_types})
     report = await _remove_remote(remover, remote, plans, rooms)
-    await db.write(lambda s: service.delete_connection(s, tenant_id, connection_id))
+
+    def delete(session: Session) -> None:
+        service.delete_connection(session, tenant_id, connection_id)
+        # What is kept stays recorded, so a later call can try it again.
+        gone = set(report.removed) | set(report.removed_room_types)
+        session.execute(
+            sa_delete(ProvisionedEntity).where(
+                ProvisionedEntity.connection_id == connection_id,
+                ProvisionedEntity.remote_id.in_(gone),
+            )
+        )
+
+    await db.write(delete)
     report.kept_property = RemoteItemKept(
         remote_id=remote.remote_property_id,
         reason="the property is never removed: the OTA links made on the channel live on it",
