@@ -208,8 +208,9 @@ async def test_connection(
 RemoveRemote = Annotated[
     bool,
     Query(
-        description="Also remove on the channel the room types and rate plans this connection "
-        "maps (never by default); answers 200 with what was removed and kept"
+        description="Also remove on the channel the room types and rate plans provisioning "
+        "created for this connection (never by default); answers 200 with what was removed "
+        "and kept"
     ),
 ]
 
@@ -230,8 +231,8 @@ async def delete_connection(
 ) -> Response:
     """Disconnect: nothing more is sent or received; the sync log is kept for audit.
 
-    With ``remove_remote=true`` the channel's room types and rate plans this connection maps
-    are removed first; a channel error leaves the connection as it was.
+    With ``remove_remote=true`` the channel's room types and rate plans provisioning created
+    for it are removed first; a channel error leaves the connection as it was.
     """
     if not remove_remote:
         await db.write(lambda s: service.delete_connection(s, who.tenant_id, connection_id))
