@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from innsync.connections.models import ProvisionedEntity
 from innsync.crypto import SecretBox
 from tests.channels.channex_live import LiveChannex, live_channex
 
@@ -211,6 +212,16 @@ def test_deleting_a_connection_with_remove_remote_removes_what_provisioning_crea
         if item["action"] == "created" and item["kind"] != "account"
     }
     assert len(made) == 5  # two room types, three rate plans: the rest was matched
+    with live.api() as api:  # a second run matches everything and records nothing more
+        again = api.post(f"/api/v1/connections/{live.connection_id}/provision")
+    assert again.json()["created"] == 0
+    with live.sessions() as session:
+        recorded = session.execute(
+            select(ProvisionedEntity.kind, ProvisionedEntity.remote_id).where(
+                ProvisionedEntity.connection_id == live.connection_id
+            )
+        )
+        assert sorted(map(tuple, recorded)) == sorted((k, v) for (k, _t), v in made.items())
     suite, loft = made["room_type", "Suite"], made["room_type", "Loft"]
     suite_bar, loft_bar = made["rate_plan", "SUITE BAR"], made["rate_plan", "LOFT BAR"]
     loft_nrf = made["rate_plan", "LOFT NRF"]
