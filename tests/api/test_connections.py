@@ -239,3 +239,27 @@ def test_the_openapi_document_shows_each_channel_kinds_config(client: TestClient
     assert len(update) == len(create) + 1  # every kind's variants, and null
     assert [variant.get("required") for variant in update] == [None] * len(update)
     assert update[-1] == {"type": "null"}
+
+
+def test_remove_remote_on_a_channel_that_cannot_remove_is_409_and_keeps_it(
+    client: TestClient, db: Db
+) -> None:
+    caller = new_tenant(db.sessions)
+    hotel = make_hotel(client, caller)
+    connection = ok(
+        client.post(
+            f"/api/v1/properties/{hotel.property_id}/connections",
+            json={"channel": "fake", "name": "Test OTA"},
+            headers=caller.headers,
+        ),
+        201,
+    )
+    url = f"/api/v1/connections/{connection['id']}"
+    refused = client.delete(url, params={"remove_remote": "true"}, headers=caller.headers)
+    assert refused.status_code == 409, refused.text
+    assert "cannot remove" in refused.json()["detail"]
+    assert ok(client.get(url, headers=caller.headers))["state"] == "pending"
+    assert ok(client.get(url, headers=caller.headers))["otas"] == []
+
+    assert client.delete(url, headers=caller.headers).status_code == 204
+    assert ok(client.get(url, headers=caller.headers))["state"] == "disabled"

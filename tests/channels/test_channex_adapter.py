@@ -708,6 +708,7 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "reads_ota_channels",
         "reports_booking_actions",
         "removes_remote_rate_plans",
+        "removes_remote_room_types",
     }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, select
 
@@ -19,6 +20,8 @@ from innsync.connections.models import Connection, ConnectionState
 from innsync.crypto import SecretBox
 from innsync.events import kinds
 from innsync.events.models import Event
+from innsync.tenants.models import Tenant
+from innsync.tenants.service import issue_key
 from tests.channels.channex_live import LiveChannex, live_channex
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
@@ -160,3 +163,37 @@ def test_a_sync_error_needs_attention_and_a_warning_is_only_recorded(live: LiveC
     # The channel list shows the OTA as active: the error it reported is not forgotten.
     assert live.reconcile() == 1
     assert otas(live)[0]["state"] == "sync_error"
+
+
+def test_the_connection_read_lists_its_otas_to_its_own_tenant_only(live: LiveChannex) -> None:
+    booking_com = connect_ota(live)
+    connect_ota(live, "Expedia")
+    live.inbound()
+    live.sim.post(f"/_sim/channels/{booking_com}/events", {"event": "sync_error", "message": "x"})
+    live.inbound()
+    with live.api() as api:
+        one = api.get(f"/api/v1/connections/{live.connection_id}")
+        listed = api.get(f"/api/v1/properties/{live.property_id}/connections")
+    assert one.status_code == 200, one.text
+    full = {o["ota"]: o for o in otas(live)}
+    expected = [
+        {"ota": o["ota"], "state": o["state"], "since": o["state_since"]}
+        | {"last_error": o["last_error"]}
+        for o in full.values()
+    ]
+    assert one.json()["otas"] == expected
+    assert [o["state"] for o in expected] == ["sync_error", "active"]
+    assert full["BookingCom"]["last_error"] == "x"
+    (connection_read,) = listed.json()
+    assert connection_read["otas"] == expected
+
+    with live.sessions() as session, session.begin():
+        stranger = Tenant(name="Another hotel group")
+        session.add(stranger)
+        session.flush()
+        stranger_key = issue_key(session, stranger.id, "stranger", ["admin"]).secret
+    headers = {"authorization": f"Bearer {stranger_key}"}
+    with httpx.Client(base_url=live.innsync_url, headers=headers, timeout=30) as api:
+        assert api.get(f"/api/v1/connections/{live.connection_id}").status_code == 404
+        listed_by_stranger = api.get(f"/api/v1/properties/{live.property_id}/connections")
+    assert listed_by_stranger.status_code == 404

@@ -199,3 +199,31 @@ def test_rate_plan_rules_refuse_bad_options_and_duplicate_titles(sim: Sim) -> No
     }
     listed = sim.client.get("/api/v1/rate_plans", {"filter[property_id]": hotel.property_id})
     assert listed.json()["meta"]["total"] == 2
+
+
+def test_a_room_type_an_ota_sells_is_deleted_only_with_force(sim: Sim) -> None:
+    hotel = create_hotel(sim.client)
+    connected = sim.client.post(
+        "/_sim/channels",
+        {
+            "property_id": hotel.property_id,
+            "channel": "BookingCom",
+            "rate_plan_ids": [hotel.twin_bar_id],
+        },
+    )
+    assert connected.status_code == 201, connected.text
+    channel_id = connected.json()["data"]["id"]
+
+    refused = sim.client.delete(f"/api/v1/room_types/{hotel.twin_id}")
+    assert refused.status_code == 422
+    assert refused.json()["errors"]["details"] == {"room_type": ["has channel(s)"]}
+    assert sim.client.get(f"/api/v1/room_types/{hotel.twin_id}").status_code == 200
+    # A room type no OTA sells goes at once, its rate plans with it.
+    assert sim.client.delete(f"/api/v1/room_types/{hotel.double_id}").status_code == 200
+    assert sim.client.get(f"/api/v1/rate_plans/{hotel.double_pp_id}").status_code == 404
+
+    forced = sim.client.delete(f"/api/v1/room_types/{hotel.twin_id}?force=true")
+    assert forced.status_code == 200, forced.text
+    assert sim.client.get(f"/api/v1/rate_plans/{hotel.twin_bar_id}").status_code == 404
+    channel = sim.client.get(f"/api/v1/channels/{channel_id}").json()["data"]
+    assert channel["attributes"]["rate_plan_ids"] == []

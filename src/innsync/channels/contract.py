@@ -186,6 +186,13 @@ class RemovesRemoteRatePlans(Protocol):
 
 
 @runtime_checkable
+class RemovesRemoteRoomTypes(Protocol):
+    async def remove_remote_room_type(self, remote_id: str) -> None:
+        """Delete one of the property's room types on the channel; ``ChannelRejectedError``
+        when the channel keeps it (e.g. an OTA still maps it)."""
+
+
+@runtime_checkable
 class ProvisionsProperty(Protocol):
     async def provision_property(self, catalog: PropertyCatalog) -> ProvisionResult:
         """Create or match the property, room types and rate plans; safe to run again.
@@ -233,6 +240,7 @@ CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     ReadsOtaChannels,
     ReportsBookingActions,
     RemovesRemoteRatePlans,
+    RemovesRemoteRoomTypes,
 )
 
 

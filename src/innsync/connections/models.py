@@ -136,3 +136,19 @@ class ConnectionOta(UuidPk, Timestamps, Base):
     last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     # What last told innsync: a webhook event's name, or "channel_list" for the reconciler.
     last_source: Mapped[str] = mapped_column(String(32))
+
+
+class ProvisionedEntity(UuidPk, Timestamps, Base):
+    """A room type or rate plan that provisioning created on the channel for a connection.
+
+    Kept so that deleting the connection with ``remove_remote`` removes only what innsync
+    made, never an entity the hotelier had made and provisioning matched by title.
+    """
+
+    __tablename__ = "connection_provisioned"
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "remote_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "room_type" | "rate_plan"
+    remote_id: Mapped[str] = mapped_column(String(128))

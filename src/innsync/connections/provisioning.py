@@ -10,11 +10,12 @@ changed for sending.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 import httpx
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from innsync.channels.contract import (
     ReadsRemoteCatalog,
     RegistersWebhooks,
     RemovesRemoteRatePlans,
+    RemovesRemoteRoomTypes,
 )
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.types import (
@@ -35,7 +37,12 @@ from innsync.channels.types import (
 )
 from innsync.connections import service
 from innsync.connections.configs import channel_kind, effective_config
-from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
+from innsync.connections.models import (
+    Connection,
+    ProvisionedEntity,
+    RatePlanMapping,
+    RoomTypeMapping,
+)
 from innsync.connections.schemas import (
     ConnectionUpdate,
     MappingCheck,
@@ -44,7 +51,7 @@ from innsync.connections.schemas import (
     ProvisionRead,
     RatePlanMappingIn,
     RemoteCatalogRead,
-    RemoteRatePlanKept,
+    RemoteItemKept,
     RemoteRatePlanRead,
     RemoteRemovalRead,
     RemoteRoomTypeRead,
@@ -62,6 +69,8 @@ T = TypeVar("T")
 # Enough of the tenant id to tell tenants apart in one Channex account (48 bits), short
 # enough to sit beside the tenant's name in a group title.
 ACCOUNT_MARKER_LENGTH = 12
+# What provisioning creates and deleting a connection may remove; the property is never removed.
+REMOVABLE_KINDS = ("room_type", "rate_plan")
 
 
 class UnitsOfWork(Protocol):
@@ -228,6 +237,7 @@ def _store(
             ],
         ),
     )
+    _remember_created(session, connection, result)
     actions = [item.action for item in result.items]
     return ProvisionRead(
         connection_id=connection_id,
@@ -248,6 +258,28 @@ def _store(
         ],
         mappings=mappings,
     )
+
+
+def _remember_created(session: Session, connection: Connection, result: ProvisionResult) -> None:
+    """Record the room types and rate plans this run created (not those it matched)."""
+    rows = session.execute(
+        select(ProvisionedEntity.kind, ProvisionedEntity.remote_id).where(
+            ProvisionedEntity.connection_id == connection.id
+        )
+    )
+    known = {(kind, remote_id) for kind, remote_id in rows}
+    for item in result.items:
+        made = (item.kind, item.remote_id)
+        if item.action == "created" and item.kind in REMOVABLE_KINDS and made not in known:
+            known.add(made)
+            session.add(
+                ProvisionedEntity(
+                    tenant_id=connection.tenant_id,
+                    connection_id=connection.id,
+                    kind=item.kind,
+                    remote_id=item.remote_id,
+                )
+            )
 
 
 async def read_remote_catalog(
@@ -293,36 +325,145 @@ async def read_remote_catalog(
     )
 
 
-async def remove_unused_rate_plans(
+class RemovesRemoteCatalog(RemovesRemoteRatePlans, RemovesRemoteRoomTypes, Protocol):
+    """An adapter that can delete the channel's rate plans and room types."""
+
+
+def _remover(prepared: _Prepared) -> tuple[ReadsRemoteCatalog, RemovesRemoteCatalog]:
+    adapter = prepared.adapter
+    if not (
+        isinstance(adapter, ReadsRemoteCatalog)
+        and isinstance(adapter, RemovesRemoteRatePlans)
+        and isinstance(adapter, RemovesRemoteRoomTypes)
+    ):
+        raise ConflictError(
+            f"the {prepared.channel} channel cannot remove its room types and rate plans"
+        )
+    return adapter, cast(RemovesRemoteCatalog, adapter)
+
+
+async def remove_unused(
     db: UnitsOfWork,
     box: SecretBox,
     tenant_id: uuid.UUID,
     connection_id: uuid.UUID,
     http: httpx.AsyncClient,
 ) -> RemoteRemovalRead:
-    """Delete the channel's rate plans of the property that no mapping of this connection uses.
+    """Delete the channel's rate plans, then room types, that no mapping of this connection uses.
 
-    Only on the operator's request, never as part of provisioning: a plan the hotelier made on
-    the channel by hand is unused too. The list is read from the channel at the moment of the
-    call (what ``remote-catalog`` shows as ``unused_remote_rate_plans``).
+    Only on the operator's request, never as part of provisioning: an entity the hotelier made
+    on the channel by hand is unused too. The lists are read from the channel at the moment of
+    the call (what ``remote-catalog`` shows as ``unused_remote_*``).
     """
     prepared = await db.read(lambda s: _prepare(s, box, tenant_id, connection_id, http))
-    adapter = prepared.adapter
-    if not (
-        isinstance(adapter, ReadsRemoteCatalog) and isinstance(adapter, RemovesRemoteRatePlans)
-    ):
-        raise ConflictError(f"the {prepared.channel} channel cannot remove rate plans")
-    remote = await adapter.read_remote_catalog()
-    removed: list[str] = []
-    kept: list[RemoteRatePlanKept] = []
-    for remote_id in check_mappings(prepared.catalog, remote).unused_remote_rate_plans:
+    reader, remover = _remover(prepared)
+    remote = await reader.read_remote_catalog()
+    check = check_mappings(prepared.catalog, remote)
+    return await _remove_remote(
+        remover, remote, check.unused_remote_rate_plans, check.unused_remote_room_types
+    )
+
+
+async def delete_with_remote(
+    db: UnitsOfWork,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    http: httpx.AsyncClient,
+) -> RemoteRemovalRead:
+    """Remove on the channel the room types and rate plans provisioning created for this
+    connection, then delete it.
+
+    Entities provisioning matched (the hotelier's own) stay, as does one another connection
+    of the tenant maps, and a room type that keeps any rate plan. The property stays: the
+    hotelier's OTA links live on it. A channel error propagates and the connection is kept,
+    so the call can be repeated; what was already removed is then no longer listed.
+    """
+
+    def prepare(session: Session) -> tuple[_Prepared, dict[str, set[str]]]:
+        prepared = _prepare(session, box, tenant_id, connection_id, http)
+        elsewhere: set[str] = set()
+        for model in (RoomTypeMapping, RatePlanMapping):
+            query = (
+                select(model.channel_code)
+                .join(Connection, Connection.id == model.connection_id)
+                .where(Connection.tenant_id == tenant_id, Connection.id != connection_id)
+            )
+            elsewhere.update(session.scalars(query))
+        created: dict[str, set[str]] = {kind: set() for kind in REMOVABLE_KINDS}
+        for kind, remote_id in session.execute(
+            select(ProvisionedEntity.kind, ProvisionedEntity.remote_id).where(
+                ProvisionedEntity.connection_id == connection_id
+            )
+        ):
+            if remote_id not in elsewhere:
+                created[kind].add(remote_id)
+        return prepared, created
+
+    prepared, created = await db.read(prepare)
+    reader, remover = _remover(prepared)
+    remote = await reader.read_remote_catalog()
+    plans = sorted(created["rate_plan"] & {plan.remote_id for plan in remote.rate_plans})
+    rooms = sorted(created["room_type"] & {room.remote_id for room in remote.room_types})
+    report = await _remove_remote(remover, remote, plans, rooms)
+
+    def delete(session: Session) -> None:
+        service.delete_connection(session, tenant_id, connection_id)
+        # What is kept stays recorded, so a later call can try it again.
+        gone = set(report.removed) | set(report.removed_room_types)
+        session.execute(
+            sa_delete(ProvisionedEntity).where(
+                ProvisionedEntity.connection_id == connection_id,
+                ProvisionedEntity.remote_id.in_(gone),
+            )
+        )
+
+    await db.write(delete)
+    report.kept_property = RemoteItemKept(
+        remote_id=remote.remote_property_id,
+        reason="the property is never removed: the OTA links made on the channel live on it",
+    )
+    return report
+
+
+async def _remove_remote(
+    adapter: RemovesRemoteCatalog,
+    remote: RemoteCatalog,
+    rate_plans: Sequence[str],
+    room_types: Sequence[str],
+) -> RemoteRemovalRead:
+    """Delete the rate plans, then each room type no remaining rate plan belongs to.
+
+    A refusal keeps the entity, with the channel's reason, and the rest go on. A room type
+    still holding a plan is not even tried: the channel would delete or orphan that plan.
+    """
+    report = RemoteRemovalRead(removed=[], kept=[])
+    for remote_id in rate_plans:
         try:
             await adapter.remove_remote_rate_plan(remote_id)
-        except ChannelRejectedError as exc:  # e.g. an OTA still maps it: the rest go on
-            kept.append(RemoteRatePlanKept(remote_id=remote_id, reason=str(exc)[:500]))
+        except ChannelRejectedError as exc:  # e.g. an OTA still maps it
+            report.kept.append(RemoteItemKept(remote_id=remote_id, reason=str(exc)[:500]))
         else:
-            removed.append(remote_id)
-    return RemoteRemovalRead(removed=removed, kept=kept)
+            report.removed.append(remote_id)
+    gone = set(report.removed)
+    for remote_id in room_types:
+        holding = sorted(
+            plan.remote_id
+            for plan in remote.rate_plans
+            if plan.room_type_remote_id == remote_id and plan.remote_id not in gone
+        )
+        if holding:
+            reason = f"still has rate plan(s) {', '.join(holding)}"
+            report.kept_room_types.append(RemoteItemKept(remote_id=remote_id, reason=reason))
+            continue
+        try:
+            await adapter.remove_remote_room_type(remote_id)
+        except ChannelRejectedError as exc:
+            reason = str(exc)[:500]
+            report.kept_room_types.append(RemoteItemKept(remote_id=remote_id, reason=reason))
+        else:
+            report.removed_room_types.append(remote_id)
+    return report
 
 
 def check_mappings(catalog: PropertyCatalog, remote: RemoteCatalog) -> MappingCheck:

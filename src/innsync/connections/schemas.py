@@ -103,6 +103,15 @@ class ConnectionUpdate(StrictModel):
     )
 
 
+class OtaSummary(BaseModel):
+    """One OTA behind a channel-manager connection, as the connection read lists it."""
+
+    ota: str
+    state: str
+    since: datetime
+    last_error: str | None
+
+
 class ConnectionRead(BaseModel):
     id: uuid.UUID
     property_id: uuid.UUID
@@ -128,6 +137,11 @@ class ConnectionRead(BaseModel):
     )
     secrets_set: list[str] = Field(
         description="The connection's own secret fields that hold a value (never the values)"
+    )
+    otas: list[OtaSummary] = Field(
+        default_factory=list,
+        description="The OTAs behind a channel-manager connection (empty for other channels); "
+        "GET /connections/{id}/channels gives each in full",
     )
 
 
@@ -244,16 +258,21 @@ class ProvisionRead(BaseModel):
     mappings: MappingsRead
 
 
-class RemoteRatePlanKept(BaseModel):
+class RemoteItemKept(BaseModel):
     remote_id: str
-    reason: str = Field(description="Why the channel kept it, in its own words")
+    reason: str = Field(description="Why it was kept: the channel's own words, or innsync's")
 
 
 class RemoteRemovalRead(BaseModel):
-    """The channel's rate plans no mapping used: those removed, and those the channel kept."""
+    """What was removed on the channel, and what was kept with the reason, per kind."""
 
-    removed: list[str]
-    kept: list[RemoteRatePlanKept]
+    removed: list[str] = Field(description="Rate plans removed")
+    kept: list[RemoteItemKept] = Field(description="Rate plans kept")
+    removed_room_types: list[str] = Field(default_factory=list)
+    kept_room_types: list[RemoteItemKept] = Field(default_factory=list)
+    kept_property: RemoteItemKept | None = Field(
+        default=None, description="On deleting a connection: the channel's property, kept"
+    )
 
 
 class RemoteRoomTypeRead(BaseModel):

@@ -17,6 +17,7 @@ from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter, PushesReservations, capabilities_of
 from innsync.channels.credentials import CredentialStore
 from innsync.channels.registry import AdapterContext
+from innsync.connections import otas
 from innsync.connections.accounts import usable_account
 from innsync.connections.configs import (
     ACCOUNT_FIELD,
@@ -43,6 +44,7 @@ from innsync.connections.schemas import (
     ConnectionUpdate,
     MappingsRead,
     MappingsWrite,
+    OtaSummary,
     RatePlanMappingIn,
     RoomTypeMappingIn,
 )
@@ -288,6 +290,10 @@ def connection_read(session: Session, box: SecretBox, connection: Connection) ->
         account=connection.account.name if connection.account is not None else None,
         config=config,
         secrets_set=secrets_held,
+        otas=[
+            OtaSummary(ota=o.ota, state=o.state, since=o.state_since, last_error=o.last_error)
+            for o in otas.list_for(session, connection.id)
+        ],
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -204,10 +205,42 @@ async def test_connection(
     return ConnectionTested(connection_id=connection_id, ok=True)
 
 
-@router.delete("/connections/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_connection(connection_id: uuid.UUID, db: Db, who: Admin) -> None:
-    """Disconnect: nothing more is sent or received; the sync log is kept for audit."""
-    await db.write(lambda s: service.delete_connection(s, who.tenant_id, connection_id))
+RemoveRemote = Annotated[
+    bool,
+    Query(
+        description="Also remove on the channel the room types and rate plans provisioning "
+        "created for this connection (never by default); answers 200 with what was removed "
+        "and kept"
+    ),
+]
+
+
+@router.delete(
+    "/connections/{connection_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_model=None,
+    responses={200: {"model": RemoteRemovalRead, "description": "with remove_remote=true"}},
+)
+async def delete_connection(
+    connection_id: uuid.UUID,
+    db: Db,
+    who: Admin,
+    box: Box,
+    http: ChannelHttp,
+    remove_remote: RemoveRemote = False,
+) -> Response:
+    """Disconnect: nothing more is sent or received; the sync log is kept for audit.
+
+    With ``remove_remote=true`` the channel's room types and rate plans provisioning created
+    for it are removed first; a channel error leaves the connection as it was.
+    """
+    if not remove_remote:
+        await db.write(lambda s: service.delete_connection(s, who.tenant_id, connection_id))
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    report = await calling_channel(
+        provisioning.delete_with_remote(db, box, who.tenant_id, connection_id, http)
+    )
+    return JSONResponse(report.model_dump(mode="json"))
 
 
 @router.put("/connections/{connection_id}/mappings")
@@ -346,13 +379,14 @@ async def provision(
 
 
 @router.post("/connections/{connection_id}/remote-catalog/remove-unused")
-async def remove_unused_rate_plans(
+async def remove_unused(
     connection_id: uuid.UUID, db: Db, who: Admin, box: Box, http: ChannelHttp
 ) -> RemoteRemovalRead:
-    """Delete the channel's rate plans no mapping uses (after unmapping a plan removed here);
-    the channel may keep some (an OTA still maps them), listed with its reason."""
+    """Delete the channel's rate plans, then room types, no mapping uses (after unmapping what
+    was removed here); some are kept (an OTA still maps them, a room type still has a rate
+    plan), each listed with the reason."""
     return await calling_channel(
-        provisioning.remove_unused_rate_plans(db, box, who.tenant_id, connection_id, http)
+        provisioning.remove_unused(db, box, who.tenant_id, connection_id, http)
     )
 
 

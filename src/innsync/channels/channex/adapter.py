@@ -298,6 +298,9 @@ class ChannexAdapter:
     async def remove_remote_rate_plan(self, remote_id: str) -> None:
         await self._client.delete_rate_plan(remote_id)
 
+    async def remove_remote_room_type(self, remote_id: str) -> None:
+        await self._client.delete_room_type(remote_id)
+
     async def report_booking_action(self, channel_booking_id: str, action: BookingAction) -> None:
         """§1.6: no-show (with waived fees or a penalty), invalid card, cancel for it."""
         body: dict[str, Any] | None = None

@@ -168,6 +168,11 @@ class ChannexClient:
         """§1.4 DELETE without `force`: Channex keeps a plan an OTA channel still maps."""
         await self._call("DELETE", f"/rate_plans/{quote(rate_plan_id, safe='')}")
 
+    async def delete_room_type(self, room_type_id: str) -> None:
+        """§1.4 DELETE without `force`: Channex keeps a room type linked to an OTA channel
+        (docs.channex.io "Delete Room Type API": 422 unless `force=true`)."""
+        await self._call("DELETE", f"/room_types/{quote(room_type_id, safe='')}")
+
     async def _list_all(
         self, path: str, params: Mapping[str, str], model: type[ModelT]
     ) -> list[ModelT]:

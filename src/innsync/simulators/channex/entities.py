@@ -245,6 +245,18 @@ async def delete_room_type(
 ) -> dict[str, Any]:
     record = state.get("room_type", room_type_id)
     tag_properties(request, [record.attributes["property_id"]])
+    # docs.channex.io "Delete Room Type API": a room type linked to a channel is refused with
+    # 422 unless `force=true`, which un-maps it. A channel here links the rate plans it sells.
+    plans = {
+        p.id for p in state.rate_plans.values() if p.attributes["room_type_id"] == room_type_id
+    }
+    linked = any(plans & set(c.attributes["rate_plan_ids"]) for c in state.channels.values())
+    if linked and request.query_params.get("force") != "true":
+        raise validation_error({"room_type": ["has channel(s)"]})
+    for channel in state.channels.values():
+        channel.attributes["rate_plan_ids"] = [
+            plan for plan in channel.attributes["rate_plan_ids"] if plan not in plans
+        ]
     state.delete_room_type(room_type_id)
     return SUCCESS
 
