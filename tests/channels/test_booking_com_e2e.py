@@ -497,3 +497,20 @@ def test_pulls_failing_for_minutes_tell_the_pms_well_before_the_email_fallback(
         assert [payload["status"] for payload in told] == ["pull_failing"]
         assert cursor.failures == expected
         assert told_after < timedelta(minutes=25)
+
+
+def test_after_a_long_outage_the_next_pull_is_never_further_off_than_the_retry_cap(
+    committed: Engine, secret_box: SecretBox
+) -> None:
+    cap = timedelta(seconds=BookingComConfig.model_fields["pull_retry_cap_seconds"].get_default())
+    with live_booking(committed, secret_box, {}) as live:
+        live.sim.post("/_sim/faults", {"server_error_rate": 1.0})
+        waits: list[timedelta] = []
+        for _ in range(10):  # 10 s doubling reaches the cap by the 5th failure
+            live.reconcile()
+            with live.sessions() as session:
+                (cursor,) = session.scalars(select(PullCursor)).all()
+            waits.append(cursor.next_pull_at - live.clock())
+            live.clock.advance(waits[-1].total_seconds())
+        assert waits[0] < waits[1] < waits[2]  # backing off
+        assert max(waits) == cap == waits[-1]  # and stopping at the cap, not at 15 minutes

@@ -35,7 +35,7 @@ from innsync.inbox.closures import apply_closed
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.service import store_pulled, store_unreadable
-from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+from innsync.inbox.timing import MAX_RETRY, AdapterFactory, Clock, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def pull_due(
                 logger.error(
                     "pulling failed", exc_info=exc, extra={"connection_id": str(connection.id)}
                 )
-                _failed(sessions, connection, exc, clock(), _attention_after(adapter))
+                _failed(sessions, connection, exc, clock(), adapter)
 
     await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
     return len(claimed)
@@ -170,7 +170,7 @@ async def _pull_connection(
         _schedule(sessions, connection.id, clock() + interval)
         return
     except ChannelError as exc:
-        _failed(sessions, connection, exc, clock(), _attention_after(adapter))
+        _failed(sessions, connection, exc, clock(), adapter)
         return
     now = clock()
     with transaction(sessions) as session:
@@ -214,7 +214,7 @@ def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: d
         session.get_one(PullCursor, connection_id, with_for_update=True).next_pull_at = when
 
 
-def _attention_after(adapter: ChannelAdapter) -> int:
+def _attention_after(adapter: ChannelAdapter | None) -> int:
     """The adapter's own threshold, when its channel needs one (Booking.com's e-mail fallback
     after 30 minutes of missed pulls), else :data:`ATTENTION_AFTER`."""
     chosen = getattr(adapter, "pull_attention_after", None)
@@ -223,18 +223,28 @@ def _attention_after(adapter: ChannelAdapter) -> int:
     return ATTENTION_AFTER
 
 
+def _retry_cap(adapter: ChannelAdapter | None) -> timedelta:
+    """The longest wait between failed pulls: the adapter's own when a long wait costs its
+    channel something (Booking.com's e-mail fallback), else :data:`MAX_RETRY`."""
+    chosen = getattr(adapter, "pull_retry_cap_seconds", None)
+    if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
+        return min(timedelta(seconds=chosen), MAX_RETRY)
+    return MAX_RETRY
+
+
 def _failed(
     sessions: sessionmaker[Session],
     connection: Connection,
     error: Exception,
     now: datetime,
-    attention_after: int = ATTENTION_AFTER,
+    adapter: ChannelAdapter | None = None,
 ) -> None:
+    attention_after = _attention_after(adapter)
     with transaction(sessions) as session:
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
         row.failures += 1
         hint = error.retry_after if isinstance(error, ChannelUnavailableError) else None
-        row.next_pull_at = now + retry_delay(row.failures, FIRST_RETRY, hint)
+        row.next_pull_at = now + retry_delay(row.failures, FIRST_RETRY, hint, _retry_cap(adapter))
         row.last_error = containment.describe(error)
         logger.warning(
             "pulling booking revisions failed",

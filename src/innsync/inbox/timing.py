@@ -18,13 +18,18 @@ AdapterFactory = Callable[[Connection], ChannelAdapter]
 MAX_RETRY = timedelta(minutes=15)
 
 
-def retry_delay(failures: int, first: timedelta, retry_after: float | None = None) -> timedelta:
-    """``first`` doubled for each failure after the first, at most :data:`MAX_RETRY`, and never
-    sooner than the channel's own retry-after."""
+def retry_delay(
+    failures: int,
+    first: timedelta,
+    retry_after: float | None = None,
+    cap: timedelta = MAX_RETRY,
+) -> timedelta:
+    """``first`` doubled for each failure after the first, at most ``cap``, and never sooner
+    than the channel's own retry-after."""
     # No jitter: these are one connection's (or one item's) own retries, not a crowd's.
     backoff = Backoff(
         base_seconds=first.total_seconds(),
-        cap_seconds=MAX_RETRY.total_seconds(),
+        cap_seconds=cap.total_seconds(),
         jitter_below=0.0,
     )
     return backoff.wait(max(failures, 1) - 1, retry_after)

@@ -138,6 +138,11 @@ class BookingComAdapter:
         """Failed pulls in a row before the PMS is told, well before the e-mail fallback."""
         return self.config.attention_after_failed_pulls
 
+    @property
+    def pull_retry_cap_seconds(self) -> float:
+        """The longest wait between failed pulls (the reconciler's backoff stops here)."""
+        return self.config.pull_retry_cap_seconds
+
     async def test_connection(self) -> None:
         """Exchange a token and read the new-reservation queue of the hotel (§3.1).
 

@@ -48,6 +48,14 @@ class BookingComConfig(ChannelConfig):
         "with the reconciler's backoff (10 s doubling) the 5th comes 2.5 minutes into an outage, "
         "the 8th about 21 minutes in, before §3.1's 30-minute e-mail fallback",
     )
+    pull_retry_cap_seconds: float = Field(
+        default=120,
+        ge=20,
+        le=900,
+        description="The longest wait between failed pulls. Other channels back off to 15 "
+        "minutes; here a pull that comes back late costs the hotel e-mailed reservations after "
+        "§3.1's 30 minutes, so once an outage ends the next pull comes within this time",
+    )
     tokens_per_hour: int = Field(
         default=30, ge=1, le=30, description="§3.1: at most 30 tokens per hour per machine account"
     )
