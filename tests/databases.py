@@ -119,6 +119,16 @@ def table_names(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
 
 
+def missing(reason: str) -> None:
+    """Something a test needs is not on this machine: a skip, except where the run requires
+    every database and its tools (CI), where that is a failure."""
+    import pytest
+
+    if databases_required():
+        pytest.fail(f"{reason} (INNSYNC_TEST_REQUIRE_DATABASES=1 requires it)")
+    pytest.skip(reason)
+
+
 def postgres_server_or_skip(server: str) -> None:
     """For tests that make databases of their own on the PostgreSQL server: skip when it is
     down, unless the run requires every database (CI), where that is a failure."""

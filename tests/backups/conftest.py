@@ -21,7 +21,7 @@ from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
 from innsync.settings import Settings
 from tests.api.helpers import Caller, new_tenant, today
-from tests.databases import DEFAULT_URLS, probe, xdist_worker
+from tests.databases import DEFAULT_URLS, missing, probe, xdist_worker
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def empty_database(tmp_path: Path) -> Iterator[Any]:
         else:
             found = server_database(kind, f"restore{len(engines)}")
             if found is None:
-                pytest.skip(f"{kind} is not reachable")
+                missing(f"{kind} is not reachable")
             url = found
         engine = _empty(url)
         engines.append(engine)

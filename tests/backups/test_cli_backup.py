@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from innsync.backups.cipher import generate_backup_key
 from innsync.cli.main import cli
 from innsync.settings import get_settings
+from tests.databases import missing
 
 
 def run(args: list[str]) -> Result:
@@ -126,7 +127,7 @@ def test_create_native_on_postgresql_then_portable(
 ) -> None:
     """``--native`` takes a pg_dump where it is installed; ``--portable`` overrides the setting."""
     if not (shutil.which("pg_dump") and shutil.which("psql")):
-        pytest.skip("pg_dump and psql are not installed")
+        missing("pg_dump and psql are not installed")
     url = committed.url.render_as_string(hide_password=False)
     monkeypatch.setenv("INNSYNC_DATABASE_URL", url)
     monkeypatch.setenv("INNSYNC_SECRET_KEY_FILE", str(tmp_path / "secret-key"))

@@ -22,6 +22,7 @@ from innsync.db.migrate import current_revision, head_revision
 from tests.backups.conftest import Hotel, book
 from tests.backups.test_damage import flip_byte
 from tests.backups.test_roundtrip import ledger_matches_confirmed, table_sums
+from tests.databases import missing
 
 pytestmark = pytest.mark.backends("postgresql", "mariadb")
 TOOLS = {"postgresql": native.PG_DUMP, "mysql": native.MARIADB_DUMP}
@@ -32,7 +33,7 @@ def tools(committed: Engine) -> str:
     """The native format of the database under test; skips where its tools are missing."""
     format_name = TOOLS[committed.dialect.name]
     if not all(shutil.which(tool) for tool in native.TOOLS[format_name]):
-        pytest.skip(f"{' and '.join(native.TOOLS[format_name])} are not installed")
+        missing(f"{' and '.join(native.TOOLS[format_name])} are not installed")
     return format_name
 
 

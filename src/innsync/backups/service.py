@@ -11,6 +11,7 @@ import logging
 import secrets
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -223,12 +224,13 @@ def authenticate(store: BackupStore, name: str, key: BackupKey) -> Manifest:
     manifest = read_manifest(store, name)
     _check_key(manifest, key)
     with store.open(name + DATA) as source:
-        for _ in (
+        frames = (
             read_native(source, key, manifest)
             if manifest.is_native
             else read_stream(source, key, manifest)
-        ):
-            pass
+        )
+        # Reading is the check: each frame is authenticated as it is read, nothing is kept.
+        deque(frames, maxlen=0)
     return manifest
 
 

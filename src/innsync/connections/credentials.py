@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -91,7 +92,7 @@ class ChannelAccountCredential(_LeasedCredential, Base):
     issued: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-class _LeasedStore:
+class _LeasedStore(ABC):
     """Credentials in rows of one table, refreshed under a lease on the row (see the module)."""
 
     model: type[_LeasedCredential]
@@ -111,11 +112,13 @@ class _LeasedStore:
         # Names this process's leases, so only its own lease is extended, fenced or freed.
         self._holder = uuid.uuid4().hex
 
+    @abstractmethod
     def _key(self, name: str) -> ColumnElement[bool]:
-        raise NotImplementedError
+        """Where the row of credential ``name`` is, in :attr:`model`'s table."""
 
+    @abstractmethod
     def _new_row(self, name: str) -> _LeasedCredential:
-        raise NotImplementedError
+        """A new, empty row for credential ``name``."""
 
     def _row(self, session: Session, name: str) -> _LeasedCredential | None:
         found: _LeasedCredential | None = session.scalar(select(self.model).where(self._key(name)))
