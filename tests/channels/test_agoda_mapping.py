@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from innsync.channels.agoda.mapping import (
     read_answer,
     set_ari_documents,
 )
+from innsync.channels.agoda.readback import pieces, read_allotments, read_rate_values
 from innsync.channels.agoda.reservations import (
     chunks,
     detail_request,
@@ -247,3 +249,32 @@ def test_a_hint_names_bookings_of_the_property_and_carries_the_secret() -> None:
 def test_a_hint_that_is_not_agodas_is_refused(body: bytes, reason: str) -> None:
     with pytest.raises(BadSignatureError, match=reason):
         hinted_booking_ids(body, "226110")
+
+
+def test_get_ari_reads_at_most_31_days_a_call() -> None:
+    dates = DateRange(TODAY, TODAY + timedelta(days=70))
+    cut = list(pieces(dates))
+    assert [(last - first).days + 1 for first, last in cut] == [31, 31, 8]
+    assert cut[0][0] == TODAY
+    assert cut[-1][1] == TODAY + timedelta(days=69)
+    assert all(b[0] == a[1] + timedelta(days=1) for a, b in itertools.pairwise(cut))
+
+
+def test_get_ari_answers_read_as_allotments_and_rate_values() -> None:
+    root = parse_xml(
+        b'<result><inventory><room id="R1"><date date="2030-01-07" allotment="4"/></room>'
+        b'</inventory><rates><rateplan room_id="R1" rateplan_id="P1"><date date="2030-01-07" '
+        b'price="90.00" cta="true" min_los="2"><occupancy person="2" price="110.00"/></date>'
+        b"</rateplan></rates></result>"
+    )
+    assert read_allotments(root) == {"R1": {TODAY: 4}}
+    assert read_rate_values(root) == {
+        ("R1", "P1"): {
+            TODAY: RateValues(
+                price=Decimal("90.00"),
+                occupancy_prices=((2, Decimal("110.00")),),
+                min_stay_arrival=2,
+                closed_to_arrival=True,
+            )
+        }
+    }

@@ -98,8 +98,6 @@ KNOWN_GAPS: dict[str, dict[str, str]] = {
         "acknowledges_reservations": "Aiosell has no acknowledgement call (§1.10)",
     },
     "agoda": {
-        "reads_back_ari": "GetAri (type 2, 31 days a call, §3.3) is not built yet "
-        "(CHECKLIST read_back)",
         "acknowledges_reservations": "Agoda has no acknowledgement call: retrieving a booking's "
         "detail is what marks it acknowledged (§3.3, CHECKLIST booking_ack)",
     },

@@ -16,7 +16,7 @@ crash in between re-reads the same window: nothing lost, and the inbox keeps eac
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,12 @@ from innsync.channels.agoda.mapping import (
     plan_set_ari,
     read_answer,
     set_ari_documents,
+)
+from innsync.channels.agoda.readback import (
+    ari_request,
+    pieces,
+    read_allotments,
+    read_rate_values,
 )
 from innsync.channels.agoda.reservations import (
     LIST_STATUSES,
@@ -55,12 +61,15 @@ from innsync.channels.types import (
     EntryResult,
     PushRequest,
     PushResult,
+    RatePlanKey,
     RateUpdate,
+    RateValues,
     RevisionPage,
     UnreadableMessage,
     ValueConstraints,
 )
-from innsync.xmlkit.parsing import attribute, to_bytes
+from innsync.stay_dates import DateRange
+from innsync.xmlkit.parsing import Element, attribute, to_bytes
 
 AGODA_LIMITS = ChannelLimits(
     # §3.3: "daily call limit: none stated" [INFERRED]: 60 calls a minute per property is a
@@ -176,6 +185,37 @@ class AgodaAdapter:
             sent.append((document, read_answer(await self._client.call(document.body))))
         warnings = tuple(warning for _, answer in sent for warning in answer.warnings)
         return entry_results(len(updates), sent, planned), warnings
+
+    async def _read_ari(self, rooms: Sequence[str], dates: DateRange) -> list[Element]:
+        """GetAri over ``dates`` in calls of at most 31 days (§3.3)."""
+        answers = []
+        for first, last in pieces(dates):
+            body = ari_request(self.config.property_id, rooms, first, last, self._timestamp())
+            answers.append(await self._client.read(body))
+        return answers
+
+    async def read_availability(
+        self, room_type_codes: Sequence[str], dates: DateRange
+    ) -> dict[str, dict[date, int]]:
+        """The allotment Agoda holds per room and date (dates it holds nothing for left out)."""
+        held: dict[str, dict[date, int]] = {code: {} for code in room_type_codes}
+        for root in await self._read_ari(room_type_codes, dates):
+            for code, days in read_allotments(root).items():
+                if code in held:
+                    held[code].update(days)
+        return held
+
+    async def read_rates(
+        self, rate_plans: Sequence[RatePlanKey], dates: DateRange
+    ) -> dict[RatePlanKey, dict[date, RateValues]]:
+        """The prices and restrictions Agoda holds per rate plan and date."""
+        held: dict[RatePlanKey, dict[date, RateValues]] = {plan: {} for plan in rate_plans}
+        rooms = [room for room, _ in rate_plans]
+        for root in await self._read_ari(rooms, dates):
+            for plan, days in read_rate_values(root).items():
+                if plan in held:
+                    held[plan].update(days)
+        return held
 
     async def _details(
         self, booking_ids: Sequence[str]

@@ -70,6 +70,8 @@ async def api(request: Request) -> Response:
             raise RequestError("2002", "the type attribute is mandatory on the single endpoint")
         if int(kind) in state.config.set_ari_types:
             return xml_response(set_ari(state, root))
+        if kind == "2":
+            return xml_response(get_ari(state, root))
         if kind == "3":
             return xml_response(booking_list(state, root))
         if kind == "4":
@@ -210,6 +212,57 @@ def set_ari(state: SimulatorState, root: Element) -> Element:
     if not updates:
         raise RequestError("2004", "the request holds no update")
     return result(state, warnings=warnings)
+
+
+def get_ari(state: SimulatorState, root: Element) -> Element:
+    """GetAri: what is held for the named rooms, ``from``..``to`` (≤ 31 days, §3.3).
+
+    The request and answer shapes beyond the 31-day limit are [INFERRED].
+    """
+    criteria = child(root, "criteria")
+    if criteria is None:
+        raise RequestError("2003", "criteria is required")
+    setup = _property(state, attribute(criteria, "property_id"))
+    try:
+        start = date.fromisoformat(str(attribute(criteria, "from")))
+        end = date.fromisoformat(str(attribute(criteria, "to")))
+    except ValueError:
+        raise RequestError("2005", "from and to are dates") from None
+    if end < start or (end - start).days >= state.config.ari_read_max_days:
+        raise RequestError("2006", f"GetAri spans 1 to {state.config.ari_read_max_days} days")
+    rooms = [attribute(room, "id") or "" for room in children(criteria, "room")]
+    answer = result(state, success=False)
+    inventory = YCS.sub(answer, "inventory")
+    rates = YCS.sub(answer, "rates")
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    pid = setup.property_id
+    for room_id in rooms:
+        room = setup.room(room_id)
+        if room is None:
+            continue
+        held = YCS.sub(inventory, "room", {"id": room_id})
+        for day in days:
+            units = state.availability.get((pid, room_id, day))
+            if units is not None:
+                YCS.sub(held, "date", {"date": day.isoformat(), "allotment": units})
+        for rateplan_id in room.rateplan_ids:
+            plan = YCS.sub(rates, "rateplan", {"room_id": room_id, "rateplan_id": rateplan_id})
+            for day in days:
+                key: RateDay = (pid, room_id, rateplan_id, day)
+                amounts = state.prices.get(key, {})
+                found = state.restrictions.get(key, {})
+                if not amounts and not found:
+                    continue
+                attributes: dict[str, object | None] = {
+                    "date": day.isoformat(),
+                    "price": amounts.get("room"),
+                }
+                attributes.update(found)
+                held_day = YCS.sub(plan, "date", attributes)
+                for persons, price in amounts.items():
+                    if persons != "room":
+                        YCS.sub(held_day, "occupancy", {"person": persons, "price": price})
+    return answer
 
 
 def first_range(update: Element) -> Element | None:

@@ -74,6 +74,8 @@ class SimulatorConfig:
     # §3.3 table: SetAri is type 1, SetARI V2 type 10 (Postman example) [INFERRED].
     set_ari_types: tuple[int, ...] = (1, 10)
     horizon_days: int = 730
+    # §3.3: GetAri (type 2) reads at most 31 days a call.
+    ari_read_max_days: int = 31
     max_body_bytes: int = 1_000_000
     # §3.3: GetBookingList spans ≤ 90 days, looks back ≤ 740, names ≤ 5 properties.
     list_max_days: int = 90
