@@ -50,6 +50,7 @@ from innsync.simulators.agoda import SimulatorConfig, create_app
 from innsync.simulators.agoda.state import SimulatorState
 from innsync.sync.worker import SyncWorker
 from innsync.tenants.service import create_tenant
+from tests.channels.booking_com_live import Exchange, RecordingTransport
 from tests.servers import serving
 from tests.simulators.conftest import SimClient
 from tests.sync.engine_fixtures import Clock
@@ -64,38 +65,10 @@ RATES = ("937901", "937902", "937903", "937904", "937905", "937906")
 HORIZON_DAYS = 730
 
 
-@dataclass(frozen=True)
-class Exchange:
-    """One HTTP call the adapter made: what it sent and what came back."""
-
-    method: str
-    path: str
-    status: int
-    request_body: bytes
-    response_body: bytes
-
-
-class RecordingTransport(httpx.AsyncBaseTransport):
-    """Real HTTP to the simulator, keeping every request and response body."""
-
-    def __init__(self, exchanges: list[Exchange] | None = None) -> None:
-        self._inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
-        self.exchanges: list[Exchange] = [] if exchanges is None else exchanges
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        body = await response.aread()
-        self.exchanges.append(
-            Exchange(request.method, request.url.path, response.status_code, request.content, body)
-        )
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=body, request=request
-        )
-
-    def calls_of(self, request_type: str, since: int = 0) -> list[Exchange]:
-        """The calls whose ``<request type>`` is ``request_type`` ("10" SetARI, "3", "4")."""
-        marker = f'type="{request_type}"'.encode()
-        return [e for e in self.exchanges[since:] if marker in e.request_body[:200]]
+def calls_of(transport: RecordingTransport, request_type: str, since: int = 0) -> list[Exchange]:
+    """The calls whose ``<request type>`` is ``request_type`` ("10" SetARI, "3", "4")."""
+    marker = f'type="{request_type}"'.encode()
+    return [e for e in transport.exchanges[since:] if marker in e.request_body[:200]]
 
 
 @dataclass

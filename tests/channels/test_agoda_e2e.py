@@ -37,6 +37,7 @@ from tests.channels.agoda_live import (
     ROOMS,
     LiveAgoda,
     SimServer,
+    calls_of,
     live_agoda,
     sim_server,
 )
@@ -112,7 +113,7 @@ def test_a_730_day_full_sync_is_the_fewest_requests_the_limits_allow(live: LiveA
     seed_ari(live)
     live.sync()
 
-    calls = live.transport.calls_of(SET_ARI)
+    calls = calls_of(live.transport, SET_ARI)
     sent_bytes = sum(len(call.request_body) for call in calls)
     # §3.3: allotment, restrictions and prices travel in one SetARI, one property per request,
     # at most 1 MB each: the fewest requests are the bytes to send over 1 MB, rounded up.
@@ -158,7 +159,7 @@ def test_a_small_request_limit_cuts_the_full_sync_into_requests_under_it(
     ) as live:
         seed_ari(live)
         live.sync()
-        calls = live.transport.calls_of(SET_ARI)
+        calls = calls_of(live.transport, SET_ARI)
         sizes = [len(call.request_body) for call in calls]
         minimum = math.ceil(sum(sizes) / limit)
         print(  # noqa: T201
@@ -188,7 +189,7 @@ def test_one_change_after_the_full_sync_is_one_request(live: LiveAgoda) -> None:
     )
     live.sync()
 
-    (call,) = live.transport.calls_of(SET_ARI, before)
+    (call,) = calls_of(live.transport, SET_ARI, before)
     (update,) = path(parse_xml(call.request_body), "criteria", "rate", "update")
     (dates,) = path(update, "date_values", "date_range")
     assert (attribute(dates, "from"), attribute(dates, "to")) == (
@@ -340,7 +341,7 @@ def test_sigkill_after_storing_and_after_applying_loses_and_duplicates_nothing(
         # Restarted once more: each booking stored once, nothing applied twice.
         assert run_worker(committed, key, "none", offset + 2 * AFTER_LEASES) == 0
 
-        assert sorted(r.channel_booking_id for r in live.reservations()) == sorted(made)
+        assert sorted(str(r.channel_booking_id) for r in live.reservations()) == sorted(made)
         assert {i.status for i in live.items()} <= {"applied", "ignored"}
         assert live.bookings()["counts"] == {"acknowledged": 3}
         assert live.counters()["acknowledged"] == 3

@@ -90,8 +90,10 @@ def test_rate_updates_carry_prices_and_restrictions_and_refuse_what_agoda_cannot
         "2",
         "110.50",
     )
-    assert dict(child(first, "restrictions").attrib) == {"closed": "false", "min_los": "2"}
-    assert dict(child(second, "restrictions").attrib) == {"cta": "true"}
+    (first_restrictions,) = path(first, "restrictions")
+    (second_restrictions,) = path(second, "restrictions")
+    assert dict(first_restrictions.attrib) == {"closed": "false", "min_los": "2"}
+    assert dict(second_restrictions.attrib) == {"cta": "true"}
     assert "min_stay_through 3 not sent" in planned.refused[1]
     assert planned.refused[2] == "a price has more than 2 decimal places"
     assert planned.partly_unsent == {1}

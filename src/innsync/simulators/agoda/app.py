@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import uvicorn
 from fastapi import FastAPI
 from starlette.responses import Response
@@ -17,6 +12,7 @@ from innsync.simulators.agoda.documents import result, xml_response
 from innsync.simulators.agoda.hints import Pump
 from innsync.simulators.agoda.state import SimulatorState
 from innsync.simulators.kit.gateway import FrontDoor
+from innsync.simulators.kit.running import pump_lifespan
 
 _REFUSALS = {
     413: "Payload Too Large",
@@ -27,32 +23,11 @@ _REFUSALS = {
 }
 
 
-async def _run_pump(pump: Pump, interval_seconds: float) -> None:
-    """Run the timed events (hints, fallback sweep) until cancelled."""
-    while True:
-        await pump.tick()
-        # Real time on purpose: the injected clock decides what is due, this only paces checks.
-        await asyncio.sleep(interval_seconds)
-
-
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     """A fresh simulator with its own state; nothing is shared between apps."""
     config = config or SimulatorConfig()
     state = SimulatorState(config)
     pump = Pump(state)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = None
-        if config.pump_interval_seconds is not None:
-            task = asyncio.create_task(_run_pump(pump, config.pump_interval_seconds))
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
     def refusal(status: int) -> Response:
         if status == 413:
@@ -61,6 +36,8 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
             return xml_response(body, 413)
         return Response(_REFUSALS.get(status, "Error"), status_code=status, media_type="text/plain")
 
+    # The pump pushes hints and sweeps fallbacks (tests tick it through /_sim/tick instead).
+    lifespan = pump_lifespan(pump, config.pump_interval_seconds)
     app = FastAPI(title="Agoda YCS5 supply API simulator (XML)", lifespan=lifespan)
     app.state.simulator = state
     app.state.pump = pump

@@ -7,22 +7,13 @@ this simulator is built from; ``[INFERRED]`` marks what they leave open, made co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import httpx
 
 from innsync.simulators.kit.faults import FaultSettings
 from innsync.simulators.kit.requests import DEFAULT_LOGGED_BODY_BYTES
-
-Clock = Callable[[], datetime]
-Sleep = Callable[[float], Awaitable[None]]
-
-
-def utc_now() -> datetime:
-    """The wall clock, timezone-aware UTC."""
-    return datetime.now(UTC)
+from innsync.simulators.kit.running import Clock, Sleep, utc_now
 
 
 @dataclass(frozen=True, slots=True)

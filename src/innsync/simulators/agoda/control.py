@@ -18,19 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from innsync.simulators.agoda.hints import Pump
 from innsync.simulators.agoda.state import Booking, SimulatorState
-from innsync.simulators.kit.control import StateAndPump, control_router
+from innsync.simulators.kit.control import StateAndPump, control_router, invalid_sim_input
 
 router = APIRouter(prefix="/_sim")
 _FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken")
 _LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson")
-
-
-class SimInputError(HTTPException):
-    """A ``/_sim/`` request the simulator cannot act on (422, with the fields at fault)."""
-
-
-def invalid_sim_input(details: dict[str, list[str]]) -> Exception:
-    return SimInputError(status_code=422, detail=details)
 
 
 def _state(request: Request) -> SimulatorState:
