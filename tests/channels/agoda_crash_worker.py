@@ -44,7 +44,7 @@ async def main(database_url: str, key: str, crash_at: str, offset_seconds: float
             await applied(*args, **kwargs)
             _die()
 
-        processor._process = apply_then_die  # type: ignore[assignment]
+        processor._process = apply_then_die
 
     def clock() -> datetime:
         return utcnow() + timedelta(seconds=offset_seconds)
