@@ -77,6 +77,14 @@ def seed_ari(live: LiveAgoda) -> None:
                 "min_stay_arrival": 1,
             },
             {
+                # Weekend prices all year: ranges with weekday flags on the wire.
+                "rate_plan_id": str(plan),
+                "date_from": start,
+                "date_to": end,
+                "weekdays": ["fr", "sa"],
+                "price": str(base + 15),
+            },
+            {
                 "rate_plan_id": str(plan),
                 "date_from": live.day(60).isoformat(),
                 "date_to": live.day(150).isoformat(),
@@ -131,15 +139,22 @@ def test_a_730_day_full_sync_is_the_fewest_requests_the_limits_allow(live: LiveA
     rates = list(path(criteria, "criteria", "rate", "update"))
     assert {attribute(u, "room_id") for u in inventory} == set(ROOMS)
     assert {attribute(u, "rateplan_id") for u in rates} == set(RATES)
-    # Ranges where values repeat: far fewer updates than the 6 x 730 plan-days.
-    assert len(rates) <= 6 * 10
+    # Ranges (with weekday flags) where values repeat: a few dozen updates, not 6 x 730.
+    assert len(rates) <= 6 * 20
     held = live.sim.get("/_sim/ari").json()["data"][PROPERTY_ID]
     days = sorted(day for room in held["availability"].values() for day in room)
     assert (days[0], days[-1]) == (live.day(0).isoformat(), live.day(729).isoformat())
     assert len(held["availability"][ROOMS[0]]) == 730
     prices = held["prices"][ROOMS[0]][RATES[0]]
     assert len(prices) == 730
-    assert prices[live.day(10).isoformat()] == {"room": "90.00"}
+    weekday = next(n for n in range(10, 20) if live.day(n).weekday() == 2)  # a Wednesday
+    friday = weekday + 2
+    assert prices[live.day(weekday).isoformat()] == {"room": "90.00"}
+    assert prices[live.day(friday).isoformat()] == {"room": "105.00"}
+    flagged = [
+        d for u in rates for d in path(u, "date_values", "date_range") if attribute(d, "fri")
+    ]
+    assert flagged  # weekend runs went as one range with weekday flags
     assert prices[live.day(100).isoformat()] == {"room": "125.50"}
     assert prices[live.day(450).isoformat()] == {"room": "110.00"}
     restrictions = held["restrictions"][ROOMS[0]][RATES[0]]

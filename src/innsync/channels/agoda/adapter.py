@@ -145,11 +145,11 @@ class AgodaAdapter:
 
     async def push_availability(self, request: PushRequest[AvailabilityUpdate]) -> PushResult:
         """§3.3: allotment in SetARI ``<inventory>`` updates."""
-        return _result(*await self._push(request.updates, request.today))
+        return _result(*await self._push(request.updates))
 
     async def push_rates(self, request: PushRequest[RateUpdate]) -> PushResult:
         """§3.3: prices and restrictions in SetARI ``<rate>`` updates."""
-        return _result(*await self._push(request.updates, request.today))
+        return _result(*await self._push(request.updates))
 
     async def push_ari(
         self,
@@ -158,7 +158,7 @@ class AgodaAdapter:
     ) -> tuple[PushResult, PushResult]:
         """Both in the same SetARI documents: one request when they fit in 1 MB."""
         updates: list[AvailabilityUpdate | RateUpdate] = [*availability.updates, *rates.updates]
-        entries, warnings = await self._push(updates, rates.today or availability.today)
+        entries, warnings = await self._push(updates)
         at = len(availability.updates)
         second = tuple(
             EntryResult(e.index - at, e.accepted, e.reason, e.sent) for e in entries[at:]
@@ -166,9 +166,10 @@ class AgodaAdapter:
         return _result(entries[:at], warnings), _result(second, ())
 
     async def _push(
-        self, updates: Sequence[AvailabilityUpdate | RateUpdate], today: object
+        self, updates: Sequence[AvailabilityUpdate | RateUpdate]
     ) -> tuple[tuple[EntryResult, ...], tuple[str, ...]]:
-        # Agoda's today (ICT) decides what it takes, whatever the property's today is.
+        # Agoda's today (ICT) decides what it takes: ahead of most properties' today, so a
+        # date the engine still plans may already be Agoda's past (kept back, not refused).
         first = agoda_today(self._now(), self._zone)
         planned = plan_set_ari(
             updates, SendWindow(first, self.config.horizon_days), self.config.currency
