@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from innsync.channels.agoda.mapping import (
     WEEKDAY_NAMES,
     SendWindow,
+    agoda_today,
     entry_results,
     plan_set_ari,
     read_answer,
@@ -280,3 +282,28 @@ def test_get_ari_answers_read_as_allotments_and_rate_values() -> None:
             )
         }
     }
+
+
+def test_an_update_with_nothing_agoda_can_hold_sends_nothing_and_is_refused() -> None:
+    dates = DateRange(TODAY, TODAY + timedelta(days=2))
+    only_through = RateUpdate("R1", "P1", dates, RateValues(min_stay_through=3))
+    planned = plan_set_ari([only_through], WINDOW, "USD")
+    assert (planned.inventory, planned.rates) == ([], [])
+    assert set_ari_documents(planned, "1", 10, 1, 1_000_000) == []
+    (result,) = entry_results(1, [], planned)
+    assert (result.accepted, result.sent) == (False, False)
+    assert "min_stay_through 3 not sent" in str(result.reason)
+
+
+def test_agodas_today_is_the_date_in_ict() -> None:
+    bangkok = ZoneInfo("Asia/Bangkok")
+    assert agoda_today(datetime(2030, 1, 7, 16, 59, tzinfo=UTC), bangkok) == date(2030, 1, 7)
+    assert agoda_today(datetime(2030, 1, 7, 17, 0, tzinfo=UTC), bangkok) == date(2030, 1, 8)
+
+
+def test_a_restriction_only_update_carries_no_prices() -> None:
+    dates = DateRange(TODAY, TODAY + timedelta(days=2))
+    planned = plan_set_ari([RateUpdate("R1", "P1", dates, RateValues(stop_sell=True))], WINDOW, "X")
+    ((_, element),) = planned.rates
+    assert child(element, "prices") is None
+    assert dict(next(iter(path(element, "restrictions"))).attrib) == {"closed": "true"}
