@@ -307,3 +307,11 @@ def test_a_restriction_only_update_carries_no_prices() -> None:
     ((_, element),) = planned.rates
     assert child(element, "prices") is None
     assert dict(next(iter(path(element, "restrictions"))).attrib) == {"closed": "true"}
+
+
+def test_a_price_only_update_carries_no_restrictions() -> None:
+    dates = DateRange(TODAY, TODAY + timedelta(days=2))
+    update = RateUpdate("R1", "P1", dates, RateValues(price=Decimal("80")))
+    ((_, element),) = plan_set_ari([update], WINDOW, "USD").rates
+    assert child(element, "restrictions") is None
+    assert text_of(child(child(element, "prices"), "price")) == "80.00"
