@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from innsync.cli.connections import describe, provision_connection
+from innsync.connections.catalog import account_marker
 from innsync.connections.models import Connection
-from innsync.connections.provisioning import account_marker
 from innsync.crypto import SecretBox
 from innsync.simulators.channex import SimulatorConfig, create_app
 from tests.api.helpers import Caller, new_tenant, ok, problem
