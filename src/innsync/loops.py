@@ -1,5 +1,6 @@
 """Background loops of one innsync process: event sequencing, webhook delivery, outbound sync
-(ARI and direct bookings), the daily full-sync schedule and the backup schedule.
+(ARI and direct bookings), the inbound side with the catalog pass, the daily full-sync
+schedule and the backup schedule.
 
 In ``innsync serve`` they run as threads beside the API; each pass is its own short transaction,
 so several processes can run them against PostgreSQL or MariaDB at once (rows are claimed with

@@ -7,6 +7,8 @@ The Channex side is the in-process simulator; the database is real.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from innsync.connections.catalog_sync import keep_catalogs_in_step
+from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
 from innsync.simulators.channex import SimulatorConfig, create_app
 from tests.api.helpers import new_tenant, ok
@@ -235,3 +238,30 @@ def test_a_fee_finer_than_the_currency_is_refused(api: TestClient, db: Db) -> No
         201,
     )
     assert (made["children_fee"], made["infant_fee"]) == ("1000.00", None)
+
+
+def test_a_connection_another_process_is_provisioning_is_left_alone(
+    api: TestClient, db: Db, sim: SimClient, sim_app: FastAPI, secret_box: SecretBox
+) -> None:
+    site = make_site(api, new_tenant(db.sessions))
+    headers = site.caller.headers
+    ok(api.post(f"/api/v1/connections/{site.connection_id}/provision", headers=headers))
+    ok(api.patch(f"/api/v1/properties/{site.property_id}", json=ADDRESS, headers=headers))
+    held_until = datetime(2100, 1, 1, tzinfo=UTC)  # held by another process
+    with db.sessions() as session:
+        connection = session.get_one(Connection, uuid.UUID(site.connection_id))
+        connection.catalog_lease_until = held_until
+        session.commit()
+    writes = sim_writes(sim)
+    assert catalog_pass(db, secret_box, sim_app) == 1  # out of step, but held elsewhere
+    assert sim_writes(sim) == writes
+    assert remote_property(sim)["address"] is None
+    with db.sessions() as session:
+        connection = session.get_one(Connection, uuid.UUID(site.connection_id))
+        connection.catalog_lease_until = datetime(2000, 1, 1, tzinfo=UTC)  # long expired
+        session.commit()
+    assert catalog_pass(db, secret_box, sim_app) == 1
+    assert remote_property(sim)["address"] == ADDRESS["address"]
+    with db.sessions() as session:
+        released = session.get_one(Connection, uuid.UUID(site.connection_id))
+        assert released.catalog_lease_until is None

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import containment
@@ -25,6 +26,7 @@ from innsync.connections.catalog import catalog_digest, property_catalog
 from innsync.connections.models import Connection, ConnectionState
 from innsync.connections.provisioning import provision
 from innsync.crypto import SecretBox
+from innsync.db.base import utcnow
 from innsync.db.engine import transaction
 from innsync.errors import DomainError
 
@@ -32,6 +34,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # Connections re-provisioned by one pass; the rest are found again by the next pass.
 BATCH = 20
+# How long one process holds a connection it re-provisions (a few calls, each bounded by the
+# HTTP time-out); another process running the pass meanwhile leaves it alone.
+LEASE = timedelta(seconds=120)
 
 
 class SessionUnits:
@@ -70,13 +75,19 @@ def out_of_step(session: Session, limit: int = BATCH) -> list[tuple[uuid.UUID, u
 
 
 async def keep_catalogs_in_step(
-    sessions: sessionmaker[Session], box: SecretBox, http: httpx.AsyncClient
+    sessions: sessionmaker[Session],
+    box: SecretBox,
+    http: httpx.AsyncClient,
+    *,
+    clock: Callable[[], datetime] = utcnow,
 ) -> int:
     """Provision again every connection whose catalog changed since; returns how many."""
     with sessions() as session:
         due = out_of_step(session)
     units = SessionUnits(sessions)
     for tenant_id, connection_id, digest in due:
+        if not _lease(sessions, connection_id, clock()):
+            continue
         try:
             await provision(units, box, tenant_id, connection_id, http)
         except ChannelRejectedError as exc:
@@ -98,7 +109,37 @@ async def keep_catalogs_in_step(
                 "the catalog pass skipped a connection",
                 extra={"connection_id": str(connection_id), "error": str(exc)},
             )
+        finally:
+            _release(sessions, connection_id)
     return len(due)
+
+
+def _lease(sessions: sessionmaker[Session], connection_id: uuid.UUID, now: datetime) -> bool:
+    """Take the connection for this pass, unless another process holds it."""
+    with transaction(sessions) as session:
+        taken = session.execute(
+            update(Connection)
+            .where(
+                Connection.id == connection_id,
+                or_(
+                    Connection.catalog_lease_until.is_(None),
+                    Connection.catalog_lease_until < now,
+                ),
+            )
+            .values(catalog_lease_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(taken, "rowcount", 0) == 1)
+
+
+def _release(sessions: sessionmaker[Session], connection_id: uuid.UUID) -> None:
+    with transaction(sessions) as session:
+        session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)
+            .values(catalog_lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _refused(

@@ -92,6 +92,8 @@ class Connection(UuidPk, Timestamps, Base):
     # Digest of the catalog (property, room types, rate plans) last sent by provisioning; null
     # until the first provisioning. The catalog pass re-provisions while it differs.
     catalog_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Lease of the process re-provisioning it, so two processes never provision it at once.
+    catalog_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 class RoomTypeMapping(UuidPk, Base):

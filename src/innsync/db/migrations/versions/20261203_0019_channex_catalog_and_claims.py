@@ -46,6 +46,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("infant_fee", MONEY, nullable=True))
     with op.batch_alter_table("connections") as batch:
         batch.add_column(sa.Column("catalog_digest", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("catalog_lease_until", TIMESTAMP, nullable=True))
     op.create_table(
         "reservation_ota_claims",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -79,6 +80,7 @@ def downgrade() -> None:
         batch.drop_index(batch.f("ix_reservation_ota_claims_tenant_id"))
     op.drop_table("reservation_ota_claims")
     with op.batch_alter_table("connections") as batch:
+        batch.drop_column("catalog_lease_until")
         batch.drop_column("catalog_digest")
     with op.batch_alter_table("rate_plans") as batch:
         batch.drop_column("infant_fee")
