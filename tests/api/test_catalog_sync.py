@@ -12,19 +12,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from innsync.connections.catalog_sync import keep_catalogs_in_step
 from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
-from innsync.simulators.channex import SimulatorConfig, create_app
+from tests.api.channex_site import listed, make_site, sim_writes
 from tests.api.helpers import new_tenant, ok
-from tests.api.test_provisioning import KEY, listed, make_site, sim_writes
 from tests.conftest import Db
-from tests.simulators.conftest import START as SIM_START
-from tests.simulators.conftest import FakeClock, RecordingSleep, SimClient
+from tests.simulators.conftest import SimClient
 
 ADDRESS = {
     "email": "desk@harbour.example",
@@ -38,31 +35,6 @@ ADDRESS = {
     "longitude": "-9.1365",
     "website": "https://harbour.example",
 }
-
-
-@pytest.fixture
-def sim_app() -> FastAPI:
-    config = SimulatorConfig(
-        api_keys=(KEY,),
-        seed=5,
-        clock=FakeClock(SIM_START),
-        sleep=RecordingSleep(),
-        pump_interval_seconds=None,
-    )
-    return create_app(config)
-
-
-@pytest.fixture
-def sim(sim_app: FastAPI) -> SimClient:
-    return SimClient(sim_app, api_key=KEY)
-
-
-@pytest.fixture
-def api(client: TestClient, sim_app: FastAPI) -> TestClient:
-    """The innsync API whose calls to channels reach the simulator."""
-    assert isinstance(client.app, FastAPI)
-    client.app.state.channel_transport = httpx.ASGITransport(app=sim_app)
-    return client
 
 
 def catalog_pass(db: Db, box: SecretBox, sim_app: FastAPI) -> int:
