@@ -8,6 +8,7 @@ say) deadlocked against threads waiting for that lock once the pool was full.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
@@ -16,13 +17,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from innsync.api.throttle import FailureBudget, client_address
 from innsync.crypto import SecretBox
 from innsync.db.engine import READ_ONLY
-from innsync.errors import AuthenticationError, PermissionDeniedError
+from innsync.errors import AuthenticationError, PermissionDeniedError, TooManyRequestsError
 from innsync.tenants.service import Principal, authenticate
 
 T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="An innsync API key: `Bearer isk_...`")
+# One line per failed authentication, for the operator's audit trail; never the key presented.
+audit = logging.getLogger("innsync.audit")
 
 
 class Database:
@@ -67,12 +71,35 @@ def get_box(request: Request) -> SecretBox:
 
 
 async def get_principal(
-    db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    db: Db,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationError("send your API key as 'Authorization: Bearer <key>'")
-    presented = credentials.credentials
-    return await db.read(lambda session: authenticate(session, presented))
+    """The caller; an address with too many recent failures is refused (429) before a lookup."""
+    failures: FailureBudget = request.app.state.auth_failures
+    address = client_address(request)
+    wait = failures.retry_after(address)
+    if wait is not None:
+        raise TooManyRequestsError(
+            "too many failed authentications from this address; try again later", wait
+        )
+    try:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise AuthenticationError("send your API key as 'Authorization: Bearer <key>'")
+        presented = credentials.credentials
+        return await db.read(lambda session: authenticate(session, presented))
+    except AuthenticationError as exc:
+        failures.record(address)
+        audit.warning(
+            "authentication failed",
+            extra={
+                "client": address,
+                "method": request.method,
+                "path": request.url.path,
+                "reason": exc.detail,
+            },
+        )
+        raise
 
 
 def require(scope: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:

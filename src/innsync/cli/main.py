@@ -48,6 +48,7 @@ def migrate(quiet: bool) -> None:
 def serve(host: str, port: int, no_migrate: bool) -> None:
     """Run the API and the background loops in one process."""
     from innsync.api.app import create_app
+    from innsync.api.server import server_config
 
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
@@ -56,7 +57,7 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
         upgrade(engine)
     app = create_app(settings, engine=engine)
     click.echo(f"innsync serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.Server(server_config(app, settings, host, port)).run()
 
 
 @cli.group()

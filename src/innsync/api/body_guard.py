@@ -1,0 +1,130 @@
+"""Request bodies are bounded in size and in time while they are received, on every route.
+
+A pure ASGI middleware (no ``BaseHTTPMiddleware``): it wraps ``receive`` so nothing is
+accumulated past the limit. A declared ``Content-Length`` over the limit is refused before a
+byte of the body is read; a chunked body is counted as it streams and refused the moment it
+passes the limit (413). A body that has not fully arrived ``body_timeout`` seconds after the
+request began is refused with 408: a slow drip cannot hold a connection for long. Either way
+the answer closes the connection, so the rest of the upload is never read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from innsync.api import problems
+from innsync.api.security_headers import loggable_path
+
+logger = logging.getLogger(__name__)
+CLOSE = (b"connection", b"close")
+
+
+class BodyAbortedError(HTTPException):
+    """The body broke a limit; raised from ``receive``, so whoever reads the body stops there.
+
+    An ``HTTPException``: the app's handlers answer it as a problem (FastAPI re-raises these
+    from its body parsing instead of calling them a 400).
+    """
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(status_code, detail, headers={"Connection": "close"})
+
+
+class BodyGuard:
+    """Enforces ``max_bytes`` and ``body_timeout`` on every HTTP request body."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        body_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            _aborted(scope, 413, "declared too large")
+            await problems.problem(413, "Payload too large", self._too_large, headers=_CLOSING)(
+                scope, receive, send
+            )
+            return
+        has_body = (declared is not None and int(declared) > 0) or (
+            b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        )
+        state = _BodyState(complete=not has_body)
+        deadline = self.clock() + self.body_timeout
+
+        async def guarded_receive() -> Message:
+            if state.complete:
+                return await receive()
+            remaining = deadline - self.clock()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.0))
+            except TimeoutError:
+                _aborted(scope, 408, f"body not received within {self.body_timeout:g} s")
+                raise BodyAbortedError(
+                    408, f"the request body must arrive within {self.body_timeout:g} seconds"
+                ) from None
+            if message["type"] == "http.request":
+                state.received += len(message.get("body", b""))
+                if state.received > self.max_bytes:
+                    _aborted(scope, 413, "streamed too large")
+                    raise BodyAbortedError(413, self._too_large)
+                state.complete = not message.get("more_body", False)
+            else:  # http.disconnect: nothing more will come
+                state.complete = True
+            return message
+
+        async def closing_send(message: Message) -> None:
+            # Answered before the whole body came in (an early 401, a 413, a 408): close the
+            # connection, or the server would go on reading the rest of the upload.
+            if message["type"] == "http.response.start" and not state.complete:
+                message = {**message, "headers": [*message.get("headers", []), CLOSE]}
+            await send(message)
+
+        await self.app(scope, guarded_receive, closing_send)
+
+    @property
+    def _too_large(self) -> str:
+        return f"bodies are limited to {self.max_bytes} bytes"
+
+
+_CLOSING = {"Connection": "close"}
+
+
+class _BodyState:
+    __slots__ = ("complete", "received")
+
+    def __init__(self, complete: bool) -> None:
+        self.complete = complete
+        self.received = 0
+
+
+def _aborted(scope: Scope, status: int, why: str) -> None:
+    """One line per refused upload: no traceback, no body, no headers."""
+    client = scope.get("client")
+    logger.warning(
+        "request body refused",
+        extra={
+            "status": status,
+            "reason": why,
+            "method": scope.get("method", ""),
+            "path": loggable_path(scope.get("path", "")),
+            "client": client[0] if client else "",
+        },
+    )
