@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         description="Open connections (or requests in progress) per server process; past "
         "it, new requests are answered 503 at once. Keep it below the process's file limit.",
     )
+    http_uploads_per_address: int = Field(
+        default=100,
+        ge=0,
+        description="Requests with a body in progress from one client address; past it, "
+        "429 at once and the connection closed (stalled uploads cannot pile up). 0 turns this "
+        "off: do that behind a proxy that does not pass the client's address "
+        "(uvicorn's FORWARDED_ALLOW_IPS).",
+    )
     auth_failure_limit: int = Field(
         default=20,
         ge=0,

@@ -93,6 +93,7 @@ def create_app(
         BodyGuard,
         max_bytes=settings.max_request_bytes,
         body_timeout=settings.http_body_timeout_seconds,
+        bodies_per_address=settings.http_uploads_per_address,
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RecordRequests)

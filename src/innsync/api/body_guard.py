@@ -44,12 +44,16 @@ class BodyGuard:
         app: ASGIApp,
         max_bytes: int,
         body_timeout: float,
+        bodies_per_address: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.body_timeout = body_timeout
+        self.bodies_per_address = bodies_per_address
         self.clock = clock
+        # Bodies being received now, per client address (only addresses with one or more).
+        self._receiving: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +70,33 @@ class BodyGuard:
         has_body = (declared is not None and int(declared) > 0) or (
             b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         )
-        state = _BodyState(complete=not has_body)
+        if not has_body:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else ""
+        if 0 < self.bodies_per_address <= self._receiving.get(address, 0):
+            # Thousands of stalled uploads from one address would each hold a connection
+            # until the body time-out: past the budget, refuse at once and close.
+            _aborted(scope, 429, "too many bodies in progress from this address")
+            answer = problems.problem(
+                429,
+                "Too many requests",
+                "too many uploads in progress from this address",
+                headers={**_CLOSING, "Retry-After": "1"},
+            )
+            await answer(scope, receive, send)
+            return
+        self._receiving[address] = self._receiving.get(address, 0) + 1
+        try:
+            await self._guarded(scope, receive, send)
+        finally:
+            left = self._receiving.pop(address) - 1
+            if left:
+                self._receiving[address] = left
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = _BodyState(complete=False)
         deadline = self.clock() + self.body_timeout
 
         async def guarded_receive() -> Message:
@@ -94,7 +124,9 @@ class BodyGuard:
             # Answered before the whole body came in (an early 401, a 413, a 408): close the
             # connection, or the server would go on reading the rest of the upload.
             if message["type"] == "http.response.start" and not state.complete:
-                message = {**message, "headers": [*message.get("headers", []), CLOSE]}
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"connection" for name, _ in headers):
+                    message = {**message, "headers": [*headers, CLOSE]}
             await send(message)
 
         await self.app(scope, guarded_receive, closing_send)
