@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="Open connections (or requests in progress) per server process; past "
         "it, new requests are answered 503 at once. Keep it below the process's file limit.",
     )
+    http_connections_per_address: int = Field(
+        default=200,
+        ge=0,
+        description="Open connections from one peer address per server process; a new one "
+        "past it is dropped at once, so one client cannot fill INNSYNC_HTTP_MAX_CONCURRENCY. "
+        "0 turns this off: do that behind a reverse proxy (every connection is the proxy's).",
+    )
     http_uploads_per_address: int = Field(
         default=100,
         ge=0,

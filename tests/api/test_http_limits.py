@@ -8,6 +8,7 @@ slow headers and idle connections are closed, and past the connection cap reques
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -59,8 +60,8 @@ def server(
         yield address
 
 
-def _connect(address: tuple[str, int]) -> socket.socket:
-    sock = socket.create_connection(address, timeout=PATIENCE)
+def _connect(address: tuple[str, int], source: str = "127.0.0.1") -> socket.socket:
+    sock = socket.create_connection(address, timeout=PATIENCE, source_address=(source, 0))
     sock.settimeout(PATIENCE)
     return sock
 
@@ -139,6 +140,43 @@ def test_keep_alive_requests_still_work(server: tuple[str, int]) -> None:
         assert _head(answer)[0] == "HTTP/1.1 404 Not Found"  # read whole, then answered
 
 
+def test_one_address_cannot_hold_more_than_its_connections(
+    tmp_path: Path, secret_box: SecretBox
+) -> None:
+    with ExitStack() as stack:
+        address = stack.enter_context(_serve(tmp_path, secret_box, http_connections_per_address=2))
+        held = [stack.enter_context(_connect(address)) for _ in range(2)]
+        third = stack.enter_context(_connect(address))
+        try:
+            third.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            dropped = _read_all(third)
+        except ConnectionResetError:
+            dropped = b""
+        assert dropped == b""  # dropped without an answer
+        # Another address is served, and so is the first once it lets a connection go.
+        other = stack.enter_context(_connect(address, source="127.0.0.2"))
+        other.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert _head(_read_all(other))[0] == "HTTP/1.1 200 OK"
+        held.pop().close()
+        assert _answered_soon(address) == "HTTP/1.1 200 OK"
+
+
+def _answered_soon(address: tuple[str, int]) -> str:
+    """The status of a /healthz call, tried again while the server has not yet seen an earlier
+    connection of the same address close (it learns that from the event loop)."""
+    for _ in range(100):
+        with _connect(address) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            try:
+                answer = _read_all(sock)
+            except ConnectionResetError:
+                answer = b""
+        if answer:
+            return _head(answer)[0]
+        time.sleep(0.05)
+    return "never answered"
+
+
 def test_past_the_connection_cap_requests_get_503(tmp_path: Path, secret_box: SecretBox) -> None:
     with ExitStack() as stack:
         address = stack.enter_context(_serve(tmp_path, secret_box, http_max_concurrency=4))
@@ -171,8 +209,8 @@ def test_stalled_uploads_from_one_address_are_capped(server: tuple[str, int]) ->
     assert statuses == ["HTTP/1.1 408 Request Timeout"] * 3
 
 
-def _wait_for_a_request(server: tuple[str, int]) -> None:
+def _wait_for_a_request(server: tuple[str, int], source: str = "127.0.0.1") -> None:
     """One full request/answer on a new connection: the server has read what came before."""
-    with _connect(server) as sock:
+    with _connect(server, source) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         _read_all(sock)

@@ -1,17 +1,20 @@
-"""The HTTP server's configuration: time limits and a connection cap (``innsync serve``).
+"""The HTTP server's configuration: time limits and connection caps (``innsync serve``).
 
 uvicorn closes idle keep-alive connections (``timeout_keep_alive``) and answers 503 past
 ``limit_concurrency`` open connections, but has no limit on how long a client may take to
 send its request headers: a client that opens connections and never finishes a request
-(slowloris) would hold a file descriptor each, forever. The protocol below closes a
-connection whose request headers are not complete ``header_timeout`` seconds after it opened
-or after its previous answer. Body time-outs are the app's (``api.body_guard``): they apply
-whoever serves the app.
+(slowloris) would hold a file descriptor each, forever, and, past ``limit_concurrency``, get
+every other client a 503. The protocol below closes a connection whose request headers are
+not complete ``header_timeout`` seconds after it opened or after its previous answer, and
+drops a new connection at once when its address already holds ``per_address`` of them, so
+one client cannot fill the process's connection cap. Body time-outs are the app's
+(``api.body_guard``): they apply whoever serves the app.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import h11
 import uvicorn
@@ -21,14 +24,26 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from innsync.settings import Settings
 
 
-class HeaderTimeoutProtocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections that are too slow to send headers."""
+class GuardedProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a header time-out and a per-address connection cap."""
 
     header_timeout: float = 10.0
+    per_address: int = 0  # 0: no cap
+    # Open connections per peer address, shared by the connections of one server (each
+    # ``guarded_protocol`` class has its own).
+    open_by_address: ClassVar[dict[str, int]] = {}
     _header_timer: asyncio.TimerHandle | None = None
+    _counted: str | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        address = self.client[0] if self.client else ""
+        held = self.open_by_address.get(address, 0)
+        if 0 < self.per_address <= held:
+            transport.abort()  # no answer: it would cost what the cap is there to save
+            return
+        self.open_by_address[address] = held + 1
+        self._counted = address
         self._await_headers()
 
     def data_received(self, data: bytes) -> None:
@@ -43,6 +58,11 @@ class HeaderTimeoutProtocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_waiting()
+        if self._counted is not None:
+            left = self.open_by_address.pop(self._counted) - 1
+            if left:
+                self.open_by_address[self._counted] = left
+            self._counted = None
         super().connection_lost(exc)
 
     def _await_headers(self) -> None:
@@ -60,9 +80,10 @@ class HeaderTimeoutProtocol(H11Protocol):
             self.transport.close()
 
 
-def header_timeout_protocol(seconds: float) -> type[HeaderTimeoutProtocol]:
-    """The protocol class with its time-out set (uvicorn builds one instance per connection)."""
-    return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": seconds})
+def guarded_protocol(header_timeout: float, per_address: int) -> type[GuardedProtocol]:
+    """The protocol class with its limits set (uvicorn builds one instance per connection)."""
+    limits = {"header_timeout": header_timeout, "per_address": per_address, "open_by_address": {}}
+    return type("GuardedProtocol", (GuardedProtocol,), limits)
 
 
 def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvicorn.Config:
@@ -73,7 +94,9 @@ def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvi
         port=port,
         log_config=None,
         access_log=False,
-        http=header_timeout_protocol(settings.http_header_timeout_seconds),
+        http=guarded_protocol(
+            settings.http_header_timeout_seconds, settings.http_connections_per_address
+        ),
         timeout_keep_alive=settings.http_keep_alive_seconds,
         limit_concurrency=settings.http_max_concurrency,
     )
