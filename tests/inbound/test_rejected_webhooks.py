@@ -4,16 +4,19 @@ finished inbox items are deleted after the retention period (issue #19, item 7).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from innsync.crypto import SecretBox
+from innsync.db.engine import session_factory
 from innsync.inbox.models import InboxItem
 from innsync.inbox.retention import prune_inbox
+from innsync.loops import BackgroundLoops
 from innsync.settings import Settings
 from tests.conftest import Db
 from tests.inbound.builders import Hotel, booking, encode, headers, hooks_app, make_hotel
@@ -146,3 +149,33 @@ def test_retention_deletes_only_old_finished_items_in_batches(hotel: Hotel, db: 
     with db.sessions() as session:
         left = sorted(session.scalars(select(InboxItem.dedupe_key)))
     assert left == ["k20", "k21", "k30", "k31", "k90"]
+
+
+def test_the_background_loops_apply_the_retention(committed: Engine, secret_box: SecretBox) -> None:
+    sessions = session_factory(committed)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        hotel = make_hotel(session, secret_box)
+        session.add_all(
+            [
+                _item(hotel, 1, "applied", now - timedelta(days=3)),
+                _item(hotel, 2, "rejected", now - timedelta(days=3)),
+                _item(hotel, 3, "applied", now - timedelta(hours=1)),
+            ]
+        )
+        session.commit()
+    settings = Settings(
+        database_url="sqlite://", inbox_retention_days=2, loop_interval_seconds=0.05
+    )
+    loops = BackgroundLoops(sessions, secret_box, settings)
+    loops.start(sync_worker=False)
+    try:
+        for _ in range(200):  # the first pass runs at once; allow a slow machine 10 s
+            with sessions() as session:
+                left = list(session.scalars(select(InboxItem.dedupe_key)))
+            if len(left) == 1:
+                break
+            time.sleep(0.05)
+    finally:
+        loops.stop()
+    assert left == ["k3"]
