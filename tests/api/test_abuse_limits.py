@@ -226,3 +226,18 @@ def test_a_chunked_json_body_over_the_limit_is_413_on_any_route(
     assert answer.headers["connection"] == "close"
     # (The test client sends the whole body first; test_http_limits shows, over a socket,
     # that the answer comes while the body is still streaming.)
+
+
+def test_wrong_operator_tokens_share_the_failed_auth_budget(
+    db: Db, secret_box: SecretBox, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = _app(db, secret_box, operator_token="the-operator-token", auth_failure_limit=2)
+    caplog.set_level(logging.WARNING, logger="innsync.audit")
+    wrong = {"Authorization": "Bearer guessed-token"}
+    with TestClient(app) as test_client:
+        for _ in range(2):
+            problem(test_client.get("/api/v1/backups", headers=wrong), 403, "operator token")
+        problem(test_client.get("/api/v1/backups", headers=wrong), 429, "too many")
+    audit = [r for r in caplog.records if r.name == "innsync.audit"]
+    assert len(audit) == 2
+    assert not any("guessed-token" in str(r.__dict__) for r in audit)

@@ -9,7 +9,8 @@ say) deadlocked against threads waiting for that lock once the pool was full.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -20,7 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from innsync.api.throttle import FailureBudget, client_address
 from innsync.crypto import SecretBox
 from innsync.db.engine import READ_ONLY
-from innsync.errors import AuthenticationError, PermissionDeniedError, TooManyRequestsError
+from innsync.errors import (
+    AuthenticationError,
+    DomainError,
+    PermissionDeniedError,
+    TooManyRequestsError,
+)
 from innsync.tenants.service import Principal, authenticate
 
 T = TypeVar("T")
@@ -70,12 +76,13 @@ def get_box(request: Request) -> SecretBox:
     return box
 
 
-async def get_principal(
-    request: Request,
-    db: Db,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller; an address with too many recent failures is refused (429) before a lookup."""
+@contextmanager
+def audited_authentication(
+    request: Request, failures_are: tuple[type[DomainError], ...] = (AuthenticationError,)
+) -> Iterator[None]:
+    """Guards a credential check: an address over its failure budget is refused (429) before
+    the check; a failure raised inside is counted and logged (one audit line, never the
+    credential presented) and raised on."""
     failures: FailureBudget = request.app.state.auth_failures
     address = client_address(request)
     wait = failures.retry_after(address)
@@ -84,11 +91,8 @@ async def get_principal(
             "too many failed authentications from this address; try again later", wait
         )
     try:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise AuthenticationError("send your API key as 'Authorization: Bearer <key>'")
-        presented = credentials.credentials
-        return await db.read(lambda session: authenticate(session, presented))
-    except AuthenticationError as exc:
+        yield
+    except failures_are as exc:
         failures.record(address)
         audit.warning(
             "authentication failed",
@@ -100,6 +104,19 @@ async def get_principal(
             },
         )
         raise
+
+
+async def get_principal(
+    request: Request,
+    db: Db,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller; an address with too many recent failures is refused before a lookup."""
+    with audited_authentication(request):
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise AuthenticationError("send your API key as 'Authorization: Bearer <key>'")
+        presented = credentials.credentials
+        return await db.read(lambda session: authenticate(session, presented))
 
 
 def require(scope: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
