@@ -7,6 +7,7 @@ slow headers and idle connections are closed, and past the connection cap reques
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -214,3 +215,23 @@ def _wait_for_a_request(server: tuple[str, int], source: str = "127.0.0.1") -> N
     with _connect(server, source) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         _read_all(sock)
+
+
+def test_an_aborted_upload_is_one_log_line_without_a_traceback(
+    server: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with _connect(server) as sock:
+        sock.sendall(
+            b"POST /hooks/secret-token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nx"
+        )
+    _wait_for_a_request(server)  # the server has gone on to another request
+    for _ in range(100):  # the server thread logs when its event loop sees the close
+        gone = [r for r in caplog.records if r.getMessage().startswith("client disconnected")]
+        if gone:
+            break
+        time.sleep(0.05)
+    assert len(gone) == 1
+    assert gone[0].path == "/hooks/[redacted]"  # type: ignore[attr-defined]
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert "secret-token" not in caplog.text

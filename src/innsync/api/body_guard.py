@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -139,12 +140,12 @@ class BodyGuard:
 _CLOSING = {"Connection": "close"}
 
 
+@dataclass(slots=True)
 class _BodyState:
-    __slots__ = ("complete", "received")
+    """How much of one request's body has come in, and whether all of it has."""
 
-    def __init__(self, complete: bool) -> None:
-        self.complete = complete
-        self.received = 0
+    complete: bool
+    received: int = 0
 
 
 def _aborted(scope: Scope, status: int, why: str) -> None:
