@@ -4,8 +4,10 @@ A pure ASGI middleware (no ``BaseHTTPMiddleware``): it wraps ``receive`` so noth
 accumulated past the limit. A declared ``Content-Length`` over the limit is refused before a
 byte of the body is read; a chunked body is counted as it streams and refused the moment it
 passes the limit (413). A body that has not fully arrived ``body_timeout`` seconds after the
-request began is refused with 408: a slow drip cannot hold a connection for long. Either way
-the answer closes the connection, so the rest of the upload is never read.
+request began is refused with 408: a slow drip cannot hold a connection for long. One client
+address may have ``bodies_per_address`` requests with a body in progress; past that, 429 at
+once. Every such answer closes the connection, so the rest of the upload is never read, and is
+one log line (no traceback, no body).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class BodyAbortedError(HTTPException):
 
 
 class BodyGuard:
-    """Enforces ``max_bytes`` and ``body_timeout`` on every HTTP request body."""
+    """Enforces ``max_bytes``, ``body_timeout`` and ``bodies_per_address`` on every request."""
 
     def __init__(
         self,
