@@ -37,6 +37,7 @@ from innsync.events.service import sequence_pending
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.processor import process_pending
 from innsync.inbox.reconciler import pull_due
+from innsync.inbox.retention import prune_inbox
 from innsync.settings import Settings
 from innsync.sync import metrics as sync_metrics
 from innsync.sync.bookings import push_due_bookings
@@ -52,6 +53,8 @@ BOOKING_BATCH = 20
 # How often provisioned catalogs are compared with innsync's (connections.catalog_sync): a
 # catalog change is rare, and the comparison reads each provisioned connection's catalog.
 CATALOG_CHECK = timedelta(seconds=60)
+# Old inbox items deleted per transaction: small enough to hold SQLite's write lock briefly.
+RETENTION_BATCH = 500
 
 
 class BackgroundLoops:
@@ -65,6 +68,7 @@ class BackgroundLoops:
         self._threads: list[threading.Thread] = []
         self._last_schedule: datetime | None = None
         self._last_backup_check: datetime | None = None
+        self._last_prune: datetime | None = None
         self._backups = self._backup_schedule()
 
     def start(self, *, sync_worker: bool = True) -> None:
@@ -83,6 +87,7 @@ class BackgroundLoops:
             ("events-sequencer", self._sequence),
             ("webhook-delivery", lambda: self._deliver(client)),
             ("full-sync-schedule", self._schedule),
+            ("inbox-retention", self._prune_inbox),
             *([("backup-schedule", self._backup)] if self._backups is not None else []),
         ):
             thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
@@ -207,6 +212,20 @@ class BackgroundLoops:
         sync_metrics.BREAKERS_OPEN.set(int(open_breakers or 0))
         # The schedule has minute resolution: never report work, so the loop sleeps in between.
         return 0
+
+    def _prune_inbox(self) -> int:
+        """One batch of the inbox retention; runs again at once while batches come back full."""
+        days = self._settings.inbox_retention_days
+        now = datetime.now(UTC)
+        if days <= 0 or (
+            self._last_prune is not None and (now - self._last_prune).total_seconds() < 60
+        ):
+            return 0
+        with transaction(self._sessions) as session:
+            deleted = prune_inbox(session, now - timedelta(days=days), RETENTION_BATCH)
+        if deleted < RETENTION_BATCH:
+            self._last_prune = now  # caught up: minute resolution from here
+        return deleted
 
     def _backup_schedule(self) -> BackupSchedule | None:
         """The backup schedule, when a backup key is set and the schedule is not turned off."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,15 +11,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from innsync.errors import DomainError, FieldProblem
+from innsync.api.security_headers import SECURITY_HEADERS, loggable_path
+from innsync.errors import DomainError, FieldProblem, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
 def problem(
-    status: int, title: str, detail: str, problems: Sequence[FieldProblem] = ()
+    status: int,
+    title: str,
+    detail: str,
+    problems: Sequence[FieldProblem] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -29,7 +35,7 @@ def problem(
     }
     if problems:
         body["errors"] = [{"pointer": p.pointer, "detail": p.detail} for p in problems]
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def pointer_of(location: Sequence[int | str]) -> str:
@@ -63,6 +69,8 @@ def install(app: FastAPI) -> None:
         response = problem(exc.status, exc.title, exc.detail, exc.problems)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="innsync"'
+        if isinstance(exc, TooManyRequestsError):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -77,10 +85,28 @@ def install(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _exc: ClientDisconnect) -> JSONResponse:
+        # The client gave up mid-upload: one line, no traceback (nobody reads the answer).
+        client = request.client.host if request.client else ""
+        logger.warning(
+            "client disconnected before its request body was complete",
+            extra={"path": loggable_path(request.url.path), "client": client},
+        )
+        return problem(400, "Bad request", "the client disconnected during the request")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-        return problem(500, "Internal error", "something went wrong on our side; it was logged")
+        logger.error(
+            "unhandled error", exc_info=exc, extra={"path": loggable_path(request.url.path)}
+        )
+        # Answered by Starlette's outermost middleware, outside the one adding these headers.
+        return problem(
+            500,
+            "Internal error",
+            "something went wrong on our side; it was logged",
+            headers=dict(SECURITY_HEADERS),
+        )
 
 
 def _title(status: int) -> str:
