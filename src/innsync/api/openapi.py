@@ -41,7 +41,8 @@ CONFLICTS = {
     "createRatePlan": "A rate plan with this code exists in the property",
     "updateRatePlan": "A rate plan with this code exists in the property",
     "deleteRatePlan": "Other plans derive from it, it is mapped, or it has reservations",
-    "deleteProperty": "The property still has room types",
+    "deleteProperty": "The property still has room types, reservations or connections that are "
+    "not disconnected; `detail` names them",
     "modifyReservation": "The reservation is cancelled, or a night lacks free units",
     "provision": "The channel cannot provision properties, or the connection is not set up",
     "readRemoteCatalog": "The connection is not set up",

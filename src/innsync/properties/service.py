@@ -125,13 +125,6 @@ def update_property(
     return prop
 
 
-def delete_property(session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID) -> None:
-    prop = get_owned(session, Property, tenant_id, property_id)
-    if session.scalar(select(exists().where(RoomType.property_id == prop.id))):
-        raise ConflictError("delete the property's room types first")
-    session.delete(prop)
-
-
 # Room types and units
 
 
