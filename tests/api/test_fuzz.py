@@ -7,6 +7,7 @@ part of the time. Channel calls go to a transport that answers at once (no netwo
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import pytest
 import schemathesis
 import time_machine
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -30,7 +32,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from innsync.api import problems
 from innsync.api.app import create_app
 from innsync.crypto import SecretBox
 from innsync.settings import Settings
@@ -92,6 +96,24 @@ class Seeded:
 
     tenant: Tenant
     remote_connection_id: str
+
+
+class AsServed:
+    """What a server does with an exception once the 500 went out: log it and keep serving.
+
+    Starlette re-raises after answering; without this the first 500 would stop the run instead
+    of being reported with the other failures.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with contextlib.suppress(Exception):
+            await self.app(scope, receive, send)
 
 
 def _real_ids(seeded: Seeded) -> dict[str, list[str]]:
@@ -157,7 +179,7 @@ def test_no_operation_answers_500_or_off_its_documentation(
     fuzzed: tuple[FastAPI, Seeded],
 ) -> None:
     app, seeded = fuzzed
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", AsServed(app))
     _with_real_ids(schema, seeded)
     failures: list[str] = []
     # Deletions last, so that the other operations meet the seeded objects.
@@ -172,3 +194,27 @@ def test_no_operation_answers_500_or_off_its_documentation(
         except AssertionError as exc:  # every operation's failure is reported, not the first
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_gate_fails_on_a_500_and_on_an_undocumented_answer() -> None:
+    """The checks bite: an app with one broken and one undocumented route fails both."""
+    broken = FastAPI()
+    problems.install(broken)
+
+    @broken.get("/boom")
+    async def boom() -> dict[str, str]:
+        raise RuntimeError("a bug")
+
+    @broken.get("/teapot")
+    async def teapot() -> JSONResponse:
+        return JSONResponse({"short": "and stout"}, status_code=418)
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", AsServed(broken))
+    found = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        with pytest.raises(AssertionError) as failed:
+            _fuzz(operation, schema, {})
+        found[operation.path] = str(failed.value)
+    assert "Server error" in found["/boom"], found
+    assert "Undocumented status code" in found["/teapot"], found
