@@ -119,7 +119,8 @@ class AsServed:
 def _real_ids(seeded: Seeded) -> dict[str, list[str]]:
     """The seeded objects' ids by path parameter name."""
     tenant = seeded.tenant
-    connections = [tenant.connection_id, tenant.ical_connection_id, seeded.remote_connection_id]
+    # The Channex one first: the generator favours the first, and its calls reach the transport.
+    connections = [seeded.remote_connection_id, tenant.connection_id, tenant.ical_connection_id]
     return {
         "property_id": [tenant.property_id],
         "room_type_id": [tenant.room_type_id],
@@ -135,8 +136,28 @@ def _real_ids(seeded: Seeded) -> dict[str, list[str]]:
 
 
 def _with_real_ids(schema: BaseSchema, seeded: Seeded) -> None:
-    """Most of the time, the ids in a path are the seeded objects' instead of random ones."""
+    """Half of the time, the ids in a path, a query or a body are the seeded objects'."""
     real_ids = _real_ids(seeded)
+    first = {name: ids[0] for name, ids in real_ids.items()} | {
+        "parent_id": seeded.tenant.rate_plan_id
+    }
+
+    def swap(value: Any) -> Any:
+        """``value`` with each string under an id's name replaced by a seeded id, at any depth."""
+        if isinstance(value, dict):
+            return {
+                key: first[key] if key in first and isinstance(item, str) else swap(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [swap(item) for item in value]
+        return value
+
+    def either(generated: Any) -> Any:
+        return st.sampled_from([generated, swap(generated)])
+
+    schema.hook("flatmap_query")(lambda _context, query: either(query))
+    schema.hook("flatmap_body")(lambda _context, body: either(body))
 
     @schema.hook
     def flatmap_path_parameters(_context: Any, path_parameters: dict[str, Any] | None) -> Any:
