@@ -11,7 +11,7 @@ from innsync.connections.models import Connection
 from innsync.ical_export.models import IcalExport
 from innsync.inbox.models import InboxItem
 from innsync.sync.models import SyncLogEntry
-from tests.api.helpers import day, make_hotel, new_tenant, ok, problem
+from tests.api.helpers import book, make_hotel, new_tenant, ok, problem
 from tests.conftest import Db
 
 
@@ -88,25 +88,7 @@ def test_a_property_that_had_connections_is_refused_then_deleted_with_their_hist
 def test_a_property_with_bookings_is_refused_with_them_named(client: TestClient, db: Db) -> None:
     caller = new_tenant(db.sessions)
     hotel = make_hotel(client, caller)
-    ok(
-        client.post(
-            f"/api/v1/properties/{hotel.property_id}/reservations",
-            json={
-                "arrival": day(3),
-                "departure": day(5),
-                "rooms": [
-                    {
-                        "room_type_id": hotel.room_type_id,
-                        "rate_plan_id": hotel.rate_plan_id,
-                        "adults": 2,
-                    }
-                ],
-                "guest": {"first_name": "Ada", "last_name": "Lovelace"},
-            },
-            headers=caller.headers,
-        ),
-        201,
-    )
+    book(client, hotel)
     refused = problem(
         client.delete(f"/api/v1/properties/{hotel.property_id}", headers=caller.headers), 409
     )
