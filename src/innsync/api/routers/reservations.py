@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from innsync.api.date_window import WindowYears
 from innsync.api.deps import Db, Reader, Writer
-from innsync.errors import InvalidInputError
+from innsync.errors import FieldProblem, InvalidInputError
 from innsync.properties.models import Property
 from innsync.properties.service import check_date_window, get_owned
 from innsync.reservations import listing, service
@@ -29,6 +29,7 @@ from innsync.reservations.schemas import (
 from innsync.stay_dates import DateRange
 
 router = APIRouter(tags=["reservations"])
+EARLIEST_CHANGE, LATEST_CHANGE = date(1900, 1, 1), date(9000, 1, 1)
 
 
 @router.post(
@@ -111,6 +112,13 @@ async def list_reservations(
         "/query/staying_from": staying_from,
         "/query/staying_to": staying_to,
     }
+    # "Changed since long ago" means everything, so no window; but the conversion to UTC
+    # overflows at years 1 and 9999, and MariaDB stores nothing before 1000.
+    if changed_since is not None and not EARLIEST_CHANGE <= changed_since.date() < LATEST_CHANGE:
+        raise InvalidInputError(
+            f"changed_since must lie within {EARLIEST_CHANGE} .. {LATEST_CHANGE}",
+            [FieldProblem("/query/changed_since", "out of range")],
+        )
 
     def page(session: Session) -> ReservationPage:
         prop = get_owned(session, Property, who.tenant_id, property_id)
