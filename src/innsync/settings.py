@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from innsync.stay_dates import DATE_WINDOW_YEARS
+
 DEFAULT_DATABASE_URL = "sqlite:///innsync.sqlite3"
 
 
@@ -34,6 +36,13 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = True
+    date_window_years: int = Field(
+        default=DATE_WINDOW_YEARS,
+        ge=1,
+        le=100,
+        description="Stay dates and date filters further than this many years from a "
+        "property's today answer 422 (ARI and blocks keep to the property's horizon).",
+    )
     max_request_bytes: int = Field(
         default=5 * 1024 * 1024,
         description="Largest request body the API accepts; larger ones answer 413.",

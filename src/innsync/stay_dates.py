@@ -13,6 +13,9 @@ from datetime import date, timedelta
 from typing import Generic, TypeVar
 
 ONE_DAY = timedelta(days=1)
+# Stay dates further than this from a property's today are typing mistakes, not bookings
+# (``INNSYNC_DATE_WINDOW_YEARS`` changes it).
+DATE_WINDOW_YEARS = 5
 ALL_WEEKDAYS: frozenset[int] = frozenset(range(7))
 WEEKDAY_NAMES = ("mo", "tu", "we", "th", "fr", "sa", "su")
 

@@ -164,3 +164,21 @@ def make_hotel(
         )
     )
     return Hotel(caller, prop["id"], room_type["id"], plan["id"])
+
+
+def book(client: TestClient, hotel: Hotel, arrival: int = 3, departure: int = 5) -> Any:
+    """A direct booking of one room at the BAR plan, ``arrival``/``departure`` days from today."""
+    room = {"room_type_id": hotel.room_type_id, "rate_plan_id": hotel.rate_plan_id, "adults": 2}
+    return ok(
+        client.post(
+            f"/api/v1/properties/{hotel.property_id}/reservations",
+            json={
+                "arrival": day(arrival),
+                "departure": day(departure),
+                "rooms": [room],
+                "guest": {"first_name": "Ada", "last_name": "Lovelace"},
+            },
+            headers=hotel.caller.headers,
+        ),
+        201,
+    )

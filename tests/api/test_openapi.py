@@ -40,7 +40,11 @@ def expected_errors(path: str, operation: dict[str, Any]) -> set[str]:
     wanted = {"500"}
     if path.startswith(API_PREFIX):
         wanted |= {"401", "403"}
-    if any(parameter["in"] == "path" for parameter in parameters):
+    if any(
+        parameter["in"] == "path"
+        or (parameter["in"] == "query" and parameter["name"].endswith("_id"))
+        for parameter in parameters
+    ):
         wanted.add("404")
     if "requestBody" in operation:
         wanted |= {"400", "413", "422"}

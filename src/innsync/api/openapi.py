@@ -41,13 +41,29 @@ CONFLICTS = {
     "createRatePlan": "A rate plan with this code exists in the property",
     "updateRatePlan": "A rate plan with this code exists in the property",
     "deleteRatePlan": "Other plans derive from it, it is mapped, or it has reservations",
-    "deleteProperty": "The property still has room types",
+    "deleteProperty": "The property still has room types, reservations or connections that are "
+    "not disconnected; `detail` names them",
     "modifyReservation": "The reservation is cancelled, or a night lacks free units",
     "provision": "The channel cannot provision properties, or the connection is not set up",
     "readRemoteCatalog": "The connection is not set up",
     "registerWebhooks": "Webhooks are off for this connection, or the channel takes none",
+    "testConnection": "The connection is not set up",
+    "deleteConnection": "With `remove_remote`: the channel cannot remove its room types and "
+    "rate plans, or the connection is not set up",
+    "removeUnused": "The channel cannot remove its room types and rate plans, or the connection "
+    "is not set up",
 }
-CHANNEL_CALLS = ("provision", "readRemoteCatalog", "registerWebhooks")
+# Operations that call the channel while the request waits (``api/channel_calls.py``).
+CHANNEL_CALLS = (
+    "provision",
+    "readRemoteCatalog",
+    "registerWebhooks",
+    "testConnection",
+    "deleteConnection",
+    "removeUnused",
+    "createConnection",
+    "updateConnection",
+)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -93,7 +109,7 @@ def _add_errors(path: str, operation: dict[str, Any], api_prefix: str) -> None:
     wanted: dict[str, str] = {}
     if path.startswith(api_prefix):
         wanted.update(KEYED_ERRORS)
-    if any(parameter.get("in") == "path" for parameter in parameters):
+    if any(_names_an_object(parameter) for parameter in parameters):
         wanted["404"] = NOT_FOUND
     if "requestBody" in operation:
         wanted.update(BODY_ERRORS)
@@ -111,6 +127,13 @@ def _add_errors(path: str, operation: dict[str, Any], api_prefix: str) -> None:
             if answer.get("description") in (None, "", "Validation Error"):
                 answer["description"] = wanted.get(status, INVALID)
             answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+
+
+def _names_an_object(parameter: dict[str, Any]) -> bool:
+    """A path parameter, or a filter by id (``?property_id=``): either may name nothing."""
+    return parameter.get("in") == "path" or (
+        parameter.get("in") == "query" and str(parameter.get("name", "")).endswith("_id")
+    )
 
 
 def _is_problem(answer: dict[str, Any]) -> bool:

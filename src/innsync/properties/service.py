@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from innsync.db.base import Base
 from innsync.db.types import CENT
-from innsync.errors import ConflictError, InvalidInputError, NotFoundError
+from innsync.errors import ConflictError, FieldProblem, InvalidInputError, NotFoundError
 from innsync.money import is_exact
 from innsync.outbox.marks import mark_availability, mark_rates
 from innsync.properties.derivation import (
@@ -49,6 +50,33 @@ PAST_DAYS_ALLOWED = 1
 def property_today(prop: Property, now: datetime) -> date:
     """Today in the property's own calendar."""
     return now.astimezone(ZoneInfo(prop.timezone)).date()
+
+
+def date_window(prop: Property, years: int, now: datetime | None = None) -> tuple[date, date]:
+    """The stay dates innsync accepts at all, both included: ``years`` either side of today."""
+    today = property_today(prop, now or datetime.now(UTC))
+    span = timedelta(days=365 * years + years // 4)
+    first = today - span if today - date.min > span else date.min
+    last = today + span if date.max - today > span else date.max
+    return first, last
+
+
+def check_date_window(
+    prop: Property, years: int, dates: Mapping[str, date | None], now: datetime | None = None
+) -> None:
+    """422 naming each given date (by its pointer) that lies outside :func:`date_window`."""
+    first, last = date_window(prop, years, now)
+    outside = [
+        FieldProblem(pointer, f"outside {first} .. {last}")
+        for pointer, day in dates.items()
+        if day is not None and not first <= day <= last
+    ]
+    if outside:
+        raise InvalidInputError(
+            f"dates must lie within {first} .. {last} ({years} year{'s' if years > 1 else ''} "
+            "either side of the property's today)",
+            outside,
+        )
 
 
 def horizon(prop: Property, now: datetime | None = None) -> DateRange:
@@ -129,13 +157,6 @@ def update_property(
     _apply(prop, {k: v for k, v in changes.items() if v is not None or k in clearable})
     session.flush()
     return prop
-
-
-def delete_property(session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID) -> None:
-    prop = get_owned(session, Property, tenant_id, property_id)
-    if session.scalar(select(exists().where(RoomType.property_id == prop.id))):
-        raise ConflictError("delete the property's room types first")
-    session.delete(prop)
 
 
 # Room types and units

@@ -26,7 +26,7 @@ from innsync.money import MAX_AMOUNT, is_exact, precision_problem, round_money
 from innsync.outbox.bookings import queue_booking_push
 from innsync.outbox.models import BookingPush
 from innsync.properties.models import Property, RatePlan, RoomType
-from innsync.properties.service import get_owned, property_today
+from innsync.properties.service import check_date_window, get_owned, property_today
 from innsync.reservations.assignment import assign_units
 from innsync.reservations.guests import match_or_create_guest
 from innsync.reservations.models import (
@@ -50,7 +50,7 @@ from innsync.reservations.schemas import (
     RoomRead,
     check_stay,
 )
-from innsync.stay_dates import DateRange
+from innsync.stay_dates import DATE_WINDOW_YEARS, DateRange
 
 DIRECT = "direct"
 # Changes of a direct booking that channels taking bookings are told of. A no-show is not: the
@@ -65,9 +65,14 @@ def create_direct(
     property_id: uuid.UUID,
     data: ReservationCreate,
     actor_key_id: uuid.UUID | None = None,
+    window_years: int = DATE_WINDOW_YEARS,
 ) -> Reservation:
-    """Book rooms if every night has a free unit; otherwise nothing changes and 409 says why."""
+    """Book rooms if every night has a free unit; otherwise nothing changes and 409 says why.
+
+    Dates more than ``window_years`` from the property's today are refused (422).
+    """
     prop = get_owned(session, Property, tenant_id, property_id)
+    check_date_window(prop, window_years, {"/arrival": data.arrival, "/departure": data.departure})
     stay = DateRange(data.arrival, data.departure)
     room_types = _room_types_for(session, tenant_id, prop, data.rooms)
     deltas = _nights_of(data.rooms, stay)
@@ -105,12 +110,14 @@ def modify_direct(
     reservation_id: uuid.UUID,
     data: ReservationUpdate,
     actor_key_id: uuid.UUID | None = None,
+    window_years: int = DATE_WINDOW_YEARS,
 ) -> Reservation:
     """Change dates, rooms or guest; the ledger moves by the difference only."""
     reservation = get_owned(session, Reservation, tenant_id, reservation_id)
     if reservation.status != CONFIRMED:
         raise ConflictError(f"a {reservation.status} reservation cannot be modified")
     prop = session.get_one(Property, reservation.property_id)
+    check_date_window(prop, window_years, {"/arrival": data.arrival, "/departure": data.departure})
     before = snapshot(session, reservation)
     arrival = data.arrival or reservation.arrival
     departure = data.departure or reservation.departure

@@ -7,7 +7,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
 
+from innsync.api.date_window import WindowYears
 from innsync.api.deps import Db, Reader, Writer
 from innsync.errors import InvalidInputError
 from innsync.inventory import availability, calendar
@@ -19,6 +21,8 @@ from innsync.inventory.schemas import (
     BlockRead,
     CalendarRead,
 )
+from innsync.properties.models import Property, RatePlan
+from innsync.properties.service import check_date_window, get_owned
 from innsync.stay_dates import DateRange
 
 router = APIRouter(tags=["inventory"])
@@ -39,6 +43,10 @@ def _range(date_from: date, date_to: date) -> DateRange:
     return dates
 
 
+def _check_window(prop: Property, years: int, date_from: date, date_to: date) -> None:
+    check_date_window(prop, years, {"/query/date_from": date_from, "/query/date_to": date_to})
+
+
 @router.post("/properties/{property_id}/ari")
 async def write_ari(property_id: uuid.UUID, data: AriWrite, db: Db, who: Writer) -> AriWriteResult:
     """Change rates, restrictions and blocks for many plans and ranges at once, all or nothing."""
@@ -47,24 +55,44 @@ async def write_ari(property_id: uuid.UUID, data: AriWrite, db: Db, who: Writer)
 
 @router.get("/rate-plans/{rate_plan_id}/calendar")
 async def read_calendar(
-    rate_plan_id: uuid.UUID, date_from: DateFrom, date_to: DateTo, db: Db, who: Reader
+    rate_plan_id: uuid.UUID,
+    date_from: DateFrom,
+    date_to: DateTo,
+    db: Db,
+    who: Reader,
+    years: WindowYears,
 ) -> CalendarRead:
     """Effective values per stay date: a derived plan shows its resolved prices and restrictions."""
     dates = _range(date_from, date_to)
-    return await db.read(lambda s: calendar.read_calendar(s, who.tenant_id, rate_plan_id, dates))
+
+    def read(session: Session) -> CalendarRead:
+        plan = get_owned(session, RatePlan, who.tenant_id, rate_plan_id)
+        _check_window(session.get_one(Property, plan.property_id), years, date_from, date_to)
+        return calendar.read_calendar(session, who.tenant_id, rate_plan_id, dates)
+
+    return await db.read(read)
 
 
 @router.get("/properties/{property_id}/availability")
 async def read_availability(
-    property_id: uuid.UUID, date_from: DateFrom, date_to: DateTo, db: Db, who: Reader
+    property_id: uuid.UUID,
+    date_from: DateFrom,
+    date_to: DateTo,
+    db: Db,
+    who: Reader,
+    years: WindowYears,
 ) -> AvailabilityRead:
     """Units, sold, blocked and available per room type and stay date (`overbooked_by` when sold +
     blocked exceed the units).
     """
     dates = _range(date_from, date_to)
-    return await db.read(
-        lambda s: availability.read_availability(s, who.tenant_id, property_id, dates)
-    )
+
+    def read(session: Session) -> AvailabilityRead:
+        prop = get_owned(session, Property, who.tenant_id, property_id)
+        _check_window(prop, years, date_from, date_to)
+        return availability.read_availability(session, who.tenant_id, property_id, dates)
+
+    return await db.read(read)
 
 
 @router.post("/room-types/{room_type_id}/blocks", status_code=status.HTTP_201_CREATED)

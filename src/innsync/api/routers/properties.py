@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
 from innsync.api.deps import Db, Reader, Writer
+from innsync.connections import property_removal
 from innsync.db.base import utcnow
 from innsync.properties import service
 from innsync.properties.models import Property, RatePlan, RoomType
@@ -71,8 +72,12 @@ async def update_property(
 
 @router.delete("/properties/{property_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_property(property_id: uuid.UUID, db: Db, who: Writer) -> None:
-    """Delete a property; refused (409) while it has room types."""
-    await db.write(lambda s: service.delete_property(s, who.tenant_id, property_id))
+    """Delete a property with its disconnected connections and their history.
+
+    Refused (409, naming each) while it has room types, reservations or connections that are
+    not disconnected (``DELETE /connections/{id}`` first).
+    """
+    await db.write(lambda s: property_removal.delete_property(s, who.tenant_id, property_id))
 
 
 @router.post("/properties/{property_id}/room-types", status_code=status.HTTP_201_CREATED)

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
+from innsync.api.date_window import WindowYears
 from innsync.api.deps import Db, Reader, Writer
-from innsync.errors import InvalidInputError
-from innsync.properties.service import get_owned
+from innsync.errors import FieldProblem, InvalidInputError
+from innsync.properties.models import Property
+from innsync.properties.service import check_date_window, get_owned
 from innsync.reservations import listing, service
 from innsync.reservations.listing import MAX_PAGE, ReservationFilter
 from innsync.reservations.models import Reservation
@@ -27,6 +29,7 @@ from innsync.reservations.schemas import (
 from innsync.stay_dates import DateRange
 
 router = APIRouter(tags=["reservations"])
+EARLIEST_CHANGE, LATEST_CHANGE = date(1900, 1, 1), date(9000, 1, 1)
 
 
 @router.post(
@@ -35,12 +38,15 @@ router = APIRouter(tags=["reservations"])
     responses={409: {"description": "Not enough free units on some night; nothing was booked"}},
 )
 async def create_reservation(
-    property_id: uuid.UUID, data: ReservationCreate, db: Db, who: Writer
+    property_id: uuid.UUID, data: ReservationCreate, db: Db, who: Writer, years: WindowYears
 ) -> ReservationRead:
-    """Book rooms directly: every night must have a free unit, or nothing is booked (409)."""
+    """Book rooms directly: every night must have a free unit, or nothing is booked (409).
+
+    Dates more than ``INNSYNC_DATE_WINDOW_YEARS`` from the property's today are refused (422).
+    """
     return await db.write(
         lambda s: service.reservation_read(
-            s, service.create_direct(s, who.tenant_id, property_id, data, who.key_id)
+            s, service.create_direct(s, who.tenant_id, property_id, data, who.key_id, years)
         )
     )
 
@@ -76,6 +82,8 @@ async def list_reservations(
         AwareDatetime | None, Query(description="Changed at or after this time")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    *,
+    years: WindowYears,
 ) -> ReservationPage:
     """The property's reservations, newest change last, a page at a time (see ``next_cursor``)."""
     stay = None
@@ -96,7 +104,25 @@ async def list_reservations(
         changed_since=changed_since,
     )
 
+    dates = {
+        "/query/arrival_from": arrival_from,
+        "/query/arrival_before": arrival_before,
+        "/query/departure_from": departure_from,
+        "/query/departure_before": departure_before,
+        "/query/staying_from": staying_from,
+        "/query/staying_to": staying_to,
+    }
+    # "Changed since long ago" means everything, so no window; but the conversion to UTC
+    # overflows at years 1 and 9999, and MariaDB stores nothing before 1000.
+    if changed_since is not None and not EARLIEST_CHANGE <= changed_since.date() < LATEST_CHANGE:
+        raise InvalidInputError(
+            f"changed_since must lie within {EARLIEST_CHANGE} .. {LATEST_CHANGE}",
+            [FieldProblem("/query/changed_since", "out of range")],
+        )
+
     def page(session: Session) -> ReservationPage:
+        prop = get_owned(session, Property, who.tenant_id, property_id)
+        check_date_window(prop, years, dates)
         found = listing.list_reservations(session, who.tenant_id, property_id, where, cursor, limit)
         return ReservationPage(
             items=[service.reservation_read(session, r) for r in found.reservations],
@@ -119,12 +145,12 @@ async def get_reservation(reservation_id: uuid.UUID, db: Db, who: Reader) -> Res
 
 @router.patch("/reservations/{reservation_id}")
 async def modify_reservation(
-    reservation_id: uuid.UUID, data: ReservationUpdate, db: Db, who: Writer
+    reservation_id: uuid.UUID, data: ReservationUpdate, db: Db, who: Writer, years: WindowYears
 ) -> ReservationRead:
     """Change a reservation's dates, rooms, guest or notes; the ledger moves by the difference."""
     return await db.write(
         lambda s: service.reservation_read(
-            s, service.modify_direct(s, who.tenant_id, reservation_id, data, who.key_id)
+            s, service.modify_direct(s, who.tenant_id, reservation_id, data, who.key_id, years)
         )
     )
 
