@@ -35,6 +35,7 @@ from innsync.events.service import sequence_pending
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.processor import process_pending
 from innsync.inbox.reconciler import pull_due
+from innsync.outbound import OutboundPolicy, async_client, sync_client
 from innsync.settings import Settings
 from innsync.sync import metrics as sync_metrics
 from innsync.sync.bookings import push_due_bookings
@@ -52,10 +53,19 @@ BOOKING_BATCH = 20
 class BackgroundLoops:
     """Starts and stops the loops; each loop sleeps only when its last pass found no work."""
 
-    def __init__(self, sessions: sessionmaker[Session], box: SecretBox, settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        box: SecretBox,
+        settings: Settings,
+        outbound: OutboundPolicy | None = None,
+    ) -> None:
         self._sessions = sessions
         self._box = box
         self._settings = settings
+        # Every call to a tenant-influenced URL (channels, iCal feeds, PMS webhooks) goes
+        # through clients held to this policy.
+        self._outbound = outbound or OutboundPolicy.from_settings(settings)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_schedule: datetime | None = None
@@ -73,7 +83,7 @@ class BackgroundLoops:
                 thread = threading.Thread(target=target, name=name, daemon=True)
                 thread.start()
                 self._threads.append(thread)
-        client = httpx.Client(timeout=self._settings.webhook_timeout_seconds)
+        client = sync_client(self._outbound, timeout=self._settings.webhook_timeout_seconds)
         for name, step in (
             ("events-sequencer", self._sequence),
             ("webhook-delivery", lambda: self._deliver(client)),
@@ -89,6 +99,9 @@ class BackgroundLoops:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+
+    def _channel_client(self) -> httpx.AsyncClient:
+        return async_client(self._outbound, timeout=self._settings.channel_timeout_seconds)
 
     def _run(self, name: str, step: Callable[[], int]) -> None:
         while not self._stop.is_set():
@@ -117,7 +130,7 @@ class BackgroundLoops:
         threading.Thread(
             target=lambda: (self._stop.wait(), loop.call_soon_threadsafe(stop.set)), daemon=True
         ).start()
-        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+        async with self._channel_client() as http:
             worker = SyncWorker(
                 self._sessions,
                 lambda connection: build_adapter(connection, self._box, http, self._sessions),
@@ -137,7 +150,7 @@ class BackgroundLoops:
         asyncio.run(self._inbox_main())
 
     async def _inbox_main(self) -> None:
-        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+        async with self._channel_client() as http:
 
             def adapter_for(connection: Connection) -> ChannelAdapter:
                 return build_adapter(connection, self._box, http, self._sessions)
@@ -161,7 +174,7 @@ class BackgroundLoops:
         asyncio.run(self._booking_pushes_main())
 
     async def _booking_pushes_main(self) -> None:
-        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+        async with self._channel_client() as http:
 
             def adapter_for(connection: Connection) -> ChannelAdapter:
                 return build_adapter(connection, self._box, http, self._sessions)

@@ -16,9 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from innsync.connections.guard import ConnectionRules
 from innsync.crypto import SecretBox
 from innsync.db.engine import READ_ONLY
 from innsync.errors import AuthenticationError, PermissionDeniedError
+from innsync.outbound import OutboundPolicy
 from innsync.tenants.service import Principal, authenticate
 
 T = TypeVar("T")
@@ -88,3 +90,16 @@ Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("write"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 Box = Annotated[SecretBox, Depends(get_box)]
+
+
+def get_outbound(request: Request) -> OutboundPolicy:
+    policy: OutboundPolicy = request.app.state.outbound
+    return policy
+
+
+def get_connection_rules(request: Request) -> ConnectionRules:
+    return ConnectionRules.from_settings(request.app.state.settings, get_outbound(request))
+
+
+Outbound = Annotated[OutboundPolicy, Depends(get_outbound)]
+Rules = Annotated[ConnectionRules, Depends(get_connection_rules)]

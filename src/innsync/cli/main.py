@@ -102,7 +102,16 @@ def tenant_list() -> None:
 
 @cli.group()
 def simulate() -> None:
-    """Run a channel simulator (a stand-in for the real channel's API, for tests and demos)."""
+    """Run a channel simulator (a stand-in for the real channel's API, for tests and demos).
+
+    innsync reaches a simulator on this machine only in development mode
+    (INNSYNC_DEVELOPMENT_MODE=true for `innsync serve`): loopback URLs are refused otherwise.
+    """
+    click.echo(
+        "innsync reaches this simulator only when it runs with INNSYNC_DEVELOPMENT_MODE=true "
+        "(the outbound policy refuses loopback otherwise)",
+        err=True,
+    )
 
 
 @simulate.command("channex")
@@ -323,10 +332,9 @@ def sync_audit(connection_id: uuid.UUID) -> None:
     """Read back what the channel shows, compare with what it acknowledged, queue repairs."""
     import asyncio
 
-    import httpx
-
     from innsync.connections.models import Connection
     from innsync.connections.service import build_adapter
+    from innsync.outbound import OutboundPolicy, async_client
     from innsync.sync.drift import audit_connection
     from innsync.vault import secret_box_from
 
@@ -339,7 +347,8 @@ def sync_audit(connection_id: uuid.UUID) -> None:
             raise click.ClickException(f"no connection {connection_id}")
 
     async def audit() -> str:
-        async with httpx.AsyncClient(timeout=settings.channel_timeout_seconds) as http:
+        outbound = OutboundPolicy.from_settings(settings)
+        async with async_client(outbound, timeout=settings.channel_timeout_seconds) as http:
             adapter = build_adapter(connection, box, http)
             try:
                 report = await audit_connection(sessions, connection_id, adapter)
