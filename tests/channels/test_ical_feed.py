@@ -77,9 +77,7 @@ class Platform:
 def channel(platform: Platform, **config: object) -> IcalChannel:
     http = httpx.AsyncClient(transport=httpx.MockTransport(platform.handler))
     settings = {"feed_url": SecretStr(URL), "platform": "Airbnb"} | config
-    return IcalChannel(
-        IcalConfig.model_validate(settings), http, now=lambda: NOW
-    )
+    return IcalChannel(IcalConfig.model_validate(settings), http, now=lambda: NOW)
 
 
 def test_parse_reads_dates_exclusive_end_and_skips_cancelled() -> None:
