@@ -166,7 +166,10 @@ class OutboundPolicy:
         A host that does not resolve passes unless ``must_resolve`` (it is checked again at
         every connect, so a name that resolves later is still held to the policy).
         """
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # an unclosed IPv6 bracket, say
+            raise OutboundRefusedError("the URL cannot be read") from exc
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise OutboundRefusedError("the URL must be http(s) with a host")
         if parts.username is not None or parts.password is not None:

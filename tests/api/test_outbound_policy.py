@@ -138,11 +138,15 @@ def test_overridden_channel_urls_are_still_held_to_the_outbound_policy(
 ) -> None:
     with production_client(db, secret_box, channel_url_overrides=True) as client:
         caller = new_tenant(db.sessions)
-        for base_url in ("http://127.0.0.1:9/api/v1", "http://internal.example/api/v1"):
+        for base_url, reason in (
+            ("http://127.0.0.1:9/api/v1", "outbound policy refuses"),
+            ("http://internal.example/api/v1", "outbound policy refuses"),
+            ("http://[::1/api/v1", "cannot be read"),
+        ):
             body = problem(
                 _connect(client, caller, "channex", {**CHANNEX, "base_url": base_url}), 422
             )
-            assert "outbound policy refuses" in pointers(body)["/config/base_url"]
+            assert reason in pointers(body)["/config/base_url"]
         ok(
             _connect(
                 client, caller, "channex", {**CHANNEX, "base_url": "https://channex-proxy.example"}

@@ -14,6 +14,7 @@ import pytest
 
 from innsync.channels.errors import ChannelRejectedError, ChannelUnavailableError
 from innsync.channels.http import ChannelHttp, error_for_status
+from innsync.events.delivery import DELIVERY_FAILED, ClaimedDelivery, send
 from innsync.outbound import (
     OutboundPolicy,
     OutboundRefusedError,
@@ -23,8 +24,10 @@ from innsync.outbound import (
     refusal_in,
     remote_text,
     sync_client,
+    system_resolver,
 )
 from innsync.settings import Settings
+from tests.servers import free_port
 
 REFUSED = [
     ("127.0.0.1", "loopback"),
@@ -133,6 +136,7 @@ def test_check_url_refuses_every_spelling_of_an_internal_address(url: str) -> No
         ("http:///no-host", "http"),
         ("https://user:pw@pms.example/", "user name or password"),
         ("https://pms.example:99999/", "port"),
+        ("http://[::1/", "cannot be read"),
     ],
 )
 def test_check_url_refuses_what_is_not_a_plain_http_url(url: str, message: str) -> None:
@@ -180,6 +184,10 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.hits.append(self.path)
+        if self.path == "/ok":
+            self.send_response(204)
+            self.end_headers()
+            return
         body = b"internal secret: hunter2\n" + b"x" * 5000
         self.send_response(500)
         self.send_header("content-length", str(len(body)))
@@ -305,3 +313,40 @@ def test_production_is_the_default_and_the_suite_runs_in_development_mode() -> N
     assert Settings.model_fields["development_mode"].default is False
     assert Settings().development_mode
     assert not Settings(development_mode=False).development_mode
+
+
+def test_failed_webhook_deliveries_read_the_same_for_open_closed_and_refused_targets(
+    internal_service: tuple[int, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    port, _ = internal_service
+    closed = free_port()  # nothing listens there
+
+    def attempt(url: str) -> tuple[int | None, str | None]:
+        claimed = ClaimedDelivery(
+            delivery_id=1, url=url, secret="s" * 16, event_id=7, body=b"{}", attempt=1
+        )
+        policy = OutboundPolicy(allow_loopback=True, resolver=_numeric_or_private)
+        with sync_client(policy, timeout=5) as client:
+            return send(client, claimed, datetime.now(UTC))
+
+    outcomes = {
+        "open port, HTTP 500": attempt(f"http://127.0.0.1:{port}/hook"),
+        "closed port": attempt(f"http://127.0.0.1:{closed}/hook"),
+        "refused address": attempt("http://intranet.example/hook"),
+        "not a URL": attempt("http://[::1/hook"),
+    }
+    assert set(outcomes.values()) == {(None, DELIVERY_FAILED)}
+    assert attempt(f"http://127.0.0.1:{port}/ok") == (204, None)
+    # The operator's log tells them apart.
+    reasons = [
+        record.__dict__["reason"]
+        for record in caplog.records
+        if record.msg == "webhook delivery failed"
+    ]
+    assert reasons[0] == "HTTP 500"
+    assert reasons[1] == "ConnectError"
+    assert "private address" in reasons[2]
+
+
+def _numeric_or_private(host: str, port: int) -> list[str]:
+    return ["10.9.8.7"] if host == "intranet.example" else system_resolver(host, port)

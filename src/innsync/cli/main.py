@@ -55,6 +55,12 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     if not no_migrate:
         upgrade(engine)
     app = create_app(settings, engine=engine)
+    if settings.development_mode:
+        click.echo(
+            "DEVELOPMENT MODE: tenant URLs may reach this machine and the fake channel is "
+            "offered; never run a production installation like this",
+            err=True,
+        )
     click.echo(f"innsync serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
