@@ -15,8 +15,9 @@ Here live the parts that used to be copied into each client:
 Messages name the channel, the method, the path and the vendor's reasons, never a header value.
 They reach the tenant (a connection test's 502, the sync log), so a remote's words in them are
 cut to one line of :data:`innsync.outbound.REMOTE_TEXT_LIMIT` characters, and a body the vendor
-did not structure (plain text, HTML) is never quoted: an answer from whatever a URL reached
-must not be read back through innsync's errors.
+did not structure (plain text, HTML) is not quoted unless the channel's describer documents it
+as the vendor's error form (Booking.com's plain-text 403): an answer from whatever a URL
+reached must not be read back through innsync's errors.
 """
 
 from __future__ import annotations

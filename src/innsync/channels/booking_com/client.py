@@ -48,12 +48,14 @@ class ResponseTokenMismatchError(ChannelRejectedError):
 
 
 def describe(response: httpx.Response) -> str:
-    """The OTA ``<Error>`` texts of a refusal, else the status phrase (an unstructured body is
-    never quoted: see ``channels.http``)."""
+    """The OTA ``<Error>`` texts of a refusal, else the first line of the body: §3.1 documents
+    plain-text refusals ("Access denied for hotel"). ``channels.http`` cuts it to one line of
+    200 characters, and the hosts are Booking.com's own (``CHANNEL_KIND.endpoints``)."""
     try:
         root = parse_xml(response.content, max_bytes=256 * 1024)
     except XmlRefusedError:
-        return response.reason_phrase
+        first_line = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+        return first_line or response.reason_phrase
     texts = [
         " ".join(
             part for part in (error.get("ShortText") or error.get("Code"), text_of(error)) if part
