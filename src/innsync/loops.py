@@ -24,6 +24,7 @@ from innsync.backups.keys import backup_key_from
 from innsync.backups.retention import Policy
 from innsync.backups.schedule import BackupSchedule
 from innsync.backups.store import store_from
+from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter
 from innsync.connections.lapse import warn_lapsing_refresh_tokens
 from innsync.connections.models import Connection
@@ -48,6 +49,10 @@ logger = logging.getLogger(__name__)
 INBOX_BATCH = 50
 # Booking pushes claimed per pass: each is one or two channel calls, sent one after another.
 BOOKING_BATCH = 20
+
+
+class DevelopmentKindRefusedError(RuntimeError):
+    """A connection of a test-only channel kind met outside development mode."""
 
 
 class BackgroundLoops:
@@ -100,6 +105,16 @@ class BackgroundLoops:
             thread.join(timeout=10)
         self._threads.clear()
 
+    def adapter_for(self, connection: Connection, http: httpx.AsyncClient) -> ChannelAdapter:
+        """The connection's adapter for the loops; a test-only kind (``fake``) is refused
+        outside development mode, which parks a connection left from a development run."""
+        if not self._settings.development_mode and registry.get(connection.channel).test_only:
+            raise DevelopmentKindRefusedError(
+                f"'{connection.channel}' is a test channel, off outside development mode "
+                "(INNSYNC_DEVELOPMENT_MODE); delete this connection"
+            )
+        return build_adapter(connection, self._box, http, self._sessions)
+
     def _channel_client(self) -> httpx.AsyncClient:
         return async_client(self._outbound, timeout=self._settings.channel_timeout_seconds)
 
@@ -133,7 +148,7 @@ class BackgroundLoops:
         async with self._channel_client() as http:
             worker = SyncWorker(
                 self._sessions,
-                lambda connection: build_adapter(connection, self._box, http, self._sessions),
+                lambda connection: self.adapter_for(connection, http),
             )
             while not stop.is_set():
                 try:
@@ -153,7 +168,7 @@ class BackgroundLoops:
         async with self._channel_client() as http:
 
             def adapter_for(connection: Connection) -> ChannelAdapter:
-                return build_adapter(connection, self._box, http, self._sessions)
+                return self.adapter_for(connection, http)
 
             while not self._stop.is_set():
                 try:
@@ -177,7 +192,7 @@ class BackgroundLoops:
         async with self._channel_client() as http:
 
             def adapter_for(connection: Connection) -> ChannelAdapter:
-                return build_adapter(connection, self._box, http, self._sessions)
+                return self.adapter_for(connection, http)
 
             while not self._stop.is_set():
                 try:

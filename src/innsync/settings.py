@@ -91,17 +91,6 @@ class Settings(BaseSettings):
         "the kind's own hosts (e.g. https://channex-proxy.example.com/).",
     )
 
-    @field_validator("outbound_allow_networks", "outbound_deny_networks")
-    @classmethod
-    def _cidrs(cls, value: str) -> str:
-        for item in _items(value):
-            ipaddress.ip_network(item, strict=False)  # a typo fails at start, not at a call
-        return value
-
-    def listed(self, value: str) -> tuple[str, ...]:
-        """The items of a comma-separated setting."""
-        return _items(value)
-
     backup_key: SecretStr | None = Field(
         default=None,
         description=(
@@ -151,6 +140,17 @@ class Settings(BaseSettings):
         default=20,
         description="Attempts per delivery (backoff from 10 s doubling to 6 h: about 2.5 days).",
     )
+
+    @field_validator("outbound_allow_networks", "outbound_deny_networks")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for item in _items(value):
+            ipaddress.ip_network(item, strict=False)  # a typo fails at start, not at a call
+        return value
+
+    def listed(self, value: str) -> tuple[str, ...]:
+        """The items of a comma-separated setting."""
+        return _items(value)
 
 
 def _items(value: str) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ limits above the kind's floor, and no remote body read back through an error."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,9 @@ from fastapi.testclient import TestClient
 
 from innsync.api.app import create_app
 from innsync.channels.channex import STAGING_BASE_URL
+from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
+from innsync.loops import BackgroundLoops, DevelopmentKindRefusedError
 from innsync.outbound import OutboundPolicy, UnresolvedHostError, system_resolver
 from innsync.settings import Settings
 from tests.api.helpers import Caller, make_hotel, new_tenant, ok, pointers, problem
@@ -244,3 +247,20 @@ def test_a_channel_error_never_echoes_the_remote_body_to_the_tenant(
     assert response.status_code == 502, detail
     assert "y" * 150 in detail
     assert "y" * 201 not in detail
+
+
+def test_the_loops_refuse_a_fake_connection_left_from_development(
+    client: TestClient, db: Db, secret_box: SecretBox
+) -> None:
+    caller = new_tenant(db.sessions)
+    created = ok(_connect(client, caller, "fake", {}), 201)
+    production_loops = BackgroundLoops(
+        db.sessions, secret_box, Settings(database_url="sqlite://", development_mode=False)
+    )
+    development_loops = BackgroundLoops(db.sessions, secret_box, Settings(database_url="sqlite://"))
+    http = httpx.AsyncClient()
+    with db.sessions() as session:
+        connection = session.get_one(Connection, uuid.UUID(created["id"]))
+        with pytest.raises(DevelopmentKindRefusedError, match="'fake' is a test channel"):
+            production_loops.adapter_for(connection, http)
+        assert development_loops.adapter_for(connection, http).name == "fake"
