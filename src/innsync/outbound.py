@@ -277,6 +277,16 @@ class _GuardedSyncBackend(httpcore.NetworkBackend):
         raise OutboundRefusedError("unix sockets are never reached for tenant URLs")
 
 
+# httpx's own defaults, which a pool built by hand would not get (httpcore's are 10
+# connections, kept alive forever).
+_DEFAULT_LIMITS = httpx.Limits()
+_POOL_LIMITS: dict[str, Any] = {
+    "max_connections": _DEFAULT_LIMITS.max_connections,
+    "max_keepalive_connections": _DEFAULT_LIMITS.max_keepalive_connections,
+    "keepalive_expiry": _DEFAULT_LIMITS.keepalive_expiry,
+}
+
+
 def async_client(policy: OutboundPolicy, *, timeout: float) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` whose every connection is held to ``policy``.
 
@@ -289,6 +299,7 @@ def async_client(policy: OutboundPolicy, *, timeout: float) -> httpx.AsyncClient
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(trust_env=False),
         network_backend=_GuardedAsyncBackend(policy),
+        **_POOL_LIMITS,
     )
     return httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False)
 
@@ -299,5 +310,6 @@ def sync_client(policy: OutboundPolicy, *, timeout: float) -> httpx.Client:
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(trust_env=False),
         network_backend=_GuardedSyncBackend(policy),
+        **_POOL_LIMITS,
     )
     return httpx.Client(transport=transport, timeout=timeout, trust_env=False)
