@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ from tests.databases import (
     worker_database,
     xdist_worker,
 )
+
+# The suite's one switch for development mode, set before any Settings is built (and inherited
+# by the servers tests start): channels and PMS endpoints are simulators and mock servers on
+# loopback, which the outbound policy refuses in production, and the `fake` channel is a test
+# kind. Tests of the production defaults build their Settings with development_mode=False.
+os.environ["INNSYNC_DEVELOPMENT_MODE"] = "true"
 
 _available: list[str] = []
 _not_run: dict[str, str] = {}

@@ -25,6 +25,7 @@ from innsync.backups.keys import backup_key_from
 from innsync.backups.retention import Policy
 from innsync.backups.schedule import BackupSchedule
 from innsync.backups.store import store_from
+from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter
 from innsync.connections.catalog_sync import keep_catalogs_in_step
 from innsync.connections.lapse import warn_lapsing_refresh_tokens
@@ -38,6 +39,7 @@ from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.processor import process_pending
 from innsync.inbox.reconciler import pull_due
 from innsync.inbox.retention import prune_inbox
+from innsync.outbound import OutboundPolicy, async_client, sync_client
 from innsync.settings import Settings
 from innsync.sync import metrics as sync_metrics
 from innsync.sync.bookings import push_due_bookings
@@ -57,13 +59,26 @@ CATALOG_CHECK = timedelta(seconds=60)
 RETENTION_BATCH = 500
 
 
+class DevelopmentKindRefusedError(RuntimeError):
+    """A connection of a test-only channel kind met outside development mode."""
+
+
 class BackgroundLoops:
     """Starts and stops the loops; each loop sleeps only when its last pass found no work."""
 
-    def __init__(self, sessions: sessionmaker[Session], box: SecretBox, settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        box: SecretBox,
+        settings: Settings,
+        outbound: OutboundPolicy | None = None,
+    ) -> None:
         self._sessions = sessions
         self._box = box
         self._settings = settings
+        # Every call to a tenant-influenced URL (channels, iCal feeds, PMS webhooks) goes
+        # through clients held to this policy.
+        self._outbound = outbound or OutboundPolicy.from_settings(settings)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_schedule: datetime | None = None
@@ -82,7 +97,7 @@ class BackgroundLoops:
                 thread = threading.Thread(target=target, name=name, daemon=True)
                 thread.start()
                 self._threads.append(thread)
-        client = httpx.Client(timeout=self._settings.webhook_timeout_seconds)
+        client = sync_client(self._outbound, timeout=self._settings.webhook_timeout_seconds)
         for name, step in (
             ("events-sequencer", self._sequence),
             ("webhook-delivery", lambda: self._deliver(client)),
@@ -99,6 +114,19 @@ class BackgroundLoops:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+
+    def adapter_for(self, connection: Connection, http: httpx.AsyncClient) -> ChannelAdapter:
+        """The connection's adapter for the loops; a test-only kind (``fake``) is refused
+        outside development mode, which parks a connection left from a development run."""
+        if not self._settings.development_mode and registry.get(connection.channel).test_only:
+            raise DevelopmentKindRefusedError(
+                f"'{connection.channel}' is a test channel, off outside development mode "
+                "(INNSYNC_DEVELOPMENT_MODE); delete this connection"
+            )
+        return build_adapter(connection, self._box, http, self._sessions)
+
+    def _channel_client(self) -> httpx.AsyncClient:
+        return async_client(self._outbound, timeout=self._settings.channel_timeout_seconds)
 
     def _run(self, name: str, step: Callable[[], int]) -> None:
         while not self._stop.is_set():
@@ -127,10 +155,10 @@ class BackgroundLoops:
         threading.Thread(
             target=lambda: (self._stop.wait(), loop.call_soon_threadsafe(stop.set)), daemon=True
         ).start()
-        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+        async with self._channel_client() as http:
             worker = SyncWorker(
                 self._sessions,
-                lambda connection: build_adapter(connection, self._box, http, self._sessions),
+                lambda connection: self.adapter_for(connection, http),
             )
             while not stop.is_set():
                 try:
@@ -147,10 +175,10 @@ class BackgroundLoops:
         asyncio.run(self._inbox_main())
 
     async def _inbox_main(self) -> None:
-        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+        async with self._channel_client() as http:
 
             def adapter_for(connection: Connection) -> ChannelAdapter:
-                return build_adapter(connection, self._box, http, self._sessions)
+                return self.adapter_for(connection, http)
 
             catalogs_checked: datetime | None = None
             while not self._stop.is_set():
@@ -176,10 +204,10 @@ class BackgroundLoops:
         asyncio.run(self._booking_pushes_main())
 
     async def _booking_pushes_main(self) -> None:
-        async with httpx.AsyncClient(timeout=self._settings.channel_timeout_seconds) as http:
+        async with self._channel_client() as http:
 
             def adapter_for(connection: Connection) -> ChannelAdapter:
-                return build_adapter(connection, self._box, http, self._sessions)
+                return self.adapter_for(connection, http)
 
             while not self._stop.is_set():
                 try:

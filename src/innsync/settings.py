@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from innsync.stay_dates import DATE_WINDOW_YEARS
@@ -133,11 +134,34 @@ class Settings(BaseSettings):
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )
-    outbound_allow_private_addresses: bool = Field(
+    development_mode: bool = Field(
         default=False,
-        description="Let tenant-given URLs (iCal feeds) reach private, loopback and link-local "
-        "addresses. Off: such hosts are refused before any request.",
+        description="Development and tests only: tenant URLs may reach loopback (simulators on "
+        "this machine), channel base URLs may be overridden, and test-only channel kinds "
+        "(`fake`) may be connected. Never on in production.",
     )
+    outbound_allow_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs that tenant-influenced URLs (channel APIs, iCal "
+        "feeds, PMS webhooks) may reach although they are not public (e.g. a PMS on "
+        "10.20.0.0/16). Loopback is never opened this way.",
+    )
+    outbound_deny_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs refused on top of the built-in denials (private, "
+        "loopback, link-local, metadata, unique-local…); wins over the allow list.",
+    )
+    channel_url_overrides: bool = Field(
+        default=False,
+        description="Let tenants give a channel's API URLs (base_url…) other than the kind's "
+        "production and sandbox hosts. Off: such a config is refused with a 422.",
+    )
+    channel_url_allowlist: str = Field(
+        default="",
+        description="Comma-separated URL prefixes tenants may give as channel API URLs beyond "
+        "the kind's own hosts (e.g. https://channex-proxy.example.com/).",
+    )
+
     backup_key: SecretStr | None = Field(
         default=None,
         description=(
@@ -187,6 +211,21 @@ class Settings(BaseSettings):
         default=20,
         description="Attempts per delivery (backoff from 10 s doubling to 6 h: about 2.5 days).",
     )
+
+    @field_validator("outbound_allow_networks", "outbound_deny_networks")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for item in _items(value):
+            ipaddress.ip_network(item, strict=False)  # a typo fails at start, not at a call
+        return value
+
+    def listed(self, value: str) -> tuple[str, ...]:
+        """The items of a comma-separated setting."""
+        return _items(value)
+
+
+def _items(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 @lru_cache(maxsize=1)

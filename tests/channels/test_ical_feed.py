@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from innsync.channels.contract import PullsReservations, capabilities_of
 from innsync.channels.errors import ChannelUnavailableError, MappingMissingError
 from innsync.channels.ical import IcalChannel, IcalConfig
-from innsync.channels.ical.client import FeedBrokenError, check_address
+from innsync.channels.ical.client import FeedBrokenError
 from innsync.channels.ical.ics import (
     ExportEvent,
     IcsError,
@@ -26,6 +26,7 @@ from innsync.channels.ical.ics import (
     render_calendar,
 )
 from innsync.channels.types import ClosedDates
+from innsync.outbound import OutboundPolicy, async_client
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 URL = "https://www.airbnb.test/calendar/ical/123.ics?s=secret"
@@ -76,9 +77,7 @@ class Platform:
 def channel(platform: Platform, **config: object) -> IcalChannel:
     http = httpx.AsyncClient(transport=httpx.MockTransport(platform.handler))
     settings = {"feed_url": SecretStr(URL), "platform": "Airbnb"} | config
-    return IcalChannel(
-        IcalConfig.model_validate(settings), http, now=lambda: NOW, allow_private_addresses=True
-    )
+    return IcalChannel(IcalConfig.model_validate(settings), http, now=lambda: NOW)
 
 
 def test_parse_reads_dates_exclusive_end_and_skips_cancelled() -> None:
@@ -359,10 +358,17 @@ async def test_huge_feed_is_refused_while_reading() -> None:
 
 
 @synchronous
-async def test_outbound_policy_refuses_private_addresses() -> None:
-    with pytest.raises(FeedBrokenError, match="non-public"):
-        await check_address("http://127.0.0.1:8080/x.ics", allow_private=False)
-    await check_address("http://127.0.0.1:8080/x.ics", allow_private=True)
+async def test_a_feed_whose_host_resolves_to_a_private_address_is_a_broken_feed() -> None:
+    # The worker's client is held to the outbound policy; the feed's name resolves (by the
+    # injected resolver) to a private address, so nothing is sent and a person must look.
+    policy = OutboundPolicy(resolver=lambda host, port: ["10.1.2.3"])
+    channel = IcalChannel(
+        IcalConfig(feed_url=SecretStr("https://calendar.example/feed.ics")),
+        async_client(policy, timeout=5),
+        now=lambda: NOW,
+    )
+    with pytest.raises(FeedBrokenError, match="a private address, which innsync's outbound"):
+        await channel.pull_revisions(None)
 
 
 def test_config_refuses_non_http_urls() -> None:

@@ -115,7 +115,6 @@ class Setup:
             httpx.AsyncClient(transport=httpx.MockTransport(self.platform.handler)),
             credentials=DatabaseCredentialStore(self.db.sessions, self.box, self.connection_id),
             now=lambda: self.now,
-            allow_private_addresses=True,
         )
         self.processing = Processing(self.db.sessions, self.box, adapter=adapter)
 

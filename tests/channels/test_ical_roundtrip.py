@@ -61,7 +61,6 @@ class Stack:
                 config,
                 self.feeds,
                 credentials=DatabaseCredentialStore(self.sessions, self.box, connection.id),
-                allow_private_addresses=True,  # the simulator listens on loopback
             )
         return self._adapters[connection.id]
 

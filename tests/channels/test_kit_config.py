@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+import pytest
+from pydantic import SecretStr, ValidationError
 
 from innsync.channels.channex import ChannexConfig
-from innsync.channels.config import MASK, ChannelConfig
+from innsync.channels.config import MASK, ChannelConfig, LimitsFloor
 from innsync.channels.fake.config import FakeChannelConfig
+from innsync.channels.types import ChannelLimits
 
 
 class TokenConfig(ChannelConfig):
@@ -50,3 +52,32 @@ def test_the_built_in_channels_use_the_base() -> None:
     fake = FakeChannelConfig(webhook_secret=SecretStr("fake-hook"))
     assert FakeChannelConfig.model_validate_json(fake.model_dump_json()) == fake
     assert fake.secret_values() == ("fake-hook",)
+
+
+class PollingConfig(ChannelConfig):
+    """A kind that raises the kit's floor: its polls at least a minute apart."""
+
+    limits_floor = LimitsFloor(min_poll_seconds=60.0)
+    feed_poll_seconds: float = 300.0
+    limits: ChannelLimits = ChannelLimits(requests_per_window=10, window_seconds=60.0)
+
+
+def test_limits_and_polls_below_the_kinds_floor_are_refused() -> None:
+    with pytest.raises(ValidationError, match=r"at most one request per 0\.1 s"):
+        FakeChannelConfig.model_validate(
+            {"limits": {"requests_per_window": 1000, "window_seconds": 10}}
+        )
+    with pytest.raises(ValidationError, match=r"window_seconds is at least 1\.0"):
+        FakeChannelConfig.model_validate(
+            {"limits": {"requests_per_window": 1, "window_seconds": 0.5}}
+        )
+    with pytest.raises(ValidationError, match=r"pull_interval_seconds: at least 5\.0 s"):
+        FakeChannelConfig(pull_interval_seconds=0.001)
+    with pytest.raises(ValidationError, match=r"feed_poll_seconds: at least 60\.0 s"):
+        PollingConfig(feed_poll_seconds=30.0)
+    # At the floor is allowed: ten calls a second, a poll every five seconds.
+    at_floor = FakeChannelConfig.model_validate(
+        {"limits": {"requests_per_window": 10, "window_seconds": 1}, "pull_interval_seconds": 5}
+    )
+    assert (at_floor.limits.requests_per_window, at_floor.pull_interval_seconds) == (10, 5.0)
+    assert PollingConfig(feed_poll_seconds=60.0).feed_poll_seconds == 60.0

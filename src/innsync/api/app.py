@@ -34,6 +34,7 @@ from innsync.api.throttle import FailureBudget
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
 from innsync.loops import BackgroundLoops
+from innsync.outbound import OutboundPolicy
 from innsync.settings import Settings, get_settings
 from innsync.vault import secret_box_from
 
@@ -47,13 +48,16 @@ def create_app(
     sessions: sessionmaker[Session] | None = None,
     secret_box: SecretBox | None = None,
     run_loops: bool | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> FastAPI:
-    """Build the app. Tests inject their own engine, sessions and key; ``serve`` injects nothing."""
+    """Build the app. Tests inject their own engine, sessions and key (and may inject the
+    outbound policy, to give it their own resolver); ``serve`` injects nothing."""
     settings = settings or get_settings()
+    outbound = outbound or OutboundPolicy.from_settings(settings)
     engine = engine or build_engine(settings.database_url)
     sessions = sessions or session_factory(engine)
     secret_box = secret_box or secret_box_from(settings)
-    loops = BackgroundLoops(sessions, secret_box, settings)
+    loops = BackgroundLoops(sessions, secret_box, settings, outbound)
     start_loops = settings.background_loops if run_loops is None else run_loops
 
     @asynccontextmanager
@@ -85,6 +89,7 @@ def create_app(
     app.state.webhook_rejections = FailureBudget(
         settings.webhook_rejected_limit, settings.webhook_rejected_window_seconds
     )
+    app.state.outbound = outbound
 
     problems.install(app)
     # Pure ASGI, outermost last: metrics see every answer (a 413 from the guard, an

@@ -21,17 +21,23 @@ from innsync.channels.errors import (
     MappingMissingError,
 )
 from innsync.errors import DomainError
+from innsync.outbound import async_client
 
 T = TypeVar("T")
 
 
 async def channel_http(request: Request) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for calls to a channel's API; tests put a transport in ``app.state``."""
+    """A client for calls to a channel's API, held to the outbound policy at every connect;
+    tests put a transport in ``app.state`` (``channel_transport``) instead."""
     transport: httpx.AsyncBaseTransport | None = getattr(
         request.app.state, "channel_transport", None
     )
     timeout = request.app.state.settings.channel_timeout_seconds
-    async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
+    if transport is not None:
+        http = httpx.AsyncClient(transport=transport, timeout=timeout)
+    else:
+        http = async_client(request.app.state.outbound, timeout=timeout)
+    async with http:
         yield http
 
 

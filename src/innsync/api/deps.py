@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from innsync.api.throttle import FailureBudget, client_address
+from innsync.connections.guard import ConnectionRules
 from innsync.crypto import SecretBox
 from innsync.db.engine import READ_ONLY
 from innsync.errors import (
@@ -27,6 +28,7 @@ from innsync.errors import (
     PermissionDeniedError,
     TooManyRequestsError,
 )
+from innsync.outbound import OutboundPolicy
 from innsync.tenants.service import Principal, authenticate
 
 T = TypeVar("T")
@@ -132,3 +134,16 @@ Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("write"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 Box = Annotated[SecretBox, Depends(get_box)]
+
+
+def get_outbound(request: Request) -> OutboundPolicy:
+    policy: OutboundPolicy = request.app.state.outbound
+    return policy
+
+
+def get_connection_rules(request: Request) -> ConnectionRules:
+    return ConnectionRules.from_settings(request.app.state.settings, get_outbound(request))
+
+
+Outbound = Annotated[OutboundPolicy, Depends(get_outbound)]
+Rules = Annotated[ConnectionRules, Depends(get_connection_rules)]

@@ -103,10 +103,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def innsync_env(database_url: str, secret_key: str, **extra: str) -> dict[str, str]:
-    """The environment of an innsync process: its database, key, quiet logs."""
+    """The environment of an innsync process: its database, key, quiet logs, and development
+    mode, since the benchmarks' channels are simulators on loopback."""
     return {
         "INNSYNC_DATABASE_URL": database_url,
         "INNSYNC_SECRET_KEYS": secret_key,
         "INNSYNC_LOG_LEVEL": "WARNING",
+        "INNSYNC_DEVELOPMENT_MODE": "true",
         **{f"INNSYNC_{name.upper()}": value for name, value in extra.items()},
     }

@@ -7,22 +7,82 @@ stays masked. Declaring a field ``SecretStr`` on a :class:`ChannelConfig` is all
 - ``model_dump_json()`` / ``model_dump(mode="json")`` give the value, for encrypted storage only;
 - ``repr``/``str`` and :meth:`ChannelConfig.public_view` mask it;
 - :meth:`ChannelConfig.secret_values` lists the values, so logs and simulators can scrub them.
+
+A config is the tenant's to write, so what it may ask of innsync's own loops is bounded too:
+every :class:`ChannelLimits` it holds and every polling interval (a field named
+``*_interval_seconds`` or ``*_poll_seconds``) is held to the kind's :class:`LimitsFloor`
+(``ChannelConfig.limits_floor``), so no tenant can set a connection to call or poll faster.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, SecretStr, SerializationInfo, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    SerializationInfo,
+    field_serializer,
+    model_validator,
+)
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
+from innsync.channels.types import ChannelLimits
+
 MASK = "***"
+POLL_FIELD_SUFFIXES = ("_interval_seconds", "_poll_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsFloor:
+    """The most a tenant's config may ask of innsync's loops for one connection."""
+
+    min_seconds_per_request: float = 0.1
+    """``window_seconds / requests_per_window`` of any limits held: at most 10 calls a second
+    by default, already past every documented channel budget (Channex: 10 a minute)."""
+    min_window_seconds: float = 1.0
+    """A shorter window only makes bursts sharper, never allows more work in a minute."""
+    min_poll_seconds: float = 5.0
+    """The shortest polling interval: a pull is a channel call plus a database write."""
+
+    def problems(self, config: BaseModel) -> list[str]:
+        """What in ``config`` goes below this floor, as messages naming the field."""
+        found = []
+        for name, value in config:
+            if isinstance(value, ChannelLimits):
+                pace = value.window_seconds / value.requests_per_window
+                if pace < self.min_seconds_per_request:
+                    found.append(
+                        f"{name}: at most one request per {self.min_seconds_per_request} s "
+                        f"(requests_per_window / window_seconds is {1 / pace:g} per second)"
+                    )
+                if value.window_seconds < self.min_window_seconds:
+                    found.append(f"{name}: window_seconds is at least {self.min_window_seconds}")
+            elif (
+                name.endswith(POLL_FIELD_SUFFIXES)
+                and isinstance(value, int | float)
+                and value < self.min_poll_seconds
+            ):
+                found.append(f"{name}: at least {self.min_poll_seconds} s")
+        return found
 
 
 class ChannelConfig(BaseModel):
     """Frozen, closed to unknown fields; ``SecretStr`` fields are the connection's secrets."""
 
     model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, extra="forbid")
+    limits_floor: ClassVar[LimitsFloor] = LimitsFloor()
+    """The kind's floor (see :class:`LimitsFloor`); a kind may raise it, never lower it per
+    connection."""
+
+    @model_validator(mode="after")
+    def _within_floor(self) -> Self:
+        problems = self.limits_floor.problems(self)
+        if problems:
+            raise ValueError("below the channel's floor: " + "; ".join(problems))
+        return self
 
     @field_serializer("*", mode="wrap")
     def _reveal_secrets_for_storage(

@@ -13,6 +13,11 @@ Here live the parts that used to be copied into each client:
 - request logging with every secret masked (:func:`masked_headers`, :func:`masked_params`).
 
 Messages name the channel, the method, the path and the vendor's reasons, never a header value.
+They reach the tenant (a connection test's 502, the sync log), so a remote's words in them are
+cut to one line of :data:`innsync.outbound.REMOTE_TEXT_LIMIT` characters, and a body the vendor
+did not structure (plain text, HTML) is not quoted unless the channel's describer documents it
+as the vendor's error form (Booking.com's plain-text 403): an answer from whatever a URL
+reached must not be read back through innsync's errors.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from innsync.channels.errors import (
 )
 from innsync.clock import Clock as WallClock
 from innsync.clock import utc_now
+from innsync.outbound import refusal_in, remote_text
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +121,7 @@ def error_for_status(
     none but document how long their window is).
     """
     status = response.status_code
-    reason = describe(response) if describe is not None else _plain_reason(response)
+    reason = remote_text(describe(response) if describe is not None else _plain_reason(response))
     message = f"{channel} {method} {path} answered {status} {reason}".rstrip()
     if status in (401, 403):
         return ChannelAuthError(message)
@@ -130,13 +136,8 @@ def error_for_status(
 
 
 def _plain_reason(response: httpx.Response) -> str:
-    """The reason phrase, and the first line of a short text body: enough for an operator."""
-    phrase = response.reason_phrase or ""
-    try:
-        text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
-    except (UnicodeDecodeError, httpx.ResponseNotRead):
-        text = ""
-    return f"{phrase}: {text}".strip(": ") if text else phrase
+    """The reason phrase alone: a body without the vendor's error structure is not quoted."""
+    return response.reason_phrase or ""
 
 
 def json_body(response: httpx.Response, channel: str, what: str) -> Any:
@@ -276,6 +277,12 @@ class ChannelHttp:
             raise ChannelUnavailableError(f"{self.channel} {method} {path} timed out") from exc
         except httpx.TransportError as exc:
             self._log(method, path, params, sent_headers, content, None, started)
+            refused = refusal_in(exc)
+            if refused is not None:
+                # Retrying cannot help: the operator's policy refuses the address.
+                raise ChannelRejectedError(
+                    f"{self.channel} {method} {path} refused: {refused}"
+                ) from exc
             raise ChannelUnavailableError(
                 f"{self.channel} {method} {path} failed: {type(exc).__name__}"
             ) from exc

@@ -92,6 +92,16 @@ class ChannelKind(Generic[ConfigT]):
     webhook_verifier_field: str | None = None
     """The config field holding the secret the channel's webhooks are verified with; without
     a value every webhook is refused, so registering webhooks is refused first."""
+    endpoints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Config fields holding the channel's API URLs, each with the URLs the kind allows
+    (production, sandbox). A tenant gives another only where the operator allows overrides
+    (``connections.guard``), so a tenant cannot point innsync's calls elsewhere."""
+    tenant_urls: frozenset[str] = frozenset()
+    """Config fields holding URLs the tenant gives freely (an iCal feed): held to the
+    outbound policy when stored and at every connect (``innsync.outbound``)."""
+    test_only: bool = False
+    """A kind for tests and development (the ``fake`` channel): tenants connect it only in
+    development mode."""
 
     def identity_of(self, config: ConfigT) -> str:
         """The account identity of a validated config (see ``account_identity``)."""

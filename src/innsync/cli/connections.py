@@ -15,6 +15,7 @@ from innsync.connections.schemas import ProvisionRead
 from innsync.crypto import SecretBox
 from innsync.db.engine import session_factory
 from innsync.errors import DomainError
+from innsync.outbound import OutboundPolicy, async_client
 from innsync.settings import get_settings
 
 
@@ -68,7 +69,8 @@ def provision_command(connection_id: uuid.UUID) -> None:
     engine = open_database(settings)
 
     async def run() -> ProvisionRead:
-        async with httpx.AsyncClient(timeout=settings.channel_timeout_seconds) as http:
+        outbound = OutboundPolicy.from_settings(settings)
+        async with async_client(outbound, timeout=settings.channel_timeout_seconds) as http:
             return await provision_connection(
                 session_factory(engine), secret_box_from(settings), connection_id, http
             )

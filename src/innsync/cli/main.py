@@ -57,6 +57,12 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     if not no_migrate:
         upgrade(engine)
     app = create_app(settings, engine=engine)
+    if settings.development_mode:
+        click.echo(
+            "DEVELOPMENT MODE: tenant URLs may reach this machine and the fake channel is "
+            "offered; never run a production installation like this",
+            err=True,
+        )
     click.echo(f"innsync serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.Server(server_config(app, settings, host, port)).run()
 
@@ -104,7 +110,16 @@ def tenant_list() -> None:
 
 @cli.group()
 def simulate() -> None:
-    """Run a channel simulator (a stand-in for the real channel's API, for tests and demos)."""
+    """Run a channel simulator (a stand-in for the real channel's API, for tests and demos).
+
+    innsync reaches a simulator on this machine only in development mode
+    (INNSYNC_DEVELOPMENT_MODE=true for `innsync serve`): loopback URLs are refused otherwise.
+    """
+    click.echo(
+        "innsync reaches this simulator only when it runs with INNSYNC_DEVELOPMENT_MODE=true "
+        "(the outbound policy refuses loopback otherwise)",
+        err=True,
+    )
 
 
 @simulate.command("channex")
@@ -341,10 +356,9 @@ def sync_audit(connection_id: uuid.UUID) -> None:
     """Read back what the channel shows, compare with what it acknowledged, queue repairs."""
     import asyncio
 
-    import httpx
-
     from innsync.connections.models import Connection
     from innsync.connections.service import build_adapter
+    from innsync.outbound import OutboundPolicy, async_client
     from innsync.sync.drift import audit_connection
     from innsync.vault import secret_box_from
 
@@ -357,7 +371,8 @@ def sync_audit(connection_id: uuid.UUID) -> None:
             raise click.ClickException(f"no connection {connection_id}")
 
     async def audit() -> str:
-        async with httpx.AsyncClient(timeout=settings.channel_timeout_seconds) as http:
+        outbound = OutboundPolicy.from_settings(settings)
+        async with async_client(outbound, timeout=settings.channel_timeout_seconds) as http:
             adapter = build_adapter(connection, box, http)
             try:
                 report = await audit_connection(sessions, connection_id, adapter)

@@ -34,10 +34,12 @@ class ServerStartError(RuntimeError):
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     """This process's environment without any ``INNSYNC_*`` setting, plus ``extra``.
 
-    The demo must run on its own fresh SQLite file whatever the shell has configured.
+    The demo must run on its own fresh SQLite file whatever the shell has configured. It runs
+    in development mode: its channels are simulators on this machine (loopback), which the
+    outbound policy refuses otherwise.
     """
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("INNSYNC_")}
-    return {**inherited, **extra}
+    return {**inherited, "INNSYNC_DEVELOPMENT_MODE": "true", **extra}
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,7 @@ from innsync.crypto import SecretBox, SecretBoxError, sign
 from innsync.db import claims
 from innsync.db.engine import transaction
 from innsync.events.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
+from innsync.outbound import refusal_in
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,11 @@ EVENT_ID_HEADER = "Innsync-Event-Id"
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=6)
 CLAIM_BATCH = 50
+DELIVERY_FAILED = "delivery failed: the URL did not answer with a 2xx status"
+"""What the tenant reads of any failed attempt. One text, and no status code, whatever went
+wrong (refused by the outbound policy, refused connection, time-out, TLS, an HTTP error): a
+tenant must not be able to tell an open port from a closed one by subscribing URLs. The
+detail goes to the operator's log ("webhook delivery failed")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +125,11 @@ def claim_due(
 def send(
     client: httpx.Client, claimed: ClaimedDelivery, now: datetime
 ) -> tuple[int | None, str | None]:
-    """POST one delivery; returns (status code, error text). Any 2xx is success."""
+    """POST one delivery; returns (status code, error text). Any 2xx is success.
+
+    ``client`` is held to the outbound policy (``innsync.outbound.sync_client``) in the loops.
+    A failure is (``None``, :data:`DELIVERY_FAILED`); what happened is logged for the operator.
+    """
     timestamp = int(now.timestamp())
     headers = {
         "Content-Type": "application/json",
@@ -131,10 +142,34 @@ def send(
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         # A URL that no longer parses fails this delivery (and is retried, then given up)
         # like an unreachable one; it must not end the delivery loop for every tenant.
-        return None, f"{type(exc).__name__}: {exc}"[:2000]
+        refused = refusal_in(exc)
+        _log_failure(claimed, None, str(refused) if refused else type(exc).__name__)
+        return None, DELIVERY_FAILED
     if 200 <= response.status_code < 300:
         return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}"
+    _log_failure(claimed, response.status_code, f"HTTP {response.status_code}")
+    return None, DELIVERY_FAILED
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def _log_failure(claimed: ClaimedDelivery, status: int | None, reason: str) -> None:
+    # The URL's query may hold the PMS's own token: the host names the endpoint well enough.
+    logger.warning(
+        "webhook delivery failed",
+        extra={
+            "delivery_id": claimed.delivery_id,
+            "event_id": claimed.event_id,
+            "host": _host(claimed.url),
+            "status": status,
+            "reason": reason,
+        },
+    )
 
 
 def record_outcome(

@@ -1051,7 +1051,7 @@ class IcalHarness(AdapterHarness):
 
     def _adapter(self, path: str) -> IcalChannel:
         config = IcalConfig(feed_url=SecretStr(self.base_url + path), platform="Airbnb")
-        return IcalChannel(config, self.http, now=self.clock, allow_private_addresses=True)
+        return IcalChannel(config, self.http, now=self.clock)
 
     async def _sim(self, method: str, path: str, body: object = None) -> Any:
         response = await self.http.request(method, f"{self.base_url}/_sim{path}", json=body)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from innsync.api.channel_calls import ChannelCallError, ChannelHttp, calling_channel
-from innsync.api.deps import Admin, Box, Db, Reader, Writer
-from innsync.channels import registry
+from innsync.api.deps import Admin, Box, Db, Reader, Rules, Writer
 from innsync.channels.contract import ChannelAdapter
 from innsync.channels.credentials import InMemoryCredentialStore
 from innsync.channels.errors import (
@@ -49,9 +49,9 @@ T = TypeVar("T")
 
 
 @router.get("/channels")
-async def list_channels(who: Reader) -> list[str]:
-    """The channel kinds this innsync can connect to."""
-    return list(registry.kinds())
+async def list_channels(who: Reader, rules: Rules) -> list[str]:
+    """The channel kinds this innsync can connect to (test-only kinds in development only)."""
+    return rules.kinds()
 
 
 TestFirst = Annotated[
@@ -109,12 +109,17 @@ async def create_connection(
     who: Admin,
     box: Box,
     http: ChannelHttp,
+    rules: Rules,
     test: TestFirst = True,
 ) -> ConnectionRead:
     """Connect the property to a channel; the credentials are tested with the channel first.
 
-    A key the channel refuses is a 422 with the channel's answer and nothing is stored.
+    A key the channel refuses is a 422 with the channel's answer and nothing is stored. So is
+    a test-only channel kind outside development mode, a channel API URL other than the
+    kind's own (unless the operator allows overrides) and a URL the outbound policy refuses
+    (loopback, private, link-local, metadata…).
     """
+    await run_in_threadpool(rules.check, data.channel, data.config)
     # Tokens the test obtains are kept with the connection: an invite code is single use, so
     # the refresh token it gave is the only way in afterwards.
     obtained = InMemoryCredentialStore()
@@ -165,10 +170,17 @@ async def update_connection(
     who: Admin,
     box: Box,
     http: ChannelHttp,
+    rules: Rules,
     test: TestFirst = True,
 ) -> ConnectionRead:
     """Change the given fields; a config is merged into the stored one, secrets kept unless
-    given. A changed config is tested with the channel first, as on creation."""
+    given. A changed config is checked and tested with the channel first, as on creation."""
+    if data.config is not None:
+        given = data.config
+        channel = await db.read(
+            lambda s: get_owned(s, Connection, who.tenant_id, connection_id).channel
+        )
+        await run_in_threadpool(rules.check, channel, given)
     obtained = InMemoryCredentialStore()
     if test and data.config is not None:
         patch = data.config

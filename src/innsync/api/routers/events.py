@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from innsync.api.deps import Admin, Box, Db, Reader
+from innsync.api.deps import Admin, Box, Db, Outbound, Reader
+from innsync.errors import FieldProblem, InvalidInputError
 from innsync.events import service
 from innsync.events.models import WebhookSubscription
 from innsync.events.schemas import (
@@ -18,6 +20,7 @@ from innsync.events.schemas import (
     SubscriptionCreated,
     SubscriptionRead,
 )
+from innsync.outbound import OutboundPolicy, OutboundRefusedError
 
 router = APIRouter(tags=["events"])
 
@@ -47,11 +50,25 @@ async def read_events(
     return await db.read(lambda s: service.read_feed(s, who.tenant_id, after, limit))
 
 
+def _check_url(outbound: OutboundPolicy, url: str) -> None:
+    try:
+        outbound.check_url(url)
+    except OutboundRefusedError as exc:
+        raise InvalidInputError(
+            "this installation does not deliver to that URL", [FieldProblem("/url", str(exc))]
+        ) from exc
+
+
 @router.post("/webhook-subscriptions", status_code=status.HTTP_201_CREATED)
 async def create_subscription(
-    data: SubscriptionCreate, db: Db, who: Admin, box: Box
+    data: SubscriptionCreate, db: Db, who: Admin, box: Box, outbound: Outbound
 ) -> SubscriptionCreated:
-    """Subscribe a URL to event kinds; deliveries are signed with the returned secret."""
+    """Subscribe a URL to event kinds; deliveries are signed with the returned secret.
+
+    A URL whose host is (or resolves to) an address the operator's outbound policy refuses
+    (loopback, private, link-local, metadata…) is a 422; it is checked again at every delivery.
+    """
+    await run_in_threadpool(_check_url, outbound, str(data.url))
 
     def create(session: Session) -> SubscriptionCreated:
         subscription, secret = service.create_subscription(session, box, who.tenant_id, data)

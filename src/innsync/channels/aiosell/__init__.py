@@ -22,6 +22,8 @@ CHANNEL_KIND: ChannelKind[AiosellConfig] = ChannelKind(
     value_constraints=AIOSELL_LIMITS.values,
     account_identity=_account_identity,
     webhook_verifier_field="webhook_password",
+    # aiosell.md §1.2: one documented host; its sandbox is a hotel code on it.
+    endpoints={"base_url": (PRODUCTION_BASE_URL,)},
 )
 
 __all__ = [

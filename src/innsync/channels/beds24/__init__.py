@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from innsync.channels.beds24.adapter import BEDS24_LIMITS, Beds24Adapter, account_identity
-from innsync.channels.beds24.config import PRODUCTION_BASE_URL, Beds24Config
+from innsync.channels.beds24.config import BASE_URLS, PRODUCTION_BASE_URL, Beds24Config
 from innsync.channels.registry import AdapterContext, ChannelKind
 
 
@@ -19,6 +19,7 @@ CHANNEL_KIND: ChannelKind[Beds24Config] = ChannelKind(
     value_constraints=BEDS24_LIMITS.values,
     account_identity=account_identity,
     webhook_verifier_field="webhook_secret",
+    endpoints={"base_url": BASE_URLS},
     # §2.2: refresh tokens never expire as long as they are used within 30 days.
     refresh_token_lapse=timedelta(days=30),
 )

@@ -13,6 +13,7 @@ from innsync.channels.config import ChannelConfig
 
 # §2.1: the host most clients use; beds24.com/api/v2 and www.beds24.com/api/v2 work too.
 PRODUCTION_BASE_URL = "https://api.beds24.com/v2"
+BASE_URLS = (PRODUCTION_BASE_URL, "https://beds24.com/api/v2", "https://www.beds24.com/api/v2")
 # §2.6: a room holds at most 16 prices, price1 … price16.
 PRICE_SLOTS = 16
 _SLOT_CODE = re.compile(r"^price([1-9]|1[0-6])$")

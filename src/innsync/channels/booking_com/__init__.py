@@ -1,7 +1,12 @@
 """Booking.com direct (Connectivity APIs, OpenTravel XML): ARI out, reservations pulled."""
 
 from innsync.channels.booking_com.adapter import BOOKING_COM_LIMITS, BookingComAdapter
-from innsync.channels.booking_com.config import BookingComConfig
+from innsync.channels.booking_com.config import (
+    AUTH_URL,
+    RESERVATIONS_URL,
+    SUPPLY_URL,
+    BookingComConfig,
+)
 from innsync.channels.booking_com.tokens import account_key
 from innsync.channels.registry import AdapterContext, ChannelKind
 
@@ -18,6 +23,12 @@ CHANNEL_KIND: ChannelKind[BookingComConfig] = ChannelKind(
     value_constraints=BOOKING_COM_LIMITS.values,
     # §3.1: the token and its cap are the machine account's, whichever hotel it serves.
     account_identity=account_key,
+    # §3.1: one set of hosts; test properties are told apart by the Target attribute.
+    endpoints={
+        "auth_url": (AUTH_URL,),
+        "supply_url": (SUPPLY_URL,),
+        "reservations_url": (RESERVATIONS_URL,),
+    },
 )
 
 __all__ = ["BOOKING_COM_LIMITS", "CHANNEL_KIND", "BookingComAdapter", "BookingComConfig"]

@@ -48,7 +48,9 @@ class ResponseTokenMismatchError(ChannelRejectedError):
 
 
 def describe(response: httpx.Response) -> str:
-    """The OTA ``<Error>`` texts of a refusal, else the first line of the body."""
+    """The OTA ``<Error>`` texts of a refusal, else the first line of the body: §3.1 documents
+    plain-text refusals ("Access denied for hotel"). ``channels.http`` cuts it to one line of
+    200 characters, and the hosts are Booking.com's own (``CHANNEL_KIND.endpoints``)."""
     try:
         root = parse_xml(response.content, max_bytes=256 * 1024)
     except XmlRefusedError:

@@ -27,6 +27,7 @@ CHANNEL_KIND: ChannelKind[ChannexConfig] = ChannelKind(
     value_constraints=CHANNEX_LIMITS.values,
     account_identity=_account_identity,
     webhook_verifier_field="webhook_secret",
+    endpoints={"base_url": (PRODUCTION_BASE_URL, STAGING_BASE_URL)},
 )
 
 __all__ = [

@@ -24,6 +24,7 @@ CHANNEL_KIND: ChannelKind[FakeChannelConfig] = ChannelKind(
     title="Fake channel",
     account_identity=_account_identity,
     webhook_verifier_field="webhook_secret",
+    test_only=True,
 )
 
 __all__ = [

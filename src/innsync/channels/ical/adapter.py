@@ -32,7 +32,6 @@ from innsync.channels.http import WallClock, utc_now
 from innsync.channels.ical.client import (
     FeedBrokenError,
     FeedStaleError,
-    check_address,
     fetch_feed,
 )
 from innsync.channels.ical.config import IcalConfig
@@ -109,13 +108,11 @@ class IcalChannel:
         *,
         credentials: CredentialStore | None = None,
         now: WallClock = utc_now,
-        allow_private_addresses: bool = False,
     ) -> None:
         self.config = config
         self._http = http
         self._store = credentials or InMemoryCredentialStore()
         self._now = now
-        self._allow_private = allow_private_addresses
 
     @property
     def name(self) -> str:
@@ -208,7 +205,6 @@ class IcalChannel:
     async def _fetch(self, etag: str | None, last_modified: str | None) -> Any:
         assert self.config.feed_url is not None
         url = self.config.feed_url.get_secret_value()
-        await check_address(url, self._allow_private)
         return await fetch_feed(
             self._http,
             url,

@@ -1,12 +1,12 @@
-"""Reading a platform's feed: a conditional GET, bounded in size, to an address the operator
-allows (tenant-given URLs must not reach the operator's private network)."""
+"""Reading a platform's feed: a conditional GET, bounded in size.
+
+The feed URL is the tenant's: the client it is read with is the caller's guarded one
+(``innsync.outbound``), which refuses addresses the operator's policy does not allow at every
+connect; such a refusal is a broken feed (a person must fix the URL), not an outage."""
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import logging
-import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +16,7 @@ import httpx
 
 from innsync.channels.errors import ChannelRejectedError, ChannelUnavailableError
 from innsync.channels.http import error_for_status
+from innsync.outbound import refusal_in
 
 logger = logging.getLogger(__name__)
 CHANNEL = "ical"
@@ -47,27 +48,6 @@ class FeedAnswer:
     """``None`` for a 304: unchanged since ``etag`` / ``last_modified``."""
     etag: str | None
     last_modified: str | None
-
-
-async def check_address(url: str, allow_private: bool) -> None:
-    """Refuse URLs whose host resolves to a private, loopback, link-local or reserved address.
-
-    Checked before each fetch; a DNS answer that changes between the check and the connect is
-    not covered (documented in docs/channels/ical.md)."""
-    if allow_private:
-        return
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ChannelUnavailableError(f"ical feed host {host!r} does not resolve") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise FeedBrokenError(
-                f"ical feed host {host!r} resolves to a non-public address, which the "
-                "operator's outbound policy refuses (INNSYNC_OUTBOUND_ALLOW_PRIVATE_ADDRESSES)"
-            )
 
 
 async def fetch_feed(
@@ -116,6 +96,9 @@ async def fetch_feed(
     except httpx.TimeoutException as exc:
         raise ChannelUnavailableError("the ical feed timed out") from exc
     except httpx.TransportError as exc:
+        refused = refusal_in(exc)
+        if refused is not None:
+            raise FeedBrokenError(f"the ical feed URL is refused: {refused}") from exc
         raise ChannelUnavailableError(f"the ical feed failed: {type(exc).__name__}") from exc
     finally:
         logger.info(
