@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.api.app import create_app
 from innsync.crypto import SecretBox, generate_key
+from innsync.db.personal import install_keys
 from innsync.settings import Settings
 from tests.databases import (
     ALL_BACKENDS,
@@ -153,6 +154,13 @@ def committed(backend: Engine) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def secret_box() -> SecretBox:
     return SecretBox([generate_key()])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def personal_keys(secret_box: SecretBox) -> SecretBox:
+    """Personal data is encrypted by column types under the process's keys: the suite's."""
+    install_keys(secret_box)
+    return secret_box
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from innsync.api.routers import (
     inventory,
     keys,
     ops,
+    privacy,
     properties,
     reservation_actions,
     reservations,
@@ -94,6 +95,7 @@ def create_app(
         keys.router,
         ical.manage,
         backups.router,
+        privacy.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)
