@@ -151,16 +151,20 @@ def committed(backend: Engine) -> Iterator[Engine]:
     truncate_all(backend)
 
 
+# The suite's keys; a module may give its tests other ones through its own ``secret_box``.
+_SUITE_BOX = SecretBox([generate_key()])
+
+
 @pytest.fixture(scope="session")
 def secret_box() -> SecretBox:
-    return SecretBox([generate_key()])
+    return _SUITE_BOX
 
 
 @pytest.fixture(scope="session", autouse=True)
-def personal_keys(secret_box: SecretBox) -> SecretBox:
+def personal_keys() -> SecretBox:
     """Personal data is encrypted by column types under the process's keys: the suite's."""
-    install_keys(secret_box)
-    return secret_box
+    install_keys(_SUITE_BOX)
+    return _SUITE_BOX
 
 
 @pytest.fixture

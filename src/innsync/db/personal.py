@@ -37,6 +37,8 @@ def install_keys(box: SecretBox) -> None:
     with _lock:
         if _current is box:
             return
+        if box in _previous:
+            _previous.remove(box)
         if _current is not None:
             _previous.insert(0, _current)
         _current = box
