@@ -234,6 +234,33 @@ def test_erasing_a_guest_removes_their_data_everywhere_and_keeps_the_booking(
     assert clear_text_in(db) == {}
 
 
+def test_erasing_one_guest_leaves_other_guests_and_bookings_alone(
+    client: TestClient, db: Db, channel_hotel: tuple[Processing, Hotel, str]
+) -> None:
+    processing, hotel, key = channel_hotel
+    headers = {"Authorization": f"Bearer {key}"}
+    reservation = _only_reservation(db, hotel)
+    # Another guest's booking whose id starts with the erased one's.
+    other = encode(booking("B10", guest="Grace Hopper"))
+    assert processing.deliver(hotel.tokens[0], other) == "stored"
+    assert processing.run() == 1
+
+    report = ok(client.post(f"/api/v1/reservations/{reservation.id}/erase-guest", headers=headers))
+
+    assert report["inbox_items"] == 2
+    with db.sessions() as session:
+        bodies = [i.body for i in session.scalars(select(InboxItem).order_by(InboxItem.id))]
+        assert bodies == [b"", b"", other]
+        (kept,) = [r for r in reservations_of(session, hotel.property_id) if r.id != reservation.id]
+        grace = session.get_one(Guest, kept.guest_id)
+        assert (grace.first_name, grace.last_name, grace.email) == (
+            "Grace",
+            "Hopper",
+            "grace@example.com",
+        )
+        assert grace.erased_at is None
+
+
 def test_erasing_by_email_and_unknown_guests(
     client: TestClient, db: Db, channel_hotel: tuple[Processing, Hotel, str]
 ) -> None:

@@ -13,6 +13,7 @@ be applied: erasing them would lose a booking revision (see docs/privacy.md).
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from innsync.reservations.models import (
     ReservationChange,
     ReservationConflict,
 )
+from innsync.reservations.service import snapshot
 from innsync.sync.models import SyncLogEntry
 
 logger = logging.getLogger(__name__)
@@ -124,7 +126,7 @@ def _erase(
                 revision=reservation.revision,
                 action=ERASED_ACTION,
                 changes={"guest": "erased"},
-                snapshot={},
+                snapshot=snapshot(session, reservation),
                 origin=actor[:64],
             )
         )
@@ -205,11 +207,12 @@ def _erase_inbox(
         )
         if origin.removeprefix("inbox:").isdigit()
     }
-    booking_ids = {
-        r.connection_id: [i.encode() for i in (r.channel_booking_id, r.ota_reservation_code) if i]
-        for r in reservations
-        if r.connection_id is not None
-    }
+    booking_ids: dict[uuid.UUID, list[re.Pattern[bytes]]] = {}
+    for r in reservations:
+        if r.connection_id is not None:
+            booking_ids.setdefault(r.connection_id, []).extend(
+                _standalone(i) for i in (r.channel_booking_id, r.ota_reservation_code) if i
+            )
     for connection_id, ids in booking_ids.items():
         for item in _batched(
             session,
@@ -218,7 +221,7 @@ def _erase_inbox(
             ),
             InboxItem.id,
         ):
-            if item.id in named or any(i in item.body for i in ids):
+            if item.id in named or any(i.search(item.body) for i in ids):
                 _erase_item(item, report)
             else:
                 session.expunge(item)  # read only to look: keep the session small
@@ -226,6 +229,11 @@ def _erase_inbox(
         item = session.get(InboxItem, item_id)
         if item is not None and item.tenant_id == tenant_id:
             _erase_item(item, report)
+
+
+def _standalone(booking_id: str) -> re.Pattern[bytes]:
+    """The id as a whole token: booking "B1" is not in a body about "B10"."""
+    return re.compile(rb"(?<![0-9A-Za-z])" + re.escape(booking_id.encode()) + rb"(?![0-9A-Za-z])")
 
 
 def _erase_item(item: InboxItem, report: ErasureReport) -> None:
