@@ -11,14 +11,21 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from innsync.crypto import SecretBox, generate_key
-from innsync.db.personal import HASH_PURPOSE, install_keys
+from innsync.db.personal import (
+    HASH_PURPOSE,
+    EncryptedBytes,
+    EncryptedJSON,
+    EncryptedText,
+    install_keys,
+)
 from innsync.events.models import Event
 from innsync.inbox.models import InboxItem
 from innsync.reservations.models import Guest, Reservation, ReservationChange
 from innsync.rotation import rotate_secrets
+from innsync.schema import metadata
 from innsync.sync.models import SyncLogEntry
 from innsync.tenants.service import issue_key
 from tests.api.helpers import day, make_hotel, new_tenant, ok
@@ -293,13 +300,14 @@ def test_rotation_reencrypts_personal_data_and_rehashes(
     new_key = generate_key()
     rotated_box = SecretBox([new_key, *_keys_of(secret_box)])
     newest_only = SecretBox([new_key])
+    sealed = _sealed_values(db)
+    assert sealed > 10
     try:
         with db.sessions() as session:
             count = rotate_secrets(session, rotated_box)
             session.commit()
-        # 1 connection + guest (first, last, email) + 2 reservations' text... at least the
-        # sealed values of every table that has rows.
-        assert count > 10
+        # Every encrypted value once, and the connection's config.
+        assert count == sealed + 1
         first_name, email_hash = db.connection.execute(
             text("SELECT first_name, email_hash FROM guests WHERE id = :id"),
             {"id": _raw_id(db, reservation.guest_id)},
@@ -313,6 +321,16 @@ def test_rotation_reencrypts_personal_data_and_rehashes(
             assert session.get_one(Guest, reservation.guest_id).last_name == "Lovelace"
     finally:
         install_keys(secret_box)
+
+
+def _sealed_values(db: Db) -> int:
+    """How many encrypted (non-null) personal values the database holds."""
+    total = 0
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, EncryptedText | EncryptedJSON | EncryptedBytes):
+                total += db.connection.execute(select(func.count(column))).scalar_one()
+    return total
 
 
 def _keys_of(box: SecretBox) -> list[str]:
