@@ -28,7 +28,7 @@ from innsync.errors import NotFoundError
 from innsync.events.models import Event
 from innsync.inbox.models import APPLIED, IGNORED, REJECTED, InboxItem
 from innsync.outbox.models import BookingPush
-from innsync.privacy.scrub import ERASED_TEXT, scrub
+from innsync.privacy.scrub import ERASED_TEXT, quotes, scrub
 from innsync.properties.service import get_owned
 from innsync.reservations.guests import hashes_of, normalize_email
 from innsync.reservations.models import (
@@ -113,7 +113,7 @@ def _erase(
     report = ErasureReport(guest.id if guest is not None else None, [r.id for r in unique])
     needles = _needles(guest, unique)
     for reservation in unique:
-        _erase_reservation(session, reservation, report)
+        _erase_reservation(session, reservation, needles, report)
     if guest is not None:
         _blank_guest(guest)
     _erase_inbox(session, tenant_id, unique, report)
@@ -156,7 +156,9 @@ def _needles(guest: Guest | None, reservations: list[Reservation]) -> list[str]:
     return sorted({n for n in found if len(n) >= MIN_NEEDLE}, key=len, reverse=True)
 
 
-def _erase_reservation(session: Session, reservation: Reservation, report: ErasureReport) -> None:
+def _erase_reservation(
+    session: Session, reservation: Reservation, needles: list[str], report: ErasureReport
+) -> None:
     reservation.notes = ""
     reservation.special_requests = ""
     if reservation.guarantee is not None:
@@ -166,20 +168,21 @@ def _erase_reservation(session: Session, reservation: Reservation, report: Erasu
     for change in session.scalars(
         select(ReservationChange).where(ReservationChange.reservation_id == reservation.id)
     ):
-        change.changes, change.snapshot = scrub(change.changes), scrub(change.snapshot)
+        change.changes = scrub(change.changes, needles)
+        change.snapshot = scrub(change.snapshot, needles)
         report.changes += 1
     for conflict in session.scalars(
         select(ReservationConflict).where(ReservationConflict.reservation_id == reservation.id)
     ):
-        conflict.channel_version = scrub(conflict.channel_version)
-        conflict.pms_version = scrub(conflict.pms_version)
+        conflict.channel_version = scrub(conflict.channel_version, needles)
+        conflict.pms_version = scrub(conflict.pms_version, needles)
         report.conflicts += 1
     for event in session.scalars(
         select(Event).where(
             Event.tenant_id == reservation.tenant_id, Event.subject_id == str(reservation.id)
         )
     ):
-        event.payload = scrub(event.payload)
+        event.payload = scrub(event.payload, needles)
         report.events += 1
 
 
@@ -257,20 +260,15 @@ def _erase_logs(
         select(SyncLogEntry).where(SyncLogEntry.connection_id.in_(connections)),
         SyncLogEntry.id,
     ):
-        if _quotes(entry.detail, needles):
+        if quotes(entry.detail, needles):
             entry.detail = ERASED_TEXT
             report.sync_log_entries += 1
     for push in session.scalars(
         select(BookingPush).where(BookingPush.tenant_id == tenant_id, BookingPush.last_error != "")
     ):
-        if _quotes(push.last_error, needles):
+        if quotes(push.last_error, needles):
             push.last_error = ERASED_TEXT
             report.booking_pushes += 1
-
-
-def _quotes(text: str, needles: list[str]) -> bool:
-    folded = text.casefold()
-    return any(needle.casefold() in folded for needle in needles)
 
 
 def _batched(session: Session, query: Any, key: Any) -> Iterable[Any]:

@@ -3,6 +3,7 @@ event payloads) while keeping their shape, so every reader of them keeps working
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 # What replaces a free text that quoted the guest (a sync log detail, a push error).
@@ -29,16 +30,26 @@ PERSONAL_KEYS = frozenset(
 )
 
 
-def scrub(document: Any) -> Any:
-    """The document with every personal value blanked (text to "", anything else to None)."""
+def scrub(document: Any, quoting: Sequence[str] = ()) -> Any:
+    """The document with every personal value blanked (text to "", anything else to None), and
+    any other text that quotes one of ``quoting`` (a channel's error naming the guest) replaced
+    by ``ERASED_TEXT``."""
     if isinstance(document, dict):
         return {
-            key: _blank(value) if key in PERSONAL_KEYS else scrub(value)
+            key: _blank(value) if key in PERSONAL_KEYS else scrub(value, quoting)
             for key, value in document.items()
         }
     if isinstance(document, list):
-        return [scrub(value) for value in document]
+        return [scrub(value, quoting) for value in document]
+    if isinstance(document, str) and quotes(document, quoting):
+        return ERASED_TEXT
     return document
+
+
+def quotes(text: str, needles: Sequence[str]) -> bool:
+    """Whether ``text`` contains one of ``needles``, case aside."""
+    folded = text.casefold()
+    return any(needle.casefold() in folded for needle in needles)
 
 
 def _blank(value: Any) -> Any:
