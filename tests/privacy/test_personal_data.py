@@ -96,11 +96,10 @@ def _only_reservation(db: Db, hotel: Hotel) -> Reservation:
         return reservation
 
 
-def test_raw_tables_hold_no_clear_personal_data_and_the_api_reads_it(
-    client: TestClient, db: Db, channel_hotel: tuple[Processing, Hotel, str]
-) -> None:
-    _, hotel, key = channel_hotel
-    headers = {"Authorization": f"Bearer {key}"}
+def _noted_reservation(
+    client: TestClient, db: Db, hotel: Hotel, headers: dict[str, str]
+) -> Reservation:
+    """The hotel's reservation, given a note by the PMS (free text: personal)."""
     reservation = _only_reservation(db, hotel)
     ok(
         client.patch(
@@ -109,6 +108,15 @@ def test_raw_tables_hold_no_clear_personal_data_and_the_api_reads_it(
             headers=headers,
         )
     )
+    return reservation
+
+
+def test_raw_tables_hold_no_clear_personal_data_and_the_api_reads_it(
+    client: TestClient, db: Db, channel_hotel: tuple[Processing, Hotel, str]
+) -> None:
+    _, hotel, key = channel_hotel
+    headers = {"Authorization": f"Bearer {key}"}
+    reservation = _noted_reservation(client, db, hotel, headers)
 
     assert clear_text_in(db) == {}
     read = ok(client.get(f"/api/v1/reservations/{reservation.id}", headers=headers))
@@ -177,14 +185,7 @@ def test_erasing_a_guest_removes_their_data_everywhere_and_keeps_the_booking(
 ) -> None:
     _, hotel, key = channel_hotel
     headers = {"Authorization": f"Bearer {key}"}
-    reservation = _only_reservation(db, hotel)
-    ok(
-        client.patch(
-            f"/api/v1/reservations/{reservation.id}",
-            json={"notes": "wants a window seat"},
-            headers=headers,
-        )
-    )
+    reservation = _noted_reservation(client, db, hotel, headers)
     before = ok(client.get(f"/api/v1/reservations/{reservation.id}", headers=headers))
 
     report = ok(client.post(f"/api/v1/reservations/{reservation.id}/erase-guest", headers=headers))
