@@ -342,3 +342,24 @@ def _raw_id(db: Db, guest_id: uuid.UUID | None) -> Any:
     """The id as the database stores it (SQLite and MariaDB keep UUIDs as 32 hex digits)."""
     assert guest_id is not None
     return guest_id if db.name == "postgresql" else guest_id.hex
+
+
+def test_items_not_yet_applied_are_left_for_processing_and_counted(
+    client: TestClient, db: Db, channel_hotel: tuple[Processing, Hotel, str]
+) -> None:
+    processing, hotel, key = channel_hotel
+    headers = {"Authorization": f"Bearer {key}"}
+    reservation = _only_reservation(db, hotel)
+    cancellation = encode(booking("B1", 3, "cancelled"))
+    assert processing.deliver(hotel.tokens[0], cancellation) == "stored"
+
+    report = ok(client.post(f"/api/v1/reservations/{reservation.id}/erase-guest", headers=headers))
+
+    assert (report["inbox_items"], report["inbox_items_pending"]) == (2, 1)
+    with db.sessions() as session:
+        bodies = [i.body for i in session.scalars(select(InboxItem).order_by(InboxItem.id))]
+        assert bodies == [b"", b"", cancellation]
+    # The cancellation still lands: erasing never loses a booking revision.
+    assert processing.run() == 1
+    after = ok(client.get(f"/api/v1/reservations/{reservation.id}", headers=headers))
+    assert after["status"] == "cancelled"
