@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.api.app import create_app
 from innsync.crypto import SecretBox, generate_key
+from innsync.db.personal import install_keys
 from innsync.settings import Settings
 from tests.databases import (
     ALL_BACKENDS,
@@ -157,9 +158,20 @@ def committed(backend: Engine) -> Iterator[Engine]:
     truncate_all(backend)
 
 
+# The suite's keys; a module may give its tests other ones through its own ``secret_box``.
+_SUITE_BOX = SecretBox([generate_key()])
+
+
 @pytest.fixture(scope="session")
 def secret_box() -> SecretBox:
-    return SecretBox([generate_key()])
+    return _SUITE_BOX
+
+
+@pytest.fixture(scope="session", autouse=True)
+def personal_keys() -> SecretBox:
+    """Personal data is encrypted by column types under the process's keys: the suite's."""
+    install_keys(_SUITE_BOX)
+    return _SUITE_BOX
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ class SecretBox:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("at least one encryption key is required")
+        self._keys = tuple(keys)
         self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
 
     def encrypt(self, plaintext: str) -> str:
@@ -37,6 +38,21 @@ class SecretBox:
     def rotate(self, token: str) -> str:
         """Re-encrypt a stored secret under the newest key."""
         return self._fernet.rotate(token.encode()).decode()
+
+    def encrypt_bytes(self, plaintext: bytes) -> bytes:
+        return self._fernet.encrypt(plaintext)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise SecretBoxError("data cannot be decrypted with the configured keys") from exc
+
+    def derived_keys(self, purpose: str) -> list[bytes]:
+        """One key per configured key (newest first), derived for ``purpose``: a keyed hash
+        made with one never reveals the encryption key, and rotation changes it too."""
+        label = f"innsync:{purpose}".encode()
+        return [hmac.new(key.encode(), label, hashlib.sha256).digest() for key in self._keys]
 
 
 def generate_key() -> str:

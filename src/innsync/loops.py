@@ -33,6 +33,7 @@ from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
+from innsync.db.personal import install_keys
 from innsync.events.delivery import deliver_due
 from innsync.events.service import sequence_pending
 from innsync.inbox.acknowledge import acknowledge_due
@@ -73,6 +74,9 @@ class BackgroundLoops:
         settings: Settings,
         outbound: OutboundPolicy | None = None,
     ) -> None:
+        # Guests' details and raw bodies are encrypted by column types, which see no session:
+        # they use the keys installed for the process (every app and worker builds loops).
+        install_keys(box)
         self._sessions = sessions
         self._box = box
         self._settings = settings

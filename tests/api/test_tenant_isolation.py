@@ -325,6 +325,11 @@ ROUTES: dict[tuple[str, str], Route] = {
         "write", permitted_status=409
     ),
     ("GET", "/api/v1/reservations/{reservation_id}/changes"): Route("read"),
+    ("POST", "/api/v1/reservations/{reservation_id}/erase-guest"): Route("write"),
+    # No guest of the tenant has this e-mail: 404, as another tenant's guest would be.
+    ("POST", "/api/v1/guests/erase"): Route(
+        "write", _json(lambda _t: {"email": "nobody@example.com"}), permitted_status=404
+    ),
     ("PUT", "/api/v1/reservations/{reservation_id}/unit"): Route(
         "write", _json(lambda t: {"position": 0, "unit_id": t.unit_id})
     ),

@@ -35,6 +35,7 @@ from innsync.connections.schemas import (
 )
 from innsync.crypto import SecretBox
 from innsync.db.engine import session_factory, transaction
+from innsync.db.personal import install_keys
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.models import InboxItem
 from innsync.inbox.processor import process_pending
@@ -320,6 +321,7 @@ def live_agoda(
 ) -> Iterator[LiveAgoda]:
     """The module's simulator reset, this test's innsync serving its hook URL, the hotel mapped;
     the connection's config takes ``connection_options``, the simulator's ``sim_options``."""
+    install_keys(box)  # the workers this spawns encrypt with it
     sessions = session_factory(engine)
     state = server.state
     server.clock.now = Clock().now

@@ -35,6 +35,7 @@ from innsync.connections.schemas import (
 )
 from innsync.crypto import SecretBox
 from innsync.db.engine import session_factory, transaction
+from innsync.db.personal import install_keys
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.models import InboxItem
 from innsync.inbox.processor import process_pending
@@ -349,6 +350,7 @@ def live_booking(
     """The simulator serving on a loopback port and the hotel mapped to it; the connection's
     config takes ``connection_options``, the simulator's ``sim_options``. On a normal exit every
     XML document exchanged is validated against the OpenTravel 2015A schemas."""
+    install_keys(box)  # the workers this spawns encrypt with it
     sessions = session_factory(engine)
     clock = Clock()
     app = create_app(

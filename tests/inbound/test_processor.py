@@ -19,6 +19,7 @@ from innsync.channels.errors import (
 from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
 from innsync.db.base import utcnow
+from innsync.db.personal import personal_hash
 from innsync.events import kinds
 from innsync.events.models import Event
 from innsync.inbox.models import InboxItem
@@ -87,11 +88,12 @@ def test_a_new_booking_is_stored_with_ledger_guest_audit_and_event(
         assert reservation.rooms[0].rate_plan_id == hotel.rate_plans["DBL-BAR"]
         assert str(reservation.total_amount) == "200.00"
         guest = session.get_one(Guest, reservation.guest_id)
-        assert (guest.first_name, guest.last_name, guest.email_normalized) == (
+        assert (guest.first_name, guest.last_name, guest.email) == (
             "Ada",
             "Lovelace",
             "ada@example.com",
         )
+        assert guest.email_hash == personal_hash("ada@example.com")
         assert ledger_of(session, hotel) == nights("DBL", 0, 2)
         changes = session.scalars(select(ReservationChange)).all()
         assert [(c.action, c.origin) for c in changes] == [("created", f"inbox:{item.id}")]

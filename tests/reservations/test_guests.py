@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from innsync.db.personal import personal_hash
 from innsync.reservations.guests import match_or_create_guest
 from innsync.reservations.models import Guest
 from innsync.reservations.schemas import GuestIn
@@ -46,11 +47,11 @@ def test_email_then_phone_match_keeps_the_id_and_merges(session: Session) -> Non
     )
     assert same is first
     assert by_phone is first
-    assert (first.first_name, first.last_name, first.email_normalized, first.phone_e164) == (
+    assert (first.first_name, first.last_name, first.email_hash, first.phone_hash) == (
         "Augusta",
         "Lovelace",
-        "ada@example.com",
-        "+442079460018",
+        personal_hash("ada@example.com"),
+        personal_hash("+442079460018"),
     )
     assert first.details_at == T0 + timedelta(minutes=2)
     assert _guests(session, tenant_id) == 1

@@ -24,6 +24,7 @@ from innsync.api.routers import (
     inventory,
     keys,
     ops,
+    privacy,
     properties,
     reservation_actions,
     reservations,
@@ -117,6 +118,7 @@ def create_app(
         keys.router,
         ical.manage,
         backups.router,
+        privacy.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)

@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from innsync.db.personal import EncryptedBytes, EncryptedJSON, EncryptedText
 from innsync.db.types import Money, UtcDateTime
 
 FORMAT_VERSION = 1
@@ -71,6 +72,11 @@ def tag_of(column_type: TypeEngine[Any]) -> str:
     checks: list[tuple[type[TypeEngine[Any]], str]] = [
         (UtcDateTime, "utc_datetime"),
         (Money, "money"),
+        # Personal data is copied as stored, encrypted: a backup holds none in clear, and it
+        # restores under the same secret keys (as connection credentials do).
+        (EncryptedText, "text"),
+        (EncryptedJSON, "text"),
+        (EncryptedBytes, "binary"),
         (Uuid, "uuid"),
         (BigInteger, "bigint"),
         (Integer, "integer"),

@@ -61,6 +61,7 @@ from innsync.bench.registry import RunOptions
 from innsync.bench.results import Outcome, Table
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory
+from innsync.db.personal import install_keys
 from innsync.inventory.models import InventoryLedgerDay
 from innsync.reservations.models import Reservation, ReservationChange
 from innsync.stay_dates import DateRange
@@ -123,6 +124,7 @@ def _measure(
 ) -> dict[str, Any]:
     key = generate_key()
     box = SecretBox([key])
+    install_keys(box)  # personal data read and written here uses the run's key
     sessions = session_factory(engine)
     with ExitStack() as stack:
         roots = stack.enter_context(simulators(options.workdir / backend, CHANNELS, SEED))

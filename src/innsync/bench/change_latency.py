@@ -38,6 +38,7 @@ from innsync.connections.models import Connection
 from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory, transaction
+from innsync.db.personal import install_keys
 from innsync.outbox.models import DirtyMark
 from innsync.properties.models import Property
 from innsync.properties.service import property_today
@@ -97,6 +98,7 @@ def run(options: RunOptions) -> Outcome:
     cases = QUICK_CASES if options.quick else CASES
     box_key = generate_key()
     box = SecretBox([box_key])
+    install_keys(box)  # personal data read and written here uses the run's key
     # Each stream gets properties of its own: one stream's requests never use another's window.
     hotel_count = sum(properties for properties, _, _ in cases)
     with (

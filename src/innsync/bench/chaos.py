@@ -65,6 +65,7 @@ from innsync.bench.registry import RunOptions
 from innsync.bench.results import Outcome, Table
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory
+from innsync.db.personal import install_keys
 
 TITLE = "fault run: SIGKILLed workers, 5xx/429/time-outs, disordered webhooks, a PostgreSQL restart"
 ROOMS, UNITS = 3, 5
@@ -119,6 +120,7 @@ def run(options: RunOptions) -> Outcome:
     seconds = QUICK_WORKLOAD_SECONDS if quick else WORKLOAD_SECONDS
     key = generate_key()
     box = SecretBox([key])
+    install_keys(box)  # personal data read and written here uses the run's key
     with ExitStack() as stack:
         url, engine = stack.enter_context(postgres_database(options.postgres_server, "chaos"))
         version = postgres_version(engine)

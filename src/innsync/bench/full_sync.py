@@ -44,6 +44,7 @@ from innsync.connections.schemas import ConnectionCreate
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory, transaction
+from innsync.db.personal import install_keys
 from innsync.outbox.models import DirtyMark
 from innsync.properties.models import Property
 from innsync.properties.service import property_today
@@ -190,6 +191,7 @@ def _rows(label: str, measured: dict[str, Any]) -> list[list[str]]:
 def _measure(simulator: Simulator, options: RunOptions, rooms: int, plans: int) -> dict[str, Any]:
     ours, per_date_side, batch_side = provision_many(simulator, 3, rooms, plans)
     box = SecretBox([generate_key()])
+    install_keys(box)  # personal data read and written here uses the run's key
     with sqlite_database(options.workdir, f"full-sync-{rooms}x{plans}") as (_url, engine):
         sessions = session_factory(engine)
         with transaction(sessions) as session:

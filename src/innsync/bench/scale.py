@@ -39,6 +39,7 @@ from innsync.connections.schemas import ConnectionCreate
 from innsync.connections.service import start_full_sync
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory, transaction
+from innsync.db.personal import install_keys
 from innsync.inventory.models import RateCalendarDay
 from innsync.outbox.models import DirtyMark
 from innsync.tenants.service import create_tenant
@@ -70,6 +71,7 @@ def run(options: RunOptions) -> Outcome:
     sizes = QUICK_SIZES if options.quick else SIZES
     key = generate_key()
     box = SecretBox([key])
+    install_keys(box)  # personal data read and written here uses the run's key
     measured: list[dict[str, Any]] = []
     with (
         postgres_database(options.postgres_server, "scale") as (url, engine),

@@ -31,6 +31,7 @@ from innsync.connections import service as connections
 from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory, transaction
+from innsync.db.personal import install_keys
 from innsync.inbox.models import InboxItem
 from innsync.properties import service as properties
 from innsync.properties.schemas import PropertyCreate
@@ -142,7 +143,9 @@ def _measure(
     options: RunOptions, backend: str, url: str, engine: Engine, seconds: float
 ) -> dict[str, Any]:
     key = generate_key()
-    connection_id, path, secret = _setup(engine, SecretBox([key]))
+    box = SecretBox([key])
+    install_keys(box)  # personal data read and written here uses the run's key
+    connection_id, path, secret = _setup(engine, box)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = innsync_env(url, key, background_loops="false")

@@ -14,6 +14,7 @@ from innsync.cli.bench import bench
 from innsync.cli.connections import connections as connections_group
 from innsync.cli.database import open_database
 from innsync.cli.demo import demo
+from innsync.cli.guests import guests as guests_group
 from innsync.db.engine import session_factory, transaction
 from innsync.db.migrate import upgrade
 from innsync.errors import DomainError
@@ -464,3 +465,4 @@ cli.add_command(accounts_group)
 cli.add_command(backup_group)
 cli.add_command(connections_group)
 cli.add_command(demo)
+cli.add_command(guests_group)

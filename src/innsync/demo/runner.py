@@ -21,8 +21,10 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels.channex.mapping import first_open_date
+from innsync.crypto import SecretBox, load_or_create_key_file
 from innsync.db.engine import build_engine, session_factory, transaction
 from innsync.db.migrate import upgrade
+from innsync.db.personal import install_keys
 from innsync.demo import verify
 from innsync.demo.beds24 import run_beds24_demo
 from innsync.demo.beds24_check import Beds24Report
@@ -86,6 +88,8 @@ def run_demo(options: DemoOptions, echo: Echo) -> verify.Report | Beds24Report:
     engine = build_engine(database_url)
     try:
         upgrade(engine)
+        # The key file the services will use, made here: the checks read guests' details too.
+        install_keys(SecretBox(load_or_create_key_file(data_dir / "secret.key")))
         sessions = session_factory(engine)
         with transaction(sessions) as session:
             _, issued = create_tenant(session, "Demo Hotels")

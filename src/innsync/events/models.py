@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
+from innsync.db.personal import EncryptedJSON
 
 
 class Event(Base):
@@ -28,7 +29,8 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(64))
     property_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     subject_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Reservation events carry the guest: encrypted at rest.
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     position: Mapped[int | None] = mapped_column(BigInteger, default=None, unique=True)
 

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.dialects import mysql
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from innsync.db.base import Base, BigIntId, UtcDateTime, utcnow
+from innsync.db.personal import EncryptedBytes
 
 
 class InboxSource(StrEnum):
@@ -44,9 +44,6 @@ REJECTED, PARKED, IGNORED = InboxStatus.REJECTED, InboxStatus.PARKED, InboxStatu
 STATUSES = tuple(InboxStatus)
 ACK_DUE, ACK_DONE, ACK_REFUSED = AckStatus.DUE, AckStatus.DONE, AckStatus.REFUSED
 
-# MariaDB's BLOB holds 64 KB; a webhook may be up to the ingress limit (1 MB).
-RAW_BODY = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
-
 
 class InboxItem(Base):
     """One inbound message, stored as received and before it was answered.
@@ -76,7 +73,8 @@ class InboxItem(Base):
     dedupe_key: Mapped[str] = mapped_column(String(128))
     # Request headers, lower-cased, with credentials replaced by "[redacted]".
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    body: Mapped[bytes] = mapped_column(RAW_BODY)
+    # As received, encrypted at rest: bookings carry guests' details.
+    body: Mapped[bytes] = mapped_column(EncryptedBytes())
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     reason: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

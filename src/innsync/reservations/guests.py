@@ -1,5 +1,8 @@
 """Guest matching: by normalized email, then by E.164 phone, else a new guest.
 
+Both are compared through keyed hashes (``Guest.email_hash``, ``phone_hash``): the details
+themselves are encrypted at rest.
+
 A matched guest keeps its id, so every reservation that points to it stays its history. Its
 details are merged: non-empty values replace stored ones when they are at least as new as the
 newest details merged so far (``Guest.details_at``); older details (a channel revision made
@@ -16,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.db.base import utcnow
+from innsync.db.personal import personal_hash, personal_hashes
 from innsync.reservations.models import Guest
 from innsync.reservations.schemas import GuestIn
 
@@ -39,6 +43,27 @@ def normalize_phone(phone: str | None, country: str | None = None) -> str | None
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
+def normalize_name(first_name: str | None, last_name: str | None) -> str | None:
+    """ "first last", case-folded with single spaces: what a search by full name compares."""
+    name = " ".join(f"{first_name or ''} {last_name or ''}".split()).casefold()
+    return name or None
+
+
+def hashes_of(value: str | None) -> list[str]:
+    """The keyed hashes a normalized value may be stored under; none for no value."""
+    return personal_hashes(value) if value else []
+
+
+def refresh_hashes(guest: Guest) -> None:
+    """The keyed hashes of the guest's current details, under the newest key."""
+    email = normalize_email(guest.email)
+    phone = normalize_phone(guest.phone, guest.country)
+    name = normalize_name(guest.first_name, guest.last_name)
+    guest.email_hash = personal_hash(email) if email else None
+    guest.phone_hash = personal_hash(phone) if phone else None
+    guest.name_hash = personal_hash(name) if name else None
+
+
 def match_or_create_guest(
     session: Session, tenant_id: uuid.UUID, data: GuestIn, given_at: datetime | None = None
 ) -> Guest | None:
@@ -55,12 +80,14 @@ def match_or_create_guest(
     if email:
         guest = session.scalar(
             select(Guest)
-            .where(Guest.tenant_id == tenant_id, Guest.email_normalized == email)
+            .where(Guest.tenant_id == tenant_id, Guest.email_hash.in_(hashes_of(email)))
             .limit(1)
         )
     if guest is None and phone:
         guest = session.scalar(
-            select(Guest).where(Guest.tenant_id == tenant_id, Guest.phone_e164 == phone).limit(1)
+            select(Guest)
+            .where(Guest.tenant_id == tenant_id, Guest.phone_hash.in_(hashes_of(phone)))
+            .limit(1)
         )
     if guest is None:
         guest = Guest(tenant_id=tenant_id)
@@ -70,9 +97,7 @@ def match_or_create_guest(
         ("first_name", data.first_name),
         ("last_name", data.last_name),
         ("email", data.email),
-        ("email_normalized", email),
         ("phone", data.phone),
-        ("phone_e164", phone),
         ("country", data.country),
         ("address", data.address),
         ("city", data.city),
@@ -83,5 +108,7 @@ def match_or_create_guest(
             setattr(guest, name, value)
     if is_newest:
         guest.details_at = given_at
+    guest.erased_at = None  # new details came: they are kept until erased again
+    refresh_hashes(guest)
     session.flush()
     return guest

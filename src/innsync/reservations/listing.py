@@ -18,14 +18,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from innsync.errors import InvalidInputError
 from innsync.properties.models import Property
 from innsync.properties.service import get_owned
-from innsync.reservations.models import Reservation
+from innsync.reservations.guests import hashes_of, normalize_email, normalize_name
+from innsync.reservations.models import Guest, Reservation
 from innsync.stay_dates import DateRange
 
 MAX_PAGE = 500
@@ -49,6 +51,10 @@ class ReservationFilter:
     staying: DateRange | None = None
     """Stays overlapping these nights."""
     changed_since: datetime | None = None
+    guest_email: str | None = None
+    """The guest's e-mail, exactly (case aside): compared through its keyed hash."""
+    guest_name: str | None = None
+    """The guest's full name, "first last", exactly (case and spacing aside)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,4 +131,14 @@ def _filtered(query: Select[Reservation], where: ReservationFilter) -> Select[Re
         )
     if where.changed_since is not None:
         query = query.where(Reservation.updated_at >= where.changed_since)
+    if where.guest_email is not None:
+        query = query.where(_guest_with(Guest.email_hash, normalize_email(where.guest_email)))
+    if where.guest_name is not None:
+        query = query.where(_guest_with(Guest.name_hash, normalize_name(where.guest_name, "")))
     return query
+
+
+def _guest_with(column: Any, normalized: str | None) -> ColumnElement[bool]:
+    """The reservation's guest has this value: the details are encrypted, their keyed hashes
+    are not, so only exact matches can be found (a text that normalizes to nothing finds none)."""
+    return Reservation.guest_id.in_(select(Guest.id).where(column.in_(hashes_of(normalized))))

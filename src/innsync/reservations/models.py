@@ -16,13 +16,13 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
+from innsync.db.personal import EncryptedJSON, EncryptedText
 from innsync.db.types import MONEY
 
 # Reservation.status. A no-show holds no units, like a cancellation.
@@ -37,21 +37,29 @@ SUPERSEDED = "superseded"
 
 
 class Guest(UuidPk, Timestamps, Base):
-    """A guest, matched across bookings by normalized email, then by E.164 phone."""
+    """A guest, matched across bookings by normalized email, then by E.164 phone.
+
+    Personal details are encrypted at rest (``db/personal.py``); the ``*_hash`` columns are
+    keyed hashes of the normalized values, so matching and search stay exact-match lookups.
+    """
 
     __tablename__ = "guests"
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
-    first_name: Mapped[str] = mapped_column(String(200), default="")
-    last_name: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str | None] = mapped_column(String(320), default=None)
-    email_normalized: Mapped[str | None] = mapped_column(String(320), default=None, index=True)
-    phone: Mapped[str | None] = mapped_column(String(64), default=None)
-    phone_e164: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    first_name: Mapped[str] = mapped_column(EncryptedText(), default="")
+    last_name: Mapped[str] = mapped_column(EncryptedText(), default="")
+    email: Mapped[str | None] = mapped_column(EncryptedText(), default=None)
+    email_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText(), default=None)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    # "first last", case-folded: the list's search by a guest's full name.
+    name_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     country: Mapped[str | None] = mapped_column(String(2), default=None)
-    address: Mapped[str | None] = mapped_column(String(500), default=None)
-    city: Mapped[str | None] = mapped_column(String(200), default=None)
-    postal_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    address: Mapped[str | None] = mapped_column(EncryptedText(), default=None)
+    city: Mapped[str | None] = mapped_column(EncryptedText(), default=None)
+    postal_code: Mapped[str | None] = mapped_column(EncryptedText(), default=None)
+    # When the guest's details were erased on request (GDPR); None while they are kept.
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     language: Mapped[str | None] = mapped_column(String(35), default=None)  # BCP 47 tag
     # When the newest details merged in were given (a channel revision's time, or the API call's):
     # details older than this only fill empty fields, so a late revision cannot undo newer ones.
@@ -86,14 +94,14 @@ class Reservation(UuidPk, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16))  # "confirmed" | "cancelled" | "no_show"
     booked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     arrival_time: Mapped[str | None] = mapped_column(String(5), default=None)  # "HH:MM"
-    special_requests: Mapped[str] = mapped_column(Text, default="")
+    special_requests: Mapped[str] = mapped_column(EncryptedText(), default="")
     total_before_tax: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
     commission: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
     payment_collect: Mapped[str | None] = mapped_column(String(16), default=None)
     payment_type: Mapped[str | None] = mapped_column(String(16), default=None)
     # How the booking is guaranteed, never the card: {"card_type", "card_last_four",
     # "cardholder_name", "expires", "is_virtual"}; None when the channel sent none.
-    guarantee: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    guarantee: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON(), default=None)
     # The position of the reservation's last change among its property's: every change takes
     # the next number of ``reservation_sequences`` (reservations/listing.py), so the list pages
     # by it without gaps or repeats while bookings come in.
@@ -105,7 +113,7 @@ class Reservation(UuidPk, Timestamps, Base):
     guest_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("guests.id"), default=None)
     is_overbooked: Mapped[bool] = mapped_column(Boolean, default=False)
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    notes: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(EncryptedText(), default="")
     # Channel bookings: the newest channel revision applied, ordered by the channel's time of
     # the revision, then its id (see reservations/channel.py). None for direct bookings.
     channel_revision_id: Mapped[str | None] = mapped_column(String(128), default=None)
@@ -113,7 +121,7 @@ class Reservation(UuidPk, Timestamps, Base):
     # Channel bookings changed by the PMS since the last channel revision applied: the snapshot
     # before the first such change (the channel's version) and the time of the latest one. A
     # channel revision is checked against them for a conflict (reservations/conflict_rules.py).
-    pms_base: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    pms_base: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON(), default=None)
     pms_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
     rooms: Mapped[list[ReservationRoom]] = relationship(
@@ -184,8 +192,9 @@ class ReservationChange(Base):
     reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"), index=True)
     revision: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(16))  # "created" | "modified" | "cancelled"
-    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
-    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Both hold guest details: encrypted at rest.
+    changes: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
+    snapshot: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     origin: Mapped[str] = mapped_column(String(64))  # "api", "inbox:<item id>", "conflict:<id>"
     actor_key_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
@@ -217,9 +226,9 @@ class ReservationConflict(UuidPk, Timestamps, Base):
     # The contradicted fields: "status", "dates", "amount", "rooms".
     fields: Mapped[list[str]] = mapped_column(JSON)
     # The channel's revision in neutral JSON (conflict_rules.revision_json) ...
-    channel_version: Mapped[dict[str, Any]] = mapped_column(JSON)
+    channel_version: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     # ... and the reservation as the PMS had it when the revision came (service.snapshot).
-    pms_version: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pms_version: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     pms_changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     origin: Mapped[str] = mapped_column(String(64))  # the inbox item that brought the revision
     # "channel" | "pms" | "merge", or "superseded" when a newer channel revision took its place.

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from innsync.db.base import Base, BigIntId, UtcDateTime, utcnow
+from innsync.db.personal import EncryptedText
 
 
 class AckedAvailability(Base):
@@ -70,7 +71,8 @@ class SyncLogEntry(Base):
     last_date: Mapped[date | None] = mapped_column(Date, default=None)
     request_bytes: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(24))  # accepted|partial|unavailable|auth|rejected
-    detail: Mapped[str] = mapped_column(Text, default="")
+    # A channel's answer may quote the booking it refused (guest details): encrypted at rest.
+    detail: Mapped[str] = mapped_column(EncryptedText(), default="")
     task_id: Mapped[str | None] = mapped_column(String(128), default=None)
     duration_ms: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

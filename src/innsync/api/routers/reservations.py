@@ -81,6 +81,13 @@ async def list_reservations(
     changed_since: Annotated[
         AwareDatetime | None, Query(description="Changed at or after this time")
     ] = None,
+    guest_email: Annotated[
+        str | None, Query(max_length=320, description="The guest's e-mail, exact (any case)")
+    ] = None,
+    guest_name: Annotated[
+        str | None,
+        Query(max_length=400, description='The guest\'s full name "first last", exact (any case)'),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     *,
     years: WindowYears,
@@ -102,6 +109,8 @@ async def list_reservations(
         departure_before=departure_before,
         staying=stay,
         changed_since=changed_since,
+        guest_email=guest_email,
+        guest_name=guest_name,
     )
 
     dates = {

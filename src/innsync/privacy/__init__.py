@@ -1,0 +1,1 @@
+"""Personal data: guest erasure and the scrubbing of stored documents."""
