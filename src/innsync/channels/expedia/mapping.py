@@ -174,7 +174,7 @@ def pack(pieces: Sequence[Piece], capacity: int) -> tuple[tuple[Piece, ...], ...
     messages: list[tuple[Piece, ...]] = []
     current: list[Piece] = []
     room = capacity
-    queue = deque(pieces)
+    queue = deque(piece for piece in pieces if piece.updates)
     while queue:
         piece = queue.popleft()
         if piece.updates <= room:
