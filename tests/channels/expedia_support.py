@@ -15,8 +15,11 @@ T = TypeVar("T")
 SIM_URL = "http://eqc.test"
 
 
+PASSWORD = "ECLPASS"  # noqa: S105 (the public EQC simulator's published password)
+
+
 def adapter_config(
-    hotel_id: str = "211", password: str = "ECLPASS", **options: Any
+    hotel_id: str = "211", password: str = PASSWORD, **options: Any
 ) -> ExpediaConfig:
     return ExpediaConfig.model_validate(
         {

@@ -181,7 +181,8 @@ def test_an_ar_request_has_the_documented_shape() -> None:
 def test_reference_responses_become_revisions() -> None:
     root = parse_xml((REFERENCE / "br-response-new-bookings.xml").read_bytes())
     found = retrieved(root, NOW, "USD")
-    assert found.count == 2 and found.unreadable == ()
+    assert found.count == 2
+    assert found.unreadable == ()
     first = found.revisions[0]
     assert first.revision_id == "2543453245546/Book/2009-10-25T09:30:47Z"
     assert (first.status, first.arrival, first.departure) == (
@@ -206,7 +207,8 @@ def test_reference_responses_become_revisions() -> None:
     assert first.guest.name == "John Smith"
     assert first.guest.phone == "+1 514 5558975"
     assert first.received_at == datetime(2009, 10, 25, 9, 30, 47, tzinfo=UTC)
-    assert first.special_requests is not None and "Non-smoking" in first.special_requests
+    assert first.special_requests is not None
+    assert "Non-smoking" in first.special_requests
     assert (first.ota_name, first.payment_collect) == ("Expedia", "ota")
 
 

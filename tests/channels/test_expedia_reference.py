@@ -3,7 +3,6 @@ published examples (``tests/channels/reference/expedia/``, sources in its README
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -54,7 +53,7 @@ def reference_shapes() -> dict[str, tuple[str | None, Shape]]:
 
 
 @pytest.fixture(scope="module")
-def sent() -> Iterator[list[bytes]]:
+def sent() -> list[bytes]:
     """Every request body the adapter sent while doing all it does, on both pricing models."""
     app: FastAPI = create_app(SimulatorConfig(pump_interval_seconds=None))
     sim = SimClient(app, api_key=None)
@@ -101,7 +100,7 @@ def sent() -> Iterator[list[bytes]]:
     rows = sim.get("/_sim/requests", params={"bodies": "1"}).json()["data"]
     assert [row["status"] for row in rows] == [200] * len(rows)
     assert app.state.simulator.counters["errors"] == 0
-    yield [row["body"].encode() for row in rows]
+    return [row["body"].encode() for row in rows]
 
 
 def test_the_examples_cover_ar_br_and_bc_requests() -> None:

@@ -22,12 +22,13 @@ BR = "http://www.expediaconnect.com/EQC/BR/2014/01"
 BC = "http://www.expediaconnect.com/EQC/BC/2007/09"
 
 
-def auth(password: str = "ECLPASS") -> str:
+def auth(password: str = "ECLPASS") -> str:  # noqa: S107 (the public simulator's)
     return f'<Authentication username="anyone" password="{password}"/>'
 
 
-def ar(body: str, hotel: str = "211", password: str = "ECLPASS") -> str:
-    return f'<AvailRateUpdateRQ xmlns="{AR}">{auth(password)}<Hotel id="{hotel}"/>{body}</AvailRateUpdateRQ>'
+def ar(body: str, hotel: str = "211", password: str = "ECLPASS") -> str:  # noqa: S107
+    head = f'<AvailRateUpdateRQ xmlns="{AR}">{auth(password)}<Hotel id="{hotel}"/>'
+    return f"{head}{body}</AvailRateUpdateRQ>"
 
 
 def update(first: date, last: date, room: str = "20000", inner: str = "") -> str:
@@ -39,7 +40,8 @@ def update(first: date, last: date, room: str = "20000", inner: str = "") -> str
 
 
 def br(params: str = "", namespace: str = BR, hotel: str = "211") -> str:
-    return f'<BookingRetrievalRQ xmlns="{namespace}">{auth()}<Hotel id="{hotel}"/>{params}</BookingRetrievalRQ>'
+    head = f'<BookingRetrievalRQ xmlns="{namespace}">{auth()}<Hotel id="{hotel}"/>'
+    return f"{head}{params}</BookingRetrievalRQ>"
 
 
 def bc(booking_id: str, kind: str = "Book") -> str:
