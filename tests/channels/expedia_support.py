@@ -15,7 +15,7 @@ T = TypeVar("T")
 SIM_URL = "http://eqc.test"
 
 
-PASSWORD = "ECLPASS"  # noqa: S105 (the public EQC simulator's published password)
+PASSWORD = "ECLPASS"
 
 
 def adapter_config(
