@@ -229,6 +229,8 @@ async def availability_and_rates(request: Request) -> Response:
         root = await _read(state, request, "AvailRateUpdateRQ", AR_RQ_NAMESPACES)
         hotel = _hotel(state, root)
         assert hotel is not None  # required=True
+        if state.over_ar_budget(hotel.hotel_id):
+            return Response("Too Many Requests", status_code=429)
         today = state.now().date()
         planned = []
         updates = 0

@@ -97,6 +97,9 @@ class SimulatorConfig:
     # [UNCONFIRMED] how slow: 10 s, and 130 s (past the 120 s EQC recommends as a time-out).
     delay_seconds: float = 10.0
     timeout_seconds: float = 130.0
+    # §3.2: no rate limit is published [UNCONFIRMED]; AR calls per hotel and rolling minute
+    # past which a 429 is answered (what the adapter declares). None switches it off.
+    ar_calls_per_minute: int | None = 30
     # FAQ "Restricting the maximum number of updates per message": 3000, else error 3107.
     max_updates_per_message: int = 3000
     # BR definition: at most 125 bookings per response.

@@ -68,6 +68,8 @@ class Modification(BaseModel):
 
     arrival: date | None = None
     nights: int | None = Field(default=None, ge=1, le=28)
+    departure: date | None = None
+    """Instead of ``nights``: the new departure."""
     adults: int | None = Field(default=None, ge=1, le=8)
     nightly_rate: str | None = None
 
@@ -132,6 +134,10 @@ async def modify_booking(request: Request, booking_id: str, change: Modification
     stay = booking.latest.stay
     arrival = change.arrival or stay.arrival
     nights = change.nights or (stay.departure - stay.arrival).days
+    if change.departure is not None:
+        nights = (change.departure - arrival).days
+        if not 1 <= nights <= 28:
+            raise invalid_sim_input({"departure": ["must be 1 to 28 nights after the arrival"]})
     new_stay = Stay(
         stay.room_id,
         stay.rate_id,

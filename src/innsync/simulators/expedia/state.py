@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from random import Random
@@ -104,6 +105,7 @@ class SimulatorState:
     counters: dict[str, int] = field(init=False)
     sequence: int = field(init=False)
     rng: Random = field(init=False)
+    ar_calls: dict[str, deque[datetime]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.faults = FaultInjector(self.config.faults, self.config.seed)
@@ -123,6 +125,7 @@ class SimulatorState:
             "fallback": 0,
         }
         self.sequence = 0
+        self.ar_calls = {}
         self.rng = Random(f"{self.config.seed}:bookings")
         self.faults.reseed(self.config.seed)
 
@@ -136,6 +139,20 @@ class SimulatorState:
         # The log keeps whole bodies, credentials included: the simulator's passwords are the
         # public simulator's published ones, and tests read exactly what the adapter sent.
         return Masker()
+
+    def over_ar_budget(self, hotel_id: str) -> bool:
+        """Counts one AR call of the hotel; True when it is past the per-minute budget."""
+        limit = self.config.ar_calls_per_minute
+        if limit is None:
+            return False
+        now = self.now()
+        calls = self.ar_calls.setdefault(hotel_id, deque())
+        while calls and calls[0] <= now - timedelta(minutes=1):
+            calls.popleft()
+        if len(calls) >= limit:
+            return True
+        calls.append(now)
+        return False
 
     def next_sequence(self) -> int:
         self.sequence += 1
