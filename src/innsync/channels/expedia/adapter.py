@@ -182,13 +182,28 @@ class ExpediaAdapter:
             unreadable=found.unreadable,
         )
 
+    def booking_id_of(self, revision_id: str) -> str | None:
+        try:
+            return TransactionKey.parse(revision_id).booking_id
+        except ValueError:
+            return None
+
+    async def confirm_revision(self, revision_id: str, reservation_number: str) -> None:
+        """BC with innsync's number for the booking, after innsync committed the revision."""
+        await self._confirm(revision_id, reservation_number)
+
     async def acknowledge_revision(self, revision_id: str) -> None:
-        """BC for the transaction, after innsync committed it; a repeat is taken again."""
+        """BC when innsync holds no reservation for the revision: the number is
+        ``confirm_prefix`` + Expedia's booking id."""
+        await self._confirm(revision_id, None)
+
+    async def _confirm(self, revision_id: str, number: str | None) -> None:
+        # A repeated BC is taken again, so resending after a lost answer is harmless.
         try:
             key = TransactionKey.parse(revision_id)
         except ValueError as exc:
             raise ChannelRejectedError(str(exc)) from exc
-        confirm_number = f"{self.config.confirm_prefix}{key.booking_id}"
+        confirm_number = number or f"{self.config.confirm_prefix}{key.booking_id}"
         body = bc_request(
             *self._credentials(), self.config.hotel_id, key, confirm_number, self._now()
         )
