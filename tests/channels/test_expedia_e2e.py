@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from innsync.channels.expedia.mapping import MAX_UPDATES_PER_MESSAGE, minimum_messages
+from innsync.channels.expedia.reservations import MAX_BOOKINGS_PER_RESPONSE
 from innsync.crypto import SecretBox, generate_key
 from innsync.events import kinds
 from innsync.events.models import Event
@@ -242,13 +243,18 @@ def test_book_modify_and_cancel_are_applied_once_and_confirmed_once_after_commit
 
 
 def test_pending_bookings_come_125_per_call_until_none_is_left(live: LiveExpedia) -> None:
-    made = live.book(count=127, offset=30)
+    made = live.book(count=126, offset=30)
+    live.clock.advance(1)
+    # One booking changed before the first pull: its Modify comes after its Book is retrieved.
+    live.sim.post(f"/_sim/bookings/{made[0]}/modify", {"nights": 4})
     live.reconcile()
 
     pulls = [e for e in live.transport.exchanges if e.path.endswith("/br")]
     sizes = [len(list(parse_xml(e.response_body).iter("{*}Booking"))) for e in pulls]
-    print(f"127 pending bookings: BR pages of {sizes}")  # noqa: T201
-    assert sizes == [125, 2]
+    print(f"126 pending bookings and a change: BR pages of {sizes}")  # noqa: T201
+    # 125 at most, then the last Book, then its Modify (only once the Book was retrieved),
+    # then an empty page ends the pass.
+    assert sizes == [MAX_BOOKINGS_PER_RESPONSE, 1, 1, 0]
     while live.process():
         pass
     assert sorted(r.channel_booking_id for r in live.reservations()) == sorted(made)
@@ -256,6 +262,8 @@ def test_pending_bookings_come_125_per_call_until_none_is_left(live: LiveExpedia
         t["confirmations"] for booking in live.bookings() for t in booking["transactions"]
     )
     assert confirmations == Counter({1: 127})
+    changed = next(r for r in live.reservations() if r.channel_booking_id == made[0])
+    assert (changed.departure - changed.arrival).days == 4
 
 
 def test_a_crash_between_storing_and_confirming_loses_and_duplicates_nothing(

@@ -27,7 +27,6 @@ from innsync.channels.expedia.mapping import (
     plan_ar,
 )
 from innsync.channels.expedia.reservations import (
-    MAX_BOOKINGS_PER_RESPONSE,
     TransactionKey,
     bc_request,
     br_request,
@@ -166,15 +165,16 @@ class ExpediaAdapter:
     async def pull_revisions(self, cursor: str | None) -> RevisionPage:
         """BR: pending (and, on a pass's first page, retrieved) transactions, 125 at most.
 
-        A full page asks for the next one at once (BR definition: the rest waits for the next
-        request); a short page ends the pass.
+        Repeated until a page is empty: past 125 the rest waits for the next request, and a
+        booking's next transaction (a Modify after its Book) is handed out only once the one
+        before was retrieved (BR definition), so one pass reads them all.
         """
         statuses = FIRST_PAGE_STATUSES if cursor is None else (NEXT_PAGE,)
         root = await self._client.br(
             br_request(*self._credentials(), self.config.hotel_id, statuses)
         )
         found = retrieved(root, self._now(), self.config.currency)
-        has_more = found.count >= MAX_BOOKINGS_PER_RESPONSE
+        has_more = found.count > 0
         return RevisionPage(
             found.revisions,
             NEXT_PAGE if has_more else None,

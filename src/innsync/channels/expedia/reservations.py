@@ -32,7 +32,7 @@ from innsync.xmlkit.parsing import (
 
 BR_NAMESPACE = "http://www.expediaconnect.com/EQC/BR/2014/01"
 BC_NAMESPACE = "http://www.expediaconnect.com/EQC/BC/2007/09"
-# BR definition: at most 125 bookings per response; a full page means more may be waiting.
+# BR definition: at most 125 bookings per response.
 MAX_BOOKINGS_PER_RESPONSE = 125
 _STATUS: dict[str, BookingStatus] = {"Book": "new", "Modify": "modified", "Cancel": "cancelled"}
 _SEPARATOR = "/"
