@@ -263,3 +263,57 @@ def test_br_and_bc_requests_name_what_they_ask_for() -> None:
         "confirmNumber": "INN123",
         "confirmTime": "2030-01-07T09:00:00Z",
     }
+
+
+def test_per_occupancy_rates_restrictions_only_and_empty_updates() -> None:
+    saturday = TODAY + timedelta(days=5)
+    updates = [
+        RateUpdate(
+            "R1",
+            "P1",
+            DateRange(TODAY, TODAY + timedelta(days=7)),
+            RateValues(occupancy_prices=((1, Decimal("80")), (2, Decimal("1E+2")))),
+        ),
+        # Restrictions only, no price, on a per-occupancy property.
+        RateUpdate("R1", "P2", DateRange(TODAY, TODAY + timedelta(days=2)), RateValues(max_stay=5)),
+        # Nothing to send: no day of its weekdays in the range.
+        AvailabilityUpdate(
+            "R1", DateRange(saturday, saturday + timedelta(days=1)), 2, frozenset({0})
+        ),
+    ]
+    plan = plan_ar(updates, TODAY, "per_occupancy")
+    (message,) = plan.messages
+    assert [piece.origin for piece in message] == [0, 1]
+    root = parse_xml(ar_request("411", "user", "ECLPASS", message, "USD"))
+    first, second = children(root, "AvailRateUpdate")
+    rate = first.find(".//{*}Rate")
+    assert [
+        (attribute(r, "occupancy"), attribute(r, "rate")) for r in children(rate, "PerOccupancy")
+    ] == [
+        ("1", "80"),
+        ("2", "100"),
+    ]
+    assert first.find(".//{*}Restrictions") is None
+    assert second.find(".//{*}Rate") is None
+    assert attribute(second.find(".//{*}Restrictions"), "maxLOS") == "5"
+
+
+def test_a_message_full_mid_day_cuts_between_values() -> None:
+    # 3 values a day, a cap of 4: day 1 whole and 1 value of day 2, then the rest.
+    piece = Piece(
+        0, "R1", "P1", TODAY, TODAY + timedelta(days=1), None, (("a", 1), ("b", 2), ("c", 3))
+    )
+    messages = pack([piece], 4)
+    assert [[(p.first, p.last, [n for n, _ in p.values]) for p in m] for m in messages] == [
+        [
+            (TODAY, TODAY, ["a", "b", "c"]),
+            (TODAY + timedelta(days=1), TODAY + timedelta(days=1), ["a"]),
+        ],
+        [(TODAY + timedelta(days=1), TODAY + timedelta(days=1), ["b", "c"])],
+    ]
+    # A cut on the last day leaves no rest; a piece that fits a message exactly closes it.
+    single = Piece(1, "R1", "P1", TODAY, TODAY, None, (("a", 1), ("b", 2)))
+    assert [[p.values for p in m] for m in pack([single, single], 3)] == [
+        [(("a", 1), ("b", 2)), (("a", 1),)],
+        [(("b", 2),)],
+    ]

@@ -205,10 +205,9 @@ def minimum_messages(updates: int, capacity: int = MAX_UPDATES_PER_MESSAGE) -> i
     return -(-updates // capacity)
 
 
-def _text(value: Value) -> object:
-    if isinstance(value, Decimal):
-        return f"{value:f}"
-    return value
+def _text(value: Value) -> str:
+    # Rates are Decimals; written out in full, never in exponent form.
+    return f"{Decimal(value):f}"
 
 
 def _date_range(builder: Builder, parent: Element, piece: Piece) -> None:
