@@ -179,6 +179,13 @@ def test_yesterday_and_weekday_flags_are_taken(eqc: Eqc) -> None:
     assert sorted(day for (_, _, day) in held) == [monday, monday + timedelta(days=7)]
 
 
+def test_elements_outside_the_schema_are_refused(eqc: Eqc) -> None:
+    stray = update(TODAY, TODAY, inner='<Inventory totalInventoryAvailable="4"/><Price/>')
+    assert eqc.post("ar", ar(stray))[0] == "3010"
+    assert eqc.post("br", br("<Params/>"))[0] == "3010"
+    assert eqc.app.state.simulator.room_days == {}
+
+
 def test_br_needs_the_current_namespace(eqc: Eqc) -> None:
     assert eqc.post("br", br(namespace="http://example.com/wrong"))[0] == "2010"
 

@@ -58,6 +58,33 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RESTRICTIONS = ("closedToArrival", "closedToDeparture", "minLOS", "maxLOS")
 
 
+# The child elements each request element may have (AR/BR/BC RQ definitions): anything else is
+# a schema error (3010), as EQC validates every message against its XSD.
+ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
+    "AvailRateUpdateRQ": frozenset({"Authentication", "Hotel", "AvailRateUpdate"}),
+    "AvailRateUpdate": frozenset({"DateRange", "RoomType"}),
+    "RoomType": frozenset({"Inventory", "RatePlan"}),
+    "RatePlan": frozenset({"Rate", "Restrictions"}),
+    "Rate": frozenset({"PerDay", "PerOccupancy", "PerPerson"}),
+    "BookingRetrievalRQ": frozenset({"Authentication", "Hotel", "ParamSet"}),
+    "ParamSet": frozenset({"Booking", "Status", "NbDaysInPast"}),
+    "BookingConfirmRQ": frozenset({"Authentication", "Hotel", "BookingConfirmNumbers"}),
+    "BookingConfirmNumbers": frozenset({"BookingConfirmNumber"}),
+}
+
+
+def _check_structure(element: Element) -> None:
+    allowed = ALLOWED_CHILDREN.get(local_name(element), frozenset())
+    for sub in element:
+        if not isinstance(sub.tag, str):
+            continue
+        if local_name(sub) not in allowed or namespace_of(sub) != namespace_of(element):
+            raise EqcError(
+                SCHEMA_ERROR, f"Element {local_name(sub)} is not allowed in {local_name(element)}"
+            )
+        _check_structure(sub)
+
+
 def state_of(request: Request) -> SimulatorState:
     state: SimulatorState = request.app.state.simulator
     return state
@@ -107,6 +134,7 @@ async def _read(
     if namespace_of(root) not in spaces:
         code = BR_NAMESPACE_ERROR if name == "BookingRetrievalRQ" else SCHEMA_ERROR
         raise EqcError(code, f"Namespace {namespace_of(root)} is not supported")
+    _check_structure(root)
     await _authenticate(state, root)
     return root
 
