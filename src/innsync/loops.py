@@ -1,5 +1,6 @@
 """Background loops of one innsync process: event sequencing, webhook delivery, outbound sync
-(ARI and direct bookings), the daily full-sync schedule and the backup schedule.
+(ARI and direct bookings), the inbound side with the catalog pass, the daily full-sync
+schedule and the backup schedule.
 
 In ``innsync serve`` they run as threads beside the API; each pass is its own short transaction,
 so several processes can run them against PostgreSQL or MariaDB at once (rows are claimed with
@@ -25,6 +26,7 @@ from innsync.backups.retention import Policy
 from innsync.backups.schedule import BackupSchedule
 from innsync.backups.store import store_from
 from innsync.channels.contract import ChannelAdapter
+from innsync.connections.catalog_sync import keep_catalogs_in_step
 from innsync.connections.lapse import warn_lapsing_refresh_tokens
 from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
@@ -47,6 +49,9 @@ logger = logging.getLogger(__name__)
 INBOX_BATCH = 50
 # Booking pushes claimed per pass: each is one or two channel calls, sent one after another.
 BOOKING_BATCH = 20
+# How often provisioned catalogs are compared with innsync's (connections.catalog_sync): a
+# catalog change is rare, and the comparison reads each provisioned connection's catalog.
+CATALOG_CHECK = timedelta(seconds=60)
 
 
 class BackgroundLoops:
@@ -142,11 +147,16 @@ class BackgroundLoops:
             def adapter_for(connection: Connection) -> ChannelAdapter:
                 return build_adapter(connection, self._box, http, self._sessions)
 
+            catalogs_checked: datetime | None = None
             while not self._stop.is_set():
                 try:
                     done = await process_pending(self._sessions, adapter_for, INBOX_BATCH)
                     done += await pull_due(self._sessions, adapter_for, INBOX_BATCH)
                     done += await acknowledge_due(self._sessions, adapter_for, INBOX_BATCH)
+                    now = datetime.now(UTC)
+                    if catalogs_checked is None or now - catalogs_checked >= CATALOG_CHECK:
+                        catalogs_checked = now
+                        done += await keep_catalogs_in_step(self._sessions, self._box, http)
                 except Exception:
                     # Database errors, and the last resort behind the per-item and
                     # per-connection containment: the thread must outlive any one pass.

@@ -39,6 +39,7 @@ BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "innsync.channels.beds24",
     "innsync.channels.booking_com",
     "innsync.channels.expedia",
+    "innsync.channels.agoda",
     "innsync.channels.ical",
 )
 

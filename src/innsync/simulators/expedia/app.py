@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.responses import Response
 
 from innsync.simulators.expedia import api, control
 from innsync.simulators.expedia.config import SimulatorConfig
 from innsync.simulators.expedia.state import Pump, SimulatorState
-from innsync.simulators.kit.gateway import Gateway
-from innsync.simulators.kit.lifespan import pump_lifespan
+from innsync.simulators.kit.gateway import FrontDoor
+from innsync.simulators.kit.running import pump_lifespan
+
+_REFUSALS = {
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+API_PREFIXES = ("/connect/", "/eqc/")
+
+
+def _refusal(status: int) -> Response:
+    # EQC words its own refusals in XML with HTTP 200; these come from in front of it.
+    return Response(_REFUSALS.get(status, "Error"), status_code=status, media_type="text/plain")
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -27,12 +42,11 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     for router in (api.router, control.router, control.shared_router):
         app.include_router(router)
     app.add_middleware(
-        Gateway,
+        FrontDoor,
         state=state,
-        prefixes=("/connect/", "/eqc/"),
-        max_body_bytes=config.max_body_bytes,
-        sleep=config.sleep,
-        tags=lambda path: {"endpoint": path.rsplit("/", 1)[-1]},
+        is_api=lambda path: path.startswith(API_PREFIXES),
+        refusal=_refusal,
+        tags=lambda path, _body: {"endpoint": path.rsplit("/", 1)[-1]},
     )
     return app
 

@@ -7,25 +7,16 @@ documents it lists; ``[UNCONFIRMED]`` marks what they leave open, made configura
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from innsync.simulators.kit.faults import FaultSettings
 from innsync.simulators.kit.requests import DEFAULT_LOGGED_BODY_BYTES
-
-Clock = Callable[[], datetime]
-Sleep = Callable[[float], Awaitable[None]]
+from innsync.simulators.kit.running import Clock, Sleep, utc_now
 
 # §3.2 simulator page: the public simulator's passwords; any username is taken.
 PASSWORD_NORMAL = "ECLPASS"  # noqa: S105 (published simulator passwords)
 PASSWORD_DELAY = "ECL.DELAY"  # noqa: S105
 PASSWORD_TIMEOUT = "ECL.TIMEOUT"  # noqa: S105
-
-
-def utc_now() -> datetime:
-    """The wall clock, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,13 @@ class SimulatorState:
     def now(self) -> datetime:
         return self.config.clock()
 
+    @property
+    def max_body_bytes(self) -> int:
+        return self.config.max_body_bytes
+
+    async def sleep(self, seconds: float) -> None:
+        await self.config.sleep(seconds)
+
     def masker(self) -> Masker:
         # The log keeps whole bodies, credentials included: the simulator's passwords are the
         # public simulator's published ones, and tests read exactly what the adapter sent.

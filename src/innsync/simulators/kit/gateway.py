@@ -1,16 +1,14 @@
-"""The front door a simulator puts before its API routes: body cap, faults, the request log.
+"""A simulator's front door as ASGI middleware: body cap, injected faults and the request log.
 
-An ASGI middleware: API requests (paths under ``prefixes``) are read whole with
-:func:`drain_body` (past ``max_body_bytes`` answered 413), given the fault the state's
-:class:`FaultInjector` draws (latency, 429, 5xx, time-out latency) and recorded in its
-:class:`RequestLog` with the state's masker and the tags ``tags(path)`` gives. Everything else
-(``/_sim/``) passes straight through. Refusals are plain text; a simulator whose vendor words
-them otherwise keeps its own gateway.
+Every API request (``is_api(path)``) is read whole with :func:`drain_body`, screened (too big,
+then one :class:`FaultInjector` decision: latency, 429, 5xx) and recorded in the
+:class:`RequestLog` with the state's masker, whatever the answer. ``/_sim/`` and other paths
+pass straight through. The vendor's wording of a refusal comes from ``refusal(status)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,11 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from innsync.simulators.kit.faults import FaultInjector
 from innsync.simulators.kit.requests import Masker, RequestLog, decoded_headers, drain_body
 
-SERVER_ERROR_TEXTS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
-
-class GatewayState(Protocol):
-    """What the gateway needs of a simulator's state."""
+class FrontDoorState(Protocol):
+    """What the front door needs of a simulator's state."""
 
     @property
     def faults(self) -> FaultInjector: ...
@@ -32,52 +28,51 @@ class GatewayState(Protocol):
     @property
     def requests(self) -> RequestLog: ...
 
+    @property
+    def max_body_bytes(self) -> int: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
     def now(self) -> datetime: ...
 
     def masker(self) -> Masker: ...
 
 
-class Gateway:
+class FrontDoor:
     """ASGI middleware in front of a simulator's API routes."""
 
     def __init__(
         self,
         app: ASGIApp,
-        *,
-        state: GatewayState,
-        prefixes: tuple[str, ...],
-        max_body_bytes: int,
-        sleep: Callable[[float], Awaitable[None]],
-        tags: Callable[[str], Mapping[str, Any]] = lambda _: {},
+        state: FrontDoorState,
+        is_api: Callable[[str], bool],
+        refusal: Callable[[int], Response],
+        tags: Callable[[str, bytes], Mapping[str, Any]] | None = None,
     ) -> None:
         self.app = app
         self.state = state
-        self.prefixes = prefixes
-        self.max_body_bytes = max_body_bytes
-        self.sleep = sleep
+        self.is_api = is_api
+        self.refusal = refusal
         self.tags = tags
 
     async def _screen(self, size: int) -> Response | None:
-        if size > self.max_body_bytes:
-            return Response("Payload Too Large", status_code=413)
+        if size > self.state.max_body_bytes:
+            return self.refusal(413)
         decision = self.state.faults.decide()
         if decision.delay_seconds > 0:
-            await self.sleep(decision.delay_seconds)
-        if decision.error_status == 429:
-            return Response("Too Many Requests", status_code=429)
+            await self.state.sleep(decision.delay_seconds)
         if decision.error_status is not None:
-            text = SERVER_ERROR_TEXTS[decision.error_status]
-            return Response(text, status_code=decision.error_status)
+            return self.refusal(decision.error_status)
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        if scope["type"] != "http" or not path.startswith(self.prefixes):
+        if scope["type"] != "http" or not self.is_api(path):
             await self.app(scope, receive, send)
             return
         state = self.state
         arrived_at = state.now()
-        body, size = await drain_body(receive, self.max_body_bytes)
+        body, size = await drain_body(receive, state.max_body_bytes)
         status = 500
         is_replayed = False
 
@@ -95,9 +90,9 @@ class Gateway:
             await send(message)
 
         try:
-            refusal = await self._screen(size)
-            if refusal is not None:
-                await refusal(scope, replay, send_tagged)
+            refused = await self._screen(size)
+            if refused is not None:
+                await refused(scope, replay, send_tagged)
             else:
                 await self.app(scope, replay, send_tagged)
         finally:
@@ -111,5 +106,5 @@ class Gateway:
                 body_bytes=size,
                 status=status,
                 at=arrived_at,
-                tags=self.tags(path),
+                tags=self.tags(path, body) if self.tags is not None else None,
             )
