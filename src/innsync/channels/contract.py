@@ -167,6 +167,23 @@ class AcknowledgesReservations(Protocol):
 
 
 @runtime_checkable
+class ConfirmsWithReservationNumber(Protocol):
+    """An acknowledgement that carries innsync's number for the booking (Expedia's BC).
+
+    A refinement of ``AcknowledgesReservations``: when innsync finds the reservation a revision
+    was applied to, it calls ``confirm_revision`` with the reservation's id (32 hex digits)
+    instead of ``acknowledge_revision``; the same rules hold (after the commit, repeated until
+    taken, ``ChannelRejectedError`` stops it).
+    """
+
+    def booking_id_of(self, revision_id: str) -> str | None:
+        """The channel's booking id a revision id names (``None`` when it names none)."""
+
+    async def confirm_revision(self, revision_id: str, reservation_number: str) -> None:
+        """Acknowledge the revision with innsync's number for the booking."""
+
+
+@runtime_checkable
 class PushesReservations(Protocol):
     async def push_reservation(self, revision: BookingRevision) -> str:
         """Create or change a booking on the channel; return the channel's booking id."""

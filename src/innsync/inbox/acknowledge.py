@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import containment
-from innsync.channels.contract import AcknowledgesReservations
+from innsync.channels.contract import AcknowledgesReservations, ConfirmsWithReservationNumber
 from innsync.channels.errors import ChannelError, ChannelRejectedError, ChannelUnavailableError
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
@@ -26,6 +27,7 @@ from innsync.db.engine import READ_ONLY, transaction
 from innsync.inbox.models import ACK_DONE, ACK_DUE, ACK_REFUSED, InboxItem
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+from innsync.reservations.models import Reservation
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +96,16 @@ async def acknowledge_item(
         if item is None or item.ack_status != ACK_DUE:
             return
         outstanding = list(item.ack_revision_ids)
+        numbers = reservation_numbers(session, item, adapter, outstanding)
     done: list[str] = []
     failure: ChannelError | None = None
     for revision_id in outstanding:
         try:
-            await adapter.acknowledge_revision(revision_id)
+            number = numbers.get(revision_id)
+            if number is not None and isinstance(adapter, ConfirmsWithReservationNumber):
+                await adapter.confirm_revision(revision_id, number)
+            else:
+                await adapter.acknowledge_revision(revision_id)
         except ChannelRejectedError as exc:
             # The channel will never take it (an unknown id): retrying cannot help.
             logger.warning(
@@ -112,6 +119,33 @@ async def acknowledge_item(
             break
         done.append(revision_id)
     _settle(sessions, item_id, done, failure, clock())
+
+
+def reservation_numbers(
+    session: Session,
+    item: InboxItem,
+    adapter: AcknowledgesReservations,
+    revision_ids: list[str],
+) -> dict[str, str]:
+    """innsync's number (the reservation id, 32 hex digits) for each revision whose channel
+    wants it with the acknowledgement; revisions of no stored reservation are left out."""
+    if not isinstance(adapter, ConfirmsWithReservationNumber):
+        return {}
+    numbers = {}
+    for revision_id in revision_ids:
+        booking_id = adapter.booking_id_of(revision_id)
+        if booking_id is None:
+            continue
+        reservation_id = session.scalar(
+            select(Reservation.id).where(
+                Reservation.tenant_id == item.tenant_id,
+                Reservation.source == str(item.connection_id),
+                Reservation.channel_booking_id == booking_id,
+            )
+        )
+        if reservation_id is not None:
+            numbers[revision_id] = reservation_id.hex
+    return numbers
 
 
 def _claim(

@@ -15,6 +15,8 @@ revisions (with the webhook it sends for each), and switches for the failures th
 - ``Beds24Harness``: ``Beds24Adapter`` against the in-process Beds24 simulator; its webhooks
   carry the custom header the operator configures (§2.8), and its pull shows each booking as it
   is now (``pull_shows_latest_only``).
+- ``ExpediaHarness``: ``ExpediaAdapter`` against the in-process EQC simulator (AR, BR, BC);
+  bookings are pulled and confirmed, never pushed.
 - ``BookingComHarness``: ``BookingComAdapter`` against the in-process Booking.com simulator
   (OTA XML, token exchange); reservations are pulled, never pushed.
 """
@@ -56,6 +58,8 @@ from innsync.channels.contract import (
     capabilities_of,
 )
 from innsync.channels.credentials import InMemoryAccountCredentials
+from innsync.channels.expedia import ExpediaAdapter, ExpediaConfig
+from innsync.channels.expedia.reservations import revision_id as expedia_revision_id
 from innsync.channels.fake import CHANNEX_LIKE_LIMITS, FakeChannel, FakeChannelConfig
 from innsync.channels.ical import IcalChannel, IcalConfig
 from innsync.channels.revision_json import revision_to_bytes
@@ -70,6 +74,7 @@ from innsync.simulators import agoda as agoda_sim
 from innsync.simulators import aiosell as aiosell_sim
 from innsync.simulators import beds24 as beds24_sim
 from innsync.simulators import booking_com as booking_sim
+from innsync.simulators import expedia as expedia_sim
 from innsync.simulators.agoda.config import SimulatorConfig as AgodaSimulatorConfig
 from innsync.simulators.aiosell.config import SimulatorConfig as AiosellSimulatorConfig
 from innsync.simulators.booking_com.config import SimulatorConfig as BookingSimulatorConfig
@@ -1024,6 +1029,120 @@ class AgodaHarness(AdapterHarness):
         return response.json()
 
 
+class ExpediaHarness(AdapterHarness):
+    """``ExpediaAdapter`` against the in-process EQC simulator (AR, BR, BC).
+
+    The simulator's hotel 211 (per-day pricing, two room types with three rate plans each).
+    EQC never pushes bookings, so there are no webhooks (KNOWN_GAPS), and it refuses an AR
+    message whole, so one refused room type refuses the entries sent with it.
+    """
+
+    name = "expedia"
+    secret_header = "authorization"
+    hotel_id = "211"
+    sim_url = "http://eqc.sim/_sim"
+    room_types = ("20000", "23000")
+    rate_plans = (("20000", "21000"), ("23000", "24000"))
+    entry_verdicts_reason = "EQC answers one Success or Error per AR message (§3.2)"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = expedia_sim.create_app(
+            expedia_sim.SimulatorConfig(
+                seed=5, clock=self.clock, sleep=_no_sleep, pump_interval_seconds=None
+            )
+        )
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        self.config = ExpediaConfig(
+            hotel_id=self.hotel_id,
+            username="contract",
+            password=SecretStr("ECLPASS"),
+            ar_url="http://eqc.sim/connect/ar",
+            br_url="http://eqc.sim/connect/br",
+            bc_url="http://eqc.sim/connect/bc",
+        )
+        self.adapter = self._adapter(self.config)
+
+    def _adapter(self, config: ExpediaConfig) -> ContractAdapter:
+        adapter = ExpediaAdapter(config, self.http, now=self.clock)
+        return adapter  # type: ignore[return-value]
+
+    def close(self) -> None:
+        asyncio.run(self.http.aclose())
+
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        rooms: dict[str, dict[str, Any]] = (await self._ari())["rooms"]
+        return {
+            room: {
+                date.fromisoformat(day): fields["inventory"]
+                for day, fields in days.items()
+                if "inventory" in fields
+            }
+            for room, days in rooms.items()
+        }
+
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        room, rate = plan
+        held = (await self._ari())["rates"].get(f"{room}/{rate}", {}).get(stay_date.isoformat())
+        if held is None:
+            return None
+        price = held.get("rate")
+        return HeldRate(
+            None if price is None else Decimal(price).quantize(Decimal("0.01")),
+            held.get("minLOS"),
+        )
+
+    async def refused_room_type(self) -> str:
+        return "99999"
+
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        return self._adapter(self.config.model_copy(update={"password": SecretStr("wrong-pw")}))
+
+    async def make_unavailable(self) -> float | None:
+        await self._sim("POST", "/faults", {"too_many_requests_rate": 1.0})
+        # §3.2 documents no Retry-After; the adapter waits a minute.
+        return 60.0
+
+    async def make_available(self) -> None:
+        await self._sim("DELETE", "/faults")
+
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        room_id, rate_id = self.rate_plans[room]
+        body = {
+            "hotel_id": self.hotel_id,
+            "room_id": room_id,
+            "rate_id": rate_id,
+            "arrival": arrival.isoformat(),
+            "nights": (departure - arrival).days,
+        }
+        (made,) = (await self._sim("POST", "/bookings", body))["data"]
+        return self._produced(made)
+
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        change = {"departure": departure.isoformat()}
+        return self._produced(await self._sim("POST", f"/bookings/{booking_id}/modify", change))
+
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        return self._produced(await self._sim("POST", f"/bookings/{booking_id}/cancel", {}))
+
+    def _produced(self, booking: Any) -> ProducedRevision:
+        latest = booking["transactions"][-1]
+        created = datetime.fromisoformat(latest["created_at"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+        revision = expedia_revision_id(booking["booking_id"], latest["type"], created)
+        return ProducedRevision(booking["booking_id"], revision, {}, b"")
+
+    async def _ari(self) -> dict[str, Any]:
+        response = await self.http.get(f"{self.sim_url}/ari", params={"hotel_id": self.hotel_id})
+        response.raise_for_status()
+        held: dict[str, Any] = response.json()
+        return held
+
+    async def _sim(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.http.request(method, self.sim_url + path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+
 class IcalHarness(AdapterHarness):
     """``IcalChannel`` reading one Airbnb-style listing of the in-process iCal simulator.
 
@@ -1117,5 +1236,6 @@ HARNESSES: dict[str, Callable[[], AdapterHarness]] = {
     "aiosell": AiosellHarness,
     "beds24": Beds24Harness,
     "booking_com": BookingComHarness,
+    "expedia": ExpediaHarness,
     "ical": IcalHarness,
 }

@@ -110,6 +110,11 @@ KNOWN_GAPS: dict[str, dict[str, str]] = {
         "roomrateavailability, not built (CHECKLIST read_back)",
         "receives_webhooks": "Booking.com never pushes reservations; they are pulled (§3.1)",
     },
+    "expedia": {
+        "reads_back_ari": "PARR (ProductAvailRateRetrievalRQ) reads ARI back; not built yet "
+        "(CHECKLIST read_back)",
+        "receives_webhooks": "EQC never pushes bookings; they are pulled with BR (§3.2)",
+    },
     "ical": {
         "pushes_availability": "iCal is pulled: platforms poll innsync's .ics export instead",
         "pushes_rates": "iCal carries dates only, no rates or restrictions (landscape §4.2)",

@@ -1,0 +1,308 @@
+"""innsync's engine and inbox against the EQC simulator served on a loopback port.
+
+Real HTTP (the adapter posts AR, BR and BC to the simulator; EQC never calls back), the
+connection stored encrypted in a real database, every exchange kept. The engine passes (sync
+worker, reconciler, processor, acknowledgements) run one at a time on a clock the test moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from innsync.channels.expedia import ExpediaAdapter, ExpediaConfig
+from innsync.channels.types import RevisionPage
+from innsync.connections import service as connections
+from innsync.connections.models import Connection
+from innsync.connections.schemas import (
+    ConnectionCreate,
+    MappingsWrite,
+    RatePlanMappingIn,
+    RoomTypeMappingIn,
+)
+from innsync.crypto import SecretBox
+from innsync.db.engine import session_factory, transaction
+from innsync.inbox.acknowledge import acknowledge_due
+from innsync.inbox.models import InboxItem
+from innsync.inbox.processor import process_pending
+from innsync.inbox.reconciler import pull_due
+from innsync.inventory.calendar import write_ari
+from innsync.inventory.schemas import AriWrite
+from innsync.outbox.models import DirtyMark
+from innsync.properties import service as properties
+from innsync.properties.schemas import PropertyCreate, RatePlanCreate, RoomTypeCreate
+from innsync.reservations.models import Reservation
+from innsync.simulators.expedia import SimulatorConfig, create_app
+from innsync.simulators.expedia.config import HotelSetup, RoomSetup
+from innsync.sync.worker import SyncWorker
+from innsync.tenants.service import create_tenant
+from tests.channels.booking_com_live import Exchange, RecordingTransport
+from tests.servers import serving
+from tests.simulators.conftest import SimClient
+from tests.sync.engine_fixtures import Clock
+
+USERNAME = "innsync-live"
+PASSWORD = "ECLPASS"
+HOTEL_ID = "211"
+ROOMS = ("20000", "23000", "26000")
+RATES = ("21000", "22000", "24000", "25000", "27000", "28000")
+"""Two per room, in room order."""
+LIVE_HOTEL = HotelSetup(
+    HOTEL_ID,
+    tuple(RoomSetup(room, RATES[2 * n : 2 * n + 2]) for n, room in enumerate(ROOMS)),
+)
+HORIZON_DAYS = 500
+
+
+def ar_calls(exchanges: list[Exchange], since: int = 0) -> list[Exchange]:
+    return [e for e in exchanges[since:] if e.method == "POST" and e.path.endswith("/ar")]
+
+
+@dataclass
+class LiveExpedia:
+    """One hotel (3 room types x 2 rate plans) on one EQC connection."""
+
+    sessions: sessionmaker[Session]
+    box: SecretBox
+    clock: Clock
+    sim: SimClient
+    sim_url: str
+    tenant_id: uuid.UUID
+    property_id: uuid.UUID
+    room_type_ids: list[uuid.UUID]
+    rate_plan_ids: list[uuid.UUID]
+    connection_id: uuid.UUID
+    transport: RecordingTransport = field(default_factory=RecordingTransport)
+
+    def adapter_for(self, http: httpx.AsyncClient) -> Any:
+        def build(connection: Connection) -> ExpediaAdapter:
+            stored = json.loads(self.box.decrypt(connection.config_encrypted))
+            return ExpediaAdapter(ExpediaConfig.model_validate(stored), http, now=self.clock)
+
+        return build
+
+    def _run(self, step: Any) -> Any:
+        async def run() -> Any:
+            async with httpx.AsyncClient(transport=self.transport) as http:
+                return await step(self.adapter_for(http))
+
+        return asyncio.run(run())
+
+    def sync(self, max_passes: int = 20) -> None:
+        """Run the outbound worker until nothing is dirty."""
+
+        async def passes(build: Any) -> None:
+            worker = SyncWorker(self.sessions, build, clock=self.clock, holder="expedia-e2e")
+            for _ in range(max_passes):
+                await worker.run_once()
+                with self.sessions() as session:
+                    if not session.scalars(select(DirtyMark.id).limit(1)).first():
+                        return
+                self.clock.advance(6)
+            raise AssertionError("availability or rates still dirty after the passes")
+
+        self._run(passes)
+
+    def pull_without_storing(self) -> RevisionPage:
+        """One BR through the adapter whose answer goes nowhere (a process that dies next)."""
+
+        async def pull(build: Any) -> RevisionPage:
+            with self.sessions() as session:
+                connection = session.get_one(Connection, self.connection_id)
+            page: RevisionPage = await build(connection).pull_revisions(None)
+            return page
+
+        page: RevisionPage = self._run(pull)
+        return page
+
+    def reconcile(self) -> int:
+        return int(self._run(lambda build: pull_due(self.sessions, build, clock=self.clock)))
+
+    def process(self) -> int:
+        """Apply what the inbox holds and send the confirmations that are due."""
+
+        async def passes(build: Any) -> int:
+            done = 0
+            for _ in range(5):
+                step = await process_pending(self.sessions, build, clock=self.clock)
+                step += await acknowledge_due(self.sessions, build, clock=self.clock)
+                done += step
+                if not step:
+                    break
+            return done
+
+        return int(self._run(passes))
+
+    def ari(self, *entries: dict[str, Any]) -> None:
+        with transaction(self.sessions) as session:
+            write_ari(
+                session,
+                self.tenant_id,
+                self.property_id,
+                AriWrite.model_validate({"entries": list(entries)}),
+                self.clock(),
+            )
+
+    def day(self, offset: int) -> date:
+        return self.clock().date() + timedelta(days=offset)
+
+    def book(
+        self, room: int = 0, rate: int = 0, offset: int = 10, nights: int = 2, count: int = 1
+    ) -> list[str]:
+        answer = self.sim.post(
+            "/_sim/bookings",
+            {
+                "hotel_id": HOTEL_ID,
+                "room_id": ROOMS[room],
+                "rate_id": RATES[room * 2 + rate],
+                "arrival": self.day(offset).isoformat(),
+                "nights": nights,
+                "count": count,
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        return [row["booking_id"] for row in answer.json()["data"]]
+
+    def bookings(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.sim.get("/_sim/bookings").json()["data"]
+        return found
+
+    def counters(self) -> dict[str, int]:
+        found: dict[str, int] = self.sim.get("/_sim/counters").json()
+        return found
+
+    def reservations(self) -> list[Reservation]:
+        with self.sessions() as session:
+            query = select(Reservation).where(Reservation.property_id == self.property_id)
+            return list(session.scalars(query.order_by(Reservation.created_at)))
+
+    def items(self) -> list[InboxItem]:
+        with self.sessions() as session:
+            return list(session.scalars(select(InboxItem).order_by(InboxItem.id)))
+
+
+def _create_hotel(
+    sessions: sessionmaker[Session], box: SecretBox, sim_url: str, options: dict[str, Any]
+) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], list[uuid.UUID], uuid.UUID]:
+    with transaction(sessions) as session:
+        tenant, _ = create_tenant(session, "Expedia e2e")
+        prop = properties.create_property(
+            session,
+            tenant.id,
+            PropertyCreate(
+                name="Harbour Inn",
+                timezone="America/Toronto",
+                currency="USD",
+                horizon_days=HORIZON_DAYS,
+            ),
+        )
+        room_types, plans = [], []
+        for index, code in enumerate(("DBL", "TWN", "STE")):
+            room_type = properties.create_room_type(
+                session,
+                tenant.id,
+                prop.id,
+                RoomTypeCreate(
+                    code=code,
+                    name=code,
+                    sellable_units=6 + index,
+                    max_adults=2,
+                    max_occupancy=2,
+                    default_occupancy=2,
+                ),
+            )
+            room_types.append(room_type.id)
+            for plan_code in ("BAR", "NRF"):
+                plan = properties.create_rate_plan(
+                    session,
+                    tenant.id,
+                    prop.id,
+                    RatePlanCreate(
+                        room_type_id=room_type.id, code=f"{code}-{plan_code}", name=plan_code
+                    ),
+                )
+                plans.append(plan.id)
+        created = connections.create_connection(
+            session,
+            box,
+            tenant.id,
+            prop.id,
+            ConnectionCreate(
+                channel="expedia",
+                name="Expedia",
+                config={
+                    "hotel_id": HOTEL_ID,
+                    "username": USERNAME,
+                    "password": PASSWORD,
+                    "ar_url": f"{sim_url}/connect/ar",
+                    "br_url": f"{sim_url}/connect/br",
+                    "bc_url": f"{sim_url}/connect/bc",
+                    "currency": "USD",
+                    **options,
+                },
+            ),
+        )
+        connections.set_mappings(
+            session,
+            tenant.id,
+            created.id,
+            MappingsWrite(
+                room_types=[
+                    RoomTypeMappingIn(room_type_id=ours, channel_code=theirs)
+                    for ours, theirs in zip(room_types, ROOMS, strict=True)
+                ],
+                rate_plans=[
+                    RatePlanMappingIn(rate_plan_id=plan, channel_code=code)
+                    for plan, code in zip(plans, RATES, strict=True)
+                ],
+            ),
+        )
+        return tenant.id, prop.id, room_types, plans, created.id
+
+
+@contextmanager
+def live_expedia(
+    engine: Engine,
+    box: SecretBox,
+    connection_options: dict[str, Any] | None = None,
+    **sim_options: Any,
+) -> Iterator[LiveExpedia]:
+    """The simulator on a loopback port and the hotel mapped to it."""
+    sessions = session_factory(engine)
+    clock = Clock()
+    app = create_app(
+        SimulatorConfig(
+            hotels=(LIVE_HOTEL,),
+            seed=13,
+            clock=clock,
+            pump_interval_seconds=None,
+            **sim_options,
+        )
+    )
+    with ExitStack() as stack:
+        sim_url = stack.enter_context(serving(app))
+        tenant_id, property_id, rooms, plans, connection_id = _create_hotel(
+            sessions, box, sim_url, connection_options or {}
+        )
+        yield LiveExpedia(
+            sessions,
+            box,
+            clock,
+            SimClient(app, api_key=None),
+            sim_url,
+            tenant_id,
+            property_id,
+            rooms,
+            plans,
+            connection_id,
+        )

@@ -1,0 +1,252 @@
+"""The EQC simulator against Expedia's documented behaviour (§3.2 and the EQC documents)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from innsync.channels.errors import ChannelAuthError, ChannelUnavailableError
+from innsync.channels.expedia import ExpediaAdapter
+from innsync.simulators.expedia import SimulatorConfig, create_app
+from innsync.xmlkit.parsing import attribute, child, children, parse_xml
+from tests.channels.expedia_support import adapter_config, with_adapter
+from tests.servers import serving
+from tests.simulators.conftest import START, TODAY, FakeClock, RecordingSleep, SimClient
+
+AR = "http://www.expediaconnect.com/EQC/AR/2011/06"
+BR = "http://www.expediaconnect.com/EQC/BR/2014/01"
+BC = "http://www.expediaconnect.com/EQC/BC/2007/09"
+
+
+def auth(password: str = "ECLPASS") -> str:  # noqa: S107 (the public simulator's)
+    return f'<Authentication username="anyone" password="{password}"/>'
+
+
+def ar(body: str, hotel: str = "211", password: str = "ECLPASS") -> str:  # noqa: S107
+    head = f'<AvailRateUpdateRQ xmlns="{AR}">{auth(password)}<Hotel id="{hotel}"/>'
+    return f"{head}{body}</AvailRateUpdateRQ>"
+
+
+def update(first: date, last: date, room: str = "20000", inner: str = "") -> str:
+    inner = inner or '<Inventory totalInventoryAvailable="4"/>'
+    return (
+        f'<AvailRateUpdate><DateRange from="{first}" to="{last}"/>'
+        f'<RoomType id="{room}">{inner}</RoomType></AvailRateUpdate>'
+    )
+
+
+def br(params: str = "", namespace: str = BR, hotel: str = "211") -> str:
+    head = f'<BookingRetrievalRQ xmlns="{namespace}">{auth()}<Hotel id="{hotel}"/>'
+    return f"{head}{params}</BookingRetrievalRQ>"
+
+
+def bc(booking_id: str, kind: str = "Book") -> str:
+    return (
+        f'<BookingConfirmRQ xmlns="{BC}">{auth()}<Hotel id="211"/><BookingConfirmNumbers>'
+        f'<BookingConfirmNumber bookingID="{booking_id}" bookingType="{kind}" '
+        f'confirmNumber="INN{booking_id}" confirmTime="2030-01-07T09:00:00Z"/>'
+        "</BookingConfirmNumbers></BookingConfirmRQ>"
+    )
+
+
+class Eqc:
+    def __init__(self, **options: object) -> None:
+        self.clock = FakeClock(START)
+        self.sleep = RecordingSleep()
+        options.setdefault("pump_interval_seconds", None)
+        self.app: FastAPI = create_app(
+            SimulatorConfig(clock=self.clock, sleep=self.sleep, **options)  # type: ignore[arg-type]
+        )
+        self.sim = SimClient(self.app, api_key=None)
+
+    def post(self, endpoint: str, xml: str) -> tuple[str | None, object]:
+        """The error code (None on success) and the parsed answer."""
+        answer = self.sim.request("POST", f"/connect/{endpoint}", content=xml.encode())
+        assert answer.status_code == 200
+        root = parse_xml(answer.content)
+        error = child(root, "Error")
+        return attribute(error, "code"), root
+
+
+@pytest.fixture
+def eqc() -> Eqc:
+    return Eqc()
+
+
+def test_the_public_simulators_hotels_answer_and_others_do_not(eqc: Eqc) -> None:
+    for hotel in ("111", "211", "311", "411", "511", "611"):
+        code, _ = eqc.post("br", br(hotel=hotel))
+        assert code is None
+    assert eqc.post("br", br(hotel="999"))[0] == "3202"
+
+
+def test_only_the_special_passwords_are_taken(eqc: Eqc) -> None:
+    assert eqc.post("ar", ar(update(TODAY, TODAY), password="ECLPASS"))[0] is None
+    assert eqc.post("ar", ar(update(TODAY, TODAY), password="secret1"))[0] == "1001"
+    assert eqc.post("ar", ar(update(TODAY, TODAY), password="ECL.DELAY"))[0] is None
+    assert eqc.sleep.delays == [10.0]  # ECL.DELAY answers late, and applies
+    assert eqc.post("ar", ar(update(TODAY, TODAY), password="ECL.TIMEOUT"))[0] == "4000"
+    assert eqc.sleep.delays == [10.0, 130.0]  # past EQC's 120 s recommended time-out
+
+
+def test_ecl_timeout_makes_the_adapter_time_out_and_ecl_delay_only_waits() -> None:
+    # Real time over a loopback socket, the waits shortened: the adapter gives up first.
+    app = create_app(
+        SimulatorConfig(delay_seconds=0.2, timeout_seconds=2.0, pump_interval_seconds=None)
+    )
+    with serving(app) as url:
+
+        async def test(adapter: ExpediaAdapter) -> None:
+            await adapter.test_connection()
+
+        def config(password: str) -> object:
+            return adapter_config(
+                password=password,
+                timeout_seconds=1.0,
+                br_url=f"{url}/connect/br",
+            )
+
+        import asyncio
+
+        async def run(password: str) -> None:
+            async with httpx.AsyncClient() as http:
+                await ExpediaAdapter(config(password), http).test_connection()  # type: ignore[arg-type]
+
+        started = time.monotonic()
+        asyncio.run(run("ECL.DELAY"))
+        assert time.monotonic() - started >= 0.2
+        with pytest.raises(ChannelUnavailableError, match="timed out"):
+            asyncio.run(run("ECL.TIMEOUT"))
+        with pytest.raises(ChannelAuthError, match="1001"):
+            asyncio.run(run("wrong-password"))
+
+
+def test_more_than_3000_updates_are_refused_whole(eqc: Eqc) -> None:
+    # FAQ: one update per value per stay date. 500 days x 6 values = 3000.
+    values = (
+        '<Inventory totalInventoryAvailable="4"/><RatePlan id="21000" closed="false">'
+        '<Restrictions minLOS="2" maxLOS="7" closedToArrival="false" closedToDeparture="false"/>'
+        "</RatePlan>"
+    )
+    exact = update(TODAY, TODAY + timedelta(days=499), inner=values)
+    one_more = update(TODAY, TODAY, room="23000")
+    code, root = eqc.post("ar", ar(exact + one_more))
+    assert code == "3107"
+    assert "3000 updates" in (child(root, "Error").text or "")
+    assert eqc.app.state.simulator.room_days == {}  # nothing applied
+    assert eqc.post("ar", ar(exact))[0] is None
+    assert eqc.app.state.simulator.counters["ar_updates"] == 3000
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (update(TODAY - timedelta(days=2), TODAY), "3020"),
+        (update(TODAY + timedelta(days=3), TODAY), "3021"),
+        (update(TODAY, TODAY, room="99999"), "3203"),
+        (
+            update(TODAY, TODAY, inner='<RatePlan id="77"><Restrictions minLOS="2"/></RatePlan>'),
+            "3204",
+        ),
+        (
+            update(
+                TODAY, TODAY, inner='<RatePlan id="24000"><Restrictions minLOS="2"/></RatePlan>'
+            ),
+            "3205",
+        ),
+        (update(TODAY, TODAY + timedelta(days=800)), "3022"),
+    ],
+)
+def test_documented_ar_errors(eqc: Eqc, body: str, code: str) -> None:
+    assert eqc.post("ar", ar(body))[0] == code
+    assert eqc.app.state.simulator.room_days == {}
+
+
+def test_yesterday_and_weekday_flags_are_taken(eqc: Eqc) -> None:
+    monday = TODAY  # START is a Monday
+    body = (
+        f'<AvailRateUpdate><DateRange from="{monday - timedelta(days=1)}" '
+        f'to="{monday + timedelta(days=13)}" mon="true" tue="false" wed="false" thu="false" '
+        'fri="false" sat="false" sun="false"/><RoomType id="20000">'
+        '<Inventory totalInventoryAvailable="3"/></RoomType></AvailRateUpdate>'
+    )
+    assert eqc.post("ar", ar(body))[0] is None
+    held = eqc.app.state.simulator.room_days
+    assert sorted(day for (_, _, day) in held) == [monday, monday + timedelta(days=7)]
+
+
+def test_elements_outside_the_schema_are_refused(eqc: Eqc) -> None:
+    stray = update(TODAY, TODAY, inner='<Inventory totalInventoryAvailable="4"/><Price/>')
+    assert eqc.post("ar", ar(stray))[0] == "3010"
+    assert eqc.post("br", br("<Params/>"))[0] == "3010"
+    assert eqc.app.state.simulator.room_days == {}
+
+
+def test_br_needs_the_current_namespace(eqc: Eqc) -> None:
+    assert eqc.post("br", br(namespace="http://example.com/wrong"))[0] == "2010"
+
+
+def test_transactions_come_in_sequence_and_confirm_only_once_retrieved(eqc: Eqc) -> None:
+    made = eqc.sim.post("/_sim/bookings", {"hotel_id": "211"}).json()["data"][0]
+    booking_id = made["booking_id"]
+    assert eqc.post("bc", bc(booking_id))[0] == "3301"  # not retrieved yet
+    eqc.clock.advance(seconds=10)
+    eqc.sim.post(f"/_sim/bookings/{booking_id}/modify", {"nights": 4})
+
+    _, first = eqc.post("br", br())
+    assert [attribute(b, "type") for b in first.iter(f"{{{BR}}}Booking")] == ["Book"]
+    _, second = eqc.post("br", br())
+    assert [attribute(b, "type") for b in second.iter(f"{{{BR}}}Booking")] == ["Modify"]
+    _, third = eqc.post("br", br())
+    assert list(children(child(third, "Bookings"), "Booking")) == []
+    _, again = eqc.post("br", br('<ParamSet><Status value="retrieved"/></ParamSet>'))
+    assert len(list(children(child(again, "Bookings"), "Booking"))) == 2
+
+    assert eqc.post("bc", bc(booking_id))[0] is None
+    assert eqc.post("bc", bc(booking_id))[0] is None  # a repeat is taken again
+    (booking,) = eqc.sim.get("/_sim/bookings").json()["data"]
+    assert [t["status"] for t in booking["transactions"]] == ["confirmed", "retrieved"]
+    assert booking["transactions"][0]["confirmations"] == 2
+
+
+def test_unconfirmed_transactions_fall_back_to_fax_after_the_window(eqc: Eqc) -> None:
+    made = eqc.sim.post("/_sim/bookings", {"hotel_id": "211", "count": 3}).json()["data"]
+    eqc.post("br", br())
+    eqc.post("bc", bc(made[0]["booking_id"]))
+    eqc.clock.advance(seconds=1799)
+    assert eqc.sim.post("/_sim/tick").json() == {"fallback": 0}
+    eqc.clock.advance(seconds=1)
+    assert eqc.sim.post("/_sim/tick").json() == {"fallback": 2}
+    assert eqc.sim.get("/_sim/counters").json()["fallback"] == 2
+    _, root = eqc.post("br", br('<ParamSet><Status value="retrieved"/></ParamSet>'))
+    assert list(children(child(root, "Bookings"), "Booking")) == []
+
+
+def test_the_request_log_keeps_whole_bodies(eqc: Eqc) -> None:
+    eqc.post("br", br())
+    (row,) = eqc.sim.get("/_sim/requests", params={"bodies": "1"}).json()["data"]
+    assert 'password="ECLPASS"' in row["body"]
+    assert row["path"] == "/connect/br"
+
+
+def test_injected_faults_answer_before_the_handler(eqc: Eqc) -> None:
+    eqc.sim.post("/_sim/faults", {"server_error_rate": 1.0})
+    answer = eqc.sim.request("POST", "/connect/br", content=br().encode())
+    assert answer.status_code in (500, 502, 503)
+    assert eqc.app.state.simulator.counters["br_requests"] == 0
+
+
+def test_an_adapter_sees_a_pending_booking_once_then_as_retrieved() -> None:
+    eqc = Eqc()
+    eqc.sim.post("/_sim/bookings", {"hotel_id": "211", "count": 1})
+
+    async def pull_twice(adapter: ExpediaAdapter) -> tuple[int, int]:
+        first = await adapter.pull_revisions(None)
+        second = await adapter.pull_revisions(None)
+        return len(first.revisions), len(second.revisions)
+
+    assert with_adapter(eqc.app, adapter_config(), pull_twice) == (1, 1)
