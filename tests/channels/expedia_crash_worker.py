@@ -26,6 +26,7 @@ from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
 from innsync.db.base import utcnow
 from innsync.db.engine import build_engine, session_factory
+from innsync.db.personal import install_keys
 from innsync.inbox import processor
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.reconciler import pull_due
@@ -38,6 +39,7 @@ def _die(*_: Any, **__: Any) -> Any:
 async def main(database_url: str, key: str, crash_at: str, offset_seconds: float) -> None:
     sessions = session_factory(build_engine(database_url))
     box = SecretBox([key])
+    install_keys(box)  # personal data read and written here uses the run's key
     if crash_at == "confirm":
         processor.acknowledge_item = _die  # type: ignore[assignment]
 

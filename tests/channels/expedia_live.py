@@ -32,6 +32,7 @@ from innsync.connections.schemas import (
 )
 from innsync.crypto import SecretBox
 from innsync.db.engine import session_factory, transaction
+from innsync.db.personal import install_keys
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.models import InboxItem
 from innsync.inbox.processor import process_pending
@@ -278,6 +279,7 @@ def live_expedia(
     **sim_options: Any,
 ) -> Iterator[LiveExpedia]:
     """The simulator on a loopback port and the hotel mapped to it."""
+    install_keys(box)  # the workers this spawns encrypt with it
     sessions = session_factory(engine)
     clock = Clock()
     app = create_app(

@@ -1,7 +1,7 @@
 """Agoda direct (YCS5 supply API, XML): SetARI out, bookings pulled and hinted."""
 
 from innsync.channels.agoda.adapter import AGODA_LIMITS, AgodaAdapter
-from innsync.channels.agoda.config import AgodaConfig
+from innsync.channels.agoda.config import SUPPLY_URL, AgodaConfig
 from innsync.channels.registry import AdapterContext, ChannelKind
 
 
@@ -15,6 +15,8 @@ CHANNEL_KIND: ChannelKind[AgodaConfig] = ChannelKind(
     build=_build,
     title="Agoda",
     value_constraints=AGODA_LIMITS.values,
+    # §3.3: the supply host and Agoda's sandbox, nothing a tenant chooses.
+    endpoints={"base_url": (SUPPLY_URL, "https://sandbox-distribution-xml.agoda.com")},
 )
 
 __all__ = ["AGODA_LIMITS", "CHANNEL_KIND", "AgodaAdapter", "AgodaConfig"]

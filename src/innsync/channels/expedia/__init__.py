@@ -1,8 +1,10 @@
 """Expedia QuickConnect direct (EQC XML): ARI out with AR, bookings pulled (BR), confirmed (BC)."""
 
 from innsync.channels.expedia.adapter import EXPEDIA_LIMITS, ExpediaAdapter
-from innsync.channels.expedia.config import ExpediaConfig
+from innsync.channels.expedia.config import AR_URL, BC_URL, BR_URL, ExpediaConfig
 from innsync.channels.registry import AdapterContext, ChannelKind
+
+SIMULATOR_URL = "https://simulator.expediaquickconnect.com/connect"
 
 
 def _build(config: ExpediaConfig, context: AdapterContext) -> ExpediaAdapter:
@@ -15,6 +17,12 @@ CHANNEL_KIND: ChannelKind[ExpediaConfig] = ChannelKind(
     build=_build,
     title="Expedia QuickConnect",
     value_constraints=EXPEDIA_LIMITS.values,
+    # §3.2: production hosts and Expedia's public EQC simulator, nothing a tenant chooses.
+    endpoints={
+        "ar_url": (AR_URL, f"{SIMULATOR_URL}/ar"),
+        "br_url": (BR_URL, f"{SIMULATOR_URL}/br"),
+        "bc_url": (BC_URL, f"{SIMULATOR_URL}/bc"),
+    },
 )
 
 __all__ = ["CHANNEL_KIND", "EXPEDIA_LIMITS", "ExpediaAdapter", "ExpediaConfig"]
