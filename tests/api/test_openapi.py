@@ -39,7 +39,7 @@ def expected_errors(path: str, operation: dict[str, Any]) -> set[str]:
     parameters = operation.get("parameters", [])
     wanted = {"500"}
     if path.startswith(API_PREFIX):
-        wanted |= {"401", "403"}
+        wanted |= {"401", "403", "429"}
     if any(
         parameter["in"] == "path"
         or (parameter["in"] == "query" and parameter["name"].endswith("_id"))
@@ -47,7 +47,7 @@ def expected_errors(path: str, operation: dict[str, Any]) -> set[str]:
     ):
         wanted.add("404")
     if "requestBody" in operation:
-        wanted |= {"400", "413", "422"}
+        wanted |= {"400", "408", "413", "422"}
     if parameters:
         wanted.add("422")
     if operation["operationId"] in CONFLICTS:

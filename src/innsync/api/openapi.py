@@ -20,11 +20,14 @@ SERVER_ERROR = "Unexpected error on innsync's side; it was logged"
 KEYED_ERRORS = {
     "401": "No API key, or an invalid or revoked one (`Authorization: Bearer isk_…`)",
     "403": "The API key lacks the scope this operation needs (read < write < admin)",
+    "429": "Too many failed authentications from this address, or too many uploads in "
+    "progress from it; `Retry-After` says when to try again",
 }
 NOT_FOUND = "Nothing with this id in the caller's tenant"
 BODY_ERRORS = {
     "400": "The body is not valid JSON",
-    "413": "The body is larger than `INNSYNC_MAX_REQUEST_BYTES`",
+    "408": "The body did not arrive within `INNSYNC_HTTP_BODY_TIMEOUT_SECONDS`",
+    "413": "The body is larger than `INNSYNC_MAX_REQUEST_BYTES`, declared or streamed",
 }
 INVALID = "Invalid fields: `errors` points at each one with what is wrong"
 CHANNEL_ERRORS = {
