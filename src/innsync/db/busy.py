@@ -31,11 +31,11 @@ def is_busy(exc: BaseException) -> bool:
     if not isinstance(exc, DBAPIError):
         return False
     original = exc.orig
-    sqlstate = getattr(original, "sqlstate", None)
-    if sqlstate is not None:
-        return sqlstate in _POSTGRES_BUSY
     args = getattr(original, "args", ())
-    if args and isinstance(args[0], int):
+    if args and isinstance(args[0], int):  # PyMySQL: (errno, message)
         return args[0] in _MARIADB_BUSY
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:  # psycopg
+        return sqlstate in _POSTGRES_BUSY
     message = str(original).lower()
     return any(text in message for text in _SQLITE_BUSY)
