@@ -3,6 +3,9 @@ which entries were committed (with their marks) and which were not."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,9 +21,12 @@ from innsync.api.app import create_app
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
 from innsync.errors import DatabaseBusyError
+from innsync.events.models import Event
+from innsync.events.service import emit
 from innsync.inventory.bulk import write_ari_in_chunks
 from innsync.inventory.models import RateCalendarDay
 from innsync.inventory.schemas import AriEntry, AriWrite
+from innsync.loops import BackgroundLoops
 from innsync.outbox.models import DirtyMark
 from innsync.properties.models import RatePlan, RoomType
 from innsync.settings import Settings
@@ -202,3 +208,42 @@ def test_a_bulk_write_cut_short_keeps_the_chunks_before_with_their_marks(
 def _count(sessions: sessionmaker[Session], model: type[DirtyMark]) -> int:
     with sessions() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.mark.backends("sqlite")
+def test_background_loops_wait_out_a_busy_database_and_go_on(
+    busy_engine: Engine, secret_box: SecretBox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The event sequencer meets SQLite's write lock held elsewhere: its passes fail as busy
+    (a warning, no traceback), the thread lives on, and once the lock is gone it sequences."""
+    sessions = session_factory(busy_engine)
+    caller = new_tenant(sessions)
+    with sessions() as session, session.begin():
+        emit(session, uuid.UUID(caller.tenant_id), "test.busy", {})
+    loops = BackgroundLoops(sessions, secret_box, Settings(loop_interval_seconds=0.05))
+    lock = busy_engine.connect()
+    lock.begin()  # BEGIN IMMEDIATE: SQLite's one writer lock
+    try:
+        with caplog.at_level(logging.WARNING, logger="innsync.loops"):
+            loops.start(sync_worker=False)
+            deadline = time.monotonic() + 30
+            while "background pass found the database busy" not in caplog.text:
+                assert time.monotonic() < deadline, "no busy pass seen"
+                time.sleep(0.05)
+        lock.rollback()
+        lock.close()
+        deadline = time.monotonic() + 30
+        while _sequenced(sessions) == 0:
+            assert time.monotonic() < deadline, "the sequencer never came back"
+            time.sleep(0.05)
+        assert all(t.is_alive() for t in threading.enumerate() if t.name == "events-sequencer")
+    finally:
+        loops.stop()
+        lock.close()
+    assert "background pass failed" not in caplog.text
+
+
+def _sequenced(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        query = select(func.count()).select_from(Event).where(Event.position.is_not(None))
+        return int(session.scalar(query) or 0)

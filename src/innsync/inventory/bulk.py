@@ -27,13 +27,14 @@ from innsync.inventory.calendar import CheckedAri, apply_ari, check_ari
 from innsync.inventory.expansion import count_days
 from innsync.inventory.schemas import AriEntryResult, AriWrite, AriWriteResult
 
-# Stay dates written per transaction. Measured by `innsync bench bulk_write`: about 10,000
-# days hold SQLite's write lock for ~15-25 ms on a 2-core machine, PostgreSQL's row locks
-# a little longer; an entry (at most 750 days) is never split.
-CHUNK_DAYS = 10_000
-# On SQLite, after each chunk the bulk writer waits this share of the time it held the lock:
-# writers queued on busy_timeout poll with growing sleeps and would miss a gap of microseconds.
-SQLITE_YIELD_SHARE = 0.5
+# Stay dates written per transaction: ~4,000 upserted days hold SQLite's write lock for about
+# 20-40 ms on a 2-core machine (more under load; `innsync bench bulk_write`), well inside the
+# 100 ms a waiting writer should see at most. An entry (at most 750 days) is never split.
+CHUNK_DAYS = 4_000
+# On SQLite, after each chunk the bulk writer waits as long as it held the lock: writers queued
+# on busy_timeout poll with growing sleeps (up to 100 ms) and would miss a shorter gap, so the
+# bulk write would starve them. It halves the bulk write's speed on SQLite, by design.
+SQLITE_YIELD_SHARE = 1.0
 
 
 def chunks(checked: CheckedAri, limit: int = CHUNK_DAYS) -> Iterator[range]:
