@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
-from innsync.inventory.bulk import chunks, write_ari_in_chunks
+from innsync.inventory.bulk import MAX_CHUNK_DAYS, _next_limit, chunks, write_ari_in_chunks
 from innsync.inventory.calendar import CALENDAR_COLUMNS, check_ari
 from innsync.inventory.models import RateCalendarDay
 from innsync.inventory.schemas import AriEntry, AriWrite
@@ -207,3 +207,12 @@ def test_chunks_hold_whole_entries_up_to_the_day_budget(client: TestClient, db: 
         )
     # 20 days a chunk: 10+10 | 25 (alone, larger than the budget) | 5+1 | 30.
     assert [list(part) for part in chunks(checked, 20)] == [[0, 1], [2], [3, 4], [5]]
+
+
+def test_the_chunk_size_follows_the_measured_pace_within_bounds() -> None:
+    # 2,000 days took 400 ms: ten times the 40 ms target, so the next chunk shrinks.
+    assert _next_limit(2_000, 2_000, 0.4) == (2_000 + 200) // 2
+    # Much faster than the target: grows, but never past the cap.
+    assert _next_limit(2_000, 2_000, 0.001) == MAX_CHUNK_DAYS
+    # A single entry that alone took far too long still leaves room for one entry.
+    assert _next_limit(1, 1, 10.0) == 1
