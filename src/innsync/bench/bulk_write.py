@@ -84,7 +84,7 @@ def run(options: RunOptions) -> Outcome:
         [
             backend,
             f"{figures['first']['total_s']:.2f} s / {figures['rewrite']['total_s']:.2f} s",
-            str(figures["first"]["transactions"]),
+            f"{figures['first']['transactions']} / {figures['rewrite']['transactions']}",
             f"{1000 * max(figures['first']['longest_s'], figures['rewrite']['longest_s']):.0f} ms",
             f"{figures['others']['count']}",
             f"{1000 * figures['others']['p50_s']:.0f} / {1000 * figures['others']['p99_s']:.0f}"
@@ -258,7 +258,7 @@ def _bulk(
             target=_other_writes,
             args=(sessions, others[n::OTHERS_THREADS], today, stop, latencies, errors),
         )
-        for n in range(OTHERS_THREADS)
+        for n in range(min(OTHERS_THREADS, len(others)))
     ]
     for thread in threads:
         thread.start()
