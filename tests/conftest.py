@@ -157,7 +157,9 @@ def secret_box() -> SecretBox:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(database_url="sqlite://", background_loops=False)
+    # Every test client call comes from one address, and suites try hundreds of bad keys on
+    # purpose: the failed-auth budget is off here and tested on its own (test_abuse_limits).
+    return Settings(database_url="sqlite://", background_loops=False, auth_failure_limit=0)
 
 
 @pytest.fixture

@@ -11,6 +11,9 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from innsync.api.server import server_config
+from innsync.settings import Settings
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -20,14 +23,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields the base URL."""
+def serving(app: FastAPI, settings: Settings | None = None) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 until the block ends; yields the base URL. With ``settings``,
+    the server is configured as ``innsync serve`` configures it (time limits, connection cap)."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
+    if settings is not None:
+        config = server_config(app, settings, "127.0.0.1", port)
+        config.lifespan = "on"
+    else:
+        config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
         )
-    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -50,6 +50,17 @@ class AuthenticationError(DomainError):
     title = "Unauthorized"
 
 
+class TooManyRequestsError(DomainError):
+    """Over a budget; ``retry_after`` (seconds) is sent as the ``Retry-After`` header."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 @dataclass(slots=True)
 class ProblemCollector:
     """Gathers every problem of an input before raising, so a caller can fix them all at once."""

@@ -1,5 +1,6 @@
 """Background loops of one innsync process: event sequencing, webhook delivery, outbound sync
-(ARI and direct bookings), the daily full-sync schedule and the backup schedule.
+(ARI and direct bookings), the inbound side with the catalog pass, the daily full-sync
+schedule and the backup schedule.
 
 In ``innsync serve`` they run as threads beside the API; each pass is its own short transaction,
 so several processes can run them against PostgreSQL or MariaDB at once (rows are claimed with
@@ -25,6 +26,7 @@ from innsync.backups.retention import Policy
 from innsync.backups.schedule import BackupSchedule
 from innsync.backups.store import store_from
 from innsync.channels.contract import ChannelAdapter
+from innsync.connections.catalog_sync import keep_catalogs_in_step
 from innsync.connections.lapse import warn_lapsing_refresh_tokens
 from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
@@ -36,6 +38,7 @@ from innsync.events.service import sequence_pending
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.processor import process_pending
 from innsync.inbox.reconciler import pull_due
+from innsync.inbox.retention import prune_inbox
 from innsync.settings import Settings
 from innsync.sync import metrics as sync_metrics
 from innsync.sync.bookings import push_due_bookings
@@ -48,6 +51,11 @@ logger = logging.getLogger(__name__)
 INBOX_BATCH = 50
 # Booking pushes claimed per pass: each is one or two channel calls, sent one after another.
 BOOKING_BATCH = 20
+# How often provisioned catalogs are compared with innsync's (connections.catalog_sync): a
+# catalog change is rare, and the comparison reads each provisioned connection's catalog.
+CATALOG_CHECK = timedelta(seconds=60)
+# Old inbox items deleted per transaction: small enough to hold SQLite's write lock briefly.
+RETENTION_BATCH = 500
 
 
 class BackgroundLoops:
@@ -61,6 +69,7 @@ class BackgroundLoops:
         self._threads: list[threading.Thread] = []
         self._last_schedule: datetime | None = None
         self._last_backup_check: datetime | None = None
+        self._last_prune: datetime | None = None
         self._backups = self._backup_schedule()
 
     def start(self, *, sync_worker: bool = True) -> None:
@@ -79,6 +88,7 @@ class BackgroundLoops:
             ("events-sequencer", self._sequence),
             ("webhook-delivery", lambda: self._deliver(client)),
             ("full-sync-schedule", self._schedule),
+            ("inbox-retention", self._prune_inbox),
             *([("backup-schedule", self._backup)] if self._backups is not None else []),
         ):
             thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
@@ -147,11 +157,16 @@ class BackgroundLoops:
             def adapter_for(connection: Connection) -> ChannelAdapter:
                 return build_adapter(connection, self._box, http, self._sessions)
 
+            catalogs_checked: datetime | None = None
             while not self._stop.is_set():
                 try:
                     done = await process_pending(self._sessions, adapter_for, INBOX_BATCH)
                     done += await pull_due(self._sessions, adapter_for, INBOX_BATCH)
                     done += await acknowledge_due(self._sessions, adapter_for, INBOX_BATCH)
+                    now = datetime.now(UTC)
+                    if catalogs_checked is None or now - catalogs_checked >= CATALOG_CHECK:
+                        catalogs_checked = now
+                        done += await keep_catalogs_in_step(self._sessions, self._box, http)
                 except Exception:
                     # Database errors, and the last resort behind the per-item and
                     # per-connection containment: the thread must outlive any one pass.
@@ -202,6 +217,20 @@ class BackgroundLoops:
         sync_metrics.BREAKERS_OPEN.set(int(open_breakers or 0))
         # The schedule has minute resolution: never report work, so the loop sleeps in between.
         return 0
+
+    def _prune_inbox(self) -> int:
+        """One batch of the inbox retention; runs again at once while batches come back full."""
+        days = self._settings.inbox_retention_days
+        now = datetime.now(UTC)
+        if days <= 0 or (
+            self._last_prune is not None and (now - self._last_prune).total_seconds() < 60
+        ):
+            return 0
+        with transaction(self._sessions) as session:
+            deleted = prune_inbox(session, now - timedelta(days=days), RETENTION_BATCH)
+        if deleted < RETENTION_BATCH:
+            self._last_prune = now  # caught up: minute resolution from here
+        return deleted
 
     def _backup_schedule(self) -> BackupSchedule | None:
         """The backup schedule, when a backup key is set and the schedule is not turned off."""

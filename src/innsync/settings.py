@@ -38,6 +38,68 @@ class Settings(BaseSettings):
         default=5 * 1024 * 1024,
         description="Largest request body the API accepts; larger ones answer 413.",
     )
+    http_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request body must have fully arrived this long after the request began; "
+        "a slower one is answered 408 and its connection closed.",
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection must send a request's complete headers this long after it "
+        "opened (or after its previous answer); otherwise it is closed.",
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5, ge=1, description="An idle keep-alive connection is closed after this long."
+    )
+    http_max_concurrency: int = Field(
+        default=1000,
+        ge=1,
+        description="Open connections (or requests in progress) per server process; past "
+        "it, new requests are answered 503 at once. Keep it below the process's file limit.",
+    )
+    http_connections_per_address: int = Field(
+        default=200,
+        ge=0,
+        description="Open connections from one peer address per server process; a new one "
+        "past it is dropped at once, so one client cannot fill INNSYNC_HTTP_MAX_CONCURRENCY. "
+        "0 turns this off: do that behind a reverse proxy (every connection is the proxy's).",
+    )
+    http_uploads_per_address: int = Field(
+        default=100,
+        ge=0,
+        description="Requests with a body in progress from one client address; past it, "
+        "429 at once and the connection closed (stalled uploads cannot pile up). 0 turns this "
+        "off: do that behind a proxy that does not pass the client's address "
+        "(uvicorn's FORWARDED_ALLOW_IPS).",
+    )
+    auth_failure_limit: int = Field(
+        default=20,
+        ge=0,
+        description="Failed authentications one client address may make per "
+        "INNSYNC_AUTH_FAILURE_WINDOW_SECONDS before it is answered 429; 0 turns this off.",
+    )
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0)
+    webhook_rejected_limit: int = Field(
+        default=30,
+        ge=0,
+        description="Rejected webhook calls (failed verification) per connection, and per "
+        "client address, per INNSYNC_WEBHOOK_REJECTED_WINDOW_SECONDS; past it, 429 and nothing "
+        "is stored. 0 turns this off.",
+    )
+    webhook_rejected_window_seconds: float = Field(default=60.0, gt=0)
+    webhook_rejected_body_bytes: int = Field(
+        default=16_384,
+        ge=0,
+        description="How much of a rejected webhook's body is kept for audit.",
+    )
+    inbox_retention_days: float = Field(
+        default=90.0,
+        ge=0,
+        description="Processed (applied, ignored) and rejected inbox items older than this are "
+        "deleted by the background loops; pending and parked items are kept. 0 keeps all.",
+    )
     background_loops: bool = Field(
         default=True, description="Run event sequencing and webhook delivery inside `serve`."
     )

@@ -9,129 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from innsync.cli.connections import describe, provision_connection
+from innsync.connections.catalog import account_marker
 from innsync.connections.models import Connection
-from innsync.connections.provisioning import account_marker
 from innsync.crypto import SecretBox
-from innsync.simulators.channex import SimulatorConfig, create_app
-from tests.api.helpers import Caller, new_tenant, ok, problem
+from tests.api.channex_site import BASE_URL, KEY, listed, make_site, sim_writes
+from tests.api.helpers import new_tenant, ok, problem
 from tests.conftest import Db
-from tests.simulators.conftest import START as SIM_START
-from tests.simulators.conftest import FakeClock, RecordingSleep, SimClient
-
-KEY = "api-provisioning-key"
-BASE_URL = "http://channex.sim/api/v1"
-
-
-@dataclass
-class Site:
-    """A tenant's hotel of 2 room types x 2 rate plans (one per person), and its connection."""
-
-    caller: Caller
-    property_id: str
-    room_type_ids: dict[str, str]
-    rate_plan_ids: dict[str, str]
-    connection_id: str
-
-
-@pytest.fixture
-def sim_app() -> FastAPI:
-    return create_app(
-        SimulatorConfig(
-            api_keys=(KEY,),
-            seed=3,
-            clock=FakeClock(SIM_START),
-            sleep=RecordingSleep(),
-            pump_interval_seconds=None,
-        )
-    )
-
-
-@pytest.fixture
-def sim(sim_app: FastAPI) -> SimClient:
-    return SimClient(sim_app, api_key=KEY)
-
-
-@pytest.fixture
-def api(client: TestClient, sim_app: FastAPI) -> TestClient:
-    """The innsync API whose calls to channels reach the simulator."""
-    assert isinstance(client.app, FastAPI)
-    client.app.state.channel_transport = httpx.ASGITransport(app=sim_app)
-    return client
-
-
-def make_site(api: TestClient, caller: Caller, key: str = KEY, *, tested: bool = True) -> Site:
-    headers = caller.headers
-    prop = ok(
-        api.post(
-            "/api/v1/properties",
-            json={"name": "Harbour", "timezone": "Europe/Lisbon", "currency": "EUR"},
-            headers=headers,
-        ),
-        201,
-    )
-    rooms: dict[str, str] = {}
-    for code, name, adults in (("DBL", "Double", 2), ("TRP", "Triple", 3)):
-        rooms[code] = ok(
-            api.post(
-                f"/api/v1/properties/{prop['id']}/room-types",
-                json={
-                    "code": code,
-                    "name": name,
-                    "sellable_units": 4,
-                    "max_adults": adults,
-                    "max_occupancy": adults,
-                    "default_occupancy": 2,
-                },
-                headers=headers,
-            ),
-            201,
-        )["id"]
-    plans: dict[str, str] = {}
-    for code, name, room, extra in (
-        ("BAR", "Best available", "DBL", {}),
-        ("PP", "Triple per person", "TRP", {"pricing": "per_person", "occupancies": [1, 2, 3]}),
-    ):
-        plans[code] = ok(
-            api.post(
-                f"/api/v1/properties/{prop['id']}/rate-plans",
-                json={"room_type_id": rooms[room], "code": code, "name": name, **extra},
-                headers=headers,
-            ),
-            201,
-        )["id"]
-    connection = ok(
-        api.post(
-            f"/api/v1/properties/{prop['id']}/connections",
-            params={} if tested else {"test": "false"},
-            json={
-                "channel": "channex",
-                "name": "Channex",
-                "config": {"base_url": BASE_URL, "api_key": key},
-            },
-            headers=headers,
-        ),
-        201,
-    )
-    return Site(caller, prop["id"], rooms, plans, connection["id"])
-
-
-def listed(sim: SimClient, path: str) -> list[dict[str, Any]]:
-    body = sim.get(path, {"pagination[limit]": "100"}).json()
-    return [item["attributes"] for item in body["data"]]
-
-
-def sim_writes(sim: SimClient) -> int:
-    log = sim.get("/_sim/requests").json()["data"]
-    return sum(1 for row in log if row["method"] in ("POST", "PUT", "DELETE"))
+from tests.simulators.conftest import SimClient
 
 
 def stored_config(db: Db, box: SecretBox, connection_id: str) -> dict[str, Any]:

@@ -145,6 +145,36 @@ def test_units_are_assigned_changed_by_hand_and_listed_when_missing(
     problem(refused, 409, "cancelled")
 
 
+def test_a_waiting_stay_takes_a_freed_or_new_unit(client: TestClient, db: Db) -> None:
+    caller = new_tenant(db.sessions)
+    hotel = _setup(client, caller)
+    units = hotel["units"]
+    first = _book(client, caller, hotel, NIGHT_1, NIGHT_3)
+    _book(client, caller, hotel, NIGHT_1, NIGHT_3)
+    waiting = _book(client, caller, hotel, NIGHT_2, NIGHT_3)
+    assert [s["reservation_id"] for s in _unassigned(client, caller, hotel)] == [waiting["id"]]
+
+    ok(client.post(f"/api/v1/reservations/{first['id']}/cancel", headers=caller.headers))
+    placed = ok(client.get(f"/api/v1/reservations/{waiting['id']}", headers=caller.headers))
+    assert placed["rooms"][0]["unit_id"] == units["1"]
+    assert _unassigned(client, caller, hotel) == []
+
+    # Three sold on a night, two units named: the third stay waits until a unit is added.
+    third = _book(client, caller, hotel, NIGHT_2, NIGHT_3)
+    assert [s["reservation_id"] for s in _unassigned(client, caller, hotel)] == [third["id"]]
+    added = ok(
+        client.post(
+            f"/api/v1/room-types/{hotel['types']['DBL']['id']}/units",
+            json={"name": "3"},
+            headers=caller.headers,
+        ),
+        201,
+    )
+    fetched = ok(client.get(f"/api/v1/reservations/{third['id']}", headers=caller.headers))
+    assert fetched["rooms"][0]["unit_id"] == added["id"]
+    assert _unassigned(client, caller, hotel) == []
+
+
 def test_switched_off_no_stay_gets_a_unit(client: TestClient, db: Db) -> None:
     caller = new_tenant(db.sessions)
     hotel = _setup(client, caller, policy="off")

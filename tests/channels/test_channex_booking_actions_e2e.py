@@ -9,6 +9,7 @@ does not reach the OTA again.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -81,6 +82,53 @@ def test_a_no_show_is_reported_once_and_a_second_report_is_harmless(live: LiveCh
     reported = history(live, reservation_id)[-1]["changes"]
     assert reported == {"reported_to": "Expedia", "waived_fees": False, "penalty_amount": "25.00"}
     assert status_of(live) == NO_SHOW
+
+
+# Reports sent at once. The simulator answers slowly, so they overlap at Channex without the
+# claim; the assertions hold whichever way the requests interleave.
+RACERS = 6
+
+
+def test_no_shows_reported_at_once_reach_channex_once(live: LiveChannex) -> None:
+    reservation_id = received(live, "Expedia")
+    live.sim.post("/_sim/faults", {"latency_seconds": 0.5})
+
+    def send(_: int) -> Any:
+        return report(live, reservation_id, "no-show", waived_fees=True)
+
+    with ThreadPoolExecutor(max_workers=RACERS) as pool:
+        answers = list(pool.map(send, range(RACERS)))
+
+    assert len(sim_actions(live)) == 1  # the OTA was told once
+    statuses = sorted(answer.status_code for answer in answers)
+    assert set(statuses) <= {200, 409}, [answer.text for answer in answers]
+    reported = [answer.json() for answer in answers if answer.status_code == 200]
+    assert [body["already_reported"] for body in reported].count(False) == 1
+    for answer in answers:
+        if answer.status_code == 409:
+            assert "being sent right now" in answer.json()["detail"]
+    actions = [change["action"] for change in history(live, reservation_id)]
+    assert actions == ["created", "no_show", "ota_no_show"]
+    assert status_of(live) == NO_SHOW
+    # Asked again once the first has landed: answered from the history, nothing sent.
+    again = report(live, reservation_id, "no-show", waived_fees=True)
+    assert again.status_code == 200, again.text
+    assert again.json()["already_reported"] is True
+    assert len(sim_actions(live)) == 1
+
+
+def test_a_report_channex_refused_can_be_sent_again(live: LiveChannex) -> None:
+    reservation_id = received(live, "Expedia")
+    live.sim.post("/_sim/faults", {"server_error_rate": 1.0})
+    failed = report(live, reservation_id, "no-show", waived_fees=True)
+    assert failed.status_code in (502, 503), failed.text
+    assert sim_actions(live) == []
+    live.sim.delete("/_sim/faults")
+    # The claim was released: the next report goes out at once, not after the claim's lease.
+    sent = report(live, reservation_id, "no-show", waived_fees=True)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["already_reported"] is False
+    assert len(sim_actions(live)) == 1
 
 
 def test_an_action_the_ota_lacks_is_a_409_and_changes_nothing(live: LiveChannex) -> None:

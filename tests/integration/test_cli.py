@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from click.testing import CliRunner, Result
 
 from innsync.cli.main import cli
 from innsync.db.engine import build_engine, session_factory
+from innsync.errors import AuthenticationError
 from innsync.settings import get_settings
 from innsync.tenants.service import authenticate, list_tenants
 
@@ -96,6 +98,22 @@ def test_keys_create_recovers_a_lost_admin_key(database: str) -> None:
     unknown = _run(["keys", "create", "--tenant", "Nowhere Inn"])
     assert unknown.exit_code == 1
     assert "no tenant with id or name 'Nowhere Inn'" in unknown.output
+
+
+def test_keys_create_can_make_a_key_that_expires(database: str) -> None:
+    assert _run(["tenant", "create", "--name", "Villa Sole"]).exit_code == 0
+    made = _run(["keys", "create", "--tenant", "Villa Sole", "--expires-in-days", "2"])
+    assert made.exit_code == 0, made.output
+    assert "it expires at " in made.stdout
+    engine = build_engine(database)
+    with session_factory(engine)() as session:
+        key = made.stdout.splitlines()[-1]
+        assert authenticate(session, key, now=datetime.now(UTC) + timedelta(days=1))
+        with pytest.raises(AuthenticationError, match="expired"):
+            authenticate(session, key, now=datetime.now(UTC) + timedelta(days=3))
+    engine.dispose()
+    refused = _run(["keys", "create", "--tenant", "Villa Sole", "--expires-in-days", "0"])
+    assert refused.exit_code == 2
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,12 @@ from innsync.errors import ConflictError
 from innsync.properties.models import Property, Unit
 from innsync.properties.schemas import UnitCreate
 from innsync.properties.service import create_unit
-from innsync.reservations.assignment import assign_units, set_unit, unassigned_stays
+from innsync.reservations.assignment import (
+    assign_units,
+    place_in_new_unit,
+    set_unit,
+    unassigned_stays,
+)
 from innsync.reservations.models import CONFIRMED, Reservation, UnitNight
 from innsync.reservations.schemas import ReservationCreate, ReservationUpdate, RoomIn
 from innsync.reservations.service import cancel_direct, create_direct, modify_direct
@@ -197,6 +202,88 @@ def test_setting_a_unit_held_on_one_night_is_refused(
     assert _unit_names(session, second) == ["2"]  # unchanged
 
 
+def _unit_id(session: Session, hotel: Hotel, name: str) -> uuid.UUID:
+    found = session.scalar(
+        select(Unit.id).where(Unit.name == name, Unit.tenant_id == hotel.tenant_id)
+    )
+    assert found is not None
+    return found
+
+
+def test_a_cancellation_places_the_stay_waiting_for_a_unit(
+    session: Session, secret_box: SecretBox
+) -> None:
+    hotel = _hotel(session, secret_box, "fill", {"DBL": ["1"]})
+    first = _book(session, hotel, MONTH_START, 3)
+    waiting = _book(session, hotel, MONTH_START + timedelta(days=1), 3)
+    overbooked = ingest(  # past the 2 sold: the channel's booking is never refused
+        session,
+        hotel.connections[0],
+        revision("OTA-1", 1, BEFORE_PMS, arrival=MONTH_START + timedelta(days=2), nights=1),
+    )
+    later = session.get_one(Reservation, overbooked.reservation_id)
+    assert [_unit_names(session, r) for r in (first, waiting, later)] == [["1"], [None], [None]]
+    cancel_direct(session, hotel.tenant_id, first.id)
+    # Earliest arrival first: the waiting stay takes unit 1; the later one still overlaps it.
+    assert [_unit_names(session, r) for r in (first, waiting, later)] == [[None], ["1"], [None]]
+    assert set(_nights_held(session, hotel.property_id).values()) == {1}
+
+
+def test_a_shortened_stay_frees_its_unit_for_a_waiting_one(
+    session: Session, secret_box: SecretBox
+) -> None:
+    hotel = _hotel(session, secret_box, "fill", {"DBL": ["1"]})
+    first = _book(session, hotel, MONTH_START, 4)
+    waiting = _book(session, hotel, MONTH_START + timedelta(days=2), 2)
+    assert _unit_names(session, waiting) == [None]
+    update = ReservationUpdate(departure=MONTH_START + timedelta(days=3))
+    modify_direct(session, hotel.tenant_id, first.id, update)
+    assert _unit_names(session, waiting) == [None]  # still one night in common
+    update = ReservationUpdate(departure=MONTH_START + timedelta(days=2))
+    modify_direct(session, hotel.tenant_id, first.id, update)
+    assert [_unit_names(session, r) for r in (first, waiting)] == [["1"], ["1"]]
+
+
+def test_a_unit_left_by_hand_goes_to_a_waiting_stay_not_back(
+    session: Session, secret_box: SecretBox
+) -> None:
+    hotel = _hotel(session, secret_box, "fill", {"DBL": ["1"]})
+    moved = _book(session, hotel, MONTH_START, 2)
+    waiting = _book(session, hotel, MONTH_START, 2)
+    set_unit(session, hotel.tenant_id, moved.id, 0, None)
+    # The stay unassigned on purpose is not put back; the one waiting gets the unit.
+    assert [_unit_names(session, r) for r in (moved, waiting)] == [[None], ["1"]]
+
+
+def test_a_new_unit_takes_a_waiting_stay(session: Session, secret_box: SecretBox) -> None:
+    hotel = _hotel(session, secret_box, "fill", {"DBL": ["1"]})
+    _book(session, hotel, MONTH_START, 2)
+    waiting = _book(session, hotel, MONTH_START, 2)
+    old_arrival = MONTH_START - timedelta(days=10)
+    for booking_id in ("OTA-OLD-1", "OTA-OLD-2"):  # the second waits, and ends before "today"
+        past = ingest(
+            session, hotel.connections[0], revision(booking_id, 1, BEFORE_PMS, arrival=old_arrival)
+        )
+    unit = create_unit(session, hotel.tenant_id, hotel.room_types["DBL"], UnitCreate(name="2"))
+    assert _unit_names(session, waiting) == [None]  # adding a unit alone places nothing
+    assert place_in_new_unit(session, unit, MONTH_START - timedelta(days=1)) == 1
+    assert _unit_names(session, waiting) == ["2"]
+    old = session.get_one(Reservation, past.reservation_id)
+    assert _unit_names(session, old) == [None]
+
+
+def test_switched_off_a_freed_unit_is_not_given_to_anyone(
+    session: Session, secret_box: SecretBox
+) -> None:
+    hotel = _hotel(session, secret_box, "off", {"DBL": ["1"]})
+    first = _book(session, hotel, MONTH_START, 2)
+    waiting = _book(session, hotel, MONTH_START, 2)
+    set_unit(session, hotel.tenant_id, first.id, 0, _unit_id(session, hotel, "1"))
+    cancel_direct(session, hotel.tenant_id, first.id)
+    assert _unit_names(session, waiting) == [None]
+    assert _rows(session, hotel) == set()
+
+
 # The property test: a month of bookings, direct and from a channel, with changes.
 
 
@@ -249,8 +336,9 @@ def test_a_month_of_bookings_never_puts_two_stays_in_one_unit(
     session: Session, secret_box: SecretBox, bookings: list[Step], changes: list[Step], policy: str
 ) -> None:
     """200 bookings over a month (direct ones refused when sold out, channel ones never), with
-    60 moves and cancellations among them: no unit holds two stays on a night, and a moved
-    stay keeps its unit whenever that unit was free on the new nights."""
+    60 moves and cancellations among them: no unit holds two stays on a night, a moved stay
+    keeps its unit whenever that unit was free on the new nights, and no stay is left without
+    a unit while one is free for its whole stay."""
     hotel = _hotel(session, secret_box, policy, {"DBL": ["1", "2", "3", "4"], "TWN": ["5", "6"]})
     made: list[tuple[uuid.UUID, str, int]] = []  # reservation, channel booking id, revision
     for step in _interleaved(bookings, changes):
@@ -293,6 +381,15 @@ def test_a_month_of_bookings_never_puts_two_stays_in_one_unit(
             assert room.unit_id is None or units[room.unit_id] == room.room_type_id
             if reservation.status != CONFIRMED:
                 assert room.unit_id is None
+            elif room.unit_id is None:  # waiting: no unit of its type is free for the stay
+                nights = (reservation.departure - reservation.arrival).days
+                free = [
+                    unit_id
+                    for unit_id, room_type_id in units.items()
+                    if room_type_id == room.room_type_id
+                    and _free(session, unit_id, reservation.id, reservation.arrival, nights)
+                ]
+                assert free == [], f"{reservation.id} waits while a unit is free"
 
 
 def _book_step(

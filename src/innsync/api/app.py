@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import __doc__ as package_doc
 from innsync.api import openapi, problems
+from innsync.api.body_guard import BodyGuard
 from innsync.api.deps import Database
-from innsync.api.metrics import record_request
+from innsync.api.metrics import RecordRequests
 from innsync.api.routers import (
     backups,
     conflicts,
@@ -28,6 +29,8 @@ from innsync.api.routers import (
     reservations,
     room_units,
 )
+from innsync.api.security_headers import SecurityHeaders
+from innsync.api.throttle import FailureBudget
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
 from innsync.loops import BackgroundLoops
@@ -75,10 +78,25 @@ def create_app(
     app.state.database = Database(sessions)
     app.state.secret_box = secret_box
     app.state.loops = loops
+    app.state.auth_failures = FailureBudget(
+        settings.auth_failure_limit, settings.auth_failure_window_seconds
+    )
+    # Rejected webhook calls, counted per connection and per client address (hooks router).
+    app.state.webhook_rejections = FailureBudget(
+        settings.webhook_rejected_limit, settings.webhook_rejected_window_seconds
+    )
 
     problems.install(app)
-    app.middleware("http")(record_request)
-    app.middleware("http")(_limit_body(settings.max_request_bytes))
+    # Pure ASGI, outermost last: metrics see every answer (a 413 from the guard, an
+    # unhandled error), and every answer gets the security headers.
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.max_request_bytes,
+        body_timeout=settings.http_body_timeout_seconds,
+        bodies_per_address=settings.http_uploads_per_address,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RecordRequests)
     app.include_router(ops.router)
     app.include_router(hooks.router)
     app.include_router(ical.router)
@@ -98,25 +116,3 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)
     return app
-
-
-def _limit_body(
-    max_bytes: int,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def limit(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-            return problems.problem(
-                413, "Payload too large", f"bodies are limited to {max_bytes} bytes"
-            )
-        if declared is None and request.method in {"POST", "PUT", "PATCH"}:
-            body = await request.body()  # chunked: read it (once; Starlette caches it) and measure
-            if len(body) > max_bytes:
-                return problems.problem(
-                    413, "Payload too large", f"bodies are limited to {max_bytes} bytes"
-                )
-        return await call_next(request)
-
-    return limit

@@ -8,7 +8,9 @@ say) deadlocked against threads waiting for that lock once the pool was full.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import logging
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -16,13 +18,21 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from innsync.api.throttle import FailureBudget, client_address
 from innsync.crypto import SecretBox
 from innsync.db.engine import READ_ONLY
-from innsync.errors import AuthenticationError, PermissionDeniedError
+from innsync.errors import (
+    AuthenticationError,
+    DomainError,
+    PermissionDeniedError,
+    TooManyRequestsError,
+)
 from innsync.tenants.service import Principal, authenticate
 
 T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="An innsync API key: `Bearer isk_...`")
+# One line per failed authentication, for the operator's audit trail; never the key presented.
+audit = logging.getLogger("innsync.audit")
 
 
 class Database:
@@ -66,13 +76,47 @@ def get_box(request: Request) -> SecretBox:
     return box
 
 
+@contextmanager
+def audited_authentication(
+    request: Request, failures_are: tuple[type[DomainError], ...] = (AuthenticationError,)
+) -> Iterator[None]:
+    """Guards a credential check: an address over its failure budget is refused (429) before
+    the check; a failure raised inside is counted and logged (one audit line, never the
+    credential presented) and raised on."""
+    failures: FailureBudget = request.app.state.auth_failures
+    address = client_address(request)
+    wait = failures.retry_after(address)
+    if wait is not None:
+        raise TooManyRequestsError(
+            "too many failed authentications from this address; try again later", wait
+        )
+    try:
+        yield
+    except failures_are as exc:
+        failures.record(address)
+        audit.warning(
+            "authentication failed",
+            extra={
+                "client": address,
+                "method": request.method,
+                "path": request.url.path,
+                "reason": exc.detail,
+            },
+        )
+        raise
+
+
 async def get_principal(
-    db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    db: Db,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationError("send your API key as 'Authorization: Bearer <key>'")
-    presented = credentials.credentials
-    return await db.read(lambda session: authenticate(session, presented))
+    """The caller; an address with too many recent failures is refused before a lookup."""
+    with audited_authentication(request):
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise AuthenticationError("send your API key as 'Authorization: Bearer <key>'")
+        presented = credentials.credentials
+        return await db.read(lambda session: authenticate(session, presented))
 
 
 def require(scope: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:

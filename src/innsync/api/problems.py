@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
+from innsync.api.security_headers import SECURITY_HEADERS, loggable_path
 from innsync.db.busy import RETRY_AFTER_SECONDS, is_busy
-from innsync.errors import DatabaseBusyError, DomainError, FieldProblem
+from innsync.errors import DatabaseBusyError, DomainError, FieldProblem, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -23,7 +25,11 @@ BUSY_DETAIL = "the database is busy with other writes; nothing of this request w
 
 
 def problem(
-    status: int, title: str, detail: str, problems: Sequence[FieldProblem] = ()
+    status: int,
+    title: str,
+    detail: str,
+    problems: Sequence[FieldProblem] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -33,7 +39,7 @@ def problem(
     }
     if problems:
         body["errors"] = [{"pointer": p.pointer, "detail": p.detail} for p in problems]
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def pointer_of(location: Sequence[int | str]) -> str:
@@ -67,7 +73,9 @@ def install(app: FastAPI) -> None:
         response = problem(exc.status, exc.title, exc.detail, exc.problems)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="innsync"'
-        if exc.status == 503:
+        if isinstance(exc, TooManyRequestsError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        elif exc.status == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
@@ -75,7 +83,7 @@ def install(app: FastAPI) -> None:
         # A lock held elsewhere past the wait (another writer, a long transaction) is a
         # "try again", not our failure: 503 with Retry-After. Anything else is a 500.
         if is_busy(exc):
-            logger.warning("database busy", extra={"path": request.url.path})
+            logger.warning("database busy", extra={"path": loggable_path(request.url.path)})
             return await _domain(request, DatabaseBusyError(BUSY_DETAIL))
         return await _unexpected(request, exc)
 
@@ -94,10 +102,28 @@ def install(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _exc: ClientDisconnect) -> JSONResponse:
+        # The client gave up mid-upload: one line, no traceback (nobody reads the answer).
+        client = request.client.host if request.client else ""
+        logger.warning(
+            "client disconnected before its request body was complete",
+            extra={"path": loggable_path(request.url.path), "client": client},
+        )
+        return problem(400, "Bad request", "the client disconnected during the request")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-        return problem(500, "Internal error", "something went wrong on our side; it was logged")
+        logger.error(
+            "unhandled error", exc_info=exc, extra={"path": loggable_path(request.url.path)}
+        )
+        # Answered by Starlette's outermost middleware, outside the one adding these headers.
+        return problem(
+            500,
+            "Internal error",
+            "something went wrong on our side; it was logged",
+            headers=dict(SECURITY_HEADERS),
+        )
 
 
 def _title(status: int) -> str:

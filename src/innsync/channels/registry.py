@@ -38,6 +38,7 @@ BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "innsync.channels.aiosell",
     "innsync.channels.beds24",
     "innsync.channels.booking_com",
+    "innsync.channels.agoda",
     "innsync.channels.ical",
 )
 

@@ -695,12 +695,34 @@ class CatalogRatePlan:
     """innsync's meal plan: room_only, breakfast, half_board, full_board or all_inclusive."""
     cancellation_policy: str = ""
     """The policy's text as the hotel wrote it; a channel without such a field ignores it."""
+    children_fee: Decimal | None = None
+    """Per child, in the property's currency; ``None`` when the plan charges none."""
+    infant_fee: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.pricing == "per_person" and not self.occupancies:
             raise ValueError("a per_person plan needs its occupancies")
         for occupancy in self.occupancies:
             _check_non_negative("occupancy", occupancy, minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyContact:
+    """A property's address, contact and content as innsync holds them (all optional)."""
+
+    email: str | None = None
+    phone: str | None = None
+    zip_code: str | None = None
+    country: str | None = None
+    """ISO 3166 alpha-2."""
+    state: str | None = None
+    city: str | None = None
+    address: str | None = None
+    latitude: str | None = None
+    """Decimal degrees as a string, never a float."""
+    longitude: str | None = None
+    website: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -716,6 +738,8 @@ class PropertyCatalog:
     timezone: str
     room_types: tuple[CatalogRoomType, ...]
     rate_plans: tuple[CatalogRatePlan, ...]
+    contact: PropertyContact = dataclasses.field(default_factory=lambda: PropertyContact())
+    """Address, contact and content; a field the hotel left empty is ``None``."""
 
     def __post_init__(self) -> None:
         if self.account_marker not in self.account_title:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import click
 import uvicorn
@@ -48,6 +49,7 @@ def migrate(quiet: bool) -> None:
 def serve(host: str, port: int, no_migrate: bool) -> None:
     """Run the API and the background loops in one process."""
     from innsync.api.app import create_app
+    from innsync.api.server import server_config
 
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
@@ -56,7 +58,7 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
         upgrade(engine)
     app = create_app(settings, engine=engine)
     click.echo(f"innsync serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.Server(server_config(app, settings, host, port)).run()
 
 
 @cli.group()
@@ -205,6 +207,22 @@ def simulate_booking_com(host: str, port: int, seed: int | None, response_tokens
     config = SimulatorConfig(seed=seed or 0, response_tokens=response_tokens)
     click.echo(f"Booking.com simulator on http://{host}:{port} (client id {config.client_id})")
     click.echo(f"token exchange: http://{host}:{port}/token-based-authentication/exchange")
+    run(host, port, config)
+
+
+@simulate.command("agoda")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8096, show_default=True, type=int)
+@click.option("--seed", default=None, type=int, help="Make bookings and faults repeatable.")
+@click.option("--hint-url", default=None, help="Where to push BookingHints (innsync's /hooks/...).")
+def simulate_agoda(host: str, port: int, seed: int | None, hint_url: str | None) -> None:
+    """The Agoda YCS5 supply API (XML) simulator; inspection under /_sim/."""
+    from innsync.simulators.agoda.app import run
+    from innsync.simulators.agoda.config import SimulatorConfig
+
+    config = SimulatorConfig(seed=seed or 0, hint_url=hint_url)
+    click.echo(f"Agoda simulator on http://{host}:{port}/api?apiKey={config.api_key}")
+    click.echo(f"inspect what it received: http://{host}:{port}/_sim/requests")
     run(host, port, config)
 
 
@@ -391,20 +409,35 @@ def keys_rotate() -> None:
     show_default=True,
     help="Repeat for several scopes.",
 )
-def keys_create(tenant_ref: str, name: str, scopes: tuple[str, ...]) -> None:
+@click.option(
+    "--expires-in-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="The key is refused after this many days; omitted: it never expires.",
+)
+def keys_create(
+    tenant_ref: str, name: str, scopes: tuple[str, ...], expires_in_days: float | None
+) -> None:
     """Issue an API key for a tenant (e.g. to replace a lost admin key); the key is the last line
     printed, shown only once. Revoke the lost one with DELETE /api/v1/api-keys/{id}."""
+    expires_at = (
+        None if expires_in_days is None else datetime.now(UTC) + timedelta(days=expires_in_days)
+    )
     engine = open_database(get_settings())
     try:
         with transaction(session_factory(engine)) as session:
             found = find_tenant(session, tenant_ref)
-            issued = issue_key(session, found.id, name=name, scopes=list(scopes))
+            issued = issue_key(
+                session, found.id, name=name, scopes=list(scopes), expires_at=expires_at
+            )
             tenant_id, tenant_name, key_id = found.id, found.name, issued.key.id
     except DomainError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         engine.dispose()
     click.echo(f"key {key_id} ({', '.join(sorted(scopes))}) issued to {tenant_name} ({tenant_id})")
+    if expires_at is not None:
+        click.echo(f"it expires at {expires_at.isoformat(timespec='seconds')}")
     click.echo("API key (store it now; it is not shown again):")
     click.echo(issued.secret)
 

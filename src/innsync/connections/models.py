@@ -89,6 +89,11 @@ class Connection(UuidPk, Timestamps, Base):
     last_full_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     breaker_open_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # Digest of the catalog (property, room types, rate plans) last sent by provisioning; null
+    # until the first provisioning. The catalog pass re-provisions while it differs.
+    catalog_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Lease of the process re-provisioning it, so two processes never provision it at once.
+    catalog_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 class RoomTypeMapping(UuidPk, Base):

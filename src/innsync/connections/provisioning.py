@@ -29,13 +29,12 @@ from innsync.channels.contract import (
 )
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.types import (
-    CatalogRatePlan,
-    CatalogRoomType,
     PropertyCatalog,
     ProvisionResult,
     RemoteCatalog,
 )
 from innsync.connections import service
+from innsync.connections.catalog import catalog_digest, property_catalog
 from innsync.connections.configs import channel_kind, effective_config
 from innsync.connections.models import (
     Connection,
@@ -61,14 +60,10 @@ from innsync.connections.schemas import (
 )
 from innsync.crypto import SecretBox
 from innsync.errors import ConflictError
-from innsync.properties.models import Property, RatePlan, RoomType
+from innsync.properties.models import RatePlan, RoomType
 from innsync.properties.service import get_owned
-from innsync.tenants.models import Tenant
 
 T = TypeVar("T")
-# Enough of the tenant id to tell tenants apart in one Channex account (48 bits), short
-# enough to sit beside the tenant's name in a group title.
-ACCOUNT_MARKER_LENGTH = 12
 # What provisioning creates and deleting a connection may remove; the property is never removed.
 REMOVABLE_KINDS = ("room_type", "rate_plan")
 
@@ -88,76 +83,6 @@ class _Prepared:
     channel: str
     adapter: ChannelAdapter
     catalog: PropertyCatalog
-
-
-def account_marker(tenant_id: uuid.UUID) -> str:
-    """The part of a tenant's channel-side group title that never changes."""
-    return f"innsync {tenant_id.hex[:ACCOUNT_MARKER_LENGTH]}"
-
-
-def property_catalog(session: Session, connection: Connection) -> PropertyCatalog:
-    """The connection's hotel as the channel must hold it, with the current mappings."""
-    tenant = session.get_one(Tenant, connection.tenant_id)
-    prop = session.get_one(Property, connection.property_id)
-    rooms = list(
-        session.scalars(
-            select(RoomType).where(RoomType.property_id == prop.id).order_by(RoomType.code)
-        )
-    )
-    plans = list(
-        session.scalars(
-            select(RatePlan).where(RatePlan.property_id == prop.id).order_by(RatePlan.code)
-        )
-    )
-    room_codes = {
-        room_type_id: code
-        for room_type_id, code in session.execute(
-            select(RoomTypeMapping.room_type_id, RoomTypeMapping.channel_code).where(
-                RoomTypeMapping.connection_id == connection.id
-            )
-        )
-    }
-    plan_codes = {
-        rate_plan_id: code
-        for rate_plan_id, code in session.execute(
-            select(RatePlanMapping.rate_plan_id, RatePlanMapping.channel_code).where(
-                RatePlanMapping.connection_id == connection.id
-            )
-        )
-    }
-    marker = account_marker(tenant.id)
-    return PropertyCatalog(
-        account_title=f"{tenant.name} ({marker})",
-        account_marker=marker,
-        title=prop.name,
-        currency=prop.currency,
-        timezone=prop.timezone,
-        room_types=tuple(
-            CatalogRoomType(
-                key=str(room.id),
-                title=room.name,
-                units=room.sellable_units,
-                max_adults=room.max_adults,
-                max_children=room.max_children,
-                default_occupancy=room.default_occupancy,
-                remote_id=room_codes.get(room.id),
-            )
-            for room in rooms
-        ),
-        rate_plans=tuple(
-            CatalogRatePlan(
-                key=str(plan.id),
-                room_type_key=str(plan.room_type_id),
-                title=plan.name,
-                pricing="per_person" if plan.pricing == "per_person" else "per_room",
-                occupancies=tuple(plan.occupancies),
-                remote_id=plan_codes.get(plan.id),
-                meal_plan=plan.meal_plan,
-                cancellation_policy=plan.cancellation_policy,
-            )
-            for plan in plans
-        ),
-    )
 
 
 def _prepare(
@@ -189,7 +114,8 @@ async def provision(
     if not isinstance(adapter, ProvisionsProperty):
         raise ConflictError(f"the {prepared.channel} channel cannot provision properties")
     result = await adapter.provision_property(prepared.catalog)
-    return await db.write(lambda s: _store(s, box, tenant_id, connection_id, result))
+    digest = catalog_digest(prepared.catalog)
+    return await db.write(lambda s: _store(s, box, tenant_id, connection_id, result, digest))
 
 
 def _store(
@@ -198,8 +124,12 @@ def _store(
     tenant_id: uuid.UUID,
     connection_id: uuid.UUID,
     result: ProvisionResult,
+    digest: str,
 ) -> ProvisionRead:
     connection = get_owned(session, Connection, tenant_id, connection_id)
+    # What was sent, not what the hotel holds now: a change made during the call differs
+    # from it, so the catalog pass sends that change next.
+    connection.catalog_digest = digest
     config = effective_config(connection, box)
     updates = dict(result.config_updates)
     if any(config.get(name) != value for name, value in updates.items()):

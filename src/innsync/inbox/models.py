@@ -63,6 +63,8 @@ class InboxItem(Base):
         Index("ix_inbox_items_status_id", "status", "id"),
         Index("ix_inbox_items_connection_status", "connection_id", "status"),
         Index("ix_inbox_items_ack_status_not_before", "ack_status", "ack_not_before"),
+        # The retention job's lookup: finished items older than the retention period.
+        Index("ix_inbox_items_status_processed_at", "status", "processed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)

@@ -29,7 +29,8 @@ from innsync.inbox.models import PARKED, PENDING, PULL, REJECTED, WEBHOOK, Inbox
 # and bounds what one call can make innsync store.
 MAX_WEBHOOK_BYTES = 1_000_000
 # Calls that fail verification are kept for audit with this much of their body: enough to see
-# what was sent, too little for someone holding a leaked webhook URL to fill the disk.
+# what was sent, too little for someone holding a leaked webhook URL to fill the disk (the
+# default of INNSYNC_WEBHOOK_REJECTED_BODY_BYTES; the API passes the setting).
 REJECTED_BODY_KEPT = 16_384
 MAX_TOKEN_LENGTH = 64  # connections.webhook_token
 REDACTED = "[redacted]"
@@ -76,11 +77,13 @@ def receive_webhook(
     headers: Mapping[str, str],
     body: bytes,
     now: datetime | None = None,
+    rejected_body_bytes: int = REJECTED_BODY_KEPT,
 ) -> Received:
     """Verify the caller, then store the call as a pending inbox item (once per dedupe key).
 
-    A call that fails verification is stored too, as ``rejected``, for audit; it is never
-    processed and never deduplicated, so it cannot shadow a genuine delivery of the same bytes.
+    A call that fails verification is stored too, as ``rejected``, for audit, with only the
+    first ``rejected_body_bytes`` of its body; it is never processed and never deduplicated,
+    so it cannot shadow a genuine delivery of the same bytes.
     """
     now = now or utcnow()
     try:
@@ -90,7 +93,7 @@ def receive_webhook(
             _new_item(
                 connection,
                 headers,
-                body[:REJECTED_BODY_KEPT],
+                body[:rejected_body_bytes],
                 now,
                 f"rejected:{uuid.uuid4().hex}",
                 REJECTED,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from innsync.db.base import Base, Timestamps, UuidPk
+from innsync.db.types import MONEY
 
 
 class Property(UuidPk, Timestamps, Base):
@@ -24,6 +26,19 @@ class Property(UuidPk, Timestamps, Base):
     # How stays get a physical unit (reservations/assignment.py): "fill", "spread" or "off"
     # for a PMS that assigns rooms itself.
     room_assignment: Mapped[str] = mapped_column(String(8), default="fill", server_default="fill")
+    # Address, contact and content, all optional; channels that hold them get them (Channex §1.4).
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    zip_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    country: Mapped[str | None] = mapped_column(String(2), default=None)  # ISO 3166 alpha-2
+    state: Mapped[str | None] = mapped_column(String(100), default=None)
+    city: Mapped[str | None] = mapped_column(String(100), default=None)
+    address: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Decimal strings as the hotel gave them ("45.4642"), never floats that would round.
+    latitude: Mapped[str | None] = mapped_column(String(16), default=None)
+    longitude: Mapped[str | None] = mapped_column(String(16), default=None)
+    website: Mapped[str | None] = mapped_column(String(500), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class RoomType(UuidPk, Timestamps, Base):
@@ -77,3 +92,6 @@ class RatePlan(UuidPk, Timestamps, Base):
     inherited_restrictions: Mapped[list[str]] = mapped_column(JSON, default=list)
     meal_plan: Mapped[str] = mapped_column(String(32), default="room_only")
     cancellation_policy: Mapped[str] = mapped_column(Text, default="")
+    # Per child and per infant, in the property's currency; None when the plan charges none.
+    children_fee: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
+    infant_fee: Mapped[Decimal | None] = mapped_column(MONEY, default=None)

@@ -9,8 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from innsync.money import is_currency
+from innsync.money import MAX_AMOUNT, is_currency
 from innsync.properties.derivation import RESTRICTION_FIELDS
+from innsync.properties.places import check_coordinate, check_country, check_email
 
 MIN_HORIZON_DAYS = 365
 MAX_HORIZON_DAYS = 750
@@ -62,7 +63,43 @@ ROOM_ASSIGNMENT = (
 )
 
 
-class PropertyCreate(StrictModel):
+class PropertyContact(StrictModel):
+    """Address, contact and content of a property, all optional (``null`` clears one)."""
+
+    email: str | None = Field(default=None, max_length=254, examples=["desk@hotel.example"])
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
+    zip_code: str | None = Field(default=None, min_length=1, max_length=32)
+    country: str | None = Field(default=None, description="ISO 3166 alpha-2", examples=["IT"])
+    state: str | None = Field(default=None, min_length=1, max_length=100)
+    city: str | None = Field(default=None, min_length=1, max_length=100)
+    address: str | None = Field(default=None, min_length=1, max_length=255)
+    latitude: str | None = Field(default=None, description="Decimal degrees", examples=["45.4642"])
+    longitude: str | None = Field(default=None, description="Decimal degrees", examples=["9.19"])
+    website: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    description: str | None = Field(default=None, max_length=10_000)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return None if value is None else check_email(value)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return None if value is None else check_country(value)
+
+    @field_validator("latitude")
+    @classmethod
+    def _latitude(cls, value: str | None) -> str | None:
+        return None if value is None else check_coordinate(value, 90)
+
+    @field_validator("longitude")
+    @classmethod
+    def _longitude(cls, value: str | None) -> str | None:
+        return None if value is None else check_coordinate(value, 180)
+
+
+class PropertyCreate(PropertyContact):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(examples=["Europe/Rome"])
     currency: str = Field(examples=["EUR"])
@@ -73,7 +110,7 @@ class PropertyCreate(StrictModel):
     _cur = field_validator("currency")(_check_currency)
 
 
-class PropertyUpdate(StrictModel):
+class PropertyUpdate(PropertyContact):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str | None = None
     currency: str | None = None
@@ -98,6 +135,17 @@ class PropertyRead(ReadModel):
     currency: str
     horizon_days: int
     room_assignment: RoomAssignment
+    email: str | None
+    phone: str | None
+    zip_code: str | None
+    country: str | None
+    state: str | None
+    city: str | None
+    address: str | None
+    latitude: str | None
+    longitude: str | None
+    website: str | None
+    description: str | None
 
 
 class RoomTypeCreate(StrictModel):
@@ -181,6 +229,12 @@ class RatePlanCreate(StrictModel):
     derived_from: DerivationIn | None = None
     meal_plan: MealPlan = "room_only"
     cancellation_policy: str = Field(default="", max_length=4000)
+    children_fee: Decimal | None = Field(
+        default=None, ge=0, le=MAX_AMOUNT, description="Per child, in the property's currency"
+    )
+    infant_fee: Decimal | None = Field(
+        default=None, ge=0, le=MAX_AMOUNT, description="Per infant, in the property's currency"
+    )
 
     @model_validator(mode="after")
     def _occupancies_match_pricing(self) -> RatePlanCreate:
@@ -203,6 +257,18 @@ class RatePlanUpdate(StrictModel):
     derived_from: DerivationIn | None = None
     meal_plan: MealPlan | None = None
     cancellation_policy: str | None = Field(default=None, max_length=4000)
+    children_fee: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Per child (null: none), in the property's currency",
+    )
+    infant_fee: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Per infant (null: none), in the property's currency",
+    )
 
 
 class DerivationRead(BaseModel):
@@ -222,3 +288,5 @@ class RatePlanRead(BaseModel):
     derived_from: DerivationRead | None
     meal_plan: str
     cancellation_policy: str
+    children_fee: Decimal | None
+    infant_fee: Decimal | None

@@ -15,7 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from innsync.db.base import Base
+from innsync.db.types import CENT
 from innsync.errors import ConflictError, InvalidInputError, NotFoundError
+from innsync.money import is_exact
 from innsync.outbox.marks import mark_availability, mark_rates
 from innsync.properties.derivation import (
     DerivationCycleError,
@@ -27,6 +29,7 @@ from innsync.properties.schemas import (
     DerivationIn,
     DerivationRead,
     DerivationRuleIn,
+    PropertyContact,
     PropertyCreate,
     PropertyUpdate,
     RatePlanCreate,
@@ -131,7 +134,10 @@ def update_property(
     session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID, data: PropertyUpdate
 ) -> Property:
     prop = get_owned(session, Property, tenant_id, property_id)
-    _apply(prop, data.model_dump(exclude_unset=True, exclude_none=True))
+    changes = data.model_dump(exclude_unset=True)
+    # The optional address and contact fields are cleared with null; the others cannot be.
+    clearable = set(PropertyContact.model_fields)
+    _apply(prop, {k: v for k, v in changes.items() if v is not None or k in clearable})
     session.flush()
     return prop
 
@@ -243,6 +249,8 @@ def create_rate_plan(
         occupancies=sorted(data.occupancies),
         meal_plan=data.meal_plan,
         cancellation_policy=data.cancellation_policy,
+        children_fee=_fee(session, property_id, "children_fee", data.children_fee),
+        infant_fee=_fee(session, property_id, "infant_fee", data.infant_fee),
         derivation_rules=[],
         inherited_restrictions=[],
     )
@@ -269,7 +277,11 @@ def update_rate_plan(
     session: Session, tenant_id: uuid.UUID, rate_plan_id: uuid.UUID, data: RatePlanUpdate
 ) -> RatePlan:
     plan = get_owned(session, RatePlan, tenant_id, rate_plan_id)
-    changes = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"derived_from"})
+    changes = data.model_dump(
+        exclude_unset=True,
+        exclude_none=True,
+        exclude={"derived_from", "children_fee", "infant_fee"},
+    )
     if "occupancies" in changes:
         try:
             check_occupancies(plan.pricing, changes["occupancies"])
@@ -278,6 +290,9 @@ def update_rate_plan(
         _check_occupancy_limit(changes["occupancies"], session.get_one(RoomType, plan.room_type_id))
         changes["occupancies"] = sorted(changes["occupancies"])
     _apply(plan, changes)
+    for fee in ("children_fee", "infant_fee"):
+        if fee in data.model_fields_set:  # null clears the fee
+            setattr(plan, fee, _fee(session, plan.property_id, fee, getattr(data, fee)))
     if "derived_from" in data.model_fields_set:
         if data.derived_from is None:
             plan.parent_id, plan.derivation_rules, plan.inherited_restrictions = None, [], []
@@ -338,6 +353,20 @@ def derivation_rules(plan: RatePlan) -> list[DerivationRule]:
     return [DerivationRule(rule["kind"], Decimal(rule["value"])) for rule in plan.derivation_rules]
 
 
+def _fee(
+    session: Session, property_id: uuid.UUID, name: str, amount: Decimal | None
+) -> Decimal | None:
+    """A child or infant fee, refused when finer than the property's currency allows."""
+    if amount is None:
+        return None
+    currency = session.get_one(Property, property_id).currency
+    if not is_exact(amount, currency):
+        raise InvalidInputError(f"{name} {amount} has more decimals than {currency} allows")
+    # Written as the money column reads it back ("15.00"), so this answer and later reads agree.
+    two_places = amount.quantize(CENT)
+    return two_places if two_places == amount else amount
+
+
 def rate_plan_read(plan: RatePlan) -> RatePlanRead:
     derived = (
         DerivationRead(
@@ -359,4 +388,6 @@ def rate_plan_read(plan: RatePlan) -> RatePlanRead:
         derived_from=derived,
         meal_plan=plan.meal_plan,
         cancellation_policy=plan.cancellation_policy,
+        children_fee=plan.children_fee,
+        infant_fee=plan.infant_fee,
     )

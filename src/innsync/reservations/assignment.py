@@ -11,6 +11,10 @@ it takes one by the property's policy (``fill``: the lowest-numbered free unit; 
 free unit used least around the stay) or stays unassigned when none is free (an overbooking).
 With the policy ``off`` (a PMS assigns rooms itself) nothing is picked automatically; units set
 by hand are still kept while free.
+
+A unit freed on some nights (a cancellation, a no-show, a modification, a manual move) and a
+new unit go to the stays still waiting for one (``place_waiting``): earliest arrival first, a
+whole stay in one unit, by the same policy.
 """
 
 from __future__ import annotations
@@ -56,11 +60,13 @@ def assign_units(session: Session, reservation: Reservation) -> None:
     """Give each room of the reservation a unit for its nights, keeping the ones it had where
     still free; a reservation that is not confirmed holds none. The caller holds the locks of
     the reservation's room types and has flushed the reservation."""
-    held = _held_units(session, reservation.id)
+    before = _held_nights(session, reservation.id)
+    held = {unit_id for unit_id, _night in before}
     session.execute(delete(UnitNight).where(UnitNight.reservation_id == reservation.id))
     if reservation.status != CONFIRMED:
         for room in reservation.rooms:
             room.unit_id = None
+        _place_in_freed(session, reservation, before)
         return
     policy = session.get_one(Property, reservation.property_id).room_assignment
     stay = DateRange(reservation.arrival, reservation.departure)
@@ -76,6 +82,80 @@ def assign_units(session: Session, reservation: Reservation) -> None:
             held.discard(chosen.id)
             _hold(session, reservation.id, chosen.id, stay)
     session.flush()
+    _place_in_freed(session, reservation, before)
+
+
+def place_waiting(
+    session: Session,
+    room_type_ids: Iterable[uuid.UUID],
+    dates: DateRange,
+    skip: uuid.UUID | None = None,
+) -> int:
+    """Give a unit to the rooms of confirmed stays overlapping ``dates`` that wait for one, in
+    these room types; returns how many were placed. The caller holds the room types' locks.
+
+    Earliest arrival first; each room needs one unit free for its whole stay, chosen by its
+    property's policy (none under ``off``). ``skip`` leaves out a reservation just handled.
+    """
+    ids = sorted(set(room_type_ids))
+    if not ids:
+        return 0
+    query = (
+        select(ReservationRoom, Reservation)
+        .join(Reservation, ReservationRoom.reservation_id == Reservation.id)
+        .where(
+            Reservation.status == CONFIRMED,
+            Reservation.arrival < dates.end,
+            Reservation.departure > dates.start,
+            ReservationRoom.room_type_id.in_(ids),
+            ReservationRoom.unit_id.is_(None),
+        )
+        .order_by(Reservation.arrival, Reservation.id, ReservationRoom.position)
+    )
+    waiting = [(room, stay) for room, stay in session.execute(query) if stay.id != skip]
+    if not waiting:
+        return 0
+    units = _units_by_room_type(session, ids)
+    policies: dict[uuid.UUID, str] = {}
+    placed: set[uuid.UUID] = set()
+    for room, reservation in waiting:
+        if reservation.property_id not in policies:
+            prop = session.get_one(Property, reservation.property_id)
+            policies[reservation.property_id] = prop.room_assignment
+        stay = DateRange(reservation.arrival, reservation.departure)
+        group = units.get(room.room_type_id, [])
+        taken = _taken(session, [unit.id for unit in group], stay)
+        free = [unit for unit in group if unit.id not in taken]
+        chosen = _pick(session, policies[reservation.property_id], free, stay)
+        if chosen is None:
+            continue
+        room.unit_id = chosen.id
+        _hold(session, reservation.id, chosen.id, stay)
+        placed.add(room.id)
+    for property_id in {r.property_id for room, r in waiting if room.id in placed}:
+        mark_unit_change(session, property_id)
+    session.flush()
+    return len(placed)
+
+
+def place_in_new_unit(session: Session, unit: Unit, today: date) -> int:
+    """A unit just added takes stays of its room type waiting for one, from ``today`` on."""
+    lock_room_types(session, [unit.room_type_id])
+    return place_waiting(session, [unit.room_type_id], DateRange(today, date.max))
+
+
+def _place_in_freed(
+    session: Session, reservation: Reservation, before: set[tuple[uuid.UUID, date]]
+) -> None:
+    """Offer the unit nights this reservation gave up to the stays waiting for a unit."""
+    freed = before - _held_nights(session, reservation.id)
+    if not freed:
+        return
+    nights = [night for _unit_id, night in freed]
+    unit_ids = {unit_id for unit_id, _night in freed}
+    room_types = session.scalars(select(Unit.room_type_id).where(Unit.id.in_(unit_ids)))
+    window = DateRange(min(nights), max(nights) + timedelta(days=1))
+    place_waiting(session, set(room_types), window, skip=reservation.id)
 
 
 def set_unit(
@@ -110,10 +190,11 @@ def set_unit(
         )
         if clash is not None:
             raise ConflictError(f"unit {unit.name} is held by another stay on {clash}")
-    if room.unit_id is not None:
+    freed = room.unit_id
+    if freed is not None:
         session.execute(
             delete(UnitNight).where(
-                UnitNight.reservation_id == reservation.id, UnitNight.unit_id == room.unit_id
+                UnitNight.reservation_id == reservation.id, UnitNight.unit_id == freed
             )
         )
     room.unit_id = unit.id if unit is not None else None
@@ -121,6 +202,9 @@ def set_unit(
         _hold(session, reservation.id, unit.id, stay)
     mark_unit_change(session, reservation.property_id)
     session.flush()
+    if freed is not None:
+        # The unit left is offered to stays waiting; not to this one, moved on purpose.
+        place_waiting(session, [room.room_type_id], stay, skip=reservation.id)
     return reservation
 
 
@@ -155,9 +239,11 @@ def unassigned_stays(
     ]
 
 
-def _held_units(session: Session, reservation_id: uuid.UUID) -> set[uuid.UUID]:
-    query = select(UnitNight.unit_id).where(UnitNight.reservation_id == reservation_id).distinct()
-    return set(session.scalars(query))
+def _held_nights(session: Session, reservation_id: uuid.UUID) -> set[tuple[uuid.UUID, date]]:
+    query = select(UnitNight.unit_id, UnitNight.night).where(
+        UnitNight.reservation_id == reservation_id
+    )
+    return {(unit_id, night) for unit_id, night in session.execute(query)}
 
 
 def _units_by_room_type(

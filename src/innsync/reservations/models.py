@@ -191,6 +191,19 @@ class ReservationChange(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class OtaActionClaim(UuidPk, Base):
+    """A report to the OTA (no-show, invalid card) being sent: one per reservation and action,
+    so a second report sent at the same moment cannot reach the OTA too."""
+
+    __tablename__ = "reservation_ota_claims"
+    __table_args__ = (UniqueConstraint("reservation_id", "action"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ReservationConflict(UuidPk, Timestamps, Base):
     """A channel revision held back because it contradicts a PMS change; both versions kept."""
 

@@ -1,19 +1,21 @@
 """Booking actions reported back to the OTA a reservation came from: no-show, invalid card,
 cancelling for an invalid card.
 
-The route checks the reservation here (:func:`target_for`), calls the channel, then records
-the report on the reservation's history (:func:`record_report`); an action already recorded
-is answered from the history without calling the OTA again, so a repeated report is harmless.
-Two reports racing each other may both reach the OTA; Channex takes a repeated report alike.
+The route checks the reservation and claims the report here (:func:`target_for`,
+:func:`claim_report`), calls the channel, then records the report on the reservation's history
+(:func:`record_report`). An action already recorded is answered from the history without
+calling the OTA again, and a report sent while another is on its way finds the claim taken
+(one row per reservation and action, so the database decides): only one reaches the OTA.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from innsync.channels.types import BookingAction
@@ -22,7 +24,13 @@ from innsync.errors import ConflictError
 from innsync.properties.models import Property
 from innsync.properties.service import get_owned, property_today
 from innsync.reservations import service
-from innsync.reservations.models import CANCELLED, NO_SHOW, Reservation, ReservationChange
+from innsync.reservations.models import (
+    CANCELLED,
+    NO_SHOW,
+    OtaActionClaim,
+    Reservation,
+    ReservationChange,
+)
 
 # ReservationChange.action of each report (at most 16 characters).
 HISTORY_ACTIONS = {
@@ -30,6 +38,11 @@ HISTORY_ACTIONS = {
     "invalid_card": "ota_invalid_card",
     "cancel_due_invalid_card": "ota_card_cancel",
 }
+
+
+# A claim older than this belongs to a request that died between claiming and recording (the
+# channel call itself is bounded by the HTTP time-out, well below it): another may take it.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,63 @@ def target_for(
     if recorded is None:
         _check(session, reservation, action, now)
     return ActionTarget(connection, reservation.channel_booking_id, recorded)
+
+
+def claim_report(
+    session: Session,
+    tenant_id: uuid.UUID,
+    reservation_id: uuid.UUID,
+    action: BookingAction,
+    now: datetime,
+) -> bool:
+    """Claim the sending of this report; ``False`` while another request holds the claim.
+
+    The claim is committed before the channel is called and kept after the report is
+    recorded, so a report checked against the history just before another one was recorded
+    still finds the claim taken.
+    """
+    try:
+        with session.begin_nested():
+            session.add(
+                OtaActionClaim(
+                    tenant_id=tenant_id,
+                    reservation_id=reservation_id,
+                    action=action.kind,
+                    claimed_at=now,
+                )
+            )
+    except IntegrityError:
+        stale = session.execute(
+            update(OtaActionClaim)
+            .where(
+                OtaActionClaim.reservation_id == reservation_id,
+                OtaActionClaim.action == action.kind,
+                OtaActionClaim.claimed_at < now - CLAIM_LEASE,
+            )
+            .values(claimed_at=now)
+        )
+        return bool(getattr(stale, "rowcount", 0) == 1)
+    return True
+
+
+def release_claim(
+    session: Session, tenant_id: uuid.UUID, reservation_id: uuid.UUID, action: BookingAction
+) -> None:
+    """The channel did not take the report: it may be sent again at once."""
+    session.execute(
+        delete(OtaActionClaim).where(
+            OtaActionClaim.tenant_id == tenant_id,
+            OtaActionClaim.reservation_id == reservation_id,
+            OtaActionClaim.action == action.kind,
+        )
+    )
+
+
+def recorded_report(
+    session: Session, tenant_id: uuid.UUID, reservation_id: uuid.UUID, action: BookingAction
+) -> ReservationChange | None:
+    """The report of this action on the reservation's history, if any."""
+    return _recorded(session, get_owned(session, Reservation, tenant_id, reservation_id), action)
 
 
 def record_report(

@@ -32,3 +32,5 @@ class ApiKey(UuidPk, Timestamps, Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # Optional: the key is refused from this moment on (None: it never expires).
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)

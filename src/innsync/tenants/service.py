@@ -95,10 +95,23 @@ def find_tenant(session: Session, reference: str) -> Tenant:
     return named[0]
 
 
-def issue_key(session: Session, tenant_id: uuid.UUID, name: str, scopes: list[str]) -> IssuedKey:
+def issue_key(
+    session: Session,
+    tenant_id: uuid.UUID,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> IssuedKey:
+    """A new key; with ``expires_at`` it is refused from that moment on."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise InvalidInputError(f"scopes must be some of {', '.join(SCOPES)}; got {scopes}")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise InvalidInputError("expires_at needs a time zone (e.g. 2027-01-01T00:00:00Z)")
+        if expires_at <= (now or datetime.now(UTC)):
+            raise InvalidInputError("expires_at must be in the future")
     prefix = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
@@ -107,14 +120,16 @@ def issue_key(session: Session, tenant_id: uuid.UUID, name: str, scopes: list[st
         prefix=prefix,
         key_hash=hash_api_key(secret),
         scopes=sorted(set(scopes)),
+        expires_at=expires_at,
     )
     session.add(key)
     session.flush()
     return IssuedKey(key=key, secret=secret)
 
 
-def authenticate(session: Session, presented: str) -> Principal:
-    """The principal for a presented key; one generic message whatever was wrong."""
+def authenticate(session: Session, presented: str, now: datetime | None = None) -> Principal:
+    """The principal for a presented key; one generic message whatever was wrong, except that
+    the holder of a genuine but expired key is told it expired (they proved they hold it)."""
     failure = AuthenticationError("invalid or revoked API key")
     parts = presented.split("_")
     if len(parts) < 3 or parts[0] != KEY_PREFIX or "\x00" in presented:
@@ -124,6 +139,10 @@ def authenticate(session: Session, presented: str) -> Principal:
         raise failure
     if not constant_time_equal(key.key_hash, hash_api_key(presented)):
         raise failure
+    if key.expires_at is not None and key.expires_at <= (now or datetime.now(UTC)):
+        raise AuthenticationError(
+            f"this API key expired at {key.expires_at.isoformat()}; ask an admin for a new one"
+        )
     return Principal(tenant_id=key.tenant_id, key_id=key.id, scopes=frozenset(key.scopes))
 
 

@@ -113,13 +113,17 @@ def attribute(element: Element | None, name: str) -> str | None:
 
 
 class Builder:
-    """Builds elements in one default namespace, leaving out attributes whose value is ``None``."""
+    """Builds elements in one default namespace, leaving out attributes whose value is ``None``.
 
-    def __init__(self, namespace: str) -> None:
+    ``namespace=None`` builds plain, unqualified elements (Agoda's YCS XML has no namespace).
+    """
+
+    def __init__(self, namespace: str | None) -> None:
         self.namespace = namespace
 
     def root(self, name: str, attributes: Mapping[str, object | None] | None = None) -> Element:
-        element = etree.Element(self._tag(name), nsmap={None: self.namespace})
+        nsmap = None if self.namespace is None else {None: self.namespace}
+        element = etree.Element(self._tag(name), nsmap=nsmap)
         self._set(element, attributes)
         return element
 
@@ -137,7 +141,7 @@ class Builder:
         return element
 
     def _tag(self, name: str) -> str:
-        return f"{{{self.namespace}}}{name}"
+        return name if self.namespace is None else f"{{{self.namespace}}}{name}"
 
     @staticmethod
     def _set(element: Element, attributes: Mapping[str, object | None] | None) -> None:

@@ -35,6 +35,8 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from innsync.channels.agoda import AgodaAdapter, AgodaConfig
+from innsync.channels.agoda.reservations import revision_id as agoda_revision_id
 from innsync.channels.aiosell import AiosellAdapter, AiosellConfig
 from innsync.channels.aiosell.mapping import revision_id_of as aiosell_revision_id
 from innsync.channels.beds24 import Beds24Adapter, Beds24Config
@@ -64,9 +66,11 @@ from innsync.channels.types import (
     GuestDetails,
     RatePlanKey,
 )
+from innsync.simulators import agoda as agoda_sim
 from innsync.simulators import aiosell as aiosell_sim
 from innsync.simulators import beds24 as beds24_sim
 from innsync.simulators import booking_com as booking_sim
+from innsync.simulators.agoda.config import SimulatorConfig as AgodaSimulatorConfig
 from innsync.simulators.aiosell.config import SimulatorConfig as AiosellSimulatorConfig
 from innsync.simulators.booking_com.config import SimulatorConfig as BookingSimulatorConfig
 from innsync.simulators.channex import SimulatorConfig, create_app
@@ -146,6 +150,9 @@ class AdapterHarness(ABC):
     pull_shows_latest_only: str | None = None
     """Why the channel's pull shows each booking only as it is now (no revision history), so a
     booking changed twice between pulls is pulled once; None when every revision is pulled."""
+    webhook_fetches_current: str | None = None
+    """Why a webhook only hints at a booking and parses to its state when read (the detail
+    fetched at once), not to the change it announced; None when it carries its change."""
     dates_changes_when_read: str | None = None
     """Why the channel's changes carry no time of their own, so a change is dated when it is
     read and changes read together share a time; None when each change carries its time."""
@@ -892,6 +899,131 @@ class BookingComHarness(AdapterHarness):
         return response.json()
 
 
+class AgodaHarness(AdapterHarness):
+    """``AgodaAdapter`` against the in-process Agoda simulator (YCS5 XML, §3.3).
+
+    Agoda's webhook is the BookingHint: the harness writes the hint Agoda would push for each
+    change, and the adapter fetches the booking's detail when it parses one.
+    """
+
+    name = "agoda"
+    api_key = "contract-agoda-key"
+    hint_secret = "contract-hint-secret"
+    secret_header = "x-agoda-hint-secret"
+    property_id = "226110"
+    sim_url = "http://agoda.sim/_sim"
+    room_types = ("8179851", "8179852")
+    rate_plans = (("8179851", "937901"), ("8179852", "937903"))
+    pull_shows_latest_only = "Agoda keeps one state per booking: the list shows it as now (§3.3)"
+    webhook_fetches_current = (
+        "a BookingHint names the booking only; its detail is fetched when it is read (§3.3)"
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = agoda_sim.create_app(
+            AgodaSimulatorConfig(
+                api_key=self.api_key,
+                seed=6,
+                clock=self.clock,
+                sleep=_no_sleep,
+                pump_interval_seconds=None,
+            )
+        )
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        self.config = AgodaConfig(
+            property_id=self.property_id,
+            api_key=SecretStr(self.api_key),
+            base_url="http://agoda.sim",
+            hint_secret=SecretStr(self.hint_secret),
+        )
+        self.adapter = self._adapter(self.config)
+
+    def _adapter(self, config: AgodaConfig) -> ContractAdapter:
+        return AgodaAdapter(config, self.http, now=self.clock)  # type: ignore[return-value]
+
+    def close(self) -> None:
+        asyncio.run(self.http.aclose())
+
+    async def held_availability(self) -> dict[str, dict[date, int]]:
+        held = (await self._ari()).get("availability", {})
+        return {
+            code: {date.fromisoformat(day): units for day, units in days.items()}
+            for code, days in held.items()
+        }
+
+    async def held_rate(self, plan: RatePlanKey, stay_date: date) -> HeldRate | None:
+        held = await self._ari()
+        room, rate = plan
+        day = stay_date.isoformat()
+        amounts = held.get("prices", {}).get(room, {}).get(rate, {}).get(day)
+        restrictions = held.get("restrictions", {}).get(room, {}).get(rate, {}).get(day)
+        if amounts is None and restrictions is None:
+            return None
+        price = None if amounts is None else amounts.get("room")
+        return HeldRate(
+            None if price is None else Decimal(price),
+            None if restrictions is None else restrictions.get("min_los"),
+        )
+
+    async def refused_room_type(self) -> str:
+        return "9999999"
+
+    async def adapter_with_bad_credentials(self) -> ContractAdapter:
+        return self._adapter(self.config.model_copy(update={"api_key": SecretStr("wrong")}))
+
+    async def make_unavailable(self) -> float | None:
+        await self._sim("POST", "/faults", {"too_many_requests_rate": 1.0})
+        # §3.3 documents no Retry-After; the adapter waits out its declared one-minute window.
+        return 60.0
+
+    async def make_available(self) -> None:
+        await self._sim("DELETE", "/faults")
+
+    async def book(self, room: int, arrival: date, departure: date) -> ProducedRevision:
+        room_id, rateplan_id = self.rate_plans[room]
+        body = {
+            "property_id": self.property_id,
+            "room_id": room_id,
+            "rateplan_id": rateplan_id,
+            "arrival": arrival.isoformat(),
+            "departure": departure.isoformat(),
+        }
+        return self._produced(await self._sim("POST", "/bookings", body))
+
+    async def modify(self, booking_id: str, departure: date) -> ProducedRevision:
+        change = {"departure": departure.isoformat()}
+        return self._produced(await self._sim("POST", f"/bookings/{booking_id}/amend", change))
+
+    async def cancel(self, booking_id: str) -> ProducedRevision:
+        return self._produced(await self._sim("POST", f"/bookings/{booking_id}/cancel", {}))
+
+    def _produced(self, answer: Any) -> ProducedRevision:
+        booking = answer["data"]
+        booking_id = booking["booking_id"]
+        last_action = datetime.fromisoformat(booking["last_action"])
+        hint = (
+            f'<request timestamp="1"><property id="{self.property_id}"><bookings>'
+            f'<booking booking_id="{booking_id}" status="{booking["status"]}"/>'
+            "</bookings></property></request>"
+        ).encode()
+        return ProducedRevision(
+            booking_id,
+            agoda_revision_id(booking_id, last_action),
+            {self.secret_header: self.hint_secret, "content-type": "application/xml"},
+            hint,
+        )
+
+    async def _ari(self) -> dict[str, Any]:
+        held: dict[str, Any] = (await self._sim("GET", "/ari"))["data"].get(self.property_id, {})
+        return held
+
+    async def _sim(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.http.request(method, self.sim_url + path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+
 class IcalHarness(AdapterHarness):
     """``IcalChannel`` reading one Airbnb-style listing of the in-process iCal simulator.
 
@@ -980,6 +1112,7 @@ class IcalHarness(AdapterHarness):
 
 HARNESSES: dict[str, Callable[[], AdapterHarness]] = {
     "fake": FakeHarness,
+    "agoda": AgodaHarness,
     "channex": ChannexHarness,
     "aiosell": AiosellHarness,
     "beds24": Beds24Harness,

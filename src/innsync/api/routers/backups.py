@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from innsync.api.deps import audited_authentication
 from innsync.backups.archive import Manifest
 from innsync.backups.cipher import BackupCorruptError, BackupError, BackupKey, BackupKeyError
 from innsync.backups.keys import backup_key_from
@@ -55,10 +56,13 @@ async def operator(
     settings = _settings(request)
     if settings.operator_token is None:
         raise PermissionDeniedError("backups over the API are off: INNSYNC_OPERATOR_TOKEN is unset")
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationError("send the operator token as 'Authorization: Bearer <token>'")
-    if not constant_time_equal(credentials.credentials, settings.operator_token.get_secret_value()):
-        raise PermissionDeniedError("backups need the operator token; tenant API keys cannot")
+    # The operator token opens every tenant's data: wrong tokens share the failed-auth budget.
+    with audited_authentication(request, (AuthenticationError, PermissionDeniedError)):
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise AuthenticationError("send the operator token as 'Authorization: Bearer <token>'")
+        token = settings.operator_token.get_secret_value()
+        if not constant_time_equal(credentials.credentials, token):
+            raise PermissionDeniedError("backups need the operator token; tenant API keys cannot")
     return settings
 
 

@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from innsync.api import problems
 from innsync.api.deps import Box, Db
+from innsync.api.throttle import FailureBudget, client_address
 from innsync.channels.contract import AnswersWebhooks, ReceivesWebhooks, WebhookAnswer
 from innsync.connections.service import build_adapter
 from innsync.inbox.service import MAX_WEBHOOK_BYTES, connection_for_token, receive_webhook
+from innsync.settings import Settings
 
 router = APIRouter(tags=["hooks"])
 logger = logging.getLogger(__name__)
@@ -52,11 +54,29 @@ async def probe_webhook_url(token: str) -> Response:
         400: {"description": "Stored for audit, but the channel's message cannot be read"},
         401: {"description": "The call failed the channel's verification; kept for audit"},
         404: {"description": "No connection takes webhooks at this URL"},
+        408: {"description": "The body did not arrive in time"},
         413: {"description": f"The body exceeds {MAX_WEBHOOK_BYTES} bytes"},
+        429: {"description": "Too many rejected calls to this URL or from this address"},
     },
 )
 async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box) -> Response:
-    """A channel's webhook: verified, stored raw in the inbox, then answered; processing follows."""
+    """A channel's webhook: verified, stored raw in the inbox, then answered; processing follows.
+
+    Calls that fail (unknown URL, failed verification) are budgeted per client address and
+    per URL: past the budget the answer is 429 with ``Retry-After``, before the body is read,
+    so a flood of bad calls neither fills the inbox nor costs a database write.
+    """
+    rejections: FailureBudget = request.app.state.webhook_rejections
+    address, url = f"address:{client_address(request)}", f"url:{token}"
+    wait = max(rejections.retry_after(address) or 0, rejections.retry_after(url) or 0)
+    if wait:
+        return problems.problem(
+            429,
+            "Too many requests",
+            "too many rejected calls; try again later",
+            headers={"Retry-After": str(wait)},
+        )
+    settings: Settings = request.app.state.settings
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
         return _too_large()
@@ -78,9 +98,23 @@ async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box
             return "unknown"
         if isinstance(adapter, AnswersWebhooks):
             answers.append(adapter)
-        return receive_webhook(session, connection, adapter, headers, body)
+        return receive_webhook(
+            session,
+            connection,
+            adapter,
+            headers,
+            body,
+            rejected_body_bytes=settings.webhook_rejected_body_bytes,
+        )
 
     outcome = await db.write(store)
+    if outcome in ("unknown", "rejected"):
+        rejections.record(address)
+        if outcome == "rejected":
+            rejections.record(url)
+        logger.warning(
+            "webhook call refused", extra={"outcome": outcome, "client": client_address(request)}
+        )
     if outcome == "unknown":
         return problems.problem(404, "Not found", "not found")
     if outcome == "rejected":

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from innsync.api.deps import Admin, Db
@@ -21,6 +21,9 @@ class KeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1, examples=[["read", "write"]])
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the key stops working; omitted: it never expires"
+    )
 
     _name = field_validator("name")(reject_nul)
 
@@ -34,6 +37,7 @@ class KeyRead(BaseModel):
     scopes: list[str]
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None
 
 
 class KeyCreated(KeyRead):
@@ -45,7 +49,9 @@ async def create_key(data: KeyCreate, db: Db, who: Admin) -> KeyCreated:
     """Issue an API key with the given scopes; the secret is in this answer only."""
 
     def create(session: Session) -> KeyCreated:
-        issued = service.issue_key(session, who.tenant_id, data.name, data.scopes)
+        issued = service.issue_key(
+            session, who.tenant_id, data.name, data.scopes, expires_at=data.expires_at
+        )
         return KeyCreated(**KeyRead.model_validate(issued.key).model_dump(), key=issued.secret)
 
     return await db.write(create)

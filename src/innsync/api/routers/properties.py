@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from innsync.api.deps import Db, Reader, Writer
+from innsync.db.base import utcnow
 from innsync.properties import service
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.schemas import (
@@ -22,6 +24,7 @@ from innsync.properties.schemas import (
     UnitCreate,
     UnitRead,
 )
+from innsync.reservations import assignment
 
 router = APIRouter(tags=["properties"])
 
@@ -132,9 +135,16 @@ async def create_unit(room_type_id: uuid.UUID, data: UnitCreate, db: Db, who: Wr
     """Add a physical room (unit) to a room type, for assignment; its name is unique in the
     property.
     """
-    return await db.write(
-        lambda s: UnitRead.model_validate(service.create_unit(s, who.tenant_id, room_type_id, data))
-    )
+
+    def create(session: Session) -> UnitRead:
+        unit = service.create_unit(session, who.tenant_id, room_type_id, data)
+        room_type = session.get_one(RoomType, unit.room_type_id)
+        today = service.property_today(session.get_one(Property, room_type.property_id), utcnow())
+        # Stays left without a unit (an overbooking) take the new one where it is free.
+        assignment.place_in_new_unit(session, unit, today)
+        return UnitRead.model_validate(unit)
+
+    return await db.write(create)
 
 
 @router.get("/room-types/{room_type_id}/units")

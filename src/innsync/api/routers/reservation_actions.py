@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from innsync.api.channel_calls import ChannelHttp, calling_channel
 from innsync.api.deps import Box, Db, Writer
-from innsync.channels.contract import ChannelAdapter, ReportsBookingActions
+from innsync.channels.contract import ReportsBookingActions
 from innsync.channels.types import BookingAction
 from innsync.connections.service import build_adapter
 from innsync.db.base import utcnow
 from innsync.errors import ConflictError
 from innsync.reservations import ota_actions
+from innsync.reservations.models import Reservation
 from innsync.reservations.schemas import NoShowReport, OtaActionRead
 
 router = APIRouter(tags=["reservations"])
@@ -73,17 +74,33 @@ async def _report(
     box: Box,
     http: ChannelHttp,
 ) -> OtaActionRead:
-    def target(session: Session) -> tuple[ota_actions.ActionTarget, ChannelAdapter]:
-        found = ota_actions.target_for(session, who.tenant_id, reservation_id, action, utcnow())
-        return found, build_adapter(found.connection, box, http)
-
-    found, adapter = await db.read(target)
-    if found.recorded is None:
+    def target(
+        session: Session,
+    ) -> tuple[ota_actions.ActionTarget, ReportsBookingActions | None, bool]:
+        now = utcnow()
+        found = ota_actions.target_for(session, who.tenant_id, reservation_id, action, now)
+        if found.recorded is not None:
+            return found, None, False
+        adapter = build_adapter(found.connection, box, http)
         if not isinstance(adapter, ReportsBookingActions):
             raise ConflictError(
                 f"the {found.connection.channel} channel cannot report {action.kind}"
             )
-        await calling_channel(adapter.report_booking_action(found.channel_booking_id, action))
+        claimed = ota_actions.claim_report(session, who.tenant_id, reservation_id, action, now)
+        return found, adapter, claimed
+
+    # A write: the claim is committed before the channel is called.
+    found, reporter, claimed = await db.write(target)
+    if reporter is not None and not claimed:
+        return await db.read(lambda s: _in_flight(s, reservation_id, action, who.tenant_id))
+    if reporter is not None:
+        try:
+            await calling_channel(reporter.report_booking_action(found.channel_booking_id, action))
+        except BaseException:
+            await db.write(
+                lambda s: ota_actions.release_claim(s, who.tenant_id, reservation_id, action)
+            )
+            raise
 
     def record(session: Session) -> OtaActionRead:
         # Also when already recorded: the answer is read from the history, nothing is added.
@@ -99,3 +116,23 @@ async def _report(
         )
 
     return await db.write(record)
+
+
+def _in_flight(
+    session: Session, reservation_id: uuid.UUID, action: BookingAction, tenant_id: uuid.UUID
+) -> OtaActionRead:
+    """Another request holds the claim: its result once recorded, else a 409 (nothing sent)."""
+    recorded = ota_actions.recorded_report(session, tenant_id, reservation_id, action)
+    if recorded is None:
+        raise ConflictError(
+            f"a {action.kind} report for this reservation is being sent right now; "
+            "ask again in a moment to read its result"
+        )
+    reservation = session.get_one(Reservation, reservation_id)
+    return OtaActionRead(
+        reservation_id=reservation.id,
+        action=action.kind,
+        status=reservation.status,
+        reported_at=recorded.created_at,
+        already_reported=True,
+    )

@@ -65,6 +65,18 @@ class PropertyAttributes(VendorModel):
     title: str | None = None
     currency: str | None = None
     timezone: str | None = None
+    # §1.4 optional address, contact and content fields (coordinates are decimal strings).
+    email: str | None = None
+    phone: str | None = None
+    zip_code: str | None = None
+    country: str | None = None
+    state: str | None = None
+    city: str | None = None
+    address: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    website: str | None = None
+    content: dict[str, Any] | None = None
     group_ids: tuple[str, ...] = ()
     """From the `groups` relationship (§1.4), when the answer carries it."""
 
@@ -104,6 +116,9 @@ class RatePlanAttributes(VendorModel):
     parent_rate_plan_id: str | None = None
     options: list[OccupancyOption] = Field(default_factory=list)
     meal_type: str | None = None
+    # §1.4: decimal strings in answers ("0.00"); numbers are read too.
+    children_fee: Decimal | None = None
+    infant_fee: Decimal | None = None
 
 
 class Resource(VendorModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from innsync.channels.channex.answers import (
@@ -40,8 +41,20 @@ from innsync.channels.types import (
 
 # §1.4 property_type; innsync's properties are hotels (vacation rentals are billed per room).
 PROPERTY_TYPE = "hotel"
-# Fields compared to decide whether a PUT is needed; everything else is left as Channex has it.
-PROPERTY_FIELDS = ("title", "currency", "timezone")
+# §1.4 optional property fields innsync holds under the same names. Only those the hotel filled
+# in are sent: one left empty in innsync keeps what Channex holds (typed there by hand, maybe).
+CONTACT_FIELDS = (
+    "email",
+    "phone",
+    "zip_code",
+    "country",
+    "state",
+    "city",
+    "address",
+    "latitude",
+    "longitude",
+    "website",
+)
 ROOM_TYPE_FIELDS = (
     "title",
     "count_of_rooms",
@@ -50,9 +63,18 @@ ROOM_TYPE_FIELDS = (
     "occ_infants",
     "default_occupancy",
 )
-RATE_PLAN_FIELDS = ("title", "sell_mode", "rate_mode", "options", "meal_type")
+RATE_PLAN_FIELDS = (
+    "title",
+    "sell_mode",
+    "rate_mode",
+    "options",
+    "meal_type",
+    "children_fee",
+    "infant_fee",
+)
 # innsync's meal plans in §1.4 `meal_type` terms (each has a value of the same name there).
-# §1.4 has no cancellation-policy field on a rate plan, so the policy's text is not sent.
+# §1.4 has no cancellation-policy field on a rate plan, so the policy's text is not sent
+# (CHECKLIST.yaml, catalog_cancellation_policy: what was checked).
 MEAL_TYPES = {
     "room_only": "room_only",
     "breakfast": "breakfast",
@@ -62,13 +84,54 @@ MEAL_TYPES = {
 }
 
 Found = TypeVar("Found", RoomTypeAttributes, RatePlanAttributes)
+CENT = Decimal("0.01")
 
 
 # Pure translations from the neutral catalog to Channex bodies.
 
 
 def property_fields(catalog: PropertyCatalog) -> dict[str, Any]:
-    return {"title": catalog.title, "currency": catalog.currency, "timezone": catalog.timezone}
+    """§1.4 property fields: the required ones, and the address and contact innsync holds."""
+    contact = catalog.contact
+    fields: dict[str, Any] = {
+        "title": catalog.title,
+        "currency": catalog.currency,
+        "timezone": catalog.timezone,
+    }
+    for name in CONTACT_FIELDS:
+        value = getattr(contact, name)
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
+def property_changes(catalog: PropertyCatalog, found: PropertyAttributes) -> dict[str, Any]:
+    """The fields of a found property to PUT, empty when it holds what innsync sends.
+
+    The description goes in §1.4 ``content``, which also holds photos and important
+    information: those are kept as found, so the PUT replaces the description only.
+    """
+    wanted = property_fields(catalog)
+    current = found.model_dump()
+    changes = {name: value for name, value in wanted.items() if current.get(name) != value}
+    description = catalog.contact.description
+    content = dict(found.content or {})
+    if description is not None and content.get("description") != description:
+        changes["content"] = {**content, "description": description}
+    return changes
+
+
+def new_property_fields(catalog: PropertyCatalog) -> dict[str, Any]:
+    fields = property_fields(catalog)
+    if catalog.contact.description is not None:
+        fields["content"] = {"description": catalog.contact.description}
+    return fields
+
+
+def fee_text(amount: Decimal | None) -> str:
+    """A §1.4 fee as a decimal string; a plan without the fee charges "0.00" (the default)."""
+    value = amount if amount is not None else Decimal(0)
+    return f"{value:.2f}" if value == value.quantize(CENT) else str(value)
 
 
 def room_type_fields(room: CatalogRoomType) -> dict[str, Any]:
@@ -111,6 +174,8 @@ def rate_plan_fields(plan: CatalogRatePlan, room: CatalogRoomType) -> dict[str, 
         "options": occupancy_options(plan, room),
         # A meal plan innsync adds before this table knows it goes as "none", never refused.
         "meal_type": MEAL_TYPES.get(plan.meal_plan, "none"),
+        "children_fee": fee_text(plan.children_fee),
+        "infant_fee": fee_text(plan.infant_fee),
     }
 
 
@@ -218,7 +283,6 @@ class ChannexProvisioner:
         group: GroupAttributes,
         run: _Run,
     ) -> PropertyAttributes:
-        wanted = property_fields(catalog)
         found = None
         if stored_property_id is not None:
             found = await self._client.find_property(stored_property_id)
@@ -226,15 +290,18 @@ class ChannexProvisioner:
             found = await self._property_in_group(catalog.title, group)
         if found is None:
             created = await self._client.create_property(
-                {**wanted, "group_id": group.id, "property_type": PROPERTY_TYPE}
+                {
+                    **new_property_fields(catalog),
+                    "group_id": group.id,
+                    "property_type": PROPERTY_TYPE,
+                }
             )
             run.note("property", created.id, catalog.title, None)
             return created
-        changed = _differences(wanted, found.model_dump(), PROPERTY_FIELDS)
-        if changed:
-            found = await self._client.update_property(
-                found.id, {name: wanted[name] for name in changed}
-            )
+        body = property_changes(catalog, found)
+        changed = tuple(body)
+        if body:
+            found = await self._client.update_property(found.id, body)
         if group.id not in found.group_ids:
             # A property found by its stored id may live in another group: it joins this one
             # as well (§1.4: a property belongs to at least one group, possibly several).
@@ -306,7 +373,12 @@ class ChannexProvisioner:
                     f"type {room_type_id}; rename or remove one of them"
                 )
             wanted = rate_plan_fields(plan, rooms[plan.room_type_key])
-            current = {**found.model_dump(), "options": _options_of(found)}
+            current = {
+                **found.model_dump(),
+                "options": _options_of(found),
+                "children_fee": fee_text(found.children_fee),
+                "infant_fee": fee_text(found.infant_fee),
+            }
             changed = _differences(wanted, current, RATE_PLAN_FIELDS)
             if changed:
                 body = {name: wanted[name] for name in changed}

@@ -303,6 +303,15 @@ def _weekday_default(check: Checker, field: str, default: Any, kind: type) -> An
     return value
 
 
+def _fee(check: Checker, field: str) -> str | None:
+    """§1.4 children_fee / infant_fee: an amount, read back as a decimal string."""
+    amount = parse_amount(check.data.get(field, "0.00"))
+    if amount is None:
+        check.add(field, INVALID)
+        return None
+    return format_amount(amount)
+
+
 def rate_plan_attributes(
     state: SimulatorState, body: dict[str, Any], existing: Record | None
 ) -> dict[str, Any]:
@@ -348,8 +357,8 @@ def rate_plan_attributes(
         "rate_mode": rate_mode,
         "meal_type": check.choice("meal_type", MEAL_TYPES, "none"),
         "auto_rate_settings": check.data.get("auto_rate_settings"),
-        "children_fee": check.data.get("children_fee", "0.00"),
-        "infant_fee": check.data.get("infant_fee", "0.00"),
+        "children_fee": _fee(check, "children_fee"),
+        "infant_fee": _fee(check, "infant_fee"),
         # §1.4 / PART 3 #5: max_stay 0 means no maximum; min stay defaults to 1.
         "max_stay": _weekday_default(check, "max_stay", 0, int),
         "min_stay_arrival": _weekday_default(check, "min_stay_arrival", 1, int),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import ValidationError
 
 from innsync.simulators.kit.faults import FaultInjector, FaultSettings
@@ -120,6 +120,15 @@ class StateAndPump:
 
 InvalidInput = Callable[[dict[str, list[str]]], Exception]
 """Builds the simulator's own validation error (its vendor's 422 envelope) from field reasons."""
+
+
+class SimInputError(HTTPException):
+    """A ``/_sim/`` request the simulator cannot act on (422, with the fields at fault)."""
+
+
+def invalid_sim_input(details: dict[str, list[str]]) -> Exception:
+    """The plain 422 of a ``/_sim/`` route, for simulators with no vendor envelope to mimic."""
+    return SimInputError(status_code=422, detail=details)
 
 
 def control_router(simulated: Callable[[Request], Simulated], invalid: InvalidInput) -> APIRouter:
