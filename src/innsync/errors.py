@@ -73,3 +73,10 @@ class ProblemCollector:
     def raise_if_any(self, detail: str = "the request has invalid fields") -> None:
         if self.problems:
             raise InvalidInputError(detail, list(self.problems))
+
+
+class DatabaseBusyError(DomainError):
+    """The database could not take the write in time (a lock held elsewhere): retry soon."""
+
+    status = 503
+    title = "Service unavailable"

@@ -32,6 +32,7 @@ from innsync.connections.lapse import warn_lapsing_refresh_tokens
 from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
+from innsync.db.busy import is_busy
 from innsync.db.engine import transaction
 from innsync.db.personal import install_keys
 from innsync.events.delivery import deliver_due
@@ -136,9 +137,13 @@ class BackgroundLoops:
         while not self._stop.is_set():
             try:
                 done = step()
-            except (SQLAlchemyError, httpx.HTTPError):
-                # The database or network is briefly away; the next pass picks the work up again.
-                logger.exception("background pass failed", extra={"loop": name})
+            except (SQLAlchemyError, httpx.HTTPError) as exc:
+                # The database or network is briefly away, or busy with another writer's lock:
+                # the pass rolled back, and the next one picks the work up again.
+                if is_busy(exc):
+                    logger.warning("background pass found the database busy", extra={"loop": name})
+                else:
+                    logger.exception("background pass failed", extra={"loop": name})
                 done = 0
             except Exception:
                 # Errors of one row are recorded on that row where they happen (see

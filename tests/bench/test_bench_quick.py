@@ -104,6 +104,23 @@ def test_webhook_ingest_quick_finds_every_acknowledged_webhook(tmp_path: Path) -
     assert written["versions"]["postgresql"]
 
 
+def test_bulk_write_quick_writes_every_day_with_one_mark_per_entry(tmp_path: Path) -> None:
+    needs_postgres()
+    written = run_quick("bulk_write", tmp_path)
+
+    data = written["outcome"]["data"]
+    assert data["failed_checks"] == []
+    assert list(data["backends"]) == ["sqlite", "postgresql"]
+    for figures in data["backends"].values():
+        assert figures["rows"] == 20 * 60  # 4 room types x 5 plans x 60 days
+        assert figures["marks"] == 2 * 20  # one per entry, in each of the two writes
+        for write in (figures["first"], figures["rewrite"]):
+            # 1,200 days; the first chunk takes up to 2,000: one transaction each.
+            assert write["transactions"] == 1
+        assert figures["others"]["count"] > 0
+        assert figures["others"]["errors"] == 0
+
+
 def test_scale_quick_converges_with_two_requests_per_property(tmp_path: Path) -> None:
     needs_postgres()
     written = run_quick("scale", tmp_path)
@@ -145,6 +162,7 @@ def test_a_new_scenario_is_one_module_and_one_registry_line() -> None:
         "full_sync",
         "change_latency",
         "webhook_ingest",
+        "bulk_write",
         "scale",
         "booking_storm",
         "chaos",

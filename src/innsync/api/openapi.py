@@ -34,6 +34,10 @@ CHANNEL_ERRORS = {
     "502": "The channel refused the credentials or the request; `detail` says what it answered",
     "503": "The channel is unavailable; `detail` says when to retry",
 }
+DATABASE_BUSY = (
+    "The database is busy (a lock held elsewhere past the wait): nothing was written unless "
+    "`detail` says which entries were; retry after `Retry-After` seconds"
+)
 # When an operation answers 409, by operation id. Routes may declare their own 409 instead.
 CONFLICTS = {
     "createRoomType": "A room type with this code exists in the property",
@@ -122,6 +126,8 @@ def _add_errors(path: str, operation: dict[str, Any], api_prefix: str) -> None:
         wanted["409"] = CONFLICTS[operation["operationId"]]
     if operation.get("operationId") in CHANNEL_CALLS:
         wanted.update(CHANNEL_ERRORS)
+    if path.startswith(api_prefix):
+        wanted.setdefault("503", DATABASE_BUSY)
     wanted["500"] = SERVER_ERROR
     for status, description in wanted.items():
         answers.setdefault(status, {"description": description})

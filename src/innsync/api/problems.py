@@ -10,14 +10,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from innsync.api.security_headers import SECURITY_HEADERS, loggable_path
-from innsync.errors import DomainError, FieldProblem, TooManyRequestsError
+from innsync.db.busy import RETRY_AFTER_SECONDS, is_busy
+from innsync.errors import DatabaseBusyError, DomainError, FieldProblem, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+BUSY_DETAIL = "the database is busy with other writes; nothing of this request was written, retry"
 
 
 def problem(
@@ -71,7 +75,20 @@ def install(app: FastAPI) -> None:
             response.headers["WWW-Authenticate"] = 'Bearer realm="innsync"'
         if isinstance(exc, TooManyRequestsError):
             response.headers["Retry-After"] = str(exc.retry_after)
+        elif exc.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # A lock held elsewhere past the wait (another writer, a long transaction) is a
+        # "try again", not our failure: 503 with Retry-After. Anything else is a 500.
+        if is_busy(exc):
+            logger.warning("database busy", extra={"path": loggable_path(request.url.path)})
+            return await _domain(request, DatabaseBusyError(BUSY_DETAIL))
+        return await _unexpected(request, exc)
+
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(PoolTimeoutError, _database)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,6 +15,7 @@ SCENARIOS: dict[str, str] = {
     "full_sync": "innsync.bench.full_sync",
     "change_latency": "innsync.bench.change_latency",
     "webhook_ingest": "innsync.bench.webhook_ingest",
+    "bulk_write": "innsync.bench.bulk_write",
     "scale": "innsync.bench.scale",
     "booking_storm": "innsync.bench.booking_storm",
     "chaos": "innsync.bench.chaos",

@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 # Execution option for work that only reads: on SQLite it starts a deferred transaction, which
 # under WAL neither waits for nor blocks the writer.
 READ_ONLY = "innsync_read_only"
-# How long SQLite waits for the single writer lock before giving up (milliseconds).
+# How long a statement waits for a lock before giving up (milliseconds): SQLite's single
+# writer lock (busy_timeout), PostgreSQL's lock_timeout, MariaDB's innodb_lock_wait_timeout
+# (whole seconds). Giving up is a "database busy" error: a 503 with Retry-After in the API.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
 
 
 def normalize_url(url: str) -> str:
@@ -27,23 +30,28 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def build_engine(url: str, **kwargs: Any) -> Engine:
+def build_engine(url: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS, **kwargs: Any) -> Engine:
     """An engine configured for innsync's transaction model on the given database."""
     url = normalize_url(url)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url, **kwargs)
+        return _sqlite_engine(url, lock_timeout_ms, **kwargs)
+    connect_args = kwargs.setdefault("connect_args", {})
     if backend == "mysql":
         # utf8mb4 for guest names in any script; READ COMMITTED so row locks see the latest rows.
-        kwargs.setdefault("connect_args", {}).setdefault("charset", "utf8mb4")
+        connect_args.setdefault("charset", "utf8mb4")
+        wait = max(1, -(-lock_timeout_ms // 1000))
+        connect_args.setdefault("init_command", f"SET SESSION innodb_lock_wait_timeout={wait}")
+    elif backend == "postgresql":
+        connect_args.setdefault("options", f"-c lock_timeout={lock_timeout_ms}")
     kwargs.setdefault("isolation_level", "READ COMMITTED")
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engine:
     kwargs.setdefault("connect_args", {}).update(
-        {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     )
     engine = create_engine(url, **kwargs)
 
@@ -54,7 +62,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

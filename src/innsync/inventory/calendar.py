@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import fields, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from innsync.channels.types import RateValues
 from innsync.connections.models import Connection, RatePlanMapping
 from innsync.errors import NotFoundError, ProblemCollector
 from innsync.inventory.availability import add_block, lock_room_types
+from innsync.inventory.expansion import count_days, write_days, write_values
 from innsync.inventory.models import RateCalendarDay
 from innsync.inventory.schemas import (
     AriEntry,
@@ -28,14 +29,27 @@ from innsync.inventory.schemas import (
     CalendarRead,
 )
 from innsync.money import is_exact, precision_problem, round_money
-from innsync.outbox.marks import mark_rates
+from innsync.outbox.marks import mark_rate_spans
 from innsync.properties.derivation import RESTRICTION_FIELDS, DayValues, resolve_day
 from innsync.properties.models import Property, RatePlan, RoomType
-from innsync.properties.service import derivation_rules, descendant_ids, get_owned, horizon
+from innsync.properties.service import derivation_rules, descendants_of, get_owned, horizon
 from innsync.stay_dates import DateRange, ranges_from_dates
 
 CALENDAR_COLUMNS = tuple(f.name for f in fields(DayValues))
+Owned = TypeVar("Owned", RatePlan, RoomType)
 ZERO_PRICE = "a price of 0 cannot be sold on any channel; use stop_sell to close the date"
+
+
+@dataclass(frozen=True)
+class CheckedAri:
+    """A bulk write that passed every check: its targets and what each changes, ready to apply."""
+
+    property_id: uuid.UUID
+    entries: Sequence[AriEntry]
+    targets: Sequence[RatePlan | RoomType]
+    # A plan's derived plans follow its values, so their marks go with it.
+    followers: Mapping[uuid.UUID, Sequence[uuid.UUID]]
+    warnings: Sequence[AriWarning]
 
 
 def write_ari(
@@ -45,60 +59,102 @@ def write_ari(
     request: AriWrite,
     now: datetime | None = None,
 ) -> AriWriteResult:
-    """Apply every entry or none: all problems are reported together, with pointers."""
+    """Apply every entry or none, in the caller's one transaction (scripts, fixtures, tests).
+
+    The API splits large writes into bounded transactions instead (``inventory.bulk``).
+    """
+    checked = check_ari(session, tenant_id, property_id, request, now)
+    results = apply_ari(session, checked, range(len(checked.entries)))
+    return AriWriteResult(results=results, warnings=list(checked.warnings))
+
+
+def check_ari(
+    session: Session,
+    tenant_id: uuid.UUID,
+    property_id: uuid.UUID,
+    request: AriWrite,
+    now: datetime | None = None,
+) -> CheckedAri:
+    """Check every entry (reads only): all problems are reported together, with pointers."""
     prop = get_owned(session, Property, tenant_id, property_id)
     window = horizon(prop, now)
     problems = ProblemCollector()
-    targets: list[RatePlan | RoomType | None] = []
-    for index, entry in enumerate(request.entries):
-        targets.append(
-            _check_entry(session, tenant_id, prop, window, entry, f"/entries/{index}", problems)
-        )
+    plans = _owned_by_id(session, RatePlan, tenant_id, [e.rate_plan_id for e in request.entries])
+    rooms = _owned_by_id(session, RoomType, tenant_id, [e.room_type_id for e in request.entries])
+    found: list[RatePlan | RoomType | None] = [
+        _check_entry(prop, window, entry, f"/entries/{index}", problems, plans, rooms)
+        for index, entry in enumerate(request.entries)
+    ]
     problems.raise_if_any("some ARI entries are invalid; nothing was written")
+    targets = [target for target in found if target is not None]
+    followers = descendants_of(session, prop.id, {t.id for t in targets if isinstance(t, RatePlan)})
+    return CheckedAri(
+        property_id=prop.id,
+        entries=request.entries,
+        targets=targets,
+        followers=followers,
+        warnings=channel_warnings(session, prop, request.entries, targets, followers),
+    )
+
+
+def _owned_by_id(
+    session: Session, model: type[Owned], tenant_id: uuid.UUID, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, Owned]:
+    """The tenant's rows of ``model`` among ``ids``, in one query."""
+    wanted = sorted({row_id for row_id in ids if row_id is not None})
+    if not wanted:
+        return {}
+    query = select(model).where(model.id.in_(wanted), model.tenant_id == tenant_id)
+    return {row.id: row for row in session.scalars(query)}
+
+
+def apply_ari(session: Session, checked: CheckedAri, indices: range) -> list[AriEntryResult]:
+    """Write the entries at ``indices`` of a checked write, with their dirty marks, in
+    ``session``'s transaction: a value is never committed without its mark."""
+    entries = [(index, checked.entries[index], checked.targets[index]) for index in indices]
     # Blocks lock their room types; all of them at once, in id order, as bookings lock theirs.
     lock_room_types(
         session,
-        {
-            target.id
-            for entry, target in zip(request.entries, targets, strict=True)
-            if isinstance(target, RoomType) and entry.block is not None
-        },
+        {t.id for _, entry, t in entries if isinstance(t, RoomType) and entry.block is not None},
     )
-
-    results = []
-    for index, (entry, target) in enumerate(zip(request.entries, targets, strict=True)):
+    results: list[AriEntryResult] = []
+    marks: list[tuple[uuid.UUID, DateRange]] = []
+    for index, entry, target in entries:
         if isinstance(target, RatePlan):
             changed = _write_calendar(session, target, entry)
             if changed:
-                affected = [target.id, *descendant_ids(session, target)]
-                mark_rates(session, prop.id, affected, [entry.to_range()])
+                span = entry.to_range()
+                marks.extend(
+                    (plan_id, span) for plan_id in (target.id, *checked.followers[target.id])
+                )
             results.append(AriEntryResult(index=index, status="applied", dates_changed=changed))
-        elif isinstance(target, RoomType) and entry.block is not None:
+        elif entry.block is not None:
+            runs = _weekday_runs(entry)
             blocks = [
                 add_block(
                     session, target, run, entry.block.units, entry.block.kind, entry.block.reason
                 )
-                for run in _weekday_runs(entry)
+                for run in runs
             ]
             results.append(
                 AriEntryResult(
                     index=index,
                     status="applied",
-                    dates_changed=sum(block_range.nights for block_range in _weekday_runs(entry)),
+                    dates_changed=sum(run.nights for run in runs),
                     block_ids=[block.id for block in blocks],
                 )
             )
+    mark_rate_spans(session, checked.property_id, marks)
     session.flush()
-    return AriWriteResult(
-        results=results, warnings=channel_warnings(session, prop, request.entries, targets)
-    )
+    return results
 
 
 def channel_warnings(
     session: Session,
     prop: Property,
     entries: Sequence[AriEntry],
-    targets: Sequence[RatePlan | RoomType | None],
+    targets: Sequence[RatePlan | RoomType],
+    followers: Mapping[uuid.UUID, Sequence[uuid.UUID]],
 ) -> list[AriWarning]:
     """The written values a pushing connection's channel declares it refuses, per connection.
 
@@ -132,7 +188,7 @@ def channel_warnings(
         values = _written_values(entry)
         if values.is_empty:
             continue
-        plans = {target.id, *descendant_ids(session, target)}
+        plans = {target.id, *followers[target.id]}
         for connection in connections:
             if not plans & mapped.get(connection.id, set()):
                 continue
@@ -174,13 +230,13 @@ def _weekday_runs(entry: AriEntry) -> list[DateRange]:
 
 
 def _check_entry(
-    session: Session,
-    tenant_id: uuid.UUID,
     prop: Property,
     window: DateRange,
     entry: AriEntry,
     pointer: str,
     problems: ProblemCollector,
+    plans: Mapping[uuid.UUID, RatePlan],
+    rooms: Mapping[uuid.UUID, RoomType],
 ) -> RatePlan | RoomType | None:
     requested = entry.to_range()
     if requested.start < window.start or requested.end > window.end:
@@ -189,14 +245,10 @@ def _check_entry(
             f"dates must lie within {window.start} .. {window.last} "
             f"(yesterday to the property's {prop.horizon_days}-day horizon)",
         )
-    if not any(True for _ in requested.dates_on(entry.weekday_numbers())):
+    if not count_days(requested, entry.weekday_numbers()):
         problems.add(f"{pointer}/weekdays", "no date of the range falls on these weekdays")
     if entry.room_type_id is not None:
-        room_type = session.scalar(
-            select(RoomType).where(
-                RoomType.id == entry.room_type_id, RoomType.tenant_id == tenant_id
-            )
-        )
+        room_type = rooms.get(entry.room_type_id)
         if room_type is None or room_type.property_id != prop.id:
             problems.add(f"{pointer}/room_type_id", "no such room type in this property")
             return None
@@ -206,9 +258,7 @@ def _check_entry(
                 f"cannot block more than the room type's {room_type.sellable_units} units",
             )
         return room_type
-    plan = session.scalar(
-        select(RatePlan).where(RatePlan.id == entry.rate_plan_id, RatePlan.tenant_id == tenant_id)
-    )
+    plan = plans.get(entry.rate_plan_id) if entry.rate_plan_id is not None else None
     if plan is None or plan.property_id != prop.id:
         problems.add(f"{pointer}/rate_plan_id", "no such rate plan in this property")
         return None
@@ -252,34 +302,13 @@ def _check_minor_units(
 
 
 def _write_calendar(session: Session, plan: RatePlan, entry: AriEntry) -> int:
-    requested = entry.to_range()
-    days = list(requested.dates_on(entry.weekday_numbers()))
-    existing = {
-        row.stay_date: row
-        for row in session.scalars(
-            select(RateCalendarDay).where(
-                RateCalendarDay.rate_plan_id == plan.id,
-                RateCalendarDay.stay_date >= requested.start,
-                RateCalendarDay.stay_date < requested.end,
-            )
-        )
-    }
+    """Set the entry's fields on its days, set-based; the number of days whose values changed."""
     changes = _column_changes(entry)
-    changed = 0
-    for day in days:
-        row = existing.get(day)
-        if row is None:
-            row = RateCalendarDay(rate_plan_id=plan.id, stay_date=day)
-            session.add(row)
-        before = _row_values(row)
-        for name, value in changes.items():
-            if name == "occupancy_prices" and value is not None:
-                merged = dict(row.occupancy_prices or {})
-                merged.update(value)
-                value = dict(sorted(merged.items(), key=lambda item: int(item[0])))
-            setattr(row, name, value)
-        changed += before != _row_values(row)
-    return changed
+    if "occupancy_prices" in changes:
+        return write_days(
+            session, plan.id, entry.to_range(), entry.weekday_numbers(), changes, CALENDAR_COLUMNS
+        )
+    return write_values(session, plan.id, entry.to_range(), entry.weekday_numbers(), changes)
 
 
 def _column_changes(entry: AriEntry) -> dict[str, Any]:
@@ -290,10 +319,6 @@ def _column_changes(entry: AriEntry) -> dict[str, Any]:
             value = {str(occupancy): str(amount) for occupancy, amount in value.items()}
         changes[name] = value
     return changes
-
-
-def _row_values(row: RateCalendarDay) -> tuple[Any, ...]:
-    return tuple(getattr(row, name, None) for name in CALENDAR_COLUMNS)
 
 
 def own_values(row: RateCalendarDay | None, currency: str) -> DayValues:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from innsync.connections.models import Connection
+from innsync.db.base import utcnow
 from innsync.ical_export.models import IcalExport
 from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
 from innsync.stay_dates import DateRange
@@ -30,23 +32,42 @@ def _mark(
     subject_ids: Iterable[uuid.UUID],
     dates: Iterable[DateRange],
 ) -> int:
-    subjects, ranges = list(subject_ids), list(dates)
-    if subjects and ranges:
-        _mark_ical_exports(session, property_id)
-    connections = _pushing_connections(session, property_id) if subjects and ranges else []
-    for connection_id in connections:
-        for subject_id in subjects:
-            for span in ranges:
-                session.add(
-                    DirtyMark(
-                        connection_id=connection_id,
-                        kind=kind,
-                        subject_id=subject_id,
-                        start=span.start,
-                        end=span.end,
-                    )
-                )
-    return len(connections) * len(subjects) * len(ranges)
+    ranges = list(dates)
+    return _mark_spans(
+        session, property_id, kind, [(subject, span) for subject in subject_ids for span in ranges]
+    )
+
+
+def _mark_spans(
+    session: Session,
+    property_id: uuid.UUID,
+    kind: str,
+    spans: Sequence[tuple[uuid.UUID, DateRange]],
+) -> int:
+    """One mark per pushing connection and (subject, range), in one batched INSERT."""
+    if not spans:
+        return 0
+    _mark_ical_exports(session, property_id)
+    rows = [
+        {
+            "connection_id": connection_id,
+            "kind": kind,
+            "subject_id": subject_id,
+            "start": span.start,
+            "end": span.end,
+            "created_at": utcnow(),
+        }
+        for connection_id in _pushing_connections(session, property_id)
+        for subject_id, span in spans
+    ]
+    insert_marks(session, rows)
+    return len(rows)
+
+
+def insert_marks(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert dirty-mark rows in one executemany (no ORM object per mark)."""
+    if rows:
+        session.execute(insert(DirtyMark), list(rows))
 
 
 def _mark_ical_exports(session: Session, property_id: uuid.UUID) -> None:
@@ -85,6 +106,13 @@ def mark_rates(
     return _mark(session, property_id, RATES, rate_plan_ids, dates)
 
 
+def mark_rate_spans(
+    session: Session, property_id: uuid.UUID, spans: Sequence[tuple[uuid.UUID, DateRange]]
+) -> int:
+    """Rates of each (rate plan, range) may have changed: one batch for a whole bulk write."""
+    return _mark_spans(session, property_id, RATES, spans)
+
+
 def mark_connection(
     session: Session,
     connection_id: uuid.UUID,
@@ -99,14 +127,18 @@ def mark_connection(
         .values(dirty_version=IcalExport.dirty_version + 1)
         .execution_options(synchronize_session=False)
     )
-    for kind, subjects in ((AVAILABILITY, room_type_ids), (RATES, rate_plan_ids)):
-        for subject_id in subjects:
-            session.add(
-                DirtyMark(
-                    connection_id=connection_id,
-                    kind=kind,
-                    subject_id=subject_id,
-                    start=dates.start,
-                    end=dates.end,
-                )
-            )
+    insert_marks(
+        session,
+        [
+            {
+                "connection_id": connection_id,
+                "kind": kind,
+                "subject_id": subject_id,
+                "start": dates.start,
+                "end": dates.end,
+                "created_at": utcnow(),
+            }
+            for kind, subjects in ((AVAILABILITY, room_type_ids), (RATES, rate_plan_ids))
+            for subject_id in subjects
+        ],
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -89,19 +89,29 @@ def horizon(prop: Property, now: datetime | None = None) -> DateRange:
 
 def descendant_ids(session: Session, plan: RatePlan) -> list[uuid.UUID]:
     """Plans deriving from ``plan``, directly or through others (their values follow it)."""
+    return descendants_of(session, plan.property_id, [plan.id])[plan.id]
+
+
+def descendants_of(
+    session: Session, property_id: uuid.UUID, plan_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """``descendant_ids`` of many plans of one property, reading its plans once."""
     rows = session.execute(
-        select(RatePlan.id, RatePlan.parent_id).where(RatePlan.property_id == plan.property_id)
+        select(RatePlan.id, RatePlan.parent_id).where(RatePlan.property_id == property_id)
     )
     children: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for plan_id, parent_id in rows:
+    for child_id, parent_id in rows:
         if parent_id is not None:
-            children.setdefault(parent_id, []).append(plan_id)
-    found: list[uuid.UUID] = []
-    pending = [plan.id]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            found.append(child)
-            pending.append(child)
+            children.setdefault(parent_id, []).append(child_id)
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for plan_id in plan_ids:
+        below: list[uuid.UUID] = []
+        pending = [plan_id]
+        while pending:
+            for child in children.get(pending.pop(), []):
+                below.append(child)
+                pending.append(child)
+        found[plan_id] = below
     return found
 
 

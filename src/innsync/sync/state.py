@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 
 from innsync.channels.encoding import rate_values_from_json, rate_values_to_json, update_to_json
 from innsync.channels.types import AvailabilityUpdate, RatePlanKey, RateUpdate, RateValues
+from innsync.db.base import utcnow
+from innsync.db.upsert import upsert_rows
+from innsync.outbox.marks import insert_marks
 from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
 from innsync.stay_dates import DateRange, merge_ranges
 from innsync.sync.desired import Mappings
@@ -69,7 +72,7 @@ def acked_availability(
 ) -> dict[str, dict[date, int]]:
     """What the channel acknowledged for each mapped room type over its dirty span."""
     return {
-        code: {day: row.availability for day, row in rows.items()}
+        code: dict(rows)
         for code, rows in _acked_rows(
             session, AckedAvailability, connection_id, mappings.room_types, dirty
         ).items()
@@ -81,7 +84,7 @@ def acked_rates(
 ) -> dict[RatePlanKey, dict[date, RateValues]]:
     """What the channel acknowledged for each mapped rate plan over its dirty span."""
     return {
-        key: {day: rate_values_from_json(row.rate_values) for day, row in rows.items()}
+        key: {day: rate_values_from_json(value) for day, value in rows.items()}
         for key, rows in _acked_rows(
             session, AckedRate, connection_id, mappings.rate_plans, dirty
         ).items()
@@ -93,6 +96,11 @@ def _subject_column(model: Any) -> Any:
     return model.room_type_id if model is AckedAvailability else model.rate_plan_id
 
 
+def _value_column(model: Any) -> Any:
+    """The column holding the acknowledged value of an acknowledged-state table."""
+    return model.availability if model is AckedAvailability else model.rate_values
+
+
 def _acked_rows(
     session: Session,
     model: Any,
@@ -100,20 +108,21 @@ def _acked_rows(
     codes: Mapping[uuid.UUID, Any],
     dirty: DirtySet,
 ) -> dict[Any, dict[date, Any]]:
-    """Acknowledged rows per channel code, for the mapped subjects of ``dirty`` (either table)."""
+    """Acknowledged values per channel code and date, for the mapped subjects of ``dirty``
+    (either table), read as plain tuples: no ORM object per subject-day."""
     subject = _subject_column(model)
     found: dict[Any, dict[date, Any]] = {}
     for subject_id, spans in dirty.ranges.items():
         code = codes.get(subject_id)
         if code is None:
             continue
-        query = select(model).where(
+        query = select(model.stay_date, _value_column(model)).where(
             model.connection_id == connection_id,
             subject == subject_id,
             model.stay_date >= spans[0].start,
             model.stay_date < spans[-1].end,
         )
-        found[code] = {row.stay_date: row for row in session.scalars(query)}
+        found[code] = {stay_date: value for stay_date, value in session.execute(query)}
     return found
 
 
@@ -154,21 +163,19 @@ def _upsert_days(
     column: str,
     values: Mapping[date, Any],
 ) -> None:
-    """Insert or update one acknowledged value per date of one subject (either acked table)."""
-    subject = _subject_column(model)
-    query = select(model).where(
-        model.connection_id == connection_id,
-        subject == subject_id,
-        model.stay_date.in_(list(values)),
+    """Insert or update one acknowledged value per date of one subject (either acked table),
+    as batched upserts: one statement per batch, not one ORM row per subject-day."""
+    subject = _subject_column(model).key
+    upsert_rows(
+        session,
+        model.__table__,
+        [
+            {"connection_id": connection_id, subject: subject_id, "stay_date": day, column: value}
+            for day, value in values.items()
+        ],
+        ("connection_id", subject, "stay_date"),
+        (column,),
     )
-    existing: dict[date, Any] = {row.stay_date: row for row in session.scalars(query)}
-    for day, value in values.items():
-        row = existing.get(day)
-        if row is None:
-            row = model(connection_id=connection_id, stay_date=day)
-            setattr(row, subject.key, subject_id)
-            session.add(row)
-        setattr(row, column, value)
 
 
 def forget_acked(session: Session, connection_id: uuid.UUID) -> None:
@@ -204,14 +211,18 @@ def forget_sent(
                 model.stay_date < update.dates.end,
             )
         )
-        session.add(
-            DirtyMark(
-                connection_id=connection_id,
-                kind=kind,
-                subject_id=subject_id,
-                start=update.dates.start,
-                end=update.dates.end,
-            )
+        insert_marks(
+            session,
+            [
+                {
+                    "connection_id": connection_id,
+                    "kind": kind,
+                    "subject_id": subject_id,
+                    "start": update.dates.start,
+                    "end": update.dates.end,
+                    "created_at": utcnow(),
+                }
+            ],
         )
 
 

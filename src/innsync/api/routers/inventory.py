@@ -8,11 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from innsync.api.date_window import WindowYears
 from innsync.api.deps import Db, Reader, Writer
 from innsync.errors import InvalidInputError
-from innsync.inventory import availability, calendar
+from innsync.inventory import availability, bulk, calendar
 from innsync.inventory.schemas import (
     AriWrite,
     AriWriteResult,
@@ -49,8 +50,14 @@ def _check_window(prop: Property, years: int, date_from: date, date_to: date) ->
 
 @router.post("/properties/{property_id}/ari")
 async def write_ari(property_id: uuid.UUID, data: AriWrite, db: Db, who: Writer) -> AriWriteResult:
-    """Change rates, restrictions and blocks for many plans and ranges at once, all or nothing."""
-    return await db.write(lambda s: calendar.write_ari(s, who.tenant_id, property_id, data))
+    """Change rates, restrictions and blocks for many plans and ranges at once.
+
+    Checked whole (any invalid entry: nothing is written), then written in bounded
+    transactions in entry order (see `docs/api.md` for a write cut short).
+    """
+    return await run_in_threadpool(
+        bulk.write_ari_in_chunks, db.sessions, who.tenant_id, property_id, data
+    )
 
 
 @router.get("/rate-plans/{rate_plan_id}/calendar")
