@@ -412,6 +412,10 @@ class ChannexProvisioner:
         for plan in catalog.rate_plans:
             if paired[plan.key] is None:
                 fields = rate_plan_fields(plan, rooms[plan.room_type_key], policy_ids)
+                if fields.get(POLICY_FIELD, "") is None:
+                    # A new plan without a policy sends no link: the unconfirmed field is sent
+                    # only where it says something.
+                    del fields[POLICY_FIELD]
                 created = await self._client.create_rate_plan(
                     {
                         **fields,
