@@ -688,6 +688,7 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "connect_timeout_seconds": 10.0,
         "webhook_secret": None,
         "feed_poll_seconds": 60.0,
+        "cancellation_policies": "off",
     }
     adapter = registry.build_adapter(
         "channex", stored, registry.AdapterContext(httpx.AsyncClient())

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
+from innsync.channels.channex.policies import policy_marker, policy_title
 from innsync.channels.contract import capabilities_of
 from innsync.channels.errors import ChannelAuthError, ChannelRejectedError, MappingMissingError
 from innsync.channels.types import (
@@ -75,8 +77,14 @@ class Channex:
         use: Callable[[ChannexAdapter], Awaitable[T]],
         property_id: str | None = None,
         key: str = KEY,
+        policies: Literal["off", "linked"] = "off",
     ) -> T:
-        config = ChannexConfig(base_url=BASE_URL, api_key=key, property_id=property_id)
+        config = ChannexConfig(
+            base_url=BASE_URL,
+            api_key=key,
+            property_id=property_id,
+            cancellation_policies=policies,
+        )
 
         async def scenario() -> T:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app)) as http:
@@ -85,9 +93,14 @@ class Channex:
         return asyncio.run(scenario())
 
     def provision(
-        self, catalog: PropertyCatalog = CATALOG, property_id: str | None = None
+        self,
+        catalog: PropertyCatalog = CATALOG,
+        property_id: str | None = None,
+        policies: Literal["off", "linked"] = "off",
     ) -> ProvisionResult:
-        return self.run(lambda adapter: adapter.provision_property(catalog), property_id)
+        return self.run(
+            lambda adapter: adapter.provision_property(catalog), property_id, policies=policies
+        )
 
     def listed(self, path: str, **filters: str) -> list[dict[str, Any]]:
         """Every item of a simulator list, its attributes with the relationships beside them."""
@@ -225,6 +238,49 @@ def test_provisioning_twice_creates_nothing_and_returns_the_same_ids(channex: Ch
     assert len(channex.listed("/api/v1/properties")) == 1
     assert len(channex.listed("/api/v1/room_types")) == 2
     assert len(channex.listed("/api/v1/rate_plans")) == 2
+
+
+def test_linked_policies_come_with_new_plans_and_are_found_again_by_their_marker(
+    channex: Channex,
+) -> None:
+    text = "Free cancellation until 2 days before arrival."
+    catalog = dataclasses.replace(
+        CATALOG, rate_plans=(dataclasses.replace(BAR, cancellation_policy=text), PER_PERSON)
+    )
+    first = channex.provision(catalog, policies="linked")
+    (policy,) = channex.listed("/api/v1/cancellation_policies")
+    assert policy["title"] == policy_title(text)
+    plans = by_title(channex.listed("/api/v1/rate_plans"))
+    assert plans["BAR"]["cancellation_policy_id"] == policy["id"]
+    assert plans["Single per person"]["cancellation_policy_id"] is None
+    # A new plan without a policy is created without the (unconfirmed) field at all.
+    log = channex.sim.get("/_sim/requests", {"bodies": "1"}).json()["data"]
+    created = [
+        json.loads(row["body"])["rate_plan"]
+        for row in log
+        if (row["method"], row["path"]) == ("POST", "/api/v1/rate_plans")
+    ]
+    assert [("cancellation_policy_id" in plan, plan["title"]) for plan in created] == [
+        (True, "BAR"),
+        (False, "Single per person"),
+    ]
+    writes = channex.writes()
+    assert writes.count(("POST", "/api/v1/cancellation_policies")) == 1
+
+    again = channex.provision(catalog, first.remote_property_id, policies="linked")
+    assert {item.action for item in again.items} == {"matched"}
+    assert channex.writes() == writes
+
+    # Renamed by hand in Channex: found by its marker, and its title set back.
+    renamed = {"cancellation_policy": {"title": f"Flexible {policy_marker(text)}"}}
+    assert channex.sim.put(f"/api/v1/cancellation_policies/{policy['id']}", renamed).is_success
+    third = channex.provision(catalog, first.remote_property_id, policies="linked")
+    made = [item for item in third.items if item.kind == "cancellation_policy"]
+    assert [(item.remote_id, item.action, item.changed) for item in made] == [
+        (policy["id"], "updated", ("title",))
+    ]
+    (back,) = channex.listed("/api/v1/cancellation_policies")
+    assert back["title"] == policy_title(text)
 
 
 def test_changed_attributes_are_updated_in_place(channex: Channex) -> None:

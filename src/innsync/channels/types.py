@@ -657,7 +657,7 @@ class RevisionPage:
 
 Pricing = Literal["per_room", "per_person"]
 ProvisionAction = Literal["created", "matched", "updated"]
-CatalogKind = Literal["account", "property", "room_type", "rate_plan"]
+CatalogKind = Literal["account", "property", "room_type", "rate_plan", "cancellation_policy"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,7 +238,10 @@ class FullSyncStarted(BaseModel):
 
 
 class ProvisionedItemRead(BaseModel):
-    kind: str = Field(description="account, property, room_type or rate_plan")
+    kind: str = Field(
+        description="account, property, room_type, rate_plan or cancellation_policy "
+        "(Channex with cancellation_policies linked)"
+    )
     action: str = Field(description="created, matched (nothing to change) or updated")
     remote_id: str = Field(description="The channel's id")
     title: str

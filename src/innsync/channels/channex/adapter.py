@@ -160,7 +160,7 @@ class ChannexAdapter:
 
     async def provision_property(self, catalog: PropertyCatalog) -> ProvisionResult:
         """Create or match the tenant's group, the property, its room types and rate plans."""
-        provisioner = ChannexProvisioner(self._client)
+        provisioner = ChannexProvisioner(self._client, self.config.cancellation_policies)
         return await provisioner.provision(catalog, self.config.property_id)
 
     async def read_remote_catalog(self) -> RemoteCatalog:

@@ -119,6 +119,17 @@ class RatePlanAttributes(VendorModel):
     # §1.4: decimal strings in answers ("0.00"); numbers are read too.
     children_fee: Decimal | None = None
     infant_fee: Decimal | None = None
+    # [UNCONFIRMED] not in §1.4; third-party integrations send it (CHECKLIST.yaml).
+    cancellation_policy_id: str | None = None
+
+
+class CancellationPolicyAttributes(VendorModel):
+    """[UNCONFIRMED] A policy of ``/cancellation_policies``, known from third-party code only;
+    innsync reads back its id, property and title."""
+
+    id: str
+    property_id: str | None = None
+    title: str
 
 
 class Resource(VendorModel):

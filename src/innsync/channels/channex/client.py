@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from innsync.channels.channex.answers import (
     AriWriteAnswer,
     AvailabilityAnswer,
+    CancellationPolicyAttributes,
     ChannelAttributes,
     ErrorAnswer,
     GroupAttributes,
@@ -162,6 +163,40 @@ class ChannexClient:
     ) -> RatePlanAttributes:
         return await self._write(
             "PUT", f"/rate_plans/{rate_plan_id}", "rate_plan", fields, RatePlanAttributes
+        )
+
+    # [UNCONFIRMED] Not in Channex's documents: the endpoint, its `cancellation_policy` wrapper
+    # and the property filter are those third-party integrations use (CHECKLIST.yaml).
+
+    async def list_cancellation_policies(
+        self, property_id: str
+    ) -> list[CancellationPolicyAttributes]:
+        return await self._list_all(
+            "/cancellation_policies",
+            {"filter[property_id]": property_id},
+            CancellationPolicyAttributes,
+        )
+
+    async def create_cancellation_policy(
+        self, fields: Mapping[str, Any]
+    ) -> CancellationPolicyAttributes:
+        return await self._write(
+            "POST",
+            "/cancellation_policies",
+            "cancellation_policy",
+            fields,
+            CancellationPolicyAttributes,
+        )
+
+    async def update_cancellation_policy(
+        self, policy_id: str, fields: Mapping[str, Any]
+    ) -> CancellationPolicyAttributes:
+        return await self._write(
+            "PUT",
+            f"/cancellation_policies/{quote(policy_id, safe='')}",
+            "cancellation_policy",
+            fields,
+            CancellationPolicyAttributes,
         )
 
     async def delete_rate_plan(self, rate_plan_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -43,6 +44,15 @@ class ChannexConfig(ChannelConfig):
     # §1.6: the feed of unacknowledged revisions is the reconciler's source; webhooks bring
     # bookings within seconds, the feed catches what they missed.
     feed_poll_seconds: float = Field(default=60.0, ge=5, le=3600)
+    # [UNCONFIRMED] Channex's documents have no cancellation-policy field on a rate plan;
+    # public third-party integrations link one through /cancellation_policies (CHECKLIST.yaml,
+    # catalog_cancellation_policy). Off by default, so nothing undocumented is sent.
+    cancellation_policies: Literal["off", "linked"] = Field(
+        default="off",
+        description="[UNCONFIRMED, from third-party code] 'linked': provisioning creates one "
+        "Channex cancellation policy per distinct rate-plan cancellation text and links each "
+        "rate plan to it (cancellation_policy_id); 'off' sends no policy",
+    )
 
     @field_validator("base_url")
     @classmethod

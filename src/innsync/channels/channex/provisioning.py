@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from innsync.channels.channex.answers import (
     GroupAttributes,
@@ -25,6 +25,7 @@ from innsync.channels.channex.answers import (
     RoomTypeAttributes,
 )
 from innsync.channels.channex.client import ChannexClient
+from innsync.channels.channex.policies import ensure_policies
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.types import (
     CatalogKind,
@@ -73,8 +74,9 @@ RATE_PLAN_FIELDS = (
     "infant_fee",
 )
 # innsync's meal plans in §1.4 `meal_type` terms (each has a value of the same name there).
-# §1.4 has no cancellation-policy field on a rate plan, so the policy's text is not sent
-# (CHECKLIST.yaml, catalog_cancellation_policy: what was checked).
+# §1.4 has no cancellation-policy field on a rate plan; the policy is linked only when the
+# connection asks for it ([UNCONFIRMED], policies.py; CHECKLIST.yaml catalog_cancellation_policy).
+POLICY_FIELD = "cancellation_policy_id"
 MEAL_TYPES = {
     "room_only": "room_only",
     "breakfast": "breakfast",
@@ -164,10 +166,14 @@ def occupancy_options(plan: CatalogRatePlan, room: CatalogRoomType) -> list[dict
     return [{"occupancy": o, "is_primary": o == primary} for o in occupancies]
 
 
-def rate_plan_fields(plan: CatalogRatePlan, room: CatalogRoomType) -> dict[str, Any]:
+def rate_plan_fields(
+    plan: CatalogRatePlan, room: CatalogRoomType, policy_ids: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """§1.4 rate plan fields; with ``policy_ids`` (policies linked), the plan's policy id too,
+    ``None`` for a plan without a policy text."""
     # Option rates are left out: the default rate only shows on dates innsync never pushed,
     # and innsync pushes every date of its horizon.
-    return {
+    fields: dict[str, Any] = {
         "title": plan.title,
         "sell_mode": plan.pricing,
         "rate_mode": "manual",
@@ -177,6 +183,9 @@ def rate_plan_fields(plan: CatalogRatePlan, room: CatalogRoomType) -> dict[str, 
         "children_fee": fee_text(plan.children_fee),
         "infant_fee": fee_text(plan.infant_fee),
     }
+    if policy_ids is not None:
+        fields[POLICY_FIELD] = policy_ids.get(plan.cancellation_policy)
+    return fields
 
 
 def _options_of(found: RatePlanAttributes) -> list[dict[str, int | bool]]:
@@ -239,8 +248,9 @@ class _Run:
 class ChannexProvisioner:
     """Creates, matches and updates a hotel's entities on Channex through one client."""
 
-    def __init__(self, client: ChannexClient) -> None:
+    def __init__(self, client: ChannexClient, policies: Literal["off", "linked"] = "off") -> None:
         self._client = client
+        self._policies = policies
 
     async def read_catalog(self, property_id: str) -> RemoteCatalog:
         rooms = await self._client.list_room_types(property_id)
@@ -258,7 +268,14 @@ class ChannexProvisioner:
         group = await self._ensure_group(catalog, run)
         prop = await self._ensure_property(catalog, stored_property_id, group, run)
         room_ids = await self._ensure_room_types(catalog, prop.id, run)
-        await self._ensure_rate_plans(catalog, prop.id, room_ids, run)
+        policy_ids = None
+        if self._policies == "linked":
+            texts = [plan.cancellation_policy for plan in catalog.rate_plans]
+            policy_ids, items = await ensure_policies(
+                self._client, prop.id, catalog.currency, texts
+            )
+            run.items.extend(items)
+        await self._ensure_rate_plans(catalog, prop.id, room_ids, policy_ids, run)
         return ProvisionResult(prop.id, tuple(run.items), (("property_id", prop.id),))
 
     async def _ensure_group(self, catalog: PropertyCatalog, run: _Run) -> GroupAttributes:
@@ -354,7 +371,12 @@ class ChannexProvisioner:
         return ids
 
     async def _ensure_rate_plans(
-        self, catalog: PropertyCatalog, property_id: str, room_ids: dict[str, str], run: _Run
+        self,
+        catalog: PropertyCatalog,
+        property_id: str,
+        room_ids: dict[str, str],
+        policy_ids: Mapping[str, str] | None,
+        run: _Run,
     ) -> None:
         remote = await self._client.list_rate_plans(property_id)
         paired = _pair([(p.key, p.remote_id, p.title) for p in catalog.rate_plans], remote)
@@ -372,14 +394,15 @@ class ChannexProvisioner:
                     f"{found.room_type_id}, but innsync's plan {plan.title!r} is sold in room "
                     f"type {room_type_id}; rename or remove one of them"
                 )
-            wanted = rate_plan_fields(plan, rooms[plan.room_type_key])
+            wanted = rate_plan_fields(plan, rooms[plan.room_type_key], policy_ids)
             current = {
                 **found.model_dump(),
                 "options": _options_of(found),
                 "children_fee": fee_text(found.children_fee),
                 "infant_fee": fee_text(found.infant_fee),
             }
-            changed = _differences(wanted, current, RATE_PLAN_FIELDS)
+            compared = RATE_PLAN_FIELDS if policy_ids is None else (*RATE_PLAN_FIELDS, POLICY_FIELD)
+            changed = _differences(wanted, current, compared)
             if changed:
                 body = {name: wanted[name] for name in changed}
                 if "rate_mode" in changed and found.parent_rate_plan_id is not None:
@@ -388,7 +411,11 @@ class ChannexProvisioner:
             run.note("rate_plan", found.id, plan.title, changed, plan.key)
         for plan in catalog.rate_plans:
             if paired[plan.key] is None:
-                fields = rate_plan_fields(plan, rooms[plan.room_type_key])
+                fields = rate_plan_fields(plan, rooms[plan.room_type_key], policy_ids)
+                if fields.get(POLICY_FIELD, "") is None:
+                    # A new plan without a policy sends no link: the unconfirmed field is sent
+                    # only where it says something.
+                    del fields[POLICY_FIELD]
                 created = await self._client.create_rate_plan(
                     {
                         **fields,

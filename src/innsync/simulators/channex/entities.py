@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from innsync.simulators.channex import entity_rules
+from innsync.simulators.channex import entity_rules, policies
 from innsync.simulators.channex.errors import ChannexError, bad_request, validation_error
 from innsync.simulators.channex.listing import parse_list_query, select
 from innsync.simulators.channex.state import EntityKind, Record, SimulatorState
@@ -42,7 +42,12 @@ def _relationships(state: SimulatorState, kind: EntityKind, record: Record) -> d
             "property": reference("property", attributes["property_id"]),
             "room_type": reference("room_type", attributes["room_type_id"]),
             "parent_rate_plan": reference("rate_plan", attributes["parent_rate_plan_id"]),
+            "cancellation_policy": reference(
+                "cancellation_policy", attributes.get("cancellation_policy_id")
+            ),
         }
+    if kind == "cancellation_policy":
+        return {"property": reference("property", attributes["property_id"])}
     return {}
 
 
@@ -186,6 +191,13 @@ _register(
         "sell_mode",
         "title",
     ),
+)
+
+_register(
+    "cancellation_policy",
+    "cancellation_policies",
+    policies.cancellation_policy_attributes,
+    (),
 )
 
 

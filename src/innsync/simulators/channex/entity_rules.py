@@ -13,6 +13,7 @@ from innsync.simulators.channex.errors import (
     NOT_FOUND_MESSAGE,
 )
 from innsync.simulators.channex.money import format_amount, parse_amount
+from innsync.simulators.channex.policies import check_policy_link
 from innsync.simulators.channex.state import Record, SimulatorState
 
 # §1.4 property_type values.
@@ -339,6 +340,10 @@ def rate_plan_attributes(
         or (existing is not None and parent.id == existing.id)
     ):
         check.add("parent_rate_plan_id", NOT_FOUND_MESSAGE)
+    # [UNCONFIRMED] not in §1.4; third-party code links a policy of the same property.
+    policy_id = check.data.get("cancellation_policy_id")
+    if not check_policy_link(state, policy_id, property_id):
+        check.add("cancellation_policy_id", NOT_FOUND_MESSAGE)
     sell_mode = check.choice("sell_mode", frozenset(("per_room", "per_person")), "per_room")
     rate_mode = check.choice(
         "rate_mode", frozenset(("manual", "derived", "auto", "cascade")), "manual"
@@ -356,6 +361,7 @@ def rate_plan_attributes(
         "sell_mode": sell_mode,
         "rate_mode": rate_mode,
         "meal_type": check.choice("meal_type", MEAL_TYPES, "none"),
+        "cancellation_policy_id": policy_id,
         "auto_rate_settings": check.data.get("auto_rate_settings"),
         "children_fee": _fee(check, "children_fee"),
         "infant_fee": _fee(check, "infant_fee"),

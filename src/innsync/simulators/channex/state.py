@@ -17,7 +17,9 @@ from innsync.simulators.channex.errors import not_found
 from innsync.simulators.kit.faults import FaultInjector
 from innsync.simulators.kit.requests import Masker, RequestLog
 
-EntityKind = Literal["group", "property", "room_type", "rate_plan", "webhook", "channel"]
+EntityKind = Literal[
+    "group", "property", "room_type", "rate_plan", "webhook", "channel", "cancellation_policy"
+]
 EndpointClass = Literal["availability", "restrictions", "entities", "bookings", "webhooks", "other"]
 RateLimitedClass = Literal["availability", "restrictions"]
 DeliveryStatus = Literal["pending", "in_flight", "delivered", "failed"]
@@ -135,6 +137,8 @@ class SimulatorState:
         self.properties: dict[str, Record] = {}
         self.room_types: dict[str, Record] = {}
         self.rate_plans: dict[str, Record] = {}
+        # [UNCONFIRMED] policies of /cancellation_policies (policies.py).
+        self.cancellation_policies: dict[str, Record] = {}
         self.webhooks: dict[str, Record] = {}
         # The OTAs connected to each property (docs.channex.io "Channel API").
         self.channels: dict[str, Record] = {}
@@ -192,6 +196,7 @@ class SimulatorState:
             "rate_plan": self.rate_plans,
             "webhook": self.webhooks,
             "channel": self.channels,
+            "cancellation_policy": self.cancellation_policies,
         }
         return tables[kind]
 
@@ -235,5 +240,11 @@ class SimulatorState:
             c for c in self.channels.values() if c.attributes["property_id"] == property_id
         ]:
             self.channels.pop(channel.id)
+        for policy in [
+            p
+            for p in self.cancellation_policies.values()
+            if p.attributes["property_id"] == property_id
+        ]:
+            self.cancellation_policies.pop(policy.id)
         self.properties.pop(property_id)
         self.property_groups.pop(property_id, None)
