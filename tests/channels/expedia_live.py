@@ -282,15 +282,8 @@ def live_expedia(
     install_keys(box)  # the workers this spawns encrypt with it
     sessions = session_factory(engine)
     clock = Clock()
-    app = create_app(
-        SimulatorConfig(
-            hotels=(LIVE_HOTEL,),
-            seed=13,
-            clock=clock,
-            pump_interval_seconds=None,
-            **sim_options,
-        )
-    )
+    settings: dict[str, Any] = {"hotels": (LIVE_HOTEL,), "seed": 13, "pump_interval_seconds": None}
+    app = create_app(SimulatorConfig(clock=clock, **{**settings, **sim_options}))
     with ExitStack() as stack:
         sim_url = stack.enter_context(serving(app))
         tenant_id, property_id, rooms, plans, connection_id = _create_hotel(

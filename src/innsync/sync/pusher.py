@@ -437,7 +437,9 @@ def _record_answer(
             size,
             outcome,
             _elapsed_ms(started),
-            "; ".join(reason for _, reason in rejected[:5]),
+            # Refusals first, then the channel's warnings on what it did take (changed or
+            # ignored values): operators read both in the sync log.
+            "; ".join([reason for _, reason in rejected[:5]] + list(answer.warnings[:5])),
             answer.task_id,
         )
     metrics.ENTRIES.labels(adapter.name, "accepted").inc(len(accepted))

@@ -78,6 +78,7 @@ EXPEDIA_LIMITS = ChannelLimits(
 # out but innsync did not store (a crash in between), so nothing is left to fall back to fax.
 FIRST_PAGE_STATUSES = ("pending", "retrieved")
 NEXT_PAGE = "pending"
+RATE_PLAN_MARK = "Rate Plan ID"
 
 
 class ExpediaAdapter:
@@ -129,7 +130,11 @@ class ExpediaAdapter:
         at = len(availability.updates)
         first = entries[:at]
         second = tuple(dataclasses.replace(e, index=e.index - at) for e in entries[at:])
-        return _result(first, warnings), _result(second, ())
+        # AR examples: a Rate Verification warning names its "Rate Plan ID"; a base allocation
+        # one names only the room type: each goes with the push it is about.
+        about_rates = tuple(w for w in warnings if RATE_PLAN_MARK in w)
+        about_rooms = tuple(w for w in warnings if RATE_PLAN_MARK not in w)
+        return _result(first, about_rooms), _result(second, about_rates)
 
     async def _push(
         self, updates: Sequence[AvailabilityUpdate | RateUpdate], today: date | None
@@ -150,6 +155,9 @@ class ExpediaAdapter:
             if not answer.is_success:
                 for origin in sorted(origins):
                     reasons.setdefault(origin, answer.reason())
+            # §3.2: a <Warning> beside <Success>: the message was applied, but EQC changed or
+            # ignored some values (7013: a rate out of threshold, inventory under the base
+            # allocation). The entries stay accepted; the warnings reach the sync log.
             warnings += [f"EQC warning {code}: {text}" for code, text in answer.warnings]
         entries = tuple(
             EntryResult(
@@ -211,5 +219,5 @@ class ExpediaAdapter:
 
 
 def _result(entries: tuple[EntryResult, ...], warnings: tuple[str, ...]) -> PushResult:
-    refused = tuple(f"entry {e.index}: {e.reason}" for e in entries if not e.accepted)
-    return PushResult(entries, None, warnings + refused)
+    """Refusals stay with their entries; warnings are what EQC applied with a change."""
+    return PushResult(entries, None, warnings)

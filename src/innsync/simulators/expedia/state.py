@@ -122,6 +122,7 @@ class SimulatorState:
             "br_requests": 0,
             "bc_requests": 0,
             "errors": 0,
+            "warnings": 0,
             "fallback": 0,
         }
         self.sequence = 0
