@@ -248,6 +248,7 @@ def _create_hotel(
                     "ar_url": f"{sim_url}/connect/ar",
                     "br_url": f"{sim_url}/connect/br",
                     "bc_url": f"{sim_url}/connect/bc",
+                    "parr_url": f"{sim_url}/connect/parr",
                     "currency": "USD",
                     **options,
                 },

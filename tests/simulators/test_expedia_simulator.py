@@ -342,3 +342,83 @@ def test_a_message_with_an_error_is_refused_whole_without_warnings(eqc: Eqc) -> 
     assert child(root, "Success") is None  # type: ignore[arg-type]
     assert eqc.app.state.simulator.rate_days == {}
     assert eqc.app.state.simulator.counters["warnings"] == 0
+
+
+PAR = "http://www.expediaconnect.com/EQC/PAR/2013/07"
+
+
+def parr(params: str, hotel: str = "211") -> str:
+    head = f'<ProductAvailRateRetrievalRQ xmlns="{PAR}">{auth()}<Hotel id="{hotel}"/>'
+    return f"{head}<ParamSet>{params}</ParamSet></ProductAvailRateRetrievalRQ>"
+
+
+def avail_rate_dates(root: object) -> list[str]:
+    listing = child(root, "AvailRateList")  # type: ignore[arg-type]
+    assert listing is not None
+    return [attribute(day, "date") or "" for day in children(listing, "AvailRate")]
+
+
+def test_parr_answers_31_days_for_many_products_and_365_for_one_rate_plan(eqc: Eqc) -> None:
+    last = TODAY + timedelta(days=399)
+    loaded = update(TODAY, last, inner='<Inventory totalInventoryAvailable="4"/>' + rate_plan("90"))
+    assert eqc.post("ar", ar(loaded))[0] is None
+
+    code, root = eqc.post("parr", parr(f'<AvailRateRetrieval from="{TODAY}" to="{last}"/>'))
+    assert code is None
+    dates = avail_rate_dates(root)
+    assert len(dates) == 31
+    assert dates[0] == str(TODAY)
+
+    one_plan = (
+        f'<AvailRateRetrieval from="{TODAY}" to="{last}">'
+        '<RoomType id="20000"><RatePlan id="21000"/></RoomType></AvailRateRetrieval>'
+    )
+    code, root = eqc.post("parr", parr(one_plan))
+    assert code is None
+    assert len(avail_rate_dates(root)) == 365
+    assert eqc.app.state.simulator.counters["parr_days"] == 31 + 365
+
+
+def test_parr_filters_leave_out_what_is_not_asked(eqc: Eqc) -> None:
+    loaded = update(
+        TODAY,
+        TODAY,
+        inner='<Inventory totalInventoryAvailable="4"/>'
+        + rate_plan("90", restrictions='<Restrictions minLOS="2"/>'),
+    )
+    assert eqc.post("ar", ar(loaded))[0] is None
+    rooms_only = (
+        f'<AvailRateRetrieval from="{TODAY}" to="{TODAY}" rates="false" restrictions="false" '
+        'rateAvailStatus="false"/>'
+    )
+    code, root = eqc.post("parr", parr(rooms_only))
+    assert code is None
+    listing = child(root, "AvailRateList")  # type: ignore[arg-type]
+    assert listing is not None
+    room = child(child(listing, "AvailRate"), "RoomType")  # type: ignore[arg-type]
+    assert room is not None
+    assert attribute(child(room, "Inventory"), "totalInventoryAvailable") == "4"
+    plan = child(room, "RatePlan")
+    assert plan is not None
+    assert child(plan, "Rate") is None
+    assert child(plan, "Restrictions") is None
+    assert (
+        eqc.post("parr", parr('<ProductRetrieval/><AvailRateRetrieval from="x" to="y"/>'))[0]
+        == "3010"
+    )
+    unknown = (
+        f'<AvailRateRetrieval from="{TODAY}" to="{TODAY}"><RoomType id="9"/></AvailRateRetrieval>'
+    )
+    assert eqc.post("parr", parr(unknown))[0] == "3203"
+
+
+def test_parr_product_retrieval_lists_the_hotels_room_types_and_rate_plans(eqc: Eqc) -> None:
+    code, root = eqc.post("parr", parr("<ProductRetrieval/>"))
+    assert code is None
+    products = child(root, "ProductList")  # type: ignore[arg-type]
+    assert products is not None
+    listed = {
+        attribute(room, "id"): [attribute(plan, "id") for plan in children(room, "RatePlan")]
+        for room in children(products, "RoomType")
+    }
+    assert listed == {"20000": ["21000", "21000A", "22000"], "23000": ["24000", "24000A", "25000"]}

@@ -73,7 +73,12 @@ ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
     "RatePlan": frozenset({"Rate", "Restrictions"}),
     "Rate": frozenset({"PerDay", "PerOccupancy", "PerPerson"}),
     "BookingRetrievalRQ": frozenset({"Authentication", "Hotel", "ParamSet"}),
-    "ParamSet": frozenset({"Booking", "Status", "NbDaysInPast"}),
+    # BR's and PARR's ParamSet share the name: either message's children are taken.
+    "ParamSet": frozenset(
+        {"Booking", "Status", "NbDaysInPast", "ProductRetrieval", "AvailRateRetrieval"}
+    ),
+    "ProductAvailRateRetrievalRQ": frozenset({"Authentication", "Hotel", "ParamSet"}),
+    "AvailRateRetrieval": frozenset({"RoomType"}),
     "BookingConfirmRQ": frozenset({"Authentication", "Hotel", "BookingConfirmNumbers"}),
     "BookingConfirmNumbers": frozenset({"BookingConfirmNumber"}),
 }
