@@ -29,8 +29,8 @@ from innsync.channels.expedia.mapping import (
     plan_ar,
 )
 from innsync.channels.expedia.readback import (
+    DAYS_PER_CALL,
     parr_request,
-    pieces,
     read_inventory,
     read_rate_values,
 )
@@ -187,10 +187,10 @@ class ExpediaAdapter:
         """PARR: rooms to sell per room type and date (dates EQC holds nothing for left out)."""
         held: dict[str, dict[date, int]] = {code: {} for code in room_type_codes}
         products = dict.fromkeys(room_type_codes, ())
-        for first, last in pieces(dates):
+        for piece in dates.pieces(DAYS_PER_CALL):
             root = await self._client.parr(
                 parr_request(
-                    *self._credentials(), self.config.hotel_id, products, first, last, rates=False
+                    *self._credentials(), self.config.hotel_id, products, piece, rates=False
                 )
             )
             for code, days in read_inventory(root).items():
@@ -206,10 +206,10 @@ class ExpediaAdapter:
         products: dict[str, list[str]] = {}
         for room_id, rate_id in rate_plans:
             products.setdefault(room_id, []).append(rate_id)
-        for first, last in pieces(dates):
+        for piece in dates.pieces(DAYS_PER_CALL):
             root = await self._client.parr(
                 parr_request(
-                    *self._credentials(), self.config.hotel_id, products, first, last, rates=True
+                    *self._credentials(), self.config.hotel_id, products, piece, rates=True
                 )
             )
             for plan, days in read_rate_values(root).items():

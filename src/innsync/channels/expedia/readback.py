@@ -10,13 +10,13 @@ the adapter asks in pieces of 31 days. The answer lists per date the room types 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
-from innsync.channels.expedia.mapping import MAX_LOS
+from innsync.channels.expedia.mapping import MAX_LOS, request_root
 from innsync.channels.types import RatePlanKey, RateValues
 from innsync.stay_dates import DateRange
-from innsync.xmlkit.parsing import Builder, Element, attribute, child, children, path, to_bytes
+from innsync.xmlkit.parsing import Element, attribute, child, children, path, to_bytes
 
 PAR_NAMESPACE = "http://www.expediaconnect.com/EQC/PAR/2013/07"
 # PARR samples: "a request for multiple products is constrained ... to a maximum of 31 days".
@@ -24,38 +24,28 @@ DAYS_PER_CALL = 31
 _FLAGS = {"true": True, "false": False, "1": True, "0": False}
 
 
-def pieces(dates: DateRange) -> Iterator[tuple[date, date]]:
-    """Inclusive (first, last) pieces of at most 31 days covering ``dates``."""
-    start = dates.start
-    while start < dates.end:
-        end = min(start + timedelta(days=DAYS_PER_CALL), dates.end)
-        yield start, end - timedelta(days=1)
-        start = end
-
-
 def parr_request(
     username: str,
     password: str,
     hotel_id: str,
     products: Mapping[str, Sequence[str]],
-    first: date,
-    last: date,
+    dates: DateRange,
     *,
     rates: bool,
 ) -> bytes:
-    """An ``AvailRateRetrieval`` of the room types (their rate plans when ``rates``)."""
-    builder = Builder(PAR_NAMESPACE)
-    root = builder.root("ProductAvailRateRetrievalRQ")
-    builder.sub(root, "Authentication", {"username": username, "password": password})
-    builder.sub(root, "Hotel", {"id": hotel_id})
+    """An ``AvailRateRetrieval`` of the room types (their rate plans when ``rates``); ``dates``
+    of at most ``DAYS_PER_CALL`` nights, or EQC leaves the later ones out."""
+    builder, root = request_root(
+        PAR_NAMESPACE, "ProductAvailRateRetrievalRQ", username, password, hotel_id
+    )
     params = builder.sub(root, "ParamSet")
     flag = "true" if rates else "false"
     retrieval = builder.sub(
         params,
         "AvailRateRetrieval",
         {
-            "from": first.isoformat(),
-            "to": last.isoformat(),
+            "from": dates.start.isoformat(),
+            "to": dates.last.isoformat(),
             "inventory": "false" if rates else "true",
             "roomAvailStatus": "false",
             "rateAvailStatus": flag,
