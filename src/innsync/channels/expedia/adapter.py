@@ -266,5 +266,7 @@ class ExpediaAdapter:
 
 
 def _result(entries: tuple[EntryResult, ...], warnings: tuple[str, ...]) -> PushResult:
-    """Refusals stay with their entries; warnings are what EQC applied with a change."""
-    return PushResult(entries, None, warnings)
+    """EQC's warnings (values it changed or ignored), then each refusal noted as the other
+    adapters note it."""
+    refused = tuple(f"entry {e.index}: {e.reason}" for e in entries if not e.accepted)
+    return PushResult(entries, None, warnings + refused)
