@@ -72,6 +72,14 @@ class DateRange:
     def overlaps(self, other: DateRange) -> bool:
         return self.start < other.end and other.start < self.end
 
+    def pieces(self, days: int) -> Iterator[DateRange]:
+        """Consecutive ranges of at most ``days`` nights covering this one (a read's cap)."""
+        start = self.start
+        while start < self.end:
+            end = min(start + timedelta(days=days), self.end)
+            yield DateRange(start, end)
+            start = end
+
     def dates_on(self, weekdays: Iterable[int] = ALL_WEEKDAYS) -> Iterator[date]:
         """The stay dates of the range that fall on the given weekdays (Monday is 0)."""
         wanted = frozenset(weekdays)

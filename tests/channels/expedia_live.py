@@ -248,6 +248,7 @@ def _create_hotel(
                     "ar_url": f"{sim_url}/connect/ar",
                     "br_url": f"{sim_url}/connect/br",
                     "bc_url": f"{sim_url}/connect/bc",
+                    "parr_url": f"{sim_url}/connect/parr",
                     "currency": "USD",
                     **options,
                 },
@@ -282,15 +283,8 @@ def live_expedia(
     install_keys(box)  # the workers this spawns encrypt with it
     sessions = session_factory(engine)
     clock = Clock()
-    app = create_app(
-        SimulatorConfig(
-            hotels=(LIVE_HOTEL,),
-            seed=13,
-            clock=clock,
-            pump_interval_seconds=None,
-            **sim_options,
-        )
-    )
+    settings: dict[str, Any] = {"hotels": (LIVE_HOTEL,), "seed": 13, "pump_interval_seconds": None}
+    app = create_app(SimulatorConfig(clock=clock, **{**settings, **sim_options}))
     with ExitStack() as stack:
         sim_url = stack.enter_context(serving(app))
         tenant_id, property_id, rooms, plans, connection_id = _create_hotel(

@@ -29,6 +29,7 @@ def adapter_config(
             "ar_url": f"{SIM_URL}/connect/ar",
             "br_url": f"{SIM_URL}/connect/br",
             "bc_url": f"{SIM_URL}/connect/bc",
+            "parr_url": f"{SIM_URL}/connect/parr",
             **options,
         }
     )

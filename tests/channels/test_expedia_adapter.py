@@ -120,3 +120,51 @@ def test_the_confirmation_carries_the_number_it_is_given(app: FastAPI) -> None:
     assert found == (made["booking_id"], None)
     (booking,) = sim.get("/_sim/bookings").json()["data"]
     assert booking["transactions"][0]["confirm_number"] == "a" * 32
+
+
+def test_read_back_returns_what_ar_set_in_pieces_of_31_days(app: FastAPI) -> None:
+    dates = nights(1, 41)  # 40 nights: two PARR calls of 31 and 9 days
+    values = RateValues(
+        price=Decimal("120.50"),
+        min_stay_arrival=2,
+        max_stay=0,  # no maximum: sent as EQC's 28, read back as 0
+        closed_to_arrival=True,
+        closed_to_departure=False,
+        stop_sell=False,
+    )
+    capped = RateValues(max_stay=7, stop_sell=True)
+    last = DateRange(dates.last, dates.end)
+
+    async def push_and_read(adapter: ExpediaAdapter) -> tuple[object, object]:
+        await adapter.push_ari(
+            PushRequest("availability", (AvailabilityUpdate("20000", dates, 4),), START.date()),
+            PushRequest(
+                "rates",
+                (
+                    RateUpdate("20000", "21000", dates, values),
+                    RateUpdate("20000", "21000", last, capped),
+                ),
+                START.date(),
+            ),
+        )
+        rooms = await adapter.read_availability(["20000", "23000"], dates)
+        rates = await adapter.read_rates([("20000", "21000"), ("23000", "24000")], dates)
+        return rooms, rates
+
+    rooms, rates = with_adapter(app, adapter_config(), push_and_read)
+    assert rooms == {"20000": dict.fromkeys(dates, 4), "23000": {}}
+    assert rates[("23000", "24000")] == {}  # type: ignore[index]
+    held = rates[("20000", "21000")]  # type: ignore[index]
+    assert set(held) == set(dates)
+    assert held[dates.start] == values
+    assert held[dates.last] == RateValues(
+        price=Decimal("120.50"),
+        min_stay_arrival=2,
+        max_stay=7,
+        closed_to_arrival=True,
+        closed_to_departure=False,
+        stop_sell=True,
+    )
+    counters = app.state.simulator.counters
+    assert counters["parr_requests"] == 4  # 2 reads x 2 pieces
+    assert counters["parr_days"] == 2 * 40

@@ -1,4 +1,4 @@
-"""Every AR, BR and BC request the Expedia adapter sends has the structure of Expedia's
+"""Every AR, BR, BC and PARR request the Expedia adapter sends has the structure of Expedia's
 published examples (``tests/channels/reference/expedia/``, sources in its README)."""
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def sent() -> list[bytes]:
         page = await adapter.pull_revisions(None)
         for revision in page.revisions:
             await adapter.acknowledge_revision(revision.revision_id)
+        await adapter.read_availability(["20000", "23000"], dates)
+        await adapter.read_rates([("20000", "21000"), ("23000", "24000")], dates)
 
     async def per_occupancy(adapter: ExpediaAdapter) -> None:
         prices = RateValues(
@@ -108,6 +110,7 @@ def test_the_examples_cover_ar_br_and_bc_requests() -> None:
         "AvailRateUpdateRQ",
         "BookingRetrievalRQ",
         "BookingConfirmRQ",
+        "ProductAvailRateRetrievalRQ",
     }
 
 
@@ -122,10 +125,12 @@ def test_every_request_sent_uses_only_names_from_the_published_examples(sent: li
         assert namespace_of(root) == namespace
         unknown = shape(root) - known
         assert unknown == set(), f"{name} uses names no example has: {sorted(map(str, unknown))}"
-    # Every kind of request was made: AR on both pricing models, BR (test and pull), BC.
+    # Every kind of request was made: AR on both pricing models, BR (test and pull), BC, and
+    # PARR for availability and for rates, 38 days each in pieces of at most 31.
     assert roots.count("AvailRateUpdateRQ") == 2
     assert roots.count("BookingRetrievalRQ") == 2
     assert roots.count("BookingConfirmRQ") == 2
+    assert roots.count("ProductAvailRateRetrievalRQ") == 4
 
 
 def test_the_requests_use_the_examples_richest_parts(sent: list[bytes]) -> None:
@@ -143,5 +148,7 @@ def test_the_requests_use_the_examples_richest_parts(sent: list[bytes]) -> None:
         (f"{prefix}/RoomType/RatePlan/Restrictions", "maxLOS"),
         ("/BookingRetrievalRQ/ParamSet/Status", "value"),
         ("/BookingConfirmRQ/BookingConfirmNumbers/BookingConfirmNumber", "confirmTime"),
+        ("/ProductAvailRateRetrievalRQ/ParamSet/AvailRateRetrieval", "rates"),
+        ("/ProductAvailRateRetrievalRQ/ParamSet/AvailRateRetrieval/RoomType/RatePlan", "id"),
     ):
         assert expected in used

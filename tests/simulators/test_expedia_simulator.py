@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -12,6 +13,8 @@ from fastapi import FastAPI
 from innsync.channels.errors import ChannelAuthError, ChannelUnavailableError
 from innsync.channels.expedia import ExpediaAdapter
 from innsync.simulators.expedia import SimulatorConfig, create_app
+from innsync.simulators.expedia.config import HotelSetup, RoomSetup
+from innsync.simulators.expedia.verification import RateThreshold
 from innsync.xmlkit.parsing import attribute, child, children, parse_xml
 from tests.channels.expedia_support import adapter_config, with_adapter
 from tests.servers import serving
@@ -250,3 +253,172 @@ def test_an_adapter_sees_a_pending_booking_once_then_as_retrieved() -> None:
         return len(first.revisions), len(second.revisions)
 
     assert with_adapter(eqc.app, adapter_config(), pull_twice) == (1, 1)
+
+
+def rate_plan(rate: str, plan: str = "21000", restrictions: str = "") -> str:
+    return (
+        f'<RatePlan id="{plan}"><Rate currency="USD"><PerDay rate="{rate}"/></Rate>'
+        f"{restrictions}</RatePlan>"
+    )
+
+
+def warnings_of(root: object) -> list[tuple[str | None, str]]:
+    success = child(root, "Success")  # type: ignore[arg-type]
+    assert success is not None
+    return [(attribute(w, "code"), w.text or "") for w in children(success, "Warning")]
+
+
+def test_rates_out_of_threshold_are_ignored_with_warning_7013_and_the_rest_applied(
+    eqc: Eqc,
+) -> None:
+    # AR examples, "Success with warning": the 0.00 rates are ignored, the restrictions and
+    # the other rate plan's rate are applied.
+    inner = rate_plan("0.00", restrictions='<Restrictions closedToDeparture="true"/>')
+    inner += rate_plan("61.00", plan="22000")
+    code, root = eqc.post("ar", ar(update(TODAY, TODAY + timedelta(days=2), inner=inner)))
+    assert code is None
+    found = warnings_of(root)
+    assert [c for c, _ in found] == ["7013"] * 3
+    assert "[Room Type ID 20000; Rate Plan ID 21000; Stay Date " + str(TODAY) in found[0][1]
+    assert "out of threshold" in found[0][1]
+    held = eqc.app.state.simulator.rate_days
+    assert held[("211", "20000", "21000", TODAY)] == {"closedToDeparture": True}
+    assert held[("211", "20000", "22000", TODAY)] == {"rate": "61.00"}
+    assert eqc.app.state.simulator.counters["warnings"] == 3
+
+
+def test_a_configured_rate_change_limit_refuses_big_jumps_only() -> None:
+    eqc = Eqc(rate_threshold=RateThreshold(max_change_percent=Decimal("50")))
+    assert eqc.post("ar", ar(update(TODAY, TODAY, inner=rate_plan("100.00"))))[0] is None
+    code, root = eqc.post("ar", ar(update(TODAY, TODAY, inner=rate_plan("40.00"))))
+    assert code is None
+    assert len(warnings_of(root)) == 1
+    assert eqc.post("ar", ar(update(TODAY, TODAY, inner=rate_plan("140.00"))))[0] is None
+    assert eqc.app.state.simulator.rate_days[("211", "20000", "21000", TODAY)]["rate"] == "140.00"
+
+
+def test_inventory_below_the_base_allocation_is_capped_with_7013() -> None:
+    hotel = HotelSetup("211", (RoomSetup("20000", ("21000",), base_allocation=3),))
+    eqc = Eqc(hotels=(hotel,))
+    code, root = eqc.post(
+        "ar",
+        ar(
+            update(
+                TODAY, TODAY + timedelta(days=1), inner=('<Inventory totalInventoryAvailable="1"/>')
+            )
+        ),
+    )
+    assert code is None
+    found = warnings_of(root)
+    assert len(found) == 2
+    assert "below the current base allocation value (3)" in found[0][1]
+    held = eqc.app.state.simulator.room_days
+    assert held[("211", "20000", TODAY)]["inventory"] == 3
+    # Flexible allocation is on top of the base allocation: never capped.
+    flexible = '<Inventory flexibleAllocation="1"/>'
+    code, root = eqc.post("ar", ar(update(TODAY, TODAY, inner=flexible)))
+    assert code is None
+    assert warnings_of(root) == []
+
+
+def test_at_most_20_warnings_per_code_the_last_naming_the_rest(eqc: Eqc) -> None:
+    code, root = eqc.post(
+        "ar", ar(update(TODAY, TODAY + timedelta(days=24), inner=rate_plan("0.00")))
+    )
+    assert code is None
+    found = warnings_of(root)
+    assert len(found) == 20
+    assert found[0][1].startswith("Warning 1 out of 25 for this cause.")
+    assert "Remaining 5 warnings will not be returned" in found[19][1]
+    assert "Remaining" not in found[18][1]
+    assert eqc.app.state.simulator.counters["warnings"] == 25
+
+
+def test_a_message_with_an_error_is_refused_whole_without_warnings(eqc: Eqc) -> None:
+    # AR RS: Success (possibly with warnings) or Error, never both; nothing is applied.
+    body = update(TODAY, TODAY, inner=rate_plan("0.00")) + update(TODAY, TODAY, room="99999")
+    code, root = eqc.post("ar", ar(body))
+    assert code == "3203"
+    assert child(root, "Success") is None  # type: ignore[arg-type]
+    assert eqc.app.state.simulator.rate_days == {}
+    assert eqc.app.state.simulator.counters["warnings"] == 0
+
+
+PAR = "http://www.expediaconnect.com/EQC/PAR/2013/07"
+
+
+def parr(params: str, hotel: str = "211") -> str:
+    head = f'<ProductAvailRateRetrievalRQ xmlns="{PAR}">{auth()}<Hotel id="{hotel}"/>'
+    return f"{head}<ParamSet>{params}</ParamSet></ProductAvailRateRetrievalRQ>"
+
+
+def avail_rate_dates(root: object) -> list[str]:
+    listing = child(root, "AvailRateList")  # type: ignore[arg-type]
+    assert listing is not None
+    return [attribute(day, "date") or "" for day in children(listing, "AvailRate")]
+
+
+def test_parr_answers_31_days_for_many_products_and_365_for_one_rate_plan(eqc: Eqc) -> None:
+    last = TODAY + timedelta(days=399)
+    loaded = update(TODAY, last, inner='<Inventory totalInventoryAvailable="4"/>' + rate_plan("90"))
+    assert eqc.post("ar", ar(loaded))[0] is None
+
+    code, root = eqc.post("parr", parr(f'<AvailRateRetrieval from="{TODAY}" to="{last}"/>'))
+    assert code is None
+    dates = avail_rate_dates(root)
+    assert len(dates) == 31
+    assert dates[0] == str(TODAY)
+
+    one_plan = (
+        f'<AvailRateRetrieval from="{TODAY}" to="{last}">'
+        '<RoomType id="20000"><RatePlan id="21000"/></RoomType></AvailRateRetrieval>'
+    )
+    code, root = eqc.post("parr", parr(one_plan))
+    assert code is None
+    assert len(avail_rate_dates(root)) == 365
+    assert eqc.app.state.simulator.counters["parr_days"] == 31 + 365
+
+
+def test_parr_filters_leave_out_what_is_not_asked(eqc: Eqc) -> None:
+    loaded = update(
+        TODAY,
+        TODAY,
+        inner='<Inventory totalInventoryAvailable="4"/>'
+        + rate_plan("90", restrictions='<Restrictions minLOS="2"/>'),
+    )
+    assert eqc.post("ar", ar(loaded))[0] is None
+    rooms_only = (
+        f'<AvailRateRetrieval from="{TODAY}" to="{TODAY}" rates="false" restrictions="false" '
+        'rateAvailStatus="false"/>'
+    )
+    code, root = eqc.post("parr", parr(rooms_only))
+    assert code is None
+    listing = child(root, "AvailRateList")  # type: ignore[arg-type]
+    assert listing is not None
+    room = child(child(listing, "AvailRate"), "RoomType")  # type: ignore[arg-type]
+    assert room is not None
+    assert attribute(child(room, "Inventory"), "totalInventoryAvailable") == "4"
+    plan = child(room, "RatePlan")
+    assert plan is not None
+    assert child(plan, "Rate") is None
+    assert child(plan, "Restrictions") is None
+    assert (
+        eqc.post("parr", parr('<ProductRetrieval/><AvailRateRetrieval from="x" to="y"/>'))[0]
+        == "3010"
+    )
+    unknown = (
+        f'<AvailRateRetrieval from="{TODAY}" to="{TODAY}"><RoomType id="9"/></AvailRateRetrieval>'
+    )
+    assert eqc.post("parr", parr(unknown))[0] == "3203"
+
+
+def test_parr_product_retrieval_lists_the_hotels_room_types_and_rate_plans(eqc: Eqc) -> None:
+    code, root = eqc.post("parr", parr("<ProductRetrieval/>"))
+    assert code is None
+    products = child(root, "ProductList")  # type: ignore[arg-type]
+    assert products is not None
+    listed = {
+        attribute(room, "id"): [attribute(plan, "id") for plan in children(room, "RatePlan")]
+        for room in children(products, "RoomType")
+    }
+    assert listed == {"20000": ["21000", "21000A", "22000"], "23000": ["24000", "24000A", "25000"]}

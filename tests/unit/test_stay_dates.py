@@ -137,3 +137,15 @@ def test_runs_of_equal_values_example() -> None:
         Run(DateRange.single(date(2025, 3, 3)), 2),
         Run(DateRange.single(date(2025, 3, 5)), 2),
     ]
+
+
+def test_pieces_cover_the_range_in_consecutive_ranges_of_at_most_n_nights() -> None:
+    whole = DateRange(date(2030, 1, 1), date(2030, 3, 11))  # 69 nights
+    found = list(whole.pieces(31))
+    assert [piece.nights for piece in found] == [31, 31, 7]
+    assert found[0].start == whole.start
+    assert found[-1].end == whole.end
+    assert all(a.end == b.start for a, b in pairwise(found))
+    assert list(DateRange.single(date(2030, 1, 1)).pieces(31)) == [
+        DateRange.single(date(2030, 1, 1))
+    ]

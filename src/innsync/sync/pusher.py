@@ -437,12 +437,20 @@ def _record_answer(
             size,
             outcome,
             _elapsed_ms(started),
-            "; ".join(reason for _, reason in rejected[:5]),
+            _detail(answer, rejected),
             answer.task_id,
         )
     metrics.ENTRIES.labels(adapter.name, "accepted").inc(len(accepted))
     metrics.ENTRIES.labels(adapter.name, "rejected").inc(len(rejected))
     return True
+
+
+def _detail(answer: PushResult, rejected: Sequence[tuple[Any, str]]) -> str:
+    """Refusals first, then the channel's warnings on what it did take (values it changed or
+    ignored); adapters also note each refusal as a warning ("entry N: reason"), left out."""
+    echoes = {f"entry {index}: {reason}" for index, reason in answer.rejected.items()}
+    warnings = [warning for warning in answer.warnings if warning not in echoes]
+    return "; ".join([reason for _, reason in rejected[:5]] + warnings[:5])
 
 
 def _covered_by_key(updates: Sequence[RateUpdate]) -> dict[Any, list[Any]]:

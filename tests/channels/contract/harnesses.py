@@ -1060,6 +1060,7 @@ class ExpediaHarness(AdapterHarness):
             ar_url="http://eqc.sim/connect/ar",
             br_url="http://eqc.sim/connect/br",
             bc_url="http://eqc.sim/connect/bc",
+            parr_url="http://eqc.sim/connect/parr",
         )
         self.adapter = self._adapter(self.config)
 

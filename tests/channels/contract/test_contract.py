@@ -111,8 +111,6 @@ KNOWN_GAPS: dict[str, dict[str, str]] = {
         "receives_webhooks": "Booking.com never pushes reservations; they are pulled (§3.1)",
     },
     "expedia": {
-        "reads_back_ari": "PARR (ProductAvailRateRetrievalRQ) reads ARI back; not built yet "
-        "(CHECKLIST read_back)",
         "receives_webhooks": "EQC never pushes bookings; they are pulled with BR (§3.2)",
     },
     "ical": {

@@ -1,7 +1,8 @@
-"""Expedia QuickConnect direct (EQC XML): ARI out with AR, bookings pulled (BR), confirmed (BC)."""
+"""Expedia QuickConnect direct (EQC XML): ARI out with AR and read back with PARR, bookings
+pulled (BR), confirmed (BC)."""
 
 from innsync.channels.expedia.adapter import EXPEDIA_LIMITS, ExpediaAdapter
-from innsync.channels.expedia.config import AR_URL, BC_URL, BR_URL, ExpediaConfig
+from innsync.channels.expedia.config import AR_URL, BC_URL, BR_URL, PARR_URL, ExpediaConfig
 from innsync.channels.registry import AdapterContext, ChannelKind
 
 SIMULATOR_URL = "https://simulator.expediaquickconnect.com/connect"
@@ -22,6 +23,7 @@ CHANNEL_KIND: ChannelKind[ExpediaConfig] = ChannelKind(
         "ar_url": (AR_URL, f"{SIMULATOR_URL}/ar"),
         "br_url": (BR_URL, f"{SIMULATOR_URL}/br"),
         "bc_url": (BC_URL, f"{SIMULATOR_URL}/bc"),
+        "parr_url": (PARR_URL, f"{SIMULATOR_URL}/parr"),
     },
 )
 

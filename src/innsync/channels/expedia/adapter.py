@@ -1,10 +1,12 @@
-"""The Expedia QuickConnect adapter: ARI out with AR, bookings in with BR, confirmed with BC.
+"""The Expedia QuickConnect adapter: ARI out with AR (read back with PARR), bookings in with BR,
+confirmed with BC.
 
 Speaks EQC's XML APIs over HTTPS POST: ``AvailRateUpdateRQ`` (namespace
-``http://www.expediaconnect.com/EQC/AR/2011/06``), ``BookingRetrievalRQ`` (``…/BR/2014/01``) and
-``BookingConfirmRQ`` (``…/BC/2007/09``), documented in Expedia's EQC specifications
-(expediaquickconnect.com; public copies listed in ``shared/channels/ota-direct-and-standards.md``
-§3.2, whose section numbers the comments cite). ``CHECKLIST.yaml`` tracks what is done.
+``http://www.expediaconnect.com/EQC/AR/2011/06``), ``BookingRetrievalRQ`` (``…/BR/2014/01``),
+``BookingConfirmRQ`` (``…/BC/2007/09``) and ``ProductAvailRateRetrievalRQ`` (``…/PAR/2013/07``),
+documented in Expedia's EQC specifications (expediaquickconnect.com; public copies listed in
+``shared/channels/ota-direct-and-standards.md`` §3.2, whose section numbers the comments cite).
+``CHECKLIST.yaml`` tracks what is done.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from innsync.channels.expedia.mapping import (
     ar_request,
     plan_ar,
 )
+from innsync.channels.expedia.readback import (
+    DAYS_PER_CALL,
+    parr_request,
+    read_inventory,
+    read_rate_values,
+)
 from innsync.channels.expedia.reservations import (
     TransactionKey,
     bc_request,
@@ -39,10 +47,13 @@ from innsync.channels.types import (
     EntryResult,
     PushRequest,
     PushResult,
+    RatePlanKey,
     RateUpdate,
+    RateValues,
     RevisionPage,
     ValueConstraints,
 )
+from innsync.stay_dates import DateRange
 
 EXPEDIA_LIMITS = ChannelLimits(
     # §3.2: no rate limit is published [UNCONFIRMED]; EQC takes one connection at a time per
@@ -78,6 +89,7 @@ EXPEDIA_LIMITS = ChannelLimits(
 # out but innsync did not store (a crash in between), so nothing is left to fall back to fax.
 FIRST_PAGE_STATUSES = ("pending", "retrieved")
 NEXT_PAGE = "pending"
+RATE_PLAN_MARK = "Rate Plan ID"
 
 
 class ExpediaAdapter:
@@ -129,7 +141,11 @@ class ExpediaAdapter:
         at = len(availability.updates)
         first = entries[:at]
         second = tuple(dataclasses.replace(e, index=e.index - at) for e in entries[at:])
-        return _result(first, warnings), _result(second, ())
+        # AR examples: a Rate Verification warning names its "Rate Plan ID"; a base allocation
+        # one names only the room type: each goes with the push it is about.
+        about_rates = tuple(w for w in warnings if RATE_PLAN_MARK in w)
+        about_rooms = tuple(w for w in warnings if RATE_PLAN_MARK not in w)
+        return _result(first, about_rooms), _result(second, about_rates)
 
     async def _push(
         self, updates: Sequence[AvailabilityUpdate | RateUpdate], today: date | None
@@ -150,6 +166,9 @@ class ExpediaAdapter:
             if not answer.is_success:
                 for origin in sorted(origins):
                     reasons.setdefault(origin, answer.reason())
+            # §3.2: a <Warning> beside <Success>: the message was applied, but EQC changed or
+            # ignored some values (7013: a rate out of threshold, inventory under the base
+            # allocation). The entries stay accepted; the warnings reach the sync log.
             warnings += [f"EQC warning {code}: {text}" for code, text in answer.warnings]
         entries = tuple(
             EntryResult(
@@ -161,6 +180,42 @@ class ExpediaAdapter:
             for index in range(len(updates))
         )
         return entries, tuple(warnings)
+
+    async def read_availability(
+        self, room_type_codes: Sequence[str], dates: DateRange
+    ) -> dict[str, dict[date, int]]:
+        """PARR: rooms to sell per room type and date (dates EQC holds nothing for left out)."""
+        held: dict[str, dict[date, int]] = {code: {} for code in room_type_codes}
+        products = dict.fromkeys(room_type_codes, ())
+        for piece in dates.pieces(DAYS_PER_CALL):
+            root = await self._client.parr(
+                parr_request(
+                    *self._credentials(), self.config.hotel_id, products, piece, rates=False
+                )
+            )
+            for code, days in read_inventory(root).items():
+                if code in held:
+                    held[code].update(days)
+        return held
+
+    async def read_rates(
+        self, rate_plans: Sequence[RatePlanKey], dates: DateRange
+    ) -> dict[RatePlanKey, dict[date, RateValues]]:
+        """PARR: prices, restrictions and the closed flag per rate plan and date."""
+        held: dict[RatePlanKey, dict[date, RateValues]] = {plan: {} for plan in rate_plans}
+        products: dict[str, list[str]] = {}
+        for room_id, rate_id in rate_plans:
+            products.setdefault(room_id, []).append(rate_id)
+        for piece in dates.pieces(DAYS_PER_CALL):
+            root = await self._client.parr(
+                parr_request(
+                    *self._credentials(), self.config.hotel_id, products, piece, rates=True
+                )
+            )
+            for plan, days in read_rate_values(root).items():
+                if plan in held:
+                    held[plan].update(days)
+        return held
 
     async def pull_revisions(self, cursor: str | None) -> RevisionPage:
         """BR: pending (and, on a pass's first page, retrieved) transactions, 125 at most.
@@ -211,5 +266,7 @@ class ExpediaAdapter:
 
 
 def _result(entries: tuple[EntryResult, ...], warnings: tuple[str, ...]) -> PushResult:
+    """EQC's warnings (values it changed or ignored), then each refusal noted as the other
+    adapters note it."""
     refused = tuple(f"entry {e.index}: {e.reason}" for e in entries if not e.accepted)
     return PushResult(entries, None, warnings + refused)

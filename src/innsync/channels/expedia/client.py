@@ -1,4 +1,4 @@
-"""HTTP to Expedia QuickConnect through the kit: AR, BR and BC posts of XML bodies.
+"""HTTP to Expedia QuickConnect through the kit: AR, BR, BC and PARR posts of XML bodies.
 
 EQC answers refusals it words itself with HTTP 200 and an ``<Error code>`` body (§3.2); the
 kit turns every other status, time-out and transport failure into its errors. The credentials
@@ -132,6 +132,11 @@ class ExpediaClient:
     async def br(self, body: bytes) -> Element:
         root = await self._post(self.config.br_url, body)
         raise_for_answer(read_answer(root), "BR")
+        return root
+
+    async def parr(self, body: bytes) -> Element:
+        root = await self._post(self.config.parr_url, body)
+        raise_for_answer(read_answer(root), "PARR")
         return root
 
     async def bc(self, body: bytes) -> Answer:

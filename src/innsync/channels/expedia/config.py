@@ -11,10 +11,11 @@ from pydantic import Field, SecretStr, field_validator
 
 from innsync.channels.config import ChannelConfig
 
-# §3.2: production endpoints; the public simulator answers under .../connect/{ar,br,bc}.
+# §3.2: production endpoints; the public simulator answers under .../connect/{ar,br,bc,parr}.
 AR_URL = "https://services.expediapartnercentral.com/eqc/ar"
 BR_URL = "https://services.expediapartnercentral.com/eqc/br"
 BC_URL = "https://services.expediapartnercentral.com/eqc/bc"
+PARR_URL = "https://services.expediapartnercentral.com/eqc/parr"
 
 
 class ExpediaConfig(ChannelConfig):
@@ -26,6 +27,9 @@ class ExpediaConfig(ChannelConfig):
     ar_url: str = Field(default=AR_URL, description="Availability and rates (AR) endpoint")
     br_url: str = Field(default=BR_URL, description="Booking retrieval (BR) endpoint")
     bc_url: str = Field(default=BC_URL, description="Booking confirmation (BC) endpoint")
+    parr_url: str = Field(
+        default=PARR_URL, description="Product, availability and rates read-back (PARR) endpoint"
+    )
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     pricing: Literal["per_day", "per_occupancy"] = Field(
         default="per_day",
@@ -50,7 +54,7 @@ class ExpediaConfig(ChannelConfig):
     )
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
-    @field_validator("ar_url", "br_url", "bc_url")
+    @field_validator("ar_url", "br_url", "bc_url", "parr_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):

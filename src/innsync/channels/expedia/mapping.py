@@ -240,6 +240,18 @@ def _rate_plan(builder: Builder, room: Element, piece: Piece, currency: str) -> 
         builder.sub(plan, "Restrictions", restrictions)
 
 
+def request_root(
+    namespace: str, name: str, username: str, password: str, hotel_id: str
+) -> tuple[Builder, Element]:
+    """Any EQC RQ's root with what every one starts with: ``Authentication`` (§3.2, the
+    credentials travel in the body) and ``Hotel``."""
+    builder = Builder(namespace)
+    root = builder.root(name)
+    builder.sub(root, "Authentication", {"username": username, "password": password})
+    builder.sub(root, "Hotel", {"id": hotel_id})
+    return builder, root
+
+
 def ar_request(
     hotel_id: str,
     username: str,
@@ -248,10 +260,7 @@ def ar_request(
     currency: str,
 ) -> bytes:
     """One AvailRateUpdateRQ: an AvailRateUpdate per piece (the 2011/06 repeatable element)."""
-    builder = Builder(AR_NAMESPACE)
-    root = builder.root("AvailRateUpdateRQ")
-    builder.sub(root, "Authentication", {"username": username, "password": password})
-    builder.sub(root, "Hotel", {"id": hotel_id})
+    builder, root = request_root(AR_NAMESPACE, "AvailRateUpdateRQ", username, password, hotel_id)
     for piece in message:
         update = builder.sub(root, "AvailRateUpdate")
         _date_range(builder, update, piece)

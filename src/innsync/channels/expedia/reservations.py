@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
+from innsync.channels.expedia.mapping import request_root
 from innsync.channels.types import (
     BookedRoom,
     BookingRevision,
@@ -21,7 +22,6 @@ from innsync.channels.types import (
     UnreadableMessage,
 )
 from innsync.xmlkit.parsing import (
-    Builder,
     Element,
     attribute,
     child,
@@ -60,10 +60,7 @@ def revision_id(booking_id: str, booking_type: str, created: str) -> str:
 
 def br_request(username: str, password: str, hotel_id: str, statuses: Sequence[str]) -> bytes:
     """BR RQ for the hotel's transactions in ``statuses`` (BR definition: up to 3)."""
-    builder = Builder(BR_NAMESPACE)
-    root = builder.root("BookingRetrievalRQ")
-    builder.sub(root, "Authentication", {"username": username, "password": password})
-    builder.sub(root, "Hotel", {"id": hotel_id})
+    builder, root = request_root(BR_NAMESPACE, "BookingRetrievalRQ", username, password, hotel_id)
     params = builder.sub(root, "ParamSet")
     for status in statuses:
         builder.sub(params, "Status", {"value": status})
@@ -79,10 +76,7 @@ def bc_request(
     confirmed_at: datetime,
 ) -> bytes:
     """BC RQ confirming one transaction with innsync's confirmation number."""
-    builder = Builder(BC_NAMESPACE)
-    root = builder.root("BookingConfirmRQ")
-    builder.sub(root, "Authentication", {"username": username, "password": password})
-    builder.sub(root, "Hotel", {"id": hotel_id})
+    builder, root = request_root(BC_NAMESPACE, "BookingConfirmRQ", username, password, hotel_id)
     numbers = builder.sub(root, "BookingConfirmNumbers")
     builder.sub(
         numbers,

@@ -12,7 +12,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from innsync.simulators.expedia.config import PASSWORD_DELAY, PASSWORD_TIMEOUT, HotelSetup
+from innsync.simulators.expedia.config import (
+    PASSWORD_DELAY,
+    PASSWORD_TIMEOUT,
+    HotelSetup,
+    RoomSetup,
+)
 from innsync.simulators.expedia.documents import (
     AR_RQ_NAMESPACES,
     AR_RS_NAMESPACE,
@@ -25,6 +30,7 @@ from innsync.simulators.expedia.documents import (
     success_answer,
 )
 from innsync.simulators.expedia.state import SimulatorState, Transaction
+from innsync.simulators.expedia.verification import Warnings, cap_inventory, verify_rates
 from innsync.xmlkit.parsing import (
     Builder,
     Element,
@@ -67,7 +73,12 @@ ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
     "RatePlan": frozenset({"Rate", "Restrictions"}),
     "Rate": frozenset({"PerDay", "PerOccupancy", "PerPerson"}),
     "BookingRetrievalRQ": frozenset({"Authentication", "Hotel", "ParamSet"}),
-    "ParamSet": frozenset({"Booking", "Status", "NbDaysInPast"}),
+    # BR's and PARR's ParamSet share the name: either message's children are taken.
+    "ParamSet": frozenset(
+        {"Booking", "Status", "NbDaysInPast", "ProductRetrieval", "AvailRateRetrieval"}
+    ),
+    "ProductAvailRateRetrievalRQ": frozenset({"Authentication", "Hotel", "ParamSet"}),
+    "AvailRateRetrieval": frozenset({"RoomType"}),
     "BookingConfirmRQ": frozenset({"Authentication", "Hotel", "BookingConfirmNumbers"}),
     "BookingConfirmNumbers": frozenset({"BookingConfirmNumber"}),
 }
@@ -192,8 +203,8 @@ def _days(range_element: Element, today: date, max_days_ahead: int) -> list[date
     return days
 
 
-def _room_changes(hotel: HotelSetup, room: Element) -> tuple[str, dict[str, Any], list[Any]]:
-    """The room's own fields and its rate plans' fields, validated; (room id, fields, plans)."""
+def _room_changes(hotel: HotelSetup, room: Element) -> tuple[RoomSetup, dict[str, Any], list[Any]]:
+    """The room's own fields and its rate plans' fields, validated; (room, fields, plans)."""
     room_id = attribute(room, "id") or ""
     setup = hotel.room(room_id)
     if setup is None:
@@ -244,7 +255,7 @@ def _room_changes(hotel: HotelSetup, room: Element) -> tuple[str, dict[str, Any]
                 else:
                     plan_fields[name] = _bool(value, f"@{name}")
         plans.append((rate_id, plan_fields))
-    return room_id, fields, plans
+    return setup, fields, plans
 
 
 @router.post("/connect/ar")
@@ -271,10 +282,11 @@ async def availability_and_rates(request: Request) -> Response:
             if not days:
                 raise EqcError(SCHEMA_ERROR, "AvailRateUpdate needs a DateRange")
             for room in children(update, "RoomType"):
-                room_id, fields, plans = _room_changes(hotel, room)
+                setup, fields, plans = _room_changes(hotel, room)
                 per_day = len(fields) + sum(len(plan_fields) for _, plan_fields in plans)
                 updates += per_day * len(days)
-                planned.append((days, room_id, fields, plans))
+                total = attribute(child(room, "Inventory"), "totalInventoryAvailable")
+                planned.append((days, setup, fields, plans, total is not None))
         if updates > state.config.max_updates_per_message:
             raise EqcError(
                 TOO_MANY_UPDATES,
@@ -284,16 +296,35 @@ async def availability_and_rates(request: Request) -> Response:
     except EqcError as error:
         state.counters["errors"] += 1
         return _xml(error_answer("AvailRateUpdateRS", AR_RS_NAMESPACE, error))
-    for days, room_id, fields, plans in planned:
+    # Validated whole: from here on nothing refuses the message, but values EQC will not take
+    # are changed or left out, each with a warning (verification.py).
+    warnings = Warnings()
+    threshold = state.config.rate_threshold
+    for days, setup, fields, plans, is_total in planned:
         for day in days:
             if fields:
-                state.room_days.setdefault((hotel.hotel_id, room_id, day), {}).update(fields)
+                taken = fields
+                if is_total:
+                    taken = cap_inventory(
+                        setup.base_allocation, setup.room_id, day, fields, warnings
+                    )
+                state.room_days.setdefault((hotel.hotel_id, setup.room_id, day), {}).update(taken)
             for rate_id, plan_fields in plans:
-                if plan_fields:
-                    key = (hotel.hotel_id, room_id, rate_id, day)
-                    state.rate_days.setdefault(key, {}).update(plan_fields)
+                key = (hotel.hotel_id, setup.room_id, rate_id, day)
+                kept = verify_rates(
+                    threshold,
+                    setup.room_id,
+                    rate_id,
+                    day,
+                    plan_fields,
+                    state.rate_days.get(key, {}),
+                    warnings,
+                )
+                if kept:
+                    state.rate_days.setdefault(key, {}).update(kept)
     state.counters["ar_updates"] += updates
-    return _xml(success_answer("AvailRateUpdateRS", AR_RS_NAMESPACE, []))
+    state.counters["warnings"] += warnings.count
+    return _xml(success_answer("AvailRateUpdateRS", AR_RS_NAMESPACE, warnings.answer()))
 
 
 def _selected(state: SimulatorState, root: Element) -> list[tuple[Transaction, str]]:

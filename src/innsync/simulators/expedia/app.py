@@ -6,7 +6,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.responses import Response
 
-from innsync.simulators.expedia import api, control
+from innsync.simulators.expedia import api, control, parr
 from innsync.simulators.expedia.config import SimulatorConfig
 from innsync.simulators.expedia.state import Pump, SimulatorState
 from innsync.simulators.kit.gateway import FrontDoor
@@ -39,7 +39,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     )
     app.state.simulator = state
     app.state.pump = pump
-    for router in (api.router, control.router, control.shared_router):
+    for router in (api.router, parr.router, control.router, control.shared_router):
         app.include_router(router)
     app.add_middleware(
         FrontDoor,

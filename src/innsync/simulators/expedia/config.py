@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from innsync.simulators.expedia.verification import RateThreshold
 from innsync.simulators.kit.faults import FaultSettings
 from innsync.simulators.kit.requests import DEFAULT_LOGGED_BODY_BYTES
 from innsync.simulators.kit.running import Clock, Sleep, utc_now
@@ -25,6 +26,8 @@ class RoomSetup:
 
     room_id: str
     rate_ids: tuple[str, ...]
+    base_allocation: int = 0
+    """Rooms Expedia holds by contract: AR cannot set total inventory below it (warning 7013)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,9 @@ class SimulatorConfig:
     # §3.2: unretrieved or unconfirmed bookings fall back to fax or e-mail. [UNCONFIRMED] after
     # how long: 30 minutes by default, configurable.
     fallback_seconds: float = 1800.0
+    # AR examples: Rate Verification ignores costs out of threshold (warning 7013); the
+    # published example is 0.00, anything further is [UNCONFIRMED] and configurable.
+    rate_threshold: RateThreshold = field(default_factory=RateThreshold)
     # AR @to: at most today + 2 years + 1 day; @from at least yesterday (error 3020).
     max_days_ahead: int = 2 * 366 + 1
     max_body_bytes: int = 10 * 1024 * 1024

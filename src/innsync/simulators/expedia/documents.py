@@ -19,6 +19,11 @@ BR_NAMESPACES = (
     "http://www.expediaconnect.com/EQC/BR/2014/01",
     "http://www.expediaconnect.com/EQC/BR/2007/02",
 )
+# PARR samples: the current namespace; 2011/06 is still taken (FAQ "inactive products").
+PAR_NAMESPACES = (
+    "http://www.expediaconnect.com/EQC/PAR/2013/07",
+    "http://www.expediaconnect.com/EQC/PAR/2011/06",
+)
 BC_RQ_NAMESPACE = "http://www.expediaconnect.com/EQC/BC/2007/09"
 BC_RS_NAMESPACE = "http://www.expediaconnect.com/EQC/BC/2007/08"
 

@@ -121,7 +121,10 @@ class SimulatorState:
             "ar_updates": 0,
             "br_requests": 0,
             "bc_requests": 0,
+            "parr_requests": 0,
+            "parr_days": 0,
             "errors": 0,
+            "warnings": 0,
             "fallback": 0,
         }
         self.sequence = 0
