@@ -1,4 +1,4 @@
-"""Abuse of innsync's HTTP front door against a real ``innsync serve`` (issue #19, items 2 and 3).
+"""Abuse of innsync's HTTP front door against a real ``innsync serve`` (issue #19, items 2 to 4).
 
 Reproduces what a careless or hostile client does, one phase after another, while a prober
 measures ``/healthz`` and a sampler reads the server's memory and open files from /proc:
@@ -8,6 +8,8 @@ measures ``/healthz`` and a sampler reads the server's memory and open files fro
 3. ``stalled_uploads``: thousands of uploads that send their headers and 1 KB, then stall.
 4. ``stalled_headers``: connections that never finish their headers (slowloris).
 5. ``slow_drip``: one upload sending a byte every 2 seconds.
+6. ``bulk_ari_write``: one tenant's 1,000 entries x 750 days ARI write over the API while a
+   second tenant makes single-day ARI writes (paced as ``innsync bench bulk_write``'s others).
 
 Prints a summary and writes ``bench/results/stress_http.json`` (the format of ``innsync bench``,
 so ``docs/benchmarks.md``'s generated block shows it too). Run from the repository root:
@@ -17,7 +19,8 @@ so ``docs/benchmarks.md``'s generated block shows it too). Run from the reposito
 
 The server runs with the production defaults of the limits (``--quick`` shortens the time-outs);
 the figures to read are: peak RSS (bounded: the uploads never grow it by their size), open file
-descriptors (bounded by the caps and released by the time-outs) and ``/healthz`` p99.
+descriptors (bounded by the caps and released by the time-outs), ``/healthz`` p99, and during
+the bulk write its time and status and the other tenant's write p50/p99 and 5xx (503 apart).
 """
 
 from __future__ import annotations
@@ -32,9 +35,15 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import httpx
+from sqlalchemy import Engine, func, select
+
+from innsync.bench import bulk_write
+from innsync.bench.databases import sqlite_database
 from innsync.bench.measures import percentile
 from innsync.bench.processes import INNSYNC, free_port, innsync_env, peak_rss_bytes, running
 from innsync.bench.registry import names as scenario_names
@@ -48,6 +57,10 @@ from innsync.bench.results import (
     write_result,
 )
 from innsync.crypto import generate_key
+from innsync.db.engine import build_engine, session_factory, transaction
+from innsync.inventory.models import RateCalendarDay
+from innsync.properties.models import Property
+from innsync.properties.service import property_today
 from innsync.settings import Settings
 
 NAME = "stress_http"
@@ -69,10 +82,109 @@ class Sizes:
     drip_interval: float  # seconds between the slow upload's bytes
     body_timeout: float
     header_timeout: float
+    bulk: bulk_write.Size  # the bulk ARI write's entries and days (``others`` is unused here)
 
 
-FULL = Sizes(4, 1024 * MB, 3000, 1000, 2.0, Settings().http_body_timeout_seconds, 10.0)
-QUICK = Sizes(2, 64 * MB, 300, 100, 0.5, 2.0, 2.0)
+FULL = Sizes(
+    4, 1024 * MB, 3000, 1000, 2.0, Settings().http_body_timeout_seconds, 10.0, bulk_write.FULL
+)
+# Bigger than ``bulk_write --quick``'s write, so that a few of the other tenant's writes overlap it.
+QUICK = Sizes(2, 64 * MB, 300, 100, 0.5, 2.0, 2.0, bulk_write.Size(20, 10, 180, 0))
+
+
+@dataclass(frozen=True)
+class BulkTenants:
+    """The bulk ARI write phase's two tenants, seeded before the server starts."""
+
+    bulk: bulk_write.Hotel
+    other: bulk_write.Hotel
+    today: date
+
+
+def seed_bulk_tenants(engine: Engine, size: bulk_write.Size) -> BulkTenants:
+    """A tenant with ``size``'s plans pushing to a channel, and a second tenant with one plan."""
+    with transaction(session_factory(engine)) as session:
+        bulk = bulk_write.seed_hotel(
+            session, "bulk", size.room_types, size.plans_per_room, connected=True
+        )
+        other = bulk_write.seed_hotel(session, "other", 1, 1, connected=False)
+        today = property_today(session.get_one(Property, bulk.property_id), datetime.now(UTC))
+    return BulkTenants(bulk, other, today)
+
+
+def calendar_rows(url: str, tenants: BulkTenants) -> int:
+    """The bulk tenant's stored plan-days: all ``entries x days`` of them after a 200."""
+    engine = build_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.scalar(
+                select(func.count()).where(RateCalendarDay.rate_plan_id.in_(tenants.bulk.plan_ids))
+            )
+    finally:
+        engine.dispose()
+    return int(rows or 0)
+
+
+@dataclass
+class BulkFigures:
+    """What the bulk write phase saw from the clients' side."""
+
+    status: str = "-"
+    seconds: float = 0.0
+    other_ms: list[float] = field(default_factory=list)  # the writes that overlapped the bulk one
+    other_statuses: list[str] = field(default_factory=list)  # every write's, baseline included
+
+
+async def bulk_ari_write(base_url: str, tenants: BulkTenants, size: bulk_write.Size) -> BulkFigures:
+    """The bulk write over the API while the other tenant writes one day every 20 ms."""
+    figures = BulkFigures()
+    request = bulk_write.bulk_request(tenants.bulk, tenants.today, size.days, Decimal("100"))
+    body = request.model_dump_json(exclude_unset=True).encode()
+    finished = asyncio.Event()
+    spans: list[tuple[float, float]] = []
+
+    def client(hotel: bulk_write.Hotel) -> httpx.AsyncClient:
+        headers = {"authorization": f"Bearer {hotel.api_key}", "content-type": "application/json"}
+        return httpx.AsyncClient(base_url=f"{base_url}/api/v1", headers=headers, timeout=600)
+
+    async def other_writes(api: httpx.AsyncClient) -> None:
+        other, turn = tenants.other, 0
+        while not finished.is_set():
+            stay = (tenants.today + timedelta(days=turn % 300)).isoformat()
+            entry = {"rate_plan_id": str(other.plan_ids[0]), "date_from": stay, "date_to": stay}
+            started = time.perf_counter()
+            try:
+                answer = await api.post(
+                    f"/properties/{other.property_id}/ari",
+                    json={"entries": [{**entry, "price": str(80 + turn % 50)}]},
+                )
+                status = str(answer.status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            spans.append((started, time.perf_counter()))
+            figures.other_statuses.append(status)
+            turn += 1
+            await asyncio.sleep(bulk_write.OTHERS_PACE)
+
+    async with client(tenants.bulk) as bulk_api, client(tenants.other) as other_api:
+        others = asyncio.ensure_future(other_writes(other_api))
+        await asyncio.sleep(0.5)  # the other tenant's baseline before the bulk write starts
+        started = time.perf_counter()
+        try:
+            answer = await bulk_api.post(
+                f"/properties/{tenants.bulk.property_id}/ari", content=body
+            )
+            figures.status = str(answer.status_code)
+        except httpx.HTTPError as exc:
+            figures.status = type(exc).__name__
+        ended = time.perf_counter()
+        figures.seconds = ended - started
+        finished.set()
+        await others
+    figures.other_ms = [
+        (end - begin) * 1000 for begin, end in spans if end > started and begin < ended
+    ]
+    return figures
 
 
 @dataclass
@@ -258,7 +370,9 @@ async def _settle(watcher: Watcher, baseline_fds: int, limit: float) -> float:
     return time.monotonic() - started
 
 
-async def run_phases(watcher: Watcher, port: int, sizes: Sizes) -> list[Phase]:
+async def run_phases(
+    watcher: Watcher, port: int, sizes: Sizes, tenants: BulkTenants
+) -> list[Phase]:
     phases: list[Phase] = []
     baseline_fds = watcher.fds()
     wait_limit = sizes.body_timeout + sizes.header_timeout + 30
@@ -325,11 +439,47 @@ async def run_phases(watcher: Watcher, port: int, sizes: Sizes) -> list[Phase]:
     done = await phase("slow_drip", asyncio.ensure_future(dripping()))
     done.outcomes = _count([status for status, _ in drip])
     done.notes["held_seconds"] = round(drip[0][1], 1)
+
+    bulk: list[BulkFigures] = []
+
+    async def bulk_load() -> None:
+        bulk.append(await bulk_ari_write(watcher.base_url, tenants, sizes.bulk))
+
+    done = await phase("bulk_ari_write", asyncio.ensure_future(bulk_load()))
+    figures = bulk[0]
+    done.outcomes = {
+        f"bulk {figures.status}": 1,
+        **{f"other {k}": v for k, v in _count(figures.other_statuses).items()},
+    }
+    done.notes.update(
+        bulk_seconds=round(figures.seconds, 2),
+        other_writes=len(figures.other_statuses),
+        other_overlapping=len(figures.other_ms),
+        other_p50_ms=round(percentile(figures.other_ms, 0.5), 1) if figures.other_ms else 0.0,
+        other_p99_ms=round(percentile(figures.other_ms, 0.99), 1) if figures.other_ms else 0.0,
+        other_503=figures.other_statuses.count("503"),
+        other_5xx=sum(1 for s in figures.other_statuses if s.startswith("5") and s != "503"),
+    )
     return phases
 
 
 def _ms(values: list[float], fraction: float) -> str:
     return f"{percentile(values, fraction):.0f}" if values else "-"
+
+
+def _bulk_finding(phase: Phase, size: bulk_write.Size) -> str:
+    notes = phase.notes
+    return (
+        f"Bulk ARI write of {size.entries:,} entries x {size.days} days over the API: "
+        f"{', '.join(k for k in phase.outcomes if k.startswith('bulk'))} in "
+        f"{notes['bulk_seconds']:.2f} s ({notes['calendar_rows']:,.0f} plan-days stored). The "
+        f"other tenant's single-day writes overlapping it: {notes['other_overlapping']:.0f}, "
+        f"p50 {notes['other_p50_ms']:.0f} ms, p99 {notes['other_p99_ms']:.0f} ms; of all its "
+        f"{notes['other_writes']:.0f} writes, {notes['other_5xx']:.0f} 5xx other than 503 and "
+        f"{notes['other_503']:.0f} 503 (database busy). /healthz p99 "
+        f"{_ms(phase.healthz_ms, 0.99)} ms; server RSS {phase.max_rss / MB:.0f} MB at most "
+        f"during it (VmHWM {notes['vmhwm_mb']:.0f} MB)."
+    )
 
 
 def build_outcome(phases: list[Phase], sizes: Sizes, peak_rss: int, settings: Settings) -> Outcome:
@@ -365,12 +515,15 @@ def build_outcome(phases: list[Phase], sizes: Sizes, peak_rss: int, settings: Se
         f"{', '.join(by_name['slow_drip'].outcomes)} after "
         f"{by_name['slow_drip'].notes['held_seconds']} s (body time-out "
         f"{sizes.body_timeout:g} s).",
+        _bulk_finding(by_name["bulk_ari_write"], sizes.bulk),
     ]
     return Outcome(
         sizes=(
             f"{sizes.uploads} x {sizes.upload_bytes // MB} MB chunked uploads, "
             f"{sizes.stalled} stalled uploads, {sizes.slowloris} stalled header sends, one slow "
-            f"drip; limits: body {settings.max_request_bytes // MB} MB, body time-out "
+            f"drip, one tenant's bulk ARI write of {sizes.bulk.entries:,} entries x "
+            f"{sizes.bulk.days} days with a second tenant's single-day writes; limits: "
+            f"body {settings.max_request_bytes // MB} MB, body time-out "
             f"{sizes.body_timeout:g} s, header time-out {sizes.header_timeout:g} s, "
             f"{settings.http_max_concurrency} connections, "
             f"{settings.http_connections_per_address} connections and "
@@ -433,8 +586,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="stress_http_") as scratch:
         workdir = Path(scratch)
         port = free_port()
+        with sqlite_database(workdir, "stress") as (url, engine):
+            tenants = seed_bulk_tenants(engine, sizes.bulk)
         env = innsync_env(
-            f"sqlite:///{workdir / 'stress.sqlite3'}",
+            url,
             generate_key(),
             http_body_timeout_seconds=str(sizes.body_timeout),
             http_header_timeout_seconds=str(sizes.header_timeout),
@@ -449,8 +604,9 @@ def main(argv: list[str] | None = None) -> int:
             command, workdir / "serve.log", env=env, ready_url=f"{base}/healthz"
         ) as server:
             with Watcher(server.pid, base) as watcher:
-                phases = asyncio.run(run_phases(watcher, port, sizes))
+                phases = asyncio.run(run_phases(watcher, port, sizes, tenants))
             peak = peak_rss_bytes(server.pid)
+        phases[-1].notes["calendar_rows"] = calendar_rows(url, tenants)
 
     outcome = build_outcome(phases, sizes, peak, settings)
     result = Result(

@@ -68,6 +68,7 @@ class Hotel:
     tenant_id: uuid.UUID
     property_id: uuid.UUID
     plan_ids: list[uuid.UUID]
+    api_key: str  # the tenant's admin key, for a run through the HTTP API (bench/stress_http.py)
 
 
 def run(options: RunOptions) -> Outcome:
@@ -152,8 +153,10 @@ def _measure(engine: Engine, size: Size) -> dict[str, Any]:
     sessions = session_factory(engine)
     now = datetime.now(UTC)
     with transaction(sessions) as session:
-        hotel = _hotel(session, "bulk", size.room_types, size.plans_per_room, connected=True)
-        others = [_hotel(session, f"other-{n}", 1, 1, connected=False) for n in range(size.others)]
+        hotel = seed_hotel(session, "bulk", size.room_types, size.plans_per_room, connected=True)
+        others = [
+            seed_hotel(session, f"other-{n}", 1, 1, connected=False) for n in range(size.others)
+        ]
     today = properties.property_today(_property(sessions, hotel.property_id), now)
     first = _bulk(sessions, hotel, today, size.days, Decimal("100"), others)
     rewrite = _bulk(sessions, hotel, today, size.days, Decimal("120"), others)
@@ -176,8 +179,10 @@ def _property(sessions: sessionmaker[Session], property_id: uuid.UUID) -> Proper
         return session.get_one(Property, property_id)
 
 
-def _hotel(session: Session, name: str, rooms: int, plans: int, *, connected: bool) -> Hotel:
-    tenant, _key = create_tenant(session, name)
+def seed_hotel(session: Session, name: str, rooms: int, plans: int, *, connected: bool) -> Hotel:
+    """A tenant with one property of ``rooms`` x ``plans`` plans, pushing to a channel if
+    ``connected``; its admin key in ``api_key``."""
+    tenant, key = create_tenant(session, name)
     prop = properties.create_property(
         session,
         tenant.id,
@@ -224,20 +229,13 @@ def _hotel(session: Session, name: str, rooms: int, plans: int, *, connected: bo
             )
         )
     session.flush()
-    return Hotel(tenant.id, prop.id, plan_ids)
+    return Hotel(tenant.id, prop.id, plan_ids, key.secret)
 
 
-def _bulk(
-    sessions: sessionmaker[Session],
-    hotel: Hotel,
-    today: date,
-    days: int,
-    price: Decimal,
-    others: list[Hotel],
-) -> dict[str, Any]:
-    """One bulk write with the other tenants writing throughout; their latencies and its own."""
+def bulk_request(hotel: Hotel, today: date, days: int, price: Decimal) -> AriWrite:
+    """One entry per plan of ``hotel``, ``days`` days from ``today``: the bulk write measured."""
     last = today + timedelta(days=days - 1)
-    request = AriWrite(
+    return AriWrite(
         entries=[
             AriEntry(
                 rate_plan_id=plan_id,
@@ -249,6 +247,18 @@ def _bulk(
             for plan_id in hotel.plan_ids
         ]
     )
+
+
+def _bulk(
+    sessions: sessionmaker[Session],
+    hotel: Hotel,
+    today: date,
+    days: int,
+    price: Decimal,
+    others: list[Hotel],
+) -> dict[str, Any]:
+    """One bulk write with the other tenants writing throughout; their latencies and its own."""
+    request = bulk_request(hotel, today, days, price)
     holds: list[float] = []
     stop = threading.Event()
     latencies: list[float] = []
