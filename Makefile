@@ -36,8 +36,8 @@ run: install ## Run innsync on SQLite at http://127.0.0.1:$(PORT)
 
 .PHONY: lint
 lint: install ## ruff (lint and format check) and import-linter
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
 .PHONY: types
@@ -64,8 +64,8 @@ test: lint types migrations-check unit ## Lint, types, migration drift and the w
 
 .PHONY: format
 format: install ## Format the code
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 .PHONY: clean
 clean: ## Remove the environments

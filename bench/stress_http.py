@@ -42,12 +42,18 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine, func, select
 
-from innsync.bench import bulk_write
-from innsync.bench.databases import sqlite_database
-from innsync.bench.measures import percentile
-from innsync.bench.processes import INNSYNC, free_port, innsync_env, peak_rss_bytes, running
-from innsync.bench.registry import names as scenario_names
-from innsync.bench.results import (
+from innsync.crypto import generate_key
+from innsync.db.engine import build_engine, session_factory, transaction
+from innsync.inventory.models import RateCalendarDay
+from innsync.properties.models import Property
+from innsync.properties.service import property_today
+from innsync.settings import Settings
+from innsync_bench import bulk_write
+from innsync_bench.databases import sqlite_database
+from innsync_bench.measures import percentile
+from innsync_bench.processes import INNSYNC, free_port, innsync_env, peak_rss_bytes, running
+from innsync_bench.registry import names as scenario_names
+from innsync_bench.results import (
     Outcome,
     Result,
     Table,
@@ -56,12 +62,6 @@ from innsync.bench.results import (
     versions,
     write_result,
 )
-from innsync.crypto import generate_key
-from innsync.db.engine import build_engine, session_factory, transaction
-from innsync.inventory.models import RateCalendarDay
-from innsync.properties.models import Property
-from innsync.properties.service import property_today
-from innsync.settings import Settings
 
 NAME = "stress_http"
 TITLE = "abuse of the HTTP front door: huge, stalled and slow uploads; /healthz meanwhile"

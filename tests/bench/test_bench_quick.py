@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.exc import SQLAlchemyError
 
-from innsync.bench import registry
-from innsync.bench.measures import best_allowed_latencies, percentile
-from innsync.bench.results import TABLE_END, TABLE_START, Outcome, Table, refresh_docs
 from innsync.cli.main import cli
+from innsync_bench import registry
+from innsync_bench.measures import best_allowed_latencies, percentile
+from innsync_bench.results import TABLE_END, TABLE_START, Outcome, Table, refresh_docs
 from tests.databases import postgres_server_or_skip
 
 POSTGRES_SERVER = registry.DEFAULT_POSTGRES_SERVER
@@ -139,8 +139,8 @@ def test_the_private_databases_are_dropped(tmp_path: Path) -> None:
     needs_postgres()
     from sqlalchemy import create_engine, text
 
-    from innsync.bench.databases import postgres_database
     from innsync.db.engine import normalize_url
+    from innsync_bench.databases import postgres_database
 
     with postgres_database(POSTGRES_SERVER, "probe") as (url, _engine):
         name = url.rsplit("/", 1)[1]
@@ -175,7 +175,7 @@ def test_a_new_scenario_is_one_module_and_one_registry_line() -> None:
 
 
 def test_the_docs_table_is_regenerated_between_the_markers(tmp_path: Path) -> None:
-    from innsync.bench.results import build_result, write_result
+    from innsync_bench.results import build_result, write_result
 
     docs = tmp_path / "page.md"
     docs.write_text(f"intro\n{TABLE_START}\nstale\n{TABLE_END}\noutro\n")

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from innsync.bench import registry
-from innsync.bench.channel_fleet import busiest_window
-from innsync.bench.results import TABLE_END, TABLE_START
 from innsync.cli.main import cli
+from innsync_bench import registry
+from innsync_bench.channel_fleet import busiest_window
+from innsync_bench.results import TABLE_END, TABLE_START
 from tests.databases import postgres_server_or_skip
 
 POSTGRES_SERVER = registry.DEFAULT_POSTGRES_SERVER

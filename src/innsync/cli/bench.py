@@ -1,67 +1,44 @@
-"""``innsync bench NAME|all``: run benchmark scenarios, store their JSON, refresh the docs table."""
+"""``innsync bench``: mounted from the separate ``innsync-bench`` package when it is installed.
+
+The benchmark harness is not part of the product (it lives in ``bench/`` of the repository and a
+development install adds it). Without it, ``innsync bench`` says how to get it and exits 2.
+"""
 
 from __future__ import annotations
 
-import tempfile
-import time
-from pathlib import Path
+import importlib
+from typing import cast
 
 import click
 
-from innsync.bench import registry
-from innsync.bench.results import build_result, refresh_docs, write_result
+BENCH_MODULE = "innsync_bench.cli"
+MISSING_MESSAGE = (
+    "innsync bench needs the benchmark package, which is not part of an innsync install. "
+    "From a clone of the repository, `make install` adds it "
+    "(or: pip install -e ./bench)."
+)
 
 
-@click.command("bench")
-@click.argument("name", type=click.Choice([*registry.names(), "all"]))
-@click.option("--quick", is_flag=True, help="Reduced sizes: checks that a scenario works.")
-@click.option(
-    "--results-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("bench/results"),
-    show_default=True,
-    help="Where <name>.json is written.",
+@click.command(
+    "bench",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
 )
-@click.option(
-    "--docs",
-    "docs_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("docs/benchmarks.md"),
-    show_default=True,
-    help="The page whose results table is regenerated.",
-)
-@click.option(
-    "--postgres",
-    "postgres_server",
-    default=registry.DEFAULT_POSTGRES_SERVER,
-    show_default=True,
-    envvar="INNSYNC_BENCH_POSTGRES",
-    help="PostgreSQL server (no database name): private databases are created and dropped.",
-)
-def bench(name: str, quick: bool, results_dir: Path, docs_path: Path, postgres_server: str) -> None:
-    """Run the benchmark NAME (or all of them) against real processes on loopback."""
-    names = (
-        [n for n in registry.names() if n not in registry.NOT_IN_ALL] if name == "all" else [name]
-    )
-    for scenario_name in names:
-        scenario = registry.load(scenario_name)
-        click.echo(f"== {scenario_name}: {scenario.TITLE}")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix=f"innsync-bench-{scenario_name}-") as scratch:
-            options = registry.RunOptions(
-                quick=quick,
-                workdir=Path(scratch),
-                postgres_server=postgres_server.rstrip("/"),
-                progress=lambda message: click.echo(f"   {message}"),
-            )
-            outcome = scenario.run(options)
-        result = build_result(scenario_name, scenario.TITLE, outcome, is_quick=quick)
-        path = write_result(result, results_dir)
-        refresh_docs(docs_path, results_dir, registry.names())
-        for finding in outcome.findings:
-            click.echo(f" - {finding}")
-        click.echo(
-            f"   {path} written in {time.monotonic() - started:.0f} s; {docs_path} refreshed"
-        )
-        if outcome.data.get("failed_checks"):
-            raise click.ClickException(f"{scenario_name}: checks failed")
+@click.pass_context
+def missing_bench(ctx: click.Context) -> None:
+    """Benchmarks (needs the innsync-bench package from the repository)."""
+    click.echo(f"Error: {MISSING_MESSAGE}", err=True)
+    ctx.exit(2)
+
+
+def bench_command() -> click.Command:
+    """The real ``bench`` command, or the one that explains how to install it."""
+    # importlib rather than an import statement: the product must not depend on the bench
+    # package (import-linter forbids the static import), it only mounts it when present.
+    try:
+        module = importlib.import_module(BENCH_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name not in {"innsync_bench", BENCH_MODULE}:
+            raise  # the bench package is there but broken: show the real error
+        return missing_bench
+    return cast(click.Command, module.bench)

@@ -10,7 +10,7 @@ import uvicorn
 
 from innsync.cli.accounts import accounts as accounts_group
 from innsync.cli.backup import backup as backup_group
-from innsync.cli.bench import bench
+from innsync.cli.bench import bench_command
 from innsync.cli.connections import connections as connections_group
 from innsync.cli.database import open_database
 from innsync.cli.demo import demo
@@ -472,7 +472,7 @@ def keys_create(
     click.echo(issued.secret)
 
 
-cli.add_command(bench)
+cli.add_command(bench_command())
 
 
 cli.add_command(accounts_group)

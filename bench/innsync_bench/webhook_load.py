@@ -1,4 +1,4 @@
-"""Webhook load generator, run as its own process: ``python -m innsync.bench.webhook_load``.
+"""Webhook load generator, run as its own process: ``python -m innsync_bench.webhook_load``.
 
 Posts fake-channel booking revisions (each body unique) to one ``/hooks/{token}`` URL over many
 keep-alive connections, either as fast as the answers come (closed loop, ``--rate 0``) or at a

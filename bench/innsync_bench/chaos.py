@@ -46,7 +46,10 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.bench.channel_fleet import (
+from innsync.crypto import SecretBox, generate_key
+from innsync.db.engine import session_factory
+from innsync.db.personal import install_keys
+from innsync_bench.channel_fleet import (
     Channel,
     Site,
     check_ari,
@@ -59,13 +62,10 @@ from innsync.bench.channel_fleet import (
     simulators,
     unacknowledged,
 )
-from innsync.bench.databases import postgres_database, postgres_version
-from innsync.bench.processes import INNSYNC, free_port, innsync_env, running, stop
-from innsync.bench.registry import RunOptions
-from innsync.bench.results import Outcome, Table
-from innsync.crypto import SecretBox, generate_key
-from innsync.db.engine import session_factory
-from innsync.db.personal import install_keys
+from innsync_bench.databases import postgres_database, postgres_version
+from innsync_bench.processes import INNSYNC, free_port, innsync_env, running, stop
+from innsync_bench.registry import RunOptions
+from innsync_bench.results import Outcome, Table
 
 TITLE = "fault run: SIGKILLed workers, 5xx/429/time-outs, disordered webhooks, a PostgreSQL restart"
 ROOMS, UNITS = 3, 5

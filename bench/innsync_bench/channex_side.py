@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from innsync.bench.processes import free_port, running
-from innsync.bench.simulator_server import API_KEY
+from innsync_bench.processes import free_port, running
+from innsync_bench.simulator_server import API_KEY
 
 # Concurrent provisioning calls: enough to keep the simulator busy, few enough not to queue.
 PROVISION_CONCURRENCY = 16
@@ -61,12 +61,12 @@ class Simulator:
 def channex_simulator(
     workdir: Path, *, calls_per_minute: int = 10, log_size: int = 10_000, record_ari: bool = False
 ) -> Iterator[Simulator]:
-    """Start ``innsync.bench.simulator_server`` on a free loopback port."""
+    """Start ``innsync_bench.simulator_server`` on a free loopback port."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
-        "innsync.bench.simulator_server",
+        "innsync_bench.simulator_server",
         "--port",
         str(port),
         "--calls-per-minute",

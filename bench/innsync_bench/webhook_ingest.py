@@ -2,7 +2,7 @@
 
 ``innsync serve`` (one uvicorn process, background loops off so only ingress is measured) takes
 fake-channel webhooks at ``/hooks/{token}``; each is verified and committed to the inbox before
-its 200. The load comes from another process (``innsync.bench.webhook_load``) over many
+its 200. The load comes from another process (``innsync_bench.webhook_load``) over many
 keep-alive connections: first as fast as answers come (the sustained rate at saturation), then
 paced at a rate the server can hold (latency without queueing). Afterwards every acknowledged
 body is looked up in ``inbox_items`` by its SHA-256 dedupe key: none may be missing.
@@ -21,12 +21,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from innsync.bench import profiling
-from innsync.bench.databases import postgres_database, postgres_version, sqlite_database
-from innsync.bench.measures import percentile
-from innsync.bench.processes import INNSYNC, cpu_seconds, free_port, innsync_env, running
-from innsync.bench.registry import RunOptions
-from innsync.bench.results import Outcome, Table
 from innsync.connections import service as connections
 from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox, generate_key
@@ -36,6 +30,12 @@ from innsync.inbox.models import InboxItem
 from innsync.properties import service as properties
 from innsync.properties.schemas import PropertyCreate
 from innsync.tenants.service import create_tenant
+from innsync_bench import profiling
+from innsync_bench.databases import postgres_database, postgres_version, sqlite_database
+from innsync_bench.measures import percentile
+from innsync_bench.processes import INNSYNC, cpu_seconds, free_port, innsync_env, running
+from innsync_bench.registry import RunOptions
+from innsync_bench.results import Outcome, Table
 
 TITLE = "durable webhook acknowledgements per second and latency, SQLite and PostgreSQL"
 BACKENDS = ("sqlite", "postgresql")
@@ -205,7 +205,7 @@ def _load(
         [
             sys.executable,
             "-m",
-            "innsync.bench.webhook_load",
+            "innsync_bench.webhook_load",
             "--url",
             url,
             "--secret",

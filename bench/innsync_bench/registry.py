@@ -8,18 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, cast
 
-from innsync.bench.results import Outcome
+from innsync_bench.results import Outcome
 
 # Name -> module. Each module has TITLE (one line) and run(options) -> Outcome.
 SCENARIOS: dict[str, str] = {
-    "full_sync": "innsync.bench.full_sync",
-    "change_latency": "innsync.bench.change_latency",
-    "webhook_ingest": "innsync.bench.webhook_ingest",
-    "bulk_write": "innsync.bench.bulk_write",
-    "scale": "innsync.bench.scale",
-    "booking_storm": "innsync.bench.booking_storm",
-    "chaos": "innsync.bench.chaos",
-    "backups": "innsync.bench.backups",
+    "full_sync": "innsync_bench.full_sync",
+    "change_latency": "innsync_bench.change_latency",
+    "webhook_ingest": "innsync_bench.webhook_ingest",
+    "bulk_write": "innsync_bench.bulk_write",
+    "scale": "innsync_bench.scale",
+    "booking_storm": "innsync_bench.booking_storm",
+    "chaos": "innsync_bench.chaos",
+    "backups": "innsync_bench.backups",
 }
 
 # Not run by `innsync bench all`: it restarts the PostgreSQL server and is a pass/fail check.

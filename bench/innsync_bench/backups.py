@@ -33,10 +33,6 @@ from innsync.backups.format import TableSpec
 from innsync.backups.restore import backed_up_tables, checksum_tables
 from innsync.backups.service import create_backup, restore_backup, verify_backup
 from innsync.backups.store import LocalStore
-from innsync.bench.databases import postgres_database, postgres_version, sqlite_database
-from innsync.bench.hotels import HORIZON_DAYS, TIMEZONE, Hotel, varied_ari_entries
-from innsync.bench.registry import RunOptions
-from innsync.bench.results import Outcome, Table, versions
 from innsync.db.engine import session_factory, transaction
 from innsync.inventory.calendar import write_ari
 from innsync.inventory.models import InventoryLedgerDay
@@ -45,6 +41,10 @@ from innsync.properties import service as properties
 from innsync.properties.schemas import PropertyCreate, RatePlanCreate, RoomTypeCreate
 from innsync.reservations.models import Reservation, ReservationRoom
 from innsync.tenants.service import create_tenant
+from innsync_bench.databases import postgres_database, postgres_version, sqlite_database
+from innsync_bench.hotels import HORIZON_DAYS, TIMEZONE, Hotel, varied_ari_entries
+from innsync_bench.registry import RunOptions
+from innsync_bench.results import Outcome, Table, versions
 
 TITLE = "backup, restore and verify time and peak memory, 100 properties x 500 days + 50k bookings"
 PROPERTIES, RESERVATIONS, DAYS = 100, 50_000, HORIZON_DAYS

@@ -1,4 +1,4 @@
-"""The Channex simulator as a benchmark process: ``python -m innsync.bench.simulator_server``.
+"""The Channex simulator as a benchmark process: ``python -m innsync_bench.simulator_server``.
 
 Unlike ``innsync simulate channex`` it takes the ARI rate limit (baselines are sent unthrottled)
 and the request-log size as arguments, and with ``--record-ari`` it keeps the body and arrival

@@ -21,10 +21,6 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.bench.databases import postgres_database, postgres_version, sqlite_database
-from innsync.bench.measures import percentile
-from innsync.bench.registry import RunOptions
-from innsync.bench.results import Outcome, Table
 from innsync.connections.models import Connection
 from innsync.db.engine import session_factory, transaction
 from innsync.inventory.bulk import write_ari_in_chunks
@@ -36,6 +32,10 @@ from innsync.properties import service as properties
 from innsync.properties.models import Property
 from innsync.properties.schemas import PropertyCreate, RatePlanCreate, RoomTypeCreate
 from innsync.tenants.service import create_tenant
+from innsync_bench.databases import postgres_database, postgres_version, sqlite_database
+from innsync_bench.measures import percentile
+from innsync_bench.registry import RunOptions
+from innsync_bench.results import Outcome, Table
 
 TITLE = "Bulk ARI write (1,000 entries x 750 days) and other tenants' writes during it"
 # Targets of issue #18 / #19 item 4.

@@ -39,7 +39,13 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.bench.channel_fleet import (
+from innsync.crypto import SecretBox, generate_key
+from innsync.db.engine import session_factory
+from innsync.db.personal import install_keys
+from innsync.inventory.models import InventoryLedgerDay
+from innsync.reservations.models import Reservation, ReservationChange
+from innsync.stay_dates import DateRange
+from innsync_bench.channel_fleet import (
     SIMULATOR_API_KEY,
     Channel,
     Site,
@@ -55,16 +61,10 @@ from innsync.bench.channel_fleet import (
     simulators,
     unacknowledged,
 )
-from innsync.bench.databases import postgres_database, postgres_version, sqlite_database
-from innsync.bench.processes import INNSYNC, free_port, innsync_env, running
-from innsync.bench.registry import RunOptions
-from innsync.bench.results import Outcome, Table
-from innsync.crypto import SecretBox, generate_key
-from innsync.db.engine import session_factory
-from innsync.db.personal import install_keys
-from innsync.inventory.models import InventoryLedgerDay
-from innsync.reservations.models import Reservation, ReservationChange
-from innsync.stay_dates import DateRange
+from innsync_bench.databases import postgres_database, postgres_version, sqlite_database
+from innsync_bench.processes import INNSYNC, free_port, innsync_env, running
+from innsync_bench.registry import RunOptions
+from innsync_bench.results import Outcome, Table
 
 TITLE = "four channels booking the last rooms at once: lost, duplicated, overbookings flagged"
 BACKENDS = ("postgresql", "sqlite")

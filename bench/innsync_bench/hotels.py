@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from innsync.bench.channex_side import ChannexHotel
 from innsync.connections import service as connections
 from innsync.connections.schemas import (
     ConnectionCreate,
@@ -29,6 +28,7 @@ from innsync.properties.models import Property
 from innsync.properties.schemas import PropertyCreate, RatePlanCreate, RoomTypeCreate
 from innsync.reservations.schemas import ReservationCreate, RoomIn
 from innsync.reservations.service import create_direct
+from innsync_bench.channex_side import ChannexHotel
 
 # Channex's example state_length (channex.md §1.3): why a full sync covers 500 days.
 HORIZON_DAYS = 500

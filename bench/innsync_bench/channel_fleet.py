@@ -24,7 +24,6 @@ import httpx
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.bench.processes import INNSYNC, free_port, running
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
 from innsync.connections import service as connections
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
@@ -43,6 +42,7 @@ from innsync.reservations.models import Reservation, ReservationChange
 from innsync.stay_dates import DateRange
 from innsync.sync.desired import desired_availability, desired_rates, load_mappings
 from innsync.tenants.service import create_tenant, issue_key
+from innsync_bench.processes import INNSYNC, free_port, running
 
 # The key `innsync simulate channex` accepts (SimulatorConfig's default).
 SIMULATOR_API_KEY = "channex-sim-key"

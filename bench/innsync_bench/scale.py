@@ -27,13 +27,6 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.bench import profiling
-from innsync.bench.channex_side import Simulator, channex_simulator, provision_many
-from innsync.bench.databases import postgres_database, postgres_version
-from innsync.bench.hotels import Hotel, create_hotel, map_to_channex, seed_varied_ari
-from innsync.bench.processes import INNSYNC, cpu_seconds, innsync_env, peak_rss_bytes, running
-from innsync.bench.registry import RunOptions
-from innsync.bench.results import Outcome, Table
 from innsync.connections.models import Connection
 from innsync.connections.schemas import ConnectionCreate
 from innsync.connections.service import start_full_sync
@@ -43,6 +36,13 @@ from innsync.db.personal import install_keys
 from innsync.inventory.models import RateCalendarDay
 from innsync.outbox.models import DirtyMark
 from innsync.tenants.service import create_tenant
+from innsync_bench import profiling
+from innsync_bench.channex_side import Simulator, channex_simulator, provision_many
+from innsync_bench.databases import postgres_database, postgres_version
+from innsync_bench.hotels import Hotel, create_hotel, map_to_channex, seed_varied_ari
+from innsync_bench.processes import INNSYNC, cpu_seconds, innsync_env, peak_rss_bytes, running
+from innsync_bench.registry import RunOptions
+from innsync_bench.results import Outcome, Table
 
 TITLE = "full sync of 100 to 10,000 properties on PostgreSQL with two workers"
 SIZES, QUICK_SIZES = (100, 1_000, 10_000), (4, 8)

@@ -27,13 +27,6 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, func, select
 
-from innsync.bench.channex_side import ChannexHotel, Simulator, channex_simulator, provision_many
-from innsync.bench.databases import sqlite_database
-from innsync.bench.hotels import Hotel, create_hotel, map_to_channex, seed_varied_ari
-from innsync.bench.measures import best_allowed_latencies, percentile
-from innsync.bench.processes import INNSYNC, free_port, innsync_env, running
-from innsync.bench.registry import RunOptions
-from innsync.bench.results import Outcome, Table
 from innsync.connections.models import Connection
 from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox, generate_key
@@ -43,6 +36,13 @@ from innsync.outbox.models import DirtyMark
 from innsync.properties.models import Property
 from innsync.properties.service import property_today
 from innsync.tenants.service import create_tenant
+from innsync_bench.channex_side import ChannexHotel, Simulator, channex_simulator, provision_many
+from innsync_bench.databases import sqlite_database
+from innsync_bench.hotels import Hotel, create_hotel, map_to_channex, seed_varied_ari
+from innsync_bench.measures import best_allowed_latencies, percentile
+from innsync_bench.processes import INNSYNC, free_port, innsync_env, running
+from innsync_bench.registry import RunOptions
+from innsync_bench.results import Outcome, Table
 
 TITLE = "PMS change to channel: latency percentiles against the best the rate limit allows"
 # channex.md §1.3: 10 restrictions calls per 60 s per property.

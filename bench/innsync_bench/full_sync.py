@@ -30,12 +30,6 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync.bench.channex_side import ChannexHotel, Simulator, channex_simulator, provision_many
-from innsync.bench.databases import sqlite_database
-from innsync.bench.hotels import HORIZON_DAYS, Hotel, create_hotel, map_to_channex, seed_varied_ari
-from innsync.bench.registry import RunOptions
-from innsync.bench.results import Outcome, Table
-from innsync.bench.simulator_server import API_KEY
 from innsync.channels.channex import ChannexAdapter, ChannexConfig
 from innsync.channels.channex.mapping import restriction_fields
 from innsync.channels.types import RatePlanKey, RateValues
@@ -52,6 +46,12 @@ from innsync.stay_dates import DateRange
 from innsync.sync.desired import desired_availability, desired_rates, load_mappings
 from innsync.sync.worker import SyncWorker
 from innsync.tenants.service import create_tenant
+from innsync_bench.channex_side import ChannexHotel, Simulator, channex_simulator, provision_many
+from innsync_bench.databases import sqlite_database
+from innsync_bench.hotels import HORIZON_DAYS, Hotel, create_hotel, map_to_channex, seed_varied_ari
+from innsync_bench.registry import RunOptions
+from innsync_bench.results import Outcome, Table
+from innsync_bench.simulator_server import API_KEY
 
 TITLE = "requests and bytes of a 500-day full sync, against the minimum and two baselines"
 # (room types, rate plans per room type): the seed design's hotel, and Channex's largest hotel
