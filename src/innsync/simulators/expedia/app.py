@@ -46,7 +46,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
         state=state,
         is_api=lambda path: path.startswith(API_PREFIXES),
         refusal=_refusal,
-        tags=lambda path, _body: {"endpoint": path.rsplit("/", 1)[-1]},
+        tags=lambda scope, _body: {"endpoint": str(scope["path"]).rsplit("/", 1)[-1]},
     )
     return app
 
