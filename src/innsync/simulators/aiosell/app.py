@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from innsync.simulators.aiosell import ari, control, gateway
 from innsync.simulators.aiosell.config import SimulatorConfig
@@ -13,17 +11,7 @@ from innsync.simulators.aiosell.errors import AiosellError, invalid_sim_input
 from innsync.simulators.aiosell.state import SimulatorState
 from innsync.simulators.aiosell.webhooks import WebhookDispatcher
 from innsync.simulators.kit.running import pump_lifespan
-from innsync.simulators.kit.validation import body_field_errors
-
-
-async def _aiosell_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AiosellError)
-    return exc.response()
-
-
-async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return invalid_sim_input(body_field_errors(exc)).response()
+from innsync.simulators.kit.validation import answer_errors_as
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -37,8 +25,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app = FastAPI(title="Aiosell channel manager API simulator", lifespan=lifespan)
     app.state.simulator = state
     app.state.dispatcher = dispatcher
-    app.add_exception_handler(AiosellError, _aiosell_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    answer_errors_as(app, AiosellError, invalid_sim_input)
     for router in (ari.router, control.router, control.shared_router):
         app.include_router(router)
     gateway.install(app, state)

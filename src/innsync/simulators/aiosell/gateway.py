@@ -12,17 +12,10 @@ from starlette.types import Scope
 
 from innsync.simulators.aiosell.errors import AiosellError
 from innsync.simulators.aiosell.state import SimulatorState
-from innsync.simulators.kit.gateway import FrontDoor, injected_fault, over_cap
+from innsync.simulators.kit.gateway import REASONS, FrontDoor, injected_fault, over_cap
 
 API_PREFIX = "/api/v2/cm/"
 _UPDATES = ("update", "update-rates")
-_REFUSALS = {
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -45,7 +38,7 @@ def partner_of(path: str) -> str | None:
 
 def refusal(status: int) -> Response:
     """A refusal made in front of the handlers (cap, update limit, injected fault)."""
-    return AiosellError(status, _REFUSALS[status]).response()
+    return AiosellError(status, REASONS[status]).response()
 
 
 def install(app: FastAPI, state: SimulatorState) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from innsync.simulators.beds24 import auth, bookings, calendar, control, gateway, properties
 from innsync.simulators.beds24.config import SimulatorConfig
@@ -13,17 +11,7 @@ from innsync.simulators.beds24.errors import Beds24Error, invalid_sim_input
 from innsync.simulators.beds24.state import SimulatorState
 from innsync.simulators.beds24.webhooks import WebhookDispatcher
 from innsync.simulators.kit.running import pump_lifespan
-from innsync.simulators.kit.validation import body_field_errors
-
-
-async def _beds24_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Beds24Error)
-    return exc.response()
-
-
-async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return invalid_sim_input(body_field_errors(exc)).response()
+from innsync.simulators.kit.validation import answer_errors_as
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -37,8 +25,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app = FastAPI(title="Beds24 API V2 simulator", lifespan=lifespan)
     app.state.simulator = state
     app.state.dispatcher = dispatcher
-    app.add_exception_handler(Beds24Error, _beds24_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    answer_errors_as(app, Beds24Error, invalid_sim_input)
     for router in (
         auth.router,
         calendar.router,

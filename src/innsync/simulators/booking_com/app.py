@@ -12,17 +12,10 @@ from starlette.types import Scope
 from innsync.simulators.booking_com import api, control
 from innsync.simulators.booking_com.config import SimulatorConfig
 from innsync.simulators.booking_com.state import Pump, SimulatorState
-from innsync.simulators.kit.gateway import FrontDoor
+from innsync.simulators.kit.gateway import REASONS, FrontDoor
 from innsync.simulators.kit.running import pump_lifespan
 
 API_PREFIXES = ("/hotels/", "/token-based-authentication/")
-_REFUSALS = {
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
 
 
 def endpoint_class(path: str) -> str:
@@ -35,7 +28,7 @@ def endpoint_class(path: str) -> str:
 
 
 def _refusal(status: int) -> Response:
-    return Response(_REFUSALS[status], status_code=status)
+    return Response(REASONS[status], status_code=status)
 
 
 def _tags(scope: Scope, _: bytes) -> dict[str, Any]:

@@ -28,6 +28,15 @@ from innsync.simulators.kit.faults import FaultInjector
 from innsync.simulators.kit.requests import Masker, RequestLog, decoded_headers, drain_body
 
 Refusal = Callable[[int], Response]
+
+REASONS = {
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+"""HTTP's reason phrases for the statuses a front door refuses with (cap, injected faults)."""
 Screen = Callable[[Scope, int], Awaitable[Response | None]]
 
 
