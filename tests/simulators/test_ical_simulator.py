@@ -151,3 +151,13 @@ def test_tick_polls_innsyncs_export_conditionally(sim: TestClient) -> None:
     assert seen["imported"] == [
         {"uid": "x@innsync", "start": "2030-01-10", "end": "2030-01-12", "summary": "Not available"}
     ]
+
+
+def test_a_body_over_the_feeds_cap_is_refused_and_logged(sim: TestClient) -> None:
+    made = listing(sim, "airbnb")
+    refused = sim.request("GET", made["feed_path"], content=b"x" * 64_001)
+    assert refused.status_code == 413
+    fine = sim.get(made["feed_path"])
+    assert fine.status_code == 200
+    rows = sim.get("/_sim/requests").json()["data"]
+    assert [(row["status"], row["body_bytes"]) for row in rows[-2:]] == [(413, 64_001), (200, 0)]

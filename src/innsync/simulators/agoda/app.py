@@ -11,16 +11,8 @@ from innsync.simulators.agoda.config import SimulatorConfig
 from innsync.simulators.agoda.documents import result, xml_response
 from innsync.simulators.agoda.hints import Pump
 from innsync.simulators.agoda.state import SimulatorState
-from innsync.simulators.kit.gateway import FrontDoor
+from innsync.simulators.kit.gateway import REASONS, FrontDoor
 from innsync.simulators.kit.running import pump_lifespan
-
-_REFUSALS = {
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -34,7 +26,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
             # §3.3: at most 1 MB per request [INFERRED: refused with 413 and a YCS error].
             body = result(state, errors=[("2010", "the request is larger than 1 MB")])
             return xml_response(body, 413)
-        return Response(_REFUSALS.get(status, "Error"), status_code=status, media_type="text/plain")
+        return Response(REASONS.get(status, "Error"), status_code=status, media_type="text/plain")
 
     # The pump pushes hints and sweeps fallbacks (tests tick it through /_sim/tick instead).
     lifespan = pump_lifespan(pump, config.pump_interval_seconds)

@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from innsync.simulators.aiosell import ari, control
+from innsync.simulators.aiosell import ari, control, gateway
 from innsync.simulators.aiosell.config import SimulatorConfig
 from innsync.simulators.aiosell.errors import AiosellError, invalid_sim_input
-from innsync.simulators.aiosell.gateway import Gateway
 from innsync.simulators.aiosell.state import SimulatorState
 from innsync.simulators.aiosell.webhooks import WebhookDispatcher
-
-
-async def _pump(dispatcher: WebhookDispatcher, interval_seconds: float) -> None:
-    """Run due deliveries and retries until cancelled."""
-    while True:
-        await dispatcher.tick()
-        # Real time on purpose: the injected clock decides what is due, this only paces checks.
-        await asyncio.sleep(interval_seconds)
-
-
-async def _aiosell_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AiosellError)
-    return exc.response()
-
-
-async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    details: dict[str, list[str]] = {}
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"] if part != "body") or "body"
-        details.setdefault(where, []).append(str(error["msg"]))
-    return invalid_sim_input(details).response()
+from innsync.simulators.kit.running import pump_lifespan
+from innsync.simulators.kit.validation import answer_errors_as
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -48,27 +20,15 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     state = SimulatorState(config)
     dispatcher = WebhookDispatcher(state)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pump = None
-        if config.pump_interval_seconds is not None:
-            pump = asyncio.create_task(_pump(dispatcher, config.pump_interval_seconds))
-        try:
-            yield
-        finally:
-            if pump is not None:
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
-
+    # The pump runs due deliveries and retries; tests tick through /_sim/tick.
+    lifespan = pump_lifespan(dispatcher, config.pump_interval_seconds)
     app = FastAPI(title="Aiosell channel manager API simulator", lifespan=lifespan)
     app.state.simulator = state
     app.state.dispatcher = dispatcher
-    app.add_exception_handler(AiosellError, _aiosell_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    answer_errors_as(app, AiosellError, invalid_sim_input)
     for router in (ari.router, control.router, control.shared_router):
         app.include_router(router)
-    app.add_middleware(Gateway, state=state)
+    gateway.install(app, state)
     return app
 
 

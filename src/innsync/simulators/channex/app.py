@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import uvicorn
 from fastapi import FastAPI
 
@@ -17,21 +12,14 @@ from innsync.simulators.channex import (
     channels,
     control,
     entities,
+    gateway,
     subscriptions,
 )
 from innsync.simulators.channex.config import SimulatorConfig
 from innsync.simulators.channex.errors import install_error_handlers
-from innsync.simulators.channex.gateway import Gateway
 from innsync.simulators.channex.state import SimulatorState
 from innsync.simulators.channex.webhooks import WebhookDispatcher
-
-
-async def _pump(dispatcher: WebhookDispatcher, interval_seconds: float) -> None:
-    """Run due retries and non_acked_booking events until cancelled."""
-    while True:
-        await dispatcher.tick()
-        # Real time on purpose: the injected clock decides what is due, this only paces checks.
-        await asyncio.sleep(interval_seconds)
+from innsync.simulators.kit.running import pump_lifespan
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -40,19 +28,8 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     state = SimulatorState(config)
     dispatcher = WebhookDispatcher(state)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pump = None
-        if config.pump_interval_seconds is not None:
-            pump = asyncio.create_task(_pump(dispatcher, config.pump_interval_seconds))
-        try:
-            yield
-        finally:
-            if pump is not None:
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
-
+    # The pump runs due retries and non_acked_booking events; tests tick through /_sim/tick.
+    lifespan = pump_lifespan(dispatcher, config.pump_interval_seconds)
     app = FastAPI(title="Channex API v1 simulator", lifespan=lifespan)
     app.state.simulator = state
     app.state.dispatcher = dispatcher
@@ -70,7 +47,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
         control.shared_router,
     ):
         app.include_router(router)
-    app.add_middleware(Gateway, state=state)
+    gateway.install(app, state)
     return app
 
 

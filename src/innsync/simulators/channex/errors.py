@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from innsync.simulators.kit.validation import body_field_errors
+
 FieldErrors = dict[str, list[str]]
 
 # Ecto-style messages, as quoted in §1.5; "can't be blank" is the same framework's wording.
@@ -89,11 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_body_error(_: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, RequestValidationError):  # pragma: no cover
             raise exc
-        details: FieldErrors = {}
-        for error in exc.errors():
-            location = ".".join(str(part) for part in error["loc"] if part != "body")
-            details.setdefault(location or "body", []).append(str(error["msg"]))
-        return validation_error(details).response()
+        return validation_error(body_field_errors(exc)).response()
 
     app.add_exception_handler(ChannexError, on_channex_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

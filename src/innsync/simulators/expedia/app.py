@@ -9,22 +9,15 @@ from starlette.responses import Response
 from innsync.simulators.expedia import api, control, parr
 from innsync.simulators.expedia.config import SimulatorConfig
 from innsync.simulators.expedia.state import Pump, SimulatorState
-from innsync.simulators.kit.gateway import FrontDoor
+from innsync.simulators.kit.gateway import REASONS, FrontDoor
 from innsync.simulators.kit.running import pump_lifespan
 
-_REFUSALS = {
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
 API_PREFIXES = ("/connect/", "/eqc/")
 
 
 def _refusal(status: int) -> Response:
     # EQC words its own refusals in XML with HTTP 200; these come from in front of it.
-    return Response(_REFUSALS.get(status, "Error"), status_code=status, media_type="text/plain")
+    return Response(REASONS.get(status, "Error"), status_code=status, media_type="text/plain")
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -46,7 +39,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
         state=state,
         is_api=lambda path: path.startswith(API_PREFIXES),
         refusal=_refusal,
-        tags=lambda path, _body: {"endpoint": path.rsplit("/", 1)[-1]},
+        tags=lambda scope, _body: {"endpoint": str(scope["path"]).rsplit("/", 1)[-1]},
     )
     return app
 

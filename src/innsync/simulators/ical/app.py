@@ -8,28 +8,22 @@ inspections (README.md). ``POST /_sim/tick`` makes every listing poll its import
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import uvicorn
 from fastapi import FastAPI
+from starlette.responses import Response
 
 from innsync.simulators.ical.config import SimulatorConfig
 from innsync.simulators.ical.control import Simulated, invalid, sim
 from innsync.simulators.ical.feeds import feeds
-from innsync.simulators.ical.gateway import Gateway
-from innsync.simulators.ical.polls import poll_imports
 from innsync.simulators.ical.state import SimulatorState
 from innsync.simulators.kit.control import control_router
+from innsync.simulators.kit.gateway import FrontDoor
+from innsync.simulators.kit.running import pump_lifespan
 
 
-async def _pump(state: SimulatorState, interval: float) -> None:
-    """Poll every import URL until cancelled (``--poll-seconds``)."""
-    while True:
-        await poll_imports(state)
-        await asyncio.sleep(interval)
+def _refusal(status: int) -> Response:
+    # Platforms answer a failed feed fetch with a bare status.
+    return Response(status_code=status)
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -37,26 +31,19 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     config = config or SimulatorConfig()
     state = SimulatorState(config)
     simulated = Simulated(state)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = None
-        if config.pump_interval_seconds is not None:
-            task = asyncio.create_task(_pump(state, config.pump_interval_seconds))
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
+    # The pump polls every import URL (``--poll-seconds``); tests tick through /_sim/tick.
+    lifespan = pump_lifespan(simulated, config.pump_interval_seconds)
     app = FastAPI(title="iCal platforms simulator (Airbnb, Vrbo)", lifespan=lifespan)
     app.state.simulator = state
     app.include_router(feeds)
     app.include_router(sim)
     app.include_router(control_router(lambda _: simulated, invalid))
-    app.add_middleware(Gateway, state=state)
+    app.add_middleware(
+        FrontDoor,
+        state=state,
+        is_api=lambda path: not path.startswith("/_sim"),
+        refusal=_refusal,
+    )
     return app
 
 

@@ -28,6 +28,8 @@ class SimulatorConfig:
     faults: FaultSettings = field(default_factory=FaultSettings)
     request_log_size: int = 1_000
     logged_body_bytes: int = 64_000
+    max_body_bytes: int = 64_000
+    """The largest request body a feed takes; a larger one is refused with 413."""
     http: Callable[[], httpx.AsyncClient] = _client
     """Builds the client the simulated platform polls innsync's exports with."""
     slow_seconds: float = 30.0

@@ -1,22 +1,53 @@
 """A simulator's front door as ASGI middleware: body cap, injected faults and the request log.
 
-Every API request (``is_api(path)``) is read whole with :func:`drain_body`, screened (too big,
-then one :class:`FaultInjector` decision: latency, 429, 5xx) and recorded in the
-:class:`RequestLog` with the state's masker, whatever the answer. ``/_sim/`` and other paths
-pass straight through. The vendor's wording of a refusal comes from ``refusal(status)``.
+Every API request (``is_api(path)``) is read whole with :func:`drain_body`, screened and
+recorded in the :class:`RequestLog` with the state's masker, whatever the answer. ``/_sim/``
+and other paths pass straight through. The default screen refuses a body over the cap, then
+asks the :class:`FaultInjector` once (latency, 429, 5xx); a simulator whose vendor checks more
+(credentials, rate limits, credits) passes its own ``screen`` built from :func:`over_cap` and
+:func:`injected_fault`. The vendor's wording of a refusal comes from ``refusal(status)``.
+
+Optional hooks, each given the request's ASGI scope (``scope["state"]`` carries what a screen
+or a handler noted for later): ``tags`` for the log entry, ``headers`` added to every answer
+(refusals included) and ``holds_answer``, a lost answer: the call is carried out in full, then
+its answer waits the fault settings' ``timeout_seconds``, so a client gives up on a change the
+simulator already holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innsync.simulators.kit.faults import FaultInjector
 from innsync.simulators.kit.requests import Masker, RequestLog, decoded_headers, drain_body
+
+Refusal = Callable[[int], Response]
+
+REASONS = {
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+"""HTTP's reason phrases for the statuses a front door refuses with (cap, injected faults)."""
+Screen = Callable[[Scope, int], Awaitable[Response | None]]
+
+
+class FrontDoorSettings(Protocol):
+    """What the front door needs of a simulator's start-up config."""
+
+    @property
+    def max_body_bytes(self) -> int: ...
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[None]]: ...
 
 
 class FrontDoorState(Protocol):
@@ -29,13 +60,34 @@ class FrontDoorState(Protocol):
     def requests(self) -> RequestLog: ...
 
     @property
-    def max_body_bytes(self) -> int: ...
-
-    async def sleep(self, seconds: float) -> None: ...
+    def config(self) -> FrontDoorSettings: ...
 
     def now(self) -> datetime: ...
 
     def masker(self) -> Masker: ...
+
+
+def over_cap(state: FrontDoorState, size: int) -> bool:
+    """Whether a body of ``size`` bytes is over the simulator's cap."""
+    return size > state.config.max_body_bytes
+
+
+async def injected_fault(state: FrontDoorState, refusal: Refusal) -> Response | None:
+    """One fault decision: its latency slept, its error status (if any) as a refusal."""
+    decision = state.faults.decide()
+    if decision.delay_seconds > 0:
+        # Latency, or a time-out: sleeping past the client's timeout, after which the request
+        # is still processed, as a real server would.
+        await state.config.sleep(decision.delay_seconds)
+    if decision.error_status is not None:
+        return refusal(decision.error_status)
+    return None
+
+
+def request_notes(scope: Scope) -> MutableMapping[str, Any]:
+    """The request's ``scope["state"]`` (``request.state`` to a handler), made if missing."""
+    notes: MutableMapping[str, Any] = scope.setdefault("state", {})
+    return notes
 
 
 class FrontDoor:
@@ -46,24 +98,25 @@ class FrontDoor:
         app: ASGIApp,
         state: FrontDoorState,
         is_api: Callable[[str], bool],
-        refusal: Callable[[int], Response],
-        tags: Callable[[str, bytes], Mapping[str, Any]] | None = None,
+        refusal: Refusal,
+        tags: Callable[[Scope, bytes], Mapping[str, Any]] | None = None,
+        screen: Screen | None = None,
+        headers: Callable[[Scope], Sequence[tuple[str, str]]] | None = None,
+        holds_answer: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
         self.state = state
         self.is_api = is_api
         self.refusal = refusal
         self.tags = tags
+        self.screen = screen or self._screen
+        self.headers = headers
+        self.holds_answer = holds_answer
 
-    async def _screen(self, size: int) -> Response | None:
-        if size > self.state.max_body_bytes:
+    async def _screen(self, _: Scope, size: int) -> Response | None:
+        if over_cap(self.state, size):
             return self.refusal(413)
-        decision = self.state.faults.decide()
-        if decision.delay_seconds > 0:
-            await self.state.sleep(decision.delay_seconds)
-        if decision.error_status is not None:
-            return self.refusal(decision.error_status)
-        return None
+        return await injected_fault(self.state, self.refusal)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
@@ -72,7 +125,7 @@ class FrontDoor:
             return
         state = self.state
         arrived_at = state.now()
-        body, size = await drain_body(receive, state.max_body_bytes)
+        body, size = await drain_body(receive, state.config.max_body_bytes)
         status = 500
         is_replayed = False
 
@@ -87,12 +140,18 @@ class FrontDoor:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if self.headers is not None:
+                    extra = MutableHeaders(scope=message)
+                    for name, value in self.headers(scope):
+                        extra.append(name, value)
             await send(message)
 
         try:
-            refused = await self._screen(size)
+            refused = await self.screen(scope, size)
             if refused is not None:
                 await refused(scope, replay, send_tagged)
+            elif self.holds_answer is not None and self.holds_answer(scope):
+                await self._answer_late(scope, replay, send_tagged)
             else:
                 await self.app(scope, replay, send_tagged)
         finally:
@@ -106,5 +165,16 @@ class FrontDoor:
                 body_bytes=size,
                 status=status,
                 at=arrived_at,
-                tags=self.tags(path, body) if self.tags is not None else None,
+                tags=self.tags(scope, body) if self.tags is not None else None,
             )
+
+    async def _answer_late(self, scope: Scope, receive: Receive, send: Send) -> None:
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        await self.state.config.sleep(self.state.faults.settings.timeout_seconds)
+        for message in held:
+            await send(message)
