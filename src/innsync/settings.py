@@ -157,6 +157,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Alert when this many PMS webhook deliveries of the last hour failed.",
     )
+    alert_pull_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Alert when reading a connection's booking revisions failed this many "
+        "times in a row.",
+    )
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from innsync.alerts.models import Alert, AlertState
-from innsync.alerts.rules import AlertRule, global_thresholds
-from innsync.alerts.service import evaluate, set_threshold
+from innsync.alerts.rules import AlertRule, Finding, global_thresholds
+from innsync.alerts.service import evaluate, open_alert, set_threshold
 from innsync.connections.models import Connection, ConnectionState
 from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox
@@ -23,6 +23,7 @@ from innsync.events import kinds
 from innsync.events.models import DeliveryStatus, Event, WebhookDelivery
 from innsync.events.schemas import SubscriptionCreate
 from innsync.events.service import create_subscription
+from innsync.inbox.models import PullCursor
 from innsync.outbox.models import DirtyMark
 from innsync.settings import Settings
 from innsync.sync.models import SyncLogEntry
@@ -107,6 +108,15 @@ def _failing_delivery(session: Session, rows: HotelRows, box: SecretBox, now: da
     session.flush()
 
 
+def pull_failures(session: Session, rows: HotelRows, failures: int) -> None:
+    cursor = session.get(PullCursor, rows.connection_id) or PullCursor(
+        connection_id=rows.connection_id, tenant_id=rows.tenant_id, next_pull_at=T0
+    )
+    cursor.failures = failures
+    session.add(cursor)
+    session.flush()
+
+
 SCENARIOS = [
     Scenario(
         AlertRule.SYNC_SUCCESS,
@@ -146,6 +156,11 @@ SCENARIOS = [
         lambda s, _r, _b: s.execute(
             update(WebhookDelivery).values(status=DeliveryStatus.DELIVERED, delivered_at=T0)
         ),
+    ),
+    Scenario(
+        AlertRule.PULL_FAILING,
+        lambda s, r, _b, _now: pull_failures(s, r, 3),
+        lambda s, r, _b: pull_failures(s, r, 0),
     ),
 ]
 
@@ -207,8 +222,10 @@ def test_rule_opens_once_persists_resolves_and_reopens(
 
 
 def test_boundaries_do_not_fire(db: Db, hotel: HotelRows) -> None:
-    """Exactly at a threshold nothing opens: 95 % success, 1,000 marks, 5 minutes down."""
+    """Exactly at a threshold nothing opens: 95 % success, 1,000 marks, 5 minutes down; nor
+    just below one: 2 pull failures."""
     with db.sessions() as session:
+        pull_failures(session, hotel, 2)
         log(session, hotel, T0 - timedelta(minutes=50), "accepted", 19)
         log(session, hotel, T0 - timedelta(minutes=5), "unavailable")
         marks(session, hotel, 1000)
@@ -258,6 +275,11 @@ def test_one_open_alert_per_rule_and_subject_under_racing_evaluators(
         session.flush()
         with pytest.raises(IntegrityError), session.begin_nested():
             session.add(row(key))
+        # A racing evaluator that did not see the open row yet: its insert is refused and it
+        # carries on, with no second event.
+        finding = Finding(hotel.tenant_id, "tenant", str(hotel.tenant_id), {})
+        assert not open_alert(session, AlertRule.BACKLOG, finding, T0)
+        assert events_of(session, hotel.tenant_id, kinds.ALERT_OPENED, AlertRule.BACKLOG) == 0
         # An evaluator that finds the alert opened by another one does not open it again.
         marks(session, hotel, 1001)
         result = evaluate(session, T0, THRESHOLDS)

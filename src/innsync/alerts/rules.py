@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from innsync.connections.models import Connection, ConnectionState
 from innsync.events.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from innsync.inbox.models import PullCursor
 from innsync.outbox.models import DirtyMark
 from innsync.reservations.models import Reservation, ReservationConflict
 from innsync.settings import Settings
@@ -34,6 +35,7 @@ class AlertRule(StrEnum):
     NEEDS_ATTENTION = "connection_needs_attention"
     CONFLICTS = "conflicts_high"
     WEBHOOKS_FAILING = "webhook_deliveries_failing"
+    PULL_FAILING = "pull_failing"
 
 
 SYNC_SUCCESS = AlertRule.SYNC_SUCCESS
@@ -42,6 +44,7 @@ CHANNEL_DOWN = AlertRule.CHANNEL_DOWN
 NEEDS_ATTENTION = AlertRule.NEEDS_ATTENTION
 CONFLICTS = AlertRule.CONFLICTS
 WEBHOOKS_FAILING = AlertRule.WEBHOOKS_FAILING
+PULL_FAILING = AlertRule.PULL_FAILING
 
 # Sync log outcomes where the channel answered; "unavailable" and "auth" mean it did not (down).
 ANSWERED = ("accepted", "partial", "rejected")
@@ -216,6 +219,21 @@ def webhook_deliveries_failing(
     ]
 
 
+def pull_failing(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Connections whose reading of booking revisions (feed or pull) failed at least the
+    threshold of times in a row; a successful pull resets the count and clears it."""
+    rows = session.execute(
+        select(PullCursor.tenant_id, PullCursor.connection_id, PullCursor.failures).where(
+            PullCursor.failures > 0
+        )
+    ).all()
+    return [
+        Finding(tenant_id, "connection", str(connection_id), {"failures": n, "threshold": limit})
+        for tenant_id, connection_id, n in rows
+        if n >= (limit := threshold(tenant_id))
+    ]
+
+
 RULES: Mapping[AlertRule, RuleCheck] = {
     SYNC_SUCCESS: sync_success_low,
     BACKLOG: backlog_high,
@@ -223,6 +241,7 @@ RULES: Mapping[AlertRule, RuleCheck] = {
     NEEDS_ATTENTION: connection_needs_attention,
     CONFLICTS: conflicts_high,
     WEBHOOKS_FAILING: webhook_deliveries_failing,
+    PULL_FAILING: pull_failing,
 }
 RULE_NAMES = tuple(str(rule) for rule in RULES)
 
@@ -236,6 +255,7 @@ def global_thresholds(settings: Settings) -> dict[AlertRule, float]:
         NEEDS_ATTENTION: 0.0,
         CONFLICTS: settings.alert_conflict_percent,
         WEBHOOKS_FAILING: float(settings.alert_webhook_failures),
+        PULL_FAILING: float(settings.alert_pull_failures),
     }
 
 

@@ -62,7 +62,7 @@ def evaluate(session: Session, now: datetime, thresholds: Mapping[AlertRule, flo
             alert = current.get(key)
             if alert is not None:
                 alert.last_seen_at, alert.details = now, finding.details
-            elif _open(session, rule, finding, now):
+            elif open_alert(session, rule, finding, now):
                 result.opened += 1
         for key, alert in current.items():
             if key not in findings:
@@ -72,7 +72,7 @@ def evaluate(session: Session, now: datetime, thresholds: Mapping[AlertRule, flo
     return result
 
 
-def _open(session: Session, rule: str, finding: Finding, now: datetime) -> bool:
+def open_alert(session: Session, rule: str, finding: Finding, now: datetime) -> bool:
     """Insert the open alert; False when a concurrent evaluator opened it first (the unique
     open key), which is the deduplication, not an error."""
     alert = Alert(
