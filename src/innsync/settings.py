@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         ge=0,
         le=100,
         description="Alert when a connection's accepted share of channel requests in an hour "
-        "is below this percent (per tenant: alert_thresholds).",
+        "is below this percent (per tenant: innsync alerts threshold).",
     )
     alert_backlog_marks: int = Field(
         default=1000, ge=0, description="Alert when a tenant has more dirty marks waiting."

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from innsync.alerts.models import Alert, AlertState, AlertThreshold
+from innsync.alerts.models import Alert, AlertSettings, AlertState
 from innsync.cli.main import cli
 from innsync.db.engine import build_engine, session_factory
 from innsync.db.migrate import upgrade
@@ -69,6 +69,6 @@ def test_list_and_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert set_.exit_code == 0, set_.output
     assert bad.exit_code == 2
     with sessions() as session:
-        row = session.scalars(select(AlertThreshold)).one()
-        assert (row.tenant_id, row.rule, row.threshold) == (tenant_id, "backlog_high", 50.0)
+        row = session.scalars(select(AlertSettings)).one()
+        assert (row.tenant_id, row.thresholds) == (tenant_id, {"backlog_high": 50.0})
     engine.dispose()

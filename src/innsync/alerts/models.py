@@ -1,4 +1,4 @@
-"""Tables: alerts (open and resolved, the history) and per-tenant alert thresholds."""
+"""Tables: alerts (open and resolved, the history) and tenants' own alert thresholds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from innsync.db.base import Base, UtcDateTime, UuidPk
@@ -48,11 +48,12 @@ class Alert(UuidPk, Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class AlertThreshold(Base):
-    """A tenant's own threshold for one rule, overriding the installation's setting."""
+class AlertSettings(Base):
+    """A tenant's own alert thresholds, ``{rule: value}``, overriding the installation's
+    settings; one row per tenant that has any (a JSON map: rules come and go without
+    migrations, and backups carry JSON as is)."""
 
-    __tablename__ = "alert_thresholds"
+    __tablename__ = "alert_settings"
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    rule: Mapped[str] = mapped_column(String(48), primary_key=True)
-    threshold: Mapped[float] = mapped_column(Float)
+    thresholds: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)

@@ -1,7 +1,7 @@
 """The alert rules: each finds the subjects whose condition holds now, with the figures why.
 
 A rule reads only aggregates (counts, times, states); what it finds goes into an alert's details,
-so no guest's data ever reaches an alert. Thresholds come per tenant (``alert_thresholds``) or
+so no guest's data ever reaches an alert. Thresholds come per tenant (``alert_settings``) or
 from the installation's settings (:func:`global_thresholds`).
 """
 
@@ -27,7 +27,7 @@ from innsync.sync.models import SyncLogEntry
 
 
 class AlertRule(StrEnum):
-    """The rules; stored as these strings (``alerts.rule``, ``alert_thresholds.rule``)."""
+    """The rules; stored as these strings (``alerts.rule``, keys of ``alert_settings``)."""
 
     SYNC_SUCCESS = "sync_success_low"
     BACKLOG = "backlog_high"

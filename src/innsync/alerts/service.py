@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from innsync.alerts.models import Alert, AlertState, AlertThreshold
+from innsync.alerts.models import Alert, AlertSettings, AlertState
 from innsync.alerts.rules import RULES, AlertRule, Finding
 from innsync.errors import InvalidInputError
 from innsync.events import kinds
@@ -41,7 +41,9 @@ def evaluate(session: Session, now: datetime, thresholds: Mapping[AlertRule, flo
     """
     result = Evaluation()
     overrides: dict[tuple[str, uuid.UUID], float] = {
-        (row.rule, row.tenant_id): row.threshold for row in session.scalars(select(AlertThreshold))
+        (rule, row.tenant_id): float(value)
+        for row in session.scalars(select(AlertSettings))
+        for rule, value in row.thresholds.items()
     }
     for rule, check in RULES.items():
 
@@ -145,11 +147,13 @@ def set_threshold(session: Session, tenant_id: uuid.UUID, rule: str, value: floa
     """Set (or, with None, remove) a tenant's own threshold for a rule."""
     if rule not in RULES:
         raise InvalidInputError(f"unknown alert rule '{rule}'; known: {list(RULES)}")
-    row = session.get(AlertThreshold, (tenant_id, rule))
-    if value is None:
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(AlertThreshold(tenant_id=tenant_id, rule=rule, threshold=value))
-    else:
-        row.threshold = value
+    row = session.get(AlertSettings, tenant_id)
+    if row is None:
+        row = AlertSettings(tenant_id=tenant_id, thresholds={})
+        session.add(row)
+    # A new dict, so the JSON column is seen as changed.
+    thresholds = {name: limit for name, limit in row.thresholds.items() if name != rule}
+    if value is not None:
+        thresholds[rule] = value
+    row.thresholds = thresholds
+    session.flush()

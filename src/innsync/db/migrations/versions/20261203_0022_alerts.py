@@ -1,6 +1,7 @@
 """alerts
 
-Alerts opened and resolved by the alert rules (innsync.alerts), and tenants' own thresholds.
+Alerts opened and resolved by the alert rules (innsync.alerts), and tenants' own thresholds
+(a JSON map per tenant).
 ``open_key`` is set only while an alert is open: unique with the tenant, it keeps one open alert
 per rule and subject under concurrent evaluators (NULLs of resolved rows never collide).
 
@@ -45,18 +46,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_alerts_tenant_opened", "alerts", ["tenant_id", "opened_at"], unique=False)
     op.create_table(
-        "alert_thresholds",
+        "alert_settings",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("rule", sa.String(length=48), nullable=False),
-        sa.Column("threshold", sa.Float(), nullable=False),
+        sa.Column("thresholds", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_alert_thresholds_tenant_id_tenants")
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_alert_settings_tenant_id_tenants")
         ),
-        sa.PrimaryKeyConstraint("tenant_id", "rule", name=op.f("pk_alert_thresholds")),
+        sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_alert_settings")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("alert_thresholds")
+    op.drop_table("alert_settings")
     op.drop_index("ix_alerts_tenant_opened", table_name="alerts")
     op.drop_table("alerts")
