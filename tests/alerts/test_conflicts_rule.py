@@ -15,7 +15,7 @@ from innsync.alerts.rules import AlertRule, global_thresholds
 from innsync.alerts.service import evaluate
 from innsync.reservations.models import ReservationConflict
 from innsync.settings import Settings
-from tests.api.helpers import make_hotel, new_tenant, ok
+from tests.api.test_conflicts import _hotel_with_channel as hotel_with_channel
 from tests.conftest import Db
 from tests.reservations.builders import conflict_through_api
 
@@ -23,28 +23,10 @@ THRESHOLDS = global_thresholds(Settings(database_url="sqlite://"))
 
 
 def test_conflicts_over_a_tenth_of_the_days_bookings(client: TestClient, db: Db) -> None:
-    hotel = make_hotel(client, new_tenant(db.sessions, "Group"), units=2)
-    connection = ok(
-        client.post(
-            f"/api/v1/properties/{hotel.property_id}/connections",
-            json={"channel": "fake", "name": "OTA"},
-            headers=hotel.caller.headers,
-        ),
-        201,
-    )
-    mappings = {
-        "room_types": [{"room_type_id": hotel.room_type_id, "channel_code": "DBL"}],
-        "rate_plans": [{"rate_plan_id": hotel.rate_plan_id, "channel_code": "DBL-BAR"}],
-    }
-    ok(
-        client.put(
-            f"/api/v1/connections/{connection['id']}/mappings",
-            json=mappings,
-            headers=hotel.caller.headers,
-        )
-    )
+    # The conflicts suite's hotel: one fake connection with its codes mapped.
+    hotel, connection_id = hotel_with_channel(client, db)
     conflict_through_api(
-        client, db.sessions, hotel.caller.headers, connection["id"], hotel.room_type_id
+        client, db.sessions, hotel.caller.headers, connection_id, hotel.room_type_id
     )
     tenant_id = uuid.UUID(hotel.caller.tenant_id)
     with db.sessions() as session:
