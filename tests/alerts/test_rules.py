@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from innsync.alerts.models import Alert, AlertState
 from innsync.alerts.rules import AlertRule, Finding, global_thresholds
-from innsync.alerts.service import evaluate, open_alert, set_threshold
+from innsync.alerts.service import evaluate, open_alert, resolve_alert, set_threshold
 from innsync.connections.models import Connection, ConnectionState
 from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox
@@ -284,5 +284,10 @@ def test_one_open_alert_per_rule_and_subject_under_racing_evaluators(
         marks(session, hotel, 1001)
         result = evaluate(session, T0, THRESHOLDS)
         assert (result.opened, result.open) == (0, 1)
-        open_rows = [a for a in alerts_of(session, hotel.tenant_id) if a.state == "open"]
-        assert len(open_rows) == 1
+        [open_row] = [a for a in alerts_of(session, hotel.tenant_id) if a.state == "open"]
+        # Two evaluators resolving it: the second's conditional update finds it resolved
+        # already, and it emits nothing: one event in all.
+        assert resolve_alert(session, open_row, T0 + timedelta(minutes=1))
+        assert not resolve_alert(session, open_row, T0 + timedelta(minutes=1))
+        assert open_row.resolved_at == T0 + timedelta(minutes=1)
+        assert events_of(session, hotel.tenant_id, kinds.ALERT_RESOLVED, AlertRule.BACKLOG) == 1

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,8 +67,7 @@ def evaluate(session: Session, now: datetime, thresholds: Mapping[AlertRule, flo
             elif open_alert(session, rule, finding, now):
                 result.opened += 1
         for key, alert in current.items():
-            if key not in findings:
-                _resolve(session, alert, now)
+            if key not in findings and resolve_alert(session, alert, now):
                 result.resolved += 1
         result.open += len(findings)
     return result
@@ -101,14 +100,25 @@ def open_alert(session: Session, rule: str, finding: Finding, now: datetime) -> 
     return True
 
 
-def _resolve(session: Session, alert: Alert, now: datetime) -> None:
+def resolve_alert(session: Session, alert: Alert, now: datetime) -> bool:
+    """Resolve the alert unless a concurrent evaluator did first: the conditional UPDATE (it
+    waits for the other's row lock, then finds the row resolved) keeps one ``alert.resolved``."""
     subject = alert.open_key
-    alert.state, alert.resolved_at, alert.open_key = AlertState.RESOLVED, now, None
+    changed = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.state == AlertState.OPEN)
+        .values(state=AlertState.RESOLVED, resolved_at=now, open_key=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(alert)
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     logger.info(
         "alert resolved",
         extra={"alert_rule": alert.rule, "tenant_id": str(alert.tenant_id), "subject": subject},
     )
     emit(session, alert.tenant_id, kinds.ALERT_RESOLVED, _payload(alert), subject_id=str(alert.id))
+    return True
 
 
 def _payload(alert: Alert) -> dict[str, object]:
