@@ -1,6 +1,6 @@
 """Background loops of one innsync process: event sequencing, webhook delivery, outbound sync
 (ARI and direct bookings), the inbound side with the catalog pass, the daily full-sync
-schedule and the backup schedule.
+schedule, the backup schedule and the alert rules.
 
 In ``innsync serve`` they run as threads beside the API; each pass is its own short transaction,
 so several processes can run them against PostgreSQL or MariaDB at once (rows are claimed with
@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.alerts.rules import global_thresholds
+from innsync.alerts.service import evaluate as evaluate_alerts
 from innsync.backups.cipher import BackupKeyError
 from innsync.backups.keys import backup_key_from
 from innsync.backups.retention import Policy
@@ -89,6 +91,7 @@ class BackgroundLoops:
         self._last_schedule: datetime | None = None
         self._last_backup_check: datetime | None = None
         self._last_prune: datetime | None = None
+        self._last_alerts: datetime | None = None
         self._backups = self._backup_schedule()
 
     def start(self, *, sync_worker: bool = True) -> None:
@@ -108,6 +111,7 @@ class BackgroundLoops:
             ("webhook-delivery", lambda: self._deliver(client)),
             ("full-sync-schedule", self._schedule),
             ("inbox-retention", self._prune_inbox),
+            ("alert-rules", self._alerts),
             *([("backup-schedule", self._backup)] if self._backups is not None else []),
         ):
             thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
@@ -263,6 +267,18 @@ class BackgroundLoops:
         if deleted < RETENTION_BATCH:
             self._last_prune = now  # caught up: minute resolution from here
         return deleted
+
+    def _alerts(self) -> int:
+        """One evaluation of the alert rules, every ``alert_interval_seconds``."""
+        now = datetime.now(UTC)
+        interval = self._settings.alert_interval_seconds
+        if self._last_alerts is not None and (now - self._last_alerts).total_seconds() < interval:
+            return 0
+        self._last_alerts = now
+        with transaction(self._sessions) as session:
+            evaluate_alerts(session, now, global_thresholds(self._settings))
+        # Interval resolution, like the schedules above: never report work.
+        return 0
 
     def _backup_schedule(self) -> BackupSchedule | None:
         """The backup schedule, when a backup key is set and the schedule is not turned off."""

@@ -1,6 +1,7 @@
 """Every table innsync has, gathered for migrations and schema checks."""
 
-from innsync.backups import models as _backups  # noqa: F401  (registers tables)
+from innsync.alerts import models as _alerts  # noqa: F401  (registers tables)
+from innsync.backups import models as _backups  # noqa: F401
 from innsync.connections import credentials as _credentials  # noqa: F401
 from innsync.connections import models as _connections  # noqa: F401
 from innsync.db.base import Base

@@ -131,6 +131,38 @@ class Settings(BaseSettings):
         description="Set a connection to needs_attention (with an event) this many days before "
         "its channel's refresh token lapses unused (Beds24: 30 days without a refresh).",
     )
+    alert_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the background loops evaluate the alert rules."
+    )
+    alert_sync_success_percent: float = Field(
+        default=95.0,
+        ge=0,
+        le=100,
+        description="Alert when a connection's accepted share of channel requests in an hour "
+        "is below this percent (per tenant: innsync alerts threshold).",
+    )
+    alert_backlog_marks: int = Field(
+        default=1000, ge=0, description="Alert when a tenant has more dirty marks waiting."
+    )
+    alert_channel_down_minutes: float = Field(
+        default=5.0, ge=0, description="Alert when a channel has not answered for this long."
+    )
+    alert_conflict_percent: float = Field(
+        default=10.0,
+        ge=0,
+        description="Alert when a day's conflicts exceed this percent of the day's bookings.",
+    )
+    alert_webhook_failures: int = Field(
+        default=1,
+        ge=1,
+        description="Alert when this many PMS webhook deliveries of the last hour failed.",
+    )
+    alert_pull_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Alert when reading a connection's booking revisions failed this many "
+        "times in a row.",
+    )
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )

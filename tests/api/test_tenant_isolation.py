@@ -189,6 +189,7 @@ def snapshot(client: TestClient, tenant: Tenant) -> dict[str, Any]:
         "connections": (f"/api/v1/properties/{tenant.property_id}/connections", {}),
         "mappings": (f"/api/v1/connections/{tenant.connection_id}/mappings", {}),
         "conflicts": ("/api/v1/conflicts", {}),
+        "alerts": ("/api/v1/alerts", {}),
     }
     return {
         name: ok(client.get(path, params=params, headers=tenant.headers))
@@ -335,6 +336,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/api/v1/properties/{property_id}/unassigned-stays"): Route("read", _dates),
     ("GET", "/api/v1/conflicts"): Route("read", lambda _t: {"params": {"status": "open"}}),
+    ("GET", "/api/v1/alerts"): Route("read", lambda _t: {"params": {"state": "open"}}),
     ("GET", "/api/v1/conflicts/{conflict_id}"): Route("read"),
     ("POST", "/api/v1/conflicts/{conflict_id}/resolve"): Route(
         "write", _json(lambda _t: {"accept": "pms"})

@@ -15,6 +15,7 @@ from innsync.api.body_guard import BodyGuard
 from innsync.api.deps import Database
 from innsync.api.metrics import RecordRequests
 from innsync.api.routers import (
+    alerts,
     backups,
     conflicts,
     connections,
@@ -112,6 +113,7 @@ def create_app(
         reservations.router,
         reservation_actions.router,
         room_units.router,
+        alerts.router,
         conflicts.router,
         connections.router,
         events.router,

@@ -9,6 +9,7 @@ import click
 import uvicorn
 
 from innsync.cli.accounts import accounts as accounts_group
+from innsync.cli.alerts import alerts as alerts_group
 from innsync.cli.backup import backup as backup_group
 from innsync.cli.bench import bench_command
 from innsync.cli.connections import connections as connections_group
@@ -480,3 +481,4 @@ cli.add_command(backup_group)
 cli.add_command(connections_group)
 cli.add_command(demo)
 cli.add_command(guests_group)
+cli.add_command(alerts_group)

@@ -15,6 +15,9 @@ CONNECTION_CHANNEL_NOTICE = "connection.channel_notice"
 SYNC_FAILING = "sync.failing"
 # Installation-wide: a scheduled backup failed; told to every tenant, whose data it holds.
 BACKUP_FAILING = "backup.failing"
+# An alert rule's condition began to hold, or cleared (innsync.alerts).
+ALERT_OPENED = "alert.opened"
+ALERT_RESOLVED = "alert.resolved"
 
 ALL_KINDS = (
     RESERVATION_CREATED,
@@ -28,4 +31,6 @@ ALL_KINDS = (
     CONNECTION_CHANNEL_NOTICE,
     SYNC_FAILING,
     BACKUP_FAILING,
+    ALERT_OPENED,
+    ALERT_RESOLVED,
 )

@@ -1,0 +1,1 @@
+"""Alert rules evaluated by the background loops: open once, deduplicated, resolved when clear."""

@@ -1,0 +1,266 @@
+"""The alert rules: each finds the subjects whose condition holds now, with the figures why.
+
+A rule reads only aggregates (counts, times, states); what it finds goes into an alert's details,
+so no guest's data ever reaches an alert. Thresholds come per tenant (``alert_settings``) or
+from the installation's settings (:func:`global_thresholds`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from innsync.connections.models import Connection, ConnectionState
+from innsync.events.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from innsync.inbox.models import PullCursor
+from innsync.outbox.models import DirtyMark
+from innsync.reservations.models import Reservation, ReservationConflict
+from innsync.settings import Settings
+from innsync.sync.models import SyncLogEntry
+
+
+class AlertRule(StrEnum):
+    """The rules; stored as these strings (``alerts.rule``, keys of ``alert_settings``)."""
+
+    SYNC_SUCCESS = "sync_success_low"
+    BACKLOG = "backlog_high"
+    CHANNEL_DOWN = "channel_down"
+    NEEDS_ATTENTION = "connection_needs_attention"
+    CONFLICTS = "conflicts_high"
+    WEBHOOKS_FAILING = "webhook_deliveries_failing"
+    PULL_FAILING = "pull_failing"
+
+
+SYNC_SUCCESS = AlertRule.SYNC_SUCCESS
+BACKLOG = AlertRule.BACKLOG
+CHANNEL_DOWN = AlertRule.CHANNEL_DOWN
+NEEDS_ATTENTION = AlertRule.NEEDS_ATTENTION
+CONFLICTS = AlertRule.CONFLICTS
+WEBHOOKS_FAILING = AlertRule.WEBHOOKS_FAILING
+PULL_FAILING = AlertRule.PULL_FAILING
+
+# Sync log outcomes where the channel answered; "unavailable" and "auth" mean it did not (down).
+ANSWERED = ("accepted", "partial", "rejected")
+DOWN = ("unavailable", "auth")
+# The windows the rules look at, from the Beds24 design's operator alerts.
+SYNC_WINDOW = timedelta(hours=1)
+CONFLICT_WINDOW = timedelta(days=1)
+WEBHOOK_WINDOW = timedelta(hours=1)
+# How far back a down channel's failures are read: bounds the scan of the sync log.
+DOWN_LOOKBACK = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A subject of one tenant for which a rule's condition holds now."""
+
+    tenant_id: uuid.UUID
+    subject_kind: str
+    subject_id: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+Thresholds = Callable[[uuid.UUID], float]
+RuleCheck = Callable[[Session, datetime, Thresholds], list[Finding]]
+
+
+def sync_success_low(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Connections whose share of accepted channel requests in the last hour is below the
+    threshold (percent)."""
+    rows = session.execute(
+        select(
+            Connection.tenant_id,
+            Connection.id,
+            func.count(),
+            func.sum(case((SyncLogEntry.outcome == "accepted", 1), else_=0)),
+        )
+        .select_from(SyncLogEntry)
+        .join(Connection, Connection.id == SyncLogEntry.connection_id)
+        .where(SyncLogEntry.created_at > now - SYNC_WINDOW, SyncLogEntry.created_at <= now)
+        .group_by(Connection.tenant_id, Connection.id)
+    ).all()
+    found = []
+    for tenant_id, connection_id, total, accepted in rows:
+        percent = 100.0 * int(accepted or 0) / int(total)
+        if percent < threshold(tenant_id):
+            details: dict[str, Any] = {"requests": int(total), "accepted": int(accepted or 0)}
+            details |= {"success_percent": round(percent, 2), "threshold": threshold(tenant_id)}
+            found.append(Finding(tenant_id, "connection", str(connection_id), details))
+    return found
+
+
+def backlog_high(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Tenants with more dirty marks waiting to be pushed than the threshold."""
+    rows = session.execute(
+        select(Connection.tenant_id, func.count())
+        .select_from(DirtyMark)
+        .join(Connection, Connection.id == DirtyMark.connection_id)
+        .group_by(Connection.tenant_id)
+    ).all()
+    return [
+        Finding(tenant_id, "tenant", str(tenant_id), {"marks": int(count), "threshold": limit})
+        for tenant_id, count in rows
+        if int(count) > (limit := threshold(tenant_id))
+    ]
+
+
+def channel_down(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Connections whose channel has not answered (unavailable or auth) for longer than the
+    threshold (minutes): every request since the first failure after the last answer failed."""
+    since = now - DOWN_LOOKBACK
+    last_answer = (
+        select(SyncLogEntry.connection_id, func.max(SyncLogEntry.created_at).label("at"))
+        .where(SyncLogEntry.outcome.in_(ANSWERED), SyncLogEntry.created_at > since)
+        .group_by(SyncLogEntry.connection_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Connection.tenant_id, Connection.id, func.min(SyncLogEntry.created_at))
+        .select_from(SyncLogEntry)
+        .join(Connection, Connection.id == SyncLogEntry.connection_id)
+        .outerjoin(last_answer, last_answer.c.connection_id == SyncLogEntry.connection_id)
+        .where(
+            SyncLogEntry.outcome.in_(DOWN),
+            SyncLogEntry.created_at > since,
+            SyncLogEntry.created_at <= now,
+            (last_answer.c.at.is_(None)) | (SyncLogEntry.created_at > last_answer.c.at),
+        )
+        .group_by(Connection.tenant_id, Connection.id)
+    ).all()
+    found = []
+    for tenant_id, connection_id, failing_since in rows:
+        minutes = (now - _aware(failing_since, now)).total_seconds() / 60
+        if minutes > threshold(tenant_id):
+            details = {"down_minutes": round(minutes, 1), "threshold": threshold(tenant_id)}
+            found.append(Finding(tenant_id, "connection", str(connection_id), details))
+    return found
+
+
+def connection_needs_attention(
+    session: Session, now: datetime, threshold: Thresholds
+) -> list[Finding]:
+    """Connections in ``needs_attention`` (refresh token lapsing or refused, credentials
+    rejected, a test kind outside development...); the threshold is unused."""
+    rows = session.execute(
+        select(Connection.tenant_id, Connection.id, Connection.channel).where(
+            Connection.state == ConnectionState.NEEDS_ATTENTION
+        )
+    ).all()
+    return [
+        Finding(tenant_id, "connection", str(connection_id), {"channel": channel})
+        for tenant_id, connection_id, channel in rows
+    ]
+
+
+def conflicts_high(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Tenants whose conflicts of the last day exceed the threshold (percent) of the bookings
+    created or changed in that day."""
+    since = now - CONFLICT_WINDOW
+    conflicts = dict(
+        session.execute(
+            select(ReservationConflict.tenant_id, func.count())
+            .where(ReservationConflict.created_at > since, ReservationConflict.created_at <= now)
+            .group_by(ReservationConflict.tenant_id)
+        ).all()
+    )
+    if not conflicts:
+        return []
+    bookings = dict(
+        session.execute(
+            select(Reservation.tenant_id, func.count())
+            .where(
+                Reservation.tenant_id.in_(list(conflicts)),
+                Reservation.updated_at > since,
+                Reservation.updated_at <= now,
+            )
+            .group_by(Reservation.tenant_id)
+        ).all()
+    )
+    found = []
+    for tenant_id, count in conflicts.items():
+        # A conflict's reservation was changed by it, so it counts among the day's bookings.
+        total = max(int(bookings.get(tenant_id, 0)), int(count))
+        percent = 100.0 * int(count) / total
+        if percent > threshold(tenant_id):
+            details: dict[str, Any] = {"conflicts": int(count), "bookings": total}
+            details |= {"conflict_percent": round(percent, 2), "threshold": threshold(tenant_id)}
+            found.append(Finding(tenant_id, "tenant", str(tenant_id), details))
+    return found
+
+
+def webhook_deliveries_failing(
+    session: Session, now: datetime, threshold: Thresholds
+) -> list[Finding]:
+    """PMS webhook subscriptions with at least the threshold of deliveries of the last hour
+    not delivered after an attempt (still retrying, or given up)."""
+    rows = session.execute(
+        select(WebhookSubscription.tenant_id, WebhookSubscription.id, func.count())
+        .select_from(WebhookDelivery)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(
+            WebhookDelivery.status != DeliveryStatus.DELIVERED,
+            WebhookDelivery.attempts > 0,
+            WebhookDelivery.created_at > now - WEBHOOK_WINDOW,
+            WebhookDelivery.created_at <= now,
+        )
+        .group_by(WebhookSubscription.tenant_id, WebhookSubscription.id)
+    ).all()
+    return [
+        Finding(tenant_id, "subscription", str(sub_id), {"failing": int(n), "threshold": limit})
+        for tenant_id, sub_id, n in rows
+        if int(n) >= (limit := threshold(tenant_id))
+    ]
+
+
+def pull_failing(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Connections whose reading of booking revisions (feed or pull) failed at least the
+    threshold of times in a row; a successful pull resets the count and clears it."""
+    rows = session.execute(
+        select(PullCursor.tenant_id, PullCursor.connection_id, PullCursor.failures).where(
+            PullCursor.failures > 0
+        )
+    ).all()
+    return [
+        Finding(tenant_id, "connection", str(connection_id), {"failures": n, "threshold": limit})
+        for tenant_id, connection_id, n in rows
+        if n >= (limit := threshold(tenant_id))
+    ]
+
+
+RULES: Mapping[AlertRule, RuleCheck] = {
+    SYNC_SUCCESS: sync_success_low,
+    BACKLOG: backlog_high,
+    CHANNEL_DOWN: channel_down,
+    NEEDS_ATTENTION: connection_needs_attention,
+    CONFLICTS: conflicts_high,
+    WEBHOOKS_FAILING: webhook_deliveries_failing,
+    PULL_FAILING: pull_failing,
+}
+RULE_NAMES = tuple(str(rule) for rule in RULES)
+
+
+def global_thresholds(settings: Settings) -> dict[AlertRule, float]:
+    """The installation's threshold of each rule, from the settings."""
+    return {
+        SYNC_SUCCESS: settings.alert_sync_success_percent,
+        BACKLOG: float(settings.alert_backlog_marks),
+        CHANNEL_DOWN: settings.alert_channel_down_minutes,
+        NEEDS_ATTENTION: 0.0,
+        CONFLICTS: settings.alert_conflict_percent,
+        WEBHOOKS_FAILING: float(settings.alert_webhook_failures),
+        PULL_FAILING: float(settings.alert_pull_failures),
+    }
+
+
+def _aware(moment: datetime, now: datetime) -> datetime:
+    """Aggregates (MIN/MAX) come back naive on SQLite: they are UTC like every stored time."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromisoformat(str(moment))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
