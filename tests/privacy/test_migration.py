@@ -153,9 +153,10 @@ def test_existing_rows_are_encrypted_and_hashed(backend: Engine, empty_database:
             for value in row
         )
         (raw_body,) = db.exec_driver_sql("SELECT body FROM inbox_items").one()
-    for needle in ("Ada", "Lovelace", "example.com", "7946", "window seat"):
+    # Needles long enough that ciphertext (base64) and ids cannot hold them by chance.
+    for needle in ("Lovelace", "example.com", "2079460000", "window seat", "late arrival"):
         assert needle not in raw
-    assert b"Ada" not in bytes(raw_body)
+    assert b"Lovelace" not in bytes(raw_body)
     with Session(target) as session:
         stored = session.get_one(Guest, guest)
         assert (stored.first_name, stored.last_name, stored.email) == (
@@ -173,4 +174,4 @@ def test_existing_rows_are_encrypted_and_hashed(backend: Engine, empty_database:
         assert change.changes == {"notes": [None, "late arrival, Ada"]}
         assert session.scalars(select(Event.payload)).one() == {"n": "Ada"}
         assert session.scalars(select(InboxItem.body)).one() == body
-    assert head_revision() == "0021"
+    assert int(head_revision()) >= 21  # the upgrade above ran through 0021
