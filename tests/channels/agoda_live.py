@@ -44,7 +44,7 @@ from innsync.inventory.calendar import write_ari
 from innsync.inventory.schemas import AriWrite
 from innsync.outbox.models import DirtyMark
 from innsync.properties import service as properties
-from innsync.properties.schemas import PropertyCreate, RatePlanCreate, RoomTypeCreate
+from innsync.properties.schemas import PropertyCreate
 from innsync.reservations.models import Reservation
 from innsync.settings import Settings
 from innsync.simulators.agoda import SimulatorConfig, create_app
@@ -52,6 +52,7 @@ from innsync.simulators.agoda.state import SimulatorState
 from innsync.sync.worker import SyncWorker
 from innsync.tenants.service import create_tenant
 from tests.channels.booking_com_live import Exchange, RecordingTransport
+from tests.channels.live_catalog import create_catalog
 from tests.servers import serving
 from tests.simulators.conftest import SimClient
 from tests.sync.engine_fixtures import Clock
@@ -249,32 +250,7 @@ def _create_hotel(
                 horizon_days=HORIZON_DAYS,
             ),
         )
-        room_types, plans = [], []
-        for index, code in enumerate(("DBL", "TWN", "STE")):
-            room_type = properties.create_room_type(
-                session,
-                tenant.id,
-                prop.id,
-                RoomTypeCreate(
-                    code=code,
-                    name=code,
-                    sellable_units=6 + index,
-                    max_adults=2,
-                    max_occupancy=2,
-                    default_occupancy=2,
-                ),
-            )
-            room_types.append(room_type.id)
-            for plan_code in ("BAR", "NRF"):
-                plan = properties.create_rate_plan(
-                    session,
-                    tenant.id,
-                    prop.id,
-                    RatePlanCreate(
-                        room_type_id=room_type.id, code=f"{code}-{plan_code}", name=plan_code
-                    ),
-                )
-                plans.append(plan.id)
+        room_types, plans = create_catalog(session, tenant.id, prop.id)
         created = connections.create_connection(
             session,
             box,

@@ -204,5 +204,5 @@ def _hash_guests() -> None:
 
 def downgrade() -> None:
     raise NotImplementedError(
-        "personal data stays encrypted: restore a backup made before 0019 to go back"
+        "personal data stays encrypted: restore a backup made before 0021 to go back"
     )
