@@ -128,6 +128,27 @@ class FrontDoor:
         body, size = await drain_body(receive, state.config.max_body_bytes)
         status = 500
         is_replayed = False
+        is_recorded = False
+
+        def record() -> None:
+            # Before the answer leaves: a client that reads the log right after its answer
+            # (a test, or innsync's caller) must find its request there.
+            nonlocal is_recorded
+            if is_recorded:
+                return
+            is_recorded = True
+            state.requests.record(
+                masker=state.masker(),
+                method=str(scope["method"]),
+                path=path,
+                query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+                headers=decoded_headers(scope.get("headers", ())),
+                body=body,
+                body_bytes=size,
+                status=status,
+                at=arrived_at,
+                tags=self.tags(scope, body) if self.tags is not None else None,
+            )
 
         async def replay() -> Message:
             nonlocal is_replayed
@@ -144,6 +165,7 @@ class FrontDoor:
                     extra = MutableHeaders(scope=message)
                     for name, value in self.headers(scope):
                         extra.append(name, value)
+                record()
             await send(message)
 
         try:
@@ -155,18 +177,7 @@ class FrontDoor:
             else:
                 await self.app(scope, replay, send_tagged)
         finally:
-            state.requests.record(
-                masker=state.masker(),
-                method=str(scope["method"]),
-                path=path,
-                query=bytes(scope.get("query_string", b"")).decode("latin-1"),
-                headers=decoded_headers(scope.get("headers", ())),
-                body=body,
-                body_bytes=size,
-                status=status,
-                at=arrived_at,
-                tags=self.tags(scope, body) if self.tags is not None else None,
-            )
+            record()  # no answer started: an error on the way, still logged (as a 500)
 
     async def _answer_late(self, scope: Scope, receive: Receive, send: Send) -> None:
         held: list[Message] = []
