@@ -8,7 +8,6 @@ worker, reconciler, processor) run one at a time on a clock the test moves.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import uuid
@@ -20,39 +19,22 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.api.app import create_app as create_innsync_app
 from innsync.channels.agoda import AgodaAdapter, AgodaConfig
-from innsync.connections import service as connections
 from innsync.connections.models import Connection
-from innsync.connections.schemas import (
-    ConnectionCreate,
-    MappingsWrite,
-    RatePlanMappingIn,
-    RoomTypeMappingIn,
-)
+from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox
-from innsync.db.engine import session_factory, transaction
+from innsync.db.engine import session_factory
 from innsync.db.personal import install_keys
-from innsync.inbox.acknowledge import acknowledge_due
-from innsync.inbox.models import InboxItem
-from innsync.inbox.processor import process_pending
-from innsync.inbox.reconciler import pull_due
-from innsync.inventory.calendar import write_ari
-from innsync.inventory.schemas import AriWrite
-from innsync.outbox.models import DirtyMark
-from innsync.properties import service as properties
 from innsync.properties.schemas import PropertyCreate
-from innsync.reservations.models import Reservation
 from innsync.settings import Settings
 from innsync.simulators.agoda import SimulatorConfig, create_app
 from innsync.simulators.agoda.state import SimulatorState
-from innsync.sync.worker import SyncWorker
-from innsync.tenants.service import create_tenant
 from tests.channels.booking_com_live import Exchange, RecordingTransport
-from tests.channels.live_catalog import create_catalog
+from tests.channels.live_xml import EngineSteps, create_mapped_hotel
 from tests.servers import serving
 from tests.simulators.conftest import SimClient
 from tests.sync.engine_fixtures import Clock
@@ -105,8 +87,10 @@ def sim_server() -> Iterator[SimServer]:
 
 
 @dataclass
-class LiveAgoda:
+class LiveAgoda(EngineSteps):
     """One property (3 room types x 2 rate plans) on one Agoda connection."""
+
+    holder = "agoda-e2e"
 
     sessions: sessionmaker[Session]
     box: SecretBox
@@ -139,63 +123,13 @@ class LiveAgoda:
         """A new innsync process: nothing of the old one's memory, only the database."""
         self.transport = RecordingTransport(self.transport.exchanges)
 
-    def _run(self, step: Any) -> Any:
-        async def run() -> Any:
-            async with httpx.AsyncClient(transport=self.transport) as http:
-                return await step(self.adapter_for(http))
-
-        return asyncio.run(run())
-
-    def sync(self, max_passes: int = 20) -> None:
-        """Run the outbound worker until nothing is dirty."""
-
-        async def passes(build: Any) -> None:
-            worker = SyncWorker(self.sessions, build, clock=self.clock, holder="agoda-e2e")
-            for _ in range(max_passes):
-                await worker.run_once()
-                with self.sessions() as session:
-                    if not session.scalars(select(DirtyMark.id).limit(1)).first():
-                        return
-                self.clock.advance(6)
-            raise AssertionError("availability or rates still dirty after the passes")
-
-        self._run(passes)
-
-    def reconcile(self) -> int:
-        """One reconciler pass at the test clock."""
-        return int(self._run(lambda build: pull_due(self.sessions, build, clock=self.clock)))
-
-    def process(self) -> int:
-        """Apply what the inbox holds (hints fetch their details here)."""
-
-        async def passes(build: Any) -> int:
-            done = 0
-            for _ in range(5):
-                step = await process_pending(self.sessions, build, clock=self.clock)
-                step += await acknowledge_due(self.sessions, build, clock=self.clock)
-                done += step
-                if not step:
-                    break
-            return done
-
-        return int(self._run(passes))
-
     def tick(self) -> dict[str, int]:
         """The simulator's timed events: hints due are pushed to innsync's hook URL."""
         answer: dict[str, int] = self.sim.post("/_sim/tick", {}).json()
         return answer
 
-    def ari(self, *entries: dict[str, Any]) -> None:
-        with transaction(self.sessions) as session:
-            write_ari(
-                session,
-                self.tenant_id,
-                self.property_id,
-                AriWrite.model_validate({"entries": list(entries)}),
-                self.clock(),
-            )
-
     def day(self, offset: int) -> date:
+        """The day in the simulated property's zone (Agoda dates are local), plus ``offset``."""
         return self.clock().astimezone(self.server.state.zone).date() + timedelta(days=offset)
 
     def book(
@@ -221,70 +155,34 @@ class LiveAgoda:
         found: dict[str, Any] = self.sim.get("/_sim/bookings").json()
         return found
 
-    def counters(self) -> dict[str, int]:
-        found: dict[str, int] = self.sim.get("/_sim/counters").json()
-        return found
-
-    def reservations(self) -> list[Reservation]:
-        with self.sessions() as session:
-            query = select(Reservation).where(Reservation.property_id == self.property_id)
-            return list(session.scalars(query.order_by(Reservation.created_at)))
-
-    def items(self) -> list[InboxItem]:
-        with self.sessions() as session:
-            return list(session.scalars(select(InboxItem).order_by(InboxItem.id)))
-
 
 def _create_hotel(
     sessions: sessionmaker[Session], box: SecretBox, sim_url: str, options: dict[str, Any]
 ) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], list[uuid.UUID], uuid.UUID, str]:
-    with transaction(sessions) as session:
-        tenant, _ = create_tenant(session, "Agoda e2e")
-        prop = properties.create_property(
-            session,
-            tenant.id,
-            PropertyCreate(
-                name="Riverside",
-                timezone="Asia/Bangkok",
-                currency="USD",
-                horizon_days=HORIZON_DAYS,
-            ),
-        )
-        room_types, plans = create_catalog(session, tenant.id, prop.id)
-        created = connections.create_connection(
-            session,
-            box,
-            tenant.id,
-            prop.id,
-            ConnectionCreate(
-                channel="agoda",
-                name="Agoda",
-                config={
-                    "property_id": PROPERTY_ID,
-                    "api_key": API_KEY,
-                    "base_url": sim_url,
-                    "hint_secret": HINT_SECRET,
-                    **options,
-                },
-            ),
-        )
-        connections.set_mappings(
-            session,
-            tenant.id,
-            created.id,
-            MappingsWrite(
-                room_types=[
-                    RoomTypeMappingIn(room_type_id=ours, channel_code=theirs)
-                    for ours, theirs in zip(room_types, ROOMS, strict=True)
-                ],
-                rate_plans=[
-                    RatePlanMappingIn(rate_plan_id=plan, channel_code=code)
-                    for plan, code in zip(plans, RATES, strict=True)
-                ],
-            ),
-        )
-        token = session.get_one(Connection, created.id).webhook_token
-        return tenant.id, prop.id, room_types, plans, created.id, str(token)
+    return create_mapped_hotel(
+        sessions,
+        box,
+        tenant="Agoda e2e",
+        hotel=PropertyCreate(
+            name="Riverside",
+            timezone="Asia/Bangkok",
+            currency="USD",
+            horizon_days=HORIZON_DAYS,
+        ),
+        connection=ConnectionCreate(
+            channel="agoda",
+            name="Agoda",
+            config={
+                "property_id": PROPERTY_ID,
+                "api_key": API_KEY,
+                "base_url": sim_url,
+                "hint_secret": HINT_SECRET,
+                **options,
+            },
+        ),
+        rooms=ROOMS,
+        rates=RATES,
+    )
 
 
 @contextmanager

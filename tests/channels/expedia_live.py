@@ -7,48 +7,29 @@ worker, reconciler, processor, acknowledgements) run one at a time on a clock th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels.expedia import ExpediaAdapter, ExpediaConfig
 from innsync.channels.types import RevisionPage
-from innsync.connections import service as connections
 from innsync.connections.models import Connection
-from innsync.connections.schemas import (
-    ConnectionCreate,
-    MappingsWrite,
-    RatePlanMappingIn,
-    RoomTypeMappingIn,
-)
+from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox
-from innsync.db.engine import session_factory, transaction
+from innsync.db.engine import session_factory
 from innsync.db.personal import install_keys
-from innsync.inbox.acknowledge import acknowledge_due
-from innsync.inbox.models import InboxItem
-from innsync.inbox.processor import process_pending
-from innsync.inbox.reconciler import pull_due
-from innsync.inventory.calendar import write_ari
-from innsync.inventory.schemas import AriWrite
-from innsync.outbox.models import DirtyMark
-from innsync.properties import service as properties
 from innsync.properties.schemas import PropertyCreate
-from innsync.reservations.models import Reservation
 from innsync.simulators.expedia import SimulatorConfig, create_app
 from innsync.simulators.expedia.config import HotelSetup, RoomSetup
-from innsync.sync.worker import SyncWorker
-from innsync.tenants.service import create_tenant
 from tests.channels.booking_com_live import Exchange, RecordingTransport
-from tests.channels.live_catalog import create_catalog
+from tests.channels.live_xml import Build, EngineSteps, create_mapped_hotel, run_with_adapter
 from tests.servers import serving
 from tests.simulators.conftest import SimClient
 from tests.sync.engine_fixtures import Clock
@@ -71,8 +52,10 @@ def ar_calls(exchanges: list[Exchange], since: int = 0) -> list[Exchange]:
 
 
 @dataclass
-class LiveExpedia:
+class LiveExpedia(EngineSteps):
     """One hotel (3 room types x 2 rate plans) on one EQC connection."""
+
+    holder = "expedia-e2e"
 
     sessions: sessionmaker[Session]
     box: SecretBox
@@ -93,70 +76,17 @@ class LiveExpedia:
 
         return build
 
-    def _run(self, step: Any) -> Any:
-        async def run() -> Any:
-            async with httpx.AsyncClient(transport=self.transport) as http:
-                return await step(self.adapter_for(http))
-
-        return asyncio.run(run())
-
-    def sync(self, max_passes: int = 20) -> None:
-        """Run the outbound worker until nothing is dirty."""
-
-        async def passes(build: Any) -> None:
-            worker = SyncWorker(self.sessions, build, clock=self.clock, holder="expedia-e2e")
-            for _ in range(max_passes):
-                await worker.run_once()
-                with self.sessions() as session:
-                    if not session.scalars(select(DirtyMark.id).limit(1)).first():
-                        return
-                self.clock.advance(6)
-            raise AssertionError("availability or rates still dirty after the passes")
-
-        self._run(passes)
-
     def pull_without_storing(self) -> RevisionPage:
         """One BR through the adapter whose answer goes nowhere (a process that dies next)."""
 
-        async def pull(build: Any) -> RevisionPage:
+        async def pull(build: Build) -> RevisionPage:
             with self.sessions() as session:
                 connection = session.get_one(Connection, self.connection_id)
             page: RevisionPage = await build(connection).pull_revisions(None)
             return page
 
-        page: RevisionPage = self._run(pull)
+        page: RevisionPage = run_with_adapter(self, pull)
         return page
-
-    def reconcile(self) -> int:
-        return int(self._run(lambda build: pull_due(self.sessions, build, clock=self.clock)))
-
-    def process(self) -> int:
-        """Apply what the inbox holds and send the confirmations that are due."""
-
-        async def passes(build: Any) -> int:
-            done = 0
-            for _ in range(5):
-                step = await process_pending(self.sessions, build, clock=self.clock)
-                step += await acknowledge_due(self.sessions, build, clock=self.clock)
-                done += step
-                if not step:
-                    break
-            return done
-
-        return int(self._run(passes))
-
-    def ari(self, *entries: dict[str, Any]) -> None:
-        with transaction(self.sessions) as session:
-            write_ari(
-                session,
-                self.tenant_id,
-                self.property_id,
-                AriWrite.model_validate({"entries": list(entries)}),
-                self.clock(),
-            )
-
-    def day(self, offset: int) -> date:
-        return self.clock().date() + timedelta(days=offset)
 
     def book(
         self, room: int = 0, rate: int = 0, offset: int = 10, nights: int = 2, count: int = 1
@@ -179,73 +109,39 @@ class LiveExpedia:
         found: list[dict[str, Any]] = self.sim.get("/_sim/bookings").json()["data"]
         return found
 
-    def counters(self) -> dict[str, int]:
-        found: dict[str, int] = self.sim.get("/_sim/counters").json()
-        return found
-
-    def reservations(self) -> list[Reservation]:
-        with self.sessions() as session:
-            query = select(Reservation).where(Reservation.property_id == self.property_id)
-            return list(session.scalars(query.order_by(Reservation.created_at)))
-
-    def items(self) -> list[InboxItem]:
-        with self.sessions() as session:
-            return list(session.scalars(select(InboxItem).order_by(InboxItem.id)))
-
 
 def _create_hotel(
     sessions: sessionmaker[Session], box: SecretBox, sim_url: str, options: dict[str, Any]
 ) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], list[uuid.UUID], uuid.UUID]:
-    with transaction(sessions) as session:
-        tenant, _ = create_tenant(session, "Expedia e2e")
-        prop = properties.create_property(
-            session,
-            tenant.id,
-            PropertyCreate(
-                name="Harbour Inn",
-                timezone="America/Toronto",
-                currency="USD",
-                horizon_days=HORIZON_DAYS,
-            ),
-        )
-        room_types, plans = create_catalog(session, tenant.id, prop.id)
-        created = connections.create_connection(
-            session,
-            box,
-            tenant.id,
-            prop.id,
-            ConnectionCreate(
-                channel="expedia",
-                name="Expedia",
-                config={
-                    "hotel_id": HOTEL_ID,
-                    "username": USERNAME,
-                    "password": PASSWORD,
-                    "ar_url": f"{sim_url}/connect/ar",
-                    "br_url": f"{sim_url}/connect/br",
-                    "bc_url": f"{sim_url}/connect/bc",
-                    "parr_url": f"{sim_url}/connect/parr",
-                    "currency": "USD",
-                    **options,
-                },
-            ),
-        )
-        connections.set_mappings(
-            session,
-            tenant.id,
-            created.id,
-            MappingsWrite(
-                room_types=[
-                    RoomTypeMappingIn(room_type_id=ours, channel_code=theirs)
-                    for ours, theirs in zip(room_types, ROOMS, strict=True)
-                ],
-                rate_plans=[
-                    RatePlanMappingIn(rate_plan_id=plan, channel_code=code)
-                    for plan, code in zip(plans, RATES, strict=True)
-                ],
-            ),
-        )
-        return tenant.id, prop.id, room_types, plans, created.id
+    hotel = create_mapped_hotel(
+        sessions,
+        box,
+        tenant="Expedia e2e",
+        hotel=PropertyCreate(
+            name="Harbour Inn",
+            timezone="America/Toronto",
+            currency="USD",
+            horizon_days=HORIZON_DAYS,
+        ),
+        connection=ConnectionCreate(
+            channel="expedia",
+            name="Expedia",
+            config={
+                "hotel_id": HOTEL_ID,
+                "username": USERNAME,
+                "password": PASSWORD,
+                "ar_url": f"{sim_url}/connect/ar",
+                "br_url": f"{sim_url}/connect/br",
+                "bc_url": f"{sim_url}/connect/bc",
+                "parr_url": f"{sim_url}/connect/parr",
+                "currency": "USD",
+                **options,
+            },
+        ),
+        rooms=ROOMS,
+        rates=RATES,
+    )
+    return hotel[:5]
 
 
 @contextmanager

@@ -11,16 +11,12 @@ booking reaches the simulator's e-mail/fax fallback; a bad hint is refused with 
 from __future__ import annotations
 
 import math
-import os
 import random
 import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -41,9 +37,9 @@ from tests.channels.agoda_live import (
     live_agoda,
     sim_server,
 )
+from tests.channels.live_xml import run_crash_worker
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
-REPO = Path(__file__).resolve().parents[2]
 SET_ARI = "10"
 DETAIL = "4"
 # Past the reconciler's (120 s) and the processor's (120 s) leases a killed process left.
@@ -311,30 +307,6 @@ def test_a_bad_hint_is_refused_with_a_4xx_and_kept_and_the_detail_is_what_is_tru
     assert (stored.departure - stored.arrival).days == 2
 
 
-def run_worker(engine: Engine, key: str, crash_at: str, offset: float) -> int:
-    """``tests.channels.agoda_crash_worker`` in its own process; its exit code."""
-    url = engine.url.render_as_string(hide_password=False)
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.channels.agoda_crash_worker",
-            url,
-            key,
-            crash_at,
-            str(offset),
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO / "src"), str(REPO)))},
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    if finished.returncode not in (0, -signal.SIGKILL):
-        raise AssertionError(finished.stderr.decode()[-2000:])
-    return finished.returncode
-
-
 def test_sigkill_after_storing_and_after_applying_loses_and_duplicates_nothing(
     committed: Engine, server: SimServer
 ) -> None:
@@ -346,15 +318,18 @@ def test_sigkill_after_storing_and_after_applying_loses_and_duplicates_nothing(
         offset = (live.clock() - datetime.now(UTC)).total_seconds()
 
         # Killed right after the pull's revisions were committed to the inbox.
-        assert run_worker(committed, key, "stored", offset) == -signal.SIGKILL
+        assert run_crash_worker("agoda", committed, key, "stored", offset) == -signal.SIGKILL
         assert live.reservations() == []
         pending = Counter(item.status for item in live.items())
         assert pending == Counter({"pending": 1 + 3})  # the hint and the three pulled
         # Restarted past the leases, killed as the first item's transaction committed.
-        assert run_worker(committed, key, "applied", offset + AFTER_LEASES) == -signal.SIGKILL
+        assert (
+            run_crash_worker("agoda", committed, key, "applied", offset + AFTER_LEASES)
+            == -signal.SIGKILL
+        )
         assert len(live.reservations()) == 3  # the hint (applied first) named all three
         # Restarted once more: each booking stored once, nothing applied twice.
-        assert run_worker(committed, key, "none", offset + 2 * AFTER_LEASES) == 0
+        assert run_crash_worker("agoda", committed, key, "none", offset + 2 * AFTER_LEASES) == 0
 
         assert sorted(str(r.channel_booking_id) for r in live.reservations()) == sorted(made)
         assert {i.status for i in live.items()} <= {"applied", "ignored"}

@@ -9,16 +9,12 @@ exchanged validates against the OpenTravel 2015A schemas.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -41,10 +37,10 @@ from tests.channels.booking_com_live import (
     live_booking,
     schema_failures,
 )
+from tests.channels.live_xml import run_crash_worker
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 OTA = "http://www.opentravel.org/OTA/2003/05"
-REPO = Path(__file__).resolve().parents[2]
 # Past the reconciler's (120 s), the processor's (120 s) and the acknowledgement's (30 s)
 # leases a killed process left behind.
 AFTER_LEASES = 300
@@ -339,23 +335,6 @@ def test_a_process_killed_after_storing_and_before_acknowledging_restarts_cleanl
         assert schema_failures(live.transport.xml_documents()) == []
 
 
-def run_worker(engine: Engine, key: str, crash_at: str, offset: float) -> int:
-    """``tests.channels.booking_com_crash_worker`` in its own process; its exit code."""
-    url = engine.url.render_as_string(hide_password=False)
-    module = "tests.channels.booking_com_crash_worker"
-    finished = subprocess.run(
-        [sys.executable, "-m", module, url, key, crash_at, str(offset)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO / "src"), str(REPO)))},
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    if finished.returncode not in (0, -signal.SIGKILL):
-        raise AssertionError(finished.stderr.decode()[-2000:])
-    return finished.returncode
-
-
 def test_sigkill_after_storing_and_after_applying_loses_and_duplicates_nothing(
     committed: Engine,
 ) -> None:
@@ -364,17 +343,20 @@ def test_sigkill_after_storing_and_after_applying_loses_and_duplicates_nothing(
         made = [live.book(room=n, offset=10 + n) for n in range(3)]
 
         # Killed right after the pull's revisions were committed to the inbox.
-        assert run_worker(committed, key, "stored", 0) == -signal.SIGKILL
+        assert run_crash_worker("booking_com", committed, key, "stored", 0) == -signal.SIGKILL
         assert [item.status for item in live.items()] == ["pending"] * 3
         assert live.reservations() == []
         # Restarted past the leases, killed again as it acknowledges the first it applied.
-        assert run_worker(committed, key, "ack", AFTER_LEASES) == -signal.SIGKILL
+        assert (
+            run_crash_worker("booking_com", committed, key, "acknowledge", AFTER_LEASES)
+            == -signal.SIGKILL
+        )
         states = Counter((i.status, i.ack_status) for i in live.items())
         assert states == Counter({("applied", "due"): 1, ("pending", None): 2})
         assert len(live.reservations()) == 1
         assert live.queues()["counts"] == {"pending": 3}  # nothing acknowledged yet
         # Restarted once more: each reservation applied once and acknowledged once.
-        assert run_worker(committed, key, "none", 2 * AFTER_LEASES) == 0
+        assert run_crash_worker("booking_com", committed, key, "none", 2 * AFTER_LEASES) == 0
 
         assert sorted(r.channel_booking_id for r in live.reservations()) == sorted(made)
         assert {(i.status, i.ack_status) for i in live.items()} == {("applied", "done")}

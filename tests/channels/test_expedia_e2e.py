@@ -9,16 +9,12 @@ booking falls back to fax or e-mail.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -40,9 +36,9 @@ from tests.channels.expedia_live import (
     ar_calls,
     live_expedia,
 )
+from tests.channels.live_xml import run_crash_worker
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
-REPO = Path(__file__).resolve().parents[2]
 # Past the reconciler's (120 s), the processor's (120 s) and the acknowledgement's (30 s)
 # leases a killed process left behind.
 AFTER_LEASES = 300
@@ -349,30 +345,6 @@ def test_no_booking_falls_back_to_fax_or_email_with_20_percent_failed_calls(
     assert all(t["confirmations"] >= 1 for b in live.bookings() for t in b["transactions"])
 
 
-def run_worker(engine: Engine, key: str, crash_at: str, offset: float) -> int:
-    """``tests.channels.expedia_crash_worker`` in its own process; its exit code."""
-    url = engine.url.render_as_string(hide_password=False)
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.channels.expedia_crash_worker",
-            url,
-            key,
-            crash_at,
-            str(offset),
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO / "src"), str(REPO)))},
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    if finished.returncode not in (0, -signal.SIGKILL):
-        raise AssertionError(finished.stderr.decode()[-2000:])
-    return finished.returncode
-
-
 def test_sigkill_after_storing_and_before_confirming_loses_and_duplicates_nothing(
     committed: Engine,
 ) -> None:
@@ -381,16 +353,19 @@ def test_sigkill_after_storing_and_before_confirming_loses_and_duplicates_nothin
         made = [live.book(room=n, offset=10 + n)[0] for n in range(3)]
 
         # Killed right after the BR page was committed to the inbox.
-        assert run_worker(committed, key, "stored", 0) == -signal.SIGKILL
+        assert run_crash_worker("expedia", committed, key, "stored", 0) == -signal.SIGKILL
         assert [item.status for item in live.items()] == ["pending"] * 3
         assert live.reservations() == []
         # Restarted past the leases, killed again as it confirms the first it applied.
-        assert run_worker(committed, key, "confirm", AFTER_LEASES) == -signal.SIGKILL
+        assert (
+            run_crash_worker("expedia", committed, key, "acknowledge", AFTER_LEASES)
+            == -signal.SIGKILL
+        )
         states = Counter((i.status, i.ack_status) for i in live.items())
         assert states == Counter({("applied", "due"): 1, ("pending", None): 2})
         assert len(live.reservations()) == 1
         # Restarted once more: each booking applied once and confirmed once.
-        assert run_worker(committed, key, "none", 2 * AFTER_LEASES) == 0
+        assert run_crash_worker("expedia", committed, key, "none", 2 * AFTER_LEASES) == 0
 
         assert sorted(r.channel_booking_id for r in live.reservations()) == sorted(made)
         assert {(i.status, i.ack_status) for i in live.items()} == {("applied", "done")}
