@@ -15,9 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 import httpx
 import pytest
+from click.testing import CliRunner
+from fastapi import FastAPI, Request
 
+from innsync.cli.main import cli
 from innsync.simulators.octorate import SimulatorConfig, create_app
 from innsync.simulators.octorate.config import OwnerSpec
+from tests.servers import serving
 from tests.simulators.conftest import START, FakeClock, Receiver, RecordingSleep
 
 CLIENT_ID = "public_test_app"
@@ -685,3 +689,94 @@ def test_faults_answer_in_octorate_shape() -> None:
     assert octo.call("POST", "/_sim/faults", body={"server_error_rate": 3}).status_code == 400
     octo.call("DELETE", "/_sim/faults")
     assert octo.call("GET", f"{API}/accommodation").status_code == 200
+
+
+def test_over_real_sockets_the_dance_and_a_calendar_webhook_reach_a_local_receiver() -> None:
+    """Both the simulator and the marketplace's webhook endpoint on loopback ports."""
+    received: list[dict[str, Any]] = []
+    receiver = FastAPI()
+
+    @receiver.post("/hooks/octorate")
+    async def hook(request: Request) -> dict[str, bool]:
+        received.append(await request.json())
+        return {"ok": True}
+
+    clock = FakeClock(START)
+    config = SimulatorConfig(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        clock=clock,
+        pump_interval_seconds=None,
+    )
+    with (
+        serving(receiver) as hook_base,
+        serving(create_app(config)) as base,
+        httpx.Client(base_url=base) as http,
+    ):
+        page = http.get(
+            AUTHORIZE,
+            params={"client_id": CLIENT_ID, "redirect_uri": REDIRECT, "state": "live"},
+        )
+        assert page.status_code == 200
+        approved = http.post(
+            AUTHORIZE,
+            data={
+                "client_id": CLIENT_ID,
+                "redirect_uri": REDIRECT,
+                "state": "live",
+                "username": "owner",
+                "password": "owner-password",
+                "decision": "approve",
+            },
+        )
+        query = parse_qs(urlsplit(approved.headers["location"]).query)
+        assert query["state"] == ["live"]
+        tokens = http.post(
+            f"{API}/identity/token",
+            data={
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uri": REDIRECT,
+                "grant_type": "code",
+                "code": query["code"][0],
+            },
+        ).json()
+        http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        subscribed = http.post(
+            f"{API}/subscription/PORTAL_SUBSCRIPTION_CALENDAR",
+            data={"url": f"{hook_base}/hooks/octorate"},
+        )
+        assert subscribed.status_code == 200
+        http.post(
+            f"{API}/calendar/bulk",
+            json=[{"room": 5021, "dateFrom": "2030-03-01", "dateTo": "2030-03-02",
+                   "values": {"stopSells": True}}],
+        )  # fmt: skip
+        assert http.post("/_sim/tick").json() == {"decided": 0, "attempted": 1}
+    [envelope] = received
+    assert envelope["reference"] == "502"
+    [item] = json.loads(envelope["content"])["data"]
+    assert item["id"] == 5021
+    assert [(group["days"], group["stopSells"]) for group in item["days"]] == [
+        (["2030-03-01", "2030-03-02"], True)
+    ]
+
+
+def test_the_cli_starts_the_simulator_with_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[tuple[str, int, SimulatorConfig]] = []
+    monkeypatch.setattr(
+        "innsync.simulators.octorate.app.run",
+        lambda host, port, config: started.append((host, port, config)),
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["simulate", "octorate", "--port", "9124", "--seed", "4", "--redirect-uri", REDIRECT,
+         "--decision-seconds", "5", "--rejection-ratio", "0.25"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [(host, port, config)] = started
+    assert (host, port, config.seed, config.redirect_uris) == ("127.0.0.1", 9124, 4, (REDIRECT,))
+    assert (config.hotel_decision_delay_seconds, config.hotel_rejection_ratio) == (5.0, 0.25)
+    assert config.client_secret not in result.output
+    refused = CliRunner().invoke(cli, ["simulate", "octorate", "--rejection-ratio", "2"])
+    assert refused.exit_code != 0
