@@ -780,3 +780,70 @@ def test_the_cli_starts_the_simulator_with_its_options(monkeypatch: pytest.Monke
     assert config.client_secret not in result.output
     refused = CliRunner().invoke(cli, ["simulate", "octorate", "--rejection-ratio", "2"])
     assert refused.exit_code != 0
+
+
+def test_planned_failures_answer_a_chosen_status_before_or_after_the_call(octo: Octo) -> None:
+    octo.connect()
+    plan = {"endpoint": "POST /reservation/{id}", "status": 503, "count": 1}
+    assert octo.call("POST", "/_sim/failures", body=plan).json() == {
+        "POST /reservation/{id}": {"status": 503, "count": 1, "after_handling": False}
+    }
+    before = octo.push("MKT-1")
+    assert (before.status_code, before.json()["type"]) == (503, "InternalServerError")
+    assert octo.app.state.simulator.reservations == {}
+    # After handling: the push lands though the client sees a 502; the retry with the same
+    # reference finds it instead of making a second one.
+    octo.call("POST", "/_sim/failures", body={**plan, "status": 502, "after_handling": True})
+    lost = octo.push("MKT-1")
+    assert lost.status_code == 502
+    retried = octo.push("MKT-1")
+    assert retried.status_code == 200
+    assert len(octo.app.state.simulator.reservations) == 1
+    assert octo.call("GET", "/_sim/counters").json()["idempotent_replays"] == 1
+    assert octo.call("GET", "/_sim/failures").json() == {}
+    rows = octo.call("GET", "/_sim/requests").json()["data"][-3:]
+    assert [(r["endpoint"], r["status"]) for r in rows] == [
+        ("POST /reservation/{id}", 503),
+        ("POST /reservation/{id}", 502),
+        ("POST /reservation/{id}", 200),
+    ]
+    bad = octo.call("POST", "/_sim/failures", body={"endpoint": "nope", "status": 200})
+    assert bad.status_code == 400
+    assert set(bad.json()["message"].split("; ")) == {
+        'endpoint: must be "METHOD /path", e.g. "POST /reservation/{id}"',
+        "status: must be an HTTP status from 400 to 599",
+    }
+
+
+def test_a_confirmation_takes_a_unit_and_a_cancellation_gives_it_back(octo: Octo) -> None:
+    octo.connect()
+    octo.subscribe("PORTAL_SUBSCRIPTION_CALENDAR")
+    rid = octo.push("MKT-1").json()["id"]  # 2030-02-10 and 11 on rate 50111 of room 5011
+    octo.call("POST", f"/_sim/reservations/{rid}/confirm")
+    params = {"dateFrom": "2030-02-10", "dateTo": "2030-02-12", "size": "3"}
+    data = octo.call("GET", f"{API}/calendar/501", params=params).json()["data"]
+    units = {item["id"]: [d["availability"] for d in item["days"]] for item in data}
+    assert units == {5011: [3, 3, 4], 5012: [2, 2, 2], 50111: [3, 3, 4]}
+    octo.call("DELETE", f"{API}/reservation/501/{rid}")
+    octo.tick()
+    contents = [json.loads(r.body["content"])["data"] for r in octo.receiver.received]
+    taken = {item["id"]: item["days"][0]["availability"] for item in contents[0]}
+    given_back = {item["id"]: item["days"][0]["availability"] for item in contents[1]}
+    assert taken == {5011: 3, 50111: 3, 50112: 3}
+    assert given_back == {5011: 4, 50111: 4, 50112: 4}
+    assert contents[0][0]["days"][0]["days"] == ["2030-02-10", "2030-02-11"]
+
+
+def test_the_hotel_rejects_a_stay_with_a_night_sold_out(octo: Octo) -> None:
+    octo.connect()
+    octo.call(
+        "POST",
+        "/_sim/calendar",
+        body={"room": 5012, "dateFrom": "2030-02-11", "dateTo": "2030-02-11",
+              "values": {"availability": 0}},
+    )  # fmt: skip
+    rid = octo.push("MKT-1", product=50121, totalGuest=1).json()["id"]
+    octo.clock.advance(seconds=120)
+    assert octo.tick()["decided"] == 1
+    assert octo.call("GET", f"{API}/reservation/501/{rid}").json()["status"] == "REJECTED"
+    assert octo.app.state.simulator.held_units == {}

@@ -115,6 +115,8 @@ class SimulatorConfig:
     # The hotel-side actor: decides on each pushed reservation this long after it arrived.
     hotel_decision_delay_seconds: float = 120.0
     hotel_rejection_ratio: float = 0.0
+    # The hotel refuses a stay with a night sold out or stop-sold, whatever the ratio draws.
+    hotel_rejects_unsellable: bool = True
     # Webhooks (OpenAPI createSubscription): 200 is delivered, 406 stops, anything else retries
     # "for up to 2 days, delaying more and more"; the exact schedule is [UNCONFIRMED].
     webhook_retry_delays_seconds: tuple[float, ...] = (60.0, 300.0, 1800.0, 7200.0, 43200.0)

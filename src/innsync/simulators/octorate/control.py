@@ -18,6 +18,7 @@ from innsync.simulators.octorate.calendar import apply_values, checked_values, d
 from innsync.simulators.octorate.errors import OctorateError, invalid_params
 from innsync.simulators.octorate.hotel import Pump, decide
 from innsync.simulators.octorate.oauth import state_of
+from innsync.simulators.octorate.state import PlannedFailure
 from innsync.simulators.octorate.wire import parse_stay_day
 
 router = APIRouter(prefix="/_sim")
@@ -176,6 +177,38 @@ async def quota(request: Request) -> dict[str, Any]:
 @router.get("/counters")
 async def counters(request: Request) -> dict[str, int]:
     return dict(state_of(request).counters)
+
+
+@router.get("/failures")
+async def failures(request: Request) -> dict[str, Any]:
+    return {name: planned.view() for name, planned in state_of(request).failures.items()}
+
+
+@router.post("/failures")
+async def plan_failures(
+    request: Request, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    """``{"endpoint": "POST /reservation/{id}", "status": 502, "count": 1,
+    "after_handling": true}``: the endpoint's next ``count`` calls answer ``status``, before
+    the call is handled or (``after_handling``) after it was carried out. Count 0 clears."""
+    endpoint, status = body.get("endpoint"), body.get("status", 500)
+    count, after = body.get("count", 1), body.get("after_handling", False)
+    problems: dict[str, list[str]] = {}
+    if not isinstance(endpoint, str) or " /" not in endpoint:
+        problems["endpoint"] = ['must be "METHOD /path", e.g. "POST /reservation/{id}"']
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        problems["status"] = ["must be an HTTP status from 400 to 599"]
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1000:
+        problems["count"] = ["must be an integer from 0 to 1000"]
+    if not isinstance(after, bool):
+        problems["after_handling"] = ["must be a boolean"]
+    if problems:
+        raise invalid_params(problems)
+    state = state_of(request)
+    state.failures.pop(str(endpoint), None)
+    if count:
+        state.failures[str(endpoint)] = PlannedFailure(int(status), int(count), bool(after))
+    return await failures(request)
 
 
 @router.post("/tokens/expire")

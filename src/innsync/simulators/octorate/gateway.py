@@ -1,8 +1,13 @@
-"""Octorate's rules at the kit's front door: the bearer token, then its error envelope.
+"""Octorate's rules at the kit's front door: planned failures, the bearer token, its envelope.
 
 The kit does the body cap, injected faults and the request log (full bodies, secrets masked).
 The per-accommodation quota is charged by :func:`use_accommodation` once a handler knows which
 accommodation a call is for (a path parameter, or the rooms of a calendar bulk body).
+
+A planned failure (``/_sim/failures``) answers an endpoint's next calls with a chosen status:
+before handling (nothing happens), or after it (:class:`LostAnswer`: the call is carried out
+in full, then its answer is swapped for the error, as when a push lands but the client sees a
+502).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innsync.simulators.kit.gateway import (
     REASONS,
@@ -27,13 +32,57 @@ from innsync.simulators.octorate.state import AccessToken, SimulatorState
 
 API_PREFIX = "/connect/"
 # OpenAPI glossary names for the refusals made in front of the handlers.
-_REFUSAL_TYPES = {413: "Bad Request", 429: "ApiQuotaException", 500: "InternalServerError"}
+_REFUSAL_TYPES = {
+    400: "Bad Request",
+    401: "ApiKeyInvalid",
+    403: "ApiSecurityException",
+    404: "ApiResourceMissing",
+    405: "MethodNotAllowed",
+    413: "Bad Request",
+    422: "ApiResourceMissing",
+    429: "ApiQuotaException",
+    550: "ApiPartnerServerError",
+}
 
 
 def refusal(status: int) -> Response:
-    """A refusal made in front of the handlers (cap, injected fault)."""
+    """A refusal made in front of the handlers (cap, injected or planned fault)."""
     kind = _REFUSAL_TYPES.get(status, "InternalServerError")
     return OctorateError(status, kind, REASONS.get(status, "Error")).response()
+
+
+def endpoint_of(method: str, path: str) -> str:
+    """``POST /reservation/{id}``: the request-log tag and ``/_sim/failures`` key of a call."""
+    for prefix in ("/connect/rest/v1", "/connect/rest/v3"):
+        if path.startswith(prefix + "/"):
+            path = path.removeprefix(prefix)
+            break
+    parts = ["{id}" if part.isdigit() else part for part in path.rstrip("/").split("/")]
+    return f"{method} {'/'.join(parts) or '/'}"
+
+
+def _endpoint(scope: Scope) -> str:
+    return endpoint_of(str(scope["method"]), str(scope["path"]))
+
+
+class LostAnswer:
+    """ASGI middleware inside the front door: carries out a call whose answer is planned to
+    fail, then answers the planned error instead of the handler's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status = request_notes(scope).get("fail_after") if scope["type"] == "http" else None
+        if status is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def discard(_: Message) -> None:
+            return None
+
+        await self.app(scope, receive, discard)
+        await refusal(int(status))(scope, receive, send)
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -86,14 +135,26 @@ def install(app: FastAPI, state: SimulatorState) -> None:
         fault = await injected_fault(state, refusal)
         if fault is not None:
             return fault
-        if str(scope["path"]).startswith(IDENTITY) or scope["path"] == AUTHORIZE_PATH:
-            return None
-        return check_token(state, scope)
+        endpoint = _endpoint(scope)
+        planned = state.take_failure(endpoint, after_handling=False)
+        if planned is not None:
+            return refusal(planned)
+        if not str(scope["path"]).startswith(IDENTITY) and scope["path"] != AUTHORIZE_PATH:
+            refused = check_token(state, scope)
+            if refused is not None:
+                return refused
+        planned = state.take_failure(endpoint, after_handling=True)
+        if planned is not None:
+            request_notes(scope)["fail_after"] = planned
+        return None
 
     def tags(scope: Scope, _: bytes) -> dict[str, Any]:
         accommodation = request_notes(scope).get("accommodation")
-        return {} if accommodation is None else {"accommodation": accommodation}
+        shown: dict[str, Any] = {"endpoint": _endpoint(scope)}
+        return shown if accommodation is None else {**shown, "accommodation": accommodation}
 
+    # Added first, so it runs inside the front door and sees what the screen noted.
+    app.add_middleware(LostAnswer)
     app.add_middleware(
         FrontDoor,
         state=state,

@@ -9,11 +9,56 @@ control time. Each decision is visible on reservation read and as a webhook.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
+from innsync.simulators.octorate.calendar import apply_values
 from innsync.simulators.octorate.state import Reservation, SimulatorState
 from innsync.simulators.octorate.webhooks import WebhookDispatcher
-from innsync.simulators.octorate.wire import zoned
+from innsync.simulators.octorate.wire import parse_stay_day, zoned
+
+
+def _nights(reservation: Reservation) -> list[date]:
+    first = parse_stay_day(reservation["checkin"], "checkin")
+    last = parse_stay_day(reservation["checkout"], "checkout")
+    return [first + timedelta(days=n) for n in range((last - first).days)]
+
+
+def _is_sellable(state: SimulatorState, reservation: Reservation) -> bool:
+    """Whether every night of the stay has a unit left and no stop sell on the booked product."""
+    product = state.products[int(reservation["product"])]
+    room = state.products[product.room.id]
+    for night in _nights(reservation):
+        if state.day_values(room, night)["availability"] <= 0:
+            return False
+        if state.day_values(product, night)["stopSells"]:
+            return False
+    return True
+
+
+def _move_units(
+    state: SimulatorState, dispatcher: WebhookDispatcher, room_id: int, nights: list[date], by: int
+) -> None:
+    """Take (``by`` -1) or give back (+1) one unit of the room, and of each of its rates, on
+    ``nights``; the hotel's calendar changed, so the calendar webhook tells the OTA."""
+    room = state.products[room_id].room
+    changes: dict[int, set[date]] = {}
+    for product_id in (room.id, *(rate.id for rate in room.rates)):
+        product = state.products[product_id]
+        for night in nights:
+            units = max(0, int(state.day_values(product, night)["availability"]) + by)
+            changes.setdefault(product_id, set()).update(
+                apply_values(state, product_id, night, night, {"availability": units})
+            )
+    dispatcher.calendar_changed(changes)
+
+
+def release_units(
+    state: SimulatorState, dispatcher: WebhookDispatcher, reservation: Reservation
+) -> None:
+    """A confirmed reservation was cancelled or changed: its units are sellable again."""
+    held = state.held_units.pop(int(reservation["id"]), None)
+    if held is not None:
+        _move_units(state, dispatcher, held[0], held[1], +1)
 
 
 def await_decision(state: SimulatorState, reservation: Reservation) -> None:
@@ -30,6 +75,13 @@ def decide(
     config = state.config
     reservation = state.reservations[reservation_id]
     state.decisions.pop(reservation_id, None)
+    if confirm and config.hotel_rejects_unsellable and not _is_sellable(state, reservation):
+        confirm = False
+    if confirm:
+        room_id = state.products[int(reservation["product"])].room.id
+        nights = _nights(reservation)
+        state.held_units[reservation_id] = (room_id, nights)
+        _move_units(state, dispatcher, room_id, nights, -1)
     reservation["status"] = config.confirmed_status if confirm else config.rejected_status
     reservation["updateTime"] = zoned(state.now())
     state.counters["confirmed" if confirm else "rejected"] += 1

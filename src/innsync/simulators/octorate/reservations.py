@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Request
 from innsync.simulators.octorate.calendar import dispatcher_of
 from innsync.simulators.octorate.errors import OctorateError
 from innsync.simulators.octorate.gateway import use_accommodation
-from innsync.simulators.octorate.hotel import await_decision
+from innsync.simulators.octorate.hotel import await_decision, release_units
 from innsync.simulators.octorate.listing import page_of, query_date
 from innsync.simulators.octorate.oauth import state_of
 from innsync.simulators.octorate.state import Reservation, SimulatorState
@@ -167,6 +167,7 @@ def _cancel(request: Request, reservation: Reservation) -> Reservation:
         reservation["status"] = state.config.cancelled_status
         reservation["updateTime"] = zoned(state.now())
         state.decisions.pop(int(reservation["id"]), None)
+        release_units(state, dispatcher_of(request), reservation)
         dispatcher_of(request).reservation_event("RESERVATION_CANCELLED", reservation)
     return dict(reservation)
 
@@ -202,6 +203,7 @@ async def modify(
         raise OctorateError(400, "ApiParamsExemption", f"cannot change {', '.join(unknown)}")
     reservation.update(_stay(state, accommodation_id, {**current, **body}))
     reservation["updateTime"] = zoned(state.now())
+    release_units(state, dispatcher_of(request), reservation)
     await_decision(state, reservation)
     dispatcher_of(request).reservation_event("RESERVATION_CHANGE", reservation)
     return dict(reservation)

@@ -61,6 +61,20 @@ class AccessToken:
 
 
 @dataclass(slots=True)
+class PlannedFailure:
+    """The next ``count`` calls of an endpoint answer ``status``; ``after_handling``: only
+    after the call was carried out (a push that landed though the client saw an error)."""
+
+    status: int
+    count: int
+    after_handling: bool
+
+    def view(self) -> dict[str, Any]:
+        shown = {"status": self.status, "count": self.count}
+        return {**shown, "after_handling": self.after_handling}
+
+
+@dataclass(slots=True)
 class Attempt:
     at: datetime
     status_code: int | None
@@ -124,6 +138,10 @@ class SimulatorState:
         self.deliveries: list[Delivery] = []
         # reservation id -> when the hotel decides on it (the hotel actor).
         self.decisions: dict[int, datetime] = {}
+        # reservation id -> (room id, nights) it holds a unit of, once confirmed.
+        self.held_units: dict[int, tuple[int, list[date]]] = {}
+        # "POST /reservation/{id}" -> the failures planned for its next calls (/_sim/failures).
+        self.failures: dict[str, PlannedFailure] = {}
         self.decision_delay_seconds = self.config.hotel_decision_delay_seconds
         self.rejection_ratio = self.config.hotel_rejection_ratio
         self.quota_calls: dict[int, deque[datetime]] = {}
@@ -223,6 +241,16 @@ class SimulatorState:
             return False
         calls.append(now)
         return True
+
+    def take_failure(self, endpoint: str, *, after_handling: bool) -> int | None:
+        """The status a planned failure of this kind gives this call (one fewer owed), if any."""
+        planned = self.failures.get(endpoint)
+        if planned is None or planned.after_handling != after_handling or planned.count <= 0:
+            return None
+        planned.count -= 1
+        if planned.count == 0:
+            del self.failures[endpoint]
+        return planned.status
 
     def masker(self) -> Masker:
         """Masks the app secret, codes, access and refresh tokens and owners' passwords."""
