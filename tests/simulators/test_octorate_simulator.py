@@ -847,3 +847,29 @@ def test_the_hotel_rejects_a_stay_with_a_night_sold_out(octo: Octo) -> None:
     assert octo.tick()["decided"] == 1
     assert octo.call("GET", f"{API}/reservation/501/{rid}").json()["status"] == "REJECTED"
     assert octo.app.state.simulator.held_units == {}
+
+
+def test_unknown_routes_wrong_methods_and_broken_json_answer_in_octorate_shape(
+    octo: Octo,
+) -> None:
+    octo.connect()
+    unknown = octo.call("GET", f"{API}/nothing-here")
+    assert (unknown.status_code, unknown.json()["type"]) == (404, "NotFound")
+    wrong_method = octo.call("PATCH", f"{API}/accommodation")
+    assert (wrong_method.status_code, wrong_method.json()["type"]) == (405, "MethodNotAllowed")
+    assert "GET" in wrong_method.headers["allow"]
+
+    async def broken() -> httpx.Response:
+        transport = httpx.ASGITransport(app=octo.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+            return await http.post(
+                f"{API}/reservation/501",
+                content=b'{"refer": ',
+                headers={"Authorization": f"Bearer {octo.token}",
+                         "Content-Type": "application/json"},
+            )  # fmt: skip
+
+    not_json = anyio.run(broken)
+    assert (not_json.status_code, not_json.json()["type"]) == (400, "JsonParseExemption")
+    not_a_number = octo.call("GET", f"{API}/calendar/abc", params={"dateFrom": "2030-01-01"})
+    assert (not_a_number.status_code, not_a_number.json()["type"]) == (400, "ApiParamsExemption")

@@ -6,7 +6,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from innsync.simulators.kit.running import pump_lifespan
-from innsync.simulators.kit.validation import answer_errors_as
 from innsync.simulators.octorate import (
     accommodations,
     calendar,
@@ -17,7 +16,7 @@ from innsync.simulators.octorate import (
     subscriptions,
 )
 from innsync.simulators.octorate.config import SimulatorConfig
-from innsync.simulators.octorate.errors import OctorateError, invalid_params
+from innsync.simulators.octorate.errors import answer_errors
 from innsync.simulators.octorate.hotel import Pump
 from innsync.simulators.octorate.state import SimulatorState
 from innsync.simulators.octorate.webhooks import WebhookDispatcher
@@ -37,7 +36,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app.state.simulator = state
     app.state.dispatcher = dispatcher
     app.state.pump = pump
-    answer_errors_as(app, OctorateError, invalid_params)
+    answer_errors(app)
     for router in (
         oauth.router,
         accommodations.router,

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from innsync.simulators.kit.validation import answer_errors_as, body_field_errors
 
 
 class OctorateError(Exception):
@@ -32,3 +38,35 @@ def invalid_params(details: dict[str, list[str]]) -> OctorateError:
 
 def missing(what: str) -> OctorateError:
     return OctorateError(404, "ApiResourceMissing", f"{what} not found")
+
+
+# OpenAPI error glossary: the type Octorate names for each status the framework answers itself.
+_FRAMEWORK_TYPES = {404: "NotFound", 405: "MethodNotAllowed"}
+
+
+def answer_errors(app: FastAPI) -> None:
+    """Every error in Octorate's body: its own, invalid input, and unknown routes or methods.
+
+    A body that is not JSON is ``JsonParseExemption``, any other invalid input
+    ``ApiParamsExemption`` (both 400, OpenAPI glossary).
+    """
+    answer_errors_as(app, OctorateError, invalid_params)
+
+    async def on_invalid(_: Request, exc: Exception) -> Response:
+        if not isinstance(exc, RequestValidationError):  # pragma: no cover - registered for it
+            raise exc
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            return OctorateError(400, "JsonParseExemption", "the body is not valid JSON").response()
+        return invalid_params(body_field_errors(exc)).response()
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        if not isinstance(exc, StarletteHTTPException):  # pragma: no cover - registered for it
+            raise exc
+        kind = _FRAMEWORK_TYPES.get(exc.status_code, "Bad Request")
+        response = OctorateError(exc.status_code, kind, str(exc.detail)).response()
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(StarletteHTTPException, on_http)
