@@ -786,7 +786,7 @@ def test_planned_failures_answer_a_chosen_status_before_or_after_the_call(octo: 
     octo.connect()
     plan = {"endpoint": "POST /reservation/{id}", "status": 503, "count": 1}
     assert octo.call("POST", "/_sim/failures", body=plan).json() == {
-        "POST /reservation/{id}": {"status": 503, "count": 1, "after_handling": False}
+        "POST /reservation/{id}": {"status": 503, "count": 1, "rate": None, "after_handling": False}
     }
     before = octo.push("MKT-1")
     assert (before.status_code, before.json()["type"]) == (503, "InternalServerError")
@@ -873,3 +873,35 @@ def test_unknown_routes_wrong_methods_and_broken_json_answer_in_octorate_shape(
     assert (not_json.status_code, not_json.json()["type"]) == (400, "JsonParseExemption")
     not_a_number = octo.call("GET", f"{API}/calendar/abc", params={"dateFrom": "2030-01-01"})
     assert (not_a_number.status_code, not_a_number.json()["type"]) == (400, "ApiParamsExemption")
+
+
+def run_marketplace(seed: int) -> tuple[list[str], int, int]:
+    """20 pushes through a 30 % lost-answer fault, each retried until answered, then the
+    hotel's decisions at a 50 % rejection ratio: statuses, pushes made, pushes answered 502."""
+    octo = Octo(seed=seed)
+    octo.connect()
+    octo.call("POST", "/_sim/hotel", body={"rejection_ratio": 0.5})
+    plan = {"endpoint": "POST /reservation/{id}", "status": 502, "rate": 0.3}
+    octo.call("POST", "/_sim/failures", body={**plan, "after_handling": True})
+    pushes = lost = 0
+    for n in range(20):
+        while True:
+            pushes += 1
+            answer = octo.push(f"MKT-{n}", checkin=f"2030-03-{n + 1:02d}", checkout="2030-03-25")
+            if answer.status_code == 200:
+                break
+            assert answer.status_code == 502
+            lost += 1
+    octo.clock.advance(seconds=120)
+    octo.tick()
+    held = octo.call("GET", "/_sim/reservations").json()["data"]
+    return [r["status"] for r in held], pushes, lost
+
+
+def test_lost_answers_never_duplicate_and_seeded_runs_replay_exactly() -> None:
+    statuses, pushes, lost = run_marketplace(seed=11)
+    assert len(statuses) == 20
+    assert pushes == 20 + lost
+    assert lost > 0
+    assert set(statuses) == {"CONFIRMED", "REJECTED"}
+    assert run_marketplace(seed=11) == (statuses, pushes, lost)

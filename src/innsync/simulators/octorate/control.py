@@ -190,9 +190,12 @@ async def plan_failures(
 ) -> dict[str, Any]:
     """``{"endpoint": "POST /reservation/{id}", "status": 502, "count": 1,
     "after_handling": true}``: the endpoint's next ``count`` calls answer ``status``, before
-    the call is handled or (``after_handling``) after it was carried out. Count 0 clears."""
+    the call is handled or (``after_handling``) after it was carried out; with ``"rate": r``
+    instead of a count, each call fails with probability ``r`` (seeded) until cleared. Count 0
+    clears."""
     endpoint, status = body.get("endpoint"), body.get("status", 500)
     count, after = body.get("count", 1), body.get("after_handling", False)
+    rate = body.get("rate")
     problems: dict[str, list[str]] = {}
     if not isinstance(endpoint, str) or " /" not in endpoint:
         problems["endpoint"] = ['must be "METHOD /path", e.g. "POST /reservation/{id}"']
@@ -200,13 +203,23 @@ async def plan_failures(
         problems["status"] = ["must be an HTTP status from 400 to 599"]
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1000:
         problems["count"] = ["must be an integer from 0 to 1000"]
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1
+    ):
+        problems["rate"] = ["must be a number from 0 to 1"]
     if not isinstance(after, bool):
         problems["after_handling"] = ["must be a boolean"]
+    unknown = sorted(set(body) - {"endpoint", "status", "count", "after_handling", "rate"})
+    for name in unknown:
+        problems[name] = ["is not a failure setting"]
     if problems:
         raise invalid_params(problems)
     state = state_of(request)
     state.failures.pop(str(endpoint), None)
-    if count:
+    if rate is not None:
+        planned = PlannedFailure(int(status), 0, bool(after), rate=float(rate))
+        state.failures[str(endpoint)] = planned
+    elif count:
         state.failures[str(endpoint)] = PlannedFailure(int(status), int(count), bool(after))
     return await failures(request)
 

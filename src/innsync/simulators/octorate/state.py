@@ -62,15 +62,17 @@ class AccessToken:
 
 @dataclass(slots=True)
 class PlannedFailure:
-    """The next ``count`` calls of an endpoint answer ``status``; ``after_handling``: only
-    after the call was carried out (a push that landed though the client saw an error)."""
+    """An endpoint's calls answer ``status``: the next ``count`` of them, or (``rate`` set)
+    each with that probability until cleared; ``after_handling``: only after the call was
+    carried out (a push that landed though the client saw an error)."""
 
     status: int
     count: int
     after_handling: bool
+    rate: float | None = None
 
     def view(self) -> dict[str, Any]:
-        shown = {"status": self.status, "count": self.count}
+        shown = {"status": self.status, "count": self.count, "rate": self.rate}
         return {**shown, "after_handling": self.after_handling}
 
 
@@ -157,6 +159,7 @@ class SimulatorState:
         self.token_rng = Random(f"{self.config.seed}:tokens")
         self.delivery_rng = Random(f"{self.config.seed}:deliveries")
         self.hotel_rng = Random(f"{self.config.seed}:hotel")
+        self.failure_rng = Random(f"{self.config.seed}:failures")
         self._sequence = 0
         self._reservation_id = 90_000_000 + self.config.seed % 1000 * 1000
         self._subscription_id = 0
@@ -166,6 +169,7 @@ class SimulatorState:
     def reseed_faults(self, seed: int) -> None:
         self.faults.reseed(seed)
         self.delivery_rng = Random(f"{seed}:deliveries")
+        self.failure_rng = Random(f"{seed}:failures")
 
     def now(self) -> datetime:
         return self.config.clock()
@@ -243,12 +247,14 @@ class SimulatorState:
         return True
 
     def take_failure(self, endpoint: str, *, after_handling: bool) -> int | None:
-        """The status a planned failure of this kind gives this call (one fewer owed), if any."""
+        """The status a planned failure of this kind gives this call, if any."""
         planned = self.failures.get(endpoint)
-        if planned is None or planned.after_handling != after_handling or planned.count <= 0:
+        if planned is None or planned.after_handling != after_handling:
             return None
+        if planned.rate is not None:
+            return planned.status if self.failure_rng.random() < planned.rate else None
         planned.count -= 1
-        if planned.count == 0:
+        if planned.count <= 0:
             del self.failures[endpoint]
         return planned.status
 
