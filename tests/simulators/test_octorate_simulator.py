@@ -905,3 +905,17 @@ def test_lost_answers_never_duplicate_and_seeded_runs_replay_exactly() -> None:
     assert lost > 0
     assert set(statuses) == {"CONFIRMED", "REJECTED"}
     assert run_marketplace(seed=11) == (statuses, pushes, lost)
+
+
+def test_a_read_only_app_may_read_the_calendar_but_not_write_it() -> None:
+    octo = Octo(accommodation_permission="READONLY")
+    octo.connect()
+    configuration = octo.call("GET", f"{API}/api/configuration").json()
+    assert configuration["permissions"]["accommodation"] == "READONLY"
+    item = {"room": 5011, "dateFrom": "2030-02-01", "dateTo": "2030-02-01", "values": {"price": 1}}
+    refused = octo.call("POST", f"{API}/calendar/bulk", body=[item])
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "Caller not in requested role"
+    assert octo.app.state.simulator.calendar == {}
+    params = {"dateFrom": "2030-02-01", "dateTo": "2030-02-01"}
+    assert octo.call("GET", f"{API}/calendar/501", params=params).status_code == 200

@@ -60,7 +60,7 @@ async def configuration(request: Request) -> dict[str, Any]:
         "name": "Simulated marketplace",
         "redirectUri": config.redirect_uris[0] if config.redirect_uris else None,
         "permissions": {
-            "accommodation": "READONLY",
+            "accommodation": config.accommodation_permission,
             "reservation": "READWRITE",
             "content": "READONLY",
             "cardDetail": "NONE",

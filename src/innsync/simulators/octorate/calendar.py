@@ -106,6 +106,8 @@ async def read(
 async def write(request: Request, body: Annotated[Any, Body()]) -> dict[str, Any]:
     """§2.3: ``[{room, dateFrom, dateTo, values}]``, validated whole before anything changes."""
     state = state_of(request)
+    if state.config.accommodation_permission != "READWRITE":
+        raise OctorateError(403, "ApiSecurityException", "Caller not in requested role")
     if not isinstance(body, list) or not body:
         raise OctorateError(400, "ApiParamsExemption", "the body is a non-empty array")
     planned = []

@@ -89,6 +89,9 @@ class SimulatorConfig:
     client_secret: str = "secret_sim_marketplace"  # noqa: S105 (the simulator's own)
     # §2.2: Octorate checks the configured redirect URI; empty accepts any (handy in demos).
     redirect_uris: tuple[str, ...] = ()
+    # §2.2 [3P]: the app's permission on accommodations; READONLY refuses calendar writes with
+    # 403 "Caller not in requested role".
+    accommodation_permission: str = "READWRITE"
     # §2.2 [OFFICIAL]: the code must be exchanged within one minute.
     code_lifetime_seconds: float = 60.0
     # §2.2: no lifetime is published [UNCONFIRMED]; clients honour expireDate.
