@@ -421,6 +421,8 @@ def test_the_same_reference_twice_is_the_same_reservation(octo: Octo) -> None:
     bad_stay = octo.push("MKT-4", checkout="2030-02-10")
     assert bad_stay.status_code == 400
     assert octo.push("MKT-5", totalGuest=3).status_code == 400
+    assert octo.push("MKT-6", totalChildren="two").json()["type"] == "ApiParamsExemption"
+    assert octo.push("MKT-7", guests="Ann").status_code == 400
     assert len(octo.app.state.simulator.reservations) == 2
 
 
@@ -919,3 +921,23 @@ def test_a_read_only_app_may_read_the_calendar_but_not_write_it() -> None:
     assert octo.app.state.simulator.calendar == {}
     params = {"dateFrom": "2030-02-01", "dateTo": "2030-02-01"}
     assert octo.call("GET", f"{API}/calendar/501", params=params).status_code == 200
+
+
+def test_a_price_that_is_not_a_finite_number_is_refused(octo: Octo) -> None:
+    octo.connect()
+
+    async def nan_price() -> httpx.Response:
+        transport = httpx.ASGITransport(app=octo.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+            return await http.post(
+                f"{API}/calendar/bulk",
+                content=b'[{"room": 5011, "dateFrom": "2030-02-01", "dateTo": "2030-02-01",'
+                b' "values": {"price": NaN}}]',
+                headers={"Authorization": f"Bearer {octo.token}",
+                         "Content-Type": "application/json"},
+            )  # fmt: skip
+
+    refused = anyio.run(nan_price)
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "[0].values.price must be >= 0"
+    assert octo.app.state.simulator.calendar == {}

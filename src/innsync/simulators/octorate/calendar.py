@@ -3,6 +3,7 @@ calendar webhook for the days whose values changed."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -46,7 +47,12 @@ def checked_values(state: SimulatorState, values: object, where: str) -> dict[st
         elif name in _FLAGS:
             if not isinstance(value, bool):
                 raise OctorateError(400, "ApiParamsExemption", f"{where}.values.{key}: boolean")
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
             raise OctorateError(400, "ApiParamsExemption", f"{where}.values.{key} must be >= 0")
         checked[name] = float(value) if name == "price" else value
     return checked

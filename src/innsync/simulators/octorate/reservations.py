@@ -47,6 +47,10 @@ def _stay(state: SimulatorState, accommodation_id: int, fields: dict[str, Any]) 
         raise OctorateError(
             400, "ApiValidationFailed", f"totalGuest must be 1-{product.room.max_guests}"
         )
+    young = {name: fields.get(name) or 0 for name in ("totalChildren", "totalInfants")}
+    for name, value in young.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
+            raise OctorateError(400, "ApiParamsExemption", f"{name} must be an integer 0-20")
     guests = fields.get("guests", [])
     if not isinstance(guests, list) or not all(isinstance(g, dict) for g in guests):
         raise OctorateError(400, "ApiParamsExemption", "guests must be an array of objects")
@@ -64,8 +68,8 @@ def _stay(state: SimulatorState, accommodation_id: int, fields: dict[str, Any]) 
         "checkin": zoned(datetime.combine(checkin, _STAY_TIME)),
         "checkout": zoned(datetime.combine(checkout, _STAY_TIME)),
         "totalGuest": guests_total,
-        "totalChildren": int(fields.get("totalChildren") or 0),
-        "totalInfants": int(fields.get("totalInfants") or 0),
+        "totalChildren": young["totalChildren"],
+        "totalInfants": young["totalInfants"],
         "guests": kept_guests,
         "firstName": booker.get("givenName"),
         "lastName": booker.get("familyName"),
