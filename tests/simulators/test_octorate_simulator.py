@@ -17,6 +17,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI, Request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from innsync.cli.main import cli
 from innsync.simulators.octorate import SimulatorConfig, create_app
@@ -941,3 +943,53 @@ def test_a_price_that_is_not_a_finite_number_is_refused(octo: Octo) -> None:
     assert refused.status_code == 400
     assert refused.json()["message"] == "[0].values.price must be >= 0"
     assert octo.app.state.simulator.calendar == {}
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(
+        st.sampled_from(["room", "dateFrom", "dateTo", "values", "refer", "product", "checkin",
+                         "checkout", "totalGuest", "guests", "status", "price", "availability"])
+        | st.text(max_size=8),
+        inner,
+        max_size=6,
+    ),
+    max_leaves=12,
+)  # fmt: skip
+REFUSED_BODY_ROUTES = [
+    ("POST", f"{API}/calendar/bulk"),
+    ("POST", f"{API}/reservation/501"),
+    ("PUT", f"{API}/reservation/501/{{rid}}"),
+    ("POST", "/_sim/calendar"),
+    ("POST", "/_sim/hotel"),
+    ("POST", "/_sim/failures"),
+    ("POST", "/_sim/faults"),
+]
+
+
+def test_no_body_is_answered_with_a_server_error() -> None:
+    """Random JSON bodies on every route that takes one: a 4xx in Octorate's body, never 5xx.
+    One simulator for all examples (building one each time costs more than the calls)."""
+    octo = Octo()
+    octo.connect()
+    rid = octo.push("MKT-1").json()["id"]
+
+    @settings(max_examples=150, deadline=None)
+    @given(body=JSON_VALUES, route=st.sampled_from(REFUSED_BODY_ROUTES))
+    def no_server_error(body: Any, route: tuple[str, str]) -> None:
+        check_no_server_error(octo, rid, body, route)
+
+    no_server_error()
+
+
+def check_no_server_error(octo: Octo, rid: int, body: Any, route: tuple[str, str]) -> None:
+    method, path = route
+    answer = octo.call(method, path.format(rid=rid), body=body)
+    assert answer.status_code < 500, answer.text
+    if answer.status_code >= 400:
+        assert {"type", "message", "status"} <= set(answer.json())
