@@ -257,6 +257,61 @@ def simulate_agoda(host: str, port: int, seed: int | None, hint_url: str | None)
     run(host, port, config)
 
 
+@simulate.command("octorate")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8097, show_default=True, type=int)
+@click.option(
+    "--seed", default=None, type=int, help="Make tokens, decisions and faults repeatable."
+)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="The app's OAuth redirect URI (repeatable); none accepts any.",
+)
+@click.option(
+    "--decision-seconds",
+    default=None,
+    type=float,
+    help="How long the hotel takes to confirm or reject a pushed reservation.",
+)
+@click.option(
+    "--rejection-ratio", default=0.0, show_default=True, type=float, help="Share rejected."
+)
+def simulate_octorate(
+    host: str,
+    port: int,
+    seed: int | None,
+    redirect_uris: tuple[str, ...],
+    decision_seconds: float | None,
+    rejection_ratio: float,
+) -> None:
+    """The Octorate Connect API simulator (innsync on the OTA side); inspection under /_sim/."""
+    from innsync.simulators.octorate.app import run
+    from innsync.simulators.octorate.config import SimulatorConfig
+
+    if not 0.0 <= rejection_ratio <= 1.0:
+        raise click.BadParameter("must be from 0 to 1", param_hint="--rejection-ratio")
+    defaults = SimulatorConfig()
+    config = SimulatorConfig(
+        seed=seed or 0,
+        redirect_uris=redirect_uris,
+        hotel_rejection_ratio=rejection_ratio,
+        hotel_decision_delay_seconds=defaults.hotel_decision_delay_seconds
+        if decision_seconds is None
+        else decision_seconds,
+    )
+    click.echo(
+        f"Octorate simulator on http://{host}:{port}/connect/rest/v1 (client id {config.client_id})"
+    )
+    click.echo(
+        f"owners sign in at http://{host}:{port}/octobook/identity/oauth.xhtml "
+        f"({', '.join(owner.username for owner in config.owners)})"
+    )
+    click.echo(f"inspect what it received: http://{host}:{port}/_sim/requests")
+    run(host, port, config)
+
+
 @simulate.command("ical")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8094, show_default=True, type=int)
