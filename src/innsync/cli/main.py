@@ -233,12 +233,14 @@ def simulate_booking_com(host: str, port: int, seed: int | None, response_tokens
 @click.option("--seed", default=None, type=int, help="Make bookings and faults repeatable.")
 def simulate_expedia(host: str, port: int, seed: int | None) -> None:
     """The Expedia QuickConnect simulator (AR, BR, BC); inspection under /_sim/."""
+    from innsync.simulators.expedia.app import run
     from innsync.simulators.expedia.config import SimulatorConfig
 
     config = SimulatorConfig(seed=seed or 0)
     hotels = ", ".join(hotel.hotel_id for hotel in config.hotels)
     click.echo(f"Expedia QuickConnect simulator on http://{host}:{port}/connect/{{ar,br,bc}}")
     click.echo(f"hotels {hotels}; passwords {', '.join(config.passwords)}; any username")
+    run(host, port, config)
 
 
 @simulate.command("agoda")
