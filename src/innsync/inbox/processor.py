@@ -48,6 +48,7 @@ from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
 from innsync.db.engine import READ_ONLY, transaction
+from innsync.inbox import metrics
 from innsync.inbox.acknowledge import acknowledge_item, mark_due
 from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECTED, InboxItem
 from innsync.inbox.notices import report_needs_attention, report_notice
@@ -140,6 +141,7 @@ async def _process(
         item = session.get_one(InboxItem, item_id)
         connection = session.get_one(Connection, item.connection_id)
         source, headers, body = item.source, dict(item.headers), item.body
+        channel = connection.channel
     try:
         adapter = adapter_for(connection)
     except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
@@ -199,9 +201,23 @@ async def _process(
         waits = isinstance(exc, UnmappedCodeError)
         _finish(sessions, item_id, PARKED if waits else REJECTED, exc.reason, clock())
         return
+    _count(channel, outcomes)
     if isinstance(adapter, AcknowledgesReservations):
         # Only now, after the commit: the channel may forget what it was told we hold.
         await acknowledge_item(sessions, adapter, item_id, clock=clock)
+
+
+def _count(channel: str, outcomes: list[RevisionOutcome]) -> None:
+    """What the committed revisions did, in the inbound metrics."""
+    for applied in outcomes:
+        kind = metrics.BOOKING_KINDS.get(applied.outcome)
+        if kind is not None:
+            metrics.BOOKINGS_RECEIVED.labels(channel, kind).inc()
+        resolution = metrics.CONFLICT_RESOLUTIONS.get(applied.outcome)
+        if resolution is not None:
+            metrics.CONFLICTS.labels(channel, resolution).inc()
+        if applied.is_overbooked:
+            metrics.OVERBOOKINGS.labels(channel).inc()
 
 
 def _ingest(

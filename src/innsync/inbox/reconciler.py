@@ -31,6 +31,7 @@ from innsync.connections.otas import reconcile_otas
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
+from innsync.inbox import metrics
 from innsync.inbox.closures import apply_closed
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
@@ -168,6 +169,7 @@ async def _pull_connection(
         # nothing wrong; look again at the channel's cadence.
         interval = timedelta(seconds=adapter.pull_interval_seconds)
         _schedule(sessions, connection.id, clock() + interval)
+        metrics.PULLS.labels(connection.channel, "not_set_up").inc()
         return
     except ChannelError as exc:
         _failed(sessions, connection, exc, clock(), adapter)
@@ -177,6 +179,7 @@ async def _pull_connection(
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
         row.failures, row.last_error, row.last_pulled_at = 0, "", now
         row.next_pull_at = now + timedelta(seconds=adapter.pull_interval_seconds)
+    metrics.PULLS.labels(connection.channel, "ok").inc()
     if stored:
         logger.info(
             "pulled booking revisions",
@@ -263,3 +266,4 @@ def _failed(
                 "pull_failing",
                 f"reading booking revisions failed {row.failures} times: {row.last_error}",
             )
+    metrics.PULLS.labels(connection.channel, metrics.error_outcome(error)).inc()

@@ -46,6 +46,7 @@ from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.service import emit
+from innsync.inbox.metrics import error_outcome
 from innsync.inbox.timing import AdapterFactory, retry_delay
 from innsync.outbox.models import (
     PUSH_DONE,
@@ -55,6 +56,7 @@ from innsync.outbox.models import (
     BookingPush,
 )
 from innsync.reservations.models import CANCELLED, Guest, Reservation
+from innsync.sync import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -123,17 +125,28 @@ async def push_one(
         channel_id = await adapter.push_reservation(revision)
     except (ChannelRejectedError, MappingMissingError) as exc:
         _refuse(sessions, push_id, revision_number, exc, clock())
+        _count(adapter, "rejected")
     except ChannelAuthError as exc:
         _retry(sessions, push_id, exc, clock(), needs_attention=True)
+        _count(adapter, error_outcome(exc))
     except ChannelError as exc:
         _retry(sessions, push_id, exc, clock())
+        _count(adapter, error_outcome(exc))
     except SQLAlchemyError:
         raise
     except Exception as exc:
         logger.error("booking push failed", exc_info=exc, extra={"booking_push_id": push_id})
         _retry(sessions, push_id, exc, clock())
+        _count(adapter, "error")
     else:
         _taken(sessions, push_id, revision_number, channel_id, clock())
+        _count(adapter, "accepted")
+
+
+def _count(adapter: PushesReservations, outcome: str) -> None:
+    """One booking push in the pushes metric, once its outcome is recorded."""
+    name = getattr(adapter, "name", "unknown")  # the protocol does not promise a name
+    metrics.PUSHES.labels(name, "booking", outcome).inc()
 
 
 def booking_revision(session: Session, push: BookingPush, now: datetime) -> BookingRevision:
