@@ -9,8 +9,9 @@ Every process running the loops reports the same values: aggregate them with ``m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Gauge
 from sqlalchemy import func, select
@@ -45,9 +46,7 @@ def refresh(session: Session, now: datetime) -> None:
             select(InboxItem.status, func.count())
             .where(InboxItem.status.in_(WAITING_STATES))
             .group_by(InboxItem.status)
-        )
-        .tuples()
-        .all(),
+        ).all(),
     )
     _set_by_label(
         inbox_metrics.UNACKNOWLEDGED,
@@ -56,9 +55,7 @@ def refresh(session: Session, now: datetime) -> None:
             select(InboxItem.ack_status, func.count())
             .where(InboxItem.ack_status.in_(ACK_STATES))
             .group_by(InboxItem.ack_status)
-        )
-        .tuples()
-        .all(),
+        ).all(),
     )
     _set_by_label(
         alert_metrics.OPEN,
@@ -67,15 +64,11 @@ def refresh(session: Session, now: datetime) -> None:
             select(Alert.rule, func.count())
             .where(Alert.state == AlertState.OPEN)
             .group_by(Alert.rule)
-        )
-        .tuples()
-        .all(),
+        ).all(),
     )
 
 
-def _set_by_label(
-    gauge: Gauge, known: tuple[str, ...], rows: Iterable[tuple[str | None, int]]
-) -> None:
+def _set_by_label(gauge: Gauge, known: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:
     """Every label value known or reported before is set, to 0 when no row names it now, so a
     cleared state reads 0 rather than keeping its last count."""
     counts = {str(label): int(count) for label, count in rows}
