@@ -36,22 +36,28 @@ class Outage:
 
 
 async def run_outage(
-    outage: Outage, sim: httpx.AsyncClient, stop: asyncio.Event, echo: Callable[[str], None]
+    outage: Outage,
+    sim: httpx.AsyncClient,
+    stop: asyncio.Event,
+    echo: Callable[[str], None],
+    down: Callable[[bool], None],
 ) -> None:
     """Break the channel at the outage's start, mend it at its end (or when the traffic stops
-    first: the final check needs the channel answering)."""
+    first: the final check needs the channel answering); ``down`` is told both."""
     with suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=outage.at_minutes * 60)
     if stop.is_set():
         return
     answer = await sim.post("/_sim/faults", json={"server_error_rate": 1.0})
     answer.raise_for_status()
+    down(True)
     echo(f"channel outage: the simulator answers 5xx from {_now()} for {outage.minutes:g} min")
     try:
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=outage.minutes * 60)
     finally:
         (await sim.delete("/_sim/faults")).raise_for_status()
+        down(False)
         echo(f"channel outage over at {_now()}")
 
 

@@ -180,7 +180,13 @@ class _DemoSession:
                 summaries = asyncio.create_task(self._summaries(hotel, traffic, sim, stop, started))
                 outage = self.options.outage
                 breaking = asyncio.create_task(
-                    run_outage(outage, sim_async, stop, self.echo)
+                    run_outage(
+                        outage,
+                        sim_async,
+                        stop,
+                        self.echo,
+                        traffic.set_channel_outage,
+                    )
                     if outage is not None
                     else asyncio.sleep(0)
                 )
@@ -202,6 +208,8 @@ class _DemoSession:
             alerts = (await api.get("/alerts", params={"limit": 100})).json()
         for line in report.lines():
             self.echo(line)
+        if self.options.outage is not None:
+            self.echo(f"OTA bookings not made while Channex was down: {traffic.tally.ota_blind}")
         for line in alert_lines(alerts):
             self.echo(line)
         return report
