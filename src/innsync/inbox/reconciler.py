@@ -37,6 +37,7 @@ from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.service import store_pulled, store_unreadable
 from innsync.inbox.timing import MAX_RETRY, AdapterFactory, Clock, retry_delay
+from innsync.logging import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -68,23 +69,23 @@ async def pull_due(
 
     async def pull(connection: Connection, cursor: str | None) -> None:
         async with gate:
-            try:
-                adapter = adapter_for(connection)
-            except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
-                containment.connection_failed(sessions, connection.id, "pull", exc)
-                _failed(sessions, connection, exc, clock())
-                return
-            try:
-                await _pull_connection(sessions, adapter, connection, cursor, clock)
-            except Exception as exc:
-                # Not a channel error (those are handled in the turn): a bug met by this
-                # connection's data. Recorded on its cursor and retried with backoff.
-                if isinstance(exc, SQLAlchemyError):
-                    raise
-                logger.error(
-                    "pulling failed", exc_info=exc, extra={"connection_id": str(connection.id)}
-                )
-                _failed(sessions, connection, exc, clock(), adapter)
+            # Every line of this connection's turn names it (this task's context only).
+            with log_context(**connection.log_ids()):
+                try:
+                    adapter = adapter_for(connection)
+                except Exception as exc:  # noqa: BLE001  (a broken stored config: the connection's)
+                    containment.connection_failed(sessions, connection.id, "pull", exc)
+                    _failed(sessions, connection, exc, clock())
+                    return
+                try:
+                    await _pull_connection(sessions, adapter, connection, cursor, clock)
+                except Exception as exc:
+                    # Not a channel error (those are handled in the turn): a bug met by this
+                    # connection's data. Recorded on its cursor and retried with backoff.
+                    if isinstance(exc, SQLAlchemyError):
+                        raise
+                    logger.error("pulling failed", exc_info=exc)
+                    _failed(sessions, connection, exc, clock(), adapter)
 
     await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
     return len(claimed)

@@ -48,6 +48,7 @@ from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.inbox.metrics import error_outcome
 from innsync.inbox.timing import AdapterFactory, retry_delay
+from innsync.logging import log_context
 from innsync.outbox.models import (
     PUSH_DONE,
     PUSH_PENDING,
@@ -87,17 +88,25 @@ async def push_due_bookings(
     """Send the booking pushes that are due; returns how many were tried."""
     claimed = _claim(sessions, limit, clock())
     for item in claimed:
-        try:
-            adapter = adapter_for(item.connection)
-        except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
-            containment.connection_failed(sessions, item.connection.id, "booking push", exc)
-            _retry(sessions, item.push_id, exc, clock())
-            continue
-        if not isinstance(adapter, PushesReservations):
-            _settle(sessions, item.push_id, PUSH_UNSUPPORTED, "the channel takes no bookings")
-            continue
-        await push_one(sessions, adapter, item.push_id, clock=clock)
+        # Every line of this push names its connection.
+        with log_context(**item.connection.log_ids(), booking_push_id=item.push_id):
+            await _push_claimed(sessions, adapter_for, item, clock)
     return len(claimed)
+
+
+async def _push_claimed(
+    sessions: sessionmaker[Session], adapter_for: AdapterFactory, item: _Claimed, clock: Clock
+) -> None:
+    try:
+        adapter = adapter_for(item.connection)
+    except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+        containment.connection_failed(sessions, item.connection.id, "booking push", exc)
+        _retry(sessions, item.push_id, exc, clock())
+        return
+    if not isinstance(adapter, PushesReservations):
+        _settle(sessions, item.push_id, PUSH_UNSUPPORTED, "the channel takes no bookings")
+        return
+    await push_one(sessions, adapter, item.push_id, clock=clock)
 
 
 async def push_one(
