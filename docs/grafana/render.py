@@ -89,18 +89,28 @@ def render(
                 pos["h"] * row_fraction - (PAD_ABOVE + PAD_BELOW) / height,
             )
         )
-        drawn = 0
+        stacked = (
+            panel.get("fieldConfig", {}).get("defaults", {}).get("custom", {}).get("stacking", {})
+        ).get("mode") == "normal"
+        labels, series_values = [], []
         for target in panel["targets"]:
             for series in query_range(prometheus, target["expr"], start, end, step):
-                times = [_num(datetime.fromtimestamp(float(t), UTC)) for t, _ in series["values"]]
-                values = [float(v) for _, v in series["values"]]
-                axes.plot(
-                    times,
-                    values,
-                    linewidth=1.3,
-                    label=legend(target["legendFormat"], series["metric"]),
-                )
-                drawn += 1
+                labels.append(legend(target["legendFormat"], series["metric"]))
+                series_values.append({float(t): float(v) for t, v in series["values"]})
+        drawn = len(series_values)
+        if stacked and drawn:
+            # Grafana's "stacking: normal": each series on top of the ones before it.
+            stamps = sorted({stamp for values in series_values for stamp in values})
+            axes.stackplot(
+                [_num(datetime.fromtimestamp(stamp, UTC)) for stamp in stamps],
+                [[values.get(stamp, 0.0) for stamp in stamps] for values in series_values],
+                labels=labels,
+                alpha=0.7,
+            )
+        else:
+            for label, values in zip(labels, series_values, strict=True):
+                times = [_num(datetime.fromtimestamp(stamp, UTC)) for stamp in values]
+                axes.plot(times, list(values.values()), linewidth=1.3, label=label)
         axes.set_title(panel["title"], fontsize=10, loc="left")
         axes.set_xlim(_num(start), _num(end))
         axes.xaxis.set_major_formatter(
