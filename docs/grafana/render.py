@@ -113,6 +113,11 @@ def render(
                 axes.plot(times, list(values.values()), linewidth=1.3, label=label)
         axes.set_title(panel["title"], fontsize=10, loc="left")
         axes.set_xlim(_num(start), _num(end))
+        # Whole minutes, about six labels a panel, so every label names its own tick.
+        span_minutes = max(int((end - start).total_seconds() // 60), 1)
+        axes.xaxis.set_major_locator(
+            mdates.MinuteLocator(interval=max(span_minutes // 6, 1))  # type: ignore[no-untyped-call]
+        )
         axes.xaxis.set_major_formatter(
             mdates.DateFormatter("%H:%M", tz=UTC)  # type: ignore[no-untyped-call]
         )
