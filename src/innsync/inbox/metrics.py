@@ -1,7 +1,8 @@
 """Prometheus metrics of the inbound side: pulls, bookings received, what they did, the queue.
 
 Bookings, overbookings and conflicts are counted after the transaction that applied them
-commits, so a rolled-back item counts nothing; a pull once its turn is recorded. The gauges are read from the database by the loops (``innsync.gauges``), not on scrape.
+commits, so a rolled-back item counts nothing; a pull once its turn is recorded. The gauges
+are read from the database by the loops (``innsync.gauges``), not on scrape.
 """
 
 from __future__ import annotations
