@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync import gauges
 from innsync.alerts.rules import global_thresholds
 from innsync.alerts.service import evaluate as evaluate_alerts
 from innsync.backups.cipher import BackupKeyError
@@ -35,7 +35,7 @@ from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
 from innsync.db.busy import is_busy
-from innsync.db.engine import transaction
+from innsync.db.engine import READ_ONLY, transaction
 from innsync.db.personal import install_keys
 from innsync.events.delivery import deliver_due
 from innsync.events.service import sequence_pending
@@ -45,10 +45,8 @@ from innsync.inbox.reconciler import pull_due
 from innsync.inbox.retention import prune_inbox
 from innsync.outbound import OutboundPolicy, async_client, sync_client
 from innsync.settings import Settings
-from innsync.sync import metrics as sync_metrics
 from innsync.sync.bookings import push_due_bookings
 from innsync.sync.schedule import start_due_full_syncs
-from innsync.sync.state import backlog
 from innsync.sync.worker import SyncWorker
 
 logger = logging.getLogger(__name__)
@@ -59,6 +57,9 @@ BOOKING_BATCH = 20
 # How often provisioned catalogs are compared with innsync's (connections.catalog_sync): a
 # catalog change is rare, and the comparison reads each provisioned connection's catalog.
 CATALOG_CHECK = timedelta(seconds=60)
+# How often the database gauges are read: a few aggregate queries; often enough for a
+# dashboard scraped every 15 s, rare enough to cost nothing beside the passes themselves.
+GAUGE_INTERVAL = timedelta(seconds=10)
 # Old inbox items deleted per transaction: small enough to hold SQLite's write lock briefly.
 RETENTION_BATCH = 500
 
@@ -92,6 +93,7 @@ class BackgroundLoops:
         self._last_backup_check: datetime | None = None
         self._last_prune: datetime | None = None
         self._last_alerts: datetime | None = None
+        self._last_gauges: datetime | None = None
         self._backups = self._backup_schedule()
 
     def start(self, *, sync_worker: bool = True) -> None:
@@ -112,6 +114,7 @@ class BackgroundLoops:
             ("full-sync-schedule", self._schedule),
             ("inbox-retention", self._prune_inbox),
             ("alert-rules", self._alerts),
+            ("metrics-gauges", self._gauges),
             *([("backup-schedule", self._backup)] if self._backups is not None else []),
         ):
             thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
@@ -244,13 +247,6 @@ class BackgroundLoops:
             warn_lapsing_refresh_tokens(
                 session, now, timedelta(days=self._settings.refresh_token_warning_days)
             )
-            marks, oldest_age = backlog(session, now)
-            open_breakers = session.scalar(
-                select(func.count()).where(Connection.breaker_open_until > now)
-            )
-        sync_metrics.BACKLOG.set(marks)
-        sync_metrics.OLDEST_MARK_AGE.set(oldest_age)
-        sync_metrics.BREAKERS_OPEN.set(int(open_breakers or 0))
         # The schedule has minute resolution: never report work, so the loop sleeps in between.
         return 0
 
@@ -277,6 +273,19 @@ class BackgroundLoops:
         self._last_alerts = now
         with transaction(self._sessions) as session:
             evaluate_alerts(session, now, global_thresholds(self._settings))
+        # Interval resolution, like the schedules above: never report work.
+        return 0
+
+    def _gauges(self) -> int:
+        """The database gauges (``innsync.gauges``), every ``GAUGE_INTERVAL``."""
+        now = datetime.now(UTC)
+        if self._last_gauges is not None and now - self._last_gauges < GAUGE_INTERVAL:
+            return 0
+        self._last_gauges = now
+        with self._sessions() as session:
+            # Reads only: never queues behind (or holds) SQLite's writer lock.
+            session.connection(execution_options={READ_ONLY: True})
+            gauges.refresh(session, now)
         # Interval resolution, like the schedules above: never report work.
         return 0
 

@@ -13,6 +13,7 @@ from innsync import __doc__ as package_doc
 from innsync.api import openapi, problems
 from innsync.api.body_guard import BodyGuard
 from innsync.api.deps import Database
+from innsync.api.log_context import LogContext
 from innsync.api.metrics import RecordRequests
 from innsync.api.routers import (
     alerts,
@@ -104,6 +105,8 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RecordRequests)
+    # Outermost: every line logged while answering carries the request id.
+    app.add_middleware(LogContext)
     app.include_router(ops.router)
     app.include_router(hooks.router)
     app.include_router(ical.router)

@@ -28,6 +28,7 @@ from innsync.errors import (
     PermissionDeniedError,
     TooManyRequestsError,
 )
+from innsync.logging import bind_log_context
 from innsync.outbound import OutboundPolicy
 from innsync.tenants.service import Principal, authenticate
 
@@ -118,7 +119,10 @@ async def get_principal(
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise AuthenticationError("send your API key as 'Authorization: Bearer <key>'")
         presented = credentials.credentials
-        return await db.read(lambda session: authenticate(session, presented))
+        principal = await db.read(lambda session: authenticate(session, presented))
+    # Every later line of this request says whose it is (the request's task only).
+    bind_log_context(tenant_id=principal.tenant_id)
+    return principal
 
 
 def require(scope: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:

@@ -40,6 +40,20 @@ from innsync.channels.errors import ChannelError
     type=click.Choice(["channex", "beds24"]),
     help="The channel simulator the demo hotel is connected to.",
 )
+@click.option(
+    "--outage-at",
+    default=None,
+    type=click.FloatRange(min=0),
+    help="Fault: the channel answers only server errors from this minute of the traffic on "
+    "(Channex; alert rules then run every 10 s and call a channel down after 1 minute).",
+)
+@click.option(
+    "--outage-minutes",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=60),
+    help="How long the outage of --outage-at lasts.",
+)
 def demo(
     port: int,
     sim_port: int,
@@ -48,6 +62,8 @@ def demo(
     data_dir: Path | None,
     rate: float,
     channel: str,
+    outage_at: float | None,
+    outage_minutes: float,
 ) -> None:
     """Run innsync and a channel simulator with a demo hotel and live traffic.
 
@@ -57,6 +73,7 @@ def demo(
     exit code is 1 when that check fails.
     """
     from innsync.demo.hotel import SetupError
+    from innsync.demo.outage import Outage
     from innsync.demo.processes import ServerStartError
     from innsync.demo.runner import DemoError, DemoOptions, run_demo
 
@@ -68,7 +85,10 @@ def demo(
         data_dir=data_dir,
         rate=rate,
         channel=channel,
+        outage=None if outage_at is None else Outage(outage_at, outage_minutes),
     )
+    if options.outage is not None and channel != "channex":
+        raise click.UsageError("--outage-at is for the Channex demo")
     try:
         report = run_demo(options, click.echo)
     except (DemoError, ServerStartError, SetupError, ChannelError) as exc:

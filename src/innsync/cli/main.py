@@ -334,7 +334,14 @@ def simulate_ical(host: str, port: int, seed: int, poll_seconds: float | None) -
 
 
 @cli.command()
-def worker() -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this worker's Prometheus metrics on this port (/metrics) [default: none].",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+def worker(metrics_port: int | None, metrics_host: str) -> None:
     """Run only the background work (outbound sync, inbound inbox, pulls and acknowledgements,
     event delivery, schedules): add these to scale out."""
     import signal
@@ -351,6 +358,12 @@ def worker() -> None:
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
+    if metrics_port is not None:
+        # Counters are per process: a worker's pushes and pulls are only seen on its own port.
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)
+        click.echo(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
     loops.start()
     click.echo("innsync worker running; Ctrl-C to stop")
     stopped.wait()

@@ -95,6 +95,14 @@ class Connection(UuidPk, Timestamps, Base):
     # Lease of the process re-provisioning it, so two processes never provision it at once.
     catalog_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
+    def log_ids(self) -> dict[str, uuid.UUID]:
+        """The ids that name this connection's work in the logs (``logging.log_context``)."""
+        return {
+            "tenant_id": self.tenant_id,
+            "property_id": self.property_id,
+            "connection_id": self.id,
+        }
+
 
 class RoomTypeMapping(UuidPk, Base):
     """Which channel room code stands for an innsync room type on this connection."""

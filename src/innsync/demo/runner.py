@@ -15,6 +15,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -29,6 +30,7 @@ from innsync.demo import verify
 from innsync.demo.beds24 import run_beds24_demo
 from innsync.demo.beds24_check import Beds24Report
 from innsync.demo.hotel import TIMEZONE, DemoHotel, create_hotel
+from innsync.demo.outage import ALERT_SETTINGS, Outage, run_outage
 from innsync.demo.processes import INNSYNC, child_env, running
 from innsync.demo.simulator import API_KEY as SIM_API_KEY
 from innsync.demo.summary import ChannexView, InnsyncView, summary_line
@@ -62,6 +64,7 @@ class DemoOptions:
     summary_seconds: float = 5.0
     overbook_every: int = OVERBOOK_EVERY  # events between two deliberate overbookings
     channel: str = "channex"  # or "beds24" (demo/beds24.py)
+    outage: Outage | None = None  # a scheduled channel outage (Channex demo only)
 
 
 class DemoError(RuntimeError):
@@ -100,6 +103,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> verify.Report | Beds24Report:
                 "INNSYNC_SECRET_KEY_FILE": str(data_dir / "secret.key"),
                 "INNSYNC_LOG_LEVEL": "INFO",
                 "INNSYNC_LOG_JSON": "true",
+                **(ALERT_SETTINGS if options.outage is not None else {}),
             }
         )
         innsync_root = f"http://127.0.0.1:{options.port}"
@@ -174,6 +178,18 @@ class _DemoSession:
                 started = time.monotonic()
                 generating = asyncio.create_task(traffic.run(stop))
                 summaries = asyncio.create_task(self._summaries(hotel, traffic, sim, stop, started))
+                outage = self.options.outage
+                breaking = asyncio.create_task(
+                    run_outage(
+                        outage,
+                        sim_async,
+                        stop,
+                        self.echo,
+                        traffic.set_channel_outage,
+                    )
+                    if outage is not None
+                    else asyncio.sleep(0)
+                )
                 limit = None if self.options.minutes is None else self.options.minutes * 60
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=limit)
@@ -181,6 +197,7 @@ class _DemoSession:
                     stop.set()
                 await generating
                 await summaries
+                await breaking
                 self.echo(
                     f"traffic stopped after {traffic.tally.events} events; waiting for innsync "
                     f"to catch up (at most {self.options.settle_seconds:.0f} s, Ctrl-C to stop "
@@ -188,7 +205,12 @@ class _DemoSession:
                 )
                 settled = await self._settle(hotel, sim, hurry)
                 report = await asyncio.to_thread(self._verify, hotel, sim, traffic, settled)
+            alerts = (await api.get("/alerts", params={"limit": 100})).json()
         for line in report.lines():
+            self.echo(line)
+        if self.options.outage is not None:
+            self.echo(f"OTA bookings not made while Channex was down: {traffic.tally.ota_blind}")
+        for line in alert_lines(alerts):
             self.echo(line)
         return report
 
@@ -292,6 +314,18 @@ class _DemoSession:
             settled=settled,
             refused_traffic=traffic.tally.refused,
         )
+
+
+def alert_lines(alerts: list[dict[str, Any]]) -> list[str]:
+    """The alerts of the run, oldest first, as ``GET /api/v1/alerts`` lists them."""
+    lines = [f"alerts: {len(alerts)} opened during the run"]
+    for alert in sorted(alerts, key=lambda a: str(a["opened_at"])):
+        resolved = alert["resolved_at"] or "still open"
+        lines.append(
+            f"  {alert['rule']} on {alert['subject_kind']} {alert['subject_id']}: "
+            f"opened {alert['opened_at']}, resolved {resolved}"
+        )
+    return lines
 
 
 def _describe(work: dict[str, int]) -> str:

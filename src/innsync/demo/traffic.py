@@ -80,6 +80,7 @@ class Tally:
     direct_cancelled: int = 0
     overbookings_caused: int = 0
     overbook_skipped: int = 0
+    ota_blind: int = 0  # Channex's API was down (a demo outage): the OTA could not sell
     refused: list[str] = field(default_factory=list)  # unexpected refusals, for the report
     expected_overbooked: set[str] = field(default_factory=set)
 
@@ -106,6 +107,12 @@ class TrafficGenerator:
         self.tally = Tally()
         self.ota: dict[str, OtaBooking] = {}
         self.direct: list[uuid.UUID] = []
+        # Set while the demo's scheduled outage (demo/outage.py) has the channel answering
+        # server errors: an OTA that cannot read availability then simply sells nothing.
+        self.channel_outage = False
+
+    def set_channel_outage(self, down: bool) -> None:
+        self.channel_outage = down
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -306,6 +313,9 @@ class TrafficGenerator:
                 "filter[date][lte]": (departure - timedelta(days=1)).isoformat(),
             },
         )
+        if answer.status_code >= 500 and self.channel_outage:
+            self.tally.ota_blind += 1
+            return False
         if answer.status_code != 200:
             self._refused(f"Channex availability read {answer.status_code}: {answer.text[:300]}")
             return False

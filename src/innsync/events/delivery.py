@@ -18,6 +18,7 @@ from innsync.clock import Clock, utc_now
 from innsync.crypto import SecretBox, SecretBoxError, sign
 from innsync.db import claims
 from innsync.db.engine import transaction
+from innsync.events.metrics import WEBHOOK_DELIVERIES
 from innsync.events.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
 from innsync.outbound import refusal_in
 
@@ -180,20 +181,23 @@ def record_outcome(
     now: datetime,
     max_attempts: int,
     rng: random.Random,
-) -> None:
+) -> str:
+    """Record one attempt; returns its outcome: ``delivered``, ``retrying`` or ``failed``."""
     delivery = session.get_one(WebhookDelivery, claimed.delivery_id)
     delivery.last_status_code = status_code
     delivery.last_error = error
     if error is None:
         delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
-    elif delivery.attempts >= max_attempts:
+        return "delivered"
+    if delivery.attempts >= max_attempts:
         delivery.status = DeliveryStatus.FAILED
         logger.warning(
             "webhook delivery gave up",
             extra={"delivery_id": delivery.id, "attempts": delivery.attempts},
         )
-    else:
-        delivery.next_attempt_at = now + retry_delay(delivery.attempts, rng)
+        return "failed"
+    delivery.next_attempt_at = now + retry_delay(delivery.attempts, rng)
+    return "retrying"
 
 
 def deliver_due(
@@ -217,5 +221,8 @@ def deliver_due(
     for item in claimed:
         status_code, error = send(client, item, now or clock())
         with transaction(sessions) as session:
-            record_outcome(session, item, status_code, error, now or clock(), max_attempts, rng)
+            outcome = record_outcome(
+                session, item, status_code, error, now or clock(), max_attempts, rng
+            )
+        WEBHOOK_DELIVERIES.labels(outcome).inc()
     return len(claimed)

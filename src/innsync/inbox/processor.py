@@ -48,10 +48,12 @@ from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
 from innsync.db.engine import READ_ONLY, transaction
+from innsync.inbox import metrics
 from innsync.inbox.acknowledge import acknowledge_item, mark_due
 from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECTED, InboxItem
 from innsync.inbox.notices import report_needs_attention, report_notice
 from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+from innsync.logging import log_context
 from innsync.reservations.channel import (
     RevisionOutcome,
     ingest_cancellation,
@@ -89,7 +91,8 @@ async def process_pending(
     claimed = _claim(sessions, limit, clock())
     for item_id in claimed:
         try:
-            await _process(sessions, adapter_for, item_id, clock)
+            with log_context(inbox_item_id=item_id):
+                await _process(sessions, adapter_for, item_id, clock)
         except Exception as exc:
             # Not a channel's answer (handled in ``_process``): a bug met by this item's data.
             # It is retried with backoff and parked after MAX_ATTEMPTS, which tells the PMS.
@@ -140,68 +143,89 @@ async def _process(
         item = session.get_one(InboxItem, item_id)
         connection = session.get_one(Connection, item.connection_id)
         source, headers, body = item.source, dict(item.headers), item.body
-    try:
-        adapter = adapter_for(connection)
-    except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
-        # The stored config no longer validates or its secret cannot be decrypted: the
-        # connection waits for a person; the item waits (with backoff) for the fix.
-        containment.connection_failed(sessions, connection.id, "inbox", exc)
-        reason = f"the connection's adapter cannot be built: {containment.describe(exc)}"
-        _retry_later(sessions, item_id, reason, None, clock())
-        return
-    try:
-        messages = await _decode(adapter, source, headers, body)
-    except ChannelUnavailableError as exc:
-        _retry_later(sessions, item_id, f"channel unavailable: {exc}", exc.retry_after, clock())
-        return
-    except ChannelAuthError as exc:
-        _retry_later(sessions, item_id, f"channel refused the credentials: {exc}", None, clock())
-        return
-    except MappingMissingError as exc:
-        _finish(sessions, item_id, PARKED, str(exc), clock())
-        return
-    except (ChannelRejectedError, BadSignatureError, InvalidRevisionError) as exc:
-        _finish(sessions, item_id, REJECTED, str(exc), clock())
-        return
-    revisions = [m for m in messages if not isinstance(m, ChannelNotice)]
-    notices = [m for m in messages if isinstance(m, ChannelNotice)]
-    final = isinstance(adapter, CancelsForGood) and adapter.cancellations_are_final
-    try:
-        with transaction(sessions) as session:
-            locked = session.get(InboxItem, item_id, with_for_update=True, populate_existing=True)
-            if locked is None or locked.status != PENDING:
-                return  # settled by another processor after its lease ran out
-            connection = session.get_one(Connection, locked.connection_id)
-            origin = f"inbox:{locked.id}"
-            outcomes = [
-                _ingest(session, connection, revision, origin, locked.received_at, final)
-                for revision in sorted(revisions, key=order_key)
-            ]
-            for notice in notices:
-                report_notice(session, connection, notice, locked.id, clock())
-            changed = [o for o in outcomes if o.outcome not in ("unchanged", "stale")]
-            if not outcomes and notices:
-                status = APPLIED
-                reason = ", ".join(f"channel notice: {notice.kind}" for notice in notices)
-            elif not outcomes:
-                status, reason = IGNORED, "the message holds no booking revision"
-            elif not changed:
-                status, reason = IGNORED, "nothing newer than the revisions already stored"
-            else:
-                status = APPLIED
-                reason = ", ".join(
-                    f"{o.outcome}{' (overbooked)' if o.is_overbooked else ''}" for o in outcomes
+        channel = connection.channel
+    # Every line of this item's processing names its connection.
+    with log_context(**connection.log_ids()):
+        try:
+            adapter = adapter_for(connection)
+        except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+            # The stored config no longer validates or its secret cannot be decrypted: the
+            # connection waits for a person; the item waits (with backoff) for the fix.
+            containment.connection_failed(sessions, connection.id, "inbox", exc)
+            reason = f"the connection's adapter cannot be built: {containment.describe(exc)}"
+            _retry_later(sessions, item_id, reason, None, clock())
+            return
+        try:
+            messages = await _decode(adapter, source, headers, body)
+        except ChannelUnavailableError as exc:
+            _retry_later(sessions, item_id, f"channel unavailable: {exc}", exc.retry_after, clock())
+            return
+        except ChannelAuthError as exc:
+            _retry_later(
+                sessions, item_id, f"channel refused the credentials: {exc}", None, clock()
+            )
+            return
+        except MappingMissingError as exc:
+            _finish(sessions, item_id, PARKED, str(exc), clock())
+            return
+        except (ChannelRejectedError, BadSignatureError, InvalidRevisionError) as exc:
+            _finish(sessions, item_id, REJECTED, str(exc), clock())
+            return
+        revisions = [m for m in messages if not isinstance(m, ChannelNotice)]
+        notices = [m for m in messages if isinstance(m, ChannelNotice)]
+        final = isinstance(adapter, CancelsForGood) and adapter.cancellations_are_final
+        try:
+            with transaction(sessions) as session:
+                locked = session.get(
+                    InboxItem, item_id, with_for_update=True, populate_existing=True
                 )
-            _settle(session, locked, status, reason, clock())
-            if isinstance(adapter, AcknowledgesReservations):
-                mark_due(locked, [revision.revision_id for revision in revisions], clock())
-    except RevisionNotAppliedError as exc:
-        waits = isinstance(exc, UnmappedCodeError)
-        _finish(sessions, item_id, PARKED if waits else REJECTED, exc.reason, clock())
-        return
-    if isinstance(adapter, AcknowledgesReservations):
-        # Only now, after the commit: the channel may forget what it was told we hold.
-        await acknowledge_item(sessions, adapter, item_id, clock=clock)
+                if locked is None or locked.status != PENDING:
+                    return  # settled by another processor after its lease ran out
+                connection = session.get_one(Connection, locked.connection_id)
+                origin = f"inbox:{locked.id}"
+                outcomes = [
+                    _ingest(session, connection, revision, origin, locked.received_at, final)
+                    for revision in sorted(revisions, key=order_key)
+                ]
+                for notice in notices:
+                    report_notice(session, connection, notice, locked.id, clock())
+                changed = [o for o in outcomes if o.outcome not in ("unchanged", "stale")]
+                if not outcomes and notices:
+                    status = APPLIED
+                    reason = ", ".join(f"channel notice: {notice.kind}" for notice in notices)
+                elif not outcomes:
+                    status, reason = IGNORED, "the message holds no booking revision"
+                elif not changed:
+                    status, reason = IGNORED, "nothing newer than the revisions already stored"
+                else:
+                    status = APPLIED
+                    reason = ", ".join(
+                        f"{o.outcome}{' (overbooked)' if o.is_overbooked else ''}" for o in outcomes
+                    )
+                _settle(session, locked, status, reason, clock())
+                if isinstance(adapter, AcknowledgesReservations):
+                    mark_due(locked, [revision.revision_id for revision in revisions], clock())
+        except RevisionNotAppliedError as exc:
+            waits = isinstance(exc, UnmappedCodeError)
+            _finish(sessions, item_id, PARKED if waits else REJECTED, exc.reason, clock())
+            return
+        _count(channel, outcomes)
+        if isinstance(adapter, AcknowledgesReservations):
+            # Only now, after the commit: the channel may forget what it was told we hold.
+            await acknowledge_item(sessions, adapter, item_id, clock=clock)
+
+
+def _count(channel: str, outcomes: list[RevisionOutcome]) -> None:
+    """What the committed revisions did, in the inbound metrics."""
+    for applied in outcomes:
+        kind = metrics.BOOKING_KINDS.get(applied.outcome)
+        if kind is not None:
+            metrics.BOOKINGS_RECEIVED.labels(channel, kind).inc()
+        resolution = metrics.CONFLICT_RESOLUTIONS.get(applied.outcome)
+        if resolution is not None:
+            metrics.CONFLICTS.labels(channel, resolution).inc()
+        if applied.is_overbooked:
+            metrics.OVERBOOKINGS.labels(channel).inc()
 
 
 def _ingest(

@@ -31,11 +31,13 @@ from innsync.connections.otas import reconcile_otas
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
+from innsync.inbox import metrics
 from innsync.inbox.closures import apply_closed
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.service import store_pulled, store_unreadable
 from innsync.inbox.timing import MAX_RETRY, AdapterFactory, Clock, retry_delay
+from innsync.logging import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -67,23 +69,23 @@ async def pull_due(
 
     async def pull(connection: Connection, cursor: str | None) -> None:
         async with gate:
-            try:
-                adapter = adapter_for(connection)
-            except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
-                containment.connection_failed(sessions, connection.id, "pull", exc)
-                _failed(sessions, connection, exc, clock())
-                return
-            try:
-                await _pull_connection(sessions, adapter, connection, cursor, clock)
-            except Exception as exc:
-                # Not a channel error (those are handled in the turn): a bug met by this
-                # connection's data. Recorded on its cursor and retried with backoff.
-                if isinstance(exc, SQLAlchemyError):
-                    raise
-                logger.error(
-                    "pulling failed", exc_info=exc, extra={"connection_id": str(connection.id)}
-                )
-                _failed(sessions, connection, exc, clock(), adapter)
+            # Every line of this connection's turn names it (this task's context only).
+            with log_context(**connection.log_ids()):
+                try:
+                    adapter = adapter_for(connection)
+                except Exception as exc:  # noqa: BLE001  (a broken stored config: the connection's)
+                    containment.connection_failed(sessions, connection.id, "pull", exc)
+                    _failed(sessions, connection, exc, clock())
+                    return
+                try:
+                    await _pull_connection(sessions, adapter, connection, cursor, clock)
+                except Exception as exc:
+                    # Not a channel error (those are handled in the turn): a bug met by this
+                    # connection's data. Recorded on its cursor and retried with backoff.
+                    if isinstance(exc, SQLAlchemyError):
+                        raise
+                    logger.error("pulling failed", exc_info=exc)
+                    _failed(sessions, connection, exc, clock(), adapter)
 
     await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
     return len(claimed)
@@ -168,6 +170,7 @@ async def _pull_connection(
         # nothing wrong; look again at the channel's cadence.
         interval = timedelta(seconds=adapter.pull_interval_seconds)
         _schedule(sessions, connection.id, clock() + interval)
+        metrics.PULLS.labels(connection.channel, "not_set_up").inc()
         return
     except ChannelError as exc:
         _failed(sessions, connection, exc, clock(), adapter)
@@ -177,6 +180,7 @@ async def _pull_connection(
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
         row.failures, row.last_error, row.last_pulled_at = 0, "", now
         row.next_pull_at = now + timedelta(seconds=adapter.pull_interval_seconds)
+    metrics.PULLS.labels(connection.channel, "ok").inc()
     if stored:
         logger.info(
             "pulled booking revisions",
@@ -263,3 +267,4 @@ def _failed(
                 "pull_failing",
                 f"reading booking revisions failed {row.failures} times: {row.last_error}",
             )
+    metrics.PULLS.labels(connection.channel, metrics.error_outcome(error)).inc()

@@ -46,7 +46,9 @@ from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.service import emit
+from innsync.inbox.metrics import error_outcome
 from innsync.inbox.timing import AdapterFactory, retry_delay
+from innsync.logging import log_context
 from innsync.outbox.models import (
     PUSH_DONE,
     PUSH_PENDING,
@@ -55,6 +57,7 @@ from innsync.outbox.models import (
     BookingPush,
 )
 from innsync.reservations.models import CANCELLED, Guest, Reservation
+from innsync.sync import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -85,17 +88,25 @@ async def push_due_bookings(
     """Send the booking pushes that are due; returns how many were tried."""
     claimed = _claim(sessions, limit, clock())
     for item in claimed:
-        try:
-            adapter = adapter_for(item.connection)
-        except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
-            containment.connection_failed(sessions, item.connection.id, "booking push", exc)
-            _retry(sessions, item.push_id, exc, clock())
-            continue
-        if not isinstance(adapter, PushesReservations):
-            _settle(sessions, item.push_id, PUSH_UNSUPPORTED, "the channel takes no bookings")
-            continue
-        await push_one(sessions, adapter, item.push_id, clock=clock)
+        # Every line of this push names its connection.
+        with log_context(**item.connection.log_ids(), booking_push_id=item.push_id):
+            await _push_claimed(sessions, adapter_for, item, clock)
     return len(claimed)
+
+
+async def _push_claimed(
+    sessions: sessionmaker[Session], adapter_for: AdapterFactory, item: _Claimed, clock: Clock
+) -> None:
+    try:
+        adapter = adapter_for(item.connection)
+    except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+        containment.connection_failed(sessions, item.connection.id, "booking push", exc)
+        _retry(sessions, item.push_id, exc, clock())
+        return
+    if not isinstance(adapter, PushesReservations):
+        _settle(sessions, item.push_id, PUSH_UNSUPPORTED, "the channel takes no bookings")
+        return
+    await push_one(sessions, adapter, item.push_id, clock=clock)
 
 
 async def push_one(
@@ -123,17 +134,28 @@ async def push_one(
         channel_id = await adapter.push_reservation(revision)
     except (ChannelRejectedError, MappingMissingError) as exc:
         _refuse(sessions, push_id, revision_number, exc, clock())
+        _count(adapter, "rejected")
     except ChannelAuthError as exc:
         _retry(sessions, push_id, exc, clock(), needs_attention=True)
+        _count(adapter, error_outcome(exc))
     except ChannelError as exc:
         _retry(sessions, push_id, exc, clock())
+        _count(adapter, error_outcome(exc))
     except SQLAlchemyError:
         raise
     except Exception as exc:
         logger.error("booking push failed", exc_info=exc, extra={"booking_push_id": push_id})
         _retry(sessions, push_id, exc, clock())
+        _count(adapter, "error")
     else:
         _taken(sessions, push_id, revision_number, channel_id, clock())
+        _count(adapter, "accepted")
+
+
+def _count(adapter: PushesReservations, outcome: str) -> None:
+    """One booking push in the pushes metric, once its outcome is recorded."""
+    name = getattr(adapter, "name", "unknown")  # the protocol does not promise a name
+    metrics.PUSHES.labels(name, "booking", outcome).inc()
 
 
 def booking_revision(session: Session, push: BookingPush, now: datetime) -> BookingRevision:

@@ -269,7 +269,8 @@ class _KindPusher:
                 return False
             clear_marks(session, plan.dirty.mark_ids)
         if plan.dirty.oldest is not None:
-            metrics.LATENCY.observe(max((self.now() - plan.dirty.oldest).total_seconds(), 0.0))
+            waited = max((self.now() - plan.dirty.oldest).total_seconds(), 0.0)
+            metrics.LATENCY.labels(self.adapter.name).observe(waited)
         return True
 
 
@@ -440,6 +441,7 @@ def _record_answer(
             _detail(answer, rejected),
             answer.task_id,
         )
+    metrics.PUSHES.labels(adapter.name, request.kind, outcome).inc()
     metrics.ENTRIES.labels(adapter.name, "accepted").inc(len(accepted))
     metrics.ENTRIES.labels(adapter.name, "rejected").inc(len(rejected))
     return True
@@ -491,6 +493,8 @@ def _record_failure(
         MappingMissingError: "mapping_missing",
     }.get(type(error), "error")
     metrics.ERRORS.labels(adapter.name, outcome).inc()
+    for request in requests:
+        metrics.PUSHES.labels(adapter.name, request.kind, outcome).inc()
     if isinstance(error, ChannelUnavailableError):
         result.retry_after = error.retry_after
     with transaction(sessions) as session:

@@ -35,6 +35,7 @@ from innsync.channels.types import ChannelLimits, PushKind
 from innsync.clock import Clock, utc_now
 from innsync.connections.models import Connection
 from innsync.db.engine import transaction
+from innsync.logging import log_context
 from innsync.sync import budgets, leases
 from innsync.sync.limiter import SlidingWindowLimiter
 from innsync.sync.models import BucketLease
@@ -159,25 +160,27 @@ class SyncWorker:
         for connection in connections:
             if connection.breaker_open_until and connection.breaker_open_until > self._clock():
                 continue
-            try:
-                adapter = self._adapter(connection)
-                gate.limits = adapter.limits
-                result: PassResult = await push_connection(
-                    self._sessions,
-                    connection.id,
-                    adapter,
-                    gate.acquire,
-                    self._clock,
-                    has_room=gate.has_room,
-                    fence=recording,
-                )
-            except Exception as exc:  # noqa: BLE001  (one bad connection must not stop the rest)
-                # Not a channel's answer (those are handled in the pass): a stored config that
-                # no longer validates, a secret that cannot be decrypted, a bug met by this
-                # connection's data. It is parked for a person; every other connection goes on.
-                containment.connection_failed(self._sessions, connection.id, "sync", exc)
-                self.forget_adapter(connection.id)
-                continue
+            # Every line of this connection's pass names it.
+            with log_context(**connection.log_ids()):
+                try:
+                    adapter = self._adapter(connection)
+                    gate.limits = adapter.limits
+                    result: PassResult = await push_connection(
+                        self._sessions,
+                        connection.id,
+                        adapter,
+                        gate.acquire,
+                        self._clock,
+                        has_room=gate.has_room,
+                        fence=recording,
+                    )
+                except Exception as exc:  # noqa: BLE001  (one bad connection must not stop all)
+                    # Not a channel's answer (those are handled in the pass): a stored config
+                    # that no longer validates, a secret that cannot be decrypted, a bug met by
+                    # this connection's data. It is parked for a person; the others go on.
+                    containment.connection_failed(self._sessions, connection.id, "sync", exc)
+                    self.forget_adapter(connection.id)
+                    continue
             sent += result.requests
             if result.failed:
                 failed, retry_after = True, result.retry_after
