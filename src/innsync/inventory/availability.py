@@ -22,7 +22,7 @@ from innsync.inventory.schemas import (
 )
 from innsync.outbox.marks import mark_availability
 from innsync.properties.models import Property, RoomType
-from innsync.properties.service import get_owned, horizon
+from innsync.properties.service import check_pms_owns_ari, get_owned, horizon
 from innsync.stay_dates import DateRange
 
 MAX_READ_DAYS = 750
@@ -73,6 +73,7 @@ def create_block(
     session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID, data: BlockCreate
 ) -> Block:
     room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    check_pms_owns_ari(session, room_type.property_id)
     lock_room_types(session, [room_type.id])  # sellable_units as bookings see it
     window = horizon(session.get_one(Property, room_type.property_id))
     dates = data.to_range()
@@ -138,6 +139,7 @@ def list_blocks(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID)
 
 def delete_block(session: Session, tenant_id: uuid.UUID, block_id: uuid.UUID) -> Block:
     block = get_owned(session, Block, tenant_id, block_id)
+    check_pms_owns_ari(session, session.get_one(RoomType, block.room_type_id).property_id)
     (room_type,) = lock_room_types(session, [block.room_type_id])
     mark_availability(
         session, room_type.property_id, [room_type.id], [DateRange(block.start, block.end)]

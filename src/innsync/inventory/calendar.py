@@ -32,7 +32,13 @@ from innsync.money import is_exact, precision_problem, round_money
 from innsync.outbox.marks import mark_rate_spans
 from innsync.properties.derivation import RESTRICTION_FIELDS, DayValues, resolve_day
 from innsync.properties.models import Property, RatePlan, RoomType
-from innsync.properties.service import derivation_rules, descendants_of, get_owned, horizon
+from innsync.properties.service import (
+    check_pms_owns_ari,
+    derivation_rules,
+    descendants_of,
+    get_owned,
+    horizon,
+)
 from innsync.stay_dates import DateRange, ranges_from_dates
 
 CALENDAR_COLUMNS = tuple(f.name for f in fields(DayValues))
@@ -77,6 +83,7 @@ def check_ari(
 ) -> CheckedAri:
     """Check every entry (reads only): all problems are reported together, with pointers."""
     prop = get_owned(session, Property, tenant_id, property_id)
+    check_pms_owns_ari(session, prop.id)
     window = horizon(prop, now)
     problems = ProblemCollector()
     plans = _owned_by_id(session, RatePlan, tenant_id, [e.rate_plan_id for e in request.entries])
