@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from innsync.inventory.schemas import (
     BlockRead,
     RoomTypeAvailability,
 )
+from innsync.marketplace.models import ChannelAvailabilityDay
 from innsync.outbox.marks import mark_availability
 from innsync.properties.models import Property, RoomType
 from innsync.properties.service import check_pms_owns_ari, get_owned, horizon
@@ -215,6 +217,16 @@ def read_availability(
         )
     )
     counts = day_counts(session, room_types, dates)
+    reported = {
+        (row.room_type_id, row.stay_date): row
+        for row in session.scalars(
+            select(ChannelAvailabilityDay).where(
+                ChannelAvailabilityDay.room_type_id.in_([room_type.id for room_type in room_types]),
+                ChannelAvailabilityDay.stay_date >= dates.start,
+                ChannelAvailabilityDay.stay_date < dates.end,
+            )
+        )
+    }
     return AvailabilityRead(
         property_id=property_id,
         room_types=[
@@ -229,6 +241,7 @@ def read_availability(
                         blocked=count.blocked,
                         available=max(count.free, 0),
                         overbooked_by=max(-count.free, 0),
+                        **_reported(reported.get((room_type.id, day))),
                     )
                     for day, count in counts[room_type.id].items()
                 ],
@@ -236,6 +249,17 @@ def read_availability(
             for room_type in room_types
         ],
     )
+
+
+def _reported(row: ChannelAvailabilityDay | None) -> dict[str, Any]:
+    """What the property's ARI source reported for the day, and when (marketplace/)."""
+    if row is None:
+        return {}
+    return {
+        "channel_available": row.available,
+        "source_connection_id": row.connection_id,
+        "source_updated_at": row.updated_at,
+    }
 
 
 def lock_room_types(session: Session, room_type_ids: Iterable[uuid.UUID]) -> list[RoomType]:

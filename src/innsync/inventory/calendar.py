@@ -394,6 +394,21 @@ def read_calendar(
     if prop is None:
         raise NotFoundError("property not found")
     calendar = effective_calendar(session, plan, dates)
+    provenance = {
+        stay_date: (connection_id, updated_at)
+        for stay_date, connection_id, updated_at in session.execute(
+            select(
+                RateCalendarDay.stay_date,
+                RateCalendarDay.source_connection_id,
+                RateCalendarDay.source_updated_at,
+            ).where(
+                RateCalendarDay.rate_plan_id == plan.id,
+                RateCalendarDay.stay_date >= dates.start,
+                RateCalendarDay.stay_date < dates.end,
+                RateCalendarDay.source_connection_id.is_not(None),
+            )
+        )
+    }
     return CalendarRead(
         rate_plan_id=plan.id,
         currency=prop.currency,
@@ -405,7 +420,14 @@ def read_calendar(
                 if values.occupancy_prices is not None
                 else None,
                 **{name: getattr(values, name) for name in RESTRICTION_FIELDS},
+                **_provenance(provenance.get(day)),
             )
             for day, values in calendar.items()
         ],
     )
+
+
+def _provenance(found: tuple[uuid.UUID | None, datetime | None] | None) -> dict[str, Any]:
+    if found is None:
+        return {}
+    return {"source": "connection", "source_connection_id": found[0], "source_updated_at": found[1]}
