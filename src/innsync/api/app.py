@@ -24,6 +24,7 @@ from innsync.api.routers import (
     ical,
     inventory,
     keys,
+    marketplace,
     ops,
     privacy,
     properties,
@@ -121,6 +122,7 @@ def create_app(
         ical.manage,
         backups.router,
         privacy.router,
+        marketplace.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -48,7 +49,9 @@ def check_bookable(
                 "a booking of a property whose ARI comes from a connection names a rate plan",
             )
         plan = session.get_one(RatePlan, rate_plan_id)
-        why = refusal(effective_calendar(session, plan, stay), stay, today)
+        # The departure date is read too: its closed-to-departure applies.
+        with_departure = DateRange(stay.start, stay.end + timedelta(days=1))
+        why = refusal(effective_calendar(session, plan, with_departure), stay, today)
         if why is not None:
             raise ConflictError(f"room {index + 1} ({plan.code}) cannot be booked: {why}")
     _check_units(session, added)
@@ -81,6 +84,15 @@ def refusal(calendar: Mapping[date, DayValues], stay: DateRange, today: date) ->
     if arrival.max_advance is not None and arrival.max_advance and ahead > arrival.max_advance:
         return f"book at most {arrival.max_advance} days ahead"
     return None
+
+
+def night_price(values: DayValues, pricing: str, guests: int) -> Decimal | None:
+    """A night's price for ``guests``: a per-person plan charges the smallest priced occupancy
+    that fits everyone (the largest if none does), as reservations are priced."""
+    if pricing == "per_person" and values.occupancy_prices:
+        fitting = [amount for occupancy, amount in values.occupancy_prices if occupancy >= guests]
+        return fitting[0] if fitting else values.occupancy_prices[-1][1]
+    return values.price
 
 
 def _check_units(session: Session, added: Nights) -> None:
