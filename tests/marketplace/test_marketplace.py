@@ -664,3 +664,5 @@ def test_the_offers_api_answers_only_the_callers_marketplace(
         "/api/v1/offers", params={**params, "departure": ARRIVAL.isoformat()}, headers=hotel.headers
     )
     assert bad.status_code == 422
+    edge = {**params, "arrival": "9999-12-30", "departure": "9999-12-31"}
+    assert client.get("/api/v1/offers", params=edge, headers=hotel.headers).status_code == 422

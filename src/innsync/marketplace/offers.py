@@ -48,6 +48,8 @@ def search_offers(
 ) -> OfferSearch:
     if departure <= arrival:
         raise InvalidInputError("departure must be after arrival")
+    if departure >= date.max:
+        raise InvalidInputError(f"departure must be before {date.max}")
     stay = DateRange(arrival, departure)
     if stay.nights > MAX_NIGHTS:
         raise InvalidInputError(f"search at most {MAX_NIGHTS} nights")
