@@ -41,7 +41,7 @@ from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.events.models import Event
 from innsync.inventory.models import RateCalendarDay
-from innsync.marketplace.confirmations import check_due_confirmations
+from innsync.marketplace.confirmations import check_due_confirmations, record_confirmation
 from innsync.marketplace.models import AriSource, ChannelAvailabilityDay
 from innsync.marketplace.offers import search_offers
 from innsync.marketplace.pulls import pull_due_ari, pull_one
@@ -128,7 +128,7 @@ class Hotel:
             check_due_confirmations(self.db.sessions, self.adapter_for, HOUR, clock=lambda: at)
         )
 
-    def ids(self, model: type[RoomType] | type[RatePlan]) -> dict[str, uuid.UUID]:
+    def ids(self, model: Any) -> dict[str, uuid.UUID]:
         with self.db.sessions() as session:
             return {
                 row.code: row.id
@@ -499,7 +499,7 @@ def test_a_stay_the_source_does_not_sell_is_refused_and_nothing_is_stored(
         )
     )
     hotel.pull(NOW + HOUR)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({}, f"stop sell on {stop_day}"),
         ({"code": "SGL"}, "room type SGL has 0 unit(s) available"),
         ({"arrival": ARRIVAL + timedelta(days=10)}, "minimum stay of 3 nights"),
@@ -666,3 +666,23 @@ def test_the_offers_api_answers_only_the_callers_marketplace(
     assert bad.status_code == 422
     edge = {**params, "arrival": "9999-12-30", "departure": "9999-12-31"}
     assert client.get("/api/v1/offers", params=edge, headers=hotel.headers).status_code == 422
+
+
+def test_a_confirmation_sent_by_the_channel_is_applied_once(
+    client: TestClient, hotel: Hotel
+) -> None:
+    book(client, hotel)
+    hotel.push(NOW)
+    answer = BookingConfirmation("confirmed")
+    with transaction(hotel.db.sessions) as session:
+        unknown = record_confirmation(session, hotel.connection_id, "nope", answer, NOW, HOUR)
+        applied = record_confirmation(
+            session, hotel.connection_id, "fake-booking-1", answer, NOW, HOUR
+        )
+    with transaction(hotel.db.sessions) as session:
+        again = record_confirmation(
+            session, hotel.connection_id, "fake-booking-1", answer, NOW, HOUR
+        )
+    assert (unknown, applied, again) == (False, True, False)
+    assert hotel.push_row().state == "confirmed"
+    assert len(hotel.events("marketplace.booking_confirmed")) == 1
