@@ -43,6 +43,8 @@ from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.processor import process_pending
 from innsync.inbox.reconciler import pull_due
 from innsync.inbox.retention import prune_inbox
+from innsync.marketplace.confirmations import check_due_confirmations
+from innsync.marketplace.pulls import pull_due_ari
 from innsync.outbound import OutboundPolicy, async_client, sync_client
 from innsync.settings import Settings
 from innsync.sync.bookings import push_due_bookings
@@ -215,8 +217,9 @@ class BackgroundLoops:
                     await asyncio.sleep(self._settings.loop_interval_seconds)
 
     def _run_booking_pushes(self) -> None:
-        """Direct bookings out, in their own event loop: a slow channel answer never holds up
-        the ARI worker or the inbox."""
+        """Direct and marketplace bookings out (with the hotels' confirmations) and the pull of
+        channel-sourced ARI, in their own event loop: a slow channel answer never holds up the
+        ARI worker or the inbox."""
         asyncio.run(self._booking_pushes_main())
 
     async def _booking_pushes_main(self) -> None:
@@ -225,9 +228,29 @@ class BackgroundLoops:
             def adapter_for(connection: Connection) -> ChannelAdapter:
                 return self.adapter_for(connection, http)
 
+            settings = self._settings
             while not self._stop.is_set():
                 try:
-                    done = await push_due_bookings(self._sessions, adapter_for, BOOKING_BATCH)
+                    done = await push_due_bookings(
+                        self._sessions,
+                        adapter_for,
+                        BOOKING_BATCH,
+                        marketplace_attempts=settings.marketplace_push_attempts,
+                    )
+                    # The marketplace side: the hotels' confirmations of pushed bookings and
+                    # the periodic pull of channel-sourced ARI (marketplace/).
+                    done += await check_due_confirmations(
+                        self._sessions,
+                        adapter_for,
+                        timedelta(seconds=settings.booking_status_interval_seconds),
+                        BOOKING_BATCH,
+                    )
+                    done += await pull_due_ari(
+                        self._sessions,
+                        adapter_for,
+                        timedelta(seconds=settings.ari_pull_interval_seconds),
+                        BOOKING_BATCH,
+                    )
                 except Exception:
                     # Database errors, and the last resort behind the per-push containment:
                     # the thread must outlive any one pass; claimed pushes return after

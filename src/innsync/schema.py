@@ -9,6 +9,7 @@ from innsync.events import models as _events  # noqa: F401
 from innsync.ical_export import models as _ical_export  # noqa: F401
 from innsync.inbox import models as _inbox  # noqa: F401
 from innsync.inventory import models as _inventory  # noqa: F401
+from innsync.marketplace import models as _marketplace  # noqa: F401
 from innsync.outbox import models as _outbox  # noqa: F401
 from innsync.properties import models as _properties  # noqa: F401
 from innsync.reservations import models as _reservations  # noqa: F401

@@ -163,6 +163,30 @@ class Settings(BaseSettings):
         description="Alert when reading a connection's booking revisions failed this many "
         "times in a row.",
     )
+    alert_marketplace_unconfirmed_minutes: float = Field(
+        default=30.0,
+        ge=0,
+        description="Alert when a marketplace booking is still pending or pushed (the hotel has "
+        "not confirmed it) this long after it was queued.",
+    )
+    ari_pull_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the ARI of a property whose ARI comes from a connection is "
+        "pulled from it (repairs what a lost webhook left out).",
+    )
+    marketplace_push_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Failed attempts after which a marketplace booking push is given up "
+        "(failed, with the reason); a wait for the channel's quota is not an attempt.",
+    )
+    booking_status_interval_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How often the hotel's confirmation of a pushed marketplace booking is "
+        "checked with its connection (when the channel has no confirmation callback).",
+    )
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )

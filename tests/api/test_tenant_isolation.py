@@ -289,6 +289,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/api/v1/rate-plans/{rate_plan_id}/calendar"): Route("read", _dates),
     ("GET", "/api/v1/properties/{property_id}/availability"): Route("read", _dates),
+    ("GET", "/api/v1/properties/{property_id}/ari-source"): Route("read"),
+    # Cleared (null) rather than set: setting it would refuse the PMS writes of later checks.
+    ("PUT", "/api/v1/properties/{property_id}/ari-source"): Route(
+        "write", _json(lambda _t: {"connection_id": None})
+    ),
+    ("GET", "/api/v1/offers"): Route(
+        "read", lambda _t: {"params": {"arrival": day(1), "departure": day(3), "adults": 2}}
+    ),
     ("POST", "/api/v1/room-types/{room_type_id}/blocks"): Route(
         "write", _json(lambda _t: {"date_from": day(20), "date_to": day(21), "units": 1})
     ),

@@ -77,6 +77,9 @@ def test_capabilities_are_derived_from_the_methods() -> None:
         "receives_webhooks",
         "pulls_reservations",
         "acknowledges_reservations",
+        "pushes_reservations",
+        "sources_ari",
+        "confirms_bookings",
     }
     assert capabilities_of(object()) == frozenset()
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from innsync.connections.models import Connection, ConnectionState
 from innsync.events.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from innsync.inbox.models import PullCursor
-from innsync.outbox.models import DirtyMark
+from innsync.marketplace.models import AriSource
+from innsync.outbox.models import PUSH_DONE, PUSH_PENDING, BookingPush, DirtyMark
 from innsync.reservations.models import Reservation, ReservationConflict
 from innsync.settings import Settings
 from innsync.sync.models import SyncLogEntry
@@ -36,6 +37,7 @@ class AlertRule(StrEnum):
     CONFLICTS = "conflicts_high"
     WEBHOOKS_FAILING = "webhook_deliveries_failing"
     PULL_FAILING = "pull_failing"
+    MARKETPLACE_UNCONFIRMED = "marketplace_booking_unconfirmed"
 
 
 SYNC_SUCCESS = AlertRule.SYNC_SUCCESS
@@ -45,6 +47,7 @@ NEEDS_ATTENTION = AlertRule.NEEDS_ATTENTION
 CONFLICTS = AlertRule.CONFLICTS
 WEBHOOKS_FAILING = AlertRule.WEBHOOKS_FAILING
 PULL_FAILING = AlertRule.PULL_FAILING
+MARKETPLACE_UNCONFIRMED = AlertRule.MARKETPLACE_UNCONFIRMED
 
 # Sync log outcomes where the channel answered; "unavailable" and "auth" mean it did not (down).
 ANSWERED = ("accepted", "partial", "rejected")
@@ -234,6 +237,36 @@ def pull_failing(session: Session, now: datetime, threshold: Thresholds) -> list
     ]
 
 
+def marketplace_booking_unconfirmed(
+    session: Session, now: datetime, threshold: Thresholds
+) -> list[Finding]:
+    """Marketplace bookings still ``pending`` or ``pushed`` (the hotel has not accepted them)
+    longer than the threshold (minutes) after their current revision was queued."""
+    rows = session.execute(
+        select(
+            BookingPush.tenant_id,
+            BookingPush.reservation_id,
+            BookingPush.state,
+            BookingPush.queued_at,
+            BookingPush.attempts,
+        ).where(
+            BookingPush.state.in_((PUSH_PENDING, PUSH_DONE)),
+            BookingPush.queued_at.is_not(None),
+            BookingPush.connection_id.in_(select(AriSource.connection_id)),
+        )
+    ).all()
+    found = []
+    for tenant_id, reservation_id, state, queued_at, attempts in rows:
+        if queued_at is None:  # excluded by the query; typed as nullable
+            continue
+        minutes = (now - _aware(queued_at, now)).total_seconds() / 60
+        if minutes > (limit := threshold(tenant_id)):
+            details = {"status": state, "waiting_minutes": round(minutes, 1), "threshold": limit}
+            details["attempts"] = attempts
+            found.append(Finding(tenant_id, "reservation", str(reservation_id), details))
+    return found
+
+
 RULES: Mapping[AlertRule, RuleCheck] = {
     SYNC_SUCCESS: sync_success_low,
     BACKLOG: backlog_high,
@@ -242,6 +275,7 @@ RULES: Mapping[AlertRule, RuleCheck] = {
     CONFLICTS: conflicts_high,
     WEBHOOKS_FAILING: webhook_deliveries_failing,
     PULL_FAILING: pull_failing,
+    MARKETPLACE_UNCONFIRMED: marketplace_booking_unconfirmed,
 }
 RULE_NAMES = tuple(str(rule) for rule in RULES)
 
@@ -256,6 +290,7 @@ def global_thresholds(settings: Settings) -> dict[AlertRule, float]:
         CONFLICTS: settings.alert_conflict_percent,
         WEBHOOKS_FAILING: float(settings.alert_webhook_failures),
         PULL_FAILING: float(settings.alert_pull_failures),
+        MARKETPLACE_UNCONFIRMED: settings.alert_marketplace_unconfirmed_minutes,
     }
 
 

@@ -25,6 +25,7 @@ from innsync.api.routers import (
     ical,
     inventory,
     keys,
+    marketplace,
     ops,
     privacy,
     properties,
@@ -124,6 +125,7 @@ def create_app(
         ical.manage,
         backups.router,
         privacy.router,
+        marketplace.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)

@@ -38,19 +38,29 @@ DATABASE_BUSY = (
     "The database is busy (a lock held elsewhere past the wait): nothing was written unless "
     "`detail` says which entries were; retry after `Retry-After` seconds"
 )
+# The 409 of every PMS ARI write to a property whose ARI comes from a connection (marketplace/).
+CHANNEL_SOURCED = "; or the property's ARI comes from a connection (`PUT .../ari-source`)"
 # When an operation answers 409, by operation id. Routes may declare their own 409 instead.
 CONFLICTS = {
-    "createRoomType": "A room type with this code exists in the property",
-    "updateRoomType": "A room type with this code exists in the property",
-    "deleteRoomType": "Rate plans, reservations, blocks, ledger rows or mappings use the room type",
+    "createRoomType": "A room type with this code exists in the property" + CHANNEL_SOURCED,
+    "updateRoomType": "A room type with this code exists in the property" + CHANNEL_SOURCED,
+    "deleteRoomType": "Rate plans, reservations, blocks, ledger rows or mappings use the room type"
+    + CHANNEL_SOURCED,
     "createUnit": "A unit with this name exists in the property",
     "deleteUnit": "The unit is assigned to reservations",
-    "createRatePlan": "A rate plan with this code exists in the property",
-    "updateRatePlan": "A rate plan with this code exists in the property",
-    "deleteRatePlan": "Other plans derive from it, it is mapped, or it has reservations",
+    "createRatePlan": "A rate plan with this code exists in the property" + CHANNEL_SOURCED,
+    "updateRatePlan": "A rate plan with this code exists in the property" + CHANNEL_SOURCED,
+    "deleteRatePlan": "Other plans derive from it, it is mapped, or it has reservations"
+    + CHANNEL_SOURCED,
+    "writeAri": "The property's ARI comes from a connection (`PUT .../ari-source`); nothing "
+    "was written",
+    "createBlock": "The property's ARI comes from a connection (`PUT .../ari-source`)",
+    "deleteBlock": "The property's ARI comes from a connection (`PUT .../ari-source`)",
     "deleteProperty": "The property still has room types, reservations or connections that are "
     "not disconnected; `detail` names them",
-    "modifyReservation": "The reservation is cancelled, or a night lacks free units",
+    "modifyReservation": "The reservation is cancelled, or a night lacks free units; for a "
+    "property whose ARI comes from a connection, the new stay is not bookable by its reported "
+    "availability and restrictions (`detail` says which)",
     "provision": "The channel cannot provision properties, or the connection is not set up",
     "readRemoteCatalog": "The connection is not set up",
     "registerWebhooks": "Webhooks are off for this connection, or the channel takes none",

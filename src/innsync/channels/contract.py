@@ -14,9 +14,11 @@ from datetime import date
 from typing import Literal, Protocol, runtime_checkable
 
 from innsync.channels.types import (
+    AriSnapshot,
     AvailabilityUpdate,
     BookingAction,
     BookingCancellation,
+    BookingConfirmation,
     BookingRevision,
     ChannelLimits,
     ChannelNotice,
@@ -242,6 +244,19 @@ class ReportsBookingActions(Protocol):
         """
 
 
+@runtime_checkable
+class SourcesAri(Protocol):
+    async def pull_ari(self, window: DateRange) -> AriSnapshot:
+        """The channel's ARI over ``window`` for a property whose ARI it owns (marketplace side):
+        read periodically to repair what a lost webhook left out."""
+
+
+@runtime_checkable
+class ConfirmsBookings(Protocol):
+    async def booking_status(self, channel_booking_id: str) -> BookingConfirmation:
+        """Whether the hotel accepted a booking pushed to it (``push_reservation``'s id)."""
+
+
 CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     PushesAvailability,
     PushesRates,
@@ -258,6 +273,8 @@ CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     ReportsBookingActions,
     RemovesRemoteRatePlans,
     RemovesRemoteRoomTypes,
+    SourcesAri,
+    ConfirmsBookings,
 )
 
 

@@ -811,3 +811,24 @@ class RemoteCatalog:
     remote_property_id: str
     room_types: tuple[RemoteRoomType, ...]
     rate_plans: tuple[RemoteRatePlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AriSnapshot:
+    """The ARI a source channel holds for a window (marketplace side): what innsync stores as
+    the property's own. ``catalog`` is set when the channel sends its room types and plans too."""
+
+    availability: tuple[AvailabilityUpdate, ...] = ()
+    rates: tuple[RateUpdate, ...] = ()
+    catalog: RemoteCatalog | None = None
+
+
+BookingConfirmationState = Literal["pending", "confirmed", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class BookingConfirmation:
+    """Whether the hotel accepted a booking innsync pushed to its system (marketplace side)."""
+
+    state: BookingConfirmationState
+    reason: str = ""

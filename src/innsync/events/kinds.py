@@ -18,6 +18,12 @@ BACKUP_FAILING = "backup.failing"
 # An alert rule's condition began to hold, or cleared (innsync.alerts).
 ALERT_OPENED = "alert.opened"
 ALERT_RESOLVED = "alert.resolved"
+# A marketplace booking (to a property whose ARI comes from a connection) moved on its way to
+# the hotel: queued, taken by the hotel's system, accepted by the hotel, or never will be.
+MARKETPLACE_BOOKING_PENDING = "marketplace.booking_pending"
+MARKETPLACE_BOOKING_PUSHED = "marketplace.booking_pushed"
+MARKETPLACE_BOOKING_CONFIRMED = "marketplace.booking_confirmed"
+MARKETPLACE_BOOKING_FAILED = "marketplace.booking_failed"
 
 ALL_KINDS = (
     RESERVATION_CREATED,
@@ -33,4 +39,8 @@ ALL_KINDS = (
     BACKUP_FAILING,
     ALERT_OPENED,
     ALERT_RESOLVED,
+    MARKETPLACE_BOOKING_PENDING,
+    MARKETPLACE_BOOKING_PUSHED,
+    MARKETPLACE_BOOKING_CONFIRMED,
+    MARKETPLACE_BOOKING_FAILED,
 )

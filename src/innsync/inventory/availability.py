@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,9 +21,10 @@ from innsync.inventory.schemas import (
     BlockRead,
     RoomTypeAvailability,
 )
+from innsync.marketplace.models import ChannelAvailabilityDay
 from innsync.outbox.marks import mark_availability
 from innsync.properties.models import Property, RoomType
-from innsync.properties.service import get_owned, horizon
+from innsync.properties.service import check_pms_owns_ari, get_owned, horizon
 from innsync.stay_dates import DateRange
 
 MAX_READ_DAYS = 750
@@ -73,6 +75,7 @@ def create_block(
     session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID, data: BlockCreate
 ) -> Block:
     room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    check_pms_owns_ari(session, room_type.property_id)
     lock_room_types(session, [room_type.id])  # sellable_units as bookings see it
     window = horizon(session.get_one(Property, room_type.property_id))
     dates = data.to_range()
@@ -138,6 +141,7 @@ def list_blocks(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID)
 
 def delete_block(session: Session, tenant_id: uuid.UUID, block_id: uuid.UUID) -> Block:
     block = get_owned(session, Block, tenant_id, block_id)
+    check_pms_owns_ari(session, session.get_one(RoomType, block.room_type_id).property_id)
     (room_type,) = lock_room_types(session, [block.room_type_id])
     mark_availability(
         session, room_type.property_id, [room_type.id], [DateRange(block.start, block.end)]
@@ -213,6 +217,16 @@ def read_availability(
         )
     )
     counts = day_counts(session, room_types, dates)
+    reported = {
+        (row.room_type_id, row.stay_date): row
+        for row in session.scalars(
+            select(ChannelAvailabilityDay).where(
+                ChannelAvailabilityDay.room_type_id.in_([room_type.id for room_type in room_types]),
+                ChannelAvailabilityDay.stay_date >= dates.start,
+                ChannelAvailabilityDay.stay_date < dates.end,
+            )
+        )
+    }
     return AvailabilityRead(
         property_id=property_id,
         room_types=[
@@ -227,6 +241,7 @@ def read_availability(
                         blocked=count.blocked,
                         available=max(count.free, 0),
                         overbooked_by=max(-count.free, 0),
+                        **_reported(reported.get((room_type.id, day))),
                     )
                     for day, count in counts[room_type.id].items()
                 ],
@@ -234,6 +249,17 @@ def read_availability(
             for room_type in room_types
         ],
     )
+
+
+def _reported(row: ChannelAvailabilityDay | None) -> dict[str, Any]:
+    """What the property's ARI source reported for the day, and when (marketplace/)."""
+    if row is None:
+        return {}
+    return {
+        "channel_available": row.available,
+        "source_connection_id": row.connection_id,
+        "source_updated_at": row.updated_at,
+    }
 
 
 def lock_room_types(session: Session, room_type_ids: Iterable[uuid.UUID]) -> list[RoomType]:

@@ -32,7 +32,13 @@ from innsync.money import is_exact, precision_problem, round_money
 from innsync.outbox.marks import mark_rate_spans
 from innsync.properties.derivation import RESTRICTION_FIELDS, DayValues, resolve_day
 from innsync.properties.models import Property, RatePlan, RoomType
-from innsync.properties.service import derivation_rules, descendants_of, get_owned, horizon
+from innsync.properties.service import (
+    check_pms_owns_ari,
+    derivation_rules,
+    descendants_of,
+    get_owned,
+    horizon,
+)
 from innsync.stay_dates import DateRange, ranges_from_dates
 
 CALENDAR_COLUMNS = tuple(f.name for f in fields(DayValues))
@@ -77,6 +83,7 @@ def check_ari(
 ) -> CheckedAri:
     """Check every entry (reads only): all problems are reported together, with pointers."""
     prop = get_owned(session, Property, tenant_id, property_id)
+    check_pms_owns_ari(session, prop.id)
     window = horizon(prop, now)
     problems = ProblemCollector()
     plans = _owned_by_id(session, RatePlan, tenant_id, [e.rate_plan_id for e in request.entries])
@@ -387,6 +394,21 @@ def read_calendar(
     if prop is None:
         raise NotFoundError("property not found")
     calendar = effective_calendar(session, plan, dates)
+    provenance = {
+        stay_date: (connection_id, updated_at)
+        for stay_date, connection_id, updated_at in session.execute(
+            select(
+                RateCalendarDay.stay_date,
+                RateCalendarDay.source_connection_id,
+                RateCalendarDay.source_updated_at,
+            ).where(
+                RateCalendarDay.rate_plan_id == plan.id,
+                RateCalendarDay.stay_date >= dates.start,
+                RateCalendarDay.stay_date < dates.end,
+                RateCalendarDay.source_connection_id.is_not(None),
+            )
+        )
+    }
     return CalendarRead(
         rate_plan_id=plan.id,
         currency=prop.currency,
@@ -398,7 +420,14 @@ def read_calendar(
                 if values.occupancy_prices is not None
                 else None,
                 **{name: getattr(values, name) for name in RESTRICTION_FIELDS},
+                **_provenance(provenance.get(day)),
             )
             for day, values in calendar.items()
         ],
     )
+
+
+def _provenance(found: tuple[uuid.UUID | None, datetime | None] | None) -> dict[str, Any]:
+    if found is None:
+        return {}
+    return {"source": "connection", "source_connection_id": found[0], "source_updated_at": found[1]}

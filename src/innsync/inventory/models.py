@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from innsync.db.base import Base, Timestamps, UuidPk
+from innsync.db.base import Base, Timestamps, UtcDateTime, UuidPk
 from innsync.db.types import MONEY
 
 
@@ -34,6 +34,12 @@ class RateCalendarDay(Base):
     stop_sell: Mapped[bool | None] = mapped_column(Boolean, default=None)
     min_advance: Mapped[int | None] = mapped_column(Integer, default=None)
     max_advance: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Set when the values came from the property's ARI source connection (marketplace/): which
+    # connection and when it last changed them; NULL for values the PMS wrote.
+    source_connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="SET NULL"), default=None
+    )
+    source_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 # The kind of a block that mirrors a channel's closed dates (``Block.connection_id``).

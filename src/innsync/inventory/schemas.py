@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -139,6 +139,17 @@ class CalendarDay(BaseModel):
     stop_sell: bool | None
     min_advance: int | None
     max_advance: int | None
+    source: Literal["pms", "connection"] = Field(
+        default="pms",
+        description="Who wrote the plan's own values of the date: the PMS (or nobody), or the "
+        "property's ARI source connection",
+    )
+    source_connection_id: uuid.UUID | None = Field(
+        default=None, description="The connection the values came from (source connection)"
+    )
+    source_updated_at: datetime | None = Field(
+        default=None, description="When that connection last changed the values"
+    )
 
 
 class CalendarRead(BaseModel):
@@ -154,6 +165,12 @@ class AvailabilityDay(BaseModel):
     blocked: int
     available: int = Field(description="units - sold - blocked, floored at 0")
     overbooked_by: int = Field(description="how far sold + blocked exceeds units, else 0")
+    channel_available: int | None = Field(
+        default=None,
+        description="Units the property's ARI source connection reported free (marketplace)",
+    )
+    source_connection_id: uuid.UUID | None = None
+    source_updated_at: datetime | None = None
 
 
 class RoomTypeAvailability(BaseModel):

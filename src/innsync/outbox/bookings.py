@@ -79,5 +79,6 @@ def queue_booking_push(
             )
             session.add(push)
         push.state, push.wanted_revision, push.next_attempt_at = PUSH_PENDING, revision, now
+        push.queued_at = now
         push.attempts, push.last_error = 0, ""
     return len(targets)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.ical_export.models import IcalExport
+from innsync.marketplace.models import AriSource
 from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
 from innsync.stay_dates import DateRange
 
@@ -21,6 +22,8 @@ def _pushing_connections(session: Session, property_id: uuid.UUID) -> list[uuid.
         Connection.property_id == property_id,
         Connection.push_enabled.is_(True),
         Connection.state != "disabled",
+        # A property's ARI source is where its ARI comes from: never pushed back to it.
+        Connection.id.not_in(select(AriSource.connection_id)),
     )
     return list(session.scalars(query))
 

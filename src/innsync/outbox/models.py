@@ -37,6 +37,10 @@ PUSH_PENDING = "pending"
 PUSH_DONE = "pushed"
 PUSH_REFUSED = "refused"
 PUSH_UNSUPPORTED = "unsupported"
+# Marketplace bookings (pushed to the property's ARI source, marketplace/lifecycle.py) go on:
+# the hotel accepted the booking, or it never will (refused, or the retries ran out).
+PUSH_CONFIRMED = "confirmed"
+PUSH_FAILED = "failed"
 
 
 class BookingPush(Base):
@@ -57,7 +61,7 @@ class BookingPush(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
     reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"))
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), index=True)
-    state: Mapped[str] = mapped_column(String(16))  # pending | pushed | refused | unsupported
+    state: Mapped[str] = mapped_column(String(16))  # PUSH_* below
     wanted_revision: Mapped[int] = mapped_column(Integer)
     pushed_revision: Mapped[int | None] = mapped_column(Integer, default=None)
     # The channel's id of the booking, once it took it (Beds24: its booking id).
@@ -66,4 +70,7 @@ class BookingPush(Base):
     # Due from this time (a retry's backoff, or a worker's lease while it sends).
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # When the current revision was queued: a marketplace booking not confirmed some time
+    # after it is an alert (alerts/rules.py).
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from innsync.db.base import Base
 from innsync.db.types import CENT
 from innsync.errors import ConflictError, FieldProblem, InvalidInputError, NotFoundError
+from innsync.marketplace.models import AriSource
 from innsync.money import is_exact
 from innsync.outbox.marks import mark_availability, mark_rates
 from innsync.properties.derivation import (
@@ -125,6 +126,19 @@ def get_owned(
     return row
 
 
+def check_pms_owns_ari(session: Session, property_id: uuid.UUID) -> None:
+    """409 when the property's ARI comes from a connection: only that connection writes it
+    (room types, rate plans, rates, restrictions, blocks), so a PMS write would be undone."""
+    source = session.scalar(
+        select(AriSource.connection_id).where(AriSource.property_id == property_id)
+    )
+    if source is not None:
+        raise ConflictError(
+            f"ARI of property {property_id} comes from connection {source}; "
+            "only that connection writes its room types, rate plans and ARI"
+        )
+
+
 def _words(class_name: str) -> str:
     """``RoomType`` becomes ``room type``, for messages."""
     return re.sub(r"(?<!^)(?=[A-Z])", " ", class_name).lower()
@@ -176,6 +190,7 @@ def create_room_type(
     session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID, data: RoomTypeCreate
 ) -> RoomType:
     get_owned(session, Property, tenant_id, property_id)
+    check_pms_owns_ari(session, property_id)
     room_type = RoomType(tenant_id=tenant_id, property_id=property_id, **data.model_dump())
     session.add(room_type)
     _flush_unique(session, f"a room type with code '{data.code}'")
@@ -198,6 +213,7 @@ def update_room_type(
     session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID, data: RoomTypeUpdate
 ) -> RoomType:
     room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    check_pms_owns_ari(session, room_type.property_id)
     units_before = room_type.sellable_units
     _apply(room_type, data.model_dump(exclude_unset=True, exclude_none=True))
     if room_type.default_occupancy > room_type.max_occupancy:
@@ -213,6 +229,7 @@ def update_room_type(
 
 def delete_room_type(session: Session, tenant_id: uuid.UUID, room_type_id: uuid.UUID) -> None:
     room_type = get_owned(session, RoomType, tenant_id, room_type_id)
+    check_pms_owns_ari(session, room_type.property_id)
     if session.scalar(select(exists().where(RatePlan.room_type_id == room_type.id))):
         raise ConflictError("delete the room type's rate plans first")
     for unit in session.scalars(select(Unit).where(Unit.room_type_id == room_type.id)):
@@ -255,6 +272,7 @@ def create_rate_plan(
     session: Session, tenant_id: uuid.UUID, property_id: uuid.UUID, data: RatePlanCreate
 ) -> RatePlan:
     get_owned(session, Property, tenant_id, property_id)
+    check_pms_owns_ari(session, property_id)
     room_type = get_owned(session, RoomType, tenant_id, data.room_type_id)
     if room_type.property_id != property_id:
         raise InvalidInputError("the room type belongs to another property")
@@ -297,6 +315,7 @@ def update_rate_plan(
     session: Session, tenant_id: uuid.UUID, rate_plan_id: uuid.UUID, data: RatePlanUpdate
 ) -> RatePlan:
     plan = get_owned(session, RatePlan, tenant_id, rate_plan_id)
+    check_pms_owns_ari(session, plan.property_id)
     changes = data.model_dump(
         exclude_unset=True,
         exclude_none=True,
@@ -326,6 +345,7 @@ def update_rate_plan(
 
 def delete_rate_plan(session: Session, tenant_id: uuid.UUID, rate_plan_id: uuid.UUID) -> None:
     plan = get_owned(session, RatePlan, tenant_id, rate_plan_id)
+    check_pms_owns_ari(session, plan.property_id)
     if session.scalar(select(exists().where(RatePlan.parent_id == plan.id))):
         raise ConflictError("other rate plans derive from this one")
     session.delete(plan)

@@ -160,10 +160,12 @@ class ChannelPushRead(BaseModel):
     """A direct booking's push to one connection that takes bookings."""
 
     connection_id: uuid.UUID
-    state: Literal["pending", "pushed", "refused", "unsupported"] = Field(
+    state: Literal["pending", "pushed", "refused", "unsupported", "confirmed", "failed"] = Field(
         description="pending: being sent or retried with backoff; pushed: the channel holds "
         "pushed_revision; refused: the channel refused it (error says why), nothing is retried "
-        "until the booking changes again; unsupported: the channel takes no bookings"
+        "until the booking changes again; unsupported: the channel takes no bookings. A "
+        "marketplace booking (to the property's ARI source) then goes on: confirmed: the hotel "
+        "accepted it; failed: refused by the hotel or its retries ran out (error says why)"
     )
     channel_booking_id: str | None = Field(description="The channel's id of the booking")
     pushed_revision: int | None = Field(description="The reservation revision the channel holds")

@@ -22,6 +22,7 @@ from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.inventory.availability import day_counts, lock_room_types, move_ledger
 from innsync.inventory.calendar import effective_calendar
+from innsync.marketplace import bookable, lifecycle
 from innsync.money import MAX_AMOUNT, is_exact, precision_problem, round_money
 from innsync.outbox.bookings import queue_booking_push
 from innsync.outbox.models import BookingPush
@@ -76,6 +77,7 @@ def create_direct(
     stay = DateRange(data.arrival, data.departure)
     room_types = _room_types_for(session, tenant_id, prop, data.rooms)
     deltas = _nights_of(data.rooms, stay)
+    _check_marketplace(session, prop, data.rooms, stay, deltas)
     _take_units(session, room_types, deltas)
     reservation = Reservation(
         tenant_id=tenant_id,
@@ -138,6 +140,8 @@ def modify_direct(
     room_types = _room_types_for(session, tenant_id, prop, new_rooms, also_lock=old_rooms)
     deltas: LedgerDeltas = _nights_of(new_rooms, stay)
     deltas.subtract(old_nights)
+    if data.rooms is not None or stay != reservation_range_from(before):
+        _check_marketplace(session, prop, new_rooms, stay, deltas)
     _take_units(session, room_types, deltas)
     reservation.arrival, reservation.departure = stay.start, stay.end
     if data.rooms is not None or stay != reservation_range_from(before):
@@ -214,6 +218,8 @@ def _release(
         )
         lock_room_types(session, {room_type_id for room_type_id, _ in nights})
         move_ledger(session, {key: -count for key, count in nights.items()})
+        if bookable.is_channel_sourced(session, reservation.property_id):
+            bookable.hold_nights(session, {key: -count for key, count in nights.items()})
     before = reservation.status
     reservation.status = status
     assign_units(session, reservation)
@@ -309,6 +315,24 @@ def _nights_of(rooms: list[RoomIn], stay: DateRange) -> LedgerDeltas:
         for day in stay:
             nights[(room.room_type_id, day)] += 1
     return nights
+
+
+def _check_marketplace(
+    session: Session, prop: Property, rooms: list[RoomIn], stay: DateRange, deltas: LedgerDeltas
+) -> None:
+    """A property whose ARI comes from a connection sells only what that connection reported
+    (409 with the reason otherwise); the nights taken leave its reported figures at once."""
+    if not bookable.is_channel_sourced(session, prop.id):
+        return
+    bookable.check_bookable(
+        session,
+        prop.id,
+        [(room.room_type_id, room.rate_plan_id) for room in rooms],
+        stay,
+        deltas,
+        property_today(prop, utcnow()),
+    )
+    bookable.hold_nights(session, deltas)
 
 
 def _take_units(
@@ -478,6 +502,7 @@ def _record(
             utcnow(),
             is_cancellation=action == "cancelled",
         )
+        lifecycle.note_queued(session, reservation.id)
     session.flush()
 
 

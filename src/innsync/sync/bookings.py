@@ -39,7 +39,13 @@ from innsync.channels.errors import (
     ChannelUnavailableError,
     MappingMissingError,
 )
-from innsync.channels.types import BookedRoom, BookingRevision, BookingStatus, GuestDetails
+from innsync.channels.types import (
+    BookedRoom,
+    BookingRevision,
+    BookingStatus,
+    ChannelLimits,
+    GuestDetails,
+)
 from innsync.clock import Clock, utc_now
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
 from innsync.db.claims import claim_due
@@ -49,6 +55,7 @@ from innsync.events.service import emit
 from innsync.inbox.metrics import error_outcome
 from innsync.inbox.timing import AdapterFactory, retry_delay
 from innsync.logging import log_context
+from innsync.marketplace import lifecycle, quota
 from innsync.outbox.models import (
     PUSH_DONE,
     PUSH_PENDING,
@@ -68,6 +75,10 @@ PUSH_LEASE = timedelta(seconds=90)
 FIRST_RETRY = timedelta(seconds=5)
 # After this many failed attempts in a row the PMS is told (once); the retries go on.
 ATTENTION_AFTER = 10
+# Failed attempts after which a marketplace booking push is failed for good (see
+# marketplace/lifecycle.py); with FIRST_RETRY doubled, 8 attempts span about 10 minutes, longer
+# than a 5-minute channel quota window. The loops pass the setting.
+MARKETPLACE_ATTEMPTS = 8
 MAX_ERROR = 2000
 SENDING_STATES = ("pending", "connected")
 
@@ -84,18 +95,23 @@ async def push_due_bookings(
     limit: int = 20,
     *,
     clock: Clock = utc_now,
+    marketplace_attempts: int = MARKETPLACE_ATTEMPTS,
 ) -> int:
     """Send the booking pushes that are due; returns how many were tried."""
     claimed = _claim(sessions, limit, clock())
     for item in claimed:
         # Every line of this push names its connection.
         with log_context(**item.connection.log_ids(), booking_push_id=item.push_id):
-            await _push_claimed(sessions, adapter_for, item, clock)
+            await _push_claimed(sessions, adapter_for, item, clock, marketplace_attempts)
     return len(claimed)
 
 
 async def _push_claimed(
-    sessions: sessionmaker[Session], adapter_for: AdapterFactory, item: _Claimed, clock: Clock
+    sessions: sessionmaker[Session],
+    adapter_for: AdapterFactory,
+    item: _Claimed,
+    clock: Clock,
+    marketplace_attempts: int,
 ) -> None:
     try:
         adapter = adapter_for(item.connection)
@@ -106,7 +122,9 @@ async def _push_claimed(
     if not isinstance(adapter, PushesReservations):
         _settle(sessions, item.push_id, PUSH_UNSUPPORTED, "the channel takes no bookings")
         return
-    await push_one(sessions, adapter, item.push_id, clock=clock)
+    await push_one(
+        sessions, adapter, item.push_id, clock=clock, marketplace_attempts=marketplace_attempts
+    )
 
 
 async def push_one(
@@ -115,9 +133,12 @@ async def push_one(
     push_id: int,
     *,
     clock: Clock = utc_now,
+    marketplace_attempts: int = MARKETPLACE_ATTEMPTS,
 ) -> None:
     """Send one reservation to one connection and record what the channel answered."""
     unmapped: MappingMissingError | None = None
+    if _over_quota(sessions, push_id, adapter, clock()):
+        return
     with sessions() as session:
         push = session.get(BookingPush, push_id)
         if push is None or push.state != PUSH_PENDING:
@@ -136,16 +157,16 @@ async def push_one(
         _refuse(sessions, push_id, revision_number, exc, clock())
         _count(adapter, "rejected")
     except ChannelAuthError as exc:
-        _retry(sessions, push_id, exc, clock(), needs_attention=True)
+        _retry(sessions, push_id, exc, clock(), marketplace_attempts, needs_attention=True)
         _count(adapter, error_outcome(exc))
     except ChannelError as exc:
-        _retry(sessions, push_id, exc, clock())
+        _retry(sessions, push_id, exc, clock(), marketplace_attempts)
         _count(adapter, error_outcome(exc))
     except SQLAlchemyError:
         raise
     except Exception as exc:
         logger.error("booking push failed", exc_info=exc, extra={"booking_push_id": push_id})
-        _retry(sessions, push_id, exc, clock())
+        _retry(sessions, push_id, exc, clock(), marketplace_attempts)
         _count(adapter, "error")
     else:
         _taken(sessions, push_id, revision_number, channel_id, clock())
@@ -271,6 +292,8 @@ def _taken(
         push.attempts, push.last_error = 0, ""
         if push.wanted_revision <= revision:
             push.state = PUSH_DONE
+            if lifecycle.is_marketplace(session, push):
+                lifecycle.announce(session, push)  # the hotel's confirmation is checked next
         else:  # changed while on the wire: the newer state is due at once
             push.next_attempt_at = now
 
@@ -291,6 +314,8 @@ def _refuse(
             push.next_attempt_at = now
             return
         push.state, push.last_error = PUSH_REFUSED, str(error)[:MAX_ERROR]
+        if lifecycle.is_marketplace(session, push):
+            lifecycle.fail(session, push, f"refused: {push.last_error}")
         reservation = session.get_one(Reservation, push.reservation_id)
         emit(
             session,
@@ -316,6 +341,7 @@ def _retry(
     push_id: int,
     error: BaseException,
     now: datetime,
+    marketplace_attempts: int = MARKETPLACE_ATTEMPTS,
     *,
     needs_attention: bool = False,
 ) -> None:
@@ -327,9 +353,32 @@ def _retry(
         hint = error.retry_after if isinstance(error, ChannelUnavailableError) else None
         push.next_attempt_at = now + retry_delay(push.attempts, FIRST_RETRY, hint)
         push.last_error = f"attempt {push.attempts}: {containment.describe(error)}"[:MAX_ERROR]
+        if push.attempts >= marketplace_attempts and lifecycle.is_marketplace(session, push):
+            # A marketplace booking has a guest waiting for an answer: bounded, then failed.
+            lifecycle.fail(session, push, f"gave up after {push.attempts} attempts: {error}")
+            return
         if needs_attention or push.attempts == ATTENTION_AFTER:
             connection = session.get_one(Connection, push.connection_id)
             containment.needs_attention(session, connection, f"booking push: {push.last_error}")
+
+
+def _over_quota(
+    sessions: sessionmaker[Session], push_id: int, adapter: PushesReservations, now: datetime
+) -> bool:
+    """Spend one call of a marketplace source's quota; when spent, the push waits (not an
+    attempt) until the quota has room."""
+    limits = getattr(adapter, "limits", None)
+    if not isinstance(limits, ChannelLimits):
+        return False
+    with transaction(sessions) as session:
+        push = _locked(session, push_id)
+        if push is None:
+            return True
+        wait = quota.wait_for_call(session, push.connection_id, limits, now)
+        if wait:
+            push.next_attempt_at = now + timedelta(seconds=wait)
+            return True
+    return False
 
 
 def _settle(sessions: sessionmaker[Session], push_id: int, state: str, reason: str) -> None:

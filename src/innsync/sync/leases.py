@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from innsync.connections.models import SYNCABLE_STATES, Connection
 from innsync.db.claims import lock_free
+from innsync.marketplace.models import AriSource
 from innsync.outbox.models import DirtyMark
 from innsync.sync.models import BucketLease
 
@@ -38,6 +39,8 @@ def buckets_with_work(session: Session, now: datetime) -> list[str]:
         .where(
             Connection.push_enabled.is_(True),
             Connection.state.in_(SYNCABLE_STATES),
+            # ARI sources get no ARI pushed (marketplace/): their marks are never sent.
+            Connection.id.not_in(select(AriSource.connection_id)),
         )
         .distinct()
     )

@@ -36,6 +36,7 @@ from innsync.clock import Clock, utc_now
 from innsync.connections.models import Connection
 from innsync.db.engine import transaction
 from innsync.logging import log_context
+from innsync.marketplace.models import AriSource
 from innsync.sync import budgets, leases
 from innsync.sync.limiter import SlidingWindowLimiter
 from innsync.sync.models import BucketLease
@@ -152,6 +153,8 @@ class SyncWorker:
                         Connection.bucket_key == bucket_key,
                         Connection.push_enabled.is_(True),
                         Connection.state.in_(leases.SYNCABLE_STATES),
+                        # A property's ARI source is never sent the ARI it is the source of.
+                        Connection.id.not_in(select(AriSource.connection_id)),
                     )
                     .order_by(Connection.id)
                 )

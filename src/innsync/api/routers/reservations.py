@@ -35,7 +35,13 @@ EARLIEST_CHANGE, LATEST_CHANGE = date(1900, 1, 1), date(9000, 1, 1)
 @router.post(
     "/properties/{property_id}/reservations",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "Not enough free units on some night; nothing was booked"}},
+    responses={
+        409: {
+            "description": "Not enough free units on some night; for a property whose ARI comes "
+            "from a connection, the stay is not bookable by that connection's reported "
+            "availability and restrictions (`detail` says which); nothing was booked"
+        }
+    },
 )
 async def create_reservation(
     property_id: uuid.UUID, data: ReservationCreate, db: Db, who: Writer, years: WindowYears

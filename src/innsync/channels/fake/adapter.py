@@ -13,10 +13,17 @@ JSON form (:mod:`innsync.channels.revision_json`); anything else is refused with
 Feed (``PullsReservations``, ``AcknowledgesReservations``): revisions given to :meth:`publish`
 wait in an unacknowledged feed, as Channex's booking-revision feed does: pulled oldest first in
 pages, and gone from the feed once acknowledged.
+
+Marketplace side (``SourcesAri``, ``PushesReservations``, ``ConfirmsBookings``): the fake plays a
+hotel's own system. :meth:`hold_ari` sets the ARI it owns (read by ``pull_ari``); pushed bookings
+are kept by their idempotency reference (innsync's reservation id), so a retried push stores
+nothing twice; each hotel answer is scripted (:meth:`script_booking_pushes`,
+:meth:`answer_booking`) and a booking nobody answered stays ``pending``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import time
 from collections import deque
@@ -37,7 +44,9 @@ from innsync.channels.fake.config import FakeChannelConfig
 from innsync.channels.registry import Clock
 from innsync.channels.revision_json import revision_from_bytes
 from innsync.channels.types import (
+    AriSnapshot,
     AvailabilityUpdate,
+    BookingConfirmation,
     BookingRevision,
     ChannelLimits,
     EntryResult,
@@ -52,6 +61,9 @@ from innsync.channels.types import (
 from innsync.stay_dates import DateRange
 
 FailureKind = Literal["unavailable", "throttled", "auth"]
+BookingPushOutcome = Literal["store", "reject", "unavailable", "lost"]
+"""A scripted answer to a booking push: ``lost`` stores the booking but answers unavailable, as
+a call that timed out after the hotel's system took it."""
 Outcome = Literal["accepted", "partial", "rejected", "unavailable", "rate_limited", "auth_failed"]
 EntryRejection = Callable[[AvailabilityUpdate | RateUpdate], str | None]
 """Returns why the channel refuses an entry, or ``None`` to let it through."""
@@ -101,6 +113,13 @@ class FakeChannel:
         self._task_counter = 0
         self._feed: dict[str, BookingRevision] = {}
         self._acknowledged: list[str] = []
+        self._held_ari = AriSnapshot()
+        self.ari_pulls: list[DateRange] = []
+        self.bookings: dict[str, BookingRevision] = {}
+        self.booking_ids: dict[str, str] = {}
+        self.booking_push_calls = 0
+        self._push_script: deque[BookingPushOutcome] = deque()
+        self._answers: dict[str, BookingConfirmation] = {}
 
     @property
     def limits(self) -> ChannelLimits:
@@ -226,6 +245,59 @@ class FakeChannel:
         self._raise_injected_failure()
         self._feed.pop(revision_id, None)
         self._acknowledged.append(revision_id)
+
+    def hold_ari(self, snapshot: AriSnapshot) -> None:
+        """Set the ARI the channel owns and ``pull_ari`` returns."""
+        self._held_ari = snapshot
+
+    async def pull_ari(self, window: DateRange) -> AriSnapshot:
+        """The held ARI clipped to ``window`` (entries outside it left out)."""
+        self._raise_injected_failure()
+        self.ari_pulls.append(window)
+        held = self._held_ari
+        availability = tuple(
+            dataclasses.replace(update, dates=part)
+            for update in held.availability
+            if (part := update.dates.intersection(window)) is not None
+        )
+        rates = tuple(
+            dataclasses.replace(update, dates=part)
+            for update in held.rates
+            if (part := update.dates.intersection(window)) is not None
+        )
+        return AriSnapshot(availability, rates, held.catalog)
+
+    def script_booking_pushes(self, *outcomes: BookingPushOutcome) -> None:
+        """Answer the next booking pushes so, in order; unscripted pushes are stored."""
+        self._push_script.extend(outcomes)
+
+    def answer_booking(self, channel_booking_id: str, confirmation: BookingConfirmation) -> None:
+        """The hotel's answer to a pushed booking, read by ``booking_status``."""
+        self._answers[channel_booking_id] = confirmation
+
+    async def push_reservation(self, revision: BookingRevision) -> str:
+        """Store the booking under its reference; the same reference gets the same id back."""
+        self._raise_injected_failure()
+        self.booking_push_calls += 1
+        outcome = self._push_script.popleft() if self._push_script else "store"
+        if outcome == "reject":
+            raise ChannelRejectedError("the hotel refused the booking (scripted)")
+        if outcome == "unavailable":
+            raise ChannelUnavailableError("the hotel's system is unavailable (scripted)")
+        reference = revision.channel_booking_id
+        self.bookings[reference] = revision
+        booking_id = self.booking_ids.setdefault(
+            reference, f"fake-booking-{len(self.booking_ids) + 1}"
+        )
+        if outcome == "lost":
+            raise ChannelUnavailableError("the answer was lost after the booking was stored")
+        return booking_id
+
+    async def booking_status(self, channel_booking_id: str) -> BookingConfirmation:
+        self._raise_injected_failure()
+        if channel_booking_id not in self.booking_ids.values():
+            return BookingConfirmation("rejected", f"no booking {channel_booking_id}")
+        return self._answers.get(channel_booking_id, BookingConfirmation("pending"))
 
     def _push(
         self, request: PushRequest[AvailabilityUpdate] | PushRequest[RateUpdate]
