@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from innsync.db.base import BigIntId, Base, Timestamps, UtcDateTime, UuidPk, utcnow
+from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
 
 
 class ConnectionState(StrEnum):

@@ -20,7 +20,7 @@ from innsync.channels.errors import (
     ChannelError,
     ChannelUnavailableError,
 )
-from innsync.connections import accounts, otas, provisioning, service
+from innsync.connections import accounts, audit, otas, provisioning, service
 from innsync.connections.accounts import account_read
 from innsync.connections.credentials import keep_credentials
 from innsync.connections.models import Connection
@@ -192,7 +192,9 @@ async def update_connection(
         await _tested(adapter)
 
     def update(session: Session) -> ConnectionRead:
-        connection = service.update_connection(session, box, who.tenant_id, connection_id, data)
+        connection = service.update_connection(
+            session, box, who.tenant_id, connection_id, data, audit.api_actor(who.key_id)
+        )
         keep_credentials(session, box, connection.id, obtained.held())
         return service.connection_read(session, box, connection)
 
