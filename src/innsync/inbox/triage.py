@@ -105,20 +105,19 @@ def requeue_items(
     where: InboxFilter | None = None,
     limit: int = 1000,
 ) -> RequeueResult:
-    """Requeue the named items (all must be the tenant's), or up to ``limit`` matching ``where``.
+    """Requeue the named items (all must be the tenant's, and ``where``'s connection's when
+    it names one), or else up to ``limit`` items matching ``where``.
 
     Named items that can never apply are a ``ConflictError`` and nothing is requeued; matched
     ones are skipped and reported. Each call that requeues something is audited per connection.
     """
     if ids is not None:
-        items = list(
-            session.scalars(
-                select(InboxItem)
-                .where(InboxItem.id.in_(list(ids)), InboxItem.tenant_id == tenant_id)
-                .order_by(InboxItem.id)
-                .with_for_update()
-            )
+        named = select(InboxItem).where(
+            InboxItem.id.in_(list(ids)), InboxItem.tenant_id == tenant_id
         )
+        if where is not None and where.connection_id is not None:
+            named = named.where(InboxItem.connection_id == where.connection_id)
+        items = list(session.scalars(named.order_by(InboxItem.id).with_for_update()))
         missing = sorted(set(ids) - {item.id for item in items})
         if missing:
             raise NotFoundError(f"inbox items {missing[:20]} not found")
