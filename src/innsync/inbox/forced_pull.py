@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.channels.contract import ReadsBooking
+from innsync.channels.errors import ChannelRejectedError
 from innsync.connections import audit, service
 from innsync.connections.models import Connection
 from innsync.connections.provisioning import UnitsOfWork
 from innsync.crypto import SecretBox
-from innsync.errors import ConflictError, InvalidInputError
+from innsync.errors import ConflictError, InvalidInputError, NotFoundError
 from innsync.inbox.models import InboxItem
 from innsync.inbox.service import pulled_key, store_pulled
 from innsync.properties.service import get_owned
@@ -64,7 +65,13 @@ async def pull_booking(
         raise ConflictError(
             f"the {channel} channel cannot read one booking: wait for its next pull or webhook"
         )
-    revision = await adapter.read_booking(channel_booking_id)
+    try:
+        revision = await adapter.read_booking(channel_booking_id)
+    except ChannelRejectedError as exc:
+        # The booking id is the caller's: a channel that does not give it is a 404, with why.
+        raise NotFoundError(
+            f"the {channel} channel gave no booking {channel_booking_id!r}: {exc}"
+        ) from exc
 
     def keep(session: Session) -> ForcedPull:
         connection = get_owned(session, Connection, tenant_id, connection_id)

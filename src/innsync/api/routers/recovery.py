@@ -117,8 +117,8 @@ async def pull_one_booking(
 ) -> ForcedPullRead:
     """Read one booking from the channel by its id and keep it in the inbox like any pull.
 
-    The processor applies it exactly once (a revision already held is not stored again). 502
-    when the channel does not know the booking.
+    The processor applies it exactly once (a revision already held is not stored again). 404
+    when the channel does not give the booking (unknown to it, or another property's).
     """
     pulled = await calling_channel(
         pull_booking(

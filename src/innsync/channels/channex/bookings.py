@@ -286,7 +286,11 @@ def revision_from_booking(resource: Any) -> BookingRevision:
     attributes = resource.get("attributes") if isinstance(resource, Mapping) else None
     if not isinstance(attributes, Mapping) or not isinstance(attributes.get("revision_id"), str):
         raise ChannelRejectedError("a Channex booking resource needs its revision_id")
-    return revision_from_channex({"id": attributes["revision_id"], "attributes": dict(attributes)})
+    # The booking's attributes may repeat its own id; the revision's id is what is kept.
+    revision_id = attributes["revision_id"]
+    return revision_from_channex(
+        {"id": revision_id, "attributes": {**attributes, "id": revision_id}}
+    )
 
 
 def revisions_from_page(answer: Any) -> tuple[list[BookingRevision], int, int | None]:
