@@ -70,6 +70,8 @@ CHANNEL_CALLS = (
     "removeUnused",
     "createConnection",
     "updateConnection",
+    "pullOneBooking",
+    "reconciliationReport",
 )
 
 

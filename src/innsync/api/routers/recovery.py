@@ -76,7 +76,10 @@ async def list_inbox_items(
 
 @router.post(
     "/inbox-items/requeue",
-    responses={409: {"description": "A named item can never apply; `detail` says why"}},
+    responses={
+        404: {"description": "A named item, or the connection filtered by, is not the tenant's"},
+        409: {"description": "A named item can never apply; `detail` says why"},
+    },
 )
 async def requeue_inbox_items(data: RequeueRequest, db: Db, who: Writer) -> RequeueRead:
     """Put parked (or rejected) items back to pending for the processor; audited, safe to repeat.
