@@ -276,7 +276,7 @@ class _KindPusher:
                 self.result.lease_lost = True  # the new holder serves these marks
                 return False
             clear_marks(session, plan.dirty.mark_ids)
-        if plan.dirty.oldest is not None:
+        if plan.dirty.oldest is not None and not plan.shadow:  # shadow: nothing was accepted
             metrics.LATENCY.observe(max((self.now() - plan.dirty.oldest).total_seconds(), 0.0))
         return True
 
