@@ -18,6 +18,7 @@ from innsync.connections.models import ConnectionAudit
 from innsync.crypto import SecretBox
 from innsync.inbox.models import InboxItem
 from innsync.inbox.processor import process_pending
+from innsync.outbox.models import BookingPush
 from innsync.reservations.models import Reservation
 from tests.api.channex_site import make_site
 from tests.api.helpers import new_tenant, ok, problem
@@ -157,6 +158,27 @@ def test_a_reservation_the_channel_does_not_know_is_missing_on_the_channel(
     ]
     assert found["missing_on_channel"][0]["innsync"]["arrival"] == ARRIVAL.isoformat()
     assert [f["channel_booking_id"] for f in found["missing_in_innsync"]] == [booking_id]
+
+    # A direct booking innsync pushed to the channel is innsync's too: the same booking, held
+    # as a direct reservation with the channel's id on its push, makes the report clean.
+    with db.sessions() as session:
+        direct = session.get_one(Reservation, held.id)
+        direct.connection_id, direct.channel_booking_id = None, None
+        session.add(
+            BookingPush(
+                tenant_id=direct.tenant_id,
+                reservation_id=direct.id,
+                connection_id=uuid.UUID(site.connection_id),
+                state="pushed",
+                wanted_revision=1,
+                pushed_revision=1,
+                channel_booking_id=booking_id,
+            )
+        )
+        session.commit()
+    clean = report(api, caller.headers, site.connection_id)
+    assert (clean["channel_bookings"], clean["innsync_bookings"]) == (1, 1)
+    assert clean["missing_in_innsync"] == clean["missing_on_channel"] == clean["differing"] == []
 
 
 def test_bad_input_and_channels_without_the_capability_are_clear_answers(

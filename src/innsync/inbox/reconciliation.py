@@ -5,8 +5,9 @@ Over a window of arrival dates, the adapter lists the bookings the channel holds
 booking only the channel has was missed (or removed from innsync); one only innsync has is
 unknown to the channel, or moved out of the window there (read one by one when the adapter
 ``ReadsBooking``, so a moved booking shows as differing, not missing); one both have may
-differ in status (cancelled or not) or dates. The report only reads: a forced pull of a
-booking (``inbox.forced_pull``) brings innsync in step.
+differ in status (cancelled or not) or dates. innsync's side is the reservations received
+from the connection and the direct bookings innsync pushed to it. The report only reads: a
+forced pull of a booking (``inbox.forced_pull``) brings innsync in step.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -27,6 +29,7 @@ from innsync.connections.models import Connection
 from innsync.connections.provisioning import UnitsOfWork
 from innsync.crypto import SecretBox
 from innsync.errors import ConflictError, InvalidInputError
+from innsync.outbox.models import BookingPush
 from innsync.properties.service import get_owned
 from innsync.reservations.models import Reservation
 from innsync.stay_dates import DateRange
@@ -106,25 +109,13 @@ async def reconcile(
 
     def prepare(session: Session) -> tuple[str, object, dict[str, tuple[uuid.UUID, Side]]]:
         connection = get_owned(session, Connection, tenant_id, connection_id)
-        held = session.execute(
-            select(
-                Reservation.channel_booking_id,
-                Reservation.id,
-                Reservation.status,
-                Reservation.arrival,
-                Reservation.departure,
-            ).where(
-                Reservation.tenant_id == tenant_id,
-                Reservation.connection_id == connection.id,
-                Reservation.channel_booking_id.is_not(None),
-                Reservation.arrival >= arrivals.start,
-                Reservation.arrival < arrivals.end,
-            )
-        ).all()
-        ours = {
-            str(booking_id): (reservation_id, Side(status, arrival, departure))
-            for booking_id, reservation_id, status, arrival, departure in held
-        }
+        ours = _held(
+            session,
+            tenant_id,
+            connection.id,
+            Reservation.arrival >= arrivals.start,
+            Reservation.arrival < arrivals.end,
+        )
         return connection.channel, service.build_adapter(connection, box, http), ours
 
     channel, adapter, ours = await db.read(prepare)
@@ -177,23 +168,7 @@ async def _look_up_moved(
         return
 
     def read(session: Session) -> dict[str, tuple[uuid.UUID, Side]]:
-        rows = session.execute(
-            select(
-                Reservation.channel_booking_id,
-                Reservation.id,
-                Reservation.status,
-                Reservation.arrival,
-                Reservation.departure,
-            ).where(
-                Reservation.tenant_id == tenant_id,
-                Reservation.connection_id == connection_id,
-                Reservation.channel_booking_id.in_(wanted),
-            )
-        ).all()
-        return {
-            str(booking_id): (reservation_id, Side(status, arrival, departure))
-            for booking_id, reservation_id, status, arrival, departure in rows
-        }
+        return _held(session, tenant_id, connection_id, booking_ids=wanted)
 
     elsewhere = await db.read(read)
     still_missing = []
@@ -207,3 +182,41 @@ async def _look_up_moved(
             Finding(finding.channel_booking_id, held[0], finding.channel, held[1], changed)
         )
     report.missing_in_innsync = still_missing
+
+
+def _held(
+    session: Session,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    *where: Any,
+    booking_ids: list[str] | None = None,
+) -> dict[str, tuple[uuid.UUID, Side]]:
+    """innsync's bookings on the channel, by the channel's booking id: the reservations that
+    came from the connection, and the direct bookings innsync pushed to it; ``where`` holds
+    conditions on the reservation, ``booking_ids`` narrows to those channel ids."""
+    columns = (Reservation.id, Reservation.status, Reservation.arrival, Reservation.departure)
+    received = select(Reservation.channel_booking_id, *columns).where(
+        Reservation.tenant_id == tenant_id,
+        Reservation.connection_id == connection_id,
+        Reservation.channel_booking_id.is_not(None),
+        *where,
+    )
+    if booking_ids is not None:
+        received = received.where(Reservation.channel_booking_id.in_(booking_ids))
+    pushed = (
+        select(BookingPush.channel_booking_id, *columns)
+        .join(Reservation, Reservation.id == BookingPush.reservation_id)
+        .where(
+            BookingPush.tenant_id == tenant_id,
+            BookingPush.connection_id == connection_id,
+            BookingPush.channel_booking_id.is_not(None),
+            *where,
+        )
+    )
+    if booking_ids is not None:
+        pushed = pushed.where(BookingPush.channel_booking_id.in_(booking_ids))
+    held: dict[str, tuple[uuid.UUID, Side]] = {}
+    for query in (received, pushed):
+        for booking_id, reservation_id, status, arrival, departure in session.execute(query):
+            held[str(booking_id)] = (reservation_id, Side(status, arrival, departure))
+    return held
