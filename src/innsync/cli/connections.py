@@ -184,6 +184,7 @@ def pull_booking_command(connection_id: uuid.UUID, channel_booking_id: str) -> N
     """Read one booking from the channel and keep it in the inbox like any pull."""
     from innsync.api.deps import Database
     from innsync.connections.audit import CLI_ACTOR
+    from innsync.connections.service import build_adapter
     from innsync.inbox.forced_pull import ForcedPull, pull_booking
 
     sessions, box, settings = _open()
@@ -194,11 +195,10 @@ def pull_booking_command(connection_id: uuid.UUID, channel_booking_id: str) -> N
         async with async_client(outbound, timeout=settings.channel_timeout_seconds) as http:
             return await pull_booking(
                 Database(sessions),
-                box,
                 tenant_id,
                 connection_id,
                 channel_booking_id,
-                http,
+                lambda connection: build_adapter(connection, box, http, sessions),
                 CLI_ACTOR,
             )
 
@@ -220,6 +220,7 @@ def reconcile_command(connection_id: uuid.UUID, date_from: datetime, date_to: da
     """Bookings the channel has that innsync does not, the reverse, and those that differ,
     arriving from --from to --to (both included)."""
     from innsync.api.deps import Database
+    from innsync.connections.service import build_adapter
     from innsync.inbox.reconciliation import reconcile
     from innsync.stay_dates import DateRange
 
@@ -233,7 +234,11 @@ def reconcile_command(connection_id: uuid.UUID, date_from: datetime, date_to: da
         outbound = OutboundPolicy.from_settings(settings)
         async with async_client(outbound, timeout=settings.channel_timeout_seconds) as http:
             return await reconcile(
-                Database(sessions), box, tenant_id, connection_id, arrivals, http
+                Database(sessions),
+                tenant_id,
+                connection_id,
+                arrivals,
+                lambda connection: build_adapter(connection, box, http, sessions),
             )
 
     try:

@@ -11,19 +11,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.channels.contract import ReadsBooking
 from innsync.channels.errors import ChannelRejectedError
-from innsync.connections import audit, service
+from innsync.connections import audit
 from innsync.connections.models import Connection
-from innsync.connections.provisioning import UnitsOfWork
-from innsync.crypto import SecretBox
+from innsync.db.units import UnitsOfWork
 from innsync.errors import ConflictError, InvalidInputError, NotFoundError
 from innsync.inbox.models import InboxItem
 from innsync.inbox.service import pulled_key, store_pulled
+from innsync.inbox.timing import AdapterFactory
 from innsync.properties.service import get_owned
 
 PULLED = "booking_pulled"
@@ -41,11 +40,10 @@ class ForcedPull:
 
 async def pull_booking(
     db: UnitsOfWork,
-    box: SecretBox,
     tenant_id: uuid.UUID,
     connection_id: uuid.UUID,
     channel_booking_id: str,
-    http: httpx.AsyncClient,
+    adapter_for: AdapterFactory,
     actor: str,
 ) -> ForcedPull:
     """Read the booking from the channel and keep its revision in the inbox (audited)."""
@@ -58,7 +56,7 @@ async def pull_booking(
         connection = get_owned(session, Connection, tenant_id, connection_id)
         if connection.state == "disabled":
             raise ConflictError("the connection is disabled: nothing is received on it")
-        return connection.channel, service.build_adapter(connection, box, http)
+        return connection.channel, adapter_for(connection)
 
     channel, adapter = await db.read(prepare)
     if not isinstance(adapter, ReadsBooking):

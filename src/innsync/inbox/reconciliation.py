@@ -17,18 +17,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.channels.contract import ListsBookings, ReadsBooking
 from innsync.channels.errors import ChannelRejectedError
 from innsync.channels.types import BookingRevision
-from innsync.connections import service
 from innsync.connections.models import Connection
-from innsync.connections.provisioning import UnitsOfWork
-from innsync.crypto import SecretBox
+from innsync.db.units import UnitsOfWork
 from innsync.errors import ConflictError, InvalidInputError
+from innsync.inbox.timing import AdapterFactory
 from innsync.outbox.models import BookingPush
 from innsync.properties.service import get_owned
 from innsync.reservations.models import Reservation
@@ -95,11 +93,10 @@ def differences(channel: Side, innsync: Side) -> tuple[str, ...]:
 
 async def reconcile(
     db: UnitsOfWork,
-    box: SecretBox,
     tenant_id: uuid.UUID,
     connection_id: uuid.UUID,
     arrivals: DateRange,
-    http: httpx.AsyncClient,
+    adapter_for: AdapterFactory,
 ) -> Report:
     """Compare the channel's bookings arriving in ``arrivals`` with innsync's reservations."""
     if arrivals.end <= arrivals.start:
@@ -116,7 +113,7 @@ async def reconcile(
             Reservation.arrival >= arrivals.start,
             Reservation.arrival < arrivals.end,
         )
-        return connection.channel, service.build_adapter(connection, box, http), ours
+        return connection.channel, adapter_for(connection), ours
 
     channel, adapter, ours = await db.read(prepare)
     if not isinstance(adapter, ListsBookings):

@@ -6,12 +6,14 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Path, Query
 from sqlalchemy.orm import Session
 
 from innsync.api.channel_calls import ChannelHttp, calling_channel
-from innsync.api.deps import Box, Db, Reader, Writer
-from innsync.connections import audit
+from innsync.api.deps import Box, Database, Db, Reader, Writer
+from innsync.connections import audit, service
+from innsync.crypto import SecretBox
 from innsync.errors import InvalidInputError
 from innsync.inbox import triage
 from innsync.inbox.forced_pull import MAX_BOOKING_ID, pull_booking
@@ -27,9 +29,16 @@ from innsync.inbox.schemas import (
     RequeueRequest,
     WaitingState,
 )
+from innsync.inbox.timing import AdapterFactory
 from innsync.stay_dates import DateRange
 
 router = APIRouter(tags=["operations"])
+
+
+def _adapters(db: Database, box: SecretBox, http: httpx.AsyncClient) -> AdapterFactory:
+    """Adapters for this request's channel calls; tokens the channel issues are kept, as the
+    worker's are."""
+    return lambda connection: service.build_adapter(connection, box, http, db.sessions)
 
 
 def _read(item: InboxItem) -> InboxItemRead:
@@ -126,11 +135,10 @@ async def pull_one_booking(
     pulled = await calling_channel(
         pull_booking(
             db,
-            box,
             who.tenant_id,
             connection_id,
             channel_booking_id,
-            http,
+            _adapters(db, box, http),
             audit.api_actor(who.key_id),
         )
     )
@@ -156,7 +164,11 @@ async def reconciliation_report(
         raise InvalidInputError("'to' must not be before 'from'")
     report = await calling_channel(
         reconcile(
-            db, box, who.tenant_id, connection_id, DateRange.inclusive(date_from, date_to), http
+            db,
+            who.tenant_id,
+            connection_id,
+            DateRange.inclusive(date_from, date_to),
+            _adapters(db, box, http),
         )
     )
     return ReconciliationRead.of(report)
