@@ -38,6 +38,7 @@ from innsync.db.busy import is_busy
 from innsync.db.engine import READ_ONLY, transaction
 from innsync.db.personal import install_keys
 from innsync.events.delivery import deliver_due
+from innsync.events.retention import prune_events
 from innsync.events.service import sequence_pending
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.processor import process_pending
@@ -48,6 +49,7 @@ from innsync.marketplace.pulls import pull_due_ari
 from innsync.outbound import OutboundPolicy, async_client, sync_client
 from innsync.settings import Settings
 from innsync.sync.bookings import push_due_bookings
+from innsync.sync.retention import prune_sync_log
 from innsync.sync.schedule import start_due_full_syncs
 from innsync.sync.worker import SyncWorker
 
@@ -114,7 +116,7 @@ class BackgroundLoops:
             ("events-sequencer", self._sequence),
             ("webhook-delivery", lambda: self._deliver(client)),
             ("full-sync-schedule", self._schedule),
-            ("inbox-retention", self._prune_inbox),
+            ("retention", self._prune),
             ("alert-rules", self._alerts),
             ("metrics-gauges", self._gauges),
             *([("backup-schedule", self._backup)] if self._backups is not None else []),
@@ -273,17 +275,25 @@ class BackgroundLoops:
         # The schedule has minute resolution: never report work, so the loop sleeps in between.
         return 0
 
-    def _prune_inbox(self) -> int:
-        """One batch of the inbox retention; runs again at once while batches come back full."""
-        days = self._settings.inbox_retention_days
+    def _prune(self) -> int:
+        """One batch of each retention (inbox, sync log, events); runs again at once while a
+        batch comes back full, then once a minute."""
         now = datetime.now(UTC)
-        if days <= 0 or (
-            self._last_prune is not None and (now - self._last_prune).total_seconds() < 60
-        ):
+        if self._last_prune is not None and (now - self._last_prune).total_seconds() < 60:
             return 0
-        with transaction(self._sessions) as session:
-            deleted = prune_inbox(session, now - timedelta(days=days), RETENTION_BATCH)
-        if deleted < RETENTION_BATCH:
+        deleted, full = 0, False
+        for days, prune in (
+            (self._settings.inbox_retention_days, prune_inbox),
+            (self._settings.sync_log_retention_days, prune_sync_log),
+            (self._settings.event_retention_days, prune_events),
+        ):
+            if days <= 0:
+                continue
+            with transaction(self._sessions) as session:
+                count = prune(session, now - timedelta(days=days), RETENTION_BATCH)
+            deleted += count
+            full = full or count == RETENTION_BATCH
+        if not full:
             self._last_prune = now  # caught up: minute resolution from here
         return deleted
 

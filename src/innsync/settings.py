@@ -110,6 +110,18 @@ class Settings(BaseSettings):
         description="Processed (applied, ignored) and rejected inbox items older than this are "
         "deleted by the background loops; pending and parked items are kept. 0 keeps all.",
     )
+    sync_log_retention_days: float = Field(
+        default=90.0,
+        ge=0,
+        description="Sync log rows (one per channel call, shadow ones included) older than "
+        "this are deleted by the background loops. 0 keeps all.",
+    )
+    event_retention_days: float = Field(
+        default=180.0,
+        ge=0,
+        description="PMS events older than this, sequenced and with no delivery pending, are "
+        "deleted with their finished webhook deliveries by the background loops. 0 keeps all.",
+    )
     background_loops: bool = Field(
         default=True, description="Run event sequencing and webhook delivery inside `serve`."
     )

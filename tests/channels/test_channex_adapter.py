@@ -710,6 +710,8 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "reports_booking_actions",
         "removes_remote_rate_plans",
         "removes_remote_room_types",
+        "reads_booking",
+        "lists_bookings",
     }
 
 

@@ -80,6 +80,8 @@ CHANNEL_CALLS = (
     "removeUnused",
     "createConnection",
     "updateConnection",
+    "pullOneBooking",
+    "reconciliationReport",
 )
 
 

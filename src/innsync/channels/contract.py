@@ -257,6 +257,21 @@ class ConfirmsBookings(Protocol):
         """Whether the hotel accepted a booking pushed to it (``push_reservation``'s id)."""
 
 
+@runtime_checkable
+class ReadsBooking(Protocol):
+    async def read_booking(self, channel_booking_id: str) -> BookingRevision:
+        """One booking as the channel holds it now (its latest revision), for an operator's
+        forced pull; ``ChannelRejectedError`` when the channel does not know it."""
+
+
+@runtime_checkable
+class ListsBookings(Protocol):
+    async def list_bookings(self, arrivals: DateRange) -> Sequence[BookingRevision]:
+        """Every booking of the connection's property arriving in ``arrivals`` (half-open),
+        as the channel holds it now (latest revision, cancelled ones included); for the
+        reconciliation report, never for receiving bookings."""
+
+
 CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     PushesAvailability,
     PushesRates,
@@ -275,6 +290,8 @@ CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     RemovesRemoteRoomTypes,
     SourcesAri,
     ConfirmsBookings,
+    ReadsBooking,
+    ListsBookings,
 )
 
 

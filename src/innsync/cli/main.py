@@ -421,18 +421,54 @@ def sync_full(connection_id: uuid.UUID, wait: bool, timeout: int) -> None:
 
 @sync.command("replay-dead-letters")
 @click.option("--connection", "connection_id", required=True, type=click.UUID)
-def sync_replay(connection_id: uuid.UUID) -> None:
-    """Mark the dates of refused entries dirty again, after fixing their cause."""
+@click.option("--kind", type=click.Choice(["availability", "rates"]), default=None)
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Only letters whose stay dates reach this date or later.",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Only letters whose stay dates start on or before this date.",
+)
+@click.option("--error-text", default=None, help="The channel's reason contains it (any case).")
+@click.option(
+    "--since", type=click.DateTime(), default=None, help="Refused at or after this time (UTC)."
+)
+def sync_replay(
+    connection_id: uuid.UUID,
+    kind: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    error_text: str | None,
+    since: datetime | None,
+) -> None:
+    """Mark the dates of refused entries dirty again, after fixing their cause; the filters
+    choose which (all unreplayed ones without)."""
+
     from innsync.connections.models import Connection
     from innsync.connections.service import replay_dead_letters
+    from innsync.sync.dead_letters import DeadLetterFilter
 
+    where = DeadLetterFilter(
+        kind=kind,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() + timedelta(days=1) if date_to else None,
+        error_text=error_text,
+        created_since=since.replace(tzinfo=UTC) if since else None,
+    )
     settings = get_settings()
     sessions = session_factory(open_database(settings))
     with transaction(sessions) as session:
         connection = session.get(Connection, connection_id)
         if connection is None:
             raise click.ClickException(f"no connection {connection_id}")
-        count = replay_dead_letters(session, connection.tenant_id, connection_id)
+        count = replay_dead_letters(session, connection.tenant_id, connection_id, where)
     click.echo(f"{count} dead letters replayed")
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from innsync.db.base import Base, Timestamps, UtcDateTime, UuidPk, utcnow
+from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
 
 
 class ConnectionState(StrEnum):
@@ -71,6 +72,9 @@ class Connection(UuidPk, Timestamps, Base):
     # whose adapter takes bookings (PushesReservations), and only with push_enabled.
     push_bookings: Mapped[bool] = mapped_column(Boolean, default=False)
     pull_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Read-only rollout: the worker plans what it would send and logs it (sync log rows with
+    # outcome "shadow") without calling the channel or recording anything as acknowledged.
+    shadow_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     webhook_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     state: Mapped[str] = mapped_column(String(24), default=ConnectionState.PENDING)
     state_reason: Mapped[str] = mapped_column(Text, default="")
@@ -165,3 +169,20 @@ class ProvisionedEntity(UuidPk, Timestamps, Base):
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # "room_type" | "rate_plan"
     remote_id: Mapped[str] = mapped_column(String(128))
+
+
+class ConnectionAudit(Base):
+    """One operator action on a connection: a switch changed (old -> new), inbox items
+    requeued, a booking pulled; who did it and when. Append-only."""
+
+    __tablename__ = "connection_audit"
+    __table_args__ = (Index("ix_connection_audit_connection_id", "connection_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # "key:<api key id>" for the API, "cli" for the operator's command line.
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

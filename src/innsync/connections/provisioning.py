@@ -10,7 +10,7 @@ changed for sending.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, cast
 
@@ -59,6 +59,7 @@ from innsync.connections.schemas import (
     WebhooksRegisteredRead,
 )
 from innsync.crypto import SecretBox
+from innsync.db.units import UnitsOfWork
 from innsync.errors import ConflictError
 from innsync.properties.models import RatePlan, RoomType
 from innsync.properties.service import get_owned
@@ -66,14 +67,6 @@ from innsync.properties.service import get_owned
 T = TypeVar("T")
 # What provisioning creates and deleting a connection may remove; the property is never removed.
 REMOVABLE_KINDS = ("room_type", "rate_plan")
-
-
-class UnitsOfWork(Protocol):
-    """Runs one unit of database work in its own short transaction (``api.deps.Database``)."""
-
-    async def read(self, work: Callable[[Session], T]) -> T: ...
-
-    async def write(self, work: Callable[[Session], T]) -> T: ...
 
 
 @dataclass(frozen=True, slots=True)

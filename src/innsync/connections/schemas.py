@@ -65,6 +65,13 @@ def _update_config_schema(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [*_config_variants(partial=True), {"type": "null"}]
 
 
+SHADOW_MODE = (
+    "Read-only rollout: the worker plans what it would send and logs it in the sync log "
+    '(outcome "shadow") without calling the channel or recording anything as acknowledged; '
+    "turning it off sends everything again (a full sync)"
+)
+
+
 class ConnectionCreate(StrictModel):
     channel: str = Field(examples=["channex"], description="A channel kind, see GET /channels")
     name: str = Field(min_length=1, max_length=200)
@@ -83,6 +90,7 @@ class ConnectionCreate(StrictModel):
     )
     pull_enabled: bool = True
     webhook_enabled: bool = True
+    shadow_mode: bool = Field(default=False, description=SHADOW_MODE)
 
 
 class ConnectionUpdate(StrictModel):
@@ -98,6 +106,7 @@ class ConnectionUpdate(StrictModel):
     push_bookings: bool | None = None
     pull_enabled: bool | None = None
     webhook_enabled: bool | None = None
+    shadow_mode: bool | None = Field(default=None, description=SHADOW_MODE)
     state: str | None = Field(
         default=None, description="Set 'connected' after fixing a connection, or 'disabled'"
     )
@@ -112,6 +121,16 @@ class OtaSummary(BaseModel):
     last_error: str | None
 
 
+class SwitchChangeRead(BaseModel):
+    """One audited change of a connection switch."""
+
+    at: datetime
+    actor: str = Field(description='"key:<api key id>" or "cli"')
+    field: str
+    old: Any
+    new: Any
+
+
 class ConnectionRead(BaseModel):
     id: uuid.UUID
     property_id: uuid.UUID
@@ -121,6 +140,11 @@ class ConnectionRead(BaseModel):
     push_bookings: bool
     pull_enabled: bool
     webhook_enabled: bool
+    shadow_mode: bool
+    switch_history: list[SwitchChangeRead] = Field(
+        description="The newest switch changes (push, pull, webhook, shadow mode, state), "
+        "newest first"
+    )
     state: str
     state_reason: str
     webhook_path: str

@@ -17,7 +17,7 @@ from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter, PushesReservations, capabilities_of
 from innsync.channels.credentials import CredentialStore
 from innsync.channels.registry import AdapterContext
-from innsync.connections import otas
+from innsync.connections import audit, otas
 from innsync.connections.accounts import usable_account
 from innsync.connections.configs import (
     ACCOUNT_FIELD,
@@ -47,6 +47,7 @@ from innsync.connections.schemas import (
     OtaSummary,
     RatePlanMappingIn,
     RoomTypeMappingIn,
+    SwitchChangeRead,
 )
 from innsync.crypto import SecretBox
 from innsync.errors import InvalidInputError, ProblemCollector
@@ -58,6 +59,8 @@ from innsync.outbox.models import DirtyMark
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import get_owned, horizon
 from innsync.stay_dates import DateRange
+from innsync.sync import dead_letters
+from innsync.sync.dead_letters import DeadLetterFilter
 from innsync.sync.models import AckedAvailability, AckedRate, DeadLetter
 
 WEBHOOK_PREFIX = "/hooks/"
@@ -190,6 +193,7 @@ def create_connection(
         ),
         pull_enabled=data.pull_enabled,
         webhook_enabled=data.webhook_enabled,
+        shadow_mode=data.shadow_mode,
         state="pending",
         state_reason="",
         webhook_token=secrets.token_urlsafe(32),
@@ -207,10 +211,15 @@ def update_connection(
     tenant_id: uuid.UUID,
     connection_id: uuid.UUID,
     data: ConnectionUpdate,
+    actor: str = audit.SYSTEM_ACTOR,
 ) -> Connection:
-    """Change what is given; a config is merged into the stored one (see ``_patched_config``)."""
+    """Change what is given; a config is merged into the stored one (see ``_patched_config``).
+
+    Every switch that changes is audited (``connections.audit``) under ``actor``.
+    """
     connection = get_owned(session, Connection, tenant_id, connection_id)
-    was_pushing = connection.push_enabled and connection.state in ("pending", "connected")
+    before = audit.switches_of(connection)
+    was_pushing = _sends(connection)
     if data.config is not None:
         config, account = _patched_config(session, box, connection, data.config)
         connection.config_encrypted = box.encrypt(json.dumps(own_part(config, account, box)))
@@ -218,7 +227,14 @@ def update_connection(
         connection.account = account
         # Another key may be another account, so another budget (and lease).
         connection.bucket_key = bucket_key(connection.channel, connection.id, config)
-    for name in ("name", "push_enabled", "push_bookings", "pull_enabled", "webhook_enabled"):
+    for name in (
+        "name",
+        "push_enabled",
+        "push_bookings",
+        "pull_enabled",
+        "webhook_enabled",
+        "shadow_mode",
+    ):
         value = getattr(data, name)
         if value is not None:
             setattr(connection, name, value)
@@ -232,11 +248,22 @@ def update_connection(
     if connection.account is not None and connection.state != "disabled":
         # The account may have been revoked while the connection was disabled.
         usable_account(session, tenant_id, connection.channel, str(connection.account.id))
+    audit.record_switch_changes(session, connection, before, actor)
     session.flush()
-    if connection.push_enabled and connection.state in ("pending", "connected") and not was_pushing:
-        # Back from a pause: what the channel holds is unknown, so everything is sent again.
+    if _sends(connection) and not was_pushing:
+        # Back from a pause or from shadow mode (which cleared marks without sending): what
+        # the channel holds is unknown, so everything is sent again.
         start_full_sync(session, connection)
     return connection
+
+
+def _sends(connection: Connection) -> bool:
+    """Whether the worker sends this connection's changes to the channel."""
+    return (
+        connection.push_enabled
+        and not connection.shadow_mode
+        and connection.state in ("pending", "connected")
+    )
 
 
 def delete_connection(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> None:
@@ -281,6 +308,17 @@ def connection_read(session: Session, box: SecretBox, connection: Connection) ->
         push_bookings=connection.push_bookings,
         pull_enabled=connection.pull_enabled,
         webhook_enabled=connection.webhook_enabled,
+        shadow_mode=connection.shadow_mode,
+        switch_history=[
+            SwitchChangeRead(
+                at=row.created_at,
+                actor=row.actor,
+                field=str(row.detail.get("field", "")),
+                old=row.detail.get("old"),
+                new=row.detail.get("new"),
+            )
+            for row in audit.switch_history(session, connection)
+        ],
         state=connection.state,
         state_reason=connection.state_reason,
         webhook_path=WEBHOOK_PREFIX + connection.webhook_token,
@@ -473,28 +511,15 @@ def start_full_sync(
     return len(rooms) + len(plans), dates
 
 
-def replay_dead_letters(session: Session, tenant_id: uuid.UUID, connection_id: uuid.UUID) -> int:
-    """Mark the dates of every unreplayed dead letter dirty again (after fixing their cause)."""
+def replay_dead_letters(
+    session: Session,
+    tenant_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    where: DeadLetterFilter | None = None,
+) -> int:
+    """Mark the dates of the unreplayed dead letters (those matching ``where``, all without)
+    dirty again, after fixing their cause."""
     connection = get_owned(session, Connection, tenant_id, connection_id)
-    letters = list(
-        session.scalars(
-            select(DeadLetter).where(
-                DeadLetter.connection_id == connection.id, DeadLetter.replayed_at.is_(None)
-            )
-        )
+    return dead_letters.replay(
+        session, connection.id, where or DeadLetterFilter(), datetime.now(UTC)
     )
-    now = datetime.now(UTC)
-    for letter in letters:
-        if letter.subject_id is not None:
-            session.add(
-                DirtyMark(
-                    connection_id=connection.id,
-                    kind=letter.kind,
-                    subject_id=letter.subject_id,
-                    start=letter.start,
-                    end=letter.end,
-                )
-            )
-        letter.replayed_at = now
-    session.flush()
-    return len(letters)

@@ -127,12 +127,17 @@ def store_pulled(
                 {},
                 revision_to_bytes(revision),
                 now,
-                f"revision:{revision.revision_id}"[:128],
+                pulled_key(revision.revision_id),
                 source=PULL,
             ),
         )
         for revision in revisions
     )
+
+
+def pulled_key(revision_id: str) -> str:
+    """The dedupe key of a pulled revision: its channel revision id."""
+    return f"revision:{revision_id}"[:128]
 
 
 def store_unreadable(

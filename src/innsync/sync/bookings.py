@@ -267,9 +267,15 @@ def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[_
         claimed = []
         for push in pushes:
             connection = session.get_one(Connection, push.connection_id)
-            if connection.state not in SENDING_STATES or not connection.push_bookings:
-                # Off, or waiting for a person (credentials): the row waits, looked at again
-                # when its lease ends, and is sent once the connection is back.
+            if (
+                connection.state not in SENDING_STATES
+                or not connection.push_bookings
+                or not connection.push_enabled
+                or connection.shadow_mode
+            ):
+                # Off, paused, in shadow mode, or waiting for a person (credentials): the row
+                # waits, looked at again when its lease ends, and is sent once the connection
+                # is back.
                 continue
             session.expunge(connection)
             claimed.append(_Claimed(push.id, connection))

@@ -55,6 +55,7 @@ from innsync.sync.desired import (
 )
 from innsync.sync.lifts import held_availability, lifted_stop_sells
 from innsync.sync.planner import apply_updates, batch_requests, plan_availability, plan_rates
+from innsync.sync.shadow import log_shadow
 from innsync.sync.state import (
     DirtySet,
     acked_availability,
@@ -153,6 +154,8 @@ class _Plan:
     lifts: list[dict[str, list[DateRange]]] = dataclasses.field(default_factory=list)
     """Per request, the stop sells it lifts on a channel that then resets availability
     (``ChannelLimits.lifting_stop_sell_sets_availability``); empty when none can."""
+    shadow: bool = False
+    """The connection is in shadow mode: the requests are logged, never sent."""
 
 
 @dataclass(slots=True)
@@ -185,7 +188,7 @@ class _KindPusher:
         if not isinstance(self.adapter, PushesAriTogether) or budget != limits.budget_for("rates"):
             return True
         availability, rates = self._plan(AVAILABILITY), self._plan(RATES)
-        if availability is None or rates is None or any(rates.lifts):
+        if availability is None or rates is None or any(rates.lifts) or availability.shadow:
             # Nothing to pair, or lifts that need the availability sent first: planned again
             # by push() (planning reads only, so that is safe).
             return True
@@ -233,11 +236,16 @@ class _KindPusher:
                 if limits.lifting_stop_sell_sets_availability:
                     lifts = [lifted_stop_sells(request.updates, acked_r) for request in requests]
             requests = [dataclasses.replace(request, today=today) for request in requests]
-        return _Plan(kind, budget, mappings, dirty, requests, lifts)
+        return _Plan(kind, budget, mappings, dirty, requests, lifts, connection.shadow_mode)
 
     async def _send_plan(self, plan: _Plan) -> bool:
         """Send what is left of ``plan``, then clear its marks; False when the pass must stop."""
         for position, request in enumerate(plan.requests):
+            if plan.shadow:
+                # Shadow mode: logged, not sent; no budget spent, nothing acknowledged.
+                with transaction(self.sessions) as session:
+                    log_shadow(session, self.connection_id, request)
+                continue
             if plan.kind == RATES and not await self.push(AVAILABILITY):
                 return False
             if plan.lifts and plan.lifts[position]:
@@ -268,7 +276,7 @@ class _KindPusher:
                 self.result.lease_lost = True  # the new holder serves these marks
                 return False
             clear_marks(session, plan.dirty.mark_ids)
-        if plan.dirty.oldest is not None:
+        if plan.dirty.oldest is not None and not plan.shadow:  # shadow: nothing was accepted
             waited = max((self.now() - plan.dirty.oldest).total_seconds(), 0.0)
             metrics.LATENCY.labels(self.adapter.name).observe(waited)
         return True

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from typing import Annotated, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +22,7 @@ from innsync.channels.errors import (
     ChannelError,
     ChannelUnavailableError,
 )
-from innsync.connections import accounts, otas, provisioning, service
+from innsync.connections import accounts, audit, otas, provisioning, service
 from innsync.connections.accounts import account_read
 from innsync.connections.credentials import keep_credentials
 from innsync.connections.models import Connection
@@ -41,8 +43,11 @@ from innsync.connections.schemas import (
     SyncLogRead,
     WebhooksRegisteredRead,
 )
+from innsync.errors import InvalidInputError
 from innsync.properties.service import get_owned
-from innsync.sync.models import DeadLetter, SyncLogEntry
+from innsync.sync import dead_letters
+from innsync.sync.dead_letters import DeadLetterFilter
+from innsync.sync.models import SyncLogEntry
 
 router = APIRouter(tags=["connections"])
 T = TypeVar("T")
@@ -192,7 +197,9 @@ async def update_connection(
         await _tested(adapter)
 
     def update(session: Session) -> ConnectionRead:
-        connection = service.update_connection(session, box, who.tenant_id, connection_id, data)
+        connection = service.update_connection(
+            session, box, who.tenant_id, connection_id, data, audit.api_actor(who.key_id)
+        )
         keep_credentials(session, box, connection.id, obtained.held())
         return service.connection_read(session, box, connection)
 
@@ -292,17 +299,24 @@ async def read_sync_log(
     db: Db,
     who: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    outcome: Annotated[
+        str | None,
+        Query(
+            max_length=24,
+            description='Only rows with this outcome, e.g. "shadow" (what shadow mode kept '
+            'back), "rejected", "unavailable"',
+        ),
+    ] = None,
 ) -> list[SyncLogRead]:
-    """The newest calls to the channel for this connection, newest first."""
+    """The newest calls to the channel for this connection, newest first; in shadow mode the
+    requests that would have been sent, with outcome ``shadow`` and their entries."""
 
     def read(session: Session) -> list[SyncLogRead]:
         connection = get_owned(session, Connection, who.tenant_id, connection_id)
-        rows = session.scalars(
-            select(SyncLogEntry)
-            .where(SyncLogEntry.connection_id == connection.id)
-            .order_by(SyncLogEntry.id.desc())
-            .limit(limit)
-        )
+        query = select(SyncLogEntry).where(SyncLogEntry.connection_id == connection.id)
+        if outcome is not None:
+            query = query.where(SyncLogEntry.outcome == outcome)
+        rows = session.scalars(query.order_by(SyncLogEntry.id.desc()).limit(limit))
         return [
             SyncLogRead(
                 id=row.id,
@@ -337,17 +351,59 @@ async def read_ota_channels(connection_id: uuid.UUID, db: Db, who: Reader) -> li
     return await db.read(read)
 
 
+def dead_letter_filter(
+    kind: Annotated[
+        Literal["availability", "rates"] | None, Query(description="The subject kind")
+    ] = None,
+    date_from: Annotated[
+        date | None, Query(description="Only letters whose stay dates reach this date or later")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(description="Only letters whose stay dates start on or before this date")
+    ] = None,
+    error_text: Annotated[
+        str | None,
+        Query(
+            min_length=1, max_length=200, description="The channel's reason contains it (any case)"
+        ),
+    ] = None,
+    created_since: Annotated[
+        datetime | None, Query(description="Refused at or after this time")
+    ] = None,
+) -> DeadLetterFilter:
+    """The dead letters an operator picks; every condition given must hold."""
+    if date_from is not None and date_to is not None and date_to < date_from:
+        raise InvalidInputError("date_to must not be before date_from")
+    return DeadLetterFilter(
+        kind=kind,
+        date_from=date_from,
+        # Inclusive in the API, half-open inside innsync.
+        date_to=date_to + timedelta(days=1) if date_to is not None else None,
+        error_text=error_text,
+        created_since=created_since,
+    )
+
+
+DeadLetterChoice = Annotated[DeadLetterFilter, Depends(dead_letter_filter)]
+
+
 @router.get("/connections/{connection_id}/dead-letters")
-async def read_dead_letters(connection_id: uuid.UUID, db: Db, who: Reader) -> list[DeadLetterRead]:
-    """Entries the channel refused, with its reasons, waiting for a replay."""
+async def read_dead_letters(
+    connection_id: uuid.UUID,
+    db: Db,
+    who: Reader,
+    where: DeadLetterChoice,
+    include_replayed: Annotated[
+        bool, Query(description="Also list letters already replayed")
+    ] = True,
+) -> list[DeadLetterRead]:
+    """Entries the channel refused, with its reasons, waiting for a replay; filtered by kind,
+    stay dates, the reason's text and when they were refused."""
+    chosen = dataclasses.replace(where, include_replayed=include_replayed)
 
     def read(session: Session) -> list[DeadLetterRead]:
         connection = get_owned(session, Connection, who.tenant_id, connection_id)
-        rows = session.scalars(
-            select(DeadLetter)
-            .where(DeadLetter.connection_id == connection.id)
-            .order_by(DeadLetter.id)
-        )
+        rows = session.scalars(dead_letters.matching(connection.id, chosen))
         return [
             DeadLetterRead(
                 id=row.id,
@@ -367,11 +423,14 @@ async def read_dead_letters(connection_id: uuid.UUID, db: Db, who: Reader) -> li
 
 
 @router.post("/connections/{connection_id}/dead-letters/replay")
-async def replay_dead_letters(connection_id: uuid.UUID, db: Db, who: Writer) -> dict[str, int]:
-    """Send the refused entries' dates again (after fixing what the channel complained about)."""
+async def replay_dead_letters(
+    connection_id: uuid.UUID, db: Db, who: Writer, where: DeadLetterChoice
+) -> dict[str, int]:
+    """Send the refused entries' dates again (after fixing what the channel complained about);
+    only the unreplayed letters matching the filters (all without)."""
     return {
         "replayed": await db.write(
-            lambda s: service.replay_dead_letters(s, who.tenant_id, connection_id)
+            lambda s: service.replay_dead_letters(s, who.tenant_id, connection_id, where)
         )
     }
 

@@ -17,7 +17,11 @@ from typing import Any
 import httpx
 
 from innsync.channels.channex.answers import AriWriteAnswer
-from innsync.channels.channex.bookings import revision_from_channex, revisions_from_page
+from innsync.channels.channex.bookings import (
+    revision_from_booking,
+    revision_from_channex,
+    revisions_from_page,
+)
 from innsync.channels.channex.client import ChannexClient
 from innsync.channels.channex.config import ChannexConfig
 from innsync.channels.channex.mapping import (
@@ -41,7 +45,11 @@ from innsync.channels.channex.webhooks import (
     parse_envelope,
     verify_secret_header,
 )
-from innsync.channels.errors import ChannelRejectedError, MappingMissingError
+from innsync.channels.errors import (
+    ChannelRejectedError,
+    ChannelUnavailableError,
+    MappingMissingError,
+)
 from innsync.channels.http import WallClock
 from innsync.channels.subscriptions import plan_subscriptions
 from innsync.channels.types import (
@@ -282,6 +290,33 @@ class ChannexAdapter:
         more = more and page < MAX_FEED_PAGES
         next_cursor = f"{page + 1}:{seen}" if more else None
         return RevisionPage(tuple(revisions), next_cursor, has_more=more)
+
+    async def read_booking(self, channel_booking_id: str) -> BookingRevision:
+        """§1.6 ``GET /bookings/:id``: the booking's latest revision (a forced pull)."""
+        answer = await self._client.booking(channel_booking_id)
+        resource = answer.get("data") if isinstance(answer, Mapping) else None
+        owner = _attribute(resource, "property_id")
+        if owner is not None and owner != self._client.property_id:
+            raise ChannelRejectedError(
+                f"booking {channel_booking_id} belongs to Channex property {owner}, not this one"
+            )
+        return revision_from_booking(resource)
+
+    async def list_bookings(self, arrivals: DateRange) -> Sequence[BookingRevision]:
+        """§1.6 ``GET /bookings`` filtered by arrival date (inclusive on Channex), page by page;
+        used for the reconciliation report only, as the certification asks."""
+        found: list[BookingRevision] = []
+        for page in range(1, MAX_FEED_PAGES + 1):
+            answer = await self._client.bookings_arriving(
+                arrivals.start, arrivals.last, page, FEED_PAGE_LIMIT
+            )
+            data = answer.get("data") if isinstance(answer, Mapping) else None
+            if not isinstance(data, list):
+                raise ChannelUnavailableError("the Channex bookings answer holds no data list")
+            found.extend(revision_from_booking(resource) for resource in data)
+            if len(data) < FEED_PAGE_LIMIT:
+                break
+        return found
 
     async def read_ota_channels(self) -> Sequence[OtaChannel]:
         """The OTAs Channex lists for the property; one switched off no longer sells, so it is

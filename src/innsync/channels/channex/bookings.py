@@ -280,6 +280,19 @@ def brief(exc: Exception) -> str:
     return str(exc)[:300]
 
 
+def revision_from_booking(resource: Any) -> BookingRevision:
+    """A §1.6 ``booking`` resource (``GET /bookings…``): the booking's latest revision with
+    the booking id as its id and the revision's id in ``revision_id``."""
+    attributes = resource.get("attributes") if isinstance(resource, Mapping) else None
+    if not isinstance(attributes, Mapping) or not isinstance(attributes.get("revision_id"), str):
+        raise ChannelRejectedError("a Channex booking resource needs its revision_id")
+    # The booking's attributes may repeat its own id; the revision's id is what is kept.
+    revision_id = attributes["revision_id"]
+    return revision_from_channex(
+        {"id": revision_id, "attributes": {**attributes, "id": revision_id}}
+    )
+
+
 def revisions_from_page(answer: Any) -> tuple[list[BookingRevision], int, int | None]:
     """The revisions of a feed page, how many resources it held and the feed's total.
 

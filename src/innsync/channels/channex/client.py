@@ -292,6 +292,23 @@ class ChannexClient:
         }
         return await self._call("GET", "/booking_revisions/feed", params=params)
 
+    async def booking(self, booking_id: str) -> Any:
+        """§1.6 ``GET /bookings/:id``: the booking's latest revision (recovery only)."""
+        return await self._call("GET", f"/bookings/{quote(booking_id, safe='')}")
+
+    async def bookings_arriving(self, first: date, last: date, page: int, limit: int) -> Any:
+        """One page of §1.6 ``GET /bookings`` of the property arriving in ``[first, last]``
+        (inclusive, as Channex filters), oldest first."""
+        params = {
+            "filter[property_id]": self.property_id,
+            "filter[arrival_date][gte]": first.isoformat(),
+            "filter[arrival_date][lte]": last.isoformat(),
+            "order[inserted_at]": "asc",
+            "pagination[page]": str(page),
+            "pagination[limit]": str(limit),
+        }
+        return await self._call("GET", "/bookings", params=params)
+
     async def ack_revision(self, revision_id: str) -> None:
         await self._call(
             "POST", f"/booking_revisions/{quote(revision_id, safe='')}/ack", content=b"{}"

@@ -120,6 +120,8 @@ class FakeChannel:
         self.booking_push_calls = 0
         self._push_script: deque[BookingPushOutcome] = deque()
         self._answers: dict[str, BookingConfirmation] = {}
+        # Each booking as the channel holds it now: its latest revision.
+        self._bookings: dict[str, BookingRevision] = {}
 
     @property
     def limits(self) -> ChannelLimits:
@@ -144,8 +146,15 @@ class FakeChannel:
         return tuple(self._acknowledged)
 
     def publish(self, revision: BookingRevision) -> None:
-        """Put a revision into the unacknowledged feed."""
+        """Put a revision into the unacknowledged feed (the booking changes with it)."""
         self._feed.setdefault(revision.revision_id, revision)
+        self.hold(revision)
+
+    def hold(self, revision: BookingRevision) -> None:
+        """Change the booking on the channel without telling innsync (no feed, no webhook)."""
+        held = self._bookings.get(revision.channel_booking_id)
+        if held is None or revision.received_at >= held.received_at:
+            self._bookings[revision.channel_booking_id] = revision
 
     def fail_next(
         self, count: int, error: FailureKind = "unavailable", *, retry_after: float | None = None
@@ -239,6 +248,23 @@ class FakeChannel:
     @property
     def pull_interval_seconds(self) -> float:
         return self.config.pull_interval_seconds
+
+    async def read_booking(self, channel_booking_id: str) -> BookingRevision:
+        """The booking's latest revision; unknown ids are refused, as a 404 would be."""
+        self._raise_injected_failure()
+        held = self._bookings.get(channel_booking_id)
+        if held is None:
+            raise ChannelRejectedError(f"the fake channel has no booking {channel_booking_id!r}")
+        return held
+
+    async def list_bookings(self, arrivals: DateRange) -> Sequence[BookingRevision]:
+        """The bookings arriving in ``arrivals``, by booking id."""
+        self._raise_injected_failure()
+        return [
+            held
+            for _, held in sorted(self._bookings.items())
+            if arrivals.start <= held.arrival < arrivals.end
+        ]
 
     async def acknowledge_revision(self, revision_id: str) -> None:
         """Drop the revision from the feed; acknowledging twice is harmless, as on Channex."""
