@@ -44,7 +44,7 @@ class AlertRule(StrEnum):
     PULL_FAILING = "pull_failing"
     OVERBOOKING = "overbooking"
     BACKUP_FAILING = "backup_failing"
-    TOKEN_REFRESH = "token_refresh_failing"
+    TOKEN_REFRESH = "token_refresh_failing"  # noqa: S105  (a rule name, not a password)
     CONFIRMATION_OVERDUE = "confirmation_overdue"
 
 
@@ -343,9 +343,7 @@ def backup_failing(session: Session, now: datetime, threshold: Thresholds) -> li
     return found
 
 
-def token_refresh_failing(
-    session: Session, now: datetime, threshold: Thresholds
-) -> list[Finding]:
+def token_refresh_failing(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
     """Connections whose last refresh of a channel credential failed (a success clears it), or
     whose refresh token lapses unused within the threshold (days; ``connections/lapse.py``)."""
     failing: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
@@ -381,9 +379,7 @@ def token_refresh_failing(
     ]
 
 
-def confirmation_overdue(
-    session: Session, now: datetime, threshold: Thresholds
-) -> list[Finding]:
+def confirmation_overdue(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
     """Connections of a channel kind with a confirmation deadline (``ChannelKind.
     confirm_deadline``: Booking.com's e-mail fallback, Expedia's BC) holding a booking received
     longer than the threshold (minutes) ago and not yet acknowledged: still to apply, parked,
