@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -86,6 +87,13 @@ class Web:
 
 @pytest.fixture
 def web() -> Iterator[Web]:
+    with local_web() as server:
+        yield server
+
+
+@contextmanager
+def local_web() -> Iterator[Web]:
+    """A local HTTP server recording every POST, answering the queued statuses, then 200."""
     received: list[Received] = []
     statuses: list[int] = []
 
