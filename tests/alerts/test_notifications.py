@@ -4,28 +4,37 @@ condition is rate-limited into summaries; two evaluators take one pass."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import ssl
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from innsync.alerts.lease import take_pass
-from innsync.alerts.models import Alert, Notification
+from innsync.alerts.models import Alert, Notification, NotificationTarget
 from innsync.alerts.notify import create_target
-from innsync.alerts.notify_send import send_due, send_test
-from innsync.alerts.notify_transports import SmtpConfig
+from innsync.alerts.notify_send import send_due, send_test, test_message
+from innsync.alerts.notify_transports import Message, NotificationSendError, SmtpConfig, send_email
 from innsync.alerts.rules import AlertRule
 from innsync.alerts.schemas import NotificationTargetCreate
 from innsync.alerts.service import evaluate, evaluate_pass
@@ -274,8 +283,6 @@ def test_test_notification(
 ) -> None:
     with db.sessions() as session:
         target(session, secret_box, hotel, kind="slack", address=web.url)
-        from innsync.alerts.models import NotificationTarget
-
         [row] = session.scalars(select(NotificationTarget))
         assert send_test(secret_box, client, None, row, T0) is None
         web.statuses.append(500)
@@ -323,3 +330,87 @@ def test_two_evaluators_take_one_pass(committed: Engine, secret_box: SecretBox) 
         assert not take_pass(session, "a", T0 + interval / 2, interval)
         assert take_pass(session, "b", T0 + interval, interval)
         session.commit()
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, for the local SMTP server's TLS."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2100, 1, 1, tzinfo=UTC))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "smtp.pem", directory / "smtp.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_email_over_starttls_and_tls_with_login(
+    tmp_path: Path, secret_box: SecretBox, security: str
+) -> None:
+    """The mail goes over TLS (upgraded, or from the first byte) and logs in; an untrusted
+    certificate is refused before the password is sent."""
+    cert_path, key_path = _certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_path, key_path)
+    client_tls = ssl.create_default_context(cafile=str(cert_path))
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(*args: Any) -> AuthResult:
+        data = args[-1]
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"s3cret-pass")
+
+    inbox = Inbox()
+    port = free_port()
+    options: dict[str, Any] = {"authenticator": authenticator}
+    if security == "starttls":
+        # No AUTH offered and no mail taken before the upgrade.
+        options |= {"tls_context": server_tls, "require_starttls": True, "auth_require_tls": True}
+    else:
+        # TLS from the first byte; aiosmtpd does not see it as TLS, so AUTH is allowed as is.
+        options |= {"ssl_context": server_tls, "auth_require_tls": False}
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        config = SmtpConfig(
+            "127.0.0.1", port, security, "innsync", "s3cret-pass", "a@innsync.test", 5.0, client_tls
+        )
+        message = a_test_message(secret_box)
+        send_email(config, "desk@hotel.test", message)
+        # A server whose certificate the client does not trust is refused before any login.
+        untrusted = replace(config, tls_context=ssl.create_default_context())
+        with pytest.raises(NotificationSendError) as refused:
+            send_email(untrusted, "desk@hotel.test", message)
+    finally:
+        controller.stop()
+    assert [m["Subject"] for m in inbox.messages] == ["[innsync] test notification"]
+    assert logins == [(b"innsync", b"s3cret-pass")]
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
+    assert "s3cret-pass" not in repr(config)
+
+
+def a_test_message(box: SecretBox) -> Message:
+    target = NotificationTarget(
+        id=uuid.uuid4(), kind="email", name="desk", address_encrypted=box.encrypt("d@h.test")
+    )
+    return test_message(target, T0)
