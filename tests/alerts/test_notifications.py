@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from innsync.alerts.lease import take_pass
 from innsync.alerts.models import Alert, Notification, NotificationTarget
 from innsync.alerts.notify import create_target
-from innsync.alerts.notify_send import send_due, send_test, test_message
+from innsync.alerts.notify_send import send_due, send_test, trial_message
 from innsync.alerts.notify_transports import Message, NotificationSendError, SmtpConfig, send_email
 from innsync.alerts.rules import AlertRule
 from innsync.alerts.schemas import NotificationTargetCreate
@@ -413,4 +413,4 @@ def a_test_message(box: SecretBox) -> Message:
     target = NotificationTarget(
         id=uuid.uuid4(), kind="email", name="desk", address_encrypted=box.encrypt("d@h.test")
     )
-    return test_message(target, T0)
+    return trial_message(target, T0)

@@ -223,7 +223,7 @@ def compose(session: Session, rule: str, rows: list[Notification]) -> Message:
     return Message(rows[0].id, subject, "\n".join(lines) + "\n", document)
 
 
-def test_message(target: NotificationTarget, now: datetime) -> Message:
+def trial_message(target: NotificationTarget, now: datetime) -> Message:
     text = (
         f"This is a test notification to '{target.name}' ({target.kind}) sent at "
         f"{now.isoformat()}. Alerts of your innsync tenant will arrive here.\n"
@@ -242,7 +242,7 @@ def send_test(
     """Send a test message to the target at once; the error, or None when it was taken."""
     address = box.decrypt(target.address_encrypted)
     secret = None if target.secret_encrypted is None else box.decrypt(target.secret_encrypted)
-    item = Outgoing([], target.kind, address, secret, test_message(target, now))
+    item = Outgoing([], target.kind, address, secret, trial_message(target, now))
     try:
         deliver(item, client, smtp, now)
     except NotificationSendError as exc:
