@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,8 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import gauges
+from innsync.alerts.notify_send import send_due as send_alert_notifications
+from innsync.alerts.notify_transports import SmtpConfig
 from innsync.alerts.rules import global_thresholds
-from innsync.alerts.service import evaluate as evaluate_alerts
+from innsync.alerts.service import evaluate_pass as evaluate_alerts
 from innsync.backups.cipher import BackupKeyError
 from innsync.backups.keys import backup_key_from
 from innsync.backups.retention import Policy
@@ -98,6 +102,9 @@ class BackgroundLoops:
         self._last_prune: datetime | None = None
         self._last_alerts: datetime | None = None
         self._last_gauges: datetime | None = None
+        # Names this process in the alert pass lease (alerts.lease).
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._smtp = SmtpConfig.from_settings(settings)
         self._backups = self._backup_schedule()
 
     def start(self, *, sync_worker: bool = True) -> None:
@@ -119,6 +126,7 @@ class BackgroundLoops:
             ("retention", self._prune),
             ("alert-rules", self._alerts),
             ("metrics-gauges", self._gauges),
+            ("alert-notifications", lambda: self._notify(client)),
             *([("backup-schedule", self._backup)] if self._backups is not None else []),
         ):
             thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
@@ -298,14 +306,24 @@ class BackgroundLoops:
         return deleted
 
     def _alerts(self) -> int:
-        """One evaluation of the alert rules, every ``alert_interval_seconds``."""
+        """One evaluation of the alert rules every ``alert_interval_seconds``, by whichever
+        process takes the pass (alerts.lease); each process tries four times an interval, so a
+        pass is late by a quarter interval at most when its last evaluator stops."""
         now = datetime.now(UTC)
         interval = self._settings.alert_interval_seconds
-        if self._last_alerts is not None and (now - self._last_alerts).total_seconds() < interval:
+        if self._last_alerts is not None and (now - self._last_alerts).total_seconds() < (
+            interval / 4
+        ):
             return 0
         self._last_alerts = now
         with transaction(self._sessions) as session:
-            evaluate_alerts(session, now, global_thresholds(self._settings))
+            evaluate_alerts(
+                session,
+                self._holder,
+                now,
+                timedelta(seconds=interval),
+                global_thresholds(self._settings),
+            )
         # Interval resolution, like the schedules above: never report work.
         return 0
 
@@ -321,6 +339,19 @@ class BackgroundLoops:
             gauges.refresh(session, now)
         # Interval resolution, like the schedules above: never report work.
         return 0
+
+    def _notify(self, client: httpx.Client) -> int:
+        """Send the alert notifications that are due; apart from the evaluation, so a slow
+        SMTP server or chat never holds a pass up."""
+        return send_alert_notifications(
+            self._sessions,
+            self._box,
+            client,
+            self._smtp,
+            datetime.now(UTC),
+            window=timedelta(minutes=self._settings.alert_notify_window_minutes),
+            max_attempts=self._settings.alert_notify_max_attempts,
+        )
 
     def _backup_schedule(self) -> BackupSchedule | None:
         """The backup schedule, when a backup key is set and the schedule is not turned off."""

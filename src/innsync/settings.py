@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -199,6 +200,42 @@ class Settings(BaseSettings):
         description="How often the hotel's confirmation of a pushed marketplace booking is "
         "checked with its connection (when the channel has no confirmation callback).",
     )
+    alert_backup_late_minutes: float = Field(
+        default=0.0,
+        ge=0,
+        description="Alert when no scheduled backup succeeded for this long (minutes); 0: "
+        "twice INNSYNC_BACKUP_SCHEDULE_MINUTES. Off while the backup schedule is off.",
+    )
+    alert_confirmation_minutes: float = Field(
+        default=20.0,
+        ge=0,
+        description="Alert when a booking of a channel with a confirmation deadline "
+        "(Booking.com's 30-minute e-mail fallback, Expedia's BC) is unacknowledged this long.",
+    )
+    alert_notify_window_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="Rate limit of alert notifications: per target and rule at most one per "
+        "this many minutes; what happens in between is sent as one summary after it.",
+    )
+    alert_notify_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts to send one alert notification before giving up."
+    )
+    alert_smtp_host: str | None = Field(
+        default=None, description="SMTP server for alert e-mails; unset: no e-mail targets."
+    )
+    alert_smtp_port: int = Field(default=587, ge=1, le=65535)
+    alert_smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade a plain connection), tls (TLS from the first byte, "
+        "usually port 465) or none (a local relay only).",
+    )
+    alert_smtp_user: str | None = None
+    alert_smtp_password: SecretStr | None = None
+    alert_smtp_from: str = Field(
+        default="innsync@localhost", description="The From address of alert e-mails."
+    )
+    alert_smtp_timeout_seconds: float = Field(default=20.0, gt=0)
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )

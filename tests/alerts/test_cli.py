@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from innsync.alerts.models import Alert, AlertSettings, AlertState
 from innsync.cli.main import cli
+from innsync.crypto import generate_key
 from innsync.db.engine import build_engine, session_factory
 from innsync.db.migrate import upgrade
 from innsync.settings import get_settings
@@ -72,3 +73,60 @@ def test_list_and_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         row = session.scalars(select(AlertSettings)).one()
         assert (row.tenant_id, row.thresholds) == (tenant_id, {"backlog_high": 50.0})
     engine.dispose()
+
+
+def test_notify_add_list_test_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``innsync alerts notify``: a Slack target at a local server takes the test message."""
+    from tests.alerts.test_notifications import local_web
+
+    url = f"sqlite:///{tmp_path / 'ops.sqlite3'}"
+    monkeypatch.setenv("INNSYNC_DATABASE_URL", url)
+    monkeypatch.setenv("INNSYNC_SECRET_KEYS", generate_key())
+    monkeypatch.setenv("INNSYNC_DEVELOPMENT_MODE", "true")  # the local server is on loopback
+    engine = build_engine(url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        create_tenant(session, "Villa Sole")
+        session.commit()
+    engine.dispose()
+    get_settings.cache_clear()
+    try:
+        with local_web() as server:
+            runner = CliRunner()
+            base = ["alerts", "notify"]
+            tenant = ["--tenant", "Villa Sole"]
+            added = runner.invoke(
+                cli,
+                [
+                    *base,
+                    "add",
+                    *tenant,
+                    "--kind",
+                    "slack",
+                    "--name",
+                    "desk",
+                    "--address",
+                    server.url,
+                ],
+            )
+            assert added.exit_code == 0, added.output
+            target_id = added.output.split()[-1]
+            no_smtp = runner.invoke(
+                cli,
+                [*base, "add", *tenant, "--kind", "email", "--name", "m", "--address", "a@b.test"],
+            )
+            listed = runner.invoke(cli, [*base, "list", *tenant])
+            tested = runner.invoke(cli, [*base, "test", *tenant, target_id])
+            server.statuses.append(500)
+            refused = runner.invoke(cli, [*base, "test", *tenant, target_id])
+            removed = runner.invoke(cli, [*base, "remove", *tenant, target_id])
+            after = runner.invoke(cli, [*base, "list", *tenant])
+    finally:
+        get_settings.cache_clear()
+    assert (no_smtp.exit_code, "no SMTP server" in no_smtp.output) == (1, True)
+    assert listed.exit_code == 0, listed.output
+    assert f"{target_id} slack   'desk' http://127.0.0.1/… rules=all" in listed.output
+    assert (tested.exit_code, tested.output.splitlines()[-1]) == (0, "delivered")
+    assert (refused.exit_code, "not delivered" in refused.output) == (1, True)
+    assert (removed.exit_code, after.output.splitlines()[-1]) == (0, "0 targets")
+    assert len(server.received) == 2

@@ -101,6 +101,7 @@ def _failing_delivery(session: Session, rows: HotelRows, box: SecretBox, now: da
             status=DeliveryStatus.PENDING,
             attempts=2,
             last_status_code=503,
+            last_error="HTTP 503",
             next_attempt_at=T0,
             created_at=now - timedelta(minutes=10),
         )
@@ -232,6 +233,19 @@ def test_boundaries_do_not_fire(db: Db, hotel: HotelRows) -> None:
         result = evaluate(session, T0, THRESHOLDS)
         assert (result.opened, result.open) == (0, 0)
         assert alerts_of(session, hotel.tenant_id) == []
+
+
+def test_deliveries_in_flight_are_not_failing(
+    db: Db, hotel: HotelRows, secret_box: SecretBox
+) -> None:
+    """A delivery claimed (its attempt counted) whose answer is not recorded yet is in flight:
+    however many there are, the webhook rule stays quiet until an attempt has failed."""
+    with db.sessions() as session:
+        _failing_delivery(session, hotel, secret_box, T0)
+        session.execute(update(WebhookDelivery).values(attempts=1, last_error=None))
+        result = evaluate(session, T0, THRESHOLDS)
+        assert alerts_of(session, hotel.tenant_id, AlertRule.WEBHOOKS_FAILING) == []
+        assert result.opened == 0
 
 
 def test_tenant_threshold_overrides_the_global_one(

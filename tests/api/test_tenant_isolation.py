@@ -54,6 +54,7 @@ class Tenant:
     connection_id: str
     conflict_id: str
     ical_connection_id: str  # the iCal routes' connection: a fake one has no .ics export
+    target_id: str  # a notification target
 
     @property
     def headers(self) -> dict[str, str]:
@@ -148,6 +149,14 @@ def build_tenant(client: TestClient, db: Db, name: str) -> Tenant:
     )
     ok(client.put(f"/api/v1/connections/{ical['id']}/ical-export", json={}, headers=headers))
     ok(client.get("/api/v1/events", headers=headers))  # sequence: the subscription gets deliveries
+    target = ok(
+        client.post(
+            "/api/v1/notification-targets",
+            json={"kind": "slack", "name": "desk", "address": f"https://{name}.example/slack"},
+            headers=headers,
+        ),
+        201,
+    )
     _, conflict_id = conflict_through_api(
         client, db.sessions, headers, connection["id"], room_type, (f"{name}-R", f"{name}-P")
     )
@@ -166,6 +175,7 @@ def build_tenant(client: TestClient, db: Db, name: str) -> Tenant:
         connection_id=connection["id"],
         conflict_id=conflict_id,
         ical_connection_id=ical["id"],
+        target_id=target["id"],
     )
 
 
@@ -190,6 +200,8 @@ def snapshot(client: TestClient, tenant: Tenant) -> dict[str, Any]:
         "mappings": (f"/api/v1/connections/{tenant.connection_id}/mappings", {}),
         "conflicts": ("/api/v1/conflicts", {}),
         "alerts": ("/api/v1/alerts", {}),
+        "notification_targets": ("/api/v1/notification-targets", {}),
+        "notification_target": (f"/api/v1/notification-targets/{tenant.target_id}", {}),
     }
     return {
         name: ok(client.get(path, params=params, headers=tenant.headers))
@@ -345,6 +357,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/properties/{property_id}/unassigned-stays"): Route("read", _dates),
     ("GET", "/api/v1/conflicts"): Route("read", lambda _t: {"params": {"status": "open"}}),
     ("GET", "/api/v1/alerts"): Route("read", lambda _t: {"params": {"state": "open"}}),
+    ("POST", "/api/v1/notification-targets"): Route(
+        "admin",
+        _json(lambda _t: {"kind": "webhook", "name": "x", "address": "https://else.example/h"}),
+    ),
+    ("GET", "/api/v1/notification-targets"): Route("admin"),
+    ("GET", "/api/v1/notification-targets/{target_id}"): Route("admin"),
+    ("PATCH", "/api/v1/notification-targets/{target_id}"): Route(
+        "admin", _json(lambda _t: {"min_severity": "critical"})
+    ),
+    ("DELETE", "/api/v1/notification-targets/{target_id}"): Route("admin"),
+    ("POST", "/api/v1/notification-targets/{target_id}/test"): Route("admin"),
     ("GET", "/api/v1/conflicts/{conflict_id}"): Route("read"),
     ("POST", "/api/v1/conflicts/{conflict_id}/resolve"): Route(
         "write", _json(lambda _t: {"accept": "pms"})

@@ -7,10 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from innsync.db.base import Base, UtcDateTime, UuidPk
+from innsync.db.base import Base, BigIntId, Timestamps, UtcDateTime, UuidPk, utcnow
 
 
 class AlertState(StrEnum):
@@ -57,3 +57,78 @@ class AlertSettings(Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     thresholds: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+
+
+class AlertPass(Base):
+    """The one row that makes an evaluation pass one process's: a process evaluates only after
+    moving ``last_pass_at`` forward with a conditional update (``alerts.lease``)."""
+
+    __tablename__ = "alert_passes"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(120), default=None)
+    last_pass_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+class TargetKind(StrEnum):
+    """Where a notification goes; stored as these strings (``notification_targets.kind``)."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    SLACK = "slack"
+
+
+class NotificationTarget(UuidPk, Timestamps, Base):
+    """Someone of a tenant told about its alerts: an e-mail address, a signed webhook or a
+    Slack-compatible incoming webhook, for some rules (empty: all) at or above a severity.
+
+    The address is encrypted like every other secret (a Slack URL is its own credential), and
+    so is the webhook's signing secret.
+    """
+
+    __tablename__ = "notification_targets"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(120))
+    address_encrypted: Mapped[str] = mapped_column(Text)
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_severity: Mapped[str] = mapped_column(String(16), default="warning")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class NotificationStatus(StrEnum):
+    """Where one notification stands; stored as these strings (``notifications.status``)."""
+
+    PENDING = "pending"  # to send, or held by the rate limit until ``next_attempt_at``
+    SENT = "sent"
+    FOLDED = "folded"  # told as part of the summary ``folded_into`` sent
+    FAILED = "failed"  # gave up after the last attempt, or the target is gone
+
+
+class Notification(Base):
+    """One alert transition (opened, resolved) to tell one target: written in the evaluation's
+    transaction, sent by the notification loop, retried when the send fails."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_notifications_target_rule_sent", "target_id", "rule", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    target_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notification_targets.id", ondelete="CASCADE")
+    )
+    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(48))
+    transition: Mapped[str] = mapped_column(String(16))  # "opened" | "resolved"
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    folded_into: Mapped[int | None] = mapped_column(BigIntId, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)

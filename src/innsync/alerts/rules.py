@@ -17,14 +17,20 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from innsync.backups.models import BackupOperation
+from innsync.backups.schedule import SCHEDULE_ACTOR as BACKUP_ACTOR
+from innsync.channels import registry
+from innsync.connections.credentials import ChannelCredential
+from innsync.connections.lapse import refresh_token_lapses_at
 from innsync.connections.models import Connection, ConnectionState
 from innsync.events.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
-from innsync.inbox.models import PullCursor
+from innsync.inbox.models import ACK_DUE, PARKED, PENDING, InboxItem, PullCursor
 from innsync.marketplace.models import AriSource
 from innsync.outbox.models import PUSH_DONE, PUSH_PENDING, BookingPush, DirtyMark
 from innsync.reservations.models import Reservation, ReservationConflict
 from innsync.settings import Settings
 from innsync.sync.models import SyncLogEntry
+from innsync.tenants.models import Tenant
 
 
 class AlertRule(StrEnum):
@@ -38,6 +44,17 @@ class AlertRule(StrEnum):
     WEBHOOKS_FAILING = "webhook_deliveries_failing"
     PULL_FAILING = "pull_failing"
     MARKETPLACE_UNCONFIRMED = "marketplace_booking_unconfirmed"
+    OVERBOOKING = "overbooking"
+    BACKUP_FAILING = "backup_failing"
+    TOKEN_REFRESH = "token_refresh_failing"  # noqa: S105  (a rule name, not a password)
+    CONFIRMATION_OVERDUE = "confirmation_overdue"
+
+
+class Severity(StrEnum):
+    """How loud a rule is; a notification target takes its rules at or above a severity."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
 
 
 SYNC_SUCCESS = AlertRule.SYNC_SUCCESS
@@ -48,6 +65,22 @@ CONFLICTS = AlertRule.CONFLICTS
 WEBHOOKS_FAILING = AlertRule.WEBHOOKS_FAILING
 PULL_FAILING = AlertRule.PULL_FAILING
 MARKETPLACE_UNCONFIRMED = AlertRule.MARKETPLACE_UNCONFIRMED
+OVERBOOKING = AlertRule.OVERBOOKING
+BACKUP_FAILING = AlertRule.BACKUP_FAILING
+TOKEN_REFRESH = AlertRule.TOKEN_REFRESH
+CONFIRMATION_OVERDUE = AlertRule.CONFIRMATION_OVERDUE
+# Rules where a guest, a booking or the installation's safety net is at stake now; the others
+# are warnings. Notification targets filter on it (``min_severity``).
+CRITICAL_RULES = frozenset(
+    {
+        OVERBOOKING,
+        CHANNEL_DOWN,
+        BACKUP_FAILING,
+        TOKEN_REFRESH,
+        CONFIRMATION_OVERDUE,
+        MARKETPLACE_UNCONFIRMED,
+    }
+)
 
 # Sync log outcomes where the channel answered; "unavailable" and "auth" mean it did not (down).
 ANSWERED = ("accepted", "partial", "rejected")
@@ -58,6 +91,10 @@ CONFLICT_WINDOW = timedelta(days=1)
 WEBHOOK_WINDOW = timedelta(hours=1)
 # How far back a down channel's failures are read: bounds the scan of the sync log.
 DOWN_LOOKBACK = timedelta(days=1)
+# Inbox items whose booking the channel has not had acknowledged yet (besides ``ack_status``
+# due): still to apply, or parked for a person (an unmapped room, say).
+UNCONFIRMED_STATUSES = (PENDING, PARKED)
+DISABLED = ConnectionState.DISABLED
 
 
 @dataclass(frozen=True)
@@ -209,7 +246,9 @@ def webhook_deliveries_failing(
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
         .where(
             WebhookDelivery.status != DeliveryStatus.DELIVERED,
-            WebhookDelivery.attempts > 0,
+            # An attempt that failed: a delivery only claimed (attempts counted, the answer not
+            # recorded yet) is in flight, not failing.
+            WebhookDelivery.last_error.is_not(None),
             WebhookDelivery.created_at > now - WEBHOOK_WINDOW,
             WebhookDelivery.created_at <= now,
         )
@@ -267,6 +306,161 @@ def marketplace_booking_unconfirmed(
     return found
 
 
+def overbooking(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Confirmed reservations flagged overbooked whose stay is not over: opens on the first
+    pass that sees the flag (no delay; the threshold is unused), resolves when the booking is
+    cancelled or its stay has passed."""
+    rows = session.execute(
+        select(
+            Reservation.tenant_id,
+            Reservation.id,
+            Reservation.property_id,
+            Reservation.channel,
+            Reservation.arrival,
+            Reservation.departure,
+        ).where(
+            Reservation.is_overbooked.is_(True),
+            Reservation.status == "confirmed",
+            Reservation.departure > now.date(),
+        )
+    ).all()
+    return [
+        Finding(
+            tenant_id,
+            "reservation",
+            str(reservation_id),
+            {
+                "property_id": str(property_id),
+                "channel": channel,
+                "arrival": arrival.isoformat(),
+                "departure": departure.isoformat(),
+            },
+        )
+        for tenant_id, reservation_id, property_id, channel, arrival, departure in rows
+    ]
+
+
+def backup_failing(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """The installation's scheduled backups, told to every tenant: the last scheduled backup
+    (or its verification) failed, or none succeeded within the threshold (minutes) although
+    the schedule has been trying for longer. A threshold of 0 turns the rule off (no schedule).
+    """
+    last = session.execute(
+        select(BackupOperation.outcome, BackupOperation.started_at, BackupOperation.detail)
+        .where(
+            BackupOperation.actor == BACKUP_ACTOR,
+            BackupOperation.operation.in_(("create", "verify")),
+            BackupOperation.started_at <= now,
+        )
+        .order_by(BackupOperation.started_at.desc(), BackupOperation.id.desc())
+        .limit(1)
+    ).first()
+    first_try = session.scalar(
+        select(func.min(BackupOperation.started_at)).where(BackupOperation.actor == BACKUP_ACTOR)
+    )
+    last_ok = session.scalar(
+        select(func.max(BackupOperation.started_at)).where(
+            BackupOperation.actor == BACKUP_ACTOR,
+            BackupOperation.operation == "create",
+            BackupOperation.outcome == "ok",
+            BackupOperation.started_at <= now,
+        )
+    )
+    if first_try is None:
+        return []  # the schedule has not run here: nothing to judge
+    found = []
+    for tenant_id in session.scalars(select(Tenant.id)):
+        limit = threshold(tenant_id)
+        if limit <= 0:
+            continue
+        details: dict[str, Any] = {"threshold": limit}
+        if last is not None and last.outcome != "ok":
+            details |= {"last_failed_at": _aware(last.started_at, now).isoformat()}
+        since = _aware(last_ok if last_ok is not None else first_try, now)
+        late = (now - since).total_seconds() / 60
+        if last_ok is None or late > limit:
+            details |= {"minutes_without_success": round(late, 1)}
+        if len(details) > 1:
+            found.append(Finding(tenant_id, "installation", "backups", details))
+    return found
+
+
+def token_refresh_failing(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Connections whose last refresh of a channel credential failed (a success clears it), or
+    whose refresh token lapses unused within the threshold (days; ``connections/lapse.py``)."""
+    failing: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
+    rows = session.execute(
+        select(
+            Connection.tenant_id,
+            Connection.id,
+            func.max(ChannelCredential.refresh_failures),
+            func.max(ChannelCredential.refresh_failed_at),
+        )
+        .join(ChannelCredential, ChannelCredential.connection_id == Connection.id)
+        .where(ChannelCredential.refresh_failures > 0, Connection.state != DISABLED)
+        .group_by(Connection.tenant_id, Connection.id)
+    ).all()
+    for tenant_id, connection_id, failures, failed_at in rows:
+        failing[(tenant_id, connection_id)] = {
+            "refresh_failures": int(failures),
+            "last_failed_at": _aware(failed_at, now).isoformat() if failed_at else None,
+        }
+    lapsing = [name for name in registry.kinds() if registry.get(name).refresh_token_lapse]
+    watched = session.scalars(
+        select(Connection).where(Connection.state != DISABLED, Connection.channel.in_(lapsing))
+    )
+    for connection in watched:
+        lapses_at = refresh_token_lapses_at(session, connection)
+        days = threshold(connection.tenant_id)
+        if lapses_at is not None and now >= lapses_at - timedelta(days=days):
+            details = failing.setdefault((connection.tenant_id, connection.id), {})
+            details |= {"refresh_token_lapses_at": lapses_at.isoformat(), "threshold": days}
+    return [
+        Finding(tenant_id, "connection", str(connection_id), details)
+        for (tenant_id, connection_id), details in failing.items()
+    ]
+
+
+def confirmation_overdue(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
+    """Connections of a channel kind with a confirmation deadline (``ChannelKind.
+    confirm_deadline``: Booking.com's e-mail fallback, Expedia's BC) holding a booking received
+    longer than the threshold (minutes) ago and not yet acknowledged: still to apply, parked,
+    or applied with its acknowledgement not taken yet."""
+    deadlines = {
+        name: deadline
+        for name in registry.kinds()
+        if (deadline := registry.get(name).confirm_deadline) is not None
+    }
+    if not deadlines:
+        return []
+    rows = session.execute(
+        select(
+            Connection.tenant_id,
+            Connection.id,
+            Connection.channel,
+            func.count(),
+            func.min(InboxItem.received_at),
+        )
+        .select_from(InboxItem)
+        .join(Connection, Connection.id == InboxItem.connection_id)
+        .where(
+            Connection.channel.in_(list(deadlines)),
+            InboxItem.received_at <= now,
+            (InboxItem.status.in_(UNCONFIRMED_STATUSES)) | (InboxItem.ack_status == ACK_DUE),
+        )
+        .group_by(Connection.tenant_id, Connection.id, Connection.channel)
+    ).all()
+    found = []
+    for tenant_id, connection_id, channel, count, oldest in rows:
+        minutes = (now - _aware(oldest, now)).total_seconds() / 60
+        if minutes > (limit := threshold(tenant_id)):
+            details: dict[str, Any] = {"channel": channel, "unconfirmed": int(count)}
+            details |= {"oldest_minutes": round(minutes, 1), "threshold": limit}
+            details |= {"deadline_minutes": deadlines[channel].total_seconds() / 60}
+            found.append(Finding(tenant_id, "connection", str(connection_id), details))
+    return found
+
+
 RULES: Mapping[AlertRule, RuleCheck] = {
     SYNC_SUCCESS: sync_success_low,
     BACKLOG: backlog_high,
@@ -276,6 +470,10 @@ RULES: Mapping[AlertRule, RuleCheck] = {
     WEBHOOKS_FAILING: webhook_deliveries_failing,
     PULL_FAILING: pull_failing,
     MARKETPLACE_UNCONFIRMED: marketplace_booking_unconfirmed,
+    OVERBOOKING: overbooking,
+    BACKUP_FAILING: backup_failing,
+    TOKEN_REFRESH: token_refresh_failing,
+    CONFIRMATION_OVERDUE: confirmation_overdue,
 }
 RULE_NAMES = tuple(str(rule) for rule in RULES)
 
@@ -291,7 +489,23 @@ def global_thresholds(settings: Settings) -> dict[AlertRule, float]:
         WEBHOOKS_FAILING: float(settings.alert_webhook_failures),
         PULL_FAILING: float(settings.alert_pull_failures),
         MARKETPLACE_UNCONFIRMED: settings.alert_marketplace_unconfirmed_minutes,
+        OVERBOOKING: 0.0,
+        BACKUP_FAILING: backup_threshold(settings),
+        TOKEN_REFRESH: settings.refresh_token_warning_days,
+        CONFIRMATION_OVERDUE: settings.alert_confirmation_minutes,
     }
+
+
+def severity(rule: str) -> Severity:
+    return Severity.CRITICAL if rule in CRITICAL_RULES else Severity.WARNING
+
+
+def backup_threshold(settings: Settings) -> float:
+    """Minutes without a successful scheduled backup before the alert; 0 (off) when the
+    schedule is off, twice its interval unless the setting says otherwise."""
+    if settings.backup_key is None or settings.backup_schedule_minutes <= 0:
+        return 0.0
+    return settings.alert_backup_late_minutes or 2.0 * settings.backup_schedule_minutes
 
 
 def _aware(moment: datetime, now: datetime) -> datetime:

@@ -6,12 +6,14 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from innsync.alerts import notify
+from innsync.alerts.lease import take_pass
 from innsync.alerts.models import Alert, AlertSettings, AlertState
 from innsync.alerts.rules import RULES, AlertRule, Finding
 from innsync.errors import InvalidInputError
@@ -73,6 +75,20 @@ def evaluate(session: Session, now: datetime, thresholds: Mapping[AlertRule, flo
     return result
 
 
+def evaluate_pass(
+    session: Session,
+    holder: str,
+    now: datetime,
+    interval: timedelta,
+    thresholds: Mapping[AlertRule, float],
+) -> Evaluation | None:
+    """The loops' pass: evaluate when this process takes the pass due at ``now`` (one process
+    per pass, ``alerts.lease``); None when another process has it."""
+    if not take_pass(session, holder, now, interval):
+        return None
+    return evaluate(session, now, thresholds)
+
+
 def open_alert(session: Session, rule: str, finding: Finding, now: datetime) -> bool:
     """Insert the open alert; False when a concurrent evaluator opened it first (the unique
     open key), which is the deduplication, not an error."""
@@ -97,6 +113,7 @@ def open_alert(session: Session, rule: str, finding: Finding, now: datetime) -> 
         extra={"alert_rule": rule, "tenant_id": str(finding.tenant_id), "subject": alert.open_key},
     )
     emit(session, finding.tenant_id, kinds.ALERT_OPENED, _payload(alert), subject_id=str(alert.id))
+    notify.enqueue(session, alert, notify.OPENED, now)
     return True
 
 
@@ -118,6 +135,7 @@ def resolve_alert(session: Session, alert: Alert, now: datetime) -> bool:
         extra={"alert_rule": alert.rule, "tenant_id": str(alert.tenant_id), "subject": subject},
     )
     emit(session, alert.tenant_id, kinds.ALERT_RESOLVED, _payload(alert), subject_id=str(alert.id))
+    notify.enqueue(session, alert, notify.RESOLVED, now)
     return True
 
 

@@ -27,6 +27,8 @@ from innsync.schema import metadata
 # The installation's own tables: never part of one tenant's export.
 INSTALLATION_TABLES = EXCLUDED_TABLES | frozenset(
     {
+        # Which process took the last alert evaluation pass (alerts/lease.py).
+        "alert_passes",
         "bucket_leases",
         "counters",
         "channel_accounts",

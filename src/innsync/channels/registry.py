@@ -100,6 +100,11 @@ class ChannelKind(Generic[ConfigT]):
     tenant_urls: frozenset[str] = frozenset()
     """Config fields holding URLs the tenant gives freely (an iCal feed): held to the
     outbound policy when stored and at every connect (``innsync.outbound``)."""
+    confirm_deadline: timedelta | None = None
+    """How long after a booking reaches innsync the channel waits for its acknowledgement or
+    confirmation before it falls back on its own (Booking.com: 30 minutes, then e-mail to the
+    hotel); None when the channel has no such deadline. The ``confirmation_overdue`` alert rule
+    watches the kinds that declare one."""
     test_only: bool = False
     """A kind for tests and development (the ``fake`` channel): tenants connect it only in
     development mode."""

@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, ForeignKey, String, Text, and_, or_, select, update
+from sqlalchemy import ColumnElement, ForeignKey, Integer, String, Text, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -36,7 +36,7 @@ from innsync.channels.credentials import (
     Obtain,
     refuse_past_cap,
 )
-from innsync.channels.errors import ChannelUnavailableError
+from innsync.channels.errors import ChannelError, ChannelUnavailableError
 from innsync.clock import Clock as WallClock
 from innsync.crypto import SecretBox
 from innsync.db.base import Base, UtcDateTime, utcnow
@@ -66,6 +66,12 @@ class _LeasedCredential:
     refresh_holder: Mapped[str | None] = mapped_column(String(64), default=None)
     refresh_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    # Refreshes that failed in a row (the channel refused or did not answer), the last one's
+    # time and error; a refresh that succeeds resets them. The ``token_refresh_failing`` alert
+    # rule reads them.
+    refresh_failures: Mapped[int] = mapped_column(Integer, default=0)
+    refresh_failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    refresh_error: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class ChannelCredential(_LeasedCredential, Base):
@@ -157,7 +163,11 @@ class _LeasedStore(ABC):
             current = await self.load(name)
             if current is not None and not is_stale(current):
                 return current
-            renewed = await obtain(current)
+            try:
+                renewed = await obtain(current)
+            except ChannelError as exc:
+                self._record_failure(name, exc)
+                raise
             self._store_if_holding(name, renewed)
             return renewed
         finally:
@@ -208,6 +218,23 @@ class _LeasedStore(ABC):
                 .values(
                     secret_encrypted=self._encrypt(credential),
                     expires_at=credential.expires_at,
+                    refresh_failures=0,
+                    refresh_error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _record_failure(self, name: str, error: ChannelError) -> None:
+        """Count a failed refresh on the row (the channel's error, bounded; never a secret:
+        adapters' errors carry the channel's answer, not the request)."""
+        with transaction(self._sessions) as session:
+            session.execute(
+                update(self.model)
+                .where(self._key(name))
+                .values(
+                    refresh_failures=self.model.refresh_failures + 1,
+                    refresh_failed_at=self._now(),
+                    refresh_error=f"{type(error).__name__}: {error}"[:500],
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -272,6 +299,7 @@ def keep_credentials(
             session.add(row)
         row.secret_encrypted = encrypt_credential(box, credential)
         row.expires_at = credential.expires_at
+        row.refresh_failures, row.refresh_error = 0, None
 
 
 class DatabaseCredentialStore(_LeasedStore):

@@ -1,5 +1,7 @@
 """Booking.com direct (Connectivity APIs, OpenTravel XML): ARI out, reservations pulled."""
 
+from datetime import timedelta
+
 from innsync.channels.booking_com.adapter import BOOKING_COM_LIMITS, BookingComAdapter
 from innsync.channels.booking_com.config import (
     AUTH_URL,
@@ -23,6 +25,9 @@ CHANNEL_KIND: ChannelKind[BookingComConfig] = ChannelKind(
     value_constraints=BOOKING_COM_LIMITS.values,
     # §3.1: the token and its cap are the machine account's, whichever hotel it serves.
     account_identity=account_key,
+    # §3.1: a reservation not pulled and acknowledged within 30 minutes goes to the hotel by
+    # e-mail instead.
+    confirm_deadline=timedelta(minutes=30),
     # §3.1: one set of hosts; test properties are told apart by the Target attribute.
     endpoints={
         "auth_url": (AUTH_URL,),

@@ -1,6 +1,8 @@
 """Expedia QuickConnect direct (EQC XML): ARI out with AR and read back with PARR, bookings
 pulled (BR), confirmed (BC)."""
 
+from datetime import timedelta
+
 from innsync.channels.expedia.adapter import EXPEDIA_LIMITS, ExpediaAdapter
 from innsync.channels.expedia.config import AR_URL, BC_URL, BR_URL, PARR_URL, ExpediaConfig
 from innsync.channels.registry import AdapterContext, ChannelKind
@@ -18,6 +20,10 @@ CHANNEL_KIND: ChannelKind[ExpediaConfig] = ChannelKind(
     build=_build,
     title="Expedia QuickConnect",
     value_constraints=EXPEDIA_LIMITS.values,
+    # §3.2 (BR definition): a booking not taken electronically reverts to fax or e-mail, and
+    # one retrieved but never confirmed by BC stays "retrieved". No figure is published, so
+    # innsync holds Expedia to Booking.com's 30 minutes.
+    confirm_deadline=timedelta(minutes=30),
     # §3.2: production hosts and Expedia's public EQC simulator, nothing a tenant chooses.
     endpoints={
         "ar_url": (AR_URL, f"{SIMULATOR_URL}/ar"),
