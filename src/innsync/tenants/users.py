@@ -1,6 +1,7 @@
 """Use-cases for people: create a user, sign in, find a session, sign out.
 
-Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile).
+Passwords are hashed with Argon2id; the cost is the operator's (``Passwords.from_settings``),
+by default RFC 9106's low-memory profile (t=3, 64 MiB, p=4).
 A session is a random 256-bit token in an HTTP-only cookie; the table keeps only its SHA-256,
 so a copy of the database cannot be replayed as a cookie, and a forged token matches no row
 (which is what signing a session id would otherwise buy).
@@ -21,16 +22,33 @@ from sqlalchemy.orm import Session
 
 from innsync.crypto import hash_api_key
 from innsync.errors import AuthenticationError, ConflictError, InvalidInputError
+from innsync.settings import Settings
 from innsync.tenants.models import User, UserSession
 
 # Shorter passwords fall to offline guessing even behind Argon2 (NIST SP 800-63B asks for 8+).
 MIN_PASSWORD_LENGTH = 12
 # argon2's own limit is far higher; this only stops a megabyte "password" costing a hash.
 MAX_PASSWORD_LENGTH = 1024
-_hasher = PasswordHasher()
-# Verified when the e-mail is unknown, so a wrong address costs the same time as a wrong
-# password and the answer's timing does not tell which addresses have accounts.
-_DECOY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class Passwords:
+    """Hashes and verifies passwords at one cost."""
+
+    def __init__(self, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
+        )
+        # Verified when the e-mail is unknown, so a wrong address costs the same time as a
+        # wrong password and the answer's timing does not tell which addresses have accounts.
+        self.decoy = self.hasher.hash(secrets.token_urlsafe(16))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Passwords:
+        return cls(
+            settings.password_hash_time_cost,
+            settings.password_hash_memory_kib,
+            settings.password_hash_parallelism,
+        )
 
 
 class Role(StrEnum):
@@ -77,7 +95,12 @@ def normalize_email(email: str) -> str:
 
 
 def create_user(
-    session: Session, tenant_id: uuid.UUID, email: str, password: str, role: str
+    session: Session,
+    passwords: Passwords,
+    tenant_id: uuid.UUID,
+    email: str,
+    password: str,
+    role: str,
 ) -> User:
     """A user of the tenant; the e-mail must be new across all tenants."""
     if role not in ROLES:
@@ -90,7 +113,7 @@ def create_user(
     if session.scalar(select(User.id).where(User.email == address)) is not None:
         raise ConflictError(f"a user with e-mail {address} exists")
     user = User(
-        tenant_id=tenant_id, email=address, password_hash=_hasher.hash(password), role=role
+        tenant_id=tenant_id, email=address, password_hash=passwords.hasher.hash(password), role=role
     )
     session.add(user)
     session.flush()
@@ -98,7 +121,12 @@ def create_user(
 
 
 def sign_in(
-    session: Session, email: str, password: str, lifetime: timedelta, now: datetime | None = None
+    session: Session,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    lifetime: timedelta,
+    now: datetime | None = None,
 ) -> NewSession:
     """Open a session for the right e-mail and password; one message whatever was wrong."""
     failure = AuthenticationError("wrong e-mail or password")
@@ -110,13 +138,13 @@ def sign_in(
     user = session.scalar(select(User).where(User.email == address)) if address else None
     candidate = password[:MAX_PASSWORD_LENGTH]
     try:
-        _hasher.verify(user.password_hash if user else _DECOY_HASH, candidate)
+        passwords.hasher.verify(user.password_hash if user else passwords.decoy, candidate)
     except (VerificationError, InvalidHashError):
         raise failure from None
     if user is None or user.disabled_at is not None:
         raise failure
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(candidate)
+    if passwords.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = passwords.hasher.hash(candidate)  # the operator raised the cost
     user.last_login_at = now
     token = secrets.token_urlsafe(32)
     expires_at = now + lifetime
