@@ -177,6 +177,9 @@ class Settings(BaseSettings):
         description="An admin sign-in session ends this long after it began (sign out ends it "
         "at once).",
     )
+    admin_refresh_seconds: float = Field(
+        default=15.0, gt=0, description="How often the admin dashboard refreshes its figures."
+    )
     password_hash_time_cost: int = Field(
         default=3, ge=1, description="Argon2id passes over memory for admin passwords."
     )

@@ -24,7 +24,7 @@ from innsync.admin.auth import (
     safe_next,
     set_cookie,
 )
-from innsync.admin.dashboard import build_dashboard
+from innsync.admin.dashboard import Dashboard, build_dashboard
 from innsync.admin.rendering import page
 from innsync.api.deps import Db, audited_authentication
 from innsync.api.throttle import FailureBudget
@@ -35,8 +35,6 @@ from innsync.errors import AuthenticationError, NotFoundError, TooManyRequestsEr
 from innsync.tenants.users import Passwords, SignedIn, sign_in, sign_out
 
 router = APIRouter(prefix=ADMIN_PATH, include_in_schema=False)
-# How often the dashboard asks for fresh figures (htmx polling of its live part).
-REFRESH_SECONDS = 15
 # Longest e-mail accepted from the form (RFC 5321's path limit is 256).
 MAX_EMAIL_FIELD = 320
 
@@ -120,24 +118,28 @@ async def logout(request: Request, db: Db, user: FormUser) -> Response:
     return response
 
 
-def _dashboard_context(db_result: Any, user: SignedIn, now: datetime) -> dict[str, Any]:
-    return {"board": db_result, "user": user, "now": now, "refresh": REFRESH_SECONDS}
+def _dashboard_context(
+    request: Request, board: Dashboard, user: SignedIn, now: datetime
+) -> dict[str, Any]:
+    # htmx polls the live part this often (INNSYNC_ADMIN_REFRESH_SECONDS).
+    refresh = f"{request.app.state.settings.admin_refresh_seconds:g}"
+    return {"board": board, "user": user, "now": now, "refresh": refresh}
 
 
 @router.get("")
 async def dashboard(request: Request, db: Db, user: User) -> HTMLResponse:
     now = datetime.now(UTC)
     board = await db.read(lambda s: build_dashboard(s, user.tenant_id, now))
-    context = _dashboard_context(board, user, now)
+    context = _dashboard_context(request, board, user, now)
     return page(request, "dashboard.html", {**context, "active": "dashboard"})
 
 
 @router.get("/dashboard/live")
 async def dashboard_live(request: Request, db: Db, user: User) -> HTMLResponse:
-    """The dashboard's figures alone, for htmx to swap in every REFRESH_SECONDS."""
+    """The dashboard's figures alone, for htmx to swap in at each refresh."""
     now = datetime.now(UTC)
     board = await db.read(lambda s: build_dashboard(s, user.tenant_id, now))
-    return page(request, "_dashboard_live.html", _dashboard_context(board, user, now))
+    return page(request, "_dashboard_live.html", _dashboard_context(request, board, user, now))
 
 
 async def _switch(
