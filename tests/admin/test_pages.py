@@ -243,6 +243,11 @@ def test_sign_out_revokes_the_session(client: TestClient, hotel: Hotel, db: Db) 
     # A copy of the cookie kept from before signing out opens nothing.
     client.cookies.set("innsync_session", copied, path="/admin")
     assert client.get("/admin", follow_redirects=False).status_code == 303
+    # The next sign-in clears the ended session away: one row, the new live one.
+    client.cookies.clear()
+    assert sign_in(client, hotel.emails["read_only"]) == 303
+    with db.sessions() as session:
+        assert session.scalars(select(UserSession.revoked_at)).all() == [None]
 
 
 @pytest.mark.parametrize(

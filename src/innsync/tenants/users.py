@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from innsync.crypto import hash_api_key
@@ -146,6 +146,14 @@ def sign_in(
     if passwords.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = passwords.hasher.hash(candidate)  # the operator raised the cost
     user.last_login_at = now
+    # The user's ended sessions go now, so the table holds only live ones (plus, per user,
+    # those that ended since their last sign-in) without a clean-up job.
+    session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            or_(UserSession.expires_at <= now, UserSession.revoked_at.is_not(None)),
+        )
+    )
     token = secrets.token_urlsafe(32)
     expires_at = now + lifetime
     session.add(
