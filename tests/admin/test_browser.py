@@ -211,3 +211,23 @@ def test_api_reference_works_offline(page: Any, site: Site) -> None:
     page.locator(".opblock").first.wait_for()
     assert set(hosts) == {site.url.split("/")[2]}
     photograph(page, site, "docs")
+
+
+def test_connections_page_turns_a_switch(page: Any, site: Site) -> None:
+    sign_in(page, site, site.hotel.emails["owner"])
+    page.get_by_role("link", name="Connections").click()
+    page.get_by_role("heading", name="Connections").wait_for()
+    switch = page.get_by_role("button", name="Webhooks for Channel 1.1")
+    assert switch.get_attribute("aria-pressed") == "true"
+    switch.click()
+    page.get_by_role("heading", name="Connections").wait_for()
+    switch = page.get_by_role("button", name="Webhooks for Channel 1.1")
+    assert switch.get_attribute("aria-pressed") == "false"
+    assert switch.inner_text() == "Off"
+    check_accessibility(page)
+    photograph(page, site, "connections")
+    with site.sessions() as session:
+        connection = session.get(Connection, site.hotel.connection_ids[0])
+        assert connection is not None
+        assert not connection.webhook_enabled
+        assert connection.push_enabled

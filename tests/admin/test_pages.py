@@ -341,3 +341,37 @@ def test_admin_assets_are_served(client: TestClient) -> None:
     assert htmx.status_code == 200
     assert 'version:"2.0.11"' in htmx.text
     assert client.get("/admin/static/admin.css").status_code == 200
+
+
+def test_connections_page_switches(client: TestClient, hotel: Hotel, db: Db) -> None:
+    sign_in(client, hotel.emails["manager"])
+    page = client.get("/admin/connections")
+    assert page.status_code == 200
+    assert page.text.count('aria-pressed="true"') == 3  # push, pull, webhooks all on
+    connection_id = hotel.connection_ids[0]
+    data = {"csrf_token": token_of(page.text), "switch": "webhook_enabled", "on": "false"}
+    answer = client.post(f"/admin/connections/{connection_id}/switch", data=data)
+    assert answer.status_code == 200
+    assert answer.text.count('aria-pressed="true"') == 2
+    with db.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        assert connection is not None
+        switches = (connection.push_enabled, connection.pull_enabled, connection.webhook_enabled)
+        assert switches == (True, True, False)
+    for bad in ({"switch": "state", "on": "false"}, {"switch": "push_enabled", "on": "maybe"}):
+        refused = client.post(f"/admin/connections/{connection_id}/switch", data={**data, **bad})
+        assert refused.status_code == 400
+    with db.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        assert connection is not None
+        assert connection.push_enabled
+        assert connection.state == "pending"
+
+
+def test_read_only_sees_switches_without_buttons(client: TestClient, hotel: Hotel) -> None:
+    sign_in(client, hotel.emails["read_only"])
+    page = client.get("/admin/connections")
+    assert page.status_code == 200
+    assert "aria-pressed" not in page.text
+    assert page.text.count(">On<") == 0
+    assert "Channel 1.1" in page.text

@@ -24,6 +24,7 @@ from innsync.admin.auth import (
     safe_next,
     set_cookie,
 )
+from innsync.admin.connections import SWITCHES, list_rows
 from innsync.admin.dashboard import Dashboard, build_dashboard
 from innsync.admin.rendering import page
 from innsync.api.deps import Db, audited_authentication
@@ -142,16 +143,41 @@ async def dashboard_live(request: Request, db: Db, user: User) -> HTMLResponse:
     return page(request, "_dashboard_live.html", _dashboard_context(request, board, user, now))
 
 
-async def _switch(
-    request: Request, db: Db, user: SignedIn, connection_id: uuid.UUID, on: bool
+async def _change(
+    request: Request,
+    db: Db,
+    user: SignedIn,
+    connection_id: uuid.UUID,
+    change: ConnectionUpdate,
+    back_to: str,
 ) -> Response:
+    """Apply a change to one of the tenant's connections, then go back to the page."""
     box: SecretBox = request.app.state.secret_box
-    change = ConnectionUpdate(push_enabled=on, pull_enabled=on)
     try:
         await db.write(lambda s: update_connection(s, box, user.tenant_id, connection_id, change))
     except NotFoundError as exc:
         raise AdminRefusalError(404, "No such connection.") from exc
-    return RedirectResponse(ADMIN_PATH, status_code=303)
+    return RedirectResponse(back_to, status_code=303)
+
+
+@router.get("/connections")
+async def connections_page(request: Request, db: Db, user: User) -> HTMLResponse:
+    rows = await db.read(lambda s: list_rows(s, user.tenant_id))
+    context = {"rows": rows, "user": user, "switches": SWITCHES, "active": "connections"}
+    return page(request, "connections.html", context)
+
+
+@router.post("/connections/{connection_id}/switch")
+async def switch_connection(
+    request: Request, db: Db, user: Writer, connection_id: uuid.UUID
+) -> Response:
+    """Turn one switch (push, pull, webhooks) on or off."""
+    form = await request.form()
+    name, on = _field(form, "switch"), _field(form, "on")
+    if name not in SWITCHES or on not in ("true", "false"):
+        raise AdminRefusalError(400, "Unknown switch.")
+    change = ConnectionUpdate.model_validate({name: on == "true"})
+    return await _change(request, db, user, connection_id, change, f"{ADMIN_PATH}/connections")
 
 
 @router.post("/connections/{connection_id}/pause")
@@ -159,7 +185,8 @@ async def pause_connection(
     request: Request, db: Db, user: Writer, connection_id: uuid.UUID
 ) -> Response:
     """Stop pushing to and pulling from the channel (its backlog waits)."""
-    return await _switch(request, db, user, connection_id, on=False)
+    change = ConnectionUpdate(push_enabled=False, pull_enabled=False)
+    return await _change(request, db, user, connection_id, change, ADMIN_PATH)
 
 
 @router.post("/connections/{connection_id}/resume")
@@ -167,4 +194,5 @@ async def resume_connection(
     request: Request, db: Db, user: Writer, connection_id: uuid.UUID
 ) -> Response:
     """Push and pull again; innsync re-sends everything (what the channel holds is unknown)."""
-    return await _switch(request, db, user, connection_id, on=True)
+    change = ConnectionUpdate(push_enabled=True, pull_enabled=True)
+    return await _change(request, db, user, connection_id, change, ADMIN_PATH)
