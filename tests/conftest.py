@@ -6,6 +6,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,6 +110,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     )
     for name, reason in _not_run.items():
         write(f"database suite NOT RUN: {name} ({reason}); start it, or CI will fail")
+    screenshots = Path(__file__).parents[1] / "tmp" / "artifacts"
+    if screenshots.is_dir():
+        write(f"browser screenshots (tests/admin/test_browser.py): {screenshots}")
 
 
 @dataclass

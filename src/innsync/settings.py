@@ -239,6 +239,37 @@ class Settings(BaseSettings):
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )
+    admin_cookie_secure: bool = Field(
+        default=True,
+        description="Send the admin pages' session cookie only over HTTPS. Turn off only to "
+        "sign in over plain http on this machine (development).",
+    )
+    admin_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="An admin sign-in session ends this long after it began (sign out ends it "
+        "at once).",
+    )
+    admin_refresh_seconds: float = Field(
+        default=15.0, gt=0, description="How often the admin dashboard refreshes its figures."
+    )
+    password_hash_time_cost: int = Field(
+        default=3, ge=1, description="Argon2id passes over memory for admin passwords."
+    )
+    password_hash_memory_kib: int = Field(
+        default=65536,
+        ge=1024,
+        description="Argon2id memory per password hash, KiB (default 64 MiB, RFC 9106). "
+        "Stored hashes made at another cost are re-hashed at the next sign-in.",
+    )
+    password_hash_parallelism: int = Field(default=4, ge=1, description="Argon2id lanes.")
+    login_failure_limit: int = Field(
+        default=10,
+        ge=0,
+        description="Failed admin sign-ins per e-mail address per "
+        "INNSYNC_AUTH_FAILURE_WINDOW_SECONDS before that address is refused for a while; 0 "
+        "turns this off. Failures also count against the client's INNSYNC_AUTH_FAILURE_LIMIT.",
+    )
     development_mode: bool = Field(
         default=False,
         description="Development and tests only: tenant URLs may reach loopback (simulators on "

@@ -80,6 +80,8 @@ def test_capabilities_are_derived_from_the_methods() -> None:
         "pushes_reservations",
         "sources_ari",
         "confirms_bookings",
+        "reads_booking",
+        "lists_bookings",
     }
     assert capabilities_of(object()) == frozenset()
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import __doc__ as package_doc
+from innsync.admin import site as admin_site
 from innsync.api import openapi, problems
 from innsync.api.body_guard import BodyGuard
 from innsync.api.deps import Database
@@ -80,6 +81,10 @@ def create_app(
         description=package_doc or "",
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
+        # Both load their scripts from a CDN: /docs is served from vendored assets instead
+        # (openapi.install_docs), and ReDoc is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -131,4 +136,6 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)
+    openapi.install_docs(app)
+    admin_site.install(app, settings)
     return app

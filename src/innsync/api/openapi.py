@@ -7,11 +7,15 @@ route; the 409s, which depend on the operation, are listed by operation id below
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
+from starlette.staticfiles import StaticFiles
 
 from innsync.api.problems import PROBLEM_JSON, Problem
 
@@ -106,6 +110,32 @@ def install(app: FastAPI, api_prefix: str) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+DOCS_STATIC = "/docs/static"
+# Swagger UI's assets, vendored from npm (static/VENDORED.md): /docs works offline.
+SWAGGER_JS = "swagger-ui-bundle-5.35.0.js"
+SWAGGER_CSS = "swagger-ui-5.35.0.css"
+SWAGGER_ICON = "swagger-favicon-32x32.png"
+
+
+def install_docs(app: FastAPI) -> None:
+    """The API reference at /docs, every asset served by innsync itself (no CDN)."""
+    app.mount(
+        DOCS_STATIC, StaticFiles(directory=Path(__file__).parent / "static"), name="docs-static"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API reference",
+            swagger_js_url=f"{DOCS_STATIC}/{SWAGGER_JS}",
+            swagger_css_url=f"{DOCS_STATIC}/{SWAGGER_CSS}",
+            swagger_favicon_url=f"{DOCS_STATIC}/{SWAGGER_ICON}",
+            # Swagger UI would otherwise send the document to validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
 
 def with_error_answers(document: dict[str, Any], api_prefix: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from innsync.errors import DomainError
 from innsync.logging import configure_logging
 from innsync.settings import get_settings
 from innsync.tenants.service import SCOPES, create_tenant, find_tenant, issue_key, list_tenants
+from innsync.tenants.users import ROLES, Passwords, Role, create_user
 
 
 @click.group()
@@ -108,6 +110,49 @@ def tenant_list() -> None:
             f"{summary.id}  {summary.name}  created {summary.created_at:%Y-%m-%d %H:%M}Z  "
             f"{summary.active_keys} active key(s)"
         )
+
+
+@cli.group()
+def user() -> None:
+    """Manage the people who sign in to the admin pages (/admin)."""
+
+
+@user.command("create")
+@click.option("--tenant", "tenant_ref", required=True, help="The tenant's id or exact name.")
+@click.option("--email", required=True, help="Signs in with this; unique across all tenants.")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in ROLES]),
+    default=Role.OWNER.value,
+    show_default=True,
+    help="owner and manager change things; read_only only looks.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of a prompt.",
+)
+def user_create(tenant_ref: str, email: str, role: str, password_stdin: bool) -> None:
+    """Create a user. The password is asked for (or read from standard input), never taken
+    from the command line, where the shell history and the process list would keep it."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = get_settings()
+    engine = open_database(settings)
+    upgrade(engine)
+    try:
+        with transaction(session_factory(engine)) as session:
+            tenant_id = find_tenant(session, tenant_ref).id
+            passwords = Passwords.from_settings(settings)
+            created = create_user(session, passwords, tenant_id, email, password, role)
+            address, user_id = created.email, created.id
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"user {user_id} created: {address} ({role}) in tenant {tenant_id}")
 
 
 @cli.group()

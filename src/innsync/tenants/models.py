@@ -1,4 +1,4 @@
-"""Tables: tenants and their API keys."""
+"""Tables: tenants, their API keys, their users and the users' sign-in sessions."""
 
 from __future__ import annotations
 
@@ -34,3 +34,36 @@ class ApiKey(UuidPk, Timestamps, Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     # Optional: the key is refused from this moment on (None: it never expires).
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+class User(UuidPk, Timestamps, Base):
+    """A person who signs in to the admin pages; machines use API keys instead.
+
+    The e-mail is unique across all tenants, not per tenant: the sign-in form asks only for an
+    e-mail and a password, so the address alone must name the account (and its tenant).
+    """
+
+    __tablename__ = "users"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    # Stored lower-cased and trimmed, so "Ana@Hotel.example" and "ana@hotel.example" are one.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # "owner" | "manager" | "read_only"
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+class UserSession(UuidPk, Base):
+    """A signed-in browser: the cookie holds a random token, this row only its hash."""
+
+    __tablename__ = "user_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The synchronizer token every form of this session carries (CSRF).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
