@@ -45,9 +45,13 @@ STEP_MS = 20_000
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole session (a fresh profile: Playwright makes a temporary one)."""
+    """One Chromium for this module (a fresh profile: Playwright makes a temporary one).
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in this
+    thread while it is started, and every later test of the worker that calls ``asyncio.run``
+    would fail; it stops when the module's last test is done."""
     if not CHROMIUM.exists():
         missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

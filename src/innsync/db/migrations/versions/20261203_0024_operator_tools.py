@@ -24,10 +24,12 @@ TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("connections") as batch:
-        batch.add_column(
-            sa.Column("shadow_mode", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN on every database, SQLite included: batch mode would rebuild
+    # ``connections``, and dropping the old table fails while other rows refer to it.
+    op.add_column(
+        "connections",
+        sa.Column("shadow_mode", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "connection_audit",
         sa.Column(
