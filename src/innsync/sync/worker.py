@@ -44,12 +44,20 @@ logger = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[Connection], ChannelAdapter]
 
-# A lease outlives a worker by this much: long enough to renew comfortably between requests,
-# short enough that a killed worker's buckets are taken over quickly.
-DEFAULT_LEASE = timedelta(seconds=20)
+# A lease outlives a killed worker by this much, so its buckets are taken over within it. The
+# lease follows the work in flight instead of guessing its length: the heartbeat renews it while
+# a bucket is served (a channel call may take its whole 30 s time-out), and every request and
+# every recording renews it too. So it only has to cover the longest stretch in which the
+# worker's event loop cannot run the heartbeat: planning one connection's kind (well under a
+# second for a 2 x 2 hotel, a few seconds for Channex's largest, 200 plans x 750 days).
+DEFAULT_LEASE = timedelta(seconds=10)
 # The heartbeat renews a served bucket's lease this many times per lease, so that a renewal
 # that is late (a busy database, a blocked event loop) still lands before the lease ends.
 HEARTBEATS_PER_LEASE = 4
+# The longest wait the bucket's own backoff draws after failed passes. Past it, a connection
+# failing on is paced by its breaker (one probe, pauses doubling up to 5 minutes, see
+# ``sync.pusher``), so the bucket's backoff never keeps a recovered channel waiting for long.
+BACKOFF_CAP_SECONDS = 60.0
 # Buckets one worker takes per pass, so that several workers share the load.
 BUCKETS_PER_PASS = 8
 # The limiter counts its window this much longer than the channel's: a request's network delay
@@ -79,7 +87,10 @@ class SyncWorker:
         self.holder = holder or f"worker-{uuid.uuid4().hex[:12]}"
         self._clock = clock
         self._lease = lease
-        self._backoff = backoff or Backoff(rng=random.Random())  # noqa: S311  (jitter only)
+        self._backoff = backoff or Backoff(
+            cap_seconds=BACKOFF_CAP_SECONDS,
+            rng=random.Random(),  # noqa: S311  (jitter only)
+        )
         # One adapter per connection and stored config: a changed config (provisioning stored
         # the channel's property id, a user fixed an API key) builds a new one.
         self._adapters: dict[uuid.UUID, tuple[str, ChannelAdapter]] = {}
