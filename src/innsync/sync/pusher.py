@@ -532,7 +532,8 @@ def breaker_pause(consecutive_failures: int) -> timedelta:
     ratio = BREAKER_MAX_PAUSE / BREAKER_FIRST_PAUSE
     if failed_probes >= int(ratio).bit_length():  # the cap is reached: no huge power of two
         return BREAKER_MAX_PAUSE
-    return min(BREAKER_FIRST_PAUSE * 2**failed_probes, BREAKER_MAX_PAUSE)
+    pause: timedelta = BREAKER_FIRST_PAUSE * (1 << failed_probes)
+    return min(pause, BREAKER_MAX_PAUSE)
 
 
 def _count_failure(session: Session, connection: Connection, now: datetime) -> None:

@@ -21,7 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +35,7 @@ from innsync.channels.types import ChannelLimits, PushKind
 from innsync.clock import Clock, utc_now
 from innsync.connections.models import Connection
 from innsync.db.engine import transaction
+from innsync.outbox import wakeup
 from innsync.sync import budgets, leases
 from innsync.sync.limiter import SlidingWindowLimiter
 from innsync.sync.models import BucketLease
@@ -95,6 +96,9 @@ class SyncWorker:
         # the channel's property id, a user fixed an API key) builds a new one.
         self._adapters: dict[uuid.UUID, tuple[str, ChannelAdapter]] = {}
         self._buckets_per_pass = buckets_per_pass
+        # When the soonest bucket that has work but no room yet will have room (its budget's
+        # window reopens, its backoff ends), as the last pass found it.
+        self.next_reopening: datetime | None = None
         self._heartbeat_seconds = (
             heartbeat_seconds
             if heartbeat_seconds is not None
@@ -107,7 +111,7 @@ class SyncWorker:
         with transaction(self._sessions) as session:
             keys = leases.buckets_with_work(session, now)
             leases.ensure_lease_rows(session, keys)
-            keys = budgets.ready_buckets(session, keys, now)
+            keys, self.next_reopening = budgets.readiness(session, keys, now)
         with transaction(self._sessions) as session:
             claimed = [
                 (leases.LeaseFence.of(lease), dict(lease.limiter_state), lease.failures)
@@ -121,11 +125,31 @@ class SyncWorker:
         return sent
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.25) -> None:
-        while not stop.is_set():
-            sent = await self.run_once()
-            if not sent:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+        """Pass after pass until ``stop``; between idle passes it waits for the first of: marks
+        committed (``outbox.wakeup``), the moment a waiting bucket has room again, or the poll
+        of ``idle_seconds``, which catches what no wake-up reports."""
+        woken = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(woken.set)
+
+        unsubscribe = wakeup.subscribe(wake)
+        try:
+            while not stop.is_set():
+                woken.clear()  # marks committed during the pass wake the next wait at once
+                if await self.run_once():
+                    continue
+                await _first_of(stop, woken, self._idle_wait(idle_seconds))
+        finally:
+            unsubscribe()
+
+    def _idle_wait(self, idle_seconds: float) -> float:
+        """Seconds to wait for work: the poll, or less when a waiting bucket reopens sooner."""
+        if self.next_reopening is None:
+            return idle_seconds
+        until = (self.next_reopening - self._clock()).total_seconds()
+        return min(idle_seconds, max(until, 0.0))
 
     async def _serve_fenced(
         self, fence: leases.LeaseFence, limiter_state: dict[str, Any], failures: int
@@ -225,6 +249,17 @@ class SyncWorker:
     def forget_adapter(self, connection_id: uuid.UUID) -> None:
         """Drop a cached adapter (its connection's credentials or settings changed)."""
         self._adapters.pop(connection_id, None)
+
+
+async def _first_of(stop: asyncio.Event, woken: asyncio.Event, timeout: float) -> None:
+    """Wait until ``stop`` or ``woken`` is set, or ``timeout`` seconds have passed."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(woken.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 def config_version(connection: Connection) -> str:
