@@ -103,6 +103,8 @@ class PassResult:
     """What one pass over a connection did, and why it stopped early if it did."""
 
     requests: int = 0
+    round_trips: list[float] = dataclasses.field(default_factory=list)
+    """Seconds each call took, answered or failed: they size the limiter's margin."""
     entries_accepted: int = 0
     entries_rejected: int = 0
     waiting_for_budget: bool = False
@@ -295,7 +297,10 @@ async def _send(
     result.requests += 1
     metrics.REQUESTS.labels(adapter.name, request.kind).inc()
     try:
-        answer = await _call(adapter, request)
+        try:
+            answer = await _call(adapter, request)
+        finally:
+            result.round_trips.append(time.perf_counter() - started)
     except ChannelRejectedError as exc:
         # The whole request was refused (too big, malformed): every entry goes to dead letters.
         reasons = exc.entry_reasons or dict.fromkeys(range(len(request.updates)), str(exc))
@@ -328,7 +333,10 @@ async def _send_together(
     pusher.result.requests += 1
     metrics.REQUESTS.labels(pusher.adapter.name, "ari").inc()
     try:
-        answers = await adapter.push_ari(*pair)
+        try:
+            answers = await adapter.push_ari(*pair)
+        finally:
+            pusher.result.round_trips.append(time.perf_counter() - started)
     except ChannelRejectedError as exc:
         # Refused whole: which side an entry index means is not known, so all go with the reason.
         answers = (_all_refused(pair[0], str(exc)), _all_refused(pair[1], str(exc)))

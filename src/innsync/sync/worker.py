@@ -20,7 +20,7 @@ import hashlib
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from innsync.connections.models import Connection
 from innsync.db.engine import transaction
 from innsync.outbox import wakeup
 from innsync.sync import budgets, leases
-from innsync.sync.limiter import SlidingWindowLimiter
+from innsync.sync.limiter import ROUND_TRIP_SAMPLES, SlidingWindowLimiter, window_margin
 from innsync.sync.models import BucketLease
 from innsync.sync.pusher import PassResult, push_connection
 
@@ -61,11 +61,9 @@ HEARTBEATS_PER_LEASE = 4
 BACKOFF_CAP_SECONDS = 60.0
 # Buckets one worker takes per pass, so that several workers share the load.
 BUCKETS_PER_PASS = 8
-# The limiter counts its window this much longer than the channel's: a request's network delay
-# can move its arrival later than its grant, and a channel counts arrivals. A tenth of the
-# window, at most one second (Channex: 61 s instead of 60 s).
-WINDOW_MARGIN_FRACTION = 0.1
-WINDOW_MARGIN_MAX_SECONDS = 1.0
+# The limiter-state key of the bucket's recent round trips, which size its limiters' margin
+# (``sync.limiter.window_margin``).
+ROUND_TRIPS = "round_trip_seconds"
 
 
 class SyncWorker:
@@ -214,6 +212,7 @@ class SyncWorker:
                 self.forget_adapter(connection.id)
                 continue
             sent += result.requests
+            gate.observe(result.round_trips)
             if result.failed:
                 failed, retry_after = True, result.retry_after
             if gate.lost or result.lease_lost:
@@ -305,18 +304,31 @@ class _BudgetGate:
             if self.limits is None:
                 raise RuntimeError("the gate needs the channel's limits before spending")
             saved = self._state.get(budget)
-            margin = min(
-                self.limits.window_seconds * WINDOW_MARGIN_FRACTION, WINDOW_MARGIN_MAX_SECONDS
+            window = self.limits.window_seconds + window_margin(
+                self.limits.window_seconds, self.round_trips()
             )
             limiter = (
                 SlidingWindowLimiter.from_state(saved)
                 if isinstance(saved, dict)
-                else SlidingWindowLimiter(
-                    self.limits.requests_per_window, self.limits.window_seconds + margin
-                )
+                else SlidingWindowLimiter(self.limits.requests_per_window, window)
             )
+            # A restored limiter counts with the margin of the latest round trips too.
+            limiter.window_seconds = window
             self._limiters[budget] = limiter
         return limiter
+
+    def round_trips(self) -> list[float]:
+        """The bucket's recent round trips, in seconds, oldest first."""
+        saved = self._state.get(ROUND_TRIPS)
+        if not isinstance(saved, list):
+            return []
+        return [float(t) for t in saved if isinstance(t, int | float) and not isinstance(t, bool)]
+
+    def observe(self, round_trips: Sequence[float]) -> None:
+        """Keep the latest round trips (saved with the limiter state at the end of the pass)."""
+        if round_trips:
+            kept = [*self.round_trips(), *(round(t, 4) for t in round_trips)]
+            self._state[ROUND_TRIPS] = kept[-ROUND_TRIP_SAMPLES:]
 
     def _kinds(self, budget: str) -> list[str]:
         """The kinds of push that spend ``budget`` on this channel."""
