@@ -15,6 +15,7 @@ which gives the same rows the API would have written.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -68,7 +69,7 @@ class Fleet:
 
 
 def run(options: RunOptions) -> Outcome:
-    sizes = QUICK_SIZES if options.quick else SIZES
+    sizes = QUICK_SIZES if options.quick else _sizes()
     key = generate_key()
     box = SecretBox([key])
     install_keys(box)  # personal data read and written here uses the run's key
@@ -99,6 +100,14 @@ def run(options: RunOptions) -> Outcome:
             if not figures["converged"]:
                 break
     return _outcome(sizes, measured, versions)
+
+
+def _sizes() -> tuple[int, ...]:
+    """The sizes to run: ``INNSYNC_BENCH_SCALE_SIZES`` (e.g. ``100,1000``) or all of SIZES."""
+    given = os.environ.get("INNSYNC_BENCH_SCALE_SIZES", "").strip()
+    if not given:
+        return SIZES
+    return tuple(int(size) for size in given.split(",") if size.strip())
 
 
 def _grow(
