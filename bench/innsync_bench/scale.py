@@ -57,6 +57,8 @@ SETUP_BATCH = 200
 # this is not attempted (setting it up alone would take most of that time again).
 SKIP_PROJECTED_SECONDS = 2 * CONVERGE_TIMEOUT_SECONDS
 PROFILE_SECONDS = 20.0
+# How long a worker may take to start (imports, connecting): minutes on a loaded machine.
+WORKER_START_SECONDS = 300.0
 
 
 @dataclass
@@ -188,7 +190,7 @@ def _workers(options: RunOptions, url: str, key: str, size: int) -> Iterator[lis
 
 
 def _wait_for_line(log: Path, line: str, pid: int) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WORKER_START_SECONDS
     while time.monotonic() < deadline:
         if log.exists() and line in log.read_text(errors="replace"):
             return
