@@ -72,9 +72,9 @@ def readiness(
     rows = {
         key: (state, not_before)
         for key, state, not_before in session.execute(
-            select(
-                BucketLease.bucket_key, BucketLease.limiter_state, BucketLease.not_before
-            ).where(BucketLease.bucket_key.in_(bucket_keys))
+            select(BucketLease.bucket_key, BucketLease.limiter_state, BucketLease.not_before).where(
+                BucketLease.bucket_key.in_(bucket_keys)
+            )
         ).all()
     }
     moment = now.timestamp()

@@ -12,7 +12,6 @@ from typing import TypedDict
 
 from innsync.channels.types import ChannelLimits
 
-
 # The margin a limiter counts its window longer than the channel's. A channel counts a request
 # when it arrives, at most one round trip after its grant; so if the window is counted longer by
 # the longest recent round trip, two arrivals are never closer than the channel's window even

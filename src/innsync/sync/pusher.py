@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import update as update_rows
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import containment
@@ -570,7 +570,7 @@ def _needs_attention(session: Session, connection: Connection, reason: str) -> N
 def _close_breaker(session: Session, connection_id: uuid.UUID) -> None:
     """No failures in a row any more; an update that touches nothing while all is well."""
     session.execute(
-        update(Connection)
+        update_rows(Connection)
         .where(
             Connection.id == connection_id,
             (Connection.consecutive_failures > 0) | Connection.breaker_open_until.is_not(None),
