@@ -49,6 +49,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory
 from innsync.db.personal import install_keys
+from innsync.inbox.processor import LEASE as INBOX_LEASE
+from innsync.inbox.reconciler import PULL_LEASE
+from innsync.sync.pusher import BREAKER_FIRST_PAUSE, BREAKER_MAX_PAUSE
+from innsync.sync.worker import BACKOFF_CAP_SECONDS, DEFAULT_LEASE
 from innsync_bench.channel_fleet import (
     Channel,
     Site,
@@ -93,9 +97,11 @@ PMS_PAUSE_SECONDS = (0.2, 0.6)
 STAY_DAYS = 30
 MODIFY_SHARE, CANCEL_SHARE = 0.20, 0.15
 SEED = 4242
-# Items a killed worker had claimed wait out the inbox lease (120 s), and revisions whose fetch
+# Items a killed worker had claimed wait out the inbox lease (15 s), and revisions whose fetch
 # kept failing wait out their backoff; both are part of converging.
 CONVERGE_TIMEOUT_SECONDS = 600.0
+# Issue #18's target for the time from the faults stopping to convergence (reported, not a check).
+CONVERGE_TARGET_SECONDS = 60.0
 RESTART_COMMAND = ("pg_ctlcluster", "--skip-systemctl-redirect")
 
 
@@ -494,9 +500,16 @@ def _outcome(figures: dict[str, Any], version: str) -> Outcome:
             if not failed
             else "FAILED: " + "; ".join(failed)
         ),
-        f"Converged {figures['converge_seconds']:.1f} s after the faults stopped; a SIGKILLed "
-        "worker's claimed inbox items wait out their 120 s lease, which bounds this from below "
-        "when a kill lands just before the end.",
+        f"Converged {figures['converge_seconds']:.1f} s after the faults stopped (target "
+        f"<= {CONVERGE_TARGET_SECONDS:.0f} s: "
+        f"{'met' if figures['converge_seconds'] <= CONVERGE_TARGET_SECONDS else 'missed'}). "
+        "What bounds it: a SIGKILLed worker's buckets are served again within "
+        f"{DEFAULT_LEASE.total_seconds():.0f} s and its inbox items within "
+        f"{INBOX_LEASE.total_seconds():.0f} s (leases renewed while working); an open breaker "
+        f"probes after {BREAKER_FIRST_PAUSE.total_seconds():.0f} s, then after pauses doubling "
+        f"to {BREAKER_MAX_PAUSE.total_seconds():.0f} s while probes fail; a bucket's own "
+        f"backoff draws at most {BACKOFF_CAP_SECONDS:.0f} s; a killed worker's claimed pull "
+        f"cursors wait out {PULL_LEASE.total_seconds():.0f} s.",
     ]
     return Outcome(
         sizes=(

@@ -15,6 +15,7 @@ which gives the same rows the API would have written.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -56,6 +57,8 @@ SETUP_BATCH = 200
 # this is not attempted (setting it up alone would take most of that time again).
 SKIP_PROJECTED_SECONDS = 2 * CONVERGE_TIMEOUT_SECONDS
 PROFILE_SECONDS = 20.0
+# How long a worker may take to start (imports, connecting): minutes on a loaded machine.
+WORKER_START_SECONDS = 300.0
 
 
 @dataclass
@@ -68,7 +71,7 @@ class Fleet:
 
 
 def run(options: RunOptions) -> Outcome:
-    sizes = QUICK_SIZES if options.quick else SIZES
+    sizes = QUICK_SIZES if options.quick else _sizes()
     key = generate_key()
     box = SecretBox([key])
     install_keys(box)  # personal data read and written here uses the run's key
@@ -99,6 +102,14 @@ def run(options: RunOptions) -> Outcome:
             if not figures["converged"]:
                 break
     return _outcome(sizes, measured, versions)
+
+
+def _sizes() -> tuple[int, ...]:
+    """The sizes to run: ``INNSYNC_BENCH_SCALE_SIZES`` (e.g. ``100,1000``) or all of SIZES."""
+    given = os.environ.get("INNSYNC_BENCH_SCALE_SIZES", "").strip()
+    if not given:
+        return SIZES
+    return tuple(int(size) for size in given.split(",") if size.strip())
 
 
 def _grow(
@@ -179,7 +190,7 @@ def _workers(options: RunOptions, url: str, key: str, size: int) -> Iterator[lis
 
 
 def _wait_for_line(log: Path, line: str, pid: int) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WORKER_START_SECONDS
     while time.monotonic() < deadline:
         if log.exists() and line in log.read_text(errors="replace"):
             return

@@ -51,6 +51,7 @@ from innsync.inbox.retention import prune_inbox
 from innsync.marketplace.confirmations import check_due_confirmations
 from innsync.marketplace.pulls import pull_due_ari
 from innsync.outbound import OutboundPolicy, async_client, sync_client
+from innsync.outbox.wakeup import MarkListener
 from innsync.settings import Settings
 from innsync.sync.bookings import push_due_bookings
 from innsync.sync.retention import prune_sync_log
@@ -106,9 +107,16 @@ class BackgroundLoops:
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._smtp = SmtpConfig.from_settings(settings)
         self._backups = self._backup_schedule()
+        self._mark_listener: MarkListener | None = None
 
     def start(self, *, sync_worker: bool = True) -> None:
         self._stop.clear()
+        engine = self._sessions.kw["bind"]
+        if sync_worker and engine.dialect.name == "postgresql":
+            # Marks committed by other processes (API processes, other workers) wake this
+            # process's worker at once; in one process the commit itself wakes it.
+            self._mark_listener = MarkListener(engine)
+            self._mark_listener.start()
         if sync_worker:
             for target, name in (
                 (self._run_sync_worker, "sync-worker"),
@@ -135,6 +143,9 @@ class BackgroundLoops:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._mark_listener is not None:
+            self._mark_listener.stop()
+            self._mark_listener = None
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()

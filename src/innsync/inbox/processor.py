@@ -21,10 +21,13 @@ so outbound pushes carry on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,10 +72,14 @@ from innsync.reservations.revision_checks import (
 
 logger = logging.getLogger(__name__)
 
-# How long a claimed item is left to its processor: decoding (perhaps one fetch from the
-# channel, bounded by the HTTP client's time-out) plus one transaction. A processor that dies
-# leaves its items to be taken again after this.
-LEASE = timedelta(seconds=120)
+# How long a claimed item is left to its processor past the last renewal; a processor that
+# dies leaves its items to others after this. The lease follows the work in flight: while a
+# batch is processed, the items still held (the one being decoded, perhaps fetched from the
+# channel until the HTTP time-out, and those waiting their turn) are renewed
+# HEARTBEATS_PER_LEASE times per lease, so the lease itself need only cover one item's
+# transaction and a late renewal (a busy database).
+LEASE = timedelta(seconds=15)
+HEARTBEATS_PER_LEASE = 3
 # Retries of an item whose revision could not be fetched, before it is parked for a person.
 # With the backoff below (5 s doubling, at most 15 min) that rides out ~40 minutes of outage.
 MAX_ATTEMPTS = 10
@@ -86,23 +93,93 @@ async def process_pending(
     limit: int = 50,
     *,
     clock: Clock = utcnow,
+    heartbeat_seconds: float | None = None,
 ) -> int:
-    """Process up to ``limit`` due items, oldest first; returns how many were taken."""
+    """Process up to ``limit`` due items, oldest first; returns how many were taken.
+
+    ``heartbeat_seconds`` (real seconds between renewals while the pass waits on the network)
+    defaults to a third of the lease.
+    """
     claimed = _claim(sessions, limit, clock())
-    for item_id in claimed:
-        try:
-            with log_context(inbox_item_id=item_id):
-                await _process(sessions, adapter_for, item_id, clock)
-        except Exception as exc:
-            # Not a channel's answer (handled in ``_process``): a bug met by this item's data.
-            # It is retried with backoff and parked after MAX_ATTEMPTS, which tells the PMS.
-            if isinstance(exc, SQLAlchemyError):
-                raise
-            logger.error("inbox item failed", exc_info=exc, extra={"inbox_item_id": item_id})
-            _retry_later(
-                sessions, item_id, f"processing failed: {containment.describe(exc)}", None, clock()
-            )
+    held = HeldItems(sessions, clock, claimed, heartbeat_seconds)
+    heartbeat = asyncio.create_task(held.heartbeat())
+    try:
+        for item_id in claimed:
+            # Also between items: a batch that never waits on the network never lets the
+            # heartbeat task run.
+            held.renew_if_due()
+            try:
+                with log_context(inbox_item_id=item_id):
+                    await _process(sessions, adapter_for, item_id, clock, held)
+            except Exception as exc:
+                # Not a channel's answer (handled in ``_process``): a bug met by this item's
+                # data. Retried with backoff and parked after MAX_ATTEMPTS, which tells the PMS.
+                held.release(item_id)
+                if isinstance(exc, SQLAlchemyError):
+                    raise
+                logger.error("inbox item failed", exc_info=exc, extra={"inbox_item_id": item_id})
+                _retry_later(
+                    sessions,
+                    item_id,
+                    f"processing failed: {containment.describe(exc)}",
+                    None,
+                    clock(),
+                )
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
     return len(claimed)
+
+
+class HeldItems:
+    """The claimed items a processor still works on, whose lease it keeps renewing.
+
+    An item leaves the set once it is decoded, before anything settles it or sets its retry
+    time: from there on no renewal may move its ``not_before`` (a renewal only ever runs at an
+    ``await``, and none comes between the release and the settling transaction).
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        ids: Sequence[int],
+        heartbeat_seconds: float | None = None,
+    ) -> None:
+        self._sessions, self._clock = sessions, clock
+        self.ids = set(ids)
+        self.renewed_at = clock()
+        self.interval = LEASE / HEARTBEATS_PER_LEASE
+        self._heartbeat_seconds = (
+            heartbeat_seconds if heartbeat_seconds is not None else self.interval.total_seconds()
+        )
+
+    def release(self, item_id: int) -> None:
+        self.ids.discard(item_id)
+
+    def renew(self) -> int:
+        """Move the held items' lease on from now; returns how many rows still were pending."""
+        now = self._clock()
+        self.renewed_at = now
+        if not self.ids:
+            return 0
+        with transaction(self._sessions) as session:
+            result = session.execute(
+                update(InboxItem)
+                .where(InboxItem.id.in_(sorted(self.ids)), InboxItem.status == PENDING)
+                .values(not_before=now + LEASE)
+            )
+        return int(getattr(result, "rowcount", 0))
+
+    def renew_if_due(self) -> None:
+        if self._clock() - self.renewed_at >= self.interval:
+            self.renew()
+
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            self.renew()
 
 
 def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[int]:
@@ -136,7 +213,11 @@ def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[i
 
 
 async def _process(
-    sessions: sessionmaker[Session], adapter_for: AdapterFactory, item_id: int, clock: Clock
+    sessions: sessionmaker[Session],
+    adapter_for: AdapterFactory,
+    item_id: int,
+    clock: Clock,
+    held: HeldItems,
 ) -> None:
     with sessions() as session:
         session.connection(execution_options={READ_ONLY: True})
@@ -151,12 +232,16 @@ async def _process(
         except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
             # The stored config no longer validates or its secret cannot be decrypted: the
             # connection waits for a person; the item waits (with backoff) for the fix.
+            held.release(item_id)
             containment.connection_failed(sessions, connection.id, "inbox", exc)
             reason = f"the connection's adapter cannot be built: {containment.describe(exc)}"
             _retry_later(sessions, item_id, reason, None, clock())
             return
         try:
-            messages = await _decode(adapter, source, headers, body)
+            try:
+                messages = await _decode(adapter, source, headers, body)
+            finally:
+                held.release(item_id)  # decoded: what follows settles it, with no await between
         except ChannelUnavailableError as exc:
             _retry_later(sessions, item_id, f"channel unavailable: {exc}", exc.retry_after, clock())
             return

@@ -14,6 +14,7 @@ from innsync.db.base import utcnow
 from innsync.ical_export.models import IcalExport
 from innsync.marketplace.models import AriSource
 from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
+from innsync.outbox.wakeup import note_marks_written
 from innsync.stay_dates import DateRange
 
 
@@ -71,6 +72,7 @@ def insert_marks(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert dirty-mark rows in one executemany (no ORM object per mark)."""
     if rows:
         session.execute(insert(DirtyMark), list(rows))
+        note_marks_written(session)
 
 
 def _mark_ical_exports(session: Session, property_id: uuid.UUID) -> None:

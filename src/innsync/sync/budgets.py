@@ -10,7 +10,7 @@ again for nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -49,8 +49,17 @@ def set_blocked(state: MutableMapping[str, Any], kinds: Iterable[str], until: fl
 
 def ready_buckets(session: Session, bucket_keys: Sequence[str], now: datetime) -> list[str]:
     """The buckets among ``bucket_keys`` with dirty marks of a kind whose budget has room."""
+    return readiness(session, bucket_keys, now)[0]
+
+
+def readiness(
+    session: Session, bucket_keys: Sequence[str], now: datetime
+) -> tuple[list[str], datetime | None]:
+    """:func:`ready_buckets`, and the earliest moment one of the others has room again (a
+    spent budget's window reopens, a backoff ends), so a worker with nothing to do now can
+    sleep exactly until then instead of polling."""
     if not bucket_keys:
-        return []
+        return [], None
     kinds: dict[str, set[str]] = {}
     query = (
         select(Connection.bucket_key, DirtyMark.kind)
@@ -60,18 +69,27 @@ def ready_buckets(session: Session, bucket_keys: Sequence[str], now: datetime) -
     )
     for bucket_key, kind in session.execute(query).all():
         kinds.setdefault(bucket_key, set()).add(kind)
-    states = {
-        key: state
-        for key, state in session.execute(
-            select(BucketLease.bucket_key, BucketLease.limiter_state).where(
+    rows = {
+        key: (state, not_before)
+        for key, state, not_before in session.execute(
+            select(BucketLease.bucket_key, BucketLease.limiter_state, BucketLease.not_before).where(
                 BucketLease.bucket_key.in_(bucket_keys)
             )
         ).all()
     }
     moment = now.timestamp()
-    ready = []
+    ready, reopenings = [], []
     for key in bucket_keys:
-        blocked = blocked_until(states.get(key) or {})
-        if any(blocked.get(kind, moment) <= moment for kind in kinds.get(key, ())):
-            ready.append(key)
-    return ready
+        state, not_before = rows.get(key, ({}, None))
+        blocked = blocked_until(state or {})
+        opens = min((blocked.get(kind, moment) for kind in kinds.get(key, ())), default=None)
+        if opens is None:
+            continue
+        if opens > moment:
+            reopenings.append(opens)
+            continue
+        ready.append(key)
+        if not_before is not None and not_before > now:  # backing off: the claim skips it
+            reopenings.append(not_before.timestamp())
+    earliest = min(reopenings, default=None)
+    return ready, datetime.fromtimestamp(earliest, UTC) if earliest is not None else None

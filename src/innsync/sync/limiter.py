@@ -12,6 +12,32 @@ from typing import TypedDict
 
 from innsync.channels.types import ChannelLimits
 
+# The margin a limiter counts its window longer than the channel's. A channel counts a request
+# when it arrives, at most one round trip after its grant; so if the window is counted longer by
+# the longest recent round trip, two arrivals are never closer than the channel's window even
+# when the first was as slow as any and the second instant. The round trips are measured on the
+# bucket's own calls (RTT plus the time the loop took to send); a safety factor covers a round
+# trip slower than any recent one, a floor the jitter of a scheduler, and the margin never
+# exceeds a tenth of the window (at most a tenth of the throughput). Before anything is
+# measured: one second, the flat margin this replaced.
+MARGIN_SAFETY = 1.5
+MARGIN_FLOOR_SECONDS = 0.05
+MARGIN_MAX_FRACTION = 0.1
+MARGIN_UNMEASURED_SECONDS = 1.0
+# Round trips kept per bucket: enough for a stable maximum, small enough to save every request.
+ROUND_TRIP_SAMPLES = 20
+
+
+def window_margin(window_seconds: float, round_trips: Iterable[float]) -> float:
+    """Seconds to count ``window_seconds`` longer, from the bucket's recent round trips."""
+    slowest = max(round_trips, default=None)
+    margin = (
+        MARGIN_UNMEASURED_SECONDS
+        if slowest is None
+        else max(MARGIN_FLOOR_SECONDS, MARGIN_SAFETY * slowest)
+    )
+    return min(margin, window_seconds * MARGIN_MAX_FRACTION)
+
 
 class LimiterState(TypedDict):
     """The JSON form of a limiter."""

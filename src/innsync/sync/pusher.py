@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import update as update_rows
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import containment
@@ -71,9 +72,14 @@ from innsync.sync.state import (
 
 logger = logging.getLogger(__name__)
 
-# Consecutive retryable failures after which a connection's breaker opens, and for how long.
+# Consecutive retryable failures after which a connection's breaker opens.
 BREAKER_THRESHOLD = 5
-BREAKER_OPEN = timedelta(minutes=5)
+# An open breaker pauses the connection this long, then lets one request through (half-open):
+# an answer closes it, a failure opens it again for twice the last pause, up to the cap. A
+# channel back after a short outage is served again within seconds, while one that stays down
+# for hours is asked about once every five minutes per connection.
+BREAKER_FIRST_PAUSE = timedelta(seconds=5)
+BREAKER_MAX_PAUSE = timedelta(minutes=5)
 
 Acquire = Callable[[str], Awaitable[bool]]
 """Spend one request of a budget ("availability", "rates" or "ari"); False: not now."""
@@ -98,6 +104,8 @@ class PassResult:
     """What one pass over a connection did, and why it stopped early if it did."""
 
     requests: int = 0
+    round_trips: list[float] = dataclasses.field(default_factory=list)
+    """Seconds each call took, answered or failed: they size the limiter's margin."""
     entries_accepted: int = 0
     entries_rejected: int = 0
     waiting_for_budget: bool = False
@@ -298,7 +306,10 @@ async def _send(
     result.requests += 1
     metrics.REQUESTS.labels(adapter.name, request.kind).inc()
     try:
-        answer = await _call(adapter, request)
+        try:
+            answer = await _call(adapter, request)
+        finally:
+            result.round_trips.append(time.perf_counter() - started)
     except ChannelRejectedError as exc:
         # The whole request was refused (too big, malformed): every entry goes to dead letters.
         reasons = exc.entry_reasons or dict.fromkeys(range(len(request.updates)), str(exc))
@@ -331,7 +342,10 @@ async def _send_together(
     pusher.result.requests += 1
     metrics.REQUESTS.labels(pusher.adapter.name, "ari").inc()
     try:
-        answers = await adapter.push_ari(*pair)
+        try:
+            answers = await adapter.push_ari(*pair)
+        finally:
+            pusher.result.round_trips.append(time.perf_counter() - started)
     except ChannelRejectedError as exc:
         # Refused whole: which side an entry index means is not known, so all go with the reason.
         answers = (_all_refused(pair[0], str(exc)), _all_refused(pair[1], str(exc)))
@@ -421,6 +435,9 @@ def _record_answer(
             return False
         result.entries_accepted += len(accepted)
         result.entries_rejected += len(rejected)
+        # The channel answered: a half-open breaker's probe succeeded, and the failures in a
+        # row end here (not at the end of the pass, which may stop for the budget first).
+        _close_breaker(session, connection_id)
         if request.kind == "availability":
             changed = apply_updates({}, accepted)
             store_availability(session, connection_id, mappings, changed)
@@ -528,10 +545,22 @@ def _record_failure(
             _needs_attention(session, connection, f"{outcome}: {error}")
 
 
+def breaker_pause(consecutive_failures: int) -> timedelta:
+    """How long the breaker stays open after this many failures in a row (the last one being
+    the threshold's, or a failed probe's)."""
+    failed_probes = max(consecutive_failures - BREAKER_THRESHOLD, 0)
+    ratio = BREAKER_MAX_PAUSE / BREAKER_FIRST_PAUSE
+    if failed_probes >= int(ratio).bit_length():  # the cap is reached: no huge power of two
+        return BREAKER_MAX_PAUSE
+    pause: timedelta = BREAKER_FIRST_PAUSE * (1 << failed_probes)
+    return min(pause, BREAKER_MAX_PAUSE)
+
+
 def _count_failure(session: Session, connection: Connection, now: datetime) -> None:
     connection.consecutive_failures += 1
+    if connection.consecutive_failures >= BREAKER_THRESHOLD:
+        connection.breaker_open_until = now + breaker_pause(connection.consecutive_failures)
     if connection.consecutive_failures == BREAKER_THRESHOLD:
-        connection.breaker_open_until = now + BREAKER_OPEN
         emit(
             session,
             connection.tenant_id,
@@ -540,8 +569,6 @@ def _count_failure(session: Session, connection: Connection, now: datetime) -> N
             property_id=connection.property_id,
             subject_id=str(connection.id),
         )
-    elif connection.consecutive_failures > BREAKER_THRESHOLD:
-        connection.breaker_open_until = now + BREAKER_OPEN
 
 
 def _needs_attention(session: Session, connection: Connection, reason: str) -> None:
@@ -550,6 +577,18 @@ def _needs_attention(session: Session, connection: Connection, reason: str) -> N
         return
     containment.needs_attention(session, connection, reason)
     logger.warning("connection needs attention", extra={"connection_id": str(connection.id)})
+
+
+def _close_breaker(session: Session, connection_id: uuid.UUID) -> None:
+    """No failures in a row any more; an update that touches nothing while all is well."""
+    session.execute(
+        update_rows(Connection)
+        .where(
+            Connection.id == connection_id,
+            (Connection.consecutive_failures > 0) | Connection.breaker_open_until.is_not(None),
+        )
+        .values(consecutive_failures=0, breaker_open_until=None)
+    )
 
 
 def _record_success(session: Session, connection_id: uuid.UUID) -> None:

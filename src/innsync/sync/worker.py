@@ -20,8 +20,8 @@ import hashlib
 import logging
 import random
 import uuid
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -37,8 +37,9 @@ from innsync.connections.models import Connection
 from innsync.db.engine import transaction
 from innsync.logging import log_context
 from innsync.marketplace.models import AriSource
+from innsync.outbox import wakeup
 from innsync.sync import budgets, leases
-from innsync.sync.limiter import SlidingWindowLimiter
+from innsync.sync.limiter import ROUND_TRIP_SAMPLES, SlidingWindowLimiter, window_margin
 from innsync.sync.models import BucketLease
 from innsync.sync.pusher import PassResult, push_connection
 
@@ -46,19 +47,25 @@ logger = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[Connection], ChannelAdapter]
 
-# A lease outlives a worker by this much: long enough to renew comfortably between requests,
-# short enough that a killed worker's buckets are taken over quickly.
-DEFAULT_LEASE = timedelta(seconds=20)
+# A lease outlives a killed worker by this much, so its buckets are taken over within it. The
+# lease follows the work in flight instead of guessing its length: the heartbeat renews it while
+# a bucket is served (a channel call may take its whole 30 s time-out), and every request and
+# every recording renews it too. So it only has to cover the longest stretch in which the
+# worker's event loop cannot run the heartbeat: planning one connection's kind (well under a
+# second for a 2 x 2 hotel, a few seconds for Channex's largest, 200 plans x 750 days).
+DEFAULT_LEASE = timedelta(seconds=10)
 # The heartbeat renews a served bucket's lease this many times per lease, so that a renewal
 # that is late (a busy database, a blocked event loop) still lands before the lease ends.
 HEARTBEATS_PER_LEASE = 4
+# The longest wait the bucket's own backoff draws after failed passes. Past it, a connection
+# failing on is paced by its breaker (one probe, pauses doubling up to 5 minutes, see
+# ``sync.pusher``), so the bucket's backoff never keeps a recovered channel waiting for long.
+BACKOFF_CAP_SECONDS = 60.0
 # Buckets one worker takes per pass, so that several workers share the load.
 BUCKETS_PER_PASS = 8
-# The limiter counts its window this much longer than the channel's: a request's network delay
-# can move its arrival later than its grant, and a channel counts arrivals. A tenth of the
-# window, at most one second (Channex: 61 s instead of 60 s).
-WINDOW_MARGIN_FRACTION = 0.1
-WINDOW_MARGIN_MAX_SECONDS = 1.0
+# The limiter-state key of the bucket's recent round trips, which size its limiters' margin
+# (``sync.limiter.window_margin``).
+ROUND_TRIPS = "round_trip_seconds"
 
 
 class SyncWorker:
@@ -81,11 +88,17 @@ class SyncWorker:
         self.holder = holder or f"worker-{uuid.uuid4().hex[:12]}"
         self._clock = clock
         self._lease = lease
-        self._backoff = backoff or Backoff(rng=random.Random())  # noqa: S311  (jitter only)
+        self._backoff = backoff or Backoff(
+            cap_seconds=BACKOFF_CAP_SECONDS,
+            rng=random.Random(),  # noqa: S311  (jitter only)
+        )
         # One adapter per connection and stored config: a changed config (provisioning stored
         # the channel's property id, a user fixed an API key) builds a new one.
         self._adapters: dict[uuid.UUID, tuple[str, ChannelAdapter]] = {}
         self._buckets_per_pass = buckets_per_pass
+        # When the soonest bucket that has work but no room yet will have room (its budget's
+        # window reopens, its backoff ends), as the last pass found it.
+        self.next_reopening: datetime | None = None
         self._heartbeat_seconds = (
             heartbeat_seconds
             if heartbeat_seconds is not None
@@ -98,7 +111,7 @@ class SyncWorker:
         with transaction(self._sessions) as session:
             keys = leases.buckets_with_work(session, now)
             leases.ensure_lease_rows(session, keys)
-            keys = budgets.ready_buckets(session, keys, now)
+            keys, self.next_reopening = budgets.readiness(session, keys, now)
         with transaction(self._sessions) as session:
             claimed = [
                 (leases.LeaseFence.of(lease), dict(lease.limiter_state), lease.failures)
@@ -112,11 +125,31 @@ class SyncWorker:
         return sent
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.25) -> None:
-        while not stop.is_set():
-            sent = await self.run_once()
-            if not sent:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+        """Pass after pass until ``stop``; between idle passes it waits for the first of: marks
+        committed (``outbox.wakeup``), the moment a waiting bucket has room again, or the poll
+        of ``idle_seconds``, which catches what no wake-up reports."""
+        woken = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(woken.set)
+
+        unsubscribe = wakeup.subscribe(wake)
+        try:
+            while not stop.is_set():
+                woken.clear()  # marks committed during the pass wake the next wait at once
+                if await self.run_once():
+                    continue
+                await _first_of(stop, woken, self._idle_wait(idle_seconds))
+        finally:
+            unsubscribe()
+
+    def _idle_wait(self, idle_seconds: float) -> float:
+        """Seconds to wait for work: the poll, or less when a waiting bucket reopens sooner."""
+        if self.next_reopening is None:
+            return idle_seconds
+        until = (self.next_reopening - self._clock()).total_seconds()
+        return min(idle_seconds, max(until, 0.0))
 
     async def _serve_fenced(
         self, fence: leases.LeaseFence, limiter_state: dict[str, Any], failures: int
@@ -185,6 +218,7 @@ class SyncWorker:
                     self.forget_adapter(connection.id)
                     continue
             sent += result.requests
+            gate.observe(result.round_trips)
             if result.failed:
                 failed, retry_after = True, result.retry_after
             if gate.lost or result.lease_lost:
@@ -220,6 +254,17 @@ class SyncWorker:
     def forget_adapter(self, connection_id: uuid.UUID) -> None:
         """Drop a cached adapter (its connection's credentials or settings changed)."""
         self._adapters.pop(connection_id, None)
+
+
+async def _first_of(stop: asyncio.Event, woken: asyncio.Event, timeout: float) -> None:
+    """Wait until ``stop`` or ``woken`` is set, or ``timeout`` seconds have passed."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(woken.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 def config_version(connection: Connection) -> str:
@@ -265,18 +310,31 @@ class _BudgetGate:
             if self.limits is None:
                 raise RuntimeError("the gate needs the channel's limits before spending")
             saved = self._state.get(budget)
-            margin = min(
-                self.limits.window_seconds * WINDOW_MARGIN_FRACTION, WINDOW_MARGIN_MAX_SECONDS
+            window = self.limits.window_seconds + window_margin(
+                self.limits.window_seconds, self.round_trips()
             )
             limiter = (
                 SlidingWindowLimiter.from_state(saved)
                 if isinstance(saved, dict)
-                else SlidingWindowLimiter(
-                    self.limits.requests_per_window, self.limits.window_seconds + margin
-                )
+                else SlidingWindowLimiter(self.limits.requests_per_window, window)
             )
+            # A restored limiter counts with the margin of the latest round trips too.
+            limiter.window_seconds = window
             self._limiters[budget] = limiter
         return limiter
+
+    def round_trips(self) -> list[float]:
+        """The bucket's recent round trips, in seconds, oldest first."""
+        saved = self._state.get(ROUND_TRIPS)
+        if not isinstance(saved, list):
+            return []
+        return [float(t) for t in saved if isinstance(t, int | float) and not isinstance(t, bool)]
+
+    def observe(self, round_trips: Sequence[float]) -> None:
+        """Keep the latest round trips (saved with the limiter state at the end of the pass)."""
+        if round_trips:
+            kept = [*self.round_trips(), *(round(t, 4) for t in round_trips)]
+            self._state[ROUND_TRIPS] = kept[-ROUND_TRIP_SAMPLES:]
 
     def _kinds(self, budget: str) -> list[str]:
         """The kinds of push that spend ``budget`` on this channel."""
