@@ -30,6 +30,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from innsync.settings import Settings
 
 logger = logging.getLogger(__name__)
+# How long server processes get to finish their requests when stopped; then they are killed.
+# Shorter than the 10 s a supervisor (or the benchmarks) gives the parent before its SIGKILL,
+# which would leave the processes running.
+STOP_SECONDS = 8.0
 
 
 class GuardedProtocol(H11Protocol):
@@ -155,8 +159,12 @@ def serve_processes(settings: Settings, host: str, port: int, workers: int) -> N
     finally:
         for process in processes:
             process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        deadline = time.monotonic() + STOP_SECONDS
         for process in processes:
-            process.join(timeout=30)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         listener.close()
