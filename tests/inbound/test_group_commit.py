@@ -195,3 +195,16 @@ def test_a_changed_secret_applies_at_once_though_cached(
     with db.sessions() as session:
         statuses = sorted(session.scalars(select(InboxItem.status)))
     assert statuses == ["pending", "pending", "rejected"]
+
+
+def test_the_cache_keeps_at_most_its_bound_evicting_the_oldest(
+    db: Db, secret_box: SecretBox
+) -> None:
+    with db.sessions() as session:
+        hotel = make_hotel(session, secret_box, connections=3)
+        session.commit()
+    cache = ReceiverCache(lambda _connection: _Accepts(), max_entries=2)
+    with db.sessions() as session:
+        for token in hotel.tokens:
+            assert cache.load(session, token) is not None
+    assert [cache.cached(token) is not None for token in hotel.tokens] == [False, True, True]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -85,6 +86,8 @@ class ReceiverCache:
         self._max = max_entries
         self._clock = clock
         self._entries: dict[str, WebhookReceiver] = {}
+        # Loads run in pool threads; eviction walks the dict, so changes take turns.
+        self._lock = threading.Lock()
 
     def cached(self, token: str) -> WebhookReceiver | None:
         receiver = self._entries.get(token)
@@ -107,14 +110,16 @@ class ReceiverCache:
             adapter if isinstance(adapter, AnswersWebhooks) else None,
             self._clock(),
         )
-        self._entries.pop(token, None)
-        self._entries[token] = receiver  # dicts keep insertion order: the oldest is first
-        while len(self._entries) > self._max:
-            self._entries.pop(next(iter(self._entries)))
+        with self._lock:
+            self._entries.pop(token, None)
+            self._entries[token] = receiver  # dicts keep insertion order: the oldest is first
+            while len(self._entries) > self._max:
+                self._entries.pop(next(iter(self._entries)))
         return receiver
 
     def forget(self, token: str) -> None:
-        self._entries.pop(token, None)
+        with self._lock:
+            self._entries.pop(token, None)
 
 
 @dataclass
