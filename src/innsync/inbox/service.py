@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Executable, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -213,26 +213,38 @@ def insert_once(session: Session, values: Mapping[str, Any]) -> int | None:
     # ORM's bulk-insert machinery, which costs more than the insert on a hot path.
     connection = session.connection()
     dialect = connection.dialect.name
+    # One statement per dialect, the values passed as parameters: a statement built with its
+    # values would be compiled (its cache key computed over every value) on each call.
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        statement = _INSERTS[dialect] = _insert_statement(dialect)
     if dialect in ("mysql", "mariadb"):
         # Not INSERT IGNORE: it would also turn a NULL or a broken foreign key into a warning
         # and a stored default. A duplicate key fails only this statement (InnoDB rolls back
         # the statement, not the transaction), so the error is the answer.
         try:
-            result = connection.execute(insert(InboxItem).values(**values))
+            result = connection.execute(statement, dict(values))
         except IntegrityError as exc:
             if _error_code(exc) != MYSQL_DUPLICATE_KEY:
                 raise
             return None
         return int(result.inserted_primary_key[0])  # type: ignore[index]
+    return connection.execute(statement, dict(values)).scalar_one_or_none()
+
+
+def _insert_statement(dialect: str) -> Executable:
+    if dialect in ("mysql", "mariadb"):
+        return insert(InboxItem)
     upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    statement = (
+    return (
         upsert(InboxItem)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["connection_id", "dedupe_key"])
         # RETURNING: the row count of an INSERT ... RETURNING is not reliable across drivers.
         .returning(InboxItem.id)
     )
-    return connection.execute(statement).scalar_one_or_none()
+
+
+_INSERTS: dict[str, Executable] = {}
 
 
 def _error_code(exc: IntegrityError) -> int | None:

@@ -89,7 +89,9 @@ async def receive_channel_webhook(token: str, request: Request, db: Db) -> Respo
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BYTES:
         return _too_large()
-    headers = dict(request.headers)
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():  # one pass; ``dict(headers)`` looks each up
+        headers.setdefault(name, value)  # the first of a repeated header, as before
     receivers: ReceiverCache = request.app.state.webhook_receivers
     writer: GroupCommit = request.app.state.inbox_writer
 
