@@ -16,8 +16,9 @@ import httpx
 
 # The CLI's entry point, run by the interpreter of this process (no installed script needed).
 INNSYNC = (sys.executable, "-c", "from innsync.cli.main import cli; cli()")
-# How long a server may take to start listening (imports and migrations included).
-START_TIMEOUT_SECONDS = 60.0
+# How long a server may take to start listening (imports and migrations included; several
+# spawned `serve --workers` processes import at once, slowly on a busy machine).
+START_TIMEOUT_SECONDS = 180.0
 
 
 def free_port() -> int:
@@ -64,6 +65,17 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The process's direct children, from /proc (empty where /proc is missing)."""
+    listed = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in listed.read_text().split()] if listed.exists() else []
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its descendants still running (``serve --workers``)."""
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(child) for child in children(pid))
 
 
 @contextmanager

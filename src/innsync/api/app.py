@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -39,6 +40,7 @@ from innsync.api.security_headers import SecurityHeaders
 from innsync.api.throttle import FailureBudget
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
+from innsync.inbox.ingress import GroupCommit, ReceiverCache
 from innsync.loops import BackgroundLoops
 from innsync.outbound import OutboundPolicy
 from innsync.settings import Settings, get_settings
@@ -100,6 +102,9 @@ def create_app(
         settings.webhook_rejected_limit, settings.webhook_rejected_window_seconds
     )
     app.state.outbound = outbound
+    # Webhook ingress: receivers built once per connection version, items committed in groups.
+    app.state.webhook_receivers = ReceiverCache(partial(hooks.receiver_adapter, box=secret_box))
+    app.state.inbox_writer = GroupCommit(sessions)
 
     problems.install(app)
     # Pure ASGI, outermost last: metrics see every answer (a 413 from the guard, an

@@ -14,6 +14,12 @@ one client cannot fill the process's connection cap. Body time-outs are the app'
 from __future__ import annotations
 
 import asyncio
+import logging
+import multiprocessing
+import multiprocessing.process
+import signal
+import socket
+import time
 from typing import ClassVar
 
 import h11
@@ -22,6 +28,12 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from innsync.settings import Settings
+
+logger = logging.getLogger(__name__)
+# How long server processes get to finish their requests when stopped; then they are killed.
+# Shorter than the 10 s a supervisor (or the benchmarks) gives the parent before its SIGKILL,
+# which would leave the processes running.
+STOP_SECONDS = 8.0
 
 
 class GuardedProtocol(H11Protocol):
@@ -100,3 +112,71 @@ def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvi
         timeout_keep_alive=settings.http_keep_alive_seconds,
         limit_concurrency=settings.http_max_concurrency,
     )
+
+
+def serve_processes(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Run ``workers`` server processes on one listening socket (``innsync serve --workers``).
+
+    The socket is bound here and inherited by each process (the kernel hands each new
+    connection to one of them). Background loops run in every process on PostgreSQL and
+    MariaDB, where they already share their work through leases; on SQLite only in process 0,
+    since every process there queues on the one write lock. A process that dies is started
+    again; SIGTERM or SIGINT stops them all.
+    """
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    loops_everywhere = not settings.database_url.startswith("sqlite")
+    context = multiprocessing.get_context("spawn")  # no forked engine, loop or thread state
+    stopping = False
+
+    def start(index: int) -> multiprocessing.process.BaseProcess:
+        loops = settings.background_loops and (loops_everywhere or index == 0)
+        process = context.Process(
+            target=_serve_one, args=(listener, host, port, loops), name=f"innsync-serve-{index}"
+        )
+        process.start()
+        return process
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    processes = [start(index) for index in range(workers)]
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            for index, process in enumerate(processes):
+                if not process.is_alive() and not stopping:
+                    logger.warning(
+                        "server process exited; starting it again",
+                        extra={"process": index, "exit_code": process.exitcode},
+                    )
+                    processes[index] = start(index)
+    finally:
+        for process in processes:
+            process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        deadline = time.monotonic() + STOP_SECONDS
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        listener.close()
+
+
+def _serve_one(listener: socket.socket, host: str, port: int, run_loops: bool) -> None:
+    """One server process of ``serve_processes`` (its own engine, app and event loop)."""
+    from innsync.api.app import create_app  # here: the parent process never builds an app
+    from innsync.logging import configure_logging
+    from innsync.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    app = create_app(settings, run_loops=run_loops)
+    uvicorn.Server(server_config(app, settings, host, port)).run(sockets=[listener])

@@ -50,16 +50,34 @@ def migrate(quiet: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--no-migrate", is_flag=True, help="Do not migrate the database on start.")
-def serve(host: str, port: int, no_migrate: bool) -> None:
-    """Run the API and the background loops in one process."""
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (about one per core).",
+)
+def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
+    """Run the API and the background loops (in one process, or in --workers processes)."""
     from innsync.api.app import create_app
-    from innsync.api.server import server_config
+    from innsync.api.server import serve_processes, server_config
 
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
     engine = open_database(settings, may_create=not no_migrate)
     if not no_migrate:
         upgrade(engine)
+    if workers > 1:
+        engine.dispose()  # each process opens its own
+        if settings.database_url.startswith("sqlite"):
+            click.echo(
+                f"SQLite: {workers} processes share one write lock (webhooks are committed in "
+                "groups per process); the background loops run in process 0 only",
+                err=True,
+            )
+        click.echo(f"innsync serving on http://{host}:{port} with {workers} processes")
+        serve_processes(settings, host, port, workers)
+        return
     app = create_app(settings, engine=engine)
     if settings.development_mode:
         click.echo(

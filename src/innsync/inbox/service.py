@@ -11,9 +11,11 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +41,21 @@ REDACTED = "[redacted]"
 SECRET_HEADER_PARTS = ("auth", "cookie", "secret", "token", "password", "credential", "key")
 
 Received = Literal["stored", "duplicate", "rejected"]
+MYSQL_DUPLICATE_KEY = 1062  # ER_DUP_ENTRY
+# What a new item is stored with; the rest (ids, acknowledgement fields) take their defaults.
+INSERTED_COLUMNS = (
+    "connection_id",
+    "tenant_id",
+    "received_at",
+    "source",
+    "dedupe_key",
+    "headers",
+    "body",
+    "status",
+    "reason",
+    "attempts",
+    "processed_at",
+)
 
 
 def connection_for_token(session: Session, token: str) -> Connection | None:
@@ -81,29 +98,48 @@ def receive_webhook(
 ) -> Received:
     """Verify the caller, then store the call as a pending inbox item (once per dedupe key).
 
-    A call that fails verification is stored too, as ``rejected``, for audit, with only the
-    first ``rejected_body_bytes`` of its body; it is never processed and never deduplicated,
-    so it cannot shadow a genuine delivery of the same bytes.
+    A call that fails verification is stored too, as ``rejected`` (see ``webhook_values``).
+    """
+    verified, values = webhook_values(
+        connection.id, connection.tenant_id, receiver, headers, body, now, rejected_body_bytes
+    )
+    stored = insert_once(session, values) is not None
+    if not verified:
+        return "rejected"
+    return "stored" if stored else "duplicate"
+
+
+def webhook_values(
+    connection_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    receiver: ReceivesWebhooks,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime | None = None,
+    rejected_body_bytes: int = REJECTED_BODY_KEPT,
+) -> tuple[bool, dict[str, Any]]:
+    """Verify the caller; whether it passed, and the inbox row to insert for the call.
+
+    A verified call is a pending item under its body's dedupe key. A call that fails
+    verification becomes a ``rejected`` item, for audit, with only the first
+    ``rejected_body_bytes`` of its body and a key of its own: it is never processed and never
+    deduplicated, so it cannot shadow a genuine delivery of the same bytes.
     """
     now = now or utcnow()
     try:
         receiver.verify_webhook(headers, body)
     except BadSignatureError as exc:
-        session.add(
-            _new_item(
-                connection,
-                headers,
-                body[:rejected_body_bytes],
-                now,
-                f"rejected:{uuid.uuid4().hex}",
-                REJECTED,
-                f"verification failed: {exc}",
-            )
+        return False, _item_values(
+            connection_id,
+            tenant_id,
+            headers,
+            body[:rejected_body_bytes],
+            now,
+            f"rejected:{uuid.uuid4().hex}",
+            REJECTED,
+            f"verification failed: {exc}",
         )
-        session.flush()
-        return "rejected"
-    stored = _store_once(session, _new_item(connection, headers, body, now, dedupe_key(body)))
-    return "stored" if stored else "duplicate"
+    return True, _item_values(connection_id, tenant_id, headers, body, now, dedupe_key(body))
 
 
 def store_pulled(
@@ -168,24 +204,62 @@ def store_unreadable(
 
 def _store_once(session: Session, item: InboxItem) -> bool:
     """Add the item unless its connection already holds one with the same dedupe key."""
-    if _stored(session, item.connection_id, item.dedupe_key):
-        return False
-    try:
-        # Two deliveries of the same message may race; the unique key lets one of them win.
-        with session.begin_nested():
-            session.add(item)
-    except IntegrityError:
-        return False
-    return True
+    stored = insert_once(session, item_values(item))
+    if stored is not None:
+        item.id = stored
+    return stored is not None
 
 
-def _stored(session: Session, connection_id: uuid.UUID, key: str) -> bool:
-    found = session.scalar(
-        select(InboxItem.id).where(
-            InboxItem.connection_id == connection_id, InboxItem.dedupe_key == key
-        )
+def insert_once(session: Session, values: Mapping[str, Any]) -> int | None:
+    """One ``INSERT`` that stores the row unless its (connection, dedupe key) is taken: the new
+    row's id, or ``None`` for a duplicate. Two deliveries of the same message may race; the
+    unique key lets exactly one of them win, without a savepoint or a read first."""
+    # On the session's connection, not ``session.execute``: a Core statement needs none of the
+    # ORM's bulk-insert machinery, which costs more than the insert on a hot path.
+    connection = session.connection()
+    dialect = connection.dialect.name
+    # One statement per dialect, the values passed as parameters: a statement built with its
+    # values would be compiled (its cache key computed over every value) on each call.
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        statement = _INSERTS[dialect] = _insert_statement(dialect)
+    if dialect in ("mysql", "mariadb"):
+        # Not INSERT IGNORE: it would also turn a NULL or a broken foreign key into a warning
+        # and a stored default. A duplicate key fails only this statement (InnoDB rolls back
+        # the statement, not the transaction), so the error is the answer.
+        try:
+            result = connection.execute(statement, dict(values))
+        except IntegrityError as exc:
+            if _error_code(exc) != MYSQL_DUPLICATE_KEY:
+                raise
+            return None
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+    return connection.execute(statement, dict(values)).scalar_one_or_none()
+
+
+def _insert_statement(dialect: str) -> Executable:
+    if dialect in ("mysql", "mariadb"):
+        return insert(InboxItem)
+    upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return (
+        upsert(InboxItem)
+        .on_conflict_do_nothing(index_elements=["connection_id", "dedupe_key"])
+        # RETURNING: the row count of an INSERT ... RETURNING is not reliable across drivers.
+        .returning(InboxItem.id)
     )
-    return found is not None
+
+
+_INSERTS: dict[str, Executable] = {}
+
+
+def _error_code(exc: IntegrityError) -> int | None:
+    args = getattr(exc.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def item_values(item: InboxItem) -> dict[str, Any]:
+    """The column values of an item not yet added to a session, for a Core ``INSERT``."""
+    return {column: getattr(item, column) for column in INSERTED_COLUMNS}
 
 
 def _new_item(
@@ -199,18 +273,36 @@ def _new_item(
     source: str = WEBHOOK,
 ) -> InboxItem:
     return InboxItem(
-        connection_id=connection.id,
-        tenant_id=connection.tenant_id,
-        received_at=now,
-        source=source,
-        dedupe_key=key,
-        headers=redact_headers(headers),
-        body=body,
-        status=status,
-        reason=reason,
-        attempts=0,
-        processed_at=None if status == PENDING else now,
+        **_item_values(
+            connection.id, connection.tenant_id, headers, body, now, key, status, reason, source
+        )
     )
+
+
+def _item_values(
+    connection_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    key: str,
+    status: str = PENDING,
+    reason: str = "",
+    source: str = WEBHOOK,
+) -> dict[str, Any]:
+    return {
+        "connection_id": connection_id,
+        "tenant_id": tenant_id,
+        "received_at": now,
+        "source": source,
+        "dedupe_key": key,
+        "headers": redact_headers(headers),
+        "body": body,
+        "status": status,
+        "reason": reason,
+        "attempts": 0,
+        "processed_at": None if status == PENDING else now,
+    }
 
 
 def reprocess_parked(session: Session, connection_id: uuid.UUID) -> int:

@@ -11,25 +11,30 @@ A stored call gets ``{"status": "stored"|"duplicate"}``, or the answer its chann
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Literal
 
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
 from innsync.api import problems
-from innsync.api.deps import Box, Db
+from innsync.api.deps import Db
 from innsync.api.throttle import FailureBudget, client_address
-from innsync.channels.contract import AnswersWebhooks, ReceivesWebhooks, WebhookAnswer
+from innsync.channels.contract import AnswersWebhooks, WebhookAnswer
+from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
-from innsync.inbox.service import MAX_WEBHOOK_BYTES, connection_for_token, receive_webhook
+from innsync.crypto import SecretBox
+from innsync.inbox.ingress import GroupCommit, PendingItem, ReceiverCache
+from innsync.inbox.service import MAX_WEBHOOK_BYTES, webhook_values
 from innsync.settings import Settings
 
 router = APIRouter(tags=["hooks"])
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["stored", "duplicate", "rejected", "unknown"]
+# A cached receiver, then a fresh one, then once more if the connection changed in between.
+STORE_ATTEMPTS = 3
 
 
 @router.head("/hooks/{token}", include_in_schema=False)
@@ -57,9 +62,10 @@ async def probe_webhook_url(token: str) -> Response:
         408: {"description": "The body did not arrive in time"},
         413: {"description": f"The body exceeds {MAX_WEBHOOK_BYTES} bytes"},
         429: {"description": "Too many rejected calls to this URL or from this address"},
+        503: {"description": "The connection changed while the call was stored; try again"},
     },
 )
-async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box) -> Response:
+async def receive_channel_webhook(token: str, request: Request, db: Db) -> Response:
     """A channel's webhook: verified, stored raw in the inbox, then answered; processing follows.
 
     Calls that fail (unknown URL, failed verification) are budgeted per client address and
@@ -83,31 +89,46 @@ async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BYTES:
         return _too_large()
-    headers = dict(request.headers)
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():  # one pass; ``dict(headers)`` looks each up
+        headers.setdefault(name, value)  # the first of a repeated header, as before
+    receivers: ReceiverCache = request.app.state.webhook_receivers
+    writer: GroupCommit = request.app.state.inbox_writer
 
-    answers: list[AnswersWebhooks] = []
-
-    def store(session: Session) -> Outcome:
-        answers.clear()  # the write may be retried
-        connection = connection_for_token(session, token)
-        if connection is None:
-            return "unknown"
-        # A client with its own transport is cheap (no CA bundle) and can make no request.
-        adapter = build_adapter(connection, box, httpx.AsyncClient(transport=_RefuseCalls()))
-        if not isinstance(adapter, ReceivesWebhooks):
-            return "unknown"
-        if isinstance(adapter, AnswersWebhooks):
-            answers.append(adapter)
-        return receive_webhook(
-            session,
-            connection,
-            adapter,
+    outcome: Outcome = "unknown"
+    receiver = receivers.cached(token)
+    fresh = receiver is None
+    for _ in range(STORE_ATTEMPTS):
+        if receiver is None:
+            receiver = await db.read(partial(receivers.load, token=token))
+            fresh = True
+            if receiver is None:
+                break
+        verified, values = webhook_values(
+            receiver.connection_id,
+            receiver.tenant_id,
+            receiver.verifier,
             headers,
             body,
             rejected_body_bytes=settings.webhook_rejected_body_bytes,
         )
-
-    outcome = await db.write(store)
+        if not verified and not fresh:  # the secret may have changed since this was built
+            receivers.forget(token)
+            receiver = None
+            continue
+        written = await writer.store(PendingItem(receiver.connection_id, receiver.version, values))
+        if written != "stale":
+            outcome = written if verified else "rejected"
+            break
+        receivers.forget(token)  # the connection changed: build it again from its new state
+        receiver = None
+    else:
+        return problems.problem(
+            503,
+            "Service unavailable",
+            "the connection is being changed; try again",
+            headers={"Retry-After": "1"},
+        )
     if outcome in ("unknown", "rejected"):
         rejections.record(address)
         if outcome == "rejected":
@@ -119,10 +140,19 @@ async def receive_channel_webhook(token: str, request: Request, db: Db, box: Box
         return problems.problem(404, "Not found", "not found")
     if outcome == "rejected":
         return problems.problem(401, "Unauthorized", "the call could not be verified")
-    if answers:  # only now: the body is committed before the channel hears it is stored
-        answer = _channel_answer(answers[0], outcome, body)
+    if receiver is not None and receiver.answerer is not None:
+        # Only now: the body is committed before the channel hears it is stored.
+        answer = _channel_answer(receiver.answerer, outcome, body)
         return JSONResponse(dict(answer.body), status_code=answer.status_code)
     return JSONResponse({"status": outcome})
+
+
+def receiver_adapter(connection: Connection, box: SecretBox) -> object:
+    """The adapter that verifies a connection's webhooks (and words its answers).
+
+    A client with its own transport is cheap (no CA bundle) and can make no request.
+    """
+    return build_adapter(connection, box, httpx.AsyncClient(transport=_RefuseCalls()))
 
 
 def _channel_answer(

@@ -1,0 +1,110 @@
+"""Closed-loop load from ``wrk`` (compiled, so not the bottleneck): unique webhook bodies.
+
+A Lua script makes every body unique (thread and sequence number in the booking id, the
+revision id and the guest's email), counts the answers ``200 {"status": "stored"}`` per thread
+and prints one JSON line at the end with those counts and wrk's latency percentiles.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from innsync_bench.webhook_load import SECRET_HEADER, revision_body
+
+SEQUENCE = "__SEQ__"
+_SCRIPT = """
+local threads = {}
+local template = [==[%(template)s]==]
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  counter = 0
+  stored = 0
+  other = 0
+  wrk.method = "POST"
+  wrk.headers["content-type"] = "application/json"
+  wrk.headers["%(header)s"] = "%(secret)s"
+end
+function request()
+  counter = counter + 1
+  local body = string.gsub(template, "%(sequence)s", tid .. "-" .. counter)
+  return wrk.format(nil, nil, nil, body)
+end
+function response(status, headers, body)
+  if status == 200 and string.find(body, '"stored"', 1, true) then
+    stored = stored + 1
+  else
+    other = other + 1
+    if first_other == nil then first_other = status end
+  end
+end
+function done(summary, latency, requests)
+  local s, o, f = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    s = s + thread:get("stored")
+    o = o + thread:get("other")
+    f = thread:get("first_other") or f
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"stored": %%d, "other": %%d, "requests": %%d, "duration_us": %%d, ' ..
+    '"p50_us": %%d, "p99_us": %%d, "socket_errors": %%d, "a_failed_status": %%d}\\n',
+    s, o, summary.requests, summary.duration, latency:percentile(50),
+    latency:percentile(99), e.connect + e.read + e.write + e.timeout, f))
+end
+"""
+
+
+def available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def run(
+    url: str, secret: str, seconds: float, connections: int, run_id: str, workdir: Path
+) -> dict[str, Any]:
+    """One wrk run against ``url``; its figures (rates per second, latencies in seconds)."""
+    template = (
+        revision_body(0, run_id).decode().replace(f"BENCH-{run_id}-0", f"BENCH-{run_id}-{SEQUENCE}")
+    )
+    template = template.replace("ada+0@", f"ada+{SEQUENCE}@")
+    script = workdir / f"wrk-{run_id}.lua"
+    script.write_text(
+        _SCRIPT
+        % {"template": template, "header": SECRET_HEADER, "secret": secret, "sequence": SEQUENCE}
+    )
+    finished = subprocess.run(  # noqa: S603  (wrk, our own arguments)
+        [
+            shutil.which("wrk") or "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(row for row in finished.stdout.splitlines() if row.startswith("WRKJSON "))
+    raw = json.loads(line.removeprefix("WRKJSON "))
+    seconds_run = raw["duration_us"] / 1e6
+    return {
+        "seconds": seconds_run,
+        "acked": raw["stored"],
+        "per_second": raw["stored"] / seconds_run,
+        "requests": raw["requests"],
+        "p50": raw["p50_us"] / 1e6,
+        "p99": raw["p99_us"] / 1e6,
+        "failures": raw["other"] + raw["socket_errors"],
+        "socket_errors": raw["socket_errors"],
+        "a_failed_status": raw["a_failed_status"],
+    }
