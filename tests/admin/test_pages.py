@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
 from innsync.api.app import create_app
-from innsync.connections.models import Connection
+from innsync.connections.models import Connection, ConnectionAudit
 from innsync.crypto import SecretBox
 from innsync.settings import Settings
 from innsync.tenants.models import UserSession
@@ -347,7 +347,7 @@ def test_connections_page_switches(client: TestClient, hotel: Hotel, db: Db) -> 
     sign_in(client, hotel.emails["manager"])
     page = client.get("/admin/connections")
     assert page.status_code == 200
-    assert page.text.count('aria-pressed="true"') == 3  # push, pull, webhooks all on
+    assert page.text.count('aria-pressed="true"') == 3  # push, pull, webhooks on; shadow off
     connection_id = hotel.connection_ids[0]
     data = {"csrf_token": token_of(page.text), "switch": "webhook_enabled", "on": "false"}
     answer = client.post(f"/admin/connections/{connection_id}/switch", data=data)
@@ -366,6 +366,27 @@ def test_connections_page_switches(client: TestClient, hotel: Hotel, db: Db) -> 
         assert connection is not None
         assert connection.push_enabled
         assert connection.state == "pending"
+
+
+def test_shadow_mode_is_switched_from_the_page_and_audited_under_the_user(
+    client: TestClient, hotel: Hotel, db: Db
+) -> None:
+    sign_in(client, hotel.emails["manager"])
+    page = client.get("/admin/connections")
+    assert "Shadow mode" in page.text
+    connection_id = hotel.connection_ids[0]
+    data = {"csrf_token": token_of(page.text), "switch": "shadow_mode", "on": "true"}
+    answer = client.post(f"/admin/connections/{connection_id}/switch", data=data)
+    assert answer.status_code == 200
+    assert answer.text.count('aria-pressed="true"') == 4
+    with db.sessions() as session:
+        connection = session.get_one(Connection, connection_id)
+        assert connection.shadow_mode
+        (entry,) = session.scalars(
+            select(ConnectionAudit).where(ConnectionAudit.connection_id == connection_id)
+        )
+        assert entry.actor.startswith("user:")
+        assert entry.detail == {"field": "shadow_mode", "old": False, "new": True}
 
 
 def test_read_only_sees_switches_without_buttons(client: TestClient, hotel: Hotel) -> None:

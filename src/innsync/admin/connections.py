@@ -16,6 +16,8 @@ SWITCHES = {
     "push_enabled": "Push ARI",
     "pull_enabled": "Pull bookings",
     "webhook_enabled": "Webhooks",
+    # Computes and logs what would be sent without sending (docs/operations.md).
+    "shadow_mode": "Shadow mode",
 }
 
 

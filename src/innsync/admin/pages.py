@@ -29,6 +29,7 @@ from innsync.admin.dashboard import Dashboard, build_dashboard
 from innsync.admin.rendering import page
 from innsync.api.deps import Db, audited_authentication
 from innsync.api.throttle import FailureBudget
+from innsync.connections import audit
 from innsync.connections.schemas import ConnectionUpdate
 from innsync.connections.service import update_connection
 from innsync.crypto import SecretBox
@@ -154,7 +155,11 @@ async def _change(
     """Apply a change to one of the tenant's connections, then go back to the page."""
     box: SecretBox = request.app.state.secret_box
     try:
-        await db.write(lambda s: update_connection(s, box, user.tenant_id, connection_id, change))
+        await db.write(
+            lambda s: update_connection(
+                s, box, user.tenant_id, connection_id, change, audit.user_actor(user.user_id)
+            )
+        )
     except NotFoundError as exc:
         raise AdminRefusalError(404, "No such connection.") from exc
     return RedirectResponse(back_to, status_code=303)
@@ -171,7 +176,7 @@ async def connections_page(request: Request, db: Db, user: User) -> HTMLResponse
 async def switch_connection(
     request: Request, db: Db, user: Writer, connection_id: uuid.UUID
 ) -> Response:
-    """Turn one switch (push, pull, webhooks) on or off."""
+    """Turn one switch (push, pull, webhooks, shadow mode) on or off; audited under the user."""
     form = await request.form()
     name, on = _field(form, "switch"), _field(form, "on")
     if name not in SWITCHES or on not in ("true", "false"):

@@ -38,6 +38,11 @@ def api_actor(key_id: object) -> str:
     return f"key:{key_id}"
 
 
+def user_actor(user_id: object) -> str:
+    """How an admin app user is named in the audit."""
+    return f"user:{user_id}"
+
+
 def switches_of(connection: Connection) -> dict[str, Any]:
     return {name: getattr(connection, name) for name in SWITCHES}
 
