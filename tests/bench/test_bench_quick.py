@@ -100,7 +100,8 @@ def test_webhook_ingest_quick_finds_every_acknowledged_webhook(tmp_path: Path) -
         assert backend["acked_total"] > 0
         assert backend["acked_total"] == backend["saturated"]["acked"] + backend["paced"]["acked"]
         assert backend["missing"] == 0
-        assert backend["saturated"]["failures"] == {}
+        # wrk counts failures as a number, the Python generator by kind: none either way.
+        assert backend["saturated"]["failures"] in (0, {})
     assert written["versions"]["postgresql"]
 
 
