@@ -53,7 +53,7 @@ migrations-check: install ## Fail when the models and the migrations drift apart
 
 .PHONY: unit
 unit: install ## Run the test suite only
-	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=term --durations=10 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=term --durations=40 $(PYTEST_ARGS)
 
 .PHONY: slow
 slow: install ## The slow fault runs (chaos restarts the local PostgreSQL), in one process
