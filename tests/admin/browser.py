@@ -91,6 +91,7 @@ def site(backend: Engine, secret_box: SecretBox) -> Iterator[Site]:
     app = create_app(
         settings, engine=backend, sessions=sessions, secret_box=secret_box, run_loops=False
     )
+    app.openapi()  # built once here, not inside the first /docs page's time-out
     try:
         with serving(app) as url:
             yield Site(url, hotel, sessions, backend.dialect.name)
