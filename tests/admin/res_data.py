@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.privacy.erasure import erase_reservation_guest
@@ -38,7 +39,7 @@ class Bookings:
     conflicted: uuid.UUID  # OTA-100: the PMS re-dated and re-priced it; a revision is held
     conflict_id: uuid.UUID
     erased: uuid.UUID  # OTA-200: its guest was erased
-    direct: uuid.UUID  # booked in the PMS (Alan Turing)
+    direct: uuid.UUID  # booked in the PMS (Alan Turing), owed to the channel
     emails: dict[str, str] = field(default_factory=dict)  # role -> e-mail
 
 
@@ -97,6 +98,8 @@ def build_bookings(sessions: sessionmaker[Session], box: SecretBox, name: str) -
             select(ReservationConflict.id).where(ReservationConflict.reservation_id == conflicted)
         ).one()
         erase_reservation_guest(session, hotel.tenant_id, erased, "test")
+        # The channel takes bookings from innsync: the direct one is queued for it.
+        session.get_one(Connection, hotel.connections[0]).push_bookings = True
         direct = create_direct(
             session,
             hotel.tenant_id,

@@ -215,6 +215,9 @@ def test_direct_booking_shows_its_pushes_and_overbooking(
     assert "Overbooked: the property had no free unit" in page.text
     assert "Overbooked</dt><dd>Yes</dd>" in page.text
     assert "Alan Turing" in page.text
+    pushes = page.text.split('id="pushes-title"')[1].split("</table>")[0]
+    assert '<th scope="row">OTA 0</th>' in pushes
+    assert 'class="res-push res-push-pending">pending</span>' in pushes
 
 
 def test_another_tenants_reservations_and_conflicts_are_not_found(
