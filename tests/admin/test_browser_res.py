@@ -18,7 +18,7 @@ from innsync.api.app import create_app
 from innsync.crypto import SecretBox
 from innsync.reservations.models import Reservation, ReservationConflict
 from innsync.settings import Settings
-from tests.admin.browser import Site, check_accessibility, photograph, sign_in
+from tests.admin.browser import VIEWPORT, Site, check_accessibility, photograph, sign_in
 from tests.admin.hotels import CHEAP, Hotel
 from tests.admin.res_data import Bookings, build_bookings
 from tests.databases import truncate_all
@@ -57,6 +57,14 @@ def res_site(backend: Engine, secret_box: SecretBox) -> Iterator[ResSite]:
         truncate_all(backend)
 
 
+def fits_a_tablet(page: Any) -> None:
+    """At a portrait tablet's width the page needs no sideways scrolling (wide tables scroll
+    inside their own box)."""
+    page.set_viewport_size({"width": 768, "height": 1024})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    page.set_viewport_size(VIEWPORT)
+
+
 def test_search_leads_to_a_reservation_and_its_revisions(res_site: ResSite, page: Any) -> None:
     sign_in(page, res_site, res_site.bookings.emails["read_only"])
     page.get_by_role("link", name="Reservations", exact=True).click()
@@ -67,6 +75,7 @@ def test_search_leads_to_a_reservation_and_its_revisions(res_site: ResSite, page
     assert page.get_by_role("row").count() == 2  # the header and Ada's booking
     check_accessibility(page)
     photograph(page, res_site, "reservations")
+    fits_a_tablet(page)
 
     page.get_by_role("link", name="Ada Lovelace").click()
     page.get_by_role("heading", name="Revision history").wait_for()
@@ -105,6 +114,7 @@ def test_conflict_is_resolved_field_by_field(res_site: ResSite, page: Any) -> No
     page.get_by_label("Take the channel's guest").check()
     check_accessibility(page)
     photograph(page, res_site, "conflict")
+    fits_a_tablet(page)
 
     page.get_by_role("button", name="Merge the ticked fields").click()
     page.get_by_text("Resolved: merged (from the channel: amount, guest)").wait_for()

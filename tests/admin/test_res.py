@@ -313,3 +313,26 @@ def test_conflict_shows_both_versions_and_merges_field_by_field(
     again = client.post(f"{url}/resolve", data={"csrf_token": token, "accept": "pms"})
     assert again.status_code == 409
     assert "already resolved" in again.text
+
+
+def test_keeping_the_pms_version_changes_nothing_but_the_conflict(
+    client: TestClient, db: Db, bookings: Bookings
+) -> None:
+    assert sign_in(client, bookings.emails["owner"]) == 303
+    url = f"/admin/conflicts/{bookings.conflict_id}"
+    token = token_of(client.get(url).text)
+    # Ticked boxes count only for a merge: keeping the PMS's version takes nothing.
+    kept = client.post(
+        f"{url}/resolve", data={"csrf_token": token, "accept": "pms", "take": ["amount"]}
+    )
+    assert kept.status_code == 200
+    assert "Resolved: the PMS&#39;s version was kept" in kept.text
+    with db.sessions() as session:
+        conflict = session.get_one(ReservationConflict, bookings.conflict_id)
+        assert (conflict.resolution, conflict.resolved_fields) == ("pms", None)
+        assert session.get_one(Reservation, bookings.conflicted).total_amount == Decimal("500.00")
+    assert (
+        f'href="/admin/conflicts/{bookings.conflict_id}"' not in client.get("/admin/conflicts").text
+    )
+    resolved = client.get("/admin/conflicts", params={"status": "resolved"}).text
+    assert f'href="/admin/conflicts/{bookings.conflict_id}">OTA-100</a>' in resolved

@@ -14,7 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from innsync.admin.auth import ADMIN_PATH, AdminRefusalError, User, Writer
-from innsync.admin.conflict_views import ConflictView, conflict_view, listed_conflicts
+from innsync.admin.conflict_views import (
+    LIST_LIMIT,
+    ConflictView,
+    conflict_view,
+    listed_conflicts,
+)
 from innsync.admin.rendering import page
 from innsync.admin.reservation_detail import reservation_detail
 from innsync.admin.reservation_search import choices, parse_search, search_reservations
@@ -63,7 +68,8 @@ async def conflicts_page(
     if status not in CONFLICT_FILTERS:
         raise AdminRefusalError(400, "Show open, resolved or all conflicts.")
     listed = await db.read(lambda s: listed_conflicts(s, user.tenant_id, CONFLICT_FILTERS[status]))
-    context = {"listed": listed, "status": status, "user": user, "active": "conflicts"}
+    context = {"listed": listed, "status": status, "limit": LIST_LIMIT, "user": user}
+    context["active"] = "conflicts"
     return page(request, "res_conflicts.html", context)
 
 
