@@ -58,11 +58,14 @@ def _reservation(session: Session, tenant_id: uuid.UUID, booking_id: str) -> uui
     ).one()
 
 
-def build_bookings(sessions: sessionmaker[Session], box: SecretBox, name: str) -> Bookings:
-    """A tenant with one property, a fake connection, users of each role and three bookings."""
+def build_bookings(
+    sessions: sessionmaker[Session], box: SecretBox, name: str, conflicts: int = 1
+) -> Bookings:
+    """A tenant with one property, a fake connection, users of each role and bookings: OTA-200
+    (its guest erased), a direct one, and ``conflicts`` conflicted ones from OTA-100 on."""
     arrival = datetime.now(UTC).date() + timedelta(days=40)
     with transaction(sessions) as session:
-        hotel = make_hotel(session, box, units={"DBL": 5})
+        hotel = make_hotel(session, box, units={"DBL": 4 + conflicts})
         slug = uuid.uuid4().hex[:8]
         emails = {}
         for role in ("owner", "manager", "read_only"):
@@ -70,32 +73,28 @@ def build_bookings(sessions: sessionmaker[Session], box: SecretBox, name: str) -
             create_user(session, PASSWORDS, hotel.tenant_id, emails[role], PASSWORD, role)
     processing = Processing(sessions, box)
     token = hotel.tokens[0]
-    processing.deliver(token, encode(booking("OTA-100", 1, arrival=arrival)))
+    held = [f"OTA-{100 + number}" for number in range(conflicts)]
+    for booking_id in held:
+        processing.deliver(token, encode(booking(booking_id, 1, arrival=arrival)))
     processing.deliver(token, encode(booking("OTA-200", 1, arrival=arrival, guest="Grace Hopper")))
-    assert _processed(processing) == 2
+    assert _processed(processing) == 1 + conflicts
     # A channel revision is received, and before it is processed the PMS changes the booking:
     # the revision is older than the PMS change and contradicts its dates and amount.
-    later = booking("OTA-100", 2, "modified", arrival=arrival, nights=3, price="120.00")
-    processing.deliver(token, encode(later | {"guest": {"name": "Ada King"}}))
+    for booking_id in held:
+        later = booking(booking_id, 2, "modified", arrival=arrival, nights=3, price="120.00")
+        processing.deliver(token, encode(later | {"guest": {"name": "Ada King"}}))
+    dbl = hotel.room_types["DBL"]
     with transaction(sessions) as session:
-        conflicted = session.scalars(
-            select(Reservation.id).where(
-                Reservation.tenant_id == hotel.tenant_id,
-                Reservation.channel_booking_id == "OTA-100",
-            )
-        ).one()
-        erased = session.scalars(
-            select(Reservation.id).where(
-                Reservation.tenant_id == hotel.tenant_id,
-                Reservation.channel_booking_id == "OTA-200",
-            )
-        ).one()
-        dbl = hotel.room_types["DBL"]
-        pms_rebooks(session, conflicted, [dbl], "500.00", arrival + timedelta(days=1), 2)
-    assert _processed(processing) == 1
+        conflicted = [_reservation(session, hotel.tenant_id, booking_id) for booking_id in held]
+        erased = _reservation(session, hotel.tenant_id, "OTA-200")
+        for reservation_id in conflicted:
+            pms_rebooks(session, reservation_id, [dbl], "500.00", arrival + timedelta(days=1), 2)
+    assert _processed(processing) == conflicts
     with transaction(sessions) as session:
         conflict_id = session.scalars(
-            select(ReservationConflict.id).where(ReservationConflict.reservation_id == conflicted)
+            select(ReservationConflict.id).where(
+                ReservationConflict.reservation_id == conflicted[0]
+            )
         ).one()
         erase_reservation_guest(session, hotel.tenant_id, erased, "test")
         # The channel takes bookings from innsync: the direct one is queued for it.
@@ -116,7 +115,7 @@ def build_bookings(sessions: sessionmaker[Session], box: SecretBox, name: str) -
         property_id=hotel.property_id,
         room_type_id=dbl,
         arrival=arrival,
-        conflicted=conflicted,
+        conflicted=conflicted[0],
         conflict_id=conflict_id,
         erased=erased,
         direct=direct.id,

@@ -168,6 +168,27 @@ def test_list_queries_do_not_grow_with_the_page(
     assert counts[0] == counts[1] == 5, [s[:70] for s in statements]
 
 
+def test_conflict_list_queries_do_not_grow_with_conflicts(
+    client: TestClient,
+    db: Db,
+    secret_box: SecretBox,
+    bookings: Bookings,
+    statements: list[str],
+) -> None:
+    busier = build_bookings(db.sessions, secret_box, "busier", conflicts=4)
+    counts = []
+    for tenant, expected in ((bookings, 1), (busier, 4)):
+        client.cookies.clear()
+        assert sign_in(client, tenant.emails["owner"]) == 303
+        statements.clear()
+        page = client.get("/admin/conflicts")
+        assert page.status_code == 200
+        counts.append(len([s for s in statements if "SAVEPOINT" not in s]))
+        assert page.text.count('href="/admin/conflicts/') == expected
+    # Session lookup, the conflicts, their bookings.
+    assert counts[0] == counts[1] == 3, [s[:70] for s in statements]
+
+
 def test_detail_shows_revisions_with_their_raw_bodies(
     client: TestClient, db: Db, bookings: Bookings
 ) -> None:
