@@ -18,9 +18,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from innsync.errors import InvalidInputError
@@ -32,6 +32,7 @@ from innsync.stay_dates import DateRange
 
 MAX_PAGE = 500
 _CURSOR_PREFIX = "c1:"
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class ReservationFilter:
     """``direct`` or a channel kind (``channex``)."""
     connection_id: uuid.UUID | None = None
     ota_reservation_code: str | None = None
+    reference: str | None = None
+    """Any of the booking's references, exactly: the OTA's code, the channel's id or its code."""
     arrival_from: date | None = None
     arrival_before: date | None = None
     """Excluded, as every ``*_before``."""
@@ -94,7 +97,7 @@ def list_reservations(
     get_owned(session, Property, tenant_id, property_id)
     after = decode_cursor(cursor)
     limit = max(1, min(limit, MAX_PAGE))
-    query = _filtered(
+    query = filtered(
         select(Reservation).where(
             Reservation.tenant_id == tenant_id,
             Reservation.property_id == property_id,
@@ -108,7 +111,8 @@ def list_reservations(
     return ReservationPage(page, encode_cursor(last or after), has_more=len(found) > limit)
 
 
-def _filtered(query: Select[Reservation], where: ReservationFilter) -> Select[Reservation]:
+def filtered(query: SelectT, where: ReservationFilter) -> SelectT:
+    """``query`` (of reservations, perhaps with joined rows) narrowed to those ``where`` keeps."""
     if where.statuses:
         query = query.where(Reservation.status.in_(where.statuses))
     if where.channel is not None:
@@ -117,6 +121,14 @@ def _filtered(query: Select[Reservation], where: ReservationFilter) -> Select[Re
         query = query.where(Reservation.connection_id == where.connection_id)
     if where.ota_reservation_code is not None:
         query = query.where(Reservation.ota_reservation_code == where.ota_reservation_code)
+    if where.reference is not None:
+        query = query.where(
+            or_(
+                Reservation.ota_reservation_code == where.reference,
+                Reservation.channel_booking_id == where.reference,
+                Reservation.channel_reference == where.reference,
+            )
+        )
     if where.arrival_from is not None:
         query = query.where(Reservation.arrival >= where.arrival_from)
     if where.arrival_before is not None:
