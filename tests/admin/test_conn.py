@@ -12,7 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
+from innsync.connections import service as connections
+from innsync.connections.accounts import create_account, grant_account
 from innsync.connections.models import Connection, RoomTypeMapping
+from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.outbox.models import DirtyMark
@@ -455,3 +458,48 @@ def test_another_tenants_connection_is_not_found(
         assert (connection.name, connection.push_enabled) == ("Channel 1.1", True)
         assert connection.last_full_sync_at is None
     assert len(connections_of(db, other.tenant_id)) == 1
+
+
+def test_fields_an_operators_account_holds_are_not_in_the_settings_form(
+    client: TestClient, hotel: Hotel, db: Db, secret_box: SecretBox
+) -> None:
+    with transaction(db.sessions) as session:
+        create_account(
+            session,
+            secret_box,
+            "channex",
+            "operator-channex",
+            {"base_url": "https://app.channex.io/api/v1", "api_key": SECRET},
+        )
+        grant_account(session, "operator-channex", hotel.tenant_id)
+        connection = connections.create_connection(
+            session,
+            secret_box,
+            hotel.tenant_id,
+            hotel.property_ids[0],
+            ConnectionCreate(
+                channel="channex", name="On the account", config={"account": "operator-channex"}
+            ),
+        )
+    sign_in(client, hotel.emails["owner"])
+    detail = client.get(f"/admin/connections/{connection.id}")
+    assert "operator-channex" in detail.text
+    assert "config.api_key" not in detail.text
+    assert "config.base_url" not in detail.text
+    assert SECRET not in detail.text
+    saved = client.post(
+        f"/admin/connections/{connection.id}/settings",
+        data={
+            "csrf_token": token_of(detail.text),
+            "config.feed_poll_seconds": "120",
+            "config.cancellation_policies": "off",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    with db.sessions() as session:
+        stored = json.loads(
+            secret_box.decrypt(session.get_one(Connection, connection.id).config_encrypted)
+        )
+    assert stored["feed_poll_seconds"] == 120.0
+    assert "api_key" not in stored

@@ -141,13 +141,16 @@ def config_form(
     values: Mapping[str, Any] | None = None,
     secrets_set: frozenset[str] = frozenset(),
     problems: Mapping[str, str] | None = None,
+    held: frozenset[str] = frozenset(),
 ) -> ConfigForm:
     """The kind's config as inputs, filled with ``values`` (never a secret's) and ``problems``
-    (messages by field name)."""
+    (messages by field name); ``held`` fields (an operator's channel account's) are left out."""
     values = values or {}
     problems = problems or {}
     fields, api_only = [], []
     for name, info in kind.config_model.model_fields.items():
+        if name in held:
+            continue
         found = _input(name, info, kind, rules)
         if found is None:
             api_only.append(name)

@@ -24,6 +24,7 @@ from innsync.admin.config_forms import ConfigForm, config_form, posted_config, p
 from innsync.admin.connection_views import (
     ConnectionDetail,
     MappingEditor,
+    account_fields,
     connection_detail,
     fix_for,
     full_sync_progress,
@@ -216,7 +217,8 @@ def _detail_page(
     read = detail.connection
     kind = channel_kind(read.channel)
     values = {**read.config, **(typed or {})}
-    form = config_form(kind, rules, values, frozenset(read.secrets_set), problems or {})
+    secrets_set = frozenset(read.secrets_set)
+    form = config_form(kind, rules, values, secrets_set, problems or {}, detail.account_fields)
     context = {
         "user": user,
         "active": "connections",
@@ -301,10 +303,13 @@ async def save_settings(
 ) -> Response:
     """Change the name and config; a blank secret keeps the stored one."""
     posted = await request.form()
-    channel = await _owned(
-        db, user, lambda s: get_owned(s, Connection, user.tenant_id, connection_id).channel
-    )
-    form = config_form(channel_kind(channel), rules)
+
+    def channel_and_held(session: Session) -> tuple[str, frozenset[str]]:
+        connection = get_owned(session, Connection, user.tenant_id, connection_id)
+        return connection.channel, account_fields(connection, box)
+
+    channel, held = await _owned(db, user, channel_and_held)
+    form = config_form(channel_kind(channel), rules, held=held)
     config = posted_config(form, posted, editing=True)
     test = _field(posted, "test") == "true"
     name = _field(posted, "name", MAX_NAME + 1)

@@ -15,6 +15,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from innsync.connections import service
+from innsync.connections.configs import account_part
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
 from innsync.connections.schemas import ConnectionRead, RemoteCatalogRead
 from innsync.crypto import SecretBox
@@ -29,6 +30,8 @@ class ConnectionDetail:
     connection: ConnectionRead
     property_name: str
     progress: Progress
+    account_fields: frozenset[str]
+    """Fields the operator's channel account holds: not the connection's to set."""
 
 
 def connection_detail(
@@ -41,7 +44,15 @@ def connection_detail(
         service.connection_read(session, box, connection),
         prop.name,
         full_sync_progress(session, tenant_id, connection_id),
+        account_fields(connection, box),
     )
+
+
+def account_fields(connection: Connection, box: SecretBox) -> frozenset[str]:
+    """The config fields the connection's channel account holds (none without one)."""
+    if connection.account is None:
+        return frozenset()
+    return frozenset(account_part(connection.account, box))
 
 
 def fix_for(state: str) -> str:
