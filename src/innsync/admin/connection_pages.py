@@ -90,7 +90,8 @@ def _field(form: Any, name: str, limit: int = 2048) -> str:
     return value[:limit].strip() if isinstance(value, str) else ""
 
 
-async def _owned(db: Db, user: SignedIn, work: Callable[[Session], T]) -> T:
+async def _owned(db: Db, work: Callable[[Session], T]) -> T:
+    """A read of one of the tenant's connections (the work scopes it); missing is a 404 page."""
     try:
         return await db.read(work)
     except NotFoundError as exc:
@@ -246,9 +247,7 @@ async def detail(
     connection_id: uuid.UUID,
     done: str = "",
 ) -> HTMLResponse:
-    found = await _owned(
-        db, user, lambda s: connection_detail(s, box, user.tenant_id, connection_id)
-    )
+    found = await _owned(db, lambda s: connection_detail(s, box, user.tenant_id, connection_id))
     return _detail_page(request, user, rules, found, notice=done)
 
 
@@ -265,9 +264,7 @@ async def _refused_on_detail(
     """The detail page again, with what the service or the channel answered."""
     if isinstance(exc, NotFoundError):
         raise AdminRefusalError(404, "No such connection.") from exc
-    found = await _owned(
-        db, user, lambda s: connection_detail(s, box, user.tenant_id, connection_id)
-    )
+    found = await _owned(db, lambda s: connection_detail(s, box, user.tenant_id, connection_id))
     by_field, rest = problems_by_field(exc.problems)
     message = "; ".join([exc.detail, *rest])
     status = exc.status if 400 <= exc.status < 600 else 422
@@ -308,7 +305,7 @@ async def save_settings(
         connection = get_owned(session, Connection, user.tenant_id, connection_id)
         return connection.channel, account_fields(connection, box)
 
-    channel, held = await _owned(db, user, channel_and_held)
+    channel, held = await _owned(db, channel_and_held)
     form = config_form(channel_kind(channel), rules, held=held)
     config = posted_config(form, posted, editing=True)
     test = _field(posted, "test") == "true"
@@ -409,7 +406,7 @@ async def full_sync(db: Db, user: Writer, connection_id: uuid.UUID) -> Response:
 @router.get("/{connection_id}/progress")
 async def progress(request: Request, db: Db, user: User, connection_id: uuid.UUID) -> Response:
     """The progress part alone, for htmx to poll while marks remain (it stops at none)."""
-    found = await _owned(db, user, lambda s: full_sync_progress(s, user.tenant_id, connection_id))
+    found = await _owned(db, lambda s: full_sync_progress(s, user.tenant_id, connection_id))
     refresh = f"{max(request.app.state.settings.admin_refresh_seconds, 1):g}"
     context = {"progress": found, "connection_id": connection_id, "refresh": refresh}
     return page(request, "_conn_progress.html", context)
@@ -453,7 +450,7 @@ async def _editor(
         adapter = service.build_adapter(connection, box, inspection_client())
         return editor, isinstance(adapter, ReadsRemoteCatalog)
 
-    editor, readable = await _owned(db, user, read)
+    editor, readable = await _owned(db, read)
     remote: RemoteCatalogRead | None = None
     problem = ""
     if readable:
@@ -515,7 +512,7 @@ async def save_mappings(
 ) -> Response:
     """Replace the mappings through ``set_mappings`` (``PUT /connections/{id}/mappings``)."""
     posted = await request.form()
-    rows = await _owned(db, user, lambda s: mapping_editor(s, user.tenant_id, connection_id))
+    rows = await _owned(db, lambda s: mapping_editor(s, user.tenant_id, connection_id))
     typed = {row.id: _field(posted, row.form_name, 129) for row in rows.rooms + rows.plans}
     rooms = [row.id for row in rows.rooms if typed[row.id]]
     plans = [row.id for row in rows.plans if typed[row.id]]
