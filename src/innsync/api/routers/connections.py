@@ -11,20 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from innsync.api.channel_calls import ChannelCallError, ChannelHttp, calling_channel
+from innsync.api import connection_setup
+from innsync.api.channel_calls import ChannelHttp, calling_channel
 from innsync.api.deps import Admin, Box, Db, Reader, Rules, Writer
-from innsync.channels.contract import ChannelAdapter
-from innsync.channels.credentials import InMemoryCredentialStore
-from innsync.channels.errors import (
-    ChannelAuthError,
-    ChannelError,
-    ChannelUnavailableError,
-)
 from innsync.connections import accounts, audit, otas, provisioning, service
 from innsync.connections.accounts import account_read
-from innsync.connections.credentials import keep_credentials
 from innsync.connections.models import Connection
 from innsync.connections.schemas import (
     ChannelAccountRead,
@@ -69,32 +61,6 @@ TestFirst = Annotated[
 ]
 
 
-async def _tested(adapter: ChannelAdapter) -> None:
-    """Run the adapter's connection test; a failure is a clear problem and nothing is stored."""
-    try:
-        await adapter.test_connection()
-    except ChannelAuthError as exc:
-        raise ChannelCallError(
-            422,
-            "Channel refused the credentials",
-            f"{exc}; nothing was stored: fix the credentials (or send ?test=false to store "
-            "them untested)",
-        ) from exc
-    except ChannelUnavailableError as exc:
-        hint = "" if exc.retry_after is None else f"; retry after {exc.retry_after:.0f} s"
-        raise ChannelCallError(
-            503,
-            "Channel unavailable",
-            f"{exc}{hint}; nothing was stored (send ?test=false to store it untested)",
-        ) from exc
-    except ChannelError as exc:
-        raise ChannelCallError(
-            422,
-            "Channel refused the connection test",
-            f"{exc}; nothing was stored (send ?test=false to store it untested)",
-        ) from exc
-
-
 @router.get("/channel-accounts")
 async def list_channel_accounts(db: Db, who: Reader, box: Box) -> list[ChannelAccountRead]:
     """The operator's channel accounts this tenant may connect with (names, never secrets).
@@ -124,24 +90,10 @@ async def create_connection(
     kind's own (unless the operator allows overrides) and a URL the outbound policy refuses
     (loopback, private, link-local, metadata…).
     """
-    await run_in_threadpool(rules.check, data.channel, data.config)
-    # Tokens the test obtains are kept with the connection: an invite code is single use, so
-    # the refresh token it gave is the only way in afterwards.
-    obtained = InMemoryCredentialStore()
-    if test:
-        adapter = await db.read(
-            lambda s: service.adapter_for_new(
-                s, box, who.tenant_id, property_id, data, http, obtained
-            )
-        )
-        await _tested(adapter)
-
-    def create(session: Session) -> ConnectionRead:
-        connection = service.create_connection(session, box, who.tenant_id, property_id, data)
-        keep_credentials(session, box, connection.id, obtained.held())
-        return service.connection_read(session, box, connection)
-
-    return await db.write(create)
+    # Tokens the test obtains are kept with the connection (api/connection_setup.py).
+    return await connection_setup.create_tested(
+        db, box, rules, http, who.tenant_id, property_id, data, test
+    )
 
 
 @router.get("/properties/{property_id}/connections")
@@ -180,30 +132,9 @@ async def update_connection(
 ) -> ConnectionRead:
     """Change the given fields; a config is merged into the stored one, secrets kept unless
     given. A changed config is checked and tested with the channel first, as on creation."""
-    if data.config is not None:
-        given = data.config
-        channel = await db.read(
-            lambda s: get_owned(s, Connection, who.tenant_id, connection_id).channel
-        )
-        await run_in_threadpool(rules.check, channel, given)
-    obtained = InMemoryCredentialStore()
-    if test and data.config is not None:
-        patch = data.config
-        adapter = await db.read(
-            lambda s: service.adapter_for_patch(
-                s, box, who.tenant_id, connection_id, patch, http, obtained
-            )
-        )
-        await _tested(adapter)
-
-    def update(session: Session) -> ConnectionRead:
-        connection = service.update_connection(
-            session, box, who.tenant_id, connection_id, data, audit.api_actor(who.key_id)
-        )
-        keep_credentials(session, box, connection.id, obtained.held())
-        return service.connection_read(session, box, connection)
-
-    return await db.write(update)
+    return await connection_setup.update_tested(
+        db, box, rules, http, who.tenant_id, connection_id, data, audit.api_actor(who.key_id), test
+    )
 
 
 @router.post("/connections/{connection_id}/test")
