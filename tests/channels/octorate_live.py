@@ -99,7 +99,8 @@ class LiveOctorate:
     # The simulator's side.
 
     def sim(self, method: str, path: str, body: Any = None) -> Any:
-        answer = httpx.request(method, f"{self.sim_url}{path}", json=body, timeout=30)
+        # A tick delivers every due webhook to innsync before it answers.
+        answer = httpx.request(method, f"{self.sim_url}{path}", json=body, timeout=300)
         assert answer.status_code == 200, answer.text
         return answer.json()
 

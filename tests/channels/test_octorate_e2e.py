@@ -6,6 +6,7 @@ offers answered from innsync's tables alone.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -23,9 +24,10 @@ from innsync.events.models import Event
 from innsync.inbox.models import APPLIED, InboxItem
 from innsync.inventory.models import RateCalendarDay
 from innsync.marketplace.models import ChannelAvailabilityDay
-from innsync.outbox.models import DirtyMark
+from innsync.outbox.models import BookingPush, DirtyMark
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import horizon
+from innsync.sync.bookings import push_due_bookings
 from innsync.stay_dates import DateRange
 from tests.channels.octorate_live import (
     CLIENT_ID,
@@ -263,7 +265,7 @@ def test_a_calendar_webhook_and_the_next_pull_agree_without_writes(live: LiveOct
     subscribed = live.run(
         lambda build: build(live.connection(hotel)).register_webhooks(hook_url(live, hotel))
     )
-    assert subscribed == 5
+    assert subscribed == 3
     change = {"price": 155.5, "minStay": 2}
     live.sim("POST", "/_sim/calendar", {"room": 60111, "dateFrom": live.day(20).isoformat(),
              "dateTo": live.day(24).isoformat(), "values": change})  # fmt: skip
@@ -304,3 +306,187 @@ def test_a_calendar_webhook_and_the_next_pull_agree_without_writes(live: LiveOct
 def hook_url(live: LiveOctorate, hotel: Any) -> str:
     connection = live.connection(hotel)
     return f"{live.innsync_url}/hooks/{connection.webhook_token}"
+
+
+# Marketplace bookings and offers, five hotels.
+
+
+@pytest.fixture
+def five(
+    committed: Engine, secret_box: SecretBox, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LiveOctorate]:
+    with live_octorate(committed, secret_box, monkeypatch, hotels=5) as running:
+        for hotel in running.hotels:
+            running.pull(hotel)
+        yield running
+
+
+def room_and_plan(live: LiveOctorate, hotel: Any) -> tuple[str, str]:
+    """The hotel's double room and its standard rate, as innsync named them from Octorate."""
+    double, standard = hotel.accommodation_id * 10 + 1, hotel.accommodation_id * 100 + 11
+    with live.sessions() as session:
+        room = session.scalars(
+            select(RoomType).where(
+                RoomType.property_id == hotel.property_id, RoomType.code == str(double)
+            )
+        ).one()
+        plan = session.scalars(
+            select(RatePlan).where(
+                RatePlan.property_id == hotel.property_id, RatePlan.code == str(standard)
+            )
+        ).one()
+        return str(room.id), str(plan.id)
+
+
+def test_offers_of_five_hotels_for_thirty_nights_make_no_outbound_call(
+    five: LiveOctorate,
+) -> None:
+    logged = five.requests_logged()
+    with five.api() as api:
+        answer = api.get(
+            "/api/v1/offers",
+            params={"arrival": five.day(10).isoformat(), "departure": five.day(40).isoformat()},
+        )
+    assert answer.status_code == 200, answer.text
+    offers = answer.json()["offers"]
+    assert {offer["property_id"] for offer in offers} == {
+        str(hotel.property_id) for hotel in five.hotels
+    }
+    # Two adults: the double's two rate plans per hotel (the single takes one guest).
+    assert len(offers) == 10
+    assert {offer["rate_plan_name"] for offer in offers} == {"Standard", "Flexible"}
+    assert five.requests_logged() == logged
+
+
+class Killed(BaseException):
+    """The worker process dies: nothing after this point of the push runs."""
+
+
+class KillAfterSend(httpx.AsyncBaseTransport):
+    """Passes calls on; the ``nth`` reservation push reaches the simulator, then the worker
+    dies before it can read the answer or record anything (a SIGKILL at that instant)."""
+
+    def __init__(self, nth: int) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.nth = nth
+        self.pushes = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and "/reservation/" in request.url.path:
+            self.pushes += 1
+            if self.pushes == self.nth:
+                await response.aclose()
+                raise Killed
+        return response
+
+
+def test_fifty_bookings_across_five_hotels_end_confirmed_or_failed_never_duplicated(
+    five: LiveOctorate,
+) -> None:
+    live = five
+    # The hotels' answers come from the periodic status check here (webhooks: the next test).
+    live.sim("POST", "/_sim/hotel", {"rejection_ratio": 0.2})
+    # 20 % of the pushes land but their answer is lost (a 502 after the hotel's system took it).
+    live.sim("POST", "/_sim/failures", {"endpoint": "POST /reservation/{id}", "status": 502,
+             "rate": 0.2, "after_handling": True})  # fmt: skip
+    booked: list[str] = []
+    with live.api() as api:
+        for hotel in live.hotels:
+            room, plan = room_and_plan(live, hotel)
+            for n in range(10):
+                body = {
+                    "arrival": live.day(10 + 3 * n).isoformat(),
+                    "departure": live.day(12 + 3 * n).isoformat(),
+                    "rooms": [{"room_type_id": room, "rate_plan_id": plan, "adults": 2}],
+                    "guest": {"first_name": "Ada", "last_name": f"Guest{n}"},
+                }
+                answer = api.post(f"/api/v1/properties/{hotel.property_id}/reservations", json=body)
+                assert answer.status_code == 201, answer.text
+                booked.append(answer.json()["id"])
+    live.clock.advance(60)
+
+    # A worker dies right after its third push reached the hotel's system.
+    killer = KillAfterSend(3)
+
+    async def first_pass() -> int:
+        async with httpx.AsyncClient(transport=killer, timeout=30) as http:
+            return await push_due_bookings(live.sessions, live.adapter_for(http), clock=live.clock)
+
+    with pytest.raises(Killed):
+        asyncio.run(first_pass())
+    for _ in range(40):
+        live.clock.advance(60)  # past the dead worker's lease, the backoffs and quota windows
+        live.push()
+        live.tick()  # the hotel decides what was pushed
+        live.check()
+        if live.count(BookingPush, BookingPush.state.in_(("pending", "pushed"))) == 0:
+            break
+
+    with live.sessions() as session:
+        pushes = list(session.scalars(select(BookingPush)))
+    assert sorted(str(push.reservation_id) for push in pushes) == sorted(booked)
+    states = [push.state for push in pushes]
+    assert set(states) <= {"confirmed", "failed"}, states
+    assert all(push.last_error for push in pushes if push.state == "failed")
+    held = live.sim("GET", "/_sim/reservations")["data"]
+    # Never a duplicate at the hotel's system, whatever was retried or replayed.
+    assert sorted(item["refer"] for item in held) == sorted(booked)
+    by_refer = {item["refer"]: item for item in held}
+    for push in pushes:
+        status = by_refer[str(push.reservation_id)]["status"]
+        assert (push.state, status) in {("confirmed", "CONFIRMED"), ("failed", "REJECTED")}
+        assert push.channel_booking_id == str(by_refer[str(push.reservation_id)]["id"])
+    assert 0 < states.count("failed") < 50
+    counters = live.sim("GET", "/_sim/counters")
+    assert counters["idempotent_replays"] > 0  # lost answers and the killed push were replayed
+    quota = live.sim("GET", "/_sim/quota")
+    assert quota["violations"] == 0
+    assert set(quota["accommodations"]) == {str(hotel.accommodation_id) for hotel in live.hotels}
+
+
+def test_the_hotels_answer_by_webhook_settles_the_booking_without_a_status_call(
+    live: LiveOctorate,
+) -> None:
+    connected(live)
+    hotel = live.hotels[0]
+    live.pull(hotel)
+    live.run(lambda build: build(live.connection(hotel)).register_webhooks(hook_url(live, hotel)))
+    live.sim("POST", "/_sim/hotel", {"decision_delay_seconds": 3600})
+    room, plan = room_and_plan(live, hotel)
+    booked = []
+    with live.api() as api:
+        for n in range(2):
+            body = {
+                "arrival": live.day(10 + 3 * n).isoformat(),
+                "departure": live.day(12 + 3 * n).isoformat(),
+                "rooms": [{"room_type_id": room, "rate_plan_id": plan, "adults": 2}],
+                "guest": {"first_name": "Ada", "last_name": "Lovelace"},
+            }
+            answer = api.post(f"/api/v1/properties/{hotel.property_id}/reservations", json=body)
+            assert answer.status_code == 201, answer.text
+            booked.append(answer.json()["id"])
+    live.clock.advance(60)
+    assert live.push() == 2
+    held = {item["refer"]: item["id"] for item in live.sim("GET", "/_sim/reservations")["data"]}
+    live.sim("POST", f"/_sim/reservations/{held[booked[0]]}/confirm")
+    live.sim("POST", f"/_sim/reservations/{held[booked[1]]}/reject")
+    reads = status_reads(live)
+
+    live.tick()  # delivers RESERVATION_CONFIRMED, the rejection and the calendar change
+    live.inbound()
+
+    with live.sessions() as session:
+        pushes = {str(push.reservation_id): push for push in session.scalars(select(BookingPush))}
+    assert pushes[booked[0]].state == "confirmed"
+    assert pushes[booked[1]].state == "failed"
+    assert "the hotel rejected it" in pushes[booked[1]].last_error
+    assert status_reads(live) == reads == 0
+
+
+def status_reads(live: LiveOctorate) -> int:
+    return sum(
+        1
+        for row in live.sim("GET", "/_sim/requests")["data"]
+        if row.get("endpoint") == "GET /reservation/{id}/{id}"
+    )

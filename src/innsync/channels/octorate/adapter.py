@@ -183,9 +183,17 @@ class OctorateAdapter:
     # RegistersWebhooks.
 
     async def register_webhooks(self, callback_url: str) -> int:
-        """Subscribe ``callback_url`` to the calendar and the reservation events (same pair
-        again: nothing new); returns how many subscriptions were created."""
-        wanted = (webhooks.CALENDAR_EVENT, *webhooks.RESERVATION_EVENTS)
+        """Subscribe ``callback_url`` to the calendar and to the hotel's answers (same pair
+        again: nothing new); returns how many subscriptions were created.
+
+        Octorate sends each event to every subscription of the app, so each one costs a
+        delivery per connected hotel: only the events innsync acts on are subscribed (created
+        and changed reservations are still waiting for the hotel)."""
+        wanted = tuple(
+            dict.fromkeys(
+                (webhooks.CALENDAR_EVENT, "RESERVATION_CONFIRMED", self.config.rejected_event)
+            )
+        )
         held = await self.client.call("GET", "/rest/v1/subscription")
         existing = (
             [item for item in held if isinstance(item, dict)] if isinstance(held, list) else []
