@@ -27,8 +27,8 @@ from innsync.marketplace.models import ChannelAvailabilityDay
 from innsync.outbox.models import BookingPush, DirtyMark
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import horizon
-from innsync.sync.bookings import push_due_bookings
 from innsync.stay_dates import DateRange
+from innsync.sync.bookings import push_due_bookings
 from tests.channels.octorate_live import (
     CLIENT_ID,
     CLIENT_SECRET,
