@@ -62,11 +62,18 @@ def start(
     connection_id: uuid.UUID,
     now: datetime,
     lifetime: timedelta,
+    *,
+    is_configured: bool,
 ) -> tuple[Connection, str]:
-    """A new state for the tenant's connection; returns the connection and the raw state."""
+    """A new state for the tenant's connection; returns the connection and the raw state.
+
+    ``is_configured``: the operator set the channel's app credentials (without them the
+    channel would refuse the hotel's approval, so none is started)."""
     connection = get_owned(session, Connection, tenant_id, connection_id)
     if connection.channel not in OAUTH_CHANNELS:
         raise ConflictError(f"a {connection.channel} connection is not authorized by OAuth")
+    if not is_configured:
+        raise ConflictError("INNSYNC_OCTORATE_CLIENT_ID is not set: the operator must set it")
     state = secrets.token_urlsafe(STATE_BYTES)
     session.add(
         OAuthState(

@@ -68,7 +68,10 @@ def redirect_uri(request: Request) -> str:
     response_class=RedirectResponse,
     responses={
         307: {"description": "To the channel's authorization page, with a single-use state"},
-        409: {"description": "The connection's channel does not connect by OAuth"},
+        409: {
+            "description": "The connection's channel does not connect by OAuth, or the "
+            "operator has not set the app's client id"
+        },
     },
 )
 async def start_oauth(
@@ -76,11 +79,12 @@ async def start_oauth(
 ) -> RedirectResponse:
     """Start the hotel's approval of innsync's app: send its browser to this URL."""
     settings: Settings = request.app.state.settings
-    if not settings.octorate_client_id:
-        raise ConflictError("INNSYNC_OCTORATE_CLIENT_ID is not set: the operator must set it")
     lifetime = timedelta(seconds=settings.octorate_oauth_state_seconds)
+    configured = bool(settings.octorate_client_id)
     _, state = await db.write(
-        lambda s: oauth.start(s, who.tenant_id, connection_id, utc_now(), lifetime)
+        lambda s: oauth.start(
+            s, who.tenant_id, connection_id, utc_now(), lifetime, is_configured=configured
+        )
     )
     target = octorate_oauth.authorize_url(app_of(settings), redirect_uri(request), state)
     return RedirectResponse(target, status_code=307, headers={"cache-control": "no-store"})
