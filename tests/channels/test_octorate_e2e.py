@@ -262,10 +262,8 @@ def test_a_calendar_webhook_and_the_next_pull_agree_without_writes(live: LiveOct
     connected(live)
     hotel = live.hotels[0]
     live.pull(hotel)
-    subscribed = live.run(
-        lambda build: build(live.connection(hotel)).register_webhooks(hook_url(live, hotel))
-    )
-    assert subscribed == 3
+    subscribed = register_webhooks(live, hotel)
+    assert subscribed == {"callback_url": hook_url(live, hotel), "changed": 3}
     change = {"price": 155.5, "minStay": 2}
     live.sim("POST", "/_sim/calendar", {"room": 60111, "dateFrom": live.day(20).isoformat(),
              "dateTo": live.day(24).isoformat(), "values": change})  # fmt: skip
@@ -301,6 +299,14 @@ def test_a_calendar_webhook_and_the_next_pull_agree_without_writes(live: LiveOct
         live.count(DirtyMark),
         live.count(Event),
     ) == counts
+
+
+def register_webhooks(live: LiveOctorate, hotel: Any) -> Any:
+    """Through the API, as an operator onboards the hotel (the stored OAuth token is used)."""
+    with live.api() as api:
+        answer = api.post(f"/api/v1/connections/{hotel.connection_id}/webhooks/register")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 def hook_url(live: LiveOctorate, hotel: Any) -> str:
@@ -451,7 +457,7 @@ def test_the_hotels_answer_by_webhook_settles_the_booking_without_a_status_call(
     connected(live)
     hotel = live.hotels[0]
     live.pull(hotel)
-    live.run(lambda build: build(live.connection(hotel)).register_webhooks(hook_url(live, hotel)))
+    register_webhooks(live, hotel)
     live.sim("POST", "/_sim/hotel", {"decision_delay_seconds": 3600})
     room, plan = room_and_plan(live, hotel)
     booked = []
