@@ -117,6 +117,8 @@ def record_confirmation(
 def apply_answer(
     session: Session, push: BookingPush, answer: BookingConfirmation, next_check: datetime
 ) -> None:
+    """The hotel's answer on a pushed booking: confirmed, failed with the reason, or asked
+    again at ``next_check`` while it is still pending."""
     if answer.state == "confirmed":
         confirm(session, push)
     elif answer.state == "rejected":
