@@ -26,6 +26,7 @@ from innsync.channels.octorate import oauth as octorate_oauth
 from innsync.clock import utc_now
 from innsync.connections import oauth
 from innsync.connections.credentials import DatabaseCredentialStore
+from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.errors import ConflictError, DomainError
 from innsync.settings import Settings
@@ -120,7 +121,9 @@ async def octorate_callback(
         raise OAuthFailedError(f"Octorate refused the code: {exc}") from exc
     store = DatabaseCredentialStore(db.sessions, box, connection.id)
     await store.persist("access", credential)
-    adapter = await db.read(lambda s: build_adapter(connection, box, http, db.sessions))
+    adapter = await db.read(
+        lambda s: build_adapter(s.get_one(Connection, connection.id), box, http, db.sessions)
+    )
     if not isinstance(adapter, OctorateAdapter):
         raise ConflictError(f"a {connection.channel} connection is not authorized by OAuth")
     seen = await calling_channel(adapter.list_accommodations())
