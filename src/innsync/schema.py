@@ -4,6 +4,7 @@ from innsync.alerts import models as _alerts  # noqa: F401  (registers tables)
 from innsync.backups import models as _backups  # noqa: F401
 from innsync.connections import credentials as _credentials  # noqa: F401
 from innsync.connections import models as _connections  # noqa: F401
+from innsync.connections import oauth as _oauth  # noqa: F401
 from innsync.db.base import Base
 from innsync.events import models as _events  # noqa: F401
 from innsync.ical_export import models as _ical_export  # noqa: F401

@@ -297,6 +297,28 @@ class Settings(BaseSettings):
         description="Comma-separated URL prefixes tenants may give as channel API URLs beyond "
         "the kind's own hosts (e.g. https://channex-proxy.example.com/).",
     )
+    octorate_client_id: str | None = Field(
+        default=None,
+        description="The marketplace's Octorate app (issued once by Octorate, never per hotel): "
+        "its client id. Unset: hotels cannot connect by OAuth.",
+    )
+    octorate_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="The Octorate app's client secret."
+    )
+    octorate_api_root: str = Field(
+        default="https://api.octorate.com/connect",
+        description="Octorate's Connect API root (up to /connect); a simulator's in development.",
+    )
+    octorate_authorize_url: str = Field(
+        default="https://admin.octorate.com/octobook/identity/oauth.xhtml",
+        description="Octorate's authorization page, where a hotel approves the app.",
+    )
+    octorate_oauth_state_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=3600,
+        description="How long a hotel has to approve the app once the connect step started.",
+    )
 
     backup_key: SecretStr | None = Field(
         default=None,

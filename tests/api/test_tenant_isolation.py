@@ -421,6 +421,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         "admin", permitted_status=409
     ),
     ("POST", "/api/v1/connections/{connection_id}/test"): Route("write"),
+    # The fake channel does not connect by OAuth: a clear 409 on the tenant's own.
+    ("GET", "/api/v1/connections/{connection_id}/oauth/start"): Route(
+        "write", permitted_status=409
+    ),
     # The fake channel keeps no catalog: a clear 409 (tests/api/test_provisioning.py).
     # The fake channel cannot list or remove rate plans: 409 on the tenant's own.
     ("POST", "/api/v1/connections/{connection_id}/remote-catalog/remove-unused"): Route(

@@ -28,6 +28,7 @@ from innsync.api.routers import (
     inventory,
     keys,
     marketplace,
+    oauth,
     ops,
     privacy,
     properties,
@@ -122,6 +123,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(hooks.router)
     app.include_router(ical.router)
+    app.include_router(oauth.callback_router)
     for router in (
         properties.router,
         inventory.router,
@@ -138,6 +140,7 @@ def create_app(
         backups.router,
         privacy.router,
         marketplace.router,
+        oauth.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     openapi.install(app, API_PREFIX)

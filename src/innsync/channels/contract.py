@@ -17,6 +17,7 @@ from innsync.channels.types import (
     AriSnapshot,
     AvailabilityUpdate,
     BookingAction,
+    BookingAnswer,
     BookingCancellation,
     BookingConfirmation,
     BookingRevision,
@@ -109,6 +110,10 @@ class PullsReservations(Protocol):
         """
 
 
+WebhookMessage = BookingRevision | BookingCancellation | ChannelNotice | AriSnapshot | BookingAnswer
+"""What one webhook may stand for (see ``ReceivesWebhooks.parse_webhook``)."""
+
+
 @runtime_checkable
 class ReceivesWebhooks(Protocol):
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
@@ -116,10 +121,11 @@ class ReceivesWebhooks(Protocol):
 
     async def parse_webhook(
         self, headers: Mapping[str, str], body: bytes
-    ) -> Sequence[BookingRevision | BookingCancellation | ChannelNotice]:
+    ) -> Sequence[WebhookMessage]:
         """What a stored, verified webhook stands for: booking revisions (fetched if it only
-        hints at them), cancellations naming only the booking, and notices about the channel
-        itself."""
+        hints at them), cancellations naming only the booking, notices about the channel
+        itself and, on the marketplace side, the source's ARI (``AriSnapshot``, stored like a
+        pull) and the hotel's answers to pushed bookings (``BookingAnswer``)."""
 
 
 StoredOutcome = Literal["stored", "duplicate"]

@@ -41,6 +41,7 @@ BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "innsync.channels.expedia",
     "innsync.channels.agoda",
     "innsync.channels.ical",
+    "innsync.channels.octorate",
 )
 
 

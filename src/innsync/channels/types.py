@@ -816,7 +816,12 @@ class RemoteCatalog:
 @dataclass(frozen=True, slots=True)
 class AriSnapshot:
     """The ARI a source channel holds for a window (marketplace side): what innsync stores as
-    the property's own. ``catalog`` is set when the channel sends its room types and plans too."""
+    the property's own. ``catalog`` is set when the channel sends its room types and plans too.
+
+    A rate update whose ``room_type_code`` is empty names its plan by the channel's rate plan
+    code alone: for channels whose webhooks do not say which room a rate belongs to, and whose
+    rate codes are unique in the property (Octorate's calendar webhook).
+    """
 
     availability: tuple[AvailabilityUpdate, ...] = ()
     rates: tuple[RateUpdate, ...] = ()
@@ -832,3 +837,12 @@ class BookingConfirmation:
 
     state: BookingConfirmationState
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BookingAnswer:
+    """The hotel's answer to a booking innsync pushed, as its channel's webhook tells it
+    (marketplace side): ``channel_booking_id`` is what ``push_reservation`` returned."""
+
+    channel_booking_id: str
+    confirmation: BookingConfirmation

@@ -45,6 +45,10 @@ class SessionUnits:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._sessions
+
     async def read(self, work: Callable[[Session], T]) -> T:
         with self._sessions() as session:
             return work(session)

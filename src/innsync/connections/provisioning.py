@@ -457,7 +457,8 @@ async def register_webhooks(
                 f'{{"config": {{"{secret_field}": "..."}}}}): without it every webhook the '
                 "channel sends is refused"
             )
-        adapter = service.build_adapter(connection, box, http)
+        # With the connection's stored channel tokens (an OAuth channel has no other way in).
+        adapter = service.build_adapter(connection, box, http, db.sessions)
         return connection.channel, adapter, connection.webhook_token
 
     channel, adapter, token = await db.read(prepare)

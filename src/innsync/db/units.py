@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
 
@@ -17,3 +17,8 @@ class UnitsOfWork(Protocol):
     async def read(self, work: Callable[[Session], T]) -> T: ...
 
     async def write(self, work: Callable[[Session], T]) -> T: ...
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """For what keeps its own short transactions (a connection's channel tokens)."""
+        ...

@@ -37,6 +37,7 @@ from innsync.channels.contract import (
     CancelsForGood,
     ChannelAdapter,
     ReceivesWebhooks,
+    WebhookMessage,
 )
 from innsync.channels.errors import (
     BadSignatureError,
@@ -46,7 +47,13 @@ from innsync.channels.errors import (
     MappingMissingError,
 )
 from innsync.channels.revision_json import revision_from_bytes
-from innsync.channels.types import BookingCancellation, BookingRevision, ChannelNotice
+from innsync.channels.types import (
+    AriSnapshot,
+    BookingAnswer,
+    BookingCancellation,
+    BookingRevision,
+    ChannelNotice,
+)
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.claims import claim_due
@@ -57,6 +64,9 @@ from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECT
 from innsync.inbox.notices import report_needs_attention, report_notice
 from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
 from innsync.logging import log_context
+from innsync.marketplace.channel_ari import apply_snapshot
+from innsync.marketplace.lifecycle import record_confirmation
+from innsync.marketplace.sources import source_by_connection
 from innsync.reservations.channel import (
     RevisionOutcome,
     ingest_cancellation,
@@ -256,8 +266,9 @@ async def _process(
         except (ChannelRejectedError, BadSignatureError, InvalidRevisionError) as exc:
             _finish(sessions, item_id, REJECTED, str(exc), clock())
             return
-        revisions = [m for m in messages if not isinstance(m, ChannelNotice)]
+        revisions = [m for m in messages if isinstance(m, BookingRevision | BookingCancellation)]
         notices = [m for m in messages if isinstance(m, ChannelNotice)]
+        marketplace = [m for m in messages if isinstance(m, AriSnapshot | BookingAnswer)]
         final = isinstance(adapter, CancelsForGood) and adapter.cancellations_are_final
         try:
             with transaction(sessions) as session:
@@ -274,8 +285,15 @@ async def _process(
                 ]
                 for notice in notices:
                     report_notice(session, connection, notice, locked.id, clock())
+                source_changes = [
+                    _apply_source_message(session, connection, message, clock())
+                    for message in marketplace
+                ]
                 changed = [o for o in outcomes if o.outcome not in ("unchanged", "stale")]
-                if not outcomes and notices:
+                if not outcomes and marketplace:
+                    status = APPLIED if any(source_changes) else IGNORED
+                    reason = ", ".join(_SOURCE_REASONS[change] for change in source_changes)
+                elif not outcomes and notices:
                     status = APPLIED
                     reason = ", ".join(f"channel notice: {notice.kind}" for notice in notices)
                 elif not outcomes:
@@ -313,6 +331,33 @@ def _count(channel: str, outcomes: list[RevisionOutcome]) -> None:
             metrics.OVERBOOKINGS.labels(channel).inc()
 
 
+# A hotel's answer by webhook settles its booking at once; the periodic check's interval only
+# matters for an answer that is still "pending", which webhooks never carry.
+ANSWER_RECHECK = timedelta(seconds=120)
+_SOURCE_REASONS = {True: "source report applied", False: "source report changed nothing"}
+
+
+def _apply_source_message(
+    session: Session, connection: Connection, message: AriSnapshot | BookingAnswer, now: datetime
+) -> bool:
+    """A marketplace source's webhook: its ARI stored like a pull (idempotent: a report that
+    repeats what is stored writes nothing), or the hotel's answer to a pushed booking. Whether
+    anything changed; a connection that is no property's ARI source changes nothing."""
+    if isinstance(message, BookingAnswer):
+        return record_confirmation(
+            session,
+            connection.id,
+            message.channel_booking_id,
+            message.confirmation,
+            now,
+            ANSWER_RECHECK,
+        )
+    source = source_by_connection(session, connection.id)
+    if source is None:
+        return False
+    return apply_snapshot(session, source, message, now).changed > 0
+
+
 def _ingest(
     session: Session,
     connection: Connection,
@@ -332,7 +377,7 @@ def _ingest(
 
 async def _decode(
     adapter: ChannelAdapter, source: str, headers: dict[str, str], body: bytes
-) -> Sequence[BookingRevision | BookingCancellation | ChannelNotice]:
+) -> Sequence[WebhookMessage]:
     """What an item stands for; each revision is checked before it can reach the database.
 
     A pulled item holds one revision the adapter already decoded, in neutral JSON; a webhook is
@@ -340,9 +385,7 @@ async def _decode(
     """
     try:
         if source == PULL:
-            messages: Sequence[BookingRevision | BookingCancellation | ChannelNotice] = (
-                revision_from_bytes(body),
-            )
+            messages: Sequence[WebhookMessage] = (revision_from_bytes(body),)
         elif isinstance(adapter, ReceivesWebhooks):
             messages = await adapter.parse_webhook(headers, body)
         else:

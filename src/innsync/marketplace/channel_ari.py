@@ -208,9 +208,15 @@ def write_channel_ari(
             wanted_units[(room_type_id, day)] = update.availability
     availability_written = _write_availability(session, source, wanted_units, now)
     plan_map = _rate_plan_keys(session, source.connection_id, room_map)
+    by_plan_code = {code: plan_id for (_, code), plan_id in plan_map.items()}
     wanted_values: dict[tuple[uuid.UUID, date], dict[str, Any]] = defaultdict(dict)
     for rate in rates:
-        plan_id = plan_map.get(rate.rate_plan)
+        # An empty room type code names the plan by its own code (see ``AriSnapshot``).
+        plan_id = (
+            plan_map.get(rate.rate_plan)
+            if rate.room_type_code
+            else by_plan_code.get(rate.rate_plan_code)
+        )
         if plan_id is None:
             unknown.append(f"{rate.room_type_code}/{rate.rate_plan_code}")
             continue

@@ -10,7 +10,6 @@ A push past the deadline in ``pending`` or ``pushed`` is an alert (alerts/rules.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,16 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from innsync import containment
 from innsync.channels.contract import ConfirmsBookings
 from innsync.channels.errors import ChannelError
-from innsync.channels.types import BookingConfirmation
 from innsync.clock import Clock, utc_now
 from innsync.connections.models import Connection
 from innsync.db.claims import claim_due
 from innsync.db.engine import transaction
 from innsync.inbox.timing import AdapterFactory
 from innsync.marketplace import lifecycle
+from innsync.marketplace.lifecycle import record_confirmation
 from innsync.marketplace.models import AriSource
 from innsync.marketplace.quota import wait_for_call
 from innsync.outbox.models import PUSH_DONE, BookingPush
+
+__all__ = ["check_due_confirmations", "record_confirmation"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,44 +82,8 @@ async def check_due_confirmations(
         with transaction(sessions) as session:
             push = _pushed(session, item.push_id)
             if push is not None:
-                _apply(session, push, answer, clock() + interval)
+                lifecycle.apply_answer(session, push, answer, clock() + interval)
     return len(due)
-
-
-def record_confirmation(
-    session: Session,
-    connection_id: uuid.UUID,
-    channel_booking_id: str,
-    answer: BookingConfirmation,
-    now: datetime,
-    interval: timedelta,
-) -> bool:
-    """Apply a hotel's answer that its channel sent (a webhook); ``False`` when no pushed
-    marketplace booking of the connection has that id (already settled, or unknown)."""
-    push = session.scalar(
-        select(BookingPush)
-        .where(
-            BookingPush.connection_id == connection_id,
-            BookingPush.channel_booking_id == channel_booking_id,
-            BookingPush.state == PUSH_DONE,
-        )
-        .with_for_update()
-    )
-    if push is None or not lifecycle.is_marketplace(session, push):
-        return False
-    _apply(session, push, answer, now + interval)
-    return True
-
-
-def _apply(
-    session: Session, push: BookingPush, answer: BookingConfirmation, next_check: datetime
-) -> None:
-    if answer.state == "confirmed":
-        lifecycle.confirm(session, push)
-    elif answer.state == "rejected":
-        lifecycle.fail(session, push, f"the hotel rejected it: {answer.reason or 'no reason'}")
-    else:
-        push.next_attempt_at = next_check
 
 
 def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[_Due]:

@@ -11,14 +11,16 @@ event (``marketplace.booking_*``), delivered as a signed webhook and in the feed
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from innsync.channels.types import BookingConfirmation
 from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.marketplace.models import AriSource
-from innsync.outbox.models import PUSH_CONFIRMED, PUSH_FAILED, BookingPush
+from innsync.outbox.models import PUSH_CONFIRMED, PUSH_DONE, PUSH_FAILED, BookingPush
 from innsync.reservations.models import Reservation
 
 EVENT_OF_STATE = {
@@ -85,3 +87,41 @@ def fail(session: Session, push: BookingPush, reason: str) -> None:
 def confirm(session: Session, push: BookingPush) -> None:
     push.state, push.last_error = PUSH_CONFIRMED, ""
     announce(session, push)
+
+
+def record_confirmation(
+    session: Session,
+    connection_id: uuid.UUID,
+    channel_booking_id: str,
+    answer: BookingConfirmation,
+    now: datetime,
+    interval: timedelta,
+) -> bool:
+    """Apply a hotel's answer that its channel sent (a webhook); ``False`` when no pushed
+    marketplace booking of the connection has that id (already settled, or unknown)."""
+    push = session.scalar(
+        select(BookingPush)
+        .where(
+            BookingPush.connection_id == connection_id,
+            BookingPush.channel_booking_id == channel_booking_id,
+            BookingPush.state == PUSH_DONE,
+        )
+        .with_for_update()
+    )
+    if push is None or not is_marketplace(session, push):
+        return False
+    apply_answer(session, push, answer, now + interval)
+    return True
+
+
+def apply_answer(
+    session: Session, push: BookingPush, answer: BookingConfirmation, next_check: datetime
+) -> None:
+    """The hotel's answer on a pushed booking: confirmed, failed with the reason, or asked
+    again at ``next_check`` while it is still pending."""
+    if answer.state == "confirmed":
+        confirm(session, push)
+    elif answer.state == "rejected":
+        fail(session, push, f"the hotel rejected it: {answer.reason or 'no reason'}")
+    else:
+        push.next_attempt_at = next_check
