@@ -198,7 +198,7 @@ def test_a_room_type_form_shows_each_problem_next_to_its_field(
 
     created = post(client, path, ROOM_TYPE)
     assert created.status_code == 303
-    assert created.headers["location"].endswith("?done=room-type-saved")
+    assert created.headers["location"].endswith("?done=room-type-saved#main")
     page = client.get(created.headers["location"])
     assert "Room type saved." in page.text
     assert "Double" in page.text

@@ -226,7 +226,9 @@ def _status_of(error: DomainError) -> int:
 
 
 def _back(property_id: uuid.UUID, done: str) -> RedirectResponse:
-    return RedirectResponse(f"{ADMIN_PATH}/properties/{property_id}?done={done}", status_code=303)
+    # "#main": the form's own fragment would otherwise be kept and hide the notice at the top.
+    target = f"{ADMIN_PATH}/properties/{property_id}?done={done}#main"
+    return RedirectResponse(target, status_code=303)
 
 
 def _not_found(what: str) -> AdminRefusalError:

@@ -112,7 +112,10 @@ async def list_deliveries(
     "/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/resend",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        200: {"description": "The event is already waiting to be delivered: that delivery"},
+        200: {
+            "model": DeliveryRead,
+            "description": "The event is already waiting to be delivered: that delivery",
+        },
         202: {"description": "The event is queued again, due now: the new delivery"},
         404: {"description": "No such subscription of the tenant, or no such delivery of it"},
         409: {"description": "The subscription is deactivated"},
