@@ -539,6 +539,12 @@ def test_events_and_deliveries_with_resend(
     assert mixed.status_code == 404
     assert count(db, WebhookDelivery, WebhookDelivery.subscription_id == theirs) == 1
 
+    # A URL's query may hold the PMS's own token: pages show the URL without it.
+    tokened, _ = subscribed(db, secret_box, hotel, "https://pms.example/in?token=s3cret")
+    listed = client.get("/admin/events").text
+    assert "https://pms.example/in?…" in listed
+    assert "s3cret" not in listed + client.get(f"/admin/webhooks/{tokened}").text
+
 
 # Roles and query counts
 

@@ -6,6 +6,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from innsync.admin.ops import feed, history, setup
+from innsync.admin.rendering import templates
+
+
+def hide_query(url: str) -> str:
+    """A subscription URL as pages show it: its query may hold the PMS's own token."""
+    base, mark, _query = url.partition("?")
+    return f"{base}?…" if mark else base
+
+
+templates.env.filters["hide_query"] = hide_query
 
 router = APIRouter()
 router.include_router(setup.router)
