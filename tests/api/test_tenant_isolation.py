@@ -50,6 +50,7 @@ class Tenant:
     block_id: str
     reservation_id: str
     subscription_id: str
+    delivery_id: str  # a delivery of the subscription
     key_id: str  # the read key's id: revoking it never locks the tenant out
     connection_id: str
     conflict_id: str
@@ -149,6 +150,11 @@ def build_tenant(client: TestClient, db: Db, name: str) -> Tenant:
     )
     ok(client.put(f"/api/v1/connections/{ical['id']}/ical-export", json={}, headers=headers))
     ok(client.get("/api/v1/events", headers=headers))  # sequence: the subscription gets deliveries
+    deliveries = ok(
+        client.get(
+            f"/api/v1/webhook-subscriptions/{subscription['id']}/deliveries", headers=headers
+        )
+    )
     target = ok(
         client.post(
             "/api/v1/notification-targets",
@@ -171,6 +177,7 @@ def build_tenant(client: TestClient, db: Db, name: str) -> Tenant:
         block_id=block["id"],
         reservation_id=reservation["id"],
         subscription_id=subscription["id"],
+        delivery_id=str(deliveries[0]["id"]),
         key_id=key["id"],
         connection_id=connection["id"],
         conflict_id=conflict_id,
@@ -381,6 +388,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/webhook-subscriptions/{subscription_id}/deliveries"): Route(
         "admin", lambda _t: {"params": {"limit": 10}}
     ),
+    ("POST", "/api/v1/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/resend"): (
+        Route("admin")
+    ),
     ("POST", "/api/v1/api-keys"): Route(
         "admin", _json(lambda _t: {"name": "backdoor", "scopes": ["admin"]})
     ),
@@ -460,13 +470,17 @@ def fill(path: str, target: Tenant) -> tuple[str, str]:
     names = PARAM.findall(path)
     # After the object's id may come a channel's own id, which no tenant owns: a plain value.
     channel_ids = {"channel_booking_id": "BK-1"}
-    assert len(names) == 1 or set(names[1:]) <= set(channel_ids), (
+    # Or an id of something inside the first object, taken from the same tenant.
+    inner_ids = {"delivery_id"}
+    assert len(names) == 1 or set(names[1:]) <= set(channel_ids) | inner_ids, (
         f"{path}: teach fill() about routes with {len(names)} ids"
     )
     attribute = "ical_connection_id" if "/ical-" in path else names[0]
     target_id = str(getattr(target, attribute))
     for name, value in channel_ids.items():
         path = path.replace(f"{{{name}}}", value)
+    for name in inner_ids & set(names[1:]):
+        path = path.replace(f"{{{name}}}", str(getattr(target, name)))
     return path.replace(f"{{{names[0]}}}", target_id), target_id
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -11,8 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from innsync.crypto import SecretBox
-from innsync.errors import NotFoundError
-from innsync.events.models import Counter, Event, WebhookDelivery, WebhookSubscription
+from innsync.errors import ConflictError, NotFoundError
+from innsync.events.models import (
+    Counter,
+    DeliveryStatus,
+    Event,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from innsync.events.schemas import EventFeed, EventRead, SubscriptionCreate
 
 FEED_COUNTER = "event_feed"
@@ -182,3 +189,59 @@ def list_deliveries(
         .limit(max(1, min(limit, MAX_FEED_PAGE)))
     )
     return list(session.scalars(query))
+
+
+def resend_delivery(
+    session: Session,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    delivery_id: int,
+    now: datetime,
+) -> tuple[WebhookDelivery, bool]:
+    """Queue a delivery's event again for its subscription, due at once; returns the pending
+    delivery and whether it is new.
+
+    The event is the same (same id, same body; the signature is made at sending, as for every
+    attempt), so a PMS that deduplicates on ``Innsync-Event-Id`` is safe. A pending delivery of
+    that event is returned as it is, never doubled. The new row is committed with the caller's
+    transaction, so the delivery loop picks it up even after a restart.
+    """
+    subscription = get_subscription(session, tenant_id, subscription_id)
+    # Two resends at once: the second waits for the first's row here, then finds it pending.
+    session.execute(
+        select(WebhookSubscription.id)
+        .where(WebhookSubscription.id == subscription.id)
+        .with_for_update()
+    )
+    delivery = session.scalar(
+        select(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.subscription_id == subscription.id
+        )
+    )
+    if delivery is None:
+        raise NotFoundError(
+            f"delivery {delivery_id} of webhook subscription {subscription.id} not found"
+        )
+    if not subscription.is_active:
+        raise ConflictError("the subscription is deactivated: nothing is delivered to it")
+    pending = session.scalar(
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.subscription_id == subscription.id,
+            WebhookDelivery.event_id == delivery.event_id,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+        )
+        .order_by(WebhookDelivery.id)
+        .limit(1)
+    )
+    if pending is not None:
+        return pending, False
+    queued = WebhookDelivery(
+        subscription_id=subscription.id,
+        event_id=delivery.event_id,
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=now,
+    )
+    session.add(queued)
+    session.flush()
+    return queued, True

@@ -9,13 +9,12 @@ from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.api import connection_setup
 from innsync.api.channel_calls import ChannelHttp, calling_channel
 from innsync.api.deps import Admin, Box, Db, Reader, Rules, Writer
-from innsync.connections import accounts, audit, otas, provisioning, service
+from innsync.connections import accounts, audit, history, otas, provisioning, service
 from innsync.connections.accounts import account_read
 from innsync.connections.models import Connection
 from innsync.connections.schemas import (
@@ -39,7 +38,6 @@ from innsync.errors import InvalidInputError
 from innsync.properties.service import get_owned
 from innsync.sync import dead_letters
 from innsync.sync.dead_letters import DeadLetterFilter
-from innsync.sync.models import SyncLogEntry
 
 router = APIRouter(tags=["connections"])
 T = TypeVar("T")
@@ -243,11 +241,7 @@ async def read_sync_log(
     requests that would have been sent, with outcome ``shadow`` and their entries."""
 
     def read(session: Session) -> list[SyncLogRead]:
-        connection = get_owned(session, Connection, who.tenant_id, connection_id)
-        query = select(SyncLogEntry).where(SyncLogEntry.connection_id == connection.id)
-        if outcome is not None:
-            query = query.where(SyncLogEntry.outcome == outcome)
-        rows = session.scalars(query.order_by(SyncLogEntry.id.desc()).limit(limit))
+        rows = history.read_sync_log(session, who.tenant_id, connection_id, outcome, limit)
         return [
             SyncLogRead(
                 id=row.id,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from innsync.api.deps import Admin, Box, Db, Outbound, Reader
+from innsync.db.base import utcnow
 from innsync.errors import FieldProblem, InvalidInputError
 from innsync.events import service
 from innsync.events.models import WebhookSubscription
@@ -105,3 +106,37 @@ async def list_deliveries(
             for delivery in service.list_deliveries(s, who.tenant_id, subscription_id, limit)
         ]
     )
+
+
+@router.post(
+    "/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        200: {
+            "model": DeliveryRead,
+            "description": "The event is already waiting to be delivered: that delivery",
+        },
+        202: {"description": "The event is queued again, due now: the new delivery"},
+        404: {"description": "No such subscription of the tenant, or no such delivery of it"},
+        409: {"description": "The subscription is deactivated"},
+    },
+)
+async def resend_delivery(
+    subscription_id: uuid.UUID,
+    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    response: Response,
+    db: Db,
+    who: Admin,
+) -> DeliveryRead:
+    """Deliver a delivery's event to the subscription again (a PMS lost it, or it failed for
+    good): the same event, signed afresh at sending; never a second pending copy."""
+
+    def resend(session: Session) -> DeliveryRead:
+        queued, is_new = service.resend_delivery(
+            session, who.tenant_id, subscription_id, delivery_id, utcnow()
+        )
+        if not is_new:
+            response.status_code = status.HTTP_200_OK
+        return DeliveryRead.model_validate(queued)
+
+    return await db.write(resend)
