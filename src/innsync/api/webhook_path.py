@@ -56,10 +56,12 @@ class WebhookFastPath:
 
     def _build(self, app: FastAPI) -> None:
         self._built = True
+        # The router's own route (``create_app`` includes it without a prefix): its pattern
+        # decides what is a webhook call, its template labels the metrics.
         self._route = next(
             (
                 route
-                for route in app.routes
+                for route in hooks.router.routes
                 if isinstance(route, APIRoute)
                 and route.path == PATH
                 and "POST" in (route.methods or ())
