@@ -3,8 +3,9 @@
 ``ReceiverCache`` keeps, per webhook token, the connection's ids, its version (``updated_at``)
 and an adapter built once (config decrypted and validated), so a webhook costs neither a
 connection read nor an adapter build. ``GroupCommit`` stores the items of concurrent webhooks in
-one transaction: each request awaits its item's outcome, which is only given once the commit
-has returned, so an acknowledgement still means the row is durable.
+one transaction (two in flight per process off SQLite): each request awaits its item's outcome,
+which is only given once the commit has returned, so an acknowledgement still means the row is
+durable.
 
 Staleness: every batch reads the versions of its items' connections in the transaction that
 stores them, and an item whose connection changed (config, secret, token, state, switches),
