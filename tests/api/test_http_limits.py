@@ -235,3 +235,22 @@ def test_an_aborted_upload_is_one_log_line_without_a_traceback(
     assert gone[0].path == "/hooks/[redacted]"  # type: ignore[attr-defined]
     assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
     assert "secret-token" not in caplog.text
+
+
+def test_webhook_uploads_and_other_uploads_share_one_budget(server: tuple[str, int]) -> None:
+    """The webhook fast path has a body guard of its own (api.webhook_path): same count."""
+    source = "127.0.0.3"  # an address of its own: other tests' uploads do not count here
+    stalled = b"POST /hooks/abc HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nx"
+    with ExitStack() as stack:
+        held = [stack.enter_context(_connect(server, source)) for _ in range(3)]
+        for sock in held:
+            sock.sendall(stalled)
+        _wait_for_a_request(server, source)
+        with _connect(server, source) as fourth:
+            fourth.sendall(
+                b"POST /api/v1/properties HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nx"
+            )
+            status, _ = _head(_read_all(fourth))
+        assert status == "HTTP/1.1 429 Too Many Requests"
+        statuses = [_head(_read_all(sock))[0] for sock in held]
+    assert statuses == ["HTTP/1.1 408 Request Timeout"] * 3

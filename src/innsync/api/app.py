@@ -39,9 +39,10 @@ from innsync.api.routers import (
 )
 from innsync.api.security_headers import SecurityHeaders
 from innsync.api.throttle import FailureBudget
+from innsync.api.webhook_path import WebhookFastPath
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
-from innsync.inbox.ingress import GroupCommit, ReceiverCache
+from innsync.inbox.ingress import GroupCommit, ReceiverCache, writers_for
 from innsync.loops import BackgroundLoops
 from innsync.outbound import OutboundPolicy
 from innsync.settings import Settings, get_settings
@@ -105,7 +106,7 @@ def create_app(
     app.state.outbound = outbound
     # Webhook ingress: receivers built once per connection version, items committed in groups.
     app.state.webhook_receivers = ReceiverCache(partial(hooks.receiver_adapter, box=secret_box))
-    app.state.inbox_writer = GroupCommit(sessions)
+    app.state.inbox_writer = GroupCommit(sessions, writers=writers_for(sessions))
 
     problems.install(app)
     # Pure ASGI, outermost last: metrics see every answer (a 413 from the guard, an
@@ -115,11 +116,14 @@ def create_app(
         max_bytes=settings.max_request_bytes,
         body_timeout=settings.http_body_timeout_seconds,
         bodies_per_address=settings.http_uploads_per_address,
+        in_progress={},  # one count per app, whichever of its stacks receives the body
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RecordRequests)
-    # Outermost: every line logged while answering carries the request id.
+    # Outermost of the routed path: every line logged while answering carries the request id.
     app.add_middleware(LogContext)
+    # Ahead of all of them: POST /hooks/{token} goes through them without FastAPI's router.
+    app.add_middleware(WebhookFastPath)
     app.include_router(ops.router)
     app.include_router(hooks.router)
     app.include_router(ical.router)

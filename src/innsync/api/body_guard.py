@@ -49,6 +49,7 @@ class BodyGuard:
         body_timeout: float,
         bodies_per_address: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        in_progress: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -56,7 +57,8 @@ class BodyGuard:
         self.bodies_per_address = bodies_per_address
         self.clock = clock
         # Bodies being received now, per client address (only addresses with one or more).
-        self._receiving: dict[str, int] = {}
+        # Shared by the guards of one app: the webhook fast path has its own instance.
+        self._receiving: dict[str, int] = {} if in_progress is None else in_progress
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

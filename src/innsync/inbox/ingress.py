@@ -3,8 +3,9 @@
 ``ReceiverCache`` keeps, per webhook token, the connection's ids, its version (``updated_at``)
 and an adapter built once (config decrypted and validated), so a webhook costs neither a
 connection read nor an adapter build. ``GroupCommit`` stores the items of concurrent webhooks in
-one transaction: each request awaits its item's outcome, which is only given once the commit
-has returned, so an acknowledgement still means the row is durable.
+one transaction (two in flight per process off SQLite): each request awaits its item's outcome,
+which is only given once the commit has returned, so an acknowledgement still means the row is
+durable.
 
 Staleness: every batch reads the versions of its items' connections in the transaction that
 stores them, and an item whose connection changed (config, secret, token, state, switches),
@@ -27,7 +28,7 @@ from datetime import datetime
 from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -46,6 +47,10 @@ MAX_RECEIVERS = 10_000
 # Items per transaction: enough to absorb a burst on 64+ connections, small enough that one
 # transaction holds SQLite's write lock for milliseconds.
 MAX_BATCH = 256
+# Transactions in flight per process on a database that commits them in parallel: two hide one
+# commit's log flush behind the next batch's inserts; more only split the batches finer (each
+# process has its own, and ``serve --workers`` runs one process per core).
+PARALLEL_WRITERS = 2
 
 Written = Literal["stored", "duplicate", "stale"]
 
@@ -127,22 +132,28 @@ class _Lane:
     """The queue of one event loop (a test client may run several loops, one after another)."""
 
     queue: list[tuple[PendingItem, asyncio.Future[Written]]] = field(default_factory=list)
-    writing: bool = False
-    task: asyncio.Task[None] | None = None
+    writers: int = 0  # drain tasks running
+    committing: int = 0  # of those, the ones with a transaction in flight
+    # The loop keeps only weak references to tasks: these keep the running ones alive.
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class GroupCommit:
-    """Stores concurrent webhooks' items in shared transactions, one writer at a time.
+    """Stores concurrent webhooks' items in shared transactions, ``writers`` at a time.
 
-    The first item to arrive when nothing is being written starts a write at once (no waiting
-    at low load); items arriving while a transaction is in flight queue up and go together in
-    the next one, up to ``max_items``. A failed transaction is retried item by item, so a bad
+    The first item to arrive when no writer is free starts a write at once (no waiting at low
+    load); items arriving while every writer has a transaction in flight queue up and go
+    together in the next one, up to ``max_items``; a further writer is started for them while
+    fewer than ``writers`` are running. A failed transaction is retried item by item, so a bad
     item fails alone and no other item is answered before its own commit.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], max_items: int = MAX_BATCH) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], max_items: int = MAX_BATCH, writers: int = 1
+    ) -> None:
         self._sessions = sessions
         self._max_items = max_items
+        self._writers = max(1, writers)
         self._lanes: WeakKeyDictionary[asyncio.AbstractEventLoop, _Lane] = WeakKeyDictionary()
 
     async def store(self, item: PendingItem) -> Written:
@@ -151,9 +162,12 @@ class GroupCommit:
         lane = self._lanes.setdefault(loop, _Lane())
         future: asyncio.Future[Written] = loop.create_future()
         lane.queue.append((item, future))
-        if not lane.writing:
-            lane.writing = True
-            lane.task = loop.create_task(self._drain(lane))
+        # A writer not yet committing will take this item; else one more, if allowed.
+        if lane.writers == lane.committing and lane.writers < self._writers:
+            lane.writers += 1
+            task = loop.create_task(self._drain(lane))
+            lane.tasks.add(task)
+            task.add_done_callback(lane.tasks.discard)
         return await future
 
     async def _drain(self, lane: _Lane) -> None:
@@ -163,6 +177,9 @@ class GroupCommit:
                 await asyncio.sleep(0)
                 batch = lane.queue[: self._max_items]
                 del lane.queue[: self._max_items]
+                if not batch:  # another writer took them
+                    continue
+                lane.committing += 1
                 try:
                     results = await run_in_threadpool(self.write, [item for item, _ in batch])
                 except BaseException:  # cancelled: nobody is told "stored"
@@ -170,6 +187,8 @@ class GroupCommit:
                         if not future.done():
                             future.cancel()
                     raise
+                finally:
+                    lane.committing -= 1
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():  # its caller went away; the row is stored all the same
                         continue
@@ -178,7 +197,7 @@ class GroupCommit:
                     else:
                         future.set_result(result)
         finally:
-            lane.writing = False
+            lane.writers -= 1
 
     def write(self, items: Sequence[PendingItem]) -> list[Written | BaseException]:
         """Store the items in one transaction; on failure, each in its own."""
@@ -202,16 +221,37 @@ class GroupCommit:
     def _commit(self, items: Sequence[PendingItem]) -> list[Written | BaseException]:
         with self._sessions() as session:
             live = _live_versions(session, {item.connection_id for item in items})
-            outcomes: list[Written | BaseException] = []
-            for item in items:
+            outcomes: list[Written | BaseException] = ["stale"] * len(items)
+            # Inserted in key order: two writers' transactions then take their unique-key
+            # locks in the same order, and one waits for the other instead of deadlocking.
+            for index in sorted(range(len(items)), key=lambda at: _lock_order(items[at])):
+                item = items[index]
                 if live.get(item.connection_id) != item.version:
-                    outcomes.append("stale")
-                elif insert_once(session, item.values) is not None:
-                    outcomes.append("stored")
+                    continue
+                if insert_once(session, item.values) is not None:
+                    outcomes[index] = "stored"
                 else:
-                    outcomes.append("duplicate")
+                    outcomes[index] = "duplicate"
             session.commit()
         return outcomes
+
+
+def writers_for(sessions: sessionmaker[Session]) -> int:
+    """How many transactions of webhooks one process keeps in flight.
+
+    SQLite has one write lock per database: a second writer would only queue for it, so one.
+    PostgreSQL and MariaDB commit concurrent transactions in parallel, and a commit is mostly a
+    wait for the log flush: while one is flushed, the next batch is written (``PARALLEL_WRITERS``).
+    Sessions bound to one connection (a test's transaction) cannot carry two at once.
+    """
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name != "sqlite":
+        return PARALLEL_WRITERS
+    return 1
+
+
+def _lock_order(item: PendingItem) -> tuple[str, str]:
+    return (str(item.connection_id), str(item.values.get("dedupe_key", "")))
 
 
 def _live_versions(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, datetime]:

@@ -6,6 +6,9 @@ answered; the processor applies it later. Nothing here calls a channel. Answers 
 as possible: an unknown or switched-off URL is a plain 404, a failed verification a plain 401.
 A stored call gets ``{"status": "stored"|"duplicate"}``, or the answer its channel expects
 (``AnswersWebhooks``, e.g. Aiosell's ``{"success": true, ...}``).
+
+``POST`` calls reach ``receive_channel_webhook`` through ``api.webhook_path``, ahead of FastAPI's
+router: keep it callable as a plain function (its only dependency is the app's ``Database``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,187 @@
+"""The webhook fast path (``api.webhook_path``) answers exactly as the routed path did, and the
+group commit keeps more than one transaction in flight where the database allows it (issue
+#18, items 1 and 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from sqlalchemy import Engine, event, func, select
+
+from innsync.api.deps import get_database
+from innsync.api.webhook_path import WebhookFastPath
+from innsync.connections.models import Connection
+from innsync.crypto import SecretBox
+from innsync.db.engine import session_factory
+from innsync.inbox.ingress import GroupCommit, PendingItem
+from innsync.inbox.models import InboxItem
+from innsync.inbox.service import MAX_WEBHOOK_BYTES, webhook_values
+from innsync.settings import Settings
+from tests.conftest import Db
+from tests.inbound.builders import Hotel, booking, encode, headers, hooks_app, make_hotel
+
+# Generous: how long a writer waits for the other one at the commit.
+PATIENCE = 20.0
+# Headers that differ between any two answers (the id is new per request unless given).
+VARYING = {"x-request-id"}
+
+
+@pytest.fixture
+def hotel(db: Db, secret_box: SecretBox) -> Hotel:
+    with db.sessions() as session:
+        made = make_hotel(session, secret_box, connections=2)
+        session.commit()
+    return made
+
+
+def _app(db: Db, secret_box: SecretBox, *, fast: bool) -> FastAPI:
+    settings = Settings(database_url="sqlite://", background_loops=False, webhook_rejected_limit=2)
+    app = hooks_app(db.sessions, db.engine, secret_box, settings)
+    if not fast:  # the app as it was: every call through FastAPI's router
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not WebhookFastPath]
+    return app
+
+
+@pytest.fixture
+def both(db: Db, secret_box: SecretBox) -> Iterator[tuple[TestClient, TestClient]]:
+    """The app with its fast path, and the same app without it, on one database."""
+    with (
+        TestClient(_app(db, secret_box, fast=True)) as fast,
+        TestClient(_app(db, secret_box, fast=False)) as routed,
+    ):
+        yield fast, routed
+
+
+def _answer(response: httpx.Response) -> tuple[int, dict[str, str], bytes]:
+    kept = {name: value for name, value in response.headers.items() if name not in VARYING}
+    return response.status_code, kept, response.content
+
+
+def _calls(hotel: Hotel, tag: str) -> list[tuple[str, str, bytes, dict[str, str]]]:
+    """One of each answer of the route; ``tag`` keeps each app's stored bodies apart."""
+    live, other = (f"/hooks/{token}" for token in hotel.tokens)
+    body = encode(booking(f"B-{tag}"))
+    return [
+        ("POST", live, body, headers()),  # stored
+        ("POST", live, body, headers()),  # duplicate
+        ("POST", live, b"x" * (MAX_WEBHOOK_BYTES + 1), headers()),  # 413
+        ("POST", live, body, headers("wrong")),  # 401, counted against the budget
+        ("POST", "/hooks/no-such-token", body, headers()),  # 404, counted too
+        ("POST", other, body, headers("wrong")),  # past the address's budget: 429
+        ("GET", live, b"", {}),  # the probe, routed in both apps
+        ("POST", live + "/more", body, headers()),  # not the route: 404 from the router
+    ]
+
+
+def test_every_answer_of_the_fast_path_is_the_routed_answer(
+    both: tuple[TestClient, TestClient], hotel: Hotel, db: Db
+) -> None:
+    fast, routed = both
+    answers = {}
+    for name, client in (("fast", fast), ("routed", routed)):
+        answers[name] = [
+            _answer(client.request(method, url, content=body or None, headers=sent))
+            for method, url, body, sent in _calls(hotel, name)
+        ]
+
+    assert [status for status, _, _ in answers["fast"]] == [200, 200, 413, 401, 404, 429, 200, 404]
+    assert answers["fast"] == answers["routed"]
+    assert answers["fast"][0][1]["x-frame-options"] == "DENY"
+    assert answers["fast"][0][1]["cache-control"] == "no-store"
+    with db.sessions() as session:
+        statuses = sorted(session.scalars(select(InboxItem.status)))
+    # Per app: one stored, one rejected call kept for audit, the 429 never stored.
+    assert statuses == ["pending", "pending", "rejected", "rejected"]
+
+
+def test_the_fast_path_keeps_the_request_id_and_counts_the_route(
+    both: tuple[TestClient, TestClient], hotel: Hotel
+) -> None:
+    fast, _ = both
+    url = f"/hooks/{hotel.tokens[0]}"
+    labels = {"method": "POST", "route": "/hooks/{token}", "status": "200"}
+    before = REGISTRY.get_sample_value("innsync_http_requests_total", labels) or 0.0
+
+    answer = fast.post(
+        url, content=encode(booking("B1")), headers={**headers(), "X-Request-ID": "pms-42"}
+    )
+
+    assert (answer.status_code, answer.headers["x-request-id"]) == (200, "pms-42")
+    assert REGISTRY.get_sample_value("innsync_http_requests_total", labels) == before + 1
+
+
+def test_the_fast_path_does_not_go_through_fastapi(
+    db: Db, secret_box: SecretBox, hotel: Hotel
+) -> None:
+    """A dependency override reaches only routed calls: here it would fail every one of them."""
+    app = _app(db, secret_box, fast=True)
+
+    def refuse() -> Any:
+        raise RuntimeError("routed through FastAPI")
+
+    app.dependency_overrides[get_database] = refuse
+    with TestClient(app) as client:
+        answer = client.post(
+            f"/hooks/{hotel.tokens[0]}", content=encode(booking("B1")), headers=headers()
+        )
+    assert answer.json() == {"status": "stored"}
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_two_writers_commit_at_once_and_answer_only_after_their_commits(
+    committed: Engine, secret_box: SecretBox
+) -> None:
+    sessions = session_factory(committed)
+    with sessions() as session:
+        hotel = make_hotel(session, secret_box)
+        session.commit()
+        version = session.get_one(Connection, hotel.connections[0]).updated_at
+    items = []
+    for name in ("B1", "B2"):
+        _, values = webhook_values(
+            hotel.connections[0], hotel.tenant_id, _Accepts(), headers(), encode(booking(name))
+        )
+        items.append(PendingItem(hotel.connections[0], version, values))
+    # Each commit waits, before it is sent, until the other one has come: one writer alone
+    # would wait for ever (the barrier breaks after PATIENCE and the test fails).
+    committing = threading.Event()
+    both_in_flight = threading.Barrier(2, timeout=PATIENCE)
+
+    def hold(*_: Any) -> None:
+        committing.set()
+        both_in_flight.wait()
+
+    writer = GroupCommit(sessions, writers=2)
+
+    async def go() -> list[str]:
+        first = asyncio.create_task(writer.store(items[0]))
+        assert await asyncio.to_thread(committing.wait, PATIENCE)
+        assert not first.done()  # its transaction is not committed: no answer yet
+        second = asyncio.create_task(writer.store(items[1]))
+        return list(await asyncio.gather(first, second))
+
+    event.listen(committed, "commit", hold)
+    try:
+        outcomes = asyncio.run(go())
+    finally:
+        event.remove(committed, "commit", hold)
+
+    assert outcomes == ["stored", "stored"]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboxItem)) == 2
+
+
+class _Accepts:
+    def verify_webhook(self, headers: Any, body: bytes) -> None:
+        del headers, body
+
+    async def parse_webhook(self, headers: Any, body: bytes) -> list[Any]:
+        raise AssertionError("not parsed at ingress")
