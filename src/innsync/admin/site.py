@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from innsync.admin import pages
+from innsync.admin import calendar, pages
 from innsync.admin.auth import ADMIN_PATH, AdminRefusalError, SignInRequiredError, login_path
 from innsync.admin.rendering import STATIC_DIR, page
 from innsync.api.throttle import FailureBudget
@@ -24,6 +24,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     )
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="admin-static")
     app.include_router(pages.router)
+    app.include_router(calendar.router)
 
     @app.exception_handler(SignInRequiredError)
     async def _sign_in(request: Request, exc: SignInRequiredError) -> Response:

@@ -358,11 +358,22 @@ def effective_calendar(session: Session, plan: RatePlan, dates: DateRange) -> di
     )
     for row in session.scalars(query):
         rows[row.rate_plan_id][row.stay_date] = row
+    return resolve_chain(chain, rows, currency, dates)
+
+
+def resolve_chain(
+    chain: Sequence[RatePlan],
+    rows: Mapping[uuid.UUID, Mapping[date, RateCalendarDay]],
+    currency: str,
+    dates: DateRange,
+) -> dict[date, DayValues]:
+    """The last plan of ``chain`` (root first) resolved per date from already-read calendar
+    rows, so a page showing many plans reads all their rows at once (``admin/calendar_grid``)."""
     calendar: dict[date, DayValues] = {}
     for day in dates:
         resolved: DayValues | None = None
         for link in chain:  # root first
-            own = own_values(rows[link.id].get(day), currency)
+            own = own_values(rows.get(link.id, {}).get(day), currency)
             resolved = resolve_day(
                 own, resolved, derivation_rules(link), link.inherited_restrictions, currency
             )
