@@ -60,11 +60,13 @@ def add_calendar(
     month: date | None = None,
     connection: ConnectionCreate | None = None,
     derived: bool = False,
+    codes: tuple[list[str], list[str]] | None = None,
 ) -> CalendarProperty:
     """Room types of one unit each (the booking fills the first), ``plans_each`` plans per room
     type with weekday prices and restrictions over ``month``, and a mapped connection.
 
-    ``derived`` adds a plan deriving from the first one (10 % off)."""
+    ``derived`` adds a plan deriving from the first one (10 % off); ``codes`` are the channel's
+    room type and rate plan codes to map to (default: made-up codes for the fake channel)."""
     first = month or next_month()
     last = month_range(first).last
     built = CalendarProperty(property_id, first)
@@ -161,6 +163,10 @@ def add_calendar(
             ),
         )
         if connection is not None:
+            rooms_codes, plans_codes = codes or (
+                [f"RT{n}" for n in range(rooms)],
+                [f"RP{n}" for n in range(len(built.rate_plan_ids))],
+            )
             created = connections.create_connection(
                 session, box, tenant_id, property_id, connection
             )
@@ -170,12 +176,12 @@ def add_calendar(
                 created.id,
                 MappingsWrite(
                     room_types=[
-                        RoomTypeMappingIn(room_type_id=room_id, channel_code=f"RT{n}")
-                        for n, room_id in enumerate(built.room_type_ids)
+                        RoomTypeMappingIn(room_type_id=room_id, channel_code=code)
+                        for room_id, code in zip(built.room_type_ids, rooms_codes, strict=True)
                     ],
                     rate_plans=[
-                        RatePlanMappingIn(rate_plan_id=plan_id, channel_code=f"RP{n}")
-                        for n, plan_id in enumerate(built.rate_plan_ids)
+                        RatePlanMappingIn(rate_plan_id=plan_id, channel_code=code)
+                        for plan_id, code in zip(built.rate_plan_ids, plans_codes, strict=True)
                     ],
                 ),
             )
