@@ -29,6 +29,7 @@ from innsync.connections.schemas import (
 )
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import transaction
+from innsync.db.personal import install_keys
 from innsync.settings import Settings
 from innsync.tenants.service import create_tenant
 from innsync.tenants.users import Passwords, create_user
@@ -152,6 +153,7 @@ def _build(engine: Engine, size: Size, box: SecretBox, password: str) -> Hotel:
 def _measure(engine: Engine, size: Size, options: RunOptions) -> dict[str, Any]:
     key = generate_key()
     box = SecretBox([key])
+    install_keys(box)  # personal data read and written here uses the run's key
     password = secrets.token_urlsafe(16)
     hotel = _build(engine, size, box, password)
     settings = Settings(

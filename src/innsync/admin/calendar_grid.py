@@ -10,19 +10,23 @@ the services' own functions: derived plans as ``inventory.calendar`` resolves th
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.channels.encoding import rate_values_from_json
+from innsync.channels.types import RateValues
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
 from innsync.inventory.availability import day_counts
-from innsync.inventory.calendar import resolve_chain
+from innsync.inventory.calendar import CALENDAR_COLUMNS, resolve_chain
 from innsync.inventory.models import Block, RateCalendarDay
 from innsync.marketplace.models import AriSource
 from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
@@ -30,7 +34,7 @@ from innsync.properties.derivation import DayValues
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import get_owned, property_today
 from innsync.reservations.models import Reservation, ReservationRoom
-from innsync.stay_dates import DateRange
+from innsync.stay_dates import DateRange, merge_ranges
 from innsync.sync.desired import channel_values
 from innsync.sync.models import AckedAvailability, AckedRate
 from innsync.sync.planner import rate_payload
@@ -39,6 +43,13 @@ from innsync.sync.planner import rate_payload
 # a dirty mark says the worker will send it; or it differs with nothing on its way (pushing
 # off, the channel refused it, or the date was never sent).
 HELD, QUEUED, DIFFERS = "held", "queued", "differs"
+CALENDAR_ROW_COLUMNS = (
+    "rate_plan_id",
+    "stay_date",
+    *CALENDAR_COLUMNS,
+    "source_connection_id",
+    "source_updated_at",
+)
 # Booking bars take one of this many colours, one per source in order of appearance.
 SOURCE_COLOURS = 6
 
@@ -65,20 +76,13 @@ class AvailabilityCell:
 
 
 @dataclass(frozen=True, slots=True)
-class RateCell:
-    values: DayValues
-    sync: str = ""
-    from_source: bool = False  # written by the property's ARI source connection
-
-
-@dataclass(frozen=True, slots=True)
 class PlanRow:
     id: uuid.UUID
     code: str
     name: str
     pricing: str
     parent_code: str
-    cells: list[RateCell]
+    cells: Markup  # the row's <td>s (see ``_rate_cell``)
 
 
 @dataclass(slots=True)
@@ -154,10 +158,12 @@ def build_grid(
         )
     )
     by_plan = {plan.id: plan for plan in plans}
-    rows: dict[uuid.UUID, dict[date, RateCalendarDay]] = {plan.id: {} for plan in plans}
+    # Plain result rows, not ORM objects: thousands of cells, read-only.
+    rows: dict[uuid.UUID, dict[date, Any]] = {plan.id: {} for plan in plans}
     latest_source: datetime | None = None
-    for row in session.scalars(
-        select(RateCalendarDay).where(
+    columns = [getattr(RateCalendarDay, name) for name in CALENDAR_ROW_COLUMNS]
+    for row in session.execute(
+        select(*columns).where(
             RateCalendarDay.rate_plan_id.in_(list(by_plan)),
             RateCalendarDay.stay_date >= dates.start,
             RateCalendarDay.stay_date < dates.end,
@@ -200,6 +206,9 @@ def build_grid(
                 AvailabilityCell(count.units, count.sold, count.blocked, count.free, state)
             )
         rooms[room_type.id] = RoomRow(room_type.id, room_type.code, room_type.name, cells)
+    # A month repeats few distinct cells per plan: each is rendered once (thousands of cells
+    # through the template cost more than all the queries).
+    rendered: dict[tuple[DayValues, str, bool], Markup] = {}
     for plan in plans:
         room = rooms.get(plan.room_type_id)
         if room is None:
@@ -212,14 +221,15 @@ def build_grid(
                 plan.name,
                 plan.pricing,
                 parent.code if parent else "",
-                [
-                    RateCell(
+                Markup("").join(
+                    _rate_cell(
+                        rendered,
                         resolved[plan.id][day],
                         sync.rate_state(plan.id, day, resolved[plan.id][day], today),
                         _from_source(rows[plan.id].get(day)),
                     )
                     for day in days
-                ],
+                ),
             )
         )
     sources = _add_bars(session, tenant_id, prop.id, rooms, dates)
@@ -249,7 +259,54 @@ def _chain(plan: RatePlan, by_plan: Mapping[uuid.UUID, RatePlan]) -> list[RatePl
     return list(reversed(chain))
 
 
-def _from_source(row: RateCalendarDay | None) -> bool:
+def _rate_cell(
+    rendered: dict[tuple[DayValues, str, bool], Markup],
+    values: DayValues,
+    sync: str,
+    from_source: bool,
+) -> Markup:
+    """One plan-night's cell: price, restriction flags, the channel's mark; closed nights and
+    values the ARI source wrote have their own class."""
+    key = (values, sync, from_source)
+    found = rendered.get(key)
+    if found is None:
+        classes = [
+            name
+            for name, wanted in (
+                ("closed", bool(values.stop_sell)),
+                (f"sync-{sync}", bool(sync)),
+                ("from-source", from_source),
+            )
+            if wanted
+        ]
+        flags = Markup("").join(
+            Markup('<span class="flag">{}</span>').format(flag) for flag in _flags(values)
+        )
+        mark = Markup('<span class="mark" aria-hidden="true"></span>') if sync else ""
+        attribute = Markup(' class="{}"').format(" ".join(classes)) if classes else ""
+        found = Markup("<td{}>{}{}{}</td>").format(attribute, price_text(values), flags, mark)
+        rendered[key] = found
+    return found
+
+
+def _flags(values: DayValues) -> list[str]:
+    flags = [
+        name
+        for name, on in (
+            ("SS", values.stop_sell),
+            ("CTA", values.closed_to_arrival),
+            ("CTD", values.closed_to_departure),
+        )
+        if on
+    ]
+    if values.min_stay_arrival:
+        flags.append(f"≥{values.min_stay_arrival}")
+    if values.max_stay:
+        flags.append(f"≤{values.max_stay}")
+    return flags
+
+
+def _from_source(row: Any) -> bool:
     return row is not None and row.source_connection_id is not None
 
 
@@ -260,8 +317,12 @@ class _SyncState:
     room_types: set[uuid.UUID] = field(default_factory=set)
     rate_plans: set[uuid.UUID] = field(default_factory=set)
     acked_units: dict[tuple[uuid.UUID, date], int] = field(default_factory=dict)
-    acked_rates: dict[tuple[uuid.UUID, date], dict[str, object]] = field(default_factory=dict)
-    marked: dict[tuple[str, uuid.UUID], list[DateRange]] = field(default_factory=dict)
+    # Each acknowledged value as a hashable key, and the values behind the keys: a month
+    # repeats few distinct values, so each (innsync's, held) pair is compared once.
+    acked_rates: dict[tuple[uuid.UUID, date], str] = field(default_factory=dict)
+    acked_values: dict[str, RateValues] = field(default_factory=dict)
+    compared: dict[tuple[DayValues, str], bool] = field(default_factory=dict)
+    marked: dict[tuple[str, uuid.UUID], set[date]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, session: Session, connection: ConnectionChoice, dates: DateRange) -> _SyncState:
@@ -300,16 +361,18 @@ class _SyncState:
                 )
             )
         }
-        state.acked_rates = {
-            (plan_id, day): values
-            for plan_id, day, values in session.execute(
-                select(AckedRate.rate_plan_id, AckedRate.stay_date, AckedRate.rate_values).where(
-                    AckedRate.connection_id == connection.id,
-                    AckedRate.stay_date >= dates.start,
-                    AckedRate.stay_date < dates.end,
-                )
+        for plan_id, day, values in session.execute(
+            select(AckedRate.rate_plan_id, AckedRate.stay_date, AckedRate.rate_values).where(
+                AckedRate.connection_id == connection.id,
+                AckedRate.stay_date >= dates.start,
+                AckedRate.stay_date < dates.end,
             )
-        }
+        ):
+            key = json.dumps(values, sort_keys=True)
+            state.acked_rates[(plan_id, day)] = key
+            if key not in state.acked_values:
+                state.acked_values[key] = rate_values_from_json(values)
+        spans: dict[tuple[str, uuid.UUID], list[DateRange]] = {}
         for kind, subject, start, end in session.execute(
             select(DirtyMark.kind, DirtyMark.subject_id, DirtyMark.start, DirtyMark.end).where(
                 DirtyMark.connection_id == connection.id,
@@ -317,11 +380,16 @@ class _SyncState:
                 DirtyMark.end > dates.start,
             )
         ):
-            state.marked.setdefault((kind, subject), []).append(DateRange(start, end))
+            spans.setdefault((kind, subject), []).append(DateRange(start, end))
+        # Many marks may cover a subject's month (one per write): its marked dates, once.
+        for subject_key, ranges in spans.items():
+            state.marked[subject_key] = {
+                day for span in merge_ranges(ranges) for day in _clip(span, dates) or ()
+            }
         return state
 
     def _is_marked(self, kind: str, subject: uuid.UUID, day: date) -> bool:
-        return any(day in span for span in self.marked.get((kind, subject), ()))
+        return day in self.marked.get((kind, subject), ())
 
     def availability_state(
         self, room_type_id: uuid.UUID, day: date, units: int, today: date
@@ -335,10 +403,14 @@ class _SyncState:
     def rate_state(self, plan_id: uuid.UUID, day: date, values: DayValues, today: date) -> str:
         if plan_id not in self.rate_plans or day < today:
             return ""
-        acked = self.acked_rates.get((plan_id, day))
-        held = rate_values_from_json(acked) if acked is not None else None
-        # The planner's own test (partial: every field innsync would send equals the held one).
-        if rate_payload(channel_values(values), held, partial=True) is None:
+        key = self.acked_rates.get((plan_id, day), "")
+        is_held = self.compared.get((values, key))
+        if is_held is None:
+            held = self.acked_values.get(key)
+            # The planner's own test (partial: every field innsync would send is the held one).
+            is_held = rate_payload(channel_values(values), held, partial=True) is None
+            self.compared[(values, key)] = is_held
+        if is_held:
             return HELD
         return QUEUED if self._is_marked(RATES, plan_id, day) else DIFFERS
 

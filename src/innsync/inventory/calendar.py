@@ -363,12 +363,14 @@ def effective_calendar(session: Session, plan: RatePlan, dates: DateRange) -> di
 
 def resolve_chain(
     chain: Sequence[RatePlan],
-    rows: Mapping[uuid.UUID, Mapping[date, RateCalendarDay]],
+    rows: Mapping[uuid.UUID, Mapping[date, Any]],
     currency: str,
     dates: DateRange,
 ) -> dict[date, DayValues]:
     """The last plan of ``chain`` (root first) resolved per date from already-read calendar
-    rows, so a page showing many plans reads all their rows at once (``admin/calendar_grid``)."""
+    rows, so a page showing many plans reads all their rows at once (``admin/calendar_grid``).
+
+    A row is a ``RateCalendarDay`` or a result row with its ``CALENDAR_COLUMNS``."""
     calendar: dict[date, DayValues] = {}
     for day in dates:
         resolved: DayValues | None = None
