@@ -371,14 +371,17 @@ def resolve_chain(
     rows, so a page showing many plans reads all their rows at once (``admin/calendar_grid``).
 
     A row is a ``RateCalendarDay`` or a result row with its ``CALENDAR_COLUMNS``."""
+    # Each link's rules and rows once, not per date.
+    links = [
+        (link, rows.get(link.id, {}), derivation_rules(link), link.inherited_restrictions)
+        for link in chain
+    ]
     calendar: dict[date, DayValues] = {}
     for day in dates:
         resolved: DayValues | None = None
-        for link in chain:  # root first
-            own = own_values(rows.get(link.id, {}).get(day), currency)
-            resolved = resolve_day(
-                own, resolved, derivation_rules(link), link.inherited_restrictions, currency
-            )
+        for link, own_rows, rules, inherited in links:  # root first
+            own = own_values(own_rows.get(day), currency)
+            resolved = resolve_day(own, resolved, rules, inherited, currency)
             resolved = _only_priced_occupancies(resolved, link)
         calendar[day] = resolved if resolved is not None else DayValues()
     return calendar
