@@ -20,6 +20,7 @@ SCENARIOS: dict[str, str] = {
     "booking_storm": "innsync_bench.booking_storm",
     "chaos": "innsync_bench.chaos",
     "backups": "innsync_bench.backups",
+    "admin_calendar": "innsync_bench.admin_calendar",
 }
 
 # Not run by `innsync bench all`: it restarts the PostgreSQL server and is a pass/fail check.

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from innsync.admin import connection_pages, ops, pages
+from innsync.admin import calendar, connection_pages, ops, pages
 from innsync.admin import reservations as admin_reservations
 from innsync.admin.auth import ADMIN_PATH, AdminRefusalError, SignInRequiredError, login_path
 from innsync.admin.rendering import STATIC_DIR, page
@@ -28,6 +28,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(admin_reservations.router)
     app.include_router(connection_pages.router)
     app.include_router(ops.router)
+    app.include_router(calendar.router)
 
     @app.exception_handler(SignInRequiredError)
     async def _sign_in(request: Request, exc: SignInRequiredError) -> Response:

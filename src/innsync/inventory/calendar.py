@@ -358,14 +358,30 @@ def effective_calendar(session: Session, plan: RatePlan, dates: DateRange) -> di
     )
     for row in session.scalars(query):
         rows[row.rate_plan_id][row.stay_date] = row
+    return resolve_chain(chain, rows, currency, dates)
+
+
+def resolve_chain(
+    chain: Sequence[RatePlan],
+    rows: Mapping[uuid.UUID, Mapping[date, Any]],
+    currency: str,
+    dates: DateRange,
+) -> dict[date, DayValues]:
+    """The last plan of ``chain`` (root first) resolved per date from already-read calendar
+    rows, so a page showing many plans reads all their rows at once (``admin/calendar_grid``).
+
+    A row is a ``RateCalendarDay`` or a result row with its ``CALENDAR_COLUMNS``."""
+    # Each link's rules and rows once, not per date.
+    links = [
+        (link, rows.get(link.id, {}), derivation_rules(link), link.inherited_restrictions)
+        for link in chain
+    ]
     calendar: dict[date, DayValues] = {}
     for day in dates:
         resolved: DayValues | None = None
-        for link in chain:  # root first
-            own = own_values(rows[link.id].get(day), currency)
-            resolved = resolve_day(
-                own, resolved, derivation_rules(link), link.inherited_restrictions, currency
-            )
+        for link, own_rows, rules, inherited in links:  # root first
+            own = own_values(own_rows.get(day), currency)
+            resolved = resolve_day(own, resolved, rules, inherited, currency)
             resolved = _only_priced_occupancies(resolved, link)
         calendar[day] = resolved if resolved is not None else DayValues()
     return calendar
