@@ -26,7 +26,7 @@ from innsync.channels.encoding import rate_values_from_json
 from innsync.channels.types import RateValues
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
 from innsync.inventory.availability import day_counts
-from innsync.inventory.calendar import CALENDAR_COLUMNS, resolve_chain
+from innsync.inventory.calendar import CALENDAR_COLUMNS, own_values, resolve_link
 from innsync.inventory.models import Block, RateCalendarDay
 from innsync.marketplace.models import AriSource
 from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
@@ -50,6 +50,7 @@ CALENDAR_ROW_COLUMNS = (
     "source_connection_id",
     "source_updated_at",
 )
+EMPTY_DAY = DayValues()
 # Booking bars take one of this many colours, one per source in order of appearance.
 SOURCE_COLOURS = 6
 
@@ -193,9 +194,7 @@ def build_grid(
         # By default the first connection that maps something (others would show nothing).
         shown = next((c for c in connections if c.id in mapped), None)
     sync = _SyncState.read(session, shown, dates) if shown else _SyncState()
-    resolved = {
-        plan.id: resolve_chain(_chain(plan, by_plan), rows, prop.currency, dates) for plan in plans
-    }
+    resolved = _resolve_all(plans, by_plan, rows, prop.currency, dates)
     rooms: dict[uuid.UUID, RoomRow] = {}
     for room_type in room_types:
         cells = []
@@ -250,13 +249,60 @@ def build_grid(
     )
 
 
-def _chain(plan: RatePlan, by_plan: Mapping[uuid.UUID, RatePlan]) -> list[RatePlan]:
-    """The plan and its ancestors, root first, from the plans already read (derivations never
-    cross properties, and cycles are refused when they are set)."""
-    chain = [plan]
-    while chain[-1].parent_id is not None and chain[-1].parent_id in by_plan:
-        chain.append(by_plan[chain[-1].parent_id])
-    return list(reversed(chain))
+def _resolve_all(
+    plans: Sequence[RatePlan],
+    by_plan: Mapping[uuid.UUID, RatePlan],
+    rows: Mapping[uuid.UUID, Mapping[date, Any]],
+    currency: str,
+    dates: DateRange,
+) -> dict[uuid.UUID, dict[date, DayValues]]:
+    """Every plan's values per date, each row converted and each parent resolved once: a plan
+    derived from a resolved parent is resolved from it, not by walking its chain again.
+
+    Derivations never cross properties and cycles are refused when they are set, so parents
+    come first once plans are ordered by their depth."""
+    convert = _RowValues(currency)
+    resolved: dict[uuid.UUID, dict[date, DayValues]] = {}
+    for plan in sorted(plans, key=lambda plan: _depth(plan, by_plan)):
+        own_rows = rows.get(plan.id, {})
+        own = {day: convert(own_rows.get(day)) for day in dates}
+        parent = resolved.get(plan.parent_id) if plan.parent_id is not None else None
+        resolved[plan.id] = resolve_link(plan, own, parent, currency, dates)
+    return resolved
+
+
+class _RowValues:
+    """Calendar rows (``CALENDAR_ROW_COLUMNS``) as ``DayValues``, each distinct set of values
+    converted once: a month of many plans repeats few, and the conversion (money rounding, a
+    frozen dataclass) is most of the page's cost when done for every cell."""
+
+    _values = slice(2, 2 + len(CALENDAR_COLUMNS))  # the DayValues fields, in their order
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self.converted: dict[tuple[Any, ...], DayValues] = {}
+
+    def __call__(self, row: Any) -> DayValues:
+        if row is None:
+            return EMPTY_DAY
+        values = tuple(row[self._values])
+        occupancy = values[1]  # a JSON object: hashable once its items are sorted
+        key = (
+            values
+            if occupancy is None
+            else (*values[:1], tuple(sorted(occupancy.items())), *values[2:])
+        )
+        found = self.converted.get(key)
+        if found is None:
+            found = self.converted[key] = own_values(row, self.currency)
+        return found
+
+
+def _depth(plan: RatePlan, by_plan: Mapping[uuid.UUID, RatePlan]) -> int:
+    depth = 0
+    while plan.parent_id is not None and plan.parent_id in by_plan:
+        plan, depth = by_plan[plan.parent_id], depth + 1
+    return depth
 
 
 def _rate_cell(

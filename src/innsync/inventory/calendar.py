@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -328,6 +329,10 @@ def _column_changes(entry: AriEntry) -> dict[str, Any]:
     return changes
 
 
+# One C-level call for every restriction of a row (a page converts thousands of rows).
+_restriction_values = attrgetter(*RESTRICTION_FIELDS)
+
+
 def own_values(row: RateCalendarDay | None, currency: str) -> DayValues:
     """A calendar row's values, its prices in the currency's minor units (``1200`` in JPY)."""
     if row is None:
@@ -341,7 +346,7 @@ def own_values(row: RateCalendarDay | None, currency: str) -> DayValues:
         if row.occupancy_prices is not None
         else None
     )
-    restrictions = {name: getattr(row, name) for name in RESTRICTION_FIELDS}
+    restrictions = dict(zip(RESTRICTION_FIELDS, _restriction_values(row), strict=True))
     price = round_money(row.price, currency) if row.price is not None else None
     return DayValues(price=price, occupancy_prices=occupancy, **restrictions)
 
@@ -368,22 +373,31 @@ def resolve_chain(
     dates: DateRange,
 ) -> dict[date, DayValues]:
     """The last plan of ``chain`` (root first) resolved per date from already-read calendar
-    rows, so a page showing many plans reads all their rows at once (``admin/calendar_grid``).
+    rows. A row is a ``RateCalendarDay`` or a result row with its ``CALENDAR_COLUMNS``."""
+    resolved: Mapping[date, DayValues] | None = None
+    for link in chain:
+        own_rows = rows.get(link.id, {})
+        own = {day: own_values(own_rows.get(day), currency) for day in dates}
+        resolved = resolve_link(link, own, resolved, currency, dates)
+    return dict(resolved) if resolved is not None else {day: DayValues() for day in dates}
 
-    A row is a ``RateCalendarDay`` or a result row with its ``CALENDAR_COLUMNS``."""
-    # Each link's rules and rows once, not per date.
-    links = [
-        (link, rows.get(link.id, {}), derivation_rules(link), link.inherited_restrictions)
-        for link in chain
-    ]
+
+def resolve_link(
+    plan: RatePlan,
+    own: Mapping[date, DayValues],
+    parent: Mapping[date, DayValues] | None,
+    currency: str,
+    dates: DateRange,
+) -> dict[date, DayValues]:
+    """One plan's values per date from its own values and its parent's resolved ones (None for
+    a root plan). A page showing many plans resolves each parent once and its children from it
+    (``admin/calendar_grid``), instead of every child walking the whole chain again."""
+    rules, inherited = derivation_rules(plan), plan.inherited_restrictions
     calendar: dict[date, DayValues] = {}
     for day in dates:
-        resolved: DayValues | None = None
-        for link, own_rows, rules, inherited in links:  # root first
-            own = own_values(own_rows.get(day), currency)
-            resolved = resolve_day(own, resolved, rules, inherited, currency)
-            resolved = _only_priced_occupancies(resolved, link)
-        calendar[day] = resolved if resolved is not None else DayValues()
+        above = parent[day] if parent is not None else None
+        values = resolve_day(own[day], above, rules, inherited, currency)
+        calendar[day] = _only_priced_occupancies(values, plan)
     return calendar
 
 
