@@ -405,6 +405,7 @@ def test_read_only_users_see_no_buttons_and_are_refused(
         f"/admin/connections/{connection_id}/full-sync": {},
         f"/admin/connections/{connection_id}/set": {"switch": "push_enabled", "on": "false"},
         f"/admin/connections/{connection_id}/mappings": {},
+        f"/admin/connections/{connection_id}/oauth": {},
     }
     for path, fields in posts.items():
         answer = client.post(path, data={"csrf_token": token, **fields})
@@ -434,6 +435,7 @@ def test_another_tenants_connection_is_not_found(
         "/full-sync": {},
         "/set": {"switch": "push_enabled", "on": "false"},
         "/mappings": {},
+        "/oauth": {},
     }.items():
         answer = client.post(
             f"/admin/connections/{theirs}{path}", data={"csrf_token": token, **fields}
@@ -503,3 +505,44 @@ def test_fields_an_operators_account_holds_are_not_in_the_settings_form(
         )
     assert stored["feed_poll_seconds"] == 120.0
     assert "api_key" not in stored
+
+
+def test_an_oauth_kind_gets_a_connect_button_that_starts_the_approval(
+    client: TestClient, hotel: Hotel, db: Db, secret_box: SecretBox, settings: Settings
+) -> None:
+    with transaction(db.sessions) as session:
+        octorate = connections.create_connection(
+            session,
+            secret_box,
+            hotel.tenant_id,
+            hotel.property_ids[0],
+            ConnectionCreate(channel="octorate", name="Octorate", config={"accommodation_id": 7}),
+        ).id
+    sign_in(client, hotel.emails["owner"])
+    detail = client.get(f"/admin/connections/{octorate}")
+    assert "Connect with Octorate" in detail.text
+    assert (
+        "Connect with Octorate"
+        not in client.get(f"/admin/connections/{hotel.connection_ids[0]}").text
+    )
+    token = token_of(detail.text)
+    # Without the app's client id the operator has not set Octorate up: refused, said why.
+    unset = client.post(f"/admin/connections/{octorate}/oauth", data={"csrf_token": token})
+    assert unset.status_code == 409
+    assert "INNSYNC_OCTORATE_CLIENT_ID" in unset.text
+    client.app.state.settings = settings.model_copy(update={"octorate_client_id": "app-1"})  # type: ignore[attr-defined]
+    started = client.post(
+        f"/admin/connections/{octorate}/oauth",
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303
+    target = started.headers["location"]
+    assert target.startswith(settings.octorate_authorize_url)
+    assert "client_id=app-1" in target
+    assert "state=" in target
+    # A non-OAuth kind has no approval to start.
+    other = client.post(
+        f"/admin/connections/{hotel.connection_ids[0]}/oauth", data={"csrf_token": token}
+    )
+    assert other.status_code == 409

@@ -36,6 +36,7 @@ from innsync.admin.rendering import page
 from innsync.api.channel_calls import ChannelHttp, calling_channel
 from innsync.api.connection_setup import create_tested, update_tested
 from innsync.api.deps import Box, Db, Rules
+from innsync.api.routers.oauth import authorization_url
 from innsync.channels.contract import ReadsRemoteCatalog
 from innsync.connections import audit, provisioning, service
 from innsync.connections.configs import channel_kind, inspection_client
@@ -68,7 +69,9 @@ class KindAction:
     path: str
 
 
-KIND_ACTIONS: dict[str, tuple[KindAction, ...]] = {}
+KIND_ACTIONS: dict[str, tuple[KindAction, ...]] = {
+    "octorate": (KindAction("Connect with Octorate", f"{ADMIN_PATH}/connections/{{id}}/oauth"),),
+}
 
 # What a finished action says on the page it returns to (the query names one; no free text
 # travels in the URL).
@@ -333,6 +336,21 @@ async def save_settings(
             request, db, user, rules, box, connection_id, exc, _shown(config)
         )
     return _back(connection_id, "saved")
+
+
+@router.post("/{connection_id}/oauth")
+async def connect_by_oauth(
+    request: Request, db: Db, user: Writer, connection_id: uuid.UUID
+) -> Response:
+    """Send the owner's browser to the channel's approval page, as the API's
+    ``GET /connections/{id}/oauth/start`` does; the channel sends it back to innsync's callback."""
+    try:
+        target = await authorization_url(request, db, user.tenant_id, connection_id)
+    except NotFoundError as exc:
+        raise AdminRefusalError(404, "No such connection.") from exc
+    except DomainError as exc:
+        raise AdminRefusalError(409, str(exc)) from exc
+    return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
 
 
 @router.post("/{connection_id}/test")

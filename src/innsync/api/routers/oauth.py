@@ -79,16 +79,24 @@ async def start_oauth(
     connection_id: uuid.UUID, request: Request, db: Db, who: Writer
 ) -> RedirectResponse:
     """Start the hotel's approval of innsync's app: send its browser to this URL."""
+    target = await authorization_url(request, db, who.tenant_id, connection_id)
+    return RedirectResponse(target, status_code=307, headers={"cache-control": "no-store"})
+
+
+async def authorization_url(
+    request: Request, db: Db, tenant_id: uuid.UUID, connection_id: uuid.UUID
+) -> str:
+    """The channel's approval page for the tenant's connection, with a new single-use state
+    (the API's start and the admin's "Connect" button both send the browser there)."""
     settings: Settings = request.app.state.settings
     lifetime = timedelta(seconds=settings.octorate_oauth_state_seconds)
     configured = bool(settings.octorate_client_id)
     _, state = await db.write(
         lambda s: oauth.start(
-            s, who.tenant_id, connection_id, utc_now(), lifetime, is_configured=configured
+            s, tenant_id, connection_id, utc_now(), lifetime, is_configured=configured
         )
     )
-    target = octorate_oauth.authorize_url(app_of(settings), redirect_uri(request), state)
-    return RedirectResponse(target, status_code=307, headers={"cache-control": "no-store"})
+    return octorate_oauth.authorize_url(app_of(settings), redirect_uri(request), state)
 
 
 @callback_router.get(
