@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +23,8 @@ from innsync.outbox.models import DirtyMark
 from innsync.properties import service as properties
 from innsync.properties.schemas import RatePlanCreate, RoomTypeCreate
 from innsync.settings import Settings
+from innsync.sync.desired import load_mappings
+from innsync.sync.state import store_availability
 from tests.admin.hotels import CHEAP, Hotel, build_hotel
 from tests.admin.test_pages import sign_in, token_of
 from tests.conftest import Db
@@ -546,3 +549,43 @@ def test_an_oauth_kind_gets_a_connect_button_that_starts_the_approval(
         f"/admin/connections/{hotel.connection_ids[0]}/oauth", data={"csrf_token": token}
     )
     assert other.status_code == 409
+
+
+@development
+def test_a_drift_audit_queues_what_the_channel_lost(
+    client: TestClient, hotel: Hotel, db: Db
+) -> None:
+    add_rooms(db, hotel, ("DBL",))
+    connection_id = hotel.connection_ids[0]
+    sign_in(client, hotel.emails["manager"])
+    token = token_of(client.get(f"/admin/connections/{connection_id}").text)
+    suggested = client.get(f"/admin/connections/{connection_id}/mappings?suggested=true").text
+    filled = dict(re.findall(r'name="((?:room|plan)\.[0-9a-f-]+)" value="([^"]*)"', suggested))
+    client.post(
+        f"/admin/connections/{connection_id}/mappings", data={"csrf_token": token, **filled}
+    )
+    with transaction(db.sessions) as session:
+        session.execute(
+            DirtyMark.__table__.delete().where(DirtyMark.connection_id == connection_id)
+        )
+        connection = session.get_one(Connection, connection_id)
+        # The channel acknowledged three nights a week ahead; a fresh fake channel shows none.
+        first = datetime.now(UTC).date() + timedelta(days=7)
+        nights = {first + timedelta(days=n): 2 for n in range(3)}
+        store_availability(
+            session, connection_id, load_mappings(session, connection), {"DBL": nights}
+        )
+
+    detail = client.get(f"/admin/connections/{connection_id}")
+    assert "Audit drift" in detail.text  # the fake channel reads its ARI back
+    audited = client.post(f"/admin/connections/{connection_id}/drift", data={"csrf_token": token})
+    assert audited.status_code == 200
+    assert "Drift audit: 3 availability dates and 0 rate dates differ" in audited.text
+    with db.sessions() as session:
+        marked = session.scalars(
+            select(DirtyMark).where(
+                DirtyMark.connection_id == connection_id, DirtyMark.kind == "availability"
+            )
+        ).all()
+    covered = {day for mark in marked for day in nights if mark.start <= day < mark.end}
+    assert covered == set(nights)

@@ -37,7 +37,7 @@ from innsync.api.channel_calls import ChannelHttp, calling_channel
 from innsync.api.connection_setup import create_tested, update_tested
 from innsync.api.deps import Box, Db, Rules
 from innsync.api.routers.oauth import authorization_url
-from innsync.channels.contract import ReadsRemoteCatalog
+from innsync.channels.contract import ReadsBackAri, ReadsRemoteCatalog
 from innsync.connections import audit, provisioning, service
 from innsync.connections.configs import channel_kind, inspection_client
 from innsync.connections.models import Connection
@@ -49,9 +49,16 @@ from innsync.connections.schemas import (
     RemoteCatalogRead,
     RoomTypeMappingIn,
 )
-from innsync.errors import DomainError, FieldProblem, InvalidInputError, NotFoundError
+from innsync.errors import (
+    ConflictError,
+    DomainError,
+    FieldProblem,
+    InvalidInputError,
+    NotFoundError,
+)
 from innsync.properties.models import Property
 from innsync.properties.service import get_owned
+from innsync.sync.drift import DriftReport, audit_connection
 from innsync.tenants.users import SignedIn
 
 router = APIRouter(prefix=f"{ADMIN_PATH}/connections", include_in_schema=False)
@@ -218,6 +225,8 @@ def _detail_page(
     typed: dict[str, Any] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    """The detail page; ``notice`` is a key of :data:`NOTICES` (from a redirect's query, so
+    never free text from outside) or a sentence this module wrote."""
     read = detail.connection
     kind = channel_kind(read.channel)
     values = {**read.config, **(typed or {})}
@@ -232,7 +241,7 @@ def _detail_page(
         "fix": fix_for(read.state),
         "form": form,
         "switches": SWITCHES,
-        "notice": NOTICES.get(notice, ""),
+        "notice": NOTICES.get(notice, notice),
         "message": message,
         "kind_actions": KIND_ACTIONS.get(read.channel, ()),
         "refresh": f"{max(request.app.state.settings.admin_refresh_seconds, 1):g}",
@@ -251,7 +260,8 @@ async def detail(
     done: str = "",
 ) -> HTMLResponse:
     found = await _owned(db, lambda s: connection_detail(s, box, user.tenant_id, connection_id))
-    return _detail_page(request, user, rules, found, notice=done)
+    # Only the known notices: a crafted link cannot put its own sentence on the page.
+    return _detail_page(request, user, rules, found, notice=done if done in NOTICES else "")
 
 
 async def _refused_on_detail(
@@ -376,6 +386,43 @@ async def test(
     return await _act(request, db, user, rules, box, connection_id, call(), "tested")
 
 
+@router.post("/{connection_id}/drift")
+async def audit_drift(
+    request: Request,
+    db: Db,
+    user: Writer,
+    rules: Rules,
+    box: Box,
+    http: ChannelHttp,
+    connection_id: uuid.UUID,
+) -> Response:
+    """Read back what the channel shows and queue a repair of every date that differs from
+    what it acknowledged (``innsync sync audit``); the page says what was found."""
+
+    async def call() -> DriftReport:
+        adapter = await db.read(
+            lambda s: service.build_adapter(
+                get_owned(s, Connection, user.tenant_id, connection_id), box, http, db.sessions
+            )
+        )
+        if not isinstance(adapter, ReadsBackAri):
+            raise ConflictError(f"the {adapter.name} channel cannot show its ARI back")
+        return await audit_connection(db.sessions, connection_id, adapter)
+
+    try:
+        report = await calling_channel(call())
+    except DomainError as exc:
+        return await _refused_on_detail(request, db, user, rules, box, connection_id, exc)
+    found = await _owned(db, lambda s: connection_detail(s, box, user.tenant_id, connection_id))
+    notice = (
+        f"Drift audit: {report.availability_dates} availability dates and "
+        f"{report.rate_dates} rate dates differ on the channel; they are queued to be sent again."
+        if report.availability_dates or report.rate_dates
+        else "Drift audit: the channel shows exactly what it acknowledged."
+    )
+    return _detail_page(request, user, rules, found, notice)
+
+
 @router.post("/{connection_id}/provision")
 async def provision(
     request: Request,
@@ -496,7 +543,7 @@ def _mapping_page(
         "active": "connections",
         "editor": editor,
         "use_suggestions": use_suggestions,
-        "notice": NOTICES.get(notice, ""),
+        "notice": NOTICES.get(notice, notice),
         "message": message,
     }
     return page(request, "conn_mappings.html", context, status)
