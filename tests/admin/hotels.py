@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,7 @@ from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.properties import service as properties
 from innsync.properties.schemas import PropertyCreate
+from innsync.settings import Settings
 from innsync.tenants.service import create_tenant
 from innsync.tenants.users import Passwords, create_user
 
@@ -23,6 +25,21 @@ PASSWORD = "correct horse battery staple"
 # where the production default costs about a second per hash.
 CHEAP = {"time_cost": 1, "memory_kib": 1024, "parallelism": 1}
 PASSWORDS = Passwords(CHEAP["time_cost"], CHEAP["memory_kib"], CHEAP["parallelism"])
+
+
+def admin_settings(**overrides: Any) -> Settings:
+    """Settings for the admin over plain http in tests: the cookie may not be Secure, the
+    API-key failure budget is off (tests/api covers it), Argon2 at its cheapest."""
+    return Settings(
+        database_url="sqlite://",
+        background_loops=False,
+        auth_failure_limit=0,
+        admin_cookie_secure=False,
+        password_hash_time_cost=CHEAP["time_cost"],
+        password_hash_memory_kib=CHEAP["memory_kib"],
+        password_hash_parallelism=CHEAP["parallelism"],
+        **overrides,
+    )
 
 
 @dataclass

@@ -29,7 +29,7 @@ from innsync.stay_dates import DateRange
 from innsync.sync.desired import channel_values
 from innsync.sync.models import AckedRate
 from tests.admin.calendar_hotel import CalendarProperty, add_calendar
-from tests.admin.hotels import CHEAP, Hotel, build_hotel
+from tests.admin.hotels import Hotel, admin_settings, build_hotel
 from tests.admin.test_pages import sign_in, token_of
 from tests.conftest import Db
 
@@ -38,15 +38,7 @@ MAPPED = ConnectionCreate(channel="fake", name="Mapped channel")
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(
-        database_url="sqlite://",
-        background_loops=False,
-        auth_failure_limit=0,
-        admin_cookie_secure=False,
-        password_hash_time_cost=CHEAP["time_cost"],
-        password_hash_memory_kib=CHEAP["memory_kib"],
-        password_hash_parallelism=CHEAP["parallelism"],
-    )
+    return admin_settings()
 
 
 @pytest.fixture

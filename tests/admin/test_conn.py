@@ -25,7 +25,7 @@ from innsync.properties.schemas import RatePlanCreate, RoomTypeCreate
 from innsync.settings import Settings
 from innsync.sync.desired import load_mappings
 from innsync.sync.state import store_availability
-from tests.admin.hotels import CHEAP, Hotel, build_hotel
+from tests.admin.hotels import Hotel, admin_settings, build_hotel
 from tests.admin.test_pages import sign_in, token_of
 from tests.conftest import Db
 
@@ -36,16 +36,7 @@ SECRET = "s3cret-key-never-shown"
 def settings(request: pytest.FixtureRequest) -> Settings:
     # Production rules unless a test asks for development mode (which offers the fake kind).
     development = bool(getattr(request, "param", False))
-    return Settings(
-        database_url="sqlite://",
-        background_loops=False,
-        auth_failure_limit=0,
-        admin_cookie_secure=False,
-        development_mode=development,
-        password_hash_time_cost=CHEAP["time_cost"],
-        password_hash_memory_kib=CHEAP["memory_kib"],
-        password_hash_parallelism=CHEAP["parallelism"],
-    )
+    return admin_settings(development_mode=development)
 
 
 development = pytest.mark.parametrize("settings", [True], indirect=True, ids=["development"])

@@ -31,7 +31,7 @@ from innsync.properties.schemas import RatePlanCreate, RoomTypeCreate, UnitCreat
 from innsync.settings import Settings
 from innsync.sync.models import DeadLetter, SyncLogEntry
 from innsync.tenants.users import create_user
-from tests.admin.hotels import CHEAP, PASSWORD, PASSWORDS, Hotel, build_hotel
+from tests.admin.hotels import PASSWORD, PASSWORDS, Hotel, admin_settings, build_hotel
 from tests.admin.test_pages import sign_in, token_of
 from tests.conftest import Db
 from tests.sync.engine_fixtures import Clock, SyncedHotel
@@ -40,15 +40,7 @@ from tests.sync.engine_fixtures import build_hotel as build_synced_hotel
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(
-        database_url="sqlite://",
-        background_loops=False,
-        auth_failure_limit=0,
-        admin_cookie_secure=False,
-        password_hash_time_cost=CHEAP["time_cost"],
-        password_hash_memory_kib=CHEAP["memory_kib"],
-        password_hash_parallelism=CHEAP["parallelism"],
-    )
+    return admin_settings()
 
 
 @pytest.fixture

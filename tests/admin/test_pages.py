@@ -16,7 +16,7 @@ from innsync.connections.models import Connection, ConnectionAudit
 from innsync.crypto import SecretBox
 from innsync.settings import Settings
 from innsync.tenants.models import UserSession
-from tests.admin.hotels import CHEAP, PASSWORD, Hotel, build_hotel, needs_attention
+from tests.admin.hotels import PASSWORD, Hotel, admin_settings, build_hotel, needs_attention
 from tests.conftest import Db
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,16 +26,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 def settings() -> Settings:
     # Plain http in the test client, so the cookie may not be Secure; the API-key budget is
     # off (tests/api covers it), the per-account sign-in budget is small to test it.
-    return Settings(
-        database_url="sqlite://",
-        background_loops=False,
-        auth_failure_limit=0,
-        login_failure_limit=3,
-        admin_cookie_secure=False,
-        password_hash_time_cost=CHEAP["time_cost"],
-        password_hash_memory_kib=CHEAP["memory_kib"],
-        password_hash_parallelism=CHEAP["parallelism"],
-    )
+    return admin_settings(login_failure_limit=3)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from innsync.reservations.models import Reservation, ReservationChange, Reservat
 from innsync.reservations.schemas import GuestIn, ReservationCreate, RoomIn
 from innsync.reservations.service import create_direct
 from innsync.settings import Settings
-from tests.admin.hotels import CHEAP
+from tests.admin.hotels import admin_settings
 from tests.admin.res_data import Bookings, build_bookings
 from tests.admin.test_pages import sign_in, token_of
 from tests.conftest import Db
@@ -27,15 +27,7 @@ from tests.conftest import Db
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(
-        database_url="sqlite://",
-        background_loops=False,
-        auth_failure_limit=0,
-        admin_cookie_secure=False,
-        password_hash_time_cost=CHEAP["time_cost"],
-        password_hash_memory_kib=CHEAP["memory_kib"],
-        password_hash_parallelism=CHEAP["parallelism"],
-    )
+    return admin_settings()
 
 
 @pytest.fixture
