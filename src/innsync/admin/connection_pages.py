@@ -37,7 +37,7 @@ from innsync.api.channel_calls import ChannelHttp, calling_channel
 from innsync.api.connection_setup import create_tested, update_tested
 from innsync.api.deps import Box, Db, Rules
 from innsync.api.routers.oauth import authorization_url
-from innsync.channels.contract import ReadsBackAri, ReadsRemoteCatalog
+from innsync.channels.contract import ChannelAdapter, ReadsBackAri, ReadsRemoteCatalog
 from innsync.connections import audit, provisioning, service
 from innsync.connections.configs import channel_kind, inspection_client
 from innsync.connections.models import Connection
@@ -284,6 +284,17 @@ async def _refused_on_detail(
     return _detail_page(request, user, rules, found, "", message, by_field, typed, status)
 
 
+async def _adapter(
+    db: Db, user: SignedIn, box: Box, http: ChannelHttp, connection_id: uuid.UUID
+) -> ChannelAdapter:
+    """The adapter of one of the tenant's connections, with its stored credentials."""
+    return await db.read(
+        lambda s: service.build_adapter(
+            get_owned(s, Connection, user.tenant_id, connection_id), box, http, db.sessions
+        )
+    )
+
+
 async def _act(
     request: Request,
     db: Db,
@@ -376,11 +387,7 @@ async def test(
     """Call the channel with the stored config, as ``POST /connections/{id}/test`` does."""
 
     async def call() -> None:
-        adapter = await db.read(
-            lambda s: service.build_adapter(
-                get_owned(s, Connection, user.tenant_id, connection_id), box, http, db.sessions
-            )
-        )
+        adapter = await _adapter(db, user, box, http, connection_id)
         await adapter.test_connection()
 
     return await _act(request, db, user, rules, box, connection_id, call(), "tested")
@@ -400,11 +407,7 @@ async def audit_drift(
     what it acknowledged (``innsync sync audit``); the page says what was found."""
 
     async def call() -> DriftReport:
-        adapter = await db.read(
-            lambda s: service.build_adapter(
-                get_owned(s, Connection, user.tenant_id, connection_id), box, http, db.sessions
-            )
-        )
+        adapter = await _adapter(db, user, box, http, connection_id)
         if not isinstance(adapter, ReadsBackAri):
             raise ConflictError(f"the {adapter.name} channel cannot show its ARI back")
         return await audit_connection(db.sessions, connection_id, adapter)
