@@ -37,6 +37,7 @@ from tests.channels.octorate_live import (
     live_octorate,
     state_of,
 )
+from tests.databases import truncate_all
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -317,14 +318,19 @@ def hook_url(live: LiveOctorate, hotel: Any) -> str:
 # Marketplace bookings and offers, five hotels.
 
 
-@pytest.fixture
-def five(
-    committed: Engine, secret_box: SecretBox, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LiveOctorate]:
-    with live_octorate(committed, secret_box, monkeypatch, hotels=5) as running:
+@pytest.fixture(scope="module")
+def five(backend: Engine, secret_box: SecretBox) -> Iterator[LiveOctorate]:
+    """Five connected hotels, each calendar pulled once, shared by the module's tests that
+    read them (the offers) and then book them (the fifty bookings, last)."""
+    truncate_all(backend)
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        live_octorate(backend, secret_box, monkeypatch, hotels=5) as running,
+    ):
         for hotel in running.hotels:
             running.pull(hotel)
         yield running
+    truncate_all(backend)
 
 
 def room_and_plan(live: LiveOctorate, hotel: Any) -> tuple[str, str]:
