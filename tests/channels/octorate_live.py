@@ -9,7 +9,11 @@ the test one at a time; the simulator, the adapters and the passes read one cloc
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -48,6 +52,7 @@ from innsync.simulators.octorate.config import AccommodationSpec, OwnerSpec, Rat
 from innsync.sync.bookings import push_due_bookings
 from innsync.tenants.service import create_tenant
 from tests.channels.beds24_live import SimClock
+from tests.channels.live_xml import REPO
 from tests.servers import serving
 
 CLIENT_ID = "live-marketplace"
@@ -296,6 +301,24 @@ def live_octorate(
                         clock(),
                     )
         yield live
+
+
+def run_push_worker(live: LiveOctorate, engine: Engine, key: str, crash_at: str) -> int:
+    """``tests.channels.octorate_push_worker`` in its own process, its clock standing where the
+    test's stands; its exit code (0, or minus SIGKILL where it killed itself at ``crash_at``)."""
+    url = engine.url.render_as_string(hide_password=False)
+    finished = subprocess.run(
+        [sys.executable, "-m", "tests.channels.octorate_push_worker", url, key, crash_at,
+         live.clock().isoformat()],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO / "src"), str(REPO)))},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    if finished.returncode not in (0, -signal.SIGKILL):
+        raise AssertionError(finished.stderr.decode()[-2000:])
+    return finished.returncode
 
 
 def update_config(live: LiveOctorate, hotel: Hotel, **config: Any) -> None:

@@ -7,6 +7,7 @@ offers answered from innsync's tables alone.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -18,8 +19,9 @@ from sqlalchemy import Engine, select, update
 
 from innsync.connections.credentials import ChannelCredential
 from innsync.connections.oauth import OAuthState
-from innsync.crypto import SecretBox
+from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import transaction
+from innsync.db.personal import install_keys
 from innsync.events.models import Event
 from innsync.inbox.models import APPLIED, InboxItem
 from innsync.inventory.models import RateCalendarDay
@@ -28,13 +30,14 @@ from innsync.outbox.models import BookingPush, DirtyMark
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import horizon
 from innsync.stay_dates import DateRange
-from innsync.sync.bookings import push_due_bookings
+from innsync.sync.bookings import PUSH_LEASE, push_due_bookings
 from tests.channels.octorate_live import (
     CLIENT_ID,
     CLIENT_SECRET,
     HORIZON_DAYS,
     LiveOctorate,
     live_octorate,
+    run_push_worker,
     state_of,
 )
 from tests.databases import truncate_all
@@ -502,3 +505,61 @@ def status_reads(live: LiveOctorate) -> int:
         for row in live.sim("GET", "/_sim/requests")["data"]
         if row.get("endpoint") == "GET /reservation/{id}/{id}"
     )
+
+
+def test_a_worker_sigkilled_after_its_push_landed_is_taken_over_without_a_duplicate(
+    committed: Engine, secret_box: SecretBox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = generate_key()
+    box = SecretBox([key])
+    install_keys(box)  # the worker process reads the guests' names under this key
+    try:
+        with live_octorate(committed, box, monkeypatch) as live:
+            hotel = live.hotels[0]
+            live.pull(hotel)
+            room, plan = room_and_plan(live, hotel)
+            booked = []
+            with live.api() as api:
+                for n in range(2):
+                    body = {
+                        "arrival": live.day(10 + 3 * n).isoformat(),
+                        "departure": live.day(12 + 3 * n).isoformat(),
+                        "rooms": [{"room_type_id": room, "rate_plan_id": plan, "adults": 2}],
+                        "guest": {"first_name": "Ada", "last_name": f"Guest{n}"},
+                    }
+                    path = f"/api/v1/properties/{hotel.property_id}/reservations"
+                    answer = api.post(path, json=body)
+                    assert answer.status_code == 201, answer.text
+                    booked.append(answer.json()["id"])
+            live.clock.advance(60)
+
+            # A real worker process, SIGKILLed the instant the simulator stored its first push.
+            assert run_push_worker(live, committed, key, "pushed") == -signal.SIGKILL
+            held = live.sim("GET", "/_sim/reservations")["data"]
+            assert len(held) == 1
+            with live.sessions() as session:
+                pushes = list(session.scalars(select(BookingPush)))
+            # innsync recorded nothing of it: both still pending, no booking id.
+            assert [(p.state, p.channel_booking_id) for p in pushes] == [("pending", None)] * 2
+
+            # Another worker (this process: a second interpreter would only add its start-up),
+            # once the dead one's lease ran out, sends both; the first is answered as a replay.
+            live.clock.advance(PUSH_LEASE.total_seconds() + 1)
+            assert live.push() == 2
+            live.tick()  # the hotel confirms what was pushed
+            live.clock.advance(120)  # the status check's interval
+            live.check()
+
+            with live.sessions() as session:
+                pushes = list(session.scalars(select(BookingPush)))
+            held = live.sim("GET", "/_sim/reservations")["data"]
+            assert sorted(item["refer"] for item in held) == sorted(booked)  # no duplicate
+            by_refer = {item["refer"]: item for item in held}
+            for push in pushes:
+                assert push.state == "confirmed"
+                assert by_refer[str(push.reservation_id)]["status"] == "CONFIRMED"
+                assert push.channel_booking_id == str(by_refer[str(push.reservation_id)]["id"])
+            # The killed push was sent again and answered from the hotel's system, not re-made.
+            assert live.sim("GET", "/_sim/counters")["idempotent_replays"] == 1
+    finally:
+        install_keys(secret_box)
