@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -405,10 +406,11 @@ def test_fifty_bookings_across_five_hotels_end_confirmed_or_failed_never_duplica
     # 20 % of the pushes land but their answer is lost (a 502 after the hotel's system took it).
     live.sim("POST", "/_sim/failures", {"endpoint": "POST /reservation/{id}", "status": 502,
              "rate": 0.2, "after_handling": True})  # fmt: skip
-    booked: list[str] = []
-    with live.api() as api:
-        for hotel in live.hotels:
-            room, plan = room_and_plan(live, hotel)
+
+    def book_ten(hotel: Any) -> list[str]:
+        room, plan = room_and_plan(live, hotel)
+        made = []
+        with live.api() as api:
             for n in range(10):
                 body = {
                     "arrival": live.day(10 + 3 * n).isoformat(),
@@ -418,10 +420,16 @@ def test_fifty_bookings_across_five_hotels_end_confirmed_or_failed_never_duplica
                 }
                 answer = api.post(f"/api/v1/properties/{hotel.property_id}/reservations", json=body)
                 assert answer.status_code == 201, answer.text
-                booked.append(answer.json()["id"])
+                made.append(answer.json()["id"])
+        return made
+
+    # The five hotels' guests book at the same time, as a marketplace's do.
+    with ThreadPoolExecutor(len(live.hotels)) as pool:
+        booked = [id_ for made in pool.map(book_ten, live.hotels) for id_ in made]
     live.clock.advance(60)
 
-    # A worker dies right after its third push reached the hotel's system.
+    # A worker dies right after its third push reached the hotel's system (in this process at
+    # this scale; the test below SIGKILLs a real worker process at that instant).
     killer = KillAfterSend(3)
 
     async def first_pass() -> int:
