@@ -9,7 +9,9 @@ the test one at a time; the simulator, the adapters and the passes read one cloc
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -296,6 +298,35 @@ def live_octorate(
                         clock(),
                     )
         yield live
+
+
+def run_push_worker(live: LiveOctorate, engine: Engine, key: str, crash_at: str) -> int:
+    """``tests.channels.octorate_push_worker`` in its own process, its clock standing where the
+    test's stands; its exit code (0, or minus SIGKILL where it killed itself at ``crash_at``).
+
+    The process is forked from this one rather than started afresh: a new interpreter spends
+    seconds importing innsync on a loaded machine, and the child builds its own engine, HTTP
+    client and adapters from the arguments alone, as the module's ``python -m`` does."""
+    from tests.channels import octorate_push_worker
+
+    url = engine.url.render_as_string(hide_password=False)
+    now = live.clock()
+    pid = os.fork()
+    if pid == 0:  # the worker: nothing of the test's state is used, and it never returns
+        code = 1
+        try:
+            asyncio.run(octorate_push_worker.main(url, key, crash_at, now))
+            code = 0
+        except BaseException:  # noqa: BLE001  (the child must never return into pytest)
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    if os.WEXITSTATUS(status) != 0:
+        raise AssertionError(f"the push worker failed (exit {os.WEXITSTATUS(status)})")
+    return 0
 
 
 def update_config(live: LiveOctorate, hotel: Hotel, **config: Any) -> None:

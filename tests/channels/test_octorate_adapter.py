@@ -1,5 +1,6 @@
 """The Octorate adapter on a mocked transport: webhook signatures, the webhook's grouped days,
-events of other hotels, Octorate's three kinds of 403, and a hotel that has not connected."""
+events of other hotels, Octorate's three kinds of 403, a hotel that has not connected, and the
+OAuth pieces built with Authlib."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hmac
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -16,12 +18,13 @@ from pydantic import SecretStr
 
 from innsync.channels.credentials import Credential, InMemoryCredentialStore
 from innsync.channels.errors import BadSignatureError, ChannelAuthError, ChannelThrottledError
-from innsync.channels.octorate import OctorateAdapter, OctorateApp, OctorateConfig, mapping
+from innsync.channels.octorate import OctorateAdapter, OctorateApp, OctorateConfig, mapping, oauth
 from innsync.channels.types import BookingAnswer
 
 NOW = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
 SECRET = "app-secret"
 APP = OctorateApp("app", SecretStr(SECRET), "https://octorate.test/connect")
+AUTHORIZE = "https://octorate.test/octobook/identity/oauth.xhtml"
 
 
 def adapter(handler: Any = None, *, connected: bool = True, **config: Any) -> OctorateAdapter:
@@ -175,3 +178,37 @@ def test_a_hotel_that_has_not_connected_needs_the_connect_step() -> None:
 def test_the_declared_limit_leaves_room_for_two_calls_per_operation() -> None:
     limits = adapter(quota_calls=100).limits
     assert (limits.requests_per_window, limits.window_seconds) == (50, 300.0)
+
+
+def test_the_oauth_url_bodies_and_callback_are_rfc_6749_with_octorates_code_grant() -> None:
+    app = OctorateApp("app", SecretStr(SECRET), "https://octorate.test/connect", AUTHORIZE)
+    url = oauth.authorize_url(app, "https://inn.test/cb?x=1", "st8")
+    assert url.startswith(f"{AUTHORIZE}?")
+    assert parse_qs(urlsplit(url).query) == {
+        "response_type": ["code"],
+        "client_id": ["app"],
+        "redirect_uri": ["https://inn.test/cb?x=1"],
+        "state": ["st8"],
+    }
+    assert oauth.code_of("https://inn.test/cb?code=c%2B1&state=st8") == "c+1"
+    assert oauth.code_of("https://inn.test/cb?error=access_denied&state=st8") is None
+    bodies: list[dict[str, list[str]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+        bodies.append(parse_qs(request.content.decode()))
+        answer = {"access_token": "at", "refresh_token": "rt", "expireDate": "2031-05-06Z"}
+        return httpx.Response(200, json=answer)
+
+    async def both() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            await oauth.exchange_code(http, app, "c+1", "https://inn.test/cb", lambda: NOW)
+            await oauth.refresh(http, app, "rt", lambda: NOW)
+
+    asyncio.run(both())
+    assert bodies == [
+        {"grant_type": ["code"], "redirect_uri": ["https://inn.test/cb"], "client_id": ["app"],
+         "client_secret": [SECRET], "code": ["c+1"]},
+        {"grant_type": ["refresh_token"], "client_id": ["app"], "client_secret": [SECRET],
+         "refresh_token": ["rt"]},
+    ]  # fmt: skip

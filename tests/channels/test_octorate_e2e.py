@@ -7,7 +7,9 @@ offers answered from innsync's tables alone.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,8 +20,9 @@ from sqlalchemy import Engine, select, update
 
 from innsync.connections.credentials import ChannelCredential
 from innsync.connections.oauth import OAuthState
-from innsync.crypto import SecretBox
+from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import transaction
+from innsync.db.personal import install_keys
 from innsync.events.models import Event
 from innsync.inbox.models import APPLIED, InboxItem
 from innsync.inventory.models import RateCalendarDay
@@ -28,15 +31,17 @@ from innsync.outbox.models import BookingPush, DirtyMark
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import horizon
 from innsync.stay_dates import DateRange
-from innsync.sync.bookings import push_due_bookings
+from innsync.sync.bookings import PUSH_LEASE, push_due_bookings
 from tests.channels.octorate_live import (
     CLIENT_ID,
     CLIENT_SECRET,
     HORIZON_DAYS,
     LiveOctorate,
     live_octorate,
+    run_push_worker,
     state_of,
 )
+from tests.databases import truncate_all
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -317,14 +322,19 @@ def hook_url(live: LiveOctorate, hotel: Any) -> str:
 # Marketplace bookings and offers, five hotels.
 
 
-@pytest.fixture
-def five(
-    committed: Engine, secret_box: SecretBox, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LiveOctorate]:
-    with live_octorate(committed, secret_box, monkeypatch, hotels=5) as running:
+@pytest.fixture(scope="module")
+def five(backend: Engine, secret_box: SecretBox) -> Iterator[LiveOctorate]:
+    """Five connected hotels, each calendar pulled once, shared by the module's tests that
+    read them (the offers) and then book them (the fifty bookings, last)."""
+    truncate_all(backend)
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        live_octorate(backend, secret_box, monkeypatch, hotels=5) as running,
+    ):
         for hotel in running.hotels:
             running.pull(hotel)
         yield running
+    truncate_all(backend)
 
 
 def room_and_plan(live: LiveOctorate, hotel: Any) -> tuple[str, str]:
@@ -396,10 +406,11 @@ def test_fifty_bookings_across_five_hotels_end_confirmed_or_failed_never_duplica
     # 20 % of the pushes land but their answer is lost (a 502 after the hotel's system took it).
     live.sim("POST", "/_sim/failures", {"endpoint": "POST /reservation/{id}", "status": 502,
              "rate": 0.2, "after_handling": True})  # fmt: skip
-    booked: list[str] = []
-    with live.api() as api:
-        for hotel in live.hotels:
-            room, plan = room_and_plan(live, hotel)
+
+    def book_ten(hotel: Any) -> list[str]:
+        room, plan = room_and_plan(live, hotel)
+        made = []
+        with live.api() as api:
             for n in range(10):
                 body = {
                     "arrival": live.day(10 + 3 * n).isoformat(),
@@ -409,10 +420,16 @@ def test_fifty_bookings_across_five_hotels_end_confirmed_or_failed_never_duplica
                 }
                 answer = api.post(f"/api/v1/properties/{hotel.property_id}/reservations", json=body)
                 assert answer.status_code == 201, answer.text
-                booked.append(answer.json()["id"])
+                made.append(answer.json()["id"])
+        return made
+
+    # The five hotels' guests book at the same time, as a marketplace's do.
+    with ThreadPoolExecutor(len(live.hotels)) as pool:
+        booked = [id_ for made in pool.map(book_ten, live.hotels) for id_ in made]
     live.clock.advance(60)
 
-    # A worker dies right after its third push reached the hotel's system.
+    # A worker dies right after its third push reached the hotel's system (in this process at
+    # this scale; the test below SIGKILLs a real worker process at that instant).
     killer = KillAfterSend(3)
 
     async def first_pass() -> int:
@@ -496,3 +513,61 @@ def status_reads(live: LiveOctorate) -> int:
         for row in live.sim("GET", "/_sim/requests")["data"]
         if row.get("endpoint") == "GET /reservation/{id}/{id}"
     )
+
+
+def test_a_worker_sigkilled_after_its_push_landed_is_taken_over_without_a_duplicate(
+    committed: Engine, secret_box: SecretBox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = generate_key()
+    box = SecretBox([key])
+    install_keys(box)  # the worker process reads the guests' names under this key
+    try:
+        with live_octorate(committed, box, monkeypatch) as live:
+            hotel = live.hotels[0]
+            live.pull(hotel)
+            room, plan = room_and_plan(live, hotel)
+            booked = []
+            with live.api() as api:
+                for n in range(2):
+                    body = {
+                        "arrival": live.day(10 + 3 * n).isoformat(),
+                        "departure": live.day(12 + 3 * n).isoformat(),
+                        "rooms": [{"room_type_id": room, "rate_plan_id": plan, "adults": 2}],
+                        "guest": {"first_name": "Ada", "last_name": f"Guest{n}"},
+                    }
+                    path = f"/api/v1/properties/{hotel.property_id}/reservations"
+                    answer = api.post(path, json=body)
+                    assert answer.status_code == 201, answer.text
+                    booked.append(answer.json()["id"])
+            live.clock.advance(60)
+
+            # A real worker process, SIGKILLed the instant the simulator stored its first push.
+            assert run_push_worker(live, committed, key, "pushed") == -signal.SIGKILL
+            held = live.sim("GET", "/_sim/reservations")["data"]
+            assert len(held) == 1
+            with live.sessions() as session:
+                pushes = list(session.scalars(select(BookingPush)))
+            # innsync recorded nothing of it: both still pending, no booking id.
+            assert [(p.state, p.channel_booking_id) for p in pushes] == [("pending", None)] * 2
+
+            # Another worker (this process: a second interpreter would only add its start-up),
+            # once the dead one's lease ran out, sends both; the first is answered as a replay.
+            live.clock.advance(PUSH_LEASE.total_seconds() + 1)
+            assert live.push() == 2
+            live.tick()  # the hotel confirms what was pushed
+            live.clock.advance(120)  # the status check's interval
+            live.check()
+
+            with live.sessions() as session:
+                pushes = list(session.scalars(select(BookingPush)))
+            held = live.sim("GET", "/_sim/reservations")["data"]
+            assert sorted(item["refer"] for item in held) == sorted(booked)  # no duplicate
+            by_refer = {item["refer"]: item for item in held}
+            for push in pushes:
+                assert push.state == "confirmed"
+                assert by_refer[str(push.reservation_id)]["status"] == "CONFIRMED"
+                assert push.channel_booking_id == str(by_refer[str(push.reservation_id)]["id"])
+            # The killed push was sent again and answered from the hotel's system, not re-made.
+            assert live.sim("GET", "/_sim/counters")["idempotent_replays"] == 1
+    finally:
+        install_keys(secret_box)

@@ -1,7 +1,8 @@
 """OAuth connect step of channels whose hotels approve innsync's app (Octorate, §2.2).
 
 ``start``: an operator with an API key asks for the connection's authorization URL; innsync
-makes an unguessable ``state`` (32 random bytes), keeps only its SHA-256 with the connection,
+makes an unguessable ``state`` (Authlib's ``generate_token``: 43 characters of 62, about 256
+bits, from the system's CSPRNG), keeps only its SHA-256 with the connection,
 an expiry and a used mark, and sends the hotel's browser to the channel. ``claim``: the channel
 sends the browser back with ``code`` and ``state``; the state is the only credential of that
 call, so it must be known, unused and unexpired, and it is used up in the same conditional
@@ -12,10 +13,10 @@ was used). A tampered, replayed or expired state is a clear 400, and nothing is 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from datetime import datetime, timedelta
 
+from authlib.common.security import generate_token
 from sqlalchemy import ForeignKey, String, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -26,8 +27,8 @@ from innsync.properties.service import get_owned
 
 # Channels whose connections are authorized by the hotel through OAuth.
 OAUTH_CHANNELS = frozenset({"octorate"})
-# 32 random bytes: far beyond guessing, and short enough for any URL.
-STATE_BYTES = 32
+# 43 letters and digits (about 256 bits): far beyond guessing, and short enough for any URL.
+STATE_LENGTH = 43
 
 
 class OAuthState(Base):
@@ -74,7 +75,7 @@ def start(
         raise ConflictError(f"a {connection.channel} connection is not authorized by OAuth")
     if not is_configured:
         raise ConflictError("INNSYNC_OCTORATE_CLIENT_ID is not set: the operator must set it")
-    state = secrets.token_urlsafe(STATE_BYTES)
+    state = str(generate_token(STATE_LENGTH))
     session.add(
         OAuthState(
             state_hash=state_hash(state),

@@ -118,12 +118,15 @@ async def octorate_callback(
     if not state:
         raise oauth.OAuthStateError("the callback carries no state")
     connection = await db.write(lambda s: oauth.claim(s, state, utc_now()))
-    if error is not None or not code:
+    # Authlib reads the redirect as RFC 6749 §4.1.2 has it; ``code`` above only bounds and
+    # documents the query.
+    granted = octorate_oauth.code_of(str(request.url)) if code else None
+    if error is not None or granted is None:
         raise OAuthFailedError(f"the hotel did not approve the app ({error or 'no code'})")
     settings: Settings = request.app.state.settings
     try:
         credential = await octorate_oauth.exchange_code(
-            http, app_of(settings), code, redirect_uri(request), utc_now
+            http, app_of(settings), granted, redirect_uri(request), utc_now
         )
     except ChannelError as exc:
         raise OAuthFailedError(f"Octorate refused the code: {exc}") from exc

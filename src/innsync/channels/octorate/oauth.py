@@ -5,20 +5,29 @@ back to innsync with a ``code``; innsync exchanges it within one minute (:func:`
 for an access token with an **absolute** ``expireDate`` and a refresh token that never expires;
 :func:`refresh` turns the refresh token into the next access token.
 
-Octorate departs from RFC 6749 where a generic OAuth client would have to be bent: the documented
-code grant is ``grant_type=code`` (not ``authorization_code``), the token answer carries
-``expireDate`` instead of ``expires_in``, and refresh has its own endpoint. So these three form
-posts go through the channel kit's HTTP (error translation, secrets never logged) rather than a
-general-purpose OAuth client; the ``state`` that protects the redirect is innsync's own
-(``connections.oauth``).
+The RFC 6749 parts are Authlib's (a maintained OAuth library): the authorization URL
+(``prepare_grant_uri``), the form bodies of the code and refresh grants
+(``prepare_token_request``) and the reading of the callback's ``code`` (``parse_authorization_
+code_response``). Octorate departs from the RFC where Authlib's HTTP clients would have to be
+bent: the documented code grant is ``grant_type=code`` (not ``authorization_code``; configurable
+here as :data:`CODE_GRANT`), the token answer carries ``expireDate`` instead of ``expires_in``,
+and refresh has its own endpoint. So the bodies Authlib prepares are posted through the channel
+kit's HTTP (error translation, secrets never logged), and the answer is read here; the ``state``
+that protects the redirect is innsync's own (``connections.oauth``, made by Authlib's
+``generate_token``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 import httpx
+from authlib.oauth2.rfc6749.errors import MissingCodeException
+from authlib.oauth2.rfc6749.parameters import (
+    parse_authorization_code_response,
+    prepare_grant_uri,
+    prepare_token_request,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from innsync.channels.credentials import Credential
@@ -46,9 +55,22 @@ class TokenAnswer(BaseModel):
 
 def authorize_url(app: OctorateApp, redirect_uri: str, state: str) -> str:
     """Where the hotel's browser goes to approve the app (§2.2 step 1)."""
-    query = urlencode({"client_id": app.client_id, "redirect_uri": redirect_uri, "state": state})
-    joiner = "&" if "?" in app.authorize_url else "?"
-    return f"{app.authorize_url}{joiner}{query}"
+    return str(
+        prepare_grant_uri(
+            app.authorize_url, app.client_id, "code", redirect_uri=redirect_uri, state=state
+        )
+    )
+
+
+def code_of(callback_url: str) -> str | None:
+    """The ``code`` Octorate's redirect carries, or ``None`` (the hotel denied the app). The
+    ``state`` is checked before, against innsync's table (``connections.oauth.claim``)."""
+    try:
+        params = parse_authorization_code_response(callback_url)
+    except MissingCodeException:
+        return None
+    code = params.get("code")
+    return str(code) if code else None
 
 
 def parse_expire_date(text: str) -> datetime:
@@ -80,14 +102,14 @@ async def exchange_code(
     http: httpx.AsyncClient, app: OctorateApp, code: str, redirect_uri: str, now: WallClock
 ) -> Credential:
     """§2.2 step 2: the code (single use, one minute) for an access and a refresh token."""
-    fields = {
-        "client_id": app.client_id,
-        "client_secret": app.client_secret.get_secret_value(),
-        "redirect_uri": redirect_uri,
-        "grant_type": CODE_GRANT,
-        "code": code,
-    }
-    answer = await _token_call(identity_http(http, app, now), "/token", fields, "the code")
+    body = prepare_token_request(
+        CODE_GRANT,
+        redirect_uri=redirect_uri,
+        client_id=app.client_id,
+        client_secret=app.client_secret.get_secret_value(),
+        code=code,
+    )
+    answer = await _token_call(identity_http(http, app, now), "/token", str(body), "the code")
     if answer.refresh_token is None:
         raise ChannelUnavailableError(f"{CHANNEL} answered the code without a refresh token")
     return _credential(answer, answer.refresh_token)
@@ -97,24 +119,23 @@ async def refresh(
     http: httpx.AsyncClient, app: OctorateApp, refresh_token: str, now: WallClock
 ) -> Credential:
     """§2.2 step 3: the next access token; the refresh token (which never expires) is kept."""
-    fields = {
-        "client_id": app.client_id,
-        "client_secret": app.client_secret.get_secret_value(),
-        "refresh_token": refresh_token,
-        "grant_type": "refresh_token",
-    }
+    body = prepare_token_request(
+        "refresh_token",
+        client_id=app.client_id,
+        client_secret=app.client_secret.get_secret_value(),
+        refresh_token=refresh_token,
+    )
     answer = await _token_call(
-        identity_http(http, app, now), "/refresh", fields, "the refresh token"
+        identity_http(http, app, now), "/refresh", str(body), "the refresh token"
     )
     return _credential(answer, answer.refresh_token or refresh_token)
 
 
-async def _token_call(
-    identity: ChannelHttp, path: str, fields: dict[str, str], what: str
-) -> TokenAnswer:
+async def _token_call(identity: ChannelHttp, path: str, body: str, what: str) -> TokenAnswer:
+    """Post a form body Authlib prepared; the kit translates errors and masks the secrets."""
     try:
         response = await identity.send(
-            "POST", path, content=urlencode(fields).encode(), content_type=FORM, authenticated=False
+            "POST", path, content=body.encode(), content_type=FORM, authenticated=False
         )
     except ChannelAuthError as exc:
         raise ChannelAuthError(
