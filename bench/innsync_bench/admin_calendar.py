@@ -3,8 +3,11 @@
 The hotel is the benchmarks' usual one (``hotels.py``: varied prices and restrictions over the
 horizon, a block and direct bookings) with a fake connection mapping every room type and plan,
 so each cell also shows what the channel holds. The page is requested in-process through
-Starlette's TestClient (no network, no browser), signed in as the hotel's owner: the time is the
-app's, from routing to the rendered HTML, including the session lookup. SQLite and PostgreSQL.
+Starlette's TestClient (no network, no browser), signed in as the hotel's owner. The server time
+is measured around the ASGI app itself, from the request reaching it to the last byte of the
+rendered HTML it sends (routing, session lookup, queries, rendering), so the test client's own
+work on a 700 KiB answer is not counted; the process's CPU per request, client included, is
+reported beside it. SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import sessionmaker
+from starlette.types import Message, Receive, Scope, Send
 
 from innsync.api.app import create_app
+from innsync.api.server import settle_heap
 from innsync.connections import service as connections
 from innsync.connections.schemas import (
     ConnectionCreate,
@@ -82,14 +87,16 @@ def run(options: RunOptions) -> Outcome:
         for backend, figures in measured.items()
     ]
     table = Table(
-        "One month of the calendar page, rendered in-process (TestClient), signed in",
+        "One month of the calendar page, rendered in-process (TestClient), signed in: server "
+        "time from the request's arrival to the answer's last byte; CPU of the whole process "
+        "(test client included)",
         [
             "database",
             "renders",
             "median",
             "p95",
             "max",
-            "CPU median / p95",
+            "process CPU median / p95",
             "queries per render",
             "page size",
         ],
@@ -112,8 +119,9 @@ def _finding(backend: str, figures: dict[str, Any]) -> str:
     median, p95 = figures["median_s"], figures["p95_s"]
     verdict = "met" if p95 <= TARGET_SECONDS else "missed"
     return (
-        f"{backend}: median {1000 * median:.0f} ms, p95 {1000 * p95:.0f} ms ({verdict}: "
-        f"<= {1000 * TARGET_SECONDS:.0f} ms); CPU per render median "
+        f"{backend}: server time median {1000 * median:.0f} ms, p95 {1000 * p95:.0f} ms "
+        f"({verdict}: p95 <= {1000 * TARGET_SECONDS:.0f} ms); process CPU per render (test "
+        f"client included) median "
         f"{1000 * figures['cpu_median_s']:.0f} ms, p95 {1000 * figures['cpu_p95_s']:.0f} ms; "
         f"{figures['queries']} queries per render"
     )
@@ -179,6 +187,19 @@ def _measure(engine: Engine, size: Size, options: RunOptions) -> dict[str, Any]:
     )
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     app = create_app(settings, engine=engine, sessions=sessions, secret_box=box, run_loops=False)
+    server_seconds: list[float] = []
+
+    async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, timed from the request's arrival to its answer's last byte."""
+        began = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                server_seconds.append(time.perf_counter() - began)
+
+        await app(scope, receive, sending)
+
     statements: list[str] = []
 
     def record(*args: object) -> None:
@@ -188,7 +209,7 @@ def _measure(engine: Engine, size: Size, options: RunOptions) -> dict[str, Any]:
 
     options.progress(f"{engine.dialect.name}: rendering the month {size.renders} times")
     path = f"/admin/calendar/{hotel.property_id}"
-    with TestClient(app) as client:
+    with TestClient(timed) as client:
         login = client.get("/admin/login")
         token = CSRF.search(login.text)
         client.post(
@@ -205,15 +226,17 @@ def _measure(engine: Engine, size: Size, options: RunOptions) -> dict[str, Any]:
             client.get(path)
         finally:
             event.remove(engine, "before_cursor_execute", record)
-        seconds, cpu, statuses = [], [], {warm.status_code}
+        cpu, statuses = [], {warm.status_code}
+        settle_heap()  # as `innsync serve` does before it takes requests
+        server_seconds.clear()
         for _ in range(size.renders):
-            began, began_cpu = time.perf_counter(), time.process_time()
+            began_cpu = time.process_time()
             answer = client.get(path)
-            seconds.append(time.perf_counter() - began)
-            # The process's CPU time over the request (it is the only work in the process):
-            # what the render costs, whatever else the machine is doing at the time.
+            # The process's CPU time over the request, the test client's work included: an
+            # upper bound on what the render costs, whatever else the machine is doing.
             cpu.append(time.process_time() - began_cpu)
             statuses.add(answer.status_code)
+        seconds = server_seconds[:]
     return {
         "renders": len(seconds),
         "median_s": percentile(seconds, 0.5),

@@ -14,6 +14,7 @@ one client cannot fill the process's connection cap. Body time-outs are the app'
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import multiprocessing.process
@@ -170,6 +171,16 @@ def serve_processes(settings: Settings, host: str, port: int, workers: int) -> N
         listener.close()
 
 
+def settle_heap() -> None:
+    """Put what start-up made (modules, the app, its templates) out of the collector's reach.
+
+    It lives as long as the process, yet every full collection walked it again: a large page
+    (the admin calendar of 200 plans, ``innsync bench admin_calendar``) took 680 ms instead of
+    about 310 at its 95th percentile. Called once, just before the server takes requests."""
+    gc.collect()
+    gc.freeze()
+
+
 def _serve_one(listener: socket.socket, host: str, port: int, run_loops: bool) -> None:
     """One server process of ``serve_processes`` (its own engine, app and event loop)."""
     from innsync.api.app import create_app  # here: the parent process never builds an app
@@ -179,4 +190,5 @@ def _serve_one(listener: socket.socket, host: str, port: int, run_loops: bool) -
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
     app = create_app(settings, run_loops=run_loops)
+    settle_heap()
     uvicorn.Server(server_config(app, settings, host, port)).run(sockets=[listener])

@@ -60,7 +60,7 @@ def migrate(quiet: bool) -> None:
 def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
     """Run the API and the background loops (in one process, or in --workers processes)."""
     from innsync.api.app import create_app
-    from innsync.api.server import serve_processes, server_config
+    from innsync.api.server import serve_processes, server_config, settle_heap
 
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
@@ -86,6 +86,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
             err=True,
         )
     click.echo(f"innsync serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    settle_heap()
     uvicorn.Server(server_config(app, settings, host, port)).run()
 
 
