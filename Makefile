@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 PYTHON ?= python3.11
 PORT ?= 8080
-# pytest-xdist workers; each has databases of its own (tests/databases.py). 2 matches CI's cores.
-TEST_WORKERS ?= 2
+# pytest-xdist workers; each has databases of its own (tests/databases.py). Twice CI's 2 cores:
+# most tests wait on servers, databases and child processes (tests/sync and tests/inbound use
+# about a quarter of a core each), so two workers a core keep both cores busy.
+TEST_WORKERS ?= 4
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
