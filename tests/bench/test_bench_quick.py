@@ -168,6 +168,7 @@ def test_a_new_scenario_is_one_module_and_one_registry_line() -> None:
         "booking_storm",
         "chaos",
         "backups",
+        "admin_calendar",
     ]
     for name in registry.names():
         scenario = registry.load(name)

@@ -42,6 +42,7 @@ from innsync.connections.models import (
     RatePlanMapping,
     RoomTypeMapping,
 )
+from innsync.connections.oauth import OAUTH_CHANNELS
 from innsync.connections.schemas import (
     ConnectionUpdate,
     MappingCheck,
@@ -457,8 +458,10 @@ async def register_webhooks(
                 f'{{"config": {{"{secret_field}": "..."}}}}): without it every webhook the '
                 "channel sends is refused"
             )
-        # With the connection's stored channel tokens (an OAuth channel has no other way in).
-        adapter = service.build_adapter(connection, box, http, db.sessions)
+        # An OAuth channel has no other way in than the connection's stored tokens; the others
+        # sign in with their config, as before, and leave the worker's tokens alone.
+        tokens = db.sessions if connection.channel in OAUTH_CHANNELS else None
+        adapter = service.build_adapter(connection, box, http, tokens)
         return connection.channel, adapter, connection.webhook_token
 
     channel, adapter, token = await db.read(prepare)
