@@ -16,17 +16,18 @@ from tests.servers import free_port
 
 def test_a_short_demo_ends_with_both_sides_agreeing(tmp_path: Path) -> None:
     lines: list[str] = []
-    # One event a second for 15 s stays within Channex's 10 + 10 calls a minute, so innsync
-    # need not wait for the next minute before the check; a double sale every 8 events.
+    # About 6 events in 12 s, with the initial full sync, stay within Channex's 10 + 10 calls a
+    # minute, so innsync need not wait out the window before the check (16 events in 15 s
+    # did not: the check then waited ~45 s for the next minute); a double sale every 3 events.
     options = DemoOptions(
         port=free_port(),
         sim_port=free_port(),
-        minutes=0.25,
+        minutes=0.2,
         seed=3,
         data_dir=tmp_path / "demo",
-        rate=1.0,
+        rate=0.5,
         summary_seconds=2.0,
-        overbook_every=8,
+        overbook_every=3,
         settle_seconds=90.0,
     )
 

@@ -15,10 +15,11 @@ def test_a_short_beds24_demo_ends_with_both_sides_agreeing(tmp_path: Path) -> No
     options = DemoOptions(
         port=free_port(),
         sim_port=free_port(),
-        minutes=0.25,
+        # About 18 events in 6 s: every kind of event, without a long wait.
+        minutes=0.1,
         seed=5,
         data_dir=tmp_path / "demo",
-        rate=2.0,
+        rate=3.0,
         settle_seconds=120.0,
         channel="beds24",
     )
