@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from innsync.api.server import HTTP_PARSER
 from innsync.connections import service as connections
 from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox, generate_key
@@ -147,7 +148,7 @@ def _database(options: RunOptions, backend: str) -> Iterator[tuple[str, Engine]]
             yield opened
 
 
-def _setup(engine: Engine, box: SecretBox) -> tuple[list[tuple[uuid.UUID, str]], str]:
+def setup_connections(engine: Engine, box: SecretBox) -> tuple[list[tuple[uuid.UUID, str]], str]:
     """Two fake-channel connections taking webhooks (ids and URL paths) and their secret: the
     saturated phase on the first alone, so its acknowledgements can be checked by count."""
     secret = uuid.uuid4().hex
@@ -175,7 +176,7 @@ def _measure(
     key = generate_key()
     box = SecretBox([key])
     install_keys(box)  # personal data read and written here uses the run's key
-    ((saturated_id, path), (other_id, other_path)), secret = _setup(engine, box)
+    ((saturated_id, path), (other_id, other_path)), secret = setup_connections(engine, box)
     probe = _probe(options, backend, url, seconds)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -269,6 +270,9 @@ def _probe(options: RunOptions, backend: str, url: str, seconds: float) -> dict[
             "innsync_bench.ack_probe:app",
             "--port",
             str(port),
+            # innsync's own parser: the probe stands for the same HTTP work, minus innsync's
+            "--http",
+            HTTP_PARSER,
             "--no-access-log",
             "--log-level",
             "warning",
