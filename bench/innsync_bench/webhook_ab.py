@@ -16,7 +16,8 @@ over an in-memory transport: the HTTP parser is counted, the kernel's socket wor
     git -C /work/main archive HEAD src | tar -x -C /tmp/base
     python -m innsync_bench.webhook_ab serve@/tmp/base/src serve
 
-``--profile FILE`` runs the first variant alone under cProfile and prints its heaviest functions.
+``--profile FILE`` runs the first variant alone under cProfile and prints its heaviest functions
+(the event loop's thread into ``FILE``, the group commit's transactions into ``FILE.writer``).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ async def _work(via: str, calls: int, profile: Path | None) -> None:
         gc.collect()
         gc.freeze()  # as ``innsync serve`` does before it takes requests
         profiler = cProfile.Profile() if profile is not None else None
+        writer = _profile_group_commit() if profile is not None else None
         loop = asyncio.get_running_loop()
         while await loop.run_in_executor(None, sys.stdin.readline):
             if profiler is not None:
@@ -134,11 +136,31 @@ async def _work(via: str, calls: int, profile: Path | None) -> None:
             answer = {"cpu_ms_per_ack": 1000 * spent / len(statuses), "failures": failures}
             sys.stdout.write(json.dumps(answer) + "\n")
             sys.stdout.flush()
-        if profiler is not None and profile is not None:
-            profiler.dump_stats(profile)
-            stats = pstats.Stats(str(profile), stream=sys.stderr)
-            stats.sort_stats("tottime").print_stats(30)
-            stats.sort_stats("cumulative").print_stats(40)
+        if profiler is not None and writer is not None and profile is not None:
+            for profiled, out in ((profiler, profile), (writer, profile.with_suffix(".writer"))):
+                profiled.dump_stats(out)
+                stats = pstats.Stats(str(out), stream=sys.stderr)
+                stats.sort_stats("tottime").print_stats(30)
+                stats.sort_stats("cumulative").print_stats(40)
+
+
+def _profile_group_commit() -> cProfile.Profile:
+    """A profile of the group commit's transactions, which run in pool threads (cProfile
+    sees one thread: the event loop's is the other profile). One at a time on SQLite."""
+    from innsync.inbox.ingress import GroupCommit
+
+    profiler = cProfile.Profile()
+    write = GroupCommit.write
+
+    def profiled(self: GroupCommit, items: Any) -> Any:
+        profiler.enable()
+        try:
+            return write(self, items)
+        finally:
+            profiler.disable()
+
+    GroupCommit.write = profiled  # type: ignore[method-assign]
+    return profiler
 
 
 class _Caller:
