@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from innsync.api.server import HTTP_PARSER
 from innsync.connections import service as connections
 from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox, generate_key
@@ -256,6 +255,9 @@ def _wait_for_workers(pid: int) -> None:
 
 def _probe(options: RunOptions, backend: str, url: str, seconds: float) -> dict[str, Any]:
     """The minimal durable acknowledgement (``ack_probe``) on the same kind of database."""
+    # Imported here: ``webhook_ab`` imports this module against older checkouts without it.
+    from innsync.api.server import HTTP_PARSER
+
     if backend == "sqlite":
         probe_url = f"sqlite:///{options.workdir / f'probe-{uuid.uuid4().hex[:8]}.sqlite3'}"
     else:

@@ -257,7 +257,8 @@ def _lock_order(item: PendingItem) -> tuple[str, str]:
 def _live_versions(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, datetime]:
     """The versions of those connections that take webhooks now (read in the writing
     transaction, so a connection switched off before it began gets nothing stored)."""
-    rows = session.execute(
+    # On the session's connection: plain columns need none of the ORM's result machinery.
+    rows = session.connection().execute(
         select(Connection.id, Connection.updated_at).where(
             Connection.id.in_(ids),
             Connection.webhook_enabled.is_(True),
