@@ -28,7 +28,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from innsync.api.body_guard import BodyGuard, BodyState, close_if_incomplete
 from innsync.api.log_context import HEADER, HEADER_BYTES, LogContext, accepted_request_id
@@ -143,23 +143,20 @@ class _Folded:
                 MutableHeaders(scope=message)[HEADER] = request_id
             await send(message)
 
-        with bound_contextvars(request_id=request_id):
-            started = time.perf_counter()
-            try:
-                await self._guard.serve(
-                    scope,
-                    receive,
-                    send_folded,
-                    self._endpoint,
-                    state,
-                    declared,
-                    transfer_encoding,
-                )
-            except BaseException:
-                status = 500
-                raise
-            finally:
-                self._count(status, time.perf_counter() - started)
+        # As ``LogContext`` binds it, but with the variable's token: ``bound_contextvars`` reads
+        # every context variable to save what it replaces, on each request.
+        tokens = bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            await self._guard.serve(
+                scope, receive, send_folded, self._endpoint, state, declared, transfer_encoding
+            )
+        except BaseException:
+            status = 500
+            raise
+        finally:
+            self._count(status, time.perf_counter() - started)
+            reset_contextvars(**tokens)
 
     def _count(self, status: int, seconds: float) -> None:
         """As ``RecordRequests`` counts, with the route's series looked up once."""
