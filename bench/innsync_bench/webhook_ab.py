@@ -118,17 +118,18 @@ async def _work(via: str, calls: int, profile: Path | None) -> None:
         settings = Settings(database_url=url, background_loops=False)
         app = create_app(settings, engine=engine, secret_box=box, run_loops=False)
         caller = _Caller(via, app, settings, path, secret)
-        await caller.calls(CONCURRENCY)  # warm: receiver built, statements compiled
+        await caller.calls(caller.bodies(CONCURRENCY))  # warm: receiver built, statements compiled
         gc.collect()
         gc.freeze()  # as ``innsync serve`` does before it takes requests
         profiler = cProfile.Profile() if profile is not None else None
         writer = _profile_group_commit() if profile is not None else None
         loop = asyncio.get_running_loop()
         while await loop.run_in_executor(None, sys.stdin.readline):
+            bodies = caller.bodies(CONCURRENCY * calls)  # before the clock: the caller's work
             if profiler is not None:
                 profiler.enable()
             started = time.process_time()
-            statuses = await caller.calls(CONCURRENCY * calls)
+            statuses = await caller.calls(bodies)
             spent = time.process_time() - started
             if profiler is not None:
                 profiler.disable()
@@ -181,20 +182,22 @@ class _Caller:
         elif via != "asgi":
             raise SystemExit(f"unknown variant {via!r}: asgi or serve")
 
-    async def calls(self, count: int) -> list[int]:
-        per_connection = max(1, count // CONCURRENCY)
+    def bodies(self, count: int) -> list[list[bytes]]:
+        """``count`` unique bodies, dealt to ``CONCURRENCY`` connections."""
+        made = []
+        for _ in range(count):
+            self.sequence += 1
+            made.append(revision_body(self.sequence, self.run))
+        return [made[start::CONCURRENCY] for start in range(CONCURRENCY)]
+
+    async def calls(self, bodies: list[list[bytes]]) -> list[int]:
         connect = self._asgi_connection if self.via == "asgi" else self._http_connection
-        results = await asyncio.gather(*(connect(per_connection) for _ in range(CONCURRENCY)))
+        results = await asyncio.gather(*(connect(dealt) for dealt in bodies))
         return [status for statuses in results for status in statuses]
 
-    def _body(self) -> bytes:
-        self.sequence += 1
-        return revision_body(self.sequence, self.run)
-
-    async def _asgi_connection(self, calls: int) -> list[int]:
+    async def _asgi_connection(self, bodies: list[bytes]) -> list[int]:
         statuses = []
-        for _ in range(calls):
-            body = self._body()
+        for body in bodies:
             headers = [
                 (b"host", b"127.0.0.1:8000"),
                 (SECRET_HEADER.encode(), self.secret.encode()),
@@ -230,7 +233,7 @@ class _Caller:
             statuses.append(answer.get("status", 0))
         return statuses
 
-    async def _http_connection(self, calls: int) -> list[int]:
+    async def _http_connection(self, bodies: list[bytes]) -> list[int]:
         from uvicorn.server import ServerState
 
         loop = asyncio.get_running_loop()
@@ -241,8 +244,7 @@ class _Caller:
         transport = _Transport(protocol)
         protocol.connection_made(transport)
         statuses = []
-        for _ in range(calls):
-            body = self._body()
+        for body in bodies:
             head = (
                 f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAccept: */*\r\n"
                 "Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n"
