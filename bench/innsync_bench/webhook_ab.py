@@ -62,18 +62,24 @@ def main() -> None:
     if args.profile:
         workers = workers[:1]
     figures: list[list[float]] = [[] for _ in workers]
+    rates: list[list[float]] = [[] for _ in workers]
     try:
         for _ in range(args.rounds):
             for index, worker in enumerate(workers):
-                figures[index].append(_round(worker))
+                cpu, rate = _round(worker)
+                figures[index].append(cpu)
+                rates[index].append(rate)
     finally:
         for worker in workers:
             worker.stdin.close()  # type: ignore[union-attr]
             worker.wait(timeout=60)
-    for variant, values in zip(args.variants, figures, strict=False):
+    for variant, values, rated in zip(args.variants, figures, rates, strict=False):
         shown = " ".join(f"{value:.3f}" for value in values)
-        median = statistics.median(values)
-        sys.stdout.write(f"{variant}: median {median:.3f} ms CPU/ack  (rounds: {shown})\n")
+        median, rate = statistics.median(values), statistics.median(rated)
+        sys.stdout.write(
+            f"{variant}: median {median:.3f} ms CPU/ack, {rate:.0f} acks/s of wall time "
+            f"(rounds: {shown})\n"
+        )
 
 
 def _start(variant: str, calls: int, profile: Path | None) -> subprocess.Popen[str]:
@@ -90,7 +96,8 @@ def _start(variant: str, calls: int, profile: Path | None) -> subprocess.Popen[s
     )
 
 
-def _round(worker: subprocess.Popen[str]) -> float:
+def _round(worker: subprocess.Popen[str]) -> tuple[float, float]:
+    """One round of the worker: its CPU per acknowledgement and its rate (wall time)."""
     assert worker.stdin is not None
     assert worker.stdout is not None
     worker.stdin.write("round\n")
@@ -98,7 +105,7 @@ def _round(worker: subprocess.Popen[str]) -> float:
     answer = json.loads(worker.stdout.readline())
     if answer["failures"]:
         raise SystemExit(f"calls failed: {answer['failures']}")
-    return float(answer["cpu_ms_per_ack"])
+    return float(answer["cpu_ms_per_ack"]), float(answer["acks_per_second"])
 
 
 async def _work(via: str, calls: int, profile: Path | None) -> None:
@@ -128,13 +135,17 @@ async def _work(via: str, calls: int, profile: Path | None) -> None:
             bodies = caller.bodies(CONCURRENCY * calls)  # before the clock: the caller's work
             if profiler is not None:
                 profiler.enable()
-            started = time.process_time()
+            started, wall = time.process_time(), time.perf_counter()
             statuses = await caller.calls(bodies)
-            spent = time.process_time() - started
+            spent, wall = time.process_time() - started, time.perf_counter() - wall
             if profiler is not None:
                 profiler.disable()
             failures = len(statuses) - statuses.count(200)
-            answer = {"cpu_ms_per_ack": 1000 * spent / len(statuses), "failures": failures}
+            answer = {
+                "cpu_ms_per_ack": 1000 * spent / len(statuses),
+                "acks_per_second": len(statuses) / wall,
+                "failures": failures,
+            }
             sys.stdout.write(json.dumps(answer) + "\n")
             sys.stdout.flush()
         if profiler is not None and writer is not None and profile is not None:
