@@ -23,12 +23,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: FastAPI, settings: Settings | None = None) -> Iterator[str]:
+def serving(
+    app: FastAPI, settings: Settings | None = None, parser: str | None = None
+) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 until the block ends; yields the base URL. With ``settings``,
-    the server is configured as ``innsync serve`` configures it (time limits, connection cap)."""
+    the server is configured as ``innsync serve`` configures it (time limits, connection cap;
+    ``parser`` chooses its HTTP parser, by default the one ``innsync serve`` uses)."""
     port = free_port()
     if settings is not None:
-        config = server_config(app, settings, "127.0.0.1", port)
+        config = server_config(app, settings, "127.0.0.1", port, parser)
         config.lifespan = "on"
     else:
         config = uvicorn.Config(

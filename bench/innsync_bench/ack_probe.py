@@ -7,7 +7,9 @@ after the commit returned. SQLite in WAL mode with ``synchronous=FULL``, or Post
 defaults: ``synchronous_commit=on``). ``GET /ping`` answers at once, without the database: the
 trivial endpoint that shows what the load generator and HTTP alone can do.
 
-Run: ``PROBE_DATABASE=sqlite:////tmp/p.sqlite3 python -m uvicorn innsync_bench.ack_probe:app``.
+Run: ``PROBE_DATABASE=sqlite:////tmp/p.sqlite3 python -m uvicorn --http httptools
+innsync_bench.ack_probe:app`` (``webhook_ingest`` passes the parser ``innsync serve`` uses,
+``api.server.HTTP_PARSER``, so both sides do the same HTTP work).
 """
 
 from __future__ import annotations

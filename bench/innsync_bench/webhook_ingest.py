@@ -147,7 +147,7 @@ def _database(options: RunOptions, backend: str) -> Iterator[tuple[str, Engine]]
             yield opened
 
 
-def _setup(engine: Engine, box: SecretBox) -> tuple[list[tuple[uuid.UUID, str]], str]:
+def setup_connections(engine: Engine, box: SecretBox) -> tuple[list[tuple[uuid.UUID, str]], str]:
     """Two fake-channel connections taking webhooks (ids and URL paths) and their secret: the
     saturated phase on the first alone, so its acknowledgements can be checked by count."""
     secret = uuid.uuid4().hex
@@ -175,7 +175,7 @@ def _measure(
     key = generate_key()
     box = SecretBox([key])
     install_keys(box)  # personal data read and written here uses the run's key
-    ((saturated_id, path), (other_id, other_path)), secret = _setup(engine, box)
+    ((saturated_id, path), (other_id, other_path)), secret = setup_connections(engine, box)
     probe = _probe(options, backend, url, seconds)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -255,6 +255,9 @@ def _wait_for_workers(pid: int) -> None:
 
 def _probe(options: RunOptions, backend: str, url: str, seconds: float) -> dict[str, Any]:
     """The minimal durable acknowledgement (``ack_probe``) on the same kind of database."""
+    # Imported here: ``webhook_ab`` imports this module against older checkouts without it.
+    from innsync.api.server import HTTP_PARSER
+
     if backend == "sqlite":
         probe_url = f"sqlite:///{options.workdir / f'probe-{uuid.uuid4().hex[:8]}.sqlite3'}"
     else:
@@ -269,6 +272,9 @@ def _probe(options: RunOptions, backend: str, url: str, seconds: float) -> dict[
             "innsync_bench.ack_probe:app",
             "--port",
             str(port),
+            # innsync's own parser: the probe stands for the same HTTP work, minus innsync's
+            "--http",
+            HTTP_PARSER,
             "--no-access-log",
             "--log-level",
             "warning",

@@ -1,8 +1,10 @@
 """Size and time limits of requests, on a real server over raw sockets (issue #19, items 2, 3).
 
 The server is configured as ``innsync serve`` configures it (``api.server.server_config``), so
-what is tested is what runs: a chunked body is refused while it streams, a slow body gets 408,
-slow headers and idle connections are closed, and past the connection cap requests get 503.
+what is tested is what runs, with each HTTP parser it can run on (httptools, the one it uses
+where installed, and h11, its fallback): a chunked body is refused while it streams, a slow
+body gets 408, slow headers and idle connections are closed, and past the connection cap
+requests get 503.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from innsync.api.app import create_app
+from innsync.api.server import HTTP_PARSER
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine
 from innsync.db.migrate import upgrade
@@ -26,10 +29,20 @@ from tests.servers import serving
 LIMIT = 64 * 1024
 # Generous: a test waits this long for an answer that should come well before.
 PATIENCE = 15.0
+# The parser ``innsync serve`` uses, and the fallback where httptools cannot be installed.
+PARSERS = sorted({HTTP_PARSER, "h11"})
+
+
+@pytest.fixture(scope="module", params=PARSERS)
+def parser(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
 
 
 @contextmanager
-def _serve(tmp: Path, secret_box: SecretBox, **limits: object) -> Iterator[tuple[str, int]]:
+def _serve(
+    tmp: Path, secret_box: SecretBox, parser: str, **limits: object
+) -> Iterator[tuple[str, int]]:
     settings = Settings(
         database_url=f"sqlite:///{tmp / 'limits.sqlite3'}",
         background_loops=False,
@@ -40,7 +53,7 @@ def _serve(tmp: Path, secret_box: SecretBox, **limits: object) -> Iterator[tuple
     upgrade(engine)
     app = create_app(settings, engine=engine, secret_box=secret_box, run_loops=False)
     try:
-        with serving(app, settings) as url:
+        with serving(app, settings, parser) as url:
             host, port = url.removeprefix("http://").split(":")
             yield host, int(port)
     finally:
@@ -49,11 +62,12 @@ def _serve(tmp: Path, secret_box: SecretBox, **limits: object) -> Iterator[tuple
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, secret_box: SecretBox
+    tmp_path_factory: pytest.TempPathFactory, secret_box: SecretBox, parser: str
 ) -> Iterator[tuple[str, int]]:
     with _serve(
         tmp_path_factory.mktemp("limits"),
         secret_box,
+        parser,
         http_body_timeout_seconds=1.0,
         http_header_timeout_seconds=1.0,
         http_uploads_per_address=3,
@@ -126,6 +140,18 @@ def test_slow_headers_and_idle_connections_are_closed(server: tuple[str, int]) -
         assert _read_all(idle) == b""
 
 
+def test_slow_headers_of_a_later_request_on_a_connection_are_closed(
+    server: tuple[str, int],
+) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b'{"status":"ok"}'):
+            answer += sock.recv(65536)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # the blank line never comes
+        assert _read_all(sock) == b""  # closed without a second answer
+
+
 def test_keep_alive_requests_still_work(server: tuple[str, int]) -> None:
     with _connect(server) as sock:
         for _ in range(2):  # the header time-out starts again after each answer
@@ -142,10 +168,12 @@ def test_keep_alive_requests_still_work(server: tuple[str, int]) -> None:
 
 
 def test_one_address_cannot_hold_more_than_its_connections(
-    tmp_path: Path, secret_box: SecretBox
+    tmp_path: Path, secret_box: SecretBox, parser: str
 ) -> None:
     with ExitStack() as stack:
-        address = stack.enter_context(_serve(tmp_path, secret_box, http_connections_per_address=2))
+        address = stack.enter_context(
+            _serve(tmp_path, secret_box, parser, http_connections_per_address=2)
+        )
         held = [stack.enter_context(_connect(address)) for _ in range(2)]
         third = stack.enter_context(_connect(address))
         try:
@@ -178,9 +206,11 @@ def _answered_soon(address: tuple[str, int]) -> str:
     return "never answered"
 
 
-def test_past_the_connection_cap_requests_get_503(tmp_path: Path, secret_box: SecretBox) -> None:
+def test_past_the_connection_cap_requests_get_503(
+    tmp_path: Path, secret_box: SecretBox, parser: str
+) -> None:
     with ExitStack() as stack:
-        address = stack.enter_context(_serve(tmp_path, secret_box, http_max_concurrency=4))
+        address = stack.enter_context(_serve(tmp_path, secret_box, parser, http_max_concurrency=4))
         held = [stack.enter_context(_connect(address)) for _ in range(4)]
         probe = stack.enter_context(_connect(address))
         probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

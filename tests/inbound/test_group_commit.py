@@ -90,6 +90,23 @@ def test_concurrent_items_share_one_commit_and_a_duplicate_is_answered_as_one(
     assert _keys(db) == sorted(dedupe_key(body) for body in bodies)
 
 
+def test_a_batch_tells_rows_already_stored_from_new_ones(db: Db, hotel: Hotel) -> None:
+    """The batch is one multi-row insert: which of its rows went in comes from what it
+    returned, by (connection, dedupe key), not from the order of its rows."""
+    bodies = [encode(booking(f"B{n}")) for n in range(4)]
+    writer = GroupCommit(db.sessions)
+    assert _store_all(writer, [_item(db, hotel, bodies[1]), _item(db, hotel, bodies[3])]) == [
+        "stored",
+        "stored",
+    ]
+
+    again = [_item(db, hotel, body) for body in (bodies[3], bodies[0], bodies[1], bodies[2])]
+    outcomes = _store_all(writer, [*again, _item(db, hotel, bodies[2])])
+
+    assert outcomes == ["duplicate", "stored", "duplicate", "stored", "duplicate"]
+    assert _keys(db) == sorted(dedupe_key(body) for body in bodies)
+
+
 def test_batches_are_bounded_and_each_is_committed_before_its_answers(
     db: Db, hotel: Hotel, commits: list[str]
 ) -> None:

@@ -102,6 +102,43 @@ def test_every_answer_of_the_fast_path_is_the_routed_answer(
     assert statuses == ["pending", "pending", "rejected", "rejected"]
 
 
+class _Tagging:
+    """A middleware the fast path does not fold: it must wrap the call as the full app does."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def tagged(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"], (b"x-tag", b"1")]}
+            await send(message)
+
+        await self.app(scope, receive, tagged)
+
+
+def test_an_app_with_other_middlewares_gets_them_on_the_fast_path_too(
+    db: Db, secret_box: SecretBox, hotel: Hotel
+) -> None:
+    apps = [_app(db, secret_box, fast=fast) for fast in (True, False)]
+    for app in apps:
+        app.add_middleware(_Tagging)
+        if any(m.cls is WebhookFastPath for m in app.user_middleware):  # outermost again
+            app.user_middleware.sort(key=lambda m: m.cls is not WebhookFastPath)
+    answers = []
+    for tag, app in zip(("fast", "routed"), apps, strict=True):
+        with TestClient(app) as client:
+            answers.append(
+                [
+                    _answer(client.request(method, url, content=body or None, headers=sent))
+                    for method, url, body, sent in _calls(hotel, tag)
+                ]
+            )
+
+    assert answers[0] == answers[1]
+    assert all(fields["x-tag"] == "1" for _, fields, _ in answers[0])
+
+
 def test_the_fast_path_keeps_the_request_id_and_counts_the_route(
     both: tuple[TestClient, TestClient], hotel: Hotel
 ) -> None:

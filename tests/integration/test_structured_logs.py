@@ -92,6 +92,23 @@ def test_a_request_s_lines_carry_its_request_id_and_tenant(
     assert "tenant_id" not in outside
 
 
+def test_a_webhook_call_s_lines_carry_its_request_id(
+    client: TestClient, captured: Captured
+) -> None:
+    """``POST /hooks/{token}`` is served by the fast path (``api.webhook_path``), which binds
+    the id itself."""
+    answers = [
+        client.post("/hooks/no-such-token", content=b"{}", headers=sent)
+        for sent in ({}, {HEADER: "pms-7"})
+    ]
+    assert [answer.status_code for answer in answers] == [404, 404]
+    ids = [line["request_id"] for line in captured.with_msg("webhook call refused")]
+    assert ids == [answers[0].headers[HEADER], "pms-7"]
+    logging.getLogger("innsync.test").info("outside")
+    (outside,) = captured.with_msg("outside")
+    assert "request_id" not in outside
+
+
 def test_a_loop_pass_s_lines_carry_its_connection(
     db: Db, secret_box: SecretBox, captured: Captured
 ) -> None:

@@ -16,8 +16,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
 HEADER = "x-request-id"
+HEADER_BYTES = HEADER.encode()
 # Anything else a caller sends is replaced: a log line must not carry what it cannot trust.
 _ACCEPTED = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def accepted_request_id(given: bytes) -> str:
+    """The caller's ``X-Request-ID`` (its value, or ``b""``) if acceptable, else a new id."""
+    text = given.decode("latin-1")
+    return text if _ACCEPTED.fullmatch(text) else uuid.uuid4().hex
 
 
 class LogContext:
@@ -28,8 +35,7 @@ class LogContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers") or []).get(HEADER.encode(), b"").decode("latin-1")
-        request_id = given if _ACCEPTED.fullmatch(given) else uuid.uuid4().hex
+        request_id = accepted_request_id(dict(scope.get("headers") or []).get(HEADER_BYTES, b""))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -40,12 +40,17 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(name, value) for name, value in _ENCODED if name not in present]
-                if no_store and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
+                message = with_security_headers(message, no_store)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def with_security_headers(start: Message, no_store: bool) -> Message:
+    """An ``http.response.start`` message with the headers above added (a new message)."""
+    headers = list(start.get("headers", []))
+    present = {name.lower() for name, _ in headers}
+    headers += [(name, value) for name, value in _ENCODED if name not in present]
+    if no_store and b"cache-control" not in present:
+        headers.append((b"cache-control", b"no-store"))
+    return {**start, "headers": headers}

@@ -4,11 +4,15 @@ uvicorn closes idle keep-alive connections (``timeout_keep_alive``) and answers 
 ``limit_concurrency`` open connections, but has no limit on how long a client may take to
 send its request headers: a client that opens connections and never finishes a request
 (slowloris) would hold a file descriptor each, forever, and, past ``limit_concurrency``, get
-every other client a 503. The protocol below closes a connection whose request headers are
+every other client a 503. The protocols below close a connection whose request headers are
 not complete ``header_timeout`` seconds after it opened or after its previous answer, and
 drops a new connection at once when its address already holds ``per_address`` of them, so
 one client cannot fill the process's connection cap. Body time-outs are the app's
 (``api.body_guard``): they apply whoever serves the app.
+
+The HTTP/1.1 parser is httptools (C, llhttp) where it is installed, else h11 (pure Python):
+with h11, parsing a webhook's request and writing its answer cost about as much CPU as the
+rest of its acknowledgement (``docs/benchmarks.md``, webhook_ingest). Both get the same limits.
 """
 
 from __future__ import annotations
@@ -37,8 +41,12 @@ logger = logging.getLogger(__name__)
 STOP_SECONDS = 8.0
 
 
-class GuardedProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a header time-out and a per-address connection cap."""
+class _Guard:
+    """The header time-out and per-address cap, over either of uvicorn's HTTP/1.1 protocols.
+
+    The protocol tells it when a connection opens and closes, when a request's headers are all
+    in, and when an answer is complete; what "waiting for headers" means is the protocol's.
+    """
 
     header_timeout: float = 10.0
     per_address: int = 0  # 0: no cap
@@ -47,9 +55,13 @@ class GuardedProtocol(H11Protocol):
     open_by_address: ClassVar[dict[str, int]] = {}
     _header_timer: asyncio.TimerHandle | None = None
     _counted: str | None = None
+    # Provided by the protocol classes this is mixed into.
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    client: tuple[str, int] | None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def _admit(self, transport: asyncio.Transport) -> None:
+        """Count the new connection, or drop it when its address holds its share already."""
         address = self.client[0] if self.client else ""
         held = self.open_by_address.get(address, 0)
         if 0 < self.per_address <= held:
@@ -59,24 +71,13 @@ class GuardedProtocol(H11Protocol):
         self._counted = address
         self._await_headers()
 
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
-            self._stop_waiting()  # the headers are in (or the connection has failed)
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._await_headers()  # the next request on this connection gets the same limit
-
-    def connection_lost(self, exc: Exception | None) -> None:
+    def _release(self) -> None:
         self._stop_waiting()
         if self._counted is not None:
             left = self.open_by_address.pop(self._counted) - 1
             if left:
                 self.open_by_address[self._counted] = left
             self._counted = None
-        super().connection_lost(exc)
 
     def _await_headers(self) -> None:
         self._stop_waiting()
@@ -89,18 +90,95 @@ class GuardedProtocol(H11Protocol):
 
     def _too_slow(self) -> None:
         self._header_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self._awaiting_headers() and not self.transport.is_closing():
             self.transport.close()
 
+    def _awaiting_headers(self) -> bool:
+        raise NotImplementedError
 
-def guarded_protocol(header_timeout: float, per_address: int) -> type[GuardedProtocol]:
-    """The protocol class with its limits set (uvicorn builds one instance per connection)."""
+
+class GuardedProtocol(_Guard, H11Protocol):
+    """uvicorn's h11 protocol with a header time-out and a per-address connection cap."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._admit(transport)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._stop_waiting()  # the headers are in (or the connection has failed)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self._awaiting_headers():
+            self._await_headers()  # the next request on this connection gets the same limit
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release()
+        super().connection_lost(exc)
+
+    def _awaiting_headers(self) -> bool:
+        return self.conn.their_state is h11.IDLE
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # a dependency, but one without a wheel for every platform: h11 serves then
+    HTTP_PARSER = "h11"
+else:
+    HTTP_PARSER = "httptools"
+
+    class GuardedHttpToolsProtocol(_Guard, HttpToolsProtocol):
+        """uvicorn's httptools protocol with the same header time-out and per-address cap.
+
+        httptools calls ``on_headers_complete`` once a request's headers are all in;
+        pipelined requests wait in ``pipeline`` with their headers complete.
+        """
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._admit(transport)
+
+        def on_headers_complete(self) -> None:
+            self._stop_waiting()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self._awaiting_headers():
+                self._await_headers()  # the next request on this connection gets the same limit
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._release()
+            super().connection_lost(exc)
+
+        def _awaiting_headers(self) -> bool:
+            # The latest request's answer is complete and no pipelined one waits: the next
+            # request's headers, if any have come, are not complete yet.
+            return (self.cycle is None or self.cycle.response_complete) and not self.pipeline
+
+
+def guarded_protocol(
+    header_timeout: float, per_address: int, parser: str | None = None
+) -> type[asyncio.Protocol]:
+    """The protocol class with its limits set (uvicorn builds one instance per connection).
+
+    ``parser``: ``"httptools"`` or ``"h11"``; by default ``HTTP_PARSER``.
+    """
+    parser = parser or HTTP_PARSER
+    if parser not in ("h11", HTTP_PARSER):
+        raise ValueError(f"HTTP parser {parser!r} is not available")
+    base: type[_Guard] = GuardedProtocol if parser == "h11" else GuardedHttpToolsProtocol
     limits = {"header_timeout": header_timeout, "per_address": per_address, "open_by_address": {}}
-    return type("GuardedProtocol", (GuardedProtocol,), limits)
+    return type(base.__name__, (base,), limits)
 
 
-def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvicorn.Config:
-    """uvicorn's configuration with innsync's time limits and connection cap."""
+def server_config(
+    app: ASGIApp, settings: Settings, host: str, port: int, parser: str | None = None
+) -> uvicorn.Config:
+    """uvicorn's configuration with innsync's time limits and connection cap (``parser``: as
+    ``guarded_protocol``'s)."""
     return uvicorn.Config(
         app,
         host=host,
@@ -108,7 +186,7 @@ def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvi
         log_config=None,
         access_log=False,
         http=guarded_protocol(
-            settings.http_header_timeout_seconds, settings.http_connections_per_address
+            settings.http_header_timeout_seconds, settings.http_connections_per_address, parser
         ),
         timeout_keep_alive=settings.http_keep_alive_seconds,
         limit_concurrency=settings.http_max_concurrency,
@@ -124,11 +202,7 @@ def serve_processes(settings: Settings, host: str, port: int, workers: int) -> N
     since every process there queues on the one write lock. A process that dies is started
     again; SIGTERM or SIGINT stops them all.
     """
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(2048)
-    listener.set_inheritable(True)
+    listener = listening_socket(host, port)
     loops_everywhere = not settings.database_url.startswith("sqlite")
     context = multiprocessing.get_context("spawn")  # no forked engine, loop or thread state
     stopping = False
@@ -169,6 +243,24 @@ def serve_processes(settings: Settings, host: str, port: int, workers: int) -> N
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         listener.close()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The port, bound and listening, for the processes of ``serve_processes`` to inherit.
+
+    ``IPPROTO_TCP`` is spelled out: asyncio sets ``TCP_NODELAY`` only on accepted sockets
+    whose protocol says TCP, and with the default (0) Nagle's algorithm stayed on. An answer
+    is written as its headers, then its body, and the body waited for the client's delayed
+    ACK: about 40 ms on every request with ``--workers`` > 1 (``docs/benchmarks.md``,
+    webhook_ingest: 1,200 acknowledgements/s instead of 3,400).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
 
 
 def settle_heap() -> None:

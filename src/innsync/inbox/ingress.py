@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from innsync.channels.contract import AnswersWebhooks, ReceivesWebhooks
 from innsync.connections.models import Connection, ConnectionState
-from innsync.inbox.service import connection_for_token, insert_once
+from innsync.inbox.service import connection_for_token, insert_new
 
 logger = logging.getLogger(__name__)
 
@@ -224,14 +224,14 @@ class GroupCommit:
             outcomes: list[Written | BaseException] = ["stale"] * len(items)
             # Inserted in key order: two writers' transactions then take their unique-key
             # locks in the same order, and one waits for the other instead of deadlocking.
-            for index in sorted(range(len(items)), key=lambda at: _lock_order(items[at])):
-                item = items[index]
-                if live.get(item.connection_id) != item.version:
-                    continue
-                if insert_once(session, item.values) is not None:
-                    outcomes[index] = "stored"
-                else:
-                    outcomes[index] = "duplicate"
+            order = [
+                index
+                for index in sorted(range(len(items)), key=lambda at: _lock_order(items[at]))
+                if live.get(items[index].connection_id) == items[index].version
+            ]
+            stored = insert_new(session, [items[index].values for index in order])
+            for index, is_new in zip(order, stored, strict=True):
+                outcomes[index] = "stored" if is_new else "duplicate"
             session.commit()
         return outcomes
 
@@ -257,7 +257,8 @@ def _lock_order(item: PendingItem) -> tuple[str, str]:
 def _live_versions(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, datetime]:
     """The versions of those connections that take webhooks now (read in the writing
     transaction, so a connection switched off before it began gets nothing stored)."""
-    rows = session.execute(
+    # On the session's connection: plain columns need none of the ORM's result machinery.
+    rows = session.connection().execute(
         select(Connection.id, Connection.updated_at).where(
             Connection.id.in_(ids),
             Connection.webhook_enabled.is_(True),

@@ -8,6 +8,7 @@ message means is worked out later by the processor.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -39,6 +40,8 @@ REDACTED = "[redacted]"
 # Header names holding credentials (matched as substrings, case-insensitively). Signatures are
 # kept: they are not secrets, and they let an operator check a message again.
 SECRET_HEADER_PARTS = ("auth", "cookie", "secret", "token", "password", "credential", "key")
+# One search per header instead of one per part: every webhook's headers pass here.
+_SECRET_NAME = re.compile("|".join(map(re.escape, SECRET_HEADER_PARTS)))
 
 Received = Literal["stored", "duplicate", "rejected"]
 MYSQL_DUPLICATE_KEY = 1062  # ER_DUP_ENTRY
@@ -82,8 +85,7 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     kept = {}
     for name, value in headers.items():
         lowered = name.lower()
-        secret = any(part in lowered for part in SECRET_HEADER_PARTS)
-        kept[lowered] = REDACTED if secret else value
+        kept[lowered] = REDACTED if _SECRET_NAME.search(lowered) else value
     return kept
 
 
@@ -237,7 +239,37 @@ def insert_once(session: Session, values: Mapping[str, Any]) -> int | None:
     return connection.execute(statement, dict(values)).scalar_one_or_none()
 
 
-def _insert_statement(dialect: str) -> Executable:
+def insert_new(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """Store the rows whose (connection, dedupe key) is not taken, in the order given: for
+    each, whether it was stored (of rows sharing a key, the first is).
+
+    On SQLite and PostgreSQL one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` with every
+    row (SQLAlchemy's "insertmanyvalues": one statement for up to a thousand rows): executed
+    row by row, SQLAlchemy's per-statement work cost more CPU than the group commit saved
+    (``docs/benchmarks.md``, webhook_ingest). MariaDB has no ``ON CONFLICT``: row by row there,
+    as ``insert_once``.
+    """
+    if not rows:
+        return []
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        return [insert_once(session, row) is not None for row in rows]
+    statement = _MANY_INSERTS.get(dialect)
+    if statement is None:
+        statement = _MANY_INSERTS[dialect] = _insert_statement(
+            dialect, InboxItem.connection_id, InboxItem.dedupe_key
+        )
+    taken = {tuple(row) for row in connection.execute(statement, [dict(row) for row in rows])}
+    stored = []
+    for row in rows:
+        key = (row["connection_id"], row["dedupe_key"])
+        stored.append(key in taken)
+        taken.discard(key)  # a later row with the same key was not the one inserted
+    return stored
+
+
+def _insert_statement(dialect: str, *returned: Any) -> Executable:
     if dialect in ("mysql", "mariadb"):
         return insert(InboxItem)
     upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
@@ -245,11 +277,12 @@ def _insert_statement(dialect: str) -> Executable:
         upsert(InboxItem)
         .on_conflict_do_nothing(index_elements=["connection_id", "dedupe_key"])
         # RETURNING: the row count of an INSERT ... RETURNING is not reliable across drivers.
-        .returning(InboxItem.id)
+        .returning(*(returned or (InboxItem.id,)))
     )
 
 
 _INSERTS: dict[str, Executable] = {}
+_MANY_INSERTS: dict[str, Executable] = {}
 
 
 def _error_code(exc: IntegrityError) -> int | None:
