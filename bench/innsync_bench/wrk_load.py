@@ -1,8 +1,11 @@
-"""Closed-loop load from ``wrk`` (compiled, so not the bottleneck): unique webhook bodies.
+"""Load from ``wrk`` (compiled, so not the bottleneck): unique webhook bodies.
 
 A Lua script makes every body unique (thread and sequence number in the booking id, the
 revision id and the guest's email), counts the answers ``200 {"status": "stored"}`` per thread
-and prints one JSON line at the end with those counts and wrk's latency percentiles.
+and prints one JSON line at the end with those counts and wrk's latency percentiles. Closed
+loop (as fast as the answers come) by default; with a rate, each connection waits
+``connections / rate`` seconds before each request (wrk's ``delay()``), which offers at most that
+rate (less by the answers' own latency).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ function request()
   local body = string.gsub(template, "%(sequence)s", tid .. "-" .. counter)
   return wrk.format(nil, nil, nil, body)
 end
+%(pacing)s
 function response(status, headers, body)
   if status == 200 and string.find(body, '"stored"', 1, true) then
     stored = stored + 1
@@ -66,17 +70,32 @@ def available() -> bool:
 
 
 def run(
-    url: str, secret: str, seconds: float, connections: int, run_id: str, workdir: Path
+    url: str,
+    secret: str,
+    seconds: float,
+    connections: int,
+    run_id: str,
+    workdir: Path,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
-    """One wrk run against ``url``; its figures (rates per second, latencies in seconds)."""
+    """One wrk run against ``url``; its figures (rates per second, latencies in seconds).
+
+    ``rate`` > 0 paces it at about that many requests per second in all."""
     template = (
         revision_body(0, run_id).decode().replace(f"BENCH-{run_id}-0", f"BENCH-{run_id}-{SEQUENCE}")
     )
     template = template.replace("ada+0@", f"ada+{SEQUENCE}@")
     script = workdir / f"wrk-{run_id}.lua"
+    pacing = f"function delay() return {1000 * connections / rate:.3f} end" if rate > 0 else ""
     script.write_text(
         _SCRIPT
-        % {"template": template, "header": SECRET_HEADER, "secret": secret, "sequence": SEQUENCE}
+        % {
+            "template": template,
+            "header": SECRET_HEADER,
+            "secret": secret,
+            "sequence": SEQUENCE,
+            "pacing": pacing,
+        }
     )
     finished = subprocess.run(  # noqa: S603  (wrk, our own arguments)
         [

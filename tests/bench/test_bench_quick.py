@@ -102,6 +102,7 @@ def test_webhook_ingest_quick_finds_every_acknowledged_webhook(tmp_path: Path) -
         assert backend["missing"] == 0
         # wrk counts failures as a number, the Python generator by kind: none either way.
         assert backend["saturated"]["failures"] in (0, {})
+        assert backend["paced"]["failures"] in (0, {})
     assert written["versions"]["postgresql"]
 
 

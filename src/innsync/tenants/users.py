@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -40,7 +41,7 @@ class Passwords:
         )
         # Verified when the e-mail is unknown, so a wrong address costs the same time as a
         # wrong password and the answer's timing does not tell which addresses have accounts.
-        self.decoy = self.hasher.hash(secrets.token_urlsafe(16))
+        self.decoy = _decoy_hash(time_cost, memory_kib, parallelism)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Passwords:
@@ -49,6 +50,14 @@ class Passwords:
             settings.password_hash_memory_kib,
             settings.password_hash_parallelism,
         )
+
+
+@cache
+def _decoy_hash(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    """A hash of a random password at one cost, made once per process: a hash costs about
+    0.2 s, and every app a process builds (each test's, say) would otherwise pay it again."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 class Role(StrEnum):
