@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 PORT ?= 8080
 # pytest-xdist workers; each has databases of its own (tests/databases.py). 2 matches CI's cores
-# (4 was tried: CPU-bound tests then took twice as long and the suite 50 % longer).
+# (4 was tried: CPU-bound tests then took twice as long and the suite 50 % longer). worksteal:
+# an idle worker takes queued tests from the other, so a long test near the end leaves no core idle.
 TEST_WORKERS ?= 2
 UV_VERSION := 0.13.9
 TOOLS := .tools
@@ -54,7 +55,7 @@ migrations-check: install ## Fail when the models and the migrations drift apart
 
 .PHONY: unit
 unit: install ## Run the test suite only
-	$(BIN)/pytest -n $(TEST_WORKERS) --durations=40 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=40 $(PYTEST_ARGS)
 
 # Not part of `make test`: tracing every line costs the suite about 80 % more CPU (measured on
 # tests/sync and tests/inbound: 308 s against 173 s), which the 15-minute budget cannot carry.

@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, bindparam, func, inspect, select
 
 from innsync.backups.cipher import BackupError
 from innsync.backups.format import TableChecksum, TableSpec, encode_row
-from innsync.db.migrate import alembic_config, current_revision
+from innsync.db.migrate import current_revision, migrate, scripts
 from innsync.schema import metadata
 
 # Tables that describe the installation rather than the hotels: never backed up, never replaced.
@@ -67,8 +65,7 @@ def delete_rows(connection: Connection) -> None:
 
 def migrate_to(engine: Engine, revision: str) -> None:
     """Bring the schema to ``revision``, up or down; refuse a revision this innsync lacks."""
-    config = alembic_config()
-    script = ScriptDirectory.from_config(config)
+    script = scripts()
     if revision not in {step.revision for step in script.walk_revisions()}:
         raise BackupError(
             f"the backup's schema revision {revision} is unknown to this innsync: it was made by "
@@ -80,12 +77,7 @@ def migrate_to(engine: Engine, revision: str) -> None:
     older = current is not None and revision in {
         step.revision for step in script.walk_revisions(base="base", head=current)
     }
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        if older:
-            command.downgrade(config, revision)
-        else:
-            command.upgrade(config, revision)
+    migrate(engine, revision, "down" if older else "up")
 
 
 def load_rows(
