@@ -251,6 +251,25 @@ def pending_work(sessions: sessionmaker[Session]) -> dict[str, int]:
     return {"dirty_marks": int(marks), "inbox_pending": int(inbox), "acks_pending": int(acks)}
 
 
+def waiting_items(sessions: sessionmaker[Session], limit: int = 5) -> list[str]:
+    """The first pending inbox items, each as attempts, seconds until it is due and reason:
+    what convergence is waiting for, when it waits."""
+    now = datetime.now(UTC)
+    with sessions() as session:
+        items = session.scalars(
+            select(InboxItem)
+            .where(InboxItem.status == "pending")
+            .order_by(InboxItem.id)
+            .limit(limit)
+        ).all()
+        return [
+            f"#{item.id} attempts {item.attempts}, due in "
+            f"{(item.not_before - now).total_seconds() if item.not_before else 0:.0f} s: "
+            f"{(item.reason or 'never tried')[:120]}"
+            for item in items
+        ]
+
+
 # The checks.
 
 

@@ -46,6 +46,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.channels.channex.client import RATE_LIMIT_PAUSE_SECONDS
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory
 from innsync.db.personal import install_keys
@@ -65,6 +66,7 @@ from innsync_bench.channel_fleet import (
     pending_work,
     simulators,
     unacknowledged,
+    waiting_items,
 )
 from innsync_bench.databases import postgres_database, postgres_version
 from innsync_bench.processes import INNSYNC, free_port, innsync_env, running, stop
@@ -414,6 +416,10 @@ async def _channel(
             activity.booked += 1
 
 
+# Pending inbox items listed one by one while converging, when there are at most this many.
+WAITING_SHOWN = 5
+
+
 def _converge(options: RunOptions, site: Site, sessions: sessionmaker[Session]) -> bool:
     """Wait until innsync has nothing pending, every revision is acknowledged, every booking
     is stored in its latest state and every channel shows innsync's ARI."""
@@ -431,6 +437,9 @@ def _converge(options: RunOptions, site: Site, sessions: sessionmaker[Session]) 
         if time.monotonic() - last_report > 15:
             last_report = time.monotonic()
             options.progress(f"chaos: converging, pending {pending}, {unacked} unacknowledged")
+            if 0 < pending["inbox_pending"] <= WAITING_SHOWN:
+                for line in waiting_items(sessions, WAITING_SHOWN):
+                    options.progress(f"chaos:   waiting: {line}")
         time.sleep(1.0)
     return False
 
@@ -509,7 +518,11 @@ def _outcome(figures: dict[str, Any], version: str) -> Outcome:
         f"probes after {BREAKER_FIRST_PAUSE.total_seconds():.0f} s, then after pauses doubling "
         f"to {BREAKER_MAX_PAUSE.total_seconds():.0f} s while probes fail; a bucket's own "
         f"backoff draws at most {BACKOFF_CAP_SECONDS:.0f} s; a killed worker's claimed pull "
-        f"cursors wait out {PULL_LEASE.total_seconds():.0f} s.",
+        f"cursors wait out {PULL_LEASE.total_seconds():.0f} s; an inbox item whose revision "
+        "fetch failed waits its own backoff (5 s doubling per attempt) and, after a 429, "
+        f"Channex's pause of {RATE_LIMIT_PAUSE_SECONDS:.0f} s (channex.md §1.3: pause the "
+        "property for a minute), so a 429 in the faults' last second alone holds convergence "
+        "that long.",
     ]
     return Outcome(
         sizes=(
