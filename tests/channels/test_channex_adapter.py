@@ -24,7 +24,6 @@ from innsync.channels.contract import capabilities_of
 from innsync.channels.errors import (
     ChannelAuthError,
     ChannelRejectedError,
-    ChannelThrottledError,
     ChannelUnavailableError,
     MappingMissingError,
 )
@@ -535,13 +534,10 @@ def test_the_timezone_is_read_once_per_adapter(setup: Setup) -> None:
 
 
 def answer_with(
-    handler: Callable[[httpx.Request], httpx.Response], **settings: float
+    handler: Callable[[httpx.Request], httpx.Response],
 ) -> Callable[[Callable[[ChannexAdapter], Awaitable[T]]], T]:
     config = ChannexConfig(
-        base_url=BASE_URL,
-        api_key=KEY,
-        property_id="5f0c3c56-1c1f-4d4e-9a51-0d6a4c6a0001",
-        **settings,
+        base_url=BASE_URL, api_key=KEY, property_id="5f0c3c56-1c1f-4d4e-9a51-0d6a4c6a0001"
     )
 
     def run(use: Callable[[ChannexAdapter], Awaitable[T]]) -> T:
@@ -592,23 +588,6 @@ def test_retry_after_header_on_server_errors(
         answer_with(lambda _: httpx.Response(503, headers=headers))(read)
     assert failed.value.retry_after == expected
     assert "(no error body)" in str(failed.value)
-
-
-def test_a_429_on_a_read_waits_the_read_pause_not_the_minute_for_updates() -> None:
-    # §1.3's minute is advice for updates (the push test above gets 60 s); reads are not
-    # held a minute for one refusal, and the pause is the connection's to set.
-    with pytest.raises(ChannelThrottledError) as failed:
-        answer_with(lambda _: httpx.Response(429))(read)
-    assert (
-        failed.value.retry_after
-        == ChannexConfig.model_fields["read_throttle_pause_seconds"].default
-    )
-    assert failed.value.retry_after == 5.0
-
-    slower = {"read_throttle_pause_seconds": 30.0}
-    with pytest.raises(ChannelThrottledError) as failed:
-        answer_with(lambda _: httpx.Response(429), **slower)(read)
-    assert failed.value.retry_after == 30.0
 
 
 def test_retry_after_header_wins_over_the_default_pause_on_429() -> None:
@@ -708,7 +687,6 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "timeout_seconds": 30.0,
         "connect_timeout_seconds": 10.0,
         "webhook_secret": None,
-        "read_throttle_pause_seconds": 5.0,
         "feed_poll_seconds": 60.0,
         "cancellation_policies": "off",
     }

@@ -348,9 +348,8 @@ def test_the_channex_client_logs_through_the_kit_without_its_key(
     caplog.set_level(logging.INFO, logger="innsync.channels.http")
     with pytest.raises(ChannelUnavailableError) as caught:
         asyncio.run(client.get_property())
-    # §1.3: no Retry-After from Channex; a read waits the connection's read pause (the
-    # documented one-minute pause is for updates, test_channex_adapter checks both).
-    assert caught.value.retry_after == config.read_throttle_pause_seconds
+    # §1.3: no Retry-After from Channex, so its documented one-minute pause is the hint.
+    assert caught.value.retry_after == 60.0
     assert str(caught.value) == (
         f"Channex GET /properties/{property_id} answered 429 http_too_many_requests"
     )

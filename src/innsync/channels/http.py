@@ -233,9 +233,6 @@ class ChannelHttp:
     auth_headers: Callable[[], Awaitable[Mapping[str, str]]] | None = None
     describe: ErrorDescriber | None = None
     rate_limit_pause: float | None = None
-    read_rate_limit_pause: float | None = None
-    """The hint for a 429 without ``Retry-After`` on a ``GET``, where a channel's documented
-    pause is for updates; ``None``: ``rate_limit_pause`` for every call."""
     now: WallClock = utc_now
     secret_names: frozenset[str] = field(default_factory=frozenset)
     default_headers: Mapping[str, str] = field(default_factory=dict)
@@ -303,11 +300,7 @@ class ChannelHttp:
             response,
             self.now(),
             describe=self.describe,
-            rate_limit_pause=(
-                self.read_rate_limit_pause
-                if method == "GET" and self.read_rate_limit_pause is not None
-                else self.rate_limit_pause
-            ),
+            rate_limit_pause=self.rate_limit_pause,
         )
 
     async def json(

@@ -61,8 +61,7 @@ PAGE_LIMIT = 100
 # beyond any property's room types or rate plans (§1.3 caps a hotel at 20 and 200).
 MAX_PAGES = 1000
 # channex.md §1.3: over the limit "nothing is processed until the limit expires" and the advice
-# is to pause the property for a minute; Channex sends no Retry-After, so a minute is the hint
-# (for updates: a read waits ``ChannexConfig.read_throttle_pause_seconds``).
+# is to pause the property for a minute; Channex sends no Retry-After, so a minute is the hint.
 RATE_LIMIT_PAUSE_SECONDS = 60.0
 CHANNEL = "Channex"
 # channex.md §1.6: the 422 code of a booking action the booking's OTA does not support.
@@ -84,7 +83,6 @@ class ChannexClient:
             default_headers={KEY_HEADER: config.api_key.get_secret_value()},
             describe=_describe,
             rate_limit_pause=RATE_LIMIT_PAUSE_SECONDS,
-            read_rate_limit_pause=config.read_throttle_pause_seconds,
             now=now,
         )
 

@@ -41,11 +41,6 @@ class ChannexConfig(ChannelConfig):
         description="Sent by Channex in the X-Innsync-Webhook-Secret header of every webhook; "
         "unset refuses every webhook",
     )
-    # [UNCONFIRMED] §1.3 advises pausing *updates* to a property for a minute after an error
-    # (the 60 s used for a 429 on any other call) and says nothing of a 429 on a read. A read
-    # refused with 429 (a booking revision fetch, the feed) waits at least this long, then its
-    # caller's own backoff: a booking is not held a minute for one refusal.
-    read_throttle_pause_seconds: float = Field(default=5.0, ge=0, le=300)
     # §1.6: the feed of unacknowledged revisions is the reconciler's source; webhooks bring
     # bookings within seconds, the feed catches what they missed.
     feed_poll_seconds: float = Field(default=60.0, ge=5, le=3600)
