@@ -25,6 +25,7 @@ import multiprocessing.process
 import signal
 import socket
 import time
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import h11
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 STOP_SECONDS = 8.0
 
 
-class _Guard:
+class _Guard(ABC):
     """The header time-out and per-address cap, over either of uvicorn's HTTP/1.1 protocols.
 
     The protocol tells it when a connection opens and closes, when a request's headers are all
@@ -93,8 +94,9 @@ class _Guard:
         if self._awaiting_headers() and not self.transport.is_closing():
             self.transport.close()
 
+    @abstractmethod
     def _awaiting_headers(self) -> bool:
-        raise NotImplementedError
+        """Whether the connection waits for a request's headers (the protocol's to tell)."""
 
 
 class GuardedProtocol(_Guard, H11Protocol):
