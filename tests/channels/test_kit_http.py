@@ -21,6 +21,7 @@ from innsync.channels.errors import (
     ChannelError,
     ChannelRejectedError,
     ChannelThrottledError,
+    ChannelTimedOutError,
     ChannelUnavailableError,
 )
 from innsync.channels.http import (
@@ -152,11 +153,36 @@ def test_time_outs_and_transport_failures_are_retryable() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     timed_out = _error_of(slow)
-    assert type(timed_out) is ChannelUnavailableError
+    assert type(timed_out) is ChannelTimedOutError
     assert str(timed_out) == "Testchan POST /things timed out"
     failed = _error_of(refused)
     assert type(failed) is ChannelUnavailableError
     assert str(failed) == "Testchan POST /things failed: ConnectError"
+    assert failed.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("error", "overrides", "wait"),
+    [
+        # The channel had the call: it may still carry it out, so no retry comes sooner than
+        # that call could land (by default, the read time-out again).
+        (httpx.ReadTimeout, {}, 5.0),
+        (httpx.WriteTimeout, {}, 5.0),
+        (httpx.ReadTimeout, {"late_landing_seconds": 12.5}, 12.5),
+        # The call never reached the channel: nothing can land late.
+        (httpx.ConnectTimeout, {}, None),
+        (httpx.PoolTimeout, {}, None),
+    ],
+)
+def test_a_time_out_waits_until_the_call_given_up_could_have_landed(
+    error: type[httpx.TimeoutException], overrides: dict[str, Any], wait: float | None
+) -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise error("slow", request=request)
+
+    timed_out = _error_of(slow, **overrides)
+    assert isinstance(timed_out, ChannelUnavailableError)
+    assert timed_out.retry_after == wait
 
 
 def test_malformed_json_success_is_retryable() -> None:

@@ -23,7 +23,7 @@ from innsync.db.personal import personal_hash
 from innsync.events import kinds
 from innsync.events.models import Event
 from innsync.inbox.models import InboxItem
-from innsync.inbox.processor import MAX_ATTEMPTS
+from innsync.inbox.processor import GIVE_UP_AFTER, MAX_ATTEMPTS
 from innsync.outbox.models import AVAILABILITY, DirtyMark
 from innsync.reservations.models import Guest, ReservationChange
 from tests.conftest import Db
@@ -360,6 +360,7 @@ def test_an_unavailable_channel_is_retried_then_parked(
         assert item.not_before is not None
         assert item.not_before >= utcnow() + timedelta(seconds=29)
         item.attempts, item.not_before = MAX_ATTEMPTS, None
+        item.received_at = utcnow() - GIVE_UP_AFTER
         session.commit()
     assert down.run() == 0  # the item is parked at claim time, not taken
     with db.sessions() as session:

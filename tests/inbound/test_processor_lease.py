@@ -16,7 +16,8 @@ from innsync.channels.types import BookingCancellation, BookingRevision, Channel
 from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
 from innsync.inbox.models import InboxItem
-from innsync.inbox.processor import LEASE, process_pending
+from innsync.inbox.processor import process_pending
+from innsync.inbox.timing import LEASE
 from tests.conftest import Db
 from tests.inbound.builders import Hotel, Processing, booking, encode, make_hotel
 

@@ -25,6 +25,7 @@ from innsync.events.models import Event
 from innsync.inbox import acknowledge, reconciler
 from innsync.inbox.models import PULL, InboxItem, PullCursor
 from innsync.inbox.processor import process_pending
+from innsync.inbox.waking import ACK_WAITS_FOR_CHANNEL
 from tests.conftest import Db
 from tests.inbound.builders import (
     SECRET,
@@ -273,3 +274,28 @@ def test_a_connection_not_set_up_on_the_channel_is_looked_at_again_quietly(
     assert cursor.next_pull_at == clock.now + timedelta(seconds=channel.pull_interval_seconds)
     with db.sessions() as session:
         assert session.scalars(select(Event)).all() == []
+
+
+def test_an_acknowledgement_backed_off_is_sent_as_soon_as_the_channel_answers_a_pull(
+    processing: Processing, channel: FakeChannel, hotel: Hotel, db: Db
+) -> None:
+    clock = Clock()
+    publish(channel, booking("B1"))
+    pull(processing, clock)
+    channel.fail_next(4, "unavailable")
+    asyncio.run(process_pending(processing.sessions, processing.adapter_for, clock=clock))
+    for _ in range(3):  # attempts 2 to 4 fail too: the next waits 40 s
+        (item,) = all_items(db)
+        clock.advance((item.ack_not_before - clock.now).total_seconds())
+        assert retry_acks(processing, clock) == 1
+    (item,) = all_items(db)
+    assert (item.ack_status, item.ack_attempts) == ("due", 4)
+    assert f"attempt 4: {ACK_WAITS_FOR_CHANNEL}" in item.ack_error
+    assert item.ack_not_before == clock.now + timedelta(seconds=40)
+    assert retry_acks(processing, clock) == 0
+
+    assert pull(processing, clock) == 1  # the channel answers the connection's pull ...
+    assert retry_acks(processing, clock) == 1  # ... so the acknowledgement need not wait
+    (item,) = all_items(db)
+    assert (item.ack_status, item.acked_at) == ("done", clock.now)
+    assert channel.acknowledged == ("B1-1",)

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
+from innsync.channels.errors import ChannelTimedOutError, ChannelUnavailableError
+from innsync.channels.types import PushRequest, PushResult, RateUpdate
 from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.events.models import Event
+from innsync.inbox.models import InboxItem
 from innsync.reservations.schemas import ReservationCreate, RoomIn
 from innsync.reservations.service import create_direct
 from innsync.sync.models import BucketLease, DeadLetter, SyncLogEntry
+from innsync.sync.worker import ROUND_TRIPS, SyncWorker
 from tests.conftest import Db
 from tests.sync.engine_fixtures import Clock, SyncedHotel, build_hotel
 
@@ -292,3 +297,121 @@ def test_rate_limit_waits_never_open_the_breaker(db: Db, secret_box: SecretBox) 
     assert "throttled" in outcomes
     run(hotel.drain())
     assert_channel_matches_innsync(hotel)
+
+
+def test_a_push_the_channel_takes_wakes_the_connections_inbound_work(
+    db: Db, secret_box: SecretBox
+) -> None:
+    # A webhook whose booking could not be fetched waits with a backoff; once the channel
+    # takes a push, it is fetched at once rather than minutes later.
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    backed_off = hotel.clock() + timedelta(minutes=10)
+    with transaction(db.sessions) as session:
+        item = InboxItem(
+            connection_id=hotel.connection_id,
+            tenant_id=hotel.tenant_id,
+            source="webhook",
+            dedupe_key="revision-1",
+            headers={},
+            body=b"{}",
+            reason="channel unavailable: 502 Bad Gateway",
+            attempts=5,
+            not_before=backed_off,
+        )
+        session.add(item)
+    run(hotel.drain())
+    assert hotel.channel.requests
+    with db.sessions() as session:
+        woken = session.scalars(select(InboxItem)).one()
+        assert woken.not_before is not None
+        assert woken.not_before < backed_off
+        assert woken.not_before <= hotel.clock()
+
+
+def stop_sell(hotel: SyncedHotel, closed: bool) -> None:
+    day = hotel.day(40)
+    hotel.ari(
+        {
+            "rate_plan_id": str(hotel.rate_plan_ids[0]),
+            "date_from": day,
+            "date_to": day,
+            "stop_sell": closed,
+        }
+    )
+
+
+class Died(BaseException):
+    """The worker process ends here (SIGKILL): nothing after the call runs."""
+
+
+def test_a_push_the_channel_took_before_failing_is_not_counted_as_unsent(
+    db: Db, secret_box: SecretBox
+) -> None:
+    # A time-out or a 5xx after the channel took the call: the channel holds the stop-sell.
+    # When the PMS reverts it before the next push, the reverted value equals what was last
+    # acknowledged, yet it must be sent: the channel's value is not known.
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    stop_sell(hotel, False)
+    run(hotel.drain())
+    take = hotel.channel.push_rates
+
+    async def taken_then_lost(request: PushRequest[RateUpdate]) -> PushResult:
+        await take(request)
+        raise ChannelUnavailableError("timed out after the channel took the call")
+
+    hotel.channel.push_rates = taken_then_lost  # type: ignore[method-assign]
+    stop_sell(hotel, True)
+    run(hotel.worker.run_once())
+    del hotel.channel.push_rates  # the channel answers again
+    stop_sell(hotel, False)
+    hotel.clock.advance(600)
+    run(hotel.drain())
+    assert_channel_matches_innsync(hotel)
+
+
+def test_a_bucket_taken_from_a_dead_worker_sends_its_marked_dates_whole(
+    db: Db, secret_box: SecretBox
+) -> None:
+    # The worker died after the channel took its call and before it recorded the answer; the
+    # PMS reverted the change meanwhile. The next holder cannot know what the channel holds.
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    stop_sell(hotel, False)
+    run(hotel.drain())
+    take = hotel.channel.push_rates
+
+    async def taken_then_died(request: PushRequest[RateUpdate]) -> PushResult:
+        await take(request)
+        raise Died
+
+    hotel.channel.push_rates = taken_then_died  # type: ignore[method-assign]
+    dying = SyncWorker(
+        db.sessions, lambda _connection: hotel.channel, clock=hotel.clock, holder="dying"
+    )
+    stop_sell(hotel, True)
+    with pytest.raises(Died):
+        run(dying.run_once())
+    del hotel.channel.push_rates
+    stop_sell(hotel, False)
+    hotel.clock.advance(60)  # past the dead worker's lease
+    run(hotel.drain())
+    assert_channel_matches_innsync(hotel)
+
+
+def test_a_timed_out_push_is_counted_as_late_as_it_could_land(
+    db: Db, secret_box: SecretBox
+) -> None:
+    # The channel may take the call (and count it against its limit) after innsync gave up:
+    # the limiter's margin, sized from the bucket's round trips, must reach that far.
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+
+    async def timed_out(request: object) -> PushResult:
+        raise ChannelTimedOutError("timed out", retry_after=3.0)
+
+    hotel.channel.push_availability = timed_out  # type: ignore[method-assign]
+    hotel.channel.push_rates = timed_out  # type: ignore[method-assign]
+    run(hotel.worker.run_once())
+    with db.sessions() as session:
+        lease = session.scalars(select(BucketLease)).one()
+        assert lease.not_before is not None
+        assert lease.not_before >= hotel.clock() + timedelta(seconds=3)
+        assert max(lease.limiter_state[ROUND_TRIPS]) >= 3.0

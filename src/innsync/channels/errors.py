@@ -25,6 +25,11 @@ class ChannelUnavailableError(ChannelError):
         self.retry_after = retry_after
 
 
+class ChannelTimedOutError(ChannelUnavailableError):
+    """The channel had the call and did not answer in time: it may still carry it out (and
+    count it against its rate limit) up to ``retry_after`` seconds from now."""
+
+
 class ChannelThrottledError(ChannelUnavailableError):
     """The channel's rate limit (or our meter of it) says wait: the channel is healthy, so the
     wait is not a failure and never counts towards the connection's breaker."""

@@ -40,6 +40,7 @@ from innsync.channels.errors import (
     ChannelError,
     ChannelRejectedError,
     ChannelThrottledError,
+    ChannelTimedOutError,
     ChannelUnavailableError,
 )
 from innsync.clock import Clock as WallClock
@@ -239,6 +240,11 @@ class ChannelHttp:
     on_response: Callable[[httpx.Response], None] | None = None
     """Sees every response before its status is judged (e.g. a channel's rate-limit meter
     headers, which a refusal carries too)."""
+    late_landing_seconds: float | None = None
+    """How long a call given up while the channel had it (a read or write time-out) may still
+    take effect; no retry comes sooner, so a retry with newer values is never overwritten by
+    the late one. Unset: the read time-out again (a server that took the call finishes it
+    within twice the time innsync allows for one)."""
 
     async def send(
         self,
@@ -274,7 +280,11 @@ class ChannelHttp:
             )
         except httpx.TimeoutException as exc:
             self._log(method, path, params, sent_headers, content, None, started)
-            raise ChannelUnavailableError(f"{self.channel} {method} {path} timed out") from exc
+            late = self._late_landing(exc)
+            message = f"{self.channel} {method} {path} timed out"
+            if late is None:  # it never reached the channel
+                raise ChannelUnavailableError(message) from exc
+            raise ChannelTimedOutError(message, retry_after=late) from exc
         except httpx.TransportError as exc:
             self._log(method, path, params, sent_headers, content, None, started)
             refused = refusal_in(exc)
@@ -370,6 +380,15 @@ class ChannelHttp:
         if response is None:  # only with missing_ok, which XML calls never set
             raise ChannelRejectedError(f"{self.channel} {method} {path} answered 404")
         return xml_body(response.content, self.channel, f"{method} {path}")
+
+    def _late_landing(self, error: httpx.TimeoutException) -> float | None:
+        """The wait before a retry after ``error``: none when the request never reached the
+        channel (no connection, no pooled slot), else until a late effect would have landed."""
+        if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return None
+        if self.late_landing_seconds is not None:
+            return self.late_landing_seconds
+        return self.timeout.read
 
     def _log(
         self,

@@ -26,13 +26,12 @@ from innsync.db.claims import claim_due
 from innsync.db.engine import READ_ONLY, transaction
 from innsync.inbox.models import ACK_DONE, ACK_DUE, ACK_REFUSED, InboxItem
 from innsync.inbox.notices import report_needs_attention
-from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+from innsync.inbox.timing import ACK_LEASE, AdapterFactory, Clock, retry_delay
+from innsync.inbox.waking import ACK_WAITS_FOR_CHANNEL, wake_waiting
 from innsync.reservations.models import Reservation
 
 logger = logging.getLogger(__name__)
 
-# An acknowledgement being sent is left to its sender this long before a retry pass takes it.
-ACK_LEASE = timedelta(seconds=30)
 FIRST_RETRY = timedelta(seconds=5)
 # After this many failed attempts a person is told (once); the retries go on.
 ATTENTION_AFTER = 10
@@ -182,6 +181,8 @@ def _settle(
             return
         remaining = [rid for rid in item.ack_revision_ids if rid not in done]
         item.ack_revision_ids = remaining
+        if done:  # the channel took one: it is back for the connection's other waiting work
+            wake_waiting(session, item.connection_id, now)
         if failure is None or not remaining:
             item.ack_status, item.acked_at, item.ack_not_before = ACK_DONE, now, None
             item.ack_error = ""
@@ -189,7 +190,9 @@ def _settle(
         item.ack_attempts += 1
         hint = failure.retry_after if isinstance(failure, ChannelUnavailableError) else None
         item.ack_not_before = now + retry_delay(item.ack_attempts, FIRST_RETRY, hint)
-        item.ack_error = f"attempt {item.ack_attempts}: {containment.describe(failure)}"[:2000]
+        waits = ACK_WAITS_FOR_CHANNEL if isinstance(failure, ChannelError) else ""
+        error = f"attempt {item.ack_attempts}: {waits}{containment.describe(failure)}"
+        item.ack_error = error[:2000]
         if item.ack_attempts == ATTENTION_AFTER:
             _needs_attention(session, item, "the channel has not taken the acknowledgement")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -62,7 +63,8 @@ from innsync.inbox import metrics
 from innsync.inbox.acknowledge import acknowledge_item, mark_due
 from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECTED, InboxItem
 from innsync.inbox.notices import report_needs_attention, report_notice
-from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+from innsync.inbox.timing import LEASE, AdapterFactory, Clock, retry_delay
+from innsync.inbox.waking import CHANNEL_UNAVAILABLE, CREDENTIALS_REFUSED, wake_waiting
 from innsync.logging import log_context
 from innsync.marketplace.channel_ari import apply_snapshot
 from innsync.marketplace.lifecycle import record_confirmation
@@ -82,17 +84,23 @@ from innsync.reservations.revision_checks import (
 
 logger = logging.getLogger(__name__)
 
-# How long a claimed item is left to its processor past the last renewal; a processor that
-# dies leaves its items to others after this. The lease follows the work in flight: while a
-# batch is processed, the items still held (the one being decoded, perhaps fetched from the
-# channel until the HTTP time-out, and those waiting their turn) are renewed
-# HEARTBEATS_PER_LEASE times per lease, so the lease itself need only cover one item's
-# transaction and a late renewal (a busy database).
-LEASE = timedelta(seconds=15)
+# The lease (``timing.LEASE``) follows the work in flight: while a batch is processed, the
+# items still held (the one being decoded, perhaps fetched from the channel until the HTTP
+# time-out, and those waiting their turn) are renewed this many times per lease, so the lease
+# itself need only cover one item's transaction and a late renewal (a busy database).
 HEARTBEATS_PER_LEASE = 3
-# Retries of an item whose revision could not be fetched, before it is parked for a person.
-# With the backoff below (5 s doubling, at most 15 min) that rides out ~40 minutes of outage.
+# An item whose revision could not be fetched is retried until it has had MAX_ATTEMPTS and is
+# GIVE_UP_AFTER old, then parked for a person. Both: attempts alone would park items sooner
+# when the channel's answers wake them (``inbox.waking``) during a long run of failures; with
+# the backoff alone (5 s doubling, at most 15 min) ten attempts take about 50 minutes.
 MAX_ATTEMPTS = 10
+GIVE_UP_AFTER = timedelta(minutes=40)
+# Connections whose items of a batch are worked on at once. Decoding may fetch from the
+# channel, up to its time-out, and one slow channel must not hold up every other hotel's
+# bookings. One connection's items keep their order (the channel's), and applying stays one
+# item at a time (no transaction is open across an await, so the event loop never interleaves
+# two).
+CONCURRENT_CONNECTIONS = 8
 FIRST_RETRY = timedelta(seconds=5)
 MAX_REASON = 2000
 
@@ -105,41 +113,63 @@ async def process_pending(
     clock: Clock = utcnow,
     heartbeat_seconds: float | None = None,
 ) -> int:
-    """Process up to ``limit`` due items, oldest first; returns how many were taken.
+    """Process up to ``limit`` due items, each connection's oldest first, and the items of up
+    to ``CONCURRENT_CONNECTIONS`` connections at once; returns how many were taken.
 
     ``heartbeat_seconds`` (real seconds between renewals while the pass waits on the network)
     defaults to a third of the lease.
     """
     claimed = _claim(sessions, limit, clock())
-    held = HeldItems(sessions, clock, claimed, heartbeat_seconds)
+    held = HeldItems(sessions, clock, [item_id for item_id, _ in claimed], heartbeat_seconds)
     heartbeat = asyncio.create_task(held.heartbeat())
+    by_connection: dict[uuid.UUID, list[int]] = {}
+    for item_id, connection_id in claimed:
+        by_connection.setdefault(connection_id, []).append(item_id)
+    lanes = asyncio.Semaphore(CONCURRENT_CONNECTIONS)
+
+    async def in_a_lane(item_ids: list[int]) -> None:
+        async with lanes:
+            for item_id in item_ids:
+                # Also between items: a batch that never waits on the network never lets the
+                # heartbeat task run.
+                held.renew_if_due()
+                await _process_contained(sessions, adapter_for, item_id, clock, held)
+
     try:
-        for item_id in claimed:
-            # Also between items: a batch that never waits on the network never lets the
-            # heartbeat task run.
-            held.renew_if_due()
-            try:
-                with log_context(inbox_item_id=item_id):
-                    await _process(sessions, adapter_for, item_id, clock, held)
-            except Exception as exc:
-                # Not a channel's answer (handled in ``_process``): a bug met by this item's
-                # data. Retried with backoff and parked after MAX_ATTEMPTS, which tells the PMS.
-                held.release(item_id)
-                if isinstance(exc, SQLAlchemyError):
-                    raise
-                logger.error("inbox item failed", exc_info=exc, extra={"inbox_item_id": item_id})
-                _retry_later(
-                    sessions,
-                    item_id,
-                    f"processing failed: {containment.describe(exc)}",
-                    None,
-                    clock(),
-                )
+        outcomes = await asyncio.gather(
+            *map(in_a_lane, by_connection.values()), return_exceptions=True
+        )
     finally:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome  # a database error: the loop retries the pass
     return len(claimed)
+
+
+async def _process_contained(
+    sessions: sessionmaker[Session],
+    adapter_for: AdapterFactory,
+    item_id: int,
+    clock: Clock,
+    held: HeldItems,
+) -> None:
+    """Process one item; an error that is not the channel's is recorded on the item."""
+    try:
+        with log_context(inbox_item_id=item_id):
+            await _process(sessions, adapter_for, item_id, clock, held)
+    except Exception as exc:
+        # Not a channel's answer (handled in ``_process``): a bug met by this item's data.
+        # Retried with backoff and parked after MAX_ATTEMPTS, which tells the PMS.
+        held.release(item_id)
+        if isinstance(exc, SQLAlchemyError):
+            raise
+        logger.error("inbox item failed", exc_info=exc, extra={"inbox_item_id": item_id})
+        _retry_later(
+            sessions, item_id, f"processing failed: {containment.describe(exc)}", None, clock()
+        )
 
 
 class HeldItems:
@@ -192,7 +222,9 @@ class HeldItems:
             self.renew()
 
 
-def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[int]:
+def _claim(
+    sessions: sessionmaker[Session], limit: int, now: datetime
+) -> list[tuple[int, uuid.UUID]]:
     """Lease due items to this processor; items past their attempts are parked instead."""
     with transaction(sessions) as session:
         items = claim_due(
@@ -208,7 +240,7 @@ def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[i
         )
         claimed = []
         for item in items:
-            if item.attempts >= MAX_ATTEMPTS:
+            if item.attempts >= MAX_ATTEMPTS and now - item.received_at >= GIVE_UP_AFTER:
                 _settle(
                     session,
                     item,
@@ -218,7 +250,7 @@ def _claim(sessions: sessionmaker[Session], limit: int, now: datetime) -> list[i
                 )
                 continue
             item.attempts += 1
-            claimed.append(item.id)
+            claimed.append((item.id, item.connection_id))
         return claimed
 
 
@@ -253,12 +285,10 @@ async def _process(
             finally:
                 held.release(item_id)  # decoded: what follows settles it, with no await between
         except ChannelUnavailableError as exc:
-            _retry_later(sessions, item_id, f"channel unavailable: {exc}", exc.retry_after, clock())
+            _retry_later(sessions, item_id, f"{CHANNEL_UNAVAILABLE}{exc}", exc.retry_after, clock())
             return
         except ChannelAuthError as exc:
-            _retry_later(
-                sessions, item_id, f"channel refused the credentials: {exc}", None, clock()
-            )
+            _retry_later(sessions, item_id, f"{CREDENTIALS_REFUSED}{exc}", None, clock())
             return
         except MappingMissingError as exc:
             _finish(sessions, item_id, PARKED, str(exc), clock())
@@ -306,6 +336,8 @@ async def _process(
                         f"{o.outcome}{' (overbooked)' if o.is_overbooked else ''}" for o in outcomes
                     )
                 _settle(session, locked, status, reason, clock())
+                if source != PULL:  # the channel may have answered a fetch: it is back
+                    wake_waiting(session, connection.id, clock())
                 if isinstance(adapter, AcknowledgesReservations):
                     mark_due(locked, [revision.revision_id for revision in revisions], clock())
         except RevisionNotAppliedError as exc:

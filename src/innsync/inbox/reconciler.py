@@ -37,6 +37,7 @@ from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.service import store_pulled, store_unreadable
 from innsync.inbox.timing import MAX_RETRY, AdapterFactory, Clock, retry_delay
+from innsync.inbox.waking import wake_waiting
 from innsync.logging import log_context
 
 logger = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ async def _pull_connection(
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
         row.failures, row.last_error, row.last_pulled_at = 0, "", now
         row.next_pull_at = now + timedelta(seconds=adapter.pull_interval_seconds)
+        wake_waiting(session, connection.id, now)  # the channel answered: it is back
     metrics.PULLS.labels(connection.channel, "ok").inc()
     if stored:
         logger.info(

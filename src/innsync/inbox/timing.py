@@ -10,10 +10,15 @@ from innsync.channels.contract import ChannelAdapter
 from innsync.clock import Clock
 from innsync.connections.models import Connection
 
-__all__ = ["MAX_RETRY", "AdapterFactory", "Clock", "retry_delay"]
+__all__ = ["ACK_LEASE", "LEASE", "MAX_RETRY", "AdapterFactory", "Clock", "retry_delay"]
 
 AdapterFactory = Callable[[Connection], ChannelAdapter]
 
+# How long a claimed inbox item is left to its processor past the last renewal; a processor
+# that dies leaves its items to others after this.
+LEASE = timedelta(seconds=15)
+# An acknowledgement being sent is left to its sender this long before a retry pass takes it.
+ACK_LEASE = timedelta(seconds=30)
 # Retries never wait longer than this: a channel that is back is used again within minutes.
 MAX_RETRY = timedelta(minutes=15)
 

@@ -27,6 +27,7 @@ from innsync.db.claims import lock_free
 from innsync.marketplace.models import AriSource
 from innsync.outbox.models import DirtyMark
 from innsync.sync.models import BucketLease
+from innsync.sync.state import forget_marked
 
 __all__ = ["SYNCABLE_STATES", "LeaseFence", "buckets_with_work", "claim", "release", "renew"]
 
@@ -87,6 +88,10 @@ def claim(
     )
     claimed = lock_free(session, query, limit)
     for row in claimed:
+        if row.holder not in (None, holder):
+            # Taken over from a holder whose lease ran out unreleased (it died, or stalls and
+            # will find its fence void): a request of its may have reached the channel.
+            forget_marked(session, row.bucket_key)
         row.holder = holder
         row.expires_at = now + lease
         row.fence = (row.fence or 0) + 1  # whatever an earlier holder has in flight is void

@@ -28,6 +28,7 @@ from innsync.channels.errors import (
     ChannelError,
     ChannelRejectedError,
     ChannelThrottledError,
+    ChannelTimedOutError,
     ChannelUnavailableError,
     MappingMissingError,
 )
@@ -42,6 +43,7 @@ from innsync.connections.models import Connection, ConnectionState
 from innsync.db.engine import transaction
 from innsync.events import kinds
 from innsync.events.service import emit
+from innsync.inbox.waking import wake_waiting
 from innsync.outbox.models import AVAILABILITY, RATES
 from innsync.properties.models import Property
 from innsync.stay_dates import DateRange, merge_ranges
@@ -321,11 +323,30 @@ async def _send(
         )
     except (ChannelUnavailableError, ChannelAuthError, MappingMissingError) as exc:
         _record_failure(
-            sessions, connection_id, adapter, (request,), (size,), started, exc, result, now
+            sessions,
+            connection_id,
+            adapter,
+            (request,),
+            (mappings,),
+            (size,),
+            started,
+            exc,
+            result,
+            now,
         )
         return False
     return _record_answer(
-        sessions, connection_id, adapter, mappings, request, answer, size, started, result, fence
+        sessions,
+        connection_id,
+        adapter,
+        mappings,
+        request,
+        answer,
+        size,
+        started,
+        result,
+        fence,
+        now,
     )
 
 
@@ -355,6 +376,7 @@ async def _send_together(
             pusher.connection_id,
             pusher.adapter,
             pair,
+            (availability.mappings, rates.mappings),
             sizes,
             started,
             exc,
@@ -376,6 +398,7 @@ async def _send_together(
             started,
             pusher.result,
             pusher.fence,
+            pusher.now,
         ):
             return False
     return True
@@ -408,6 +431,7 @@ def _record_answer(
     started: float,
     result: PassResult,
     fence: Fence | None,
+    now: Callable[[], datetime],
 ) -> bool:
     """Record the answer; False (recording nothing) when the bucket is no longer ours."""
     # An entry the adapter did not send (whole) is neither accepted nor refused: the channel
@@ -437,7 +461,9 @@ def _record_answer(
         result.entries_rejected += len(rejected)
         # The channel answered: a half-open breaker's probe succeeded, and the failures in a
         # row end here (not at the end of the pass, which may stop for the budget first).
+        # Inbound work backed off by the channel's failures need not sleep any longer.
         _close_breaker(session, connection_id)
+        wake_waiting(session, connection_id, now())
         if request.kind == "availability":
             changed = apply_updates({}, accepted)
             store_availability(session, connection_id, mappings, changed)
@@ -504,6 +530,7 @@ def _record_failure(
     connection_id: uuid.UUID,
     adapter: ChannelAdapter,
     requests: Sequence[PushRequest[Any]],
+    mappings: Sequence[Mappings],
     sizes: Sequence[int],
     started: float,
     error: ChannelError,
@@ -513,6 +540,7 @@ def _record_failure(
     result.failed = True
     outcome = {
         ChannelThrottledError: "throttled",
+        ChannelTimedOutError: "unavailable",
         ChannelUnavailableError: "unavailable",
         ChannelAuthError: "auth",
         MappingMissingError: "mapping_missing",
@@ -522,6 +550,10 @@ def _record_failure(
         metrics.PUSHES.labels(adapter.name, request.kind, outcome).inc()
     if isinstance(error, ChannelUnavailableError):
         result.retry_after = error.retry_after
+    if isinstance(error, ChannelTimedOutError) and error.retry_after and result.round_trips:
+        # The channel counts the call against its limit when it lands, which may be as late
+        # as this: the limiter's margin (sized from round trips) must cover it.
+        result.round_trips[-1] += error.retry_after
     with transaction(sessions) as session:
         # Each request is logged; the connection's failure is counted once (one call failed).
         for request, size in zip(requests, sizes, strict=True):
@@ -537,9 +569,14 @@ def _record_failure(
             )
         connection = session.get_one(Connection, connection_id)
         if isinstance(error, ChannelThrottledError):
-            # A healthy channel asking us to wait: the retry_after backoff is enough.
+            # A healthy channel asking us to wait (it took nothing): the retry_after backoff
+            # is enough.
             return
         if isinstance(error, ChannelUnavailableError):
+            # A time-out or a 5xx: the channel may have taken the call all the same, so what
+            # it holds over these dates is unknown until innsync's values are sent again.
+            for request, request_mappings in zip(requests, mappings, strict=True):
+                forget_sent(session, connection_id, request.kind, request_mappings, request.updates)
             _count_failure(session, connection, now())
         else:
             _needs_attention(session, connection, f"{outcome}: {error}")

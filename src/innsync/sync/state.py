@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from innsync.channels.encoding import rate_values_from_json, rate_values_to_json, update_to_json
 from innsync.channels.types import AvailabilityUpdate, RatePlanKey, RateUpdate, RateValues
+from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.upsert import upsert_rows
 from innsync.outbox.marks import insert_marks
@@ -184,6 +185,36 @@ def forget_acked(session: Session, connection_id: uuid.UUID) -> None:
         delete(AckedAvailability).where(AckedAvailability.connection_id == connection_id)
     )
     session.execute(delete(AckedRate).where(AckedRate.connection_id == connection_id))
+
+
+def forget_marked(session: Session, bucket_key: str) -> None:
+    """A holder of the bucket died with a request perhaps on the wire: what the channel holds
+    over the dates still marked (that request's among them: marks go only once the answer is
+    recorded) is unknown, so nothing there counts as acknowledged and the values are sent
+    whole. Coarse on purpose (each subject's whole marked span): it only costs a larger
+    request, once."""
+    spans = session.execute(
+        select(
+            DirtyMark.connection_id,
+            DirtyMark.kind,
+            DirtyMark.subject_id,
+            func.min(DirtyMark.start),
+            func.max(DirtyMark.end),
+        )
+        .join(Connection, Connection.id == DirtyMark.connection_id)
+        .where(Connection.bucket_key == bucket_key)
+        .group_by(DirtyMark.connection_id, DirtyMark.kind, DirtyMark.subject_id)
+    ).all()
+    for connection_id, kind, subject_id, start, end in spans:
+        model: Any = AckedAvailability if kind == AVAILABILITY else AckedRate
+        session.execute(
+            delete(model).where(
+                model.connection_id == connection_id,
+                _subject_column(model) == subject_id,
+                model.stay_date >= start,
+                model.stay_date < end,
+            )
+        )
 
 
 def forget_sent(
