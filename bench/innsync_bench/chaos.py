@@ -50,8 +50,8 @@ from innsync.channels.channex.client import RATE_LIMIT_PAUSE_SECONDS
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory
 from innsync.db.personal import install_keys
-from innsync.inbox.processor import LEASE as INBOX_LEASE
 from innsync.inbox.reconciler import PULL_LEASE
+from innsync.inbox.timing import LEASE as INBOX_LEASE
 from innsync.sync.pusher import BREAKER_FIRST_PAUSE, BREAKER_MAX_PAUSE
 from innsync.sync.worker import BACKOFF_CAP_SECONDS, DEFAULT_LEASE
 from innsync_bench.channel_fleet import (
@@ -519,10 +519,13 @@ def _outcome(figures: dict[str, Any], version: str) -> Outcome:
         f"to {BREAKER_MAX_PAUSE.total_seconds():.0f} s while probes fail; a bucket's own "
         f"backoff draws at most {BACKOFF_CAP_SECONDS:.0f} s; a killed worker's claimed pull "
         f"cursors wait out {PULL_LEASE.total_seconds():.0f} s; an inbox item whose revision "
-        "fetch failed waits its own backoff (5 s doubling per attempt) and, after a 429, "
-        f"Channex's pause of {RATE_LIMIT_PAUSE_SECONDS:.0f} s (channex.md §1.3: pause the "
-        "property for a minute), so a 429 in the faults' last second alone holds convergence "
-        "that long.",
+        "fetch failed, or an acknowledgement the channel did not take, waits its backoff (5 s "
+        "doubling per attempt) only until the channel answers any call of its connection; an "
+        "ARI call given up on a time-out is not retried before it could have landed late "
+        f"({CHANNEL_TIMEOUT_SECONDS:.0f} s more); after a 429, Channex's pause of "
+        f"{RATE_LIMIT_PAUSE_SECONDS:.0f} s (channex.md §1.3: pause the property for a minute) "
+        "holds that property's calls of the class, so a 429 in the faults' last second alone "
+        "holds convergence that long.",
     ]
     return Outcome(
         sizes=(

@@ -49,13 +49,14 @@ TITLE = "full sync of 100 to 10,000 properties on PostgreSQL with two workers"
 SIZES, QUICK_SIZES = (100, 1_000, 10_000), (4, 8)
 WORKERS = 2
 ROOMS, PLANS_PER_ROOM = 2, 2
-# A size whose full sync has not converged after this long is reported as far as it got.
-CONVERGE_TIMEOUT_SECONDS = 900.0
+# A size whose full sync has not converged after this long is reported as far as it got: an
+# hour, because 10,000 properties at Channex's real limit take over half an hour on 2 cores.
+CONVERGE_TIMEOUT_SECONDS = 3600.0
 # Hotels created per transaction while setting up.
 SETUP_BATCH = 200
-# A size whose full sync, projected linearly from the previous size, would take longer than
-# this is not attempted (setting it up alone would take most of that time again).
-SKIP_PROJECTED_SECONDS = 2 * CONVERGE_TIMEOUT_SECONDS
+# A size whose full sync, projected linearly from the previous size, would not converge within
+# the cap is not attempted (setting it up alone would take a good part of that time again).
+SKIP_PROJECTED_SECONDS = CONVERGE_TIMEOUT_SECONDS
 PROFILE_SECONDS = 20.0
 # How long a worker may take to start (imports, connecting): minutes on a loaded machine.
 WORKER_START_SECONDS = 300.0
