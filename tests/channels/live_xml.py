@@ -40,7 +40,9 @@ from innsync.inventory.calendar import write_ari
 from innsync.inventory.schemas import AriWrite
 from innsync.outbox.models import DirtyMark
 from innsync.properties import service as properties
+from innsync.properties.models import Property
 from innsync.properties.schemas import PropertyCreate
+from innsync.properties.service import property_today
 from innsync.reservations.models import Reservation
 from innsync.sync.worker import SyncWorker
 from innsync.tenants.service import create_tenant
@@ -188,8 +190,11 @@ class EngineSteps:
             )
 
     def day(self: LiveHotel, offset: int) -> date:
-        """The test clock's day (UTC) plus ``offset``."""
-        return self.clock().date() + timedelta(days=offset)
+        """The property's day on the test clock plus ``offset``: ARI is written in the
+        property's dates, which differ from UTC's for hours every day."""
+        with self.sessions() as session:
+            prop = session.get_one(Property, self.property_id)
+            return property_today(prop, self.clock()) + timedelta(days=offset)
 
     def counters(self: LiveHotel) -> dict[str, int]:
         """The simulator's own counts (``/_sim/counters``)."""

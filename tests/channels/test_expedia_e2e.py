@@ -119,7 +119,7 @@ def test_a_500_day_full_sync_is_the_fewest_messages_the_update_cap_allows(
     assert counters["errors"] == 0
     assert all(b"<Success" in call.response_body for call in calls)
     held = live.sim.get("/_sim/ari", params={"hotel_id": HOTEL_ID}).json()
-    today = live.clock().date()
+    today = live.day(0)
     assert set(held["rooms"]) == set(ROOMS)
     assert set(held["rates"]) == {f"{ROOMS[n // 2]}/{RATES[n]}" for n in range(len(RATES))}
     room_days = held["rooms"][ROOMS[0]]
