@@ -17,6 +17,13 @@ from tests.servers import free_port
 INNSYNC = (sys.executable, "-c", "from innsync.cli.main import cli; cli()")
 # Imports, migrations and the first gauge pass of a fresh process; polled, never slept through.
 START_SECONDS = 60
+# A scrape may land in the middle of a gauge pass, which sets one gauge after another: the test
+# waits until every gauge it checks has been set once.
+GAUGES = (
+    'innsync_inbox_items{status="pending"}',
+    'innsync_alerts_open{rule="channel_down"}',
+    "innsync_sync_dirty_marks",
+)
 
 
 def test_a_worker_serves_its_metrics_with_the_database_gauges(tmp_path: Path) -> None:
@@ -35,7 +42,7 @@ def test_a_worker_serves_its_metrics_with_the_database_gauges(tmp_path: Path) ->
     try:
         text = ""
         deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline and 'innsync_inbox_items{status="pending"}' not in text:
+        while time.monotonic() < deadline and not all(gauge in text for gauge in GAUGES):
             try:
                 text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
             except httpx.TransportError:
