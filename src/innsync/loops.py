@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -59,8 +59,13 @@ from innsync.sync.schedule import start_due_full_syncs
 from innsync.sync.worker import SyncWorker
 
 logger = logging.getLogger(__name__)
-# Inbox items applied per pass; each is its own transaction.
-INBOX_BATCH = 50
+# Inbox items applied per pass; each is its own transaction. INBOX_PASSES passes run at once
+# in each process, so a batch waiting on one slow channel call leaves the other to go on.
+INBOX_BATCH = 25
+INBOX_PASSES = 2
+# Connections pulled, and items whose acknowledgement is retried, per pass.
+PULL_BATCH = 50
+ACK_BATCH = 50
 # Booking pushes claimed per pass: each is one or two channel calls, sent one after another.
 BOOKING_BATCH = 20
 # How often provisioned catalogs are compared with innsync's (connections.catalog_sync): a
@@ -219,23 +224,49 @@ class BackgroundLoops:
             def adapter_for(connection: Connection) -> ChannelAdapter:
                 return self.adapter_for(connection, http)
 
+            async def process() -> int:
+                return await process_pending(self._sessions, adapter_for, INBOX_BATCH)
+
+            async def pull() -> int:
+                return await pull_due(self._sessions, adapter_for, PULL_BATCH)
+
+            async def acknowledge() -> int:
+                return await acknowledge_due(self._sessions, adapter_for, ACK_BATCH)
+
             catalogs_checked: datetime | None = None
-            while not self._stop.is_set():
-                try:
-                    done = await process_pending(self._sessions, adapter_for, INBOX_BATCH)
-                    done += await pull_due(self._sessions, adapter_for, INBOX_BATCH)
-                    done += await acknowledge_due(self._sessions, adapter_for, INBOX_BATCH)
-                    now = datetime.now(UTC)
-                    if catalogs_checked is None or now - catalogs_checked >= CATALOG_CHECK:
-                        catalogs_checked = now
-                        done += await keep_catalogs_in_step(self._sessions, self._box, http)
-                except Exception:
-                    # Database errors, and the last resort behind the per-item and
-                    # per-connection containment: the thread must outlive any one pass.
-                    logger.exception("inbox pass failed; items return when their lease ends")
-                    done = 0
-                if not done:
-                    await asyncio.sleep(self._settings.loop_interval_seconds)
+
+            async def check_catalogs() -> int:
+                nonlocal catalogs_checked
+                now = datetime.now(UTC)
+                if catalogs_checked is not None and now - catalogs_checked < CATALOG_CHECK:
+                    return 0
+                catalogs_checked = now
+                return await keep_catalogs_in_step(self._sessions, self._box, http)
+
+            # Each pass repeats on its own: one waiting on a slow channel (up to its time-out)
+            # holds up neither the others nor, for the processing passes, each other's batches.
+            await asyncio.gather(
+                *(self._repeat_inbound(process) for _ in range(INBOX_PASSES)),
+                self._repeat_inbound(pull),
+                self._repeat_inbound(acknowledge),
+                self._repeat_inbound(check_catalogs),
+            )
+
+    async def _repeat_inbound(self, step: Callable[[], Awaitable[int]]) -> None:
+        """Run ``step`` until the loops stop, pausing only after a pass that found no work."""
+        while not self._stop.is_set():
+            try:
+                done = await step()
+            except Exception:
+                # Database errors, and the last resort behind the per-item and per-connection
+                # containment: the task must outlive any one pass.
+                logger.exception(
+                    "inbox pass failed; its work returns when the lease ends",
+                    extra={"loop": step.__name__},
+                )
+                done = 0
+            if not done:
+                await asyncio.sleep(self._settings.loop_interval_seconds)
 
     def _run_booking_pushes(self) -> None:
         """Direct and marketplace bookings out (with the hotels' confirmations) and the pull of

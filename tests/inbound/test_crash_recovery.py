@@ -20,7 +20,7 @@ from innsync.reservations.models import ReservationChange
 from tests.channels.channex_live import LiveChannex, live_channex
 
 REPO = Path(__file__).resolve().parents[2]
-# Past the processor's lease (120 s) and the acknowledgement lease (30 s) a killed worker left.
+# Well past the processor's lease (15 s) and the acknowledgement lease (30 s) a killed worker left.
 AFTER_LEASES = 300
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")

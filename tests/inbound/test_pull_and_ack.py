@@ -299,3 +299,73 @@ def test_an_acknowledgement_backed_off_is_sent_as_soon_as_the_channel_answers_a_
     (item,) = all_items(db)
     assert (item.ack_status, item.acked_at) == ("done", clock.now)
     assert channel.acknowledged == ("B1-1",)
+
+
+class HeldFeed(FakeChannel):
+    """The fake channel, whose next pull waits on the wire until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__(FakeChannelConfig(webhook_secret=SecretStr(SECRET)))
+        self.in_flight = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def pull_revisions(self, cursor: str | None) -> RevisionPage:
+        self.in_flight.set()
+        await self.go.wait()
+        return await super().pull_revisions(cursor)
+
+
+def test_a_killed_reconcilers_connection_is_pulled_again_one_lease_later(
+    processing: Processing, db: Db, hotel: Hotel
+) -> None:
+    clock, held = Clock(), HeldFeed()
+
+    async def scenario() -> tuple[int, int]:
+        killed = asyncio.create_task(
+            reconciler.pull_due(processing.sessions, lambda _c: held, clock=clock)
+        )
+        await held.in_flight.wait()
+        killed.cancel()  # killed mid-read: its cursor is neither settled nor renewed again
+        with pytest.raises(asyncio.CancelledError):
+            await killed
+        clock.advance(reconciler.PULL_LEASE.total_seconds() - 1)
+        before = await reconciler.pull_due(processing.sessions, processing.adapter_for, clock=clock)
+        clock.advance(2)
+        after = await reconciler.pull_due(processing.sessions, processing.adapter_for, clock=clock)
+        return before, after
+
+    assert asyncio.run(scenario()) == (0, 1)
+    assert cursor_of(db, hotel).last_pulled_at == clock.now
+    assert timedelta(seconds=15) >= reconciler.PULL_LEASE  # not the 120 s it used to be
+
+
+def test_a_live_reconciler_keeps_its_connection_while_the_channel_is_slow(
+    processing: Processing, db: Db, hotel: Hotel
+) -> None:
+    clock, held = Clock(), HeldFeed()
+    publish(held, booking("B1"))
+
+    async def scenario() -> tuple[int, int]:
+        live = asyncio.create_task(
+            reconciler.pull_due(
+                processing.sessions, lambda _c: held, clock=clock, heartbeat_seconds=0.01
+            )
+        )
+        await held.in_flight.wait()
+        taken_by_other = 0
+        for _ in range(3):  # three leases pass while the page is on the wire
+            clock.advance(reconciler.PULL_LEASE.total_seconds() - 1)
+            await asyncio.sleep(0.1)  # the heartbeat renews the held cursor
+            taken_by_other += await reconciler.pull_due(
+                processing.sessions, processing.adapter_for, clock=clock
+            )
+        held.go.set()
+        return taken_by_other, await live
+
+    assert asyncio.run(scenario()) == (0, 1)
+    cursor = cursor_of(db, hotel)
+    assert cursor.last_pulled_at == clock.now
+    # Settled by the live pass after its read: the next turn at the channel's cadence, which
+    # no late renewal moved.
+    assert cursor.next_pull_at == clock.now + timedelta(seconds=held.pull_interval_seconds)
+    assert len(all_items(db)) == 1

@@ -88,13 +88,18 @@ def ok(answer: httpx.Response, what: str) -> dict[str, Any]:
 
 
 def _reservations(api: httpx.Client, hotel: Beds24Hotel) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+    """Every reservation of the hotel once, as last seen.
+
+    The list is ordered by change, so a reservation changed while it is paged through comes
+    again on a later page: the later copy replaces the earlier one.
+    """
+    found: dict[str, dict[str, Any]] = {}
     params: dict[str, str] = {}
     while True:
         page = ok(api.get(f"/properties/{hotel.property_id}/reservations", params=params), "list")
         if not page["items"]:  # the cursor is kept even past the end
-            return found
-        found += page["items"]
+            return list(found.values())
+        found.update((item["id"], item) for item in page["items"])
         params["cursor"] = page["next_cursor"]
 
 

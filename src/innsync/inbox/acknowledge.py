@@ -11,6 +11,7 @@ channel takes it. Channels treat a repeated acknowledgement as a no-op, so sendi
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,8 +23,9 @@ from innsync.channels.contract import AcknowledgesReservations, ConfirmsWithRese
 from innsync.channels.errors import ChannelError, ChannelRejectedError, ChannelUnavailableError
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
-from innsync.db.claims import claim_due
+from innsync.db.claims import HeldRows, claim_due
 from innsync.db.engine import READ_ONLY, transaction
+from innsync.inbox.lanes import in_lanes
 from innsync.inbox.models import ACK_DONE, ACK_DUE, ACK_REFUSED, InboxItem
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.timing import ACK_LEASE, AdapterFactory, Clock, retry_delay
@@ -33,6 +35,8 @@ from innsync.reservations.models import Reservation
 logger = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(seconds=5)
+# Connections whose acknowledgements are sent at once by a retry pass.
+CONCURRENT_CONNECTIONS = 8
 # After this many failed attempts a person is told (once); the retries go on.
 ATTENTION_AFTER = 10
 
@@ -57,27 +61,51 @@ async def acknowledge_due(
     *,
     clock: Clock = utcnow,
 ) -> int:
-    """Send the acknowledgements that are due (crashes, failed attempts); returns how many."""
+    """Send the acknowledgements that are due (crashes, failed attempts); returns how many.
+
+    Each connection's in order, those of up to ``CONCURRENT_CONNECTIONS`` connections at once,
+    so one channel that times out does not hold back the others.
+    """
     claimed = _claim(sessions, limit, clock())
+    held = HeldRows(
+        sessions,
+        clock,
+        InboxItem.id,
+        InboxItem.ack_not_before,
+        ACK_LEASE,
+        [item_id for item_id, _ in claimed],
+        InboxItem.ack_status == ACK_DUE,
+    )
+    by_connection: dict[uuid.UUID, list[tuple[int, Connection]]] = {}
     for item_id, connection in claimed:
+        by_connection.setdefault(connection.id, []).append((item_id, connection))
+
+    async def send(claim: tuple[int, Connection]) -> None:
+        item_id, connection = claim
         try:
             adapter = adapter_for(connection)
         except Exception as exc:  # noqa: BLE001  (a broken stored config is the connection's)
+            held.release(item_id)
             containment.connection_failed(sessions, connection.id, "acknowledge", exc)
             _settle(sessions, item_id, [], exc, clock())
-            continue
+            return
         try:
             if isinstance(adapter, AcknowledgesReservations):
-                await acknowledge_item(sessions, adapter, item_id, clock=clock)
+                await acknowledge_item(sessions, adapter, item_id, clock=clock, held=held)
             else:  # the connection's channel no longer wants acknowledgements
+                held.release(item_id)
                 _settle(sessions, item_id, [], None, clock())
         except Exception as exc:
             # Not a channel's answer (handled in ``acknowledge_item``): a bug met by this item.
             # Recorded on it and retried with backoff; the other items go on.
+            held.release(item_id)
             if isinstance(exc, SQLAlchemyError):
                 raise
             logger.error("acknowledgement failed", exc_info=exc, extra={"inbox_item_id": item_id})
             _settle(sessions, item_id, [], exc, clock())
+
+    async with held.kept():
+        await in_lanes(by_connection.values(), send, CONCURRENT_CONNECTIONS)
     return len(claimed)
 
 
@@ -87,8 +115,12 @@ async def acknowledge_item(
     item_id: int,
     *,
     clock: Clock = utcnow,
+    held: HeldRows | None = None,
 ) -> None:
-    """Acknowledge the item's outstanding revisions, then record what the channel took."""
+    """Acknowledge the item's outstanding revisions, then record what the channel took.
+
+    ``held``: the retry pass's claims, whose lease is renewed until the item is settled here.
+    """
     with sessions() as session:
         session.connection(execution_options={READ_ONLY: True})
         item = session.get(InboxItem, item_id)
@@ -107,6 +139,7 @@ async def acknowledge_item(
                 await adapter.acknowledge_revision(revision_id)
         except ChannelRejectedError as exc:
             # The channel will never take it (an unknown id): retrying cannot help.
+            _release(held, item_id)
             logger.warning(
                 "channel refused an acknowledgement",
                 extra={"inbox_item_id": item_id, "revision_id": revision_id, "error": str(exc)},
@@ -117,7 +150,13 @@ async def acknowledge_item(
             failure = exc
             break
         done.append(revision_id)
+    _release(held, item_id)  # sent: no renewal may move the due time set below
     _settle(sessions, item_id, done, failure, clock())
+
+
+def _release(held: HeldRows | None, item_id: int) -> None:
+    if held is not None:
+        held.release(item_id)
 
 
 def reservation_numbers(

@@ -21,14 +21,11 @@ so outbound pushes carry on.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,10 +54,11 @@ from innsync.channels.types import (
 )
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
-from innsync.db.claims import claim_due
+from innsync.db.claims import HeldRows, claim_due
 from innsync.db.engine import READ_ONLY, transaction
 from innsync.inbox import metrics
 from innsync.inbox.acknowledge import acknowledge_item, mark_due
+from innsync.inbox.lanes import in_lanes
 from innsync.inbox.models import APPLIED, IGNORED, PARKED, PENDING, PULL, REJECTED, InboxItem
 from innsync.inbox.notices import report_needs_attention, report_notice
 from innsync.inbox.timing import LEASE, AdapterFactory, Clock, retry_delay
@@ -86,9 +84,8 @@ logger = logging.getLogger(__name__)
 
 # The lease (``timing.LEASE``) follows the work in flight: while a batch is processed, the
 # items still held (the one being decoded, perhaps fetched from the channel until the HTTP
-# time-out, and those waiting their turn) are renewed this many times per lease, so the lease
+# time-out, and those waiting their turn) are renewed (``db.claims.HeldRows``), so the lease
 # itself need only cover one item's transaction and a late renewal (a busy database).
-HEARTBEATS_PER_LEASE = 3
 # An item whose revision could not be fetched is retried until it has had MAX_ATTEMPTS and is
 # GIVE_UP_AFTER old, then parked for a person. Both: attempts alone would park items sooner
 # when the channel's answers wake them (``inbox.waking``) during a long run of failures; with
@@ -120,32 +117,28 @@ async def process_pending(
     defaults to a third of the lease.
     """
     claimed = _claim(sessions, limit, clock())
-    held = HeldItems(sessions, clock, [item_id for item_id, _ in claimed], heartbeat_seconds)
-    heartbeat = asyncio.create_task(held.heartbeat())
+    held = HeldRows(
+        sessions,
+        clock,
+        InboxItem.id,
+        InboxItem.not_before,
+        LEASE,
+        [item_id for item_id, _ in claimed],
+        InboxItem.status == PENDING,
+        heartbeat_seconds=heartbeat_seconds,
+    )
     by_connection: dict[uuid.UUID, list[int]] = {}
     for item_id, connection_id in claimed:
         by_connection.setdefault(connection_id, []).append(item_id)
-    lanes = asyncio.Semaphore(CONCURRENT_CONNECTIONS)
 
-    async def in_a_lane(item_ids: list[int]) -> None:
-        async with lanes:
-            for item_id in item_ids:
-                # Also between items: a batch that never waits on the network never lets the
-                # heartbeat task run.
-                held.renew_if_due()
-                await _process_contained(sessions, adapter_for, item_id, clock, held)
+    async def process(item_id: int) -> None:
+        # Also between items: a batch that never waits on the network never lets the
+        # heartbeat task run.
+        held.renew_if_due()
+        await _process_contained(sessions, adapter_for, item_id, clock, held)
 
-    try:
-        outcomes = await asyncio.gather(
-            *map(in_a_lane, by_connection.values()), return_exceptions=True
-        )
-    finally:
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome  # a database error: the loop retries the pass
+    async with held.kept():
+        await in_lanes(by_connection.values(), process, CONCURRENT_CONNECTIONS)
     return len(claimed)
 
 
@@ -154,7 +147,7 @@ async def _process_contained(
     adapter_for: AdapterFactory,
     item_id: int,
     clock: Clock,
-    held: HeldItems,
+    held: HeldRows,
 ) -> None:
     """Process one item; an error that is not the channel's is recorded on the item."""
     try:
@@ -170,56 +163,6 @@ async def _process_contained(
         _retry_later(
             sessions, item_id, f"processing failed: {containment.describe(exc)}", None, clock()
         )
-
-
-class HeldItems:
-    """The claimed items a processor still works on, whose lease it keeps renewing.
-
-    An item leaves the set once it is decoded, before anything settles it or sets its retry
-    time: from there on no renewal may move its ``not_before`` (a renewal only ever runs at an
-    ``await``, and none comes between the release and the settling transaction).
-    """
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        clock: Clock,
-        ids: Sequence[int],
-        heartbeat_seconds: float | None = None,
-    ) -> None:
-        self._sessions, self._clock = sessions, clock
-        self.ids = set(ids)
-        self.renewed_at = clock()
-        self.interval = LEASE / HEARTBEATS_PER_LEASE
-        self._heartbeat_seconds = (
-            heartbeat_seconds if heartbeat_seconds is not None else self.interval.total_seconds()
-        )
-
-    def release(self, item_id: int) -> None:
-        self.ids.discard(item_id)
-
-    def renew(self) -> int:
-        """Move the held items' lease on from now; returns how many rows still were pending."""
-        now = self._clock()
-        self.renewed_at = now
-        if not self.ids:
-            return 0
-        with transaction(self._sessions) as session:
-            result = session.execute(
-                update(InboxItem)
-                .where(InboxItem.id.in_(sorted(self.ids)), InboxItem.status == PENDING)
-                .values(not_before=now + LEASE)
-            )
-        return int(getattr(result, "rowcount", 0))
-
-    def renew_if_due(self) -> None:
-        if self._clock() - self.renewed_at >= self.interval:
-            self.renew()
-
-    async def heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat_seconds)
-            self.renew()
 
 
 def _claim(
@@ -259,7 +202,7 @@ async def _process(
     adapter_for: AdapterFactory,
     item_id: int,
     clock: Clock,
-    held: HeldItems,
+    held: HeldRows,
 ) -> None:
     with sessions() as session:
         session.connection(execution_options={READ_ONLY: True})

@@ -14,7 +14,6 @@ channel cannot pull is looked at again once a day (its config may change).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -29,10 +28,11 @@ from innsync.channels.errors import ChannelError, ChannelUnavailableError, Mappi
 from innsync.connections.models import Connection, ConnectionState
 from innsync.connections.otas import reconcile_otas
 from innsync.db.base import utcnow
-from innsync.db.claims import claim_due
+from innsync.db.claims import HeldRows, claim_due
 from innsync.db.engine import transaction
 from innsync.inbox import metrics
 from innsync.inbox.closures import apply_closed
+from innsync.inbox.lanes import in_lanes
 from innsync.inbox.models import PullCursor
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.service import store_pulled, store_unreadable
@@ -42,9 +42,10 @@ from innsync.logging import log_context
 
 logger = logging.getLogger(__name__)
 
-# A claimed connection is left to its reconciler this long (pages are pulled one after another,
-# each bounded by the HTTP time-out) before another process may take it.
-PULL_LEASE = timedelta(seconds=120)
+# A claimed connection is left to its reconciler this long past the last renewal: the lease is
+# renewed while its pages are pulled (``db.claims.HeldRows``), so a reconciler that dies leaves
+# the connection to others within this, however slow the channel.
+PULL_LEASE = timedelta(seconds=15)
 # Pages pulled in one turn; the rest wait for the next turn, so one busy connection cannot
 # hold a reconciler.
 MAX_PAGES_PER_TURN = 20
@@ -63,32 +64,48 @@ async def pull_due(
     limit: int = 50,
     *,
     clock: Clock = utcnow,
+    heartbeat_seconds: float | None = None,
 ) -> int:
-    """Pull every connection whose turn has come (up to ``limit``); returns how many."""
+    """Pull every connection whose turn has come (up to ``limit``); returns how many.
+
+    ``heartbeat_seconds`` (real seconds between lease renewals while pages are read) defaults
+    to a third of the lease.
+    """
     claimed = _claim(sessions, limit, clock())
-    gate = asyncio.Semaphore(CONCURRENCY)
+    held = HeldRows(
+        sessions,
+        clock,
+        PullCursor.connection_id,
+        PullCursor.next_pull_at,
+        PULL_LEASE,
+        [connection.id for connection, _ in claimed],
+        heartbeat_seconds=heartbeat_seconds,
+    )
 
-    async def pull(connection: Connection, cursor: str | None) -> None:
-        async with gate:
-            # Every line of this connection's turn names it (this task's context only).
-            with log_context(**connection.log_ids()):
-                try:
-                    adapter = adapter_for(connection)
-                except Exception as exc:  # noqa: BLE001  (a broken stored config: the connection's)
-                    containment.connection_failed(sessions, connection.id, "pull", exc)
-                    _failed(sessions, connection, exc, clock())
-                    return
-                try:
-                    await _pull_connection(sessions, adapter, connection, cursor, clock)
-                except Exception as exc:
-                    # Not a channel error (those are handled in the turn): a bug met by this
-                    # connection's data. Recorded on its cursor and retried with backoff.
-                    if isinstance(exc, SQLAlchemyError):
-                        raise
-                    logger.error("pulling failed", exc_info=exc)
-                    _failed(sessions, connection, exc, clock(), adapter)
+    async def pull(claim: tuple[Connection, str | None]) -> None:
+        connection, cursor = claim
+        # Every line of this connection's turn names it (this task's context only).
+        with log_context(**connection.log_ids()):
+            try:
+                adapter = adapter_for(connection)
+            except Exception as exc:  # noqa: BLE001  (a broken stored config: the connection's)
+                held.release(connection.id)
+                containment.connection_failed(sessions, connection.id, "pull", exc)
+                _failed(sessions, connection, exc, clock())
+                return
+            try:
+                await _pull_connection(sessions, adapter, connection, cursor, clock, held)
+            except Exception as exc:
+                # Not a channel error (those are handled in the turn): a bug met by this
+                # connection's data. Recorded on its cursor and retried with backoff.
+                held.release(connection.id)
+                if isinstance(exc, SQLAlchemyError):
+                    raise
+                logger.error("pulling failed", exc_info=exc)
+                _failed(sessions, connection, exc, clock(), adapter)
 
-    await asyncio.gather(*(pull(connection, cursor) for connection, cursor in claimed))
+    async with held.kept():
+        await in_lanes([[claim] for claim in claimed], pull, CONCURRENCY)
     return len(claimed)
 
 
@@ -144,28 +161,17 @@ async def _pull_connection(
     connection: Connection,
     cursor: str | None,
     clock: Clock,
+    held: HeldRows,
 ) -> None:
     if not isinstance(adapter, PullsReservations):
+        held.release(connection.id)
         _schedule(sessions, connection.id, clock() + NOT_PULLING)
         return
-    stored = 0
     try:
-        for _ in range(MAX_PAGES_PER_TURN):
-            page = await adapter.pull_revisions(cursor)
-            with transaction(sessions) as session:
-                stored += store_pulled(session, connection, page.revisions, clock())
-                # A message innsync cannot read is kept and shown to a person once; the rest
-                # of the page goes on (and is acknowledged) as usual.
-                for item in store_unreadable(session, connection, page.unreadable, clock()):
-                    report_needs_attention(
-                        session, connection, "unreadable_revision", item.reason, item.id
-                    )
-                if page.closed is not None:
-                    apply_closed(session, connection, page.closed, clock())
-                row = session.get_one(PullCursor, connection.id, with_for_update=True)
-                row.cursor = cursor = page.next_cursor
-            if not page.has_more:
-                break
+        try:
+            stored = await _pull_pages(sessions, adapter, connection, cursor, clock)
+        finally:
+            held.release(connection.id)  # read: what follows settles the cursor, no await between
     except MappingMissingError:
         # Not set up on the channel yet (e.g. created, not provisioned): nothing to read, and
         # nothing wrong; look again at the channel's cadence.
@@ -190,6 +196,35 @@ async def _pull_connection(
         )
     if isinstance(adapter, ReadsOtaChannels):
         await _read_otas(sessions, adapter, connection, clock)
+
+
+async def _pull_pages(
+    sessions: sessionmaker[Session],
+    adapter: PullsReservations,
+    connection: Connection,
+    cursor: str | None,
+    clock: Clock,
+) -> int:
+    """Pull up to ``MAX_PAGES_PER_TURN`` pages, each stored with the cursor after it; returns
+    how many revisions were new."""
+    stored = 0
+    for _ in range(MAX_PAGES_PER_TURN):
+        page = await adapter.pull_revisions(cursor)
+        with transaction(sessions) as session:
+            stored += store_pulled(session, connection, page.revisions, clock())
+            # A message innsync cannot read is kept and shown to a person once; the rest of
+            # the page goes on (and is acknowledged) as usual.
+            for item in store_unreadable(session, connection, page.unreadable, clock()):
+                report_needs_attention(
+                    session, connection, "unreadable_revision", item.reason, item.id
+                )
+            if page.closed is not None:
+                apply_closed(session, connection, page.closed, clock())
+            row = session.get_one(PullCursor, connection.id, with_for_update=True)
+            row.cursor = cursor = page.next_cursor
+        if not page.has_more:
+            break
+    return stored
 
 
 async def _read_otas(
