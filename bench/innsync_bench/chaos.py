@@ -44,14 +44,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.channels.channex.client import RATE_LIMIT_PAUSE_SECONDS
+from innsync.connections.models import Connection
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory
 from innsync.db.personal import install_keys
 from innsync.inbox.reconciler import PULL_LEASE
 from innsync.inbox.timing import LEASE as INBOX_LEASE
+from innsync.sync.models import BucketLease
 from innsync.sync.pusher import BREAKER_FIRST_PAUSE, BREAKER_MAX_PAUSE
 from innsync.sync.worker import BACKOFF_CAP_SECONDS, DEFAULT_LEASE
 from innsync_bench.channel_fleet import (
@@ -181,7 +184,8 @@ def run(options: RunOptions) -> Outcome:
             f"{activity.restart}); faults off, converging"
         )
         converge_started = time.monotonic()
-        converged = _converge(options, site, sessions)
+        convergence = _converge(options, site, sessions)
+        converged = convergence.converged
         converge_seconds = time.monotonic() - converge_started
         bookings = check_bookings(site, sessions)
         ari = check_ari(site, sessions)
@@ -223,6 +227,8 @@ def run(options: RunOptions) -> Outcome:
         "webhooks": deliveries,
         "converged": converged,
         "converge_seconds": converge_seconds,
+        "converge_cleared_at": convergence.cleared_at(),
+        "converge_timeline": convergence.timeline,
         "bookings": bookings.as_dict(),
         "ari_mismatches": ari,
         "ari_calls": limits.ari_calls,
@@ -418,30 +424,86 @@ async def _channel(
 
 # Pending inbox items listed one by one while converging, when there are at most this many.
 WAITING_SHOWN = 5
+# While converging, what is still open is written down this often: the timeline shows which
+# kind of work cleared last, and so what bounds convergence.
+TIMELINE_SECONDS = 5.0
 
 
-def _converge(options: RunOptions, site: Site, sessions: sessionmaker[Session]) -> bool:
+@dataclass
+class Convergence:
+    """Whether and when innsync converged, and what was still open along the way."""
+
+    converged: bool = False
+    timeline: list[dict[str, float]] = field(default_factory=list)
+
+    def cleared_at(self) -> dict[str, float]:
+        """Per measure, the first time from which it stayed at zero (the end for one that
+        never did): the last of them is what held convergence."""
+        if not self.timeline:
+            return {}
+        cleared: dict[str, float] = {}
+        for measure in self.timeline[0]:
+            if measure == "seconds":
+                continue
+            cleared[measure] = self.timeline[-1]["seconds"]
+            for point in reversed(self.timeline):
+                if point[measure]:
+                    break
+                cleared[measure] = point["seconds"]
+        return cleared
+
+
+def _converge(options: RunOptions, site: Site, sessions: sessionmaker[Session]) -> Convergence:
     """Wait until innsync has nothing pending, every revision is acknowledged, every booking
     is stored in its latest state and every channel shows innsync's ARI."""
-    deadline = time.monotonic() + CONVERGE_TIMEOUT_SECONDS
-    last_report = time.monotonic()
+    started = time.monotonic()
+    deadline = started + CONVERGE_TIMEOUT_SECONDS
+    last_report = last_point = -TIMELINE_SECONDS
+    outcome = Convergence()
     while time.monotonic() < deadline:
         pending = pending_work(sessions)
         unacked = unacknowledged(site)
+        elapsed = time.monotonic() - started
+        ari_differs = None
+        if elapsed - last_point >= TIMELINE_SECONDS:
+            last_point = elapsed
+            ari_differs = sum(check_ari(site, sessions).values())
+            outcome.timeline.append(
+                {
+                    "seconds": round(elapsed, 1),
+                    **pending,
+                    "unacknowledged_on_channels": unacked,
+                    "ari_dates_differing": ari_differs,
+                    **_held_back(sessions),
+                }
+            )
         if not any(pending.values()) and not unacked:
             bookings = check_bookings(site, sessions)
-            if not (bookings.lost or bookings.wrong_state) and not any(
-                check_ari(site, sessions).values()
-            ):
-                return True
-        if time.monotonic() - last_report > 15:
-            last_report = time.monotonic()
+            if ari_differs is None:
+                ari_differs = sum(check_ari(site, sessions).values())
+            if not (bookings.lost or bookings.wrong_state) and not ari_differs:
+                outcome.converged = True
+                outcome.timeline.append(
+                    {**{k: 0 for k in outcome.timeline[-1]}, "seconds": round(elapsed, 1)}
+                )
+                return outcome
+        if elapsed - last_report > 15:
+            last_report = elapsed
             options.progress(f"chaos: converging, pending {pending}, {unacked} unacknowledged")
             if 0 < pending["inbox_pending"] <= WAITING_SHOWN:
                 for line in waiting_items(sessions, WAITING_SHOWN):
                     options.progress(f"chaos:   waiting: {line}")
         time.sleep(1.0)
-    return False
+    return outcome
+
+
+def _held_back(sessions: sessionmaker[Session]) -> dict[str, int]:
+    """Connections whose breaker is open and buckets waiting out a backoff, right now."""
+    now = datetime.now(UTC)
+    with sessions() as session:
+        breakers = session.scalar(select(func.count()).where(Connection.breaker_open_until > now))
+        backing_off = session.scalar(select(func.count()).where(BucketLease.not_before > now))
+    return {"breakers_open": int(breakers or 0), "buckets_backing_off": int(backing_off or 0)}
 
 
 def _webhook_disorder(site: Site) -> dict[str, int]:
@@ -499,6 +561,15 @@ def _outcome(figures: dict[str, Any], version: str) -> Outcome:
             ["busiest 60 s per property and class", str(figures["busiest_60s"])],
             ["rate-limit violations", str(figures["rate_limit_violations"])],
             ["time to converge after faults off", f"{figures['converge_seconds']:.1f} s"],
+            [
+                "each kind of work clear from (s after faults off)",
+                ", ".join(
+                    f"{measure.replace('_', ' ')} {seconds:.0f}"
+                    for measure, seconds in sorted(
+                        figures["converge_cleared_at"].items(), key=lambda item: item[1]
+                    )
+                ),
+            ],
         ],
     )
     failed = figures["failed_checks"]

@@ -39,3 +39,11 @@ def test_chaos_quick_loses_nothing_duplicates_nothing_and_keeps_the_limit(
     assert data["activity"]["worker_kills"] > 0
     assert data["webhooks"]["duplicates"] > 0
     assert data["activity"]["postgres_restart"] in ("restart", "stop + start")
+    # The convergence timeline ends with nothing open, and says when each kind cleared.
+    timeline = data["converge_timeline"]
+    assert timeline, output
+    last = {measure: left for measure, left in timeline[-1].items() if measure != "seconds"}
+    assert [measure for measure, left in last.items() if left] == [], last
+    cleared = data["converge_cleared_at"]
+    assert {"inbox_pending", "acks_pending", "dirty_marks", "ari_dates_differing"} <= set(cleared)
+    assert max(cleared.values()) <= data["converge_seconds"]
