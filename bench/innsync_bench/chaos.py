@@ -595,7 +595,7 @@ def _outcome(figures: dict[str, Any], version: str) -> Outcome:
         "ARI call given up on a time-out is not retried before it could have landed late "
         f"({CHANNEL_TIMEOUT_SECONDS:.0f} s more); after a 429, Channex's pause of "
         f"{RATE_LIMIT_PAUSE_SECONDS:.0f} s (channex.md §1.3: pause the property for a minute) "
-        "holds that property's calls of the class, so a 429 in the faults' last second alone "
+        "holds every call of that property's bucket, so a 429 in the faults' last second alone "
         "holds convergence that long.",
     ]
     return Outcome(
