@@ -1,12 +1,14 @@
 """scale: a full sync of 100, 1,000 and 10,000 properties on PostgreSQL with two workers.
 
 Every property has 2 room types x 2 rate plans, 500 days of varied ARI and its own Channex
-connection to one simulator process (at Channex's real limit). The hotels are added to one
-private database as the sizes grow; for each size, two fresh ``innsync worker`` processes are
-started, every connection's full sync is started in one go (the nightly schedule's work when
-all properties fall due at once), and the clock runs until no dirty mark is left. Requests are
-counted by the simulator; peak memory is each worker's VmHWM. Growth is reported as the ratio
-of cost per property between consecutive sizes (1.0 = linear).
+connection to one simulator process (at Channex's real limit). The connections are on one
+operator channel account, as a PMS vendor's fleet is on its Channex account: the booking feed,
+which covers the account, is read once for all of them (``inbox.account_feeds``). The hotels
+are added to one private database as the sizes grow; for each size, two fresh ``innsync
+worker`` processes are started, every connection's full sync is started in one go (the nightly
+schedule's work when all properties fall due at once), and the clock runs until no dirty mark is
+left. Requests are counted by the simulator; peak memory is each worker's VmHWM. Growth is
+reported as the ratio of cost per property between consecutive sizes (1.0 = linear).
 
 Setting up 10,000 hotels through the services takes a while, so the calendar of each new hotel
 is copied in SQL from a template hotel written through ``write_ari`` (prices shifted per hotel),
@@ -28,6 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from innsync.connections.accounts import create_account, grant_account
 from innsync.connections.models import Connection
 from innsync.connections.schemas import ConnectionCreate
 from innsync.connections.service import start_full_sync
@@ -44,9 +47,12 @@ from innsync_bench.hotels import Hotel, create_hotel, map_to_channex, seed_varie
 from innsync_bench.processes import INNSYNC, cpu_seconds, innsync_env, peak_rss_bytes, running
 from innsync_bench.registry import RunOptions
 from innsync_bench.results import Outcome, Table
+from innsync_bench.simulator_server import API_KEY
 
 TITLE = "full sync of 100 to 10,000 properties on PostgreSQL with two workers"
 SIZES, QUICK_SIZES = (100, 1_000, 10_000), (4, 8)
+# The operator's Channex account every connection of the fleet is on.
+ACCOUNT = "bench-channex"
 WORKERS = 2
 ROOMS, PLANS_PER_ROOM = 2, 2
 # A size whose full sync has not converged after this long is reported as far as it got: an
@@ -87,6 +93,14 @@ def run(options: RunOptions) -> Outcome:
         sessions = session_factory(engine)
         with transaction(sessions) as session:
             fleet = Fleet(create_tenant(session, "Bench")[0].id)
+            create_account(
+                session,
+                box,
+                "channex",
+                ACCOUNT,
+                {"base_url": simulator.api_url, "api_key": API_KEY},
+            )
+            grant_account(session, ACCOUNT, fleet.tenant_id)
         for size in sizes:
             if measured and _projected_seconds(measured[-1], size) > SKIP_PROJECTED_SECONDS:
                 options.progress(f"scale: {size} properties projected too slow; stopping")
@@ -138,7 +152,7 @@ def _grow(
                     connection=ConnectionCreate(
                         channel="channex",
                         name="Channex",
-                        config=simulator.connection_config(channex),
+                        config={"account": ACCOUNT, "property_id": channex.property_id},
                     ),
                 )
                 if fleet.template is None:

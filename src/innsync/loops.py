@@ -44,6 +44,7 @@ from innsync.db.personal import install_keys
 from innsync.events.delivery import deliver_due
 from innsync.events.retention import prune_events
 from innsync.events.service import sequence_pending
+from innsync.inbox.account_feeds import FeedRoutes, pull_accounts_due
 from innsync.inbox.acknowledge import acknowledge_due
 from innsync.inbox.processor import process_pending
 from innsync.inbox.reconciler import pull_due
@@ -66,6 +67,8 @@ INBOX_PASSES = 2
 # Connections pulled, and items whose acknowledgement is retried, per pass.
 PULL_BATCH = 50
 ACK_BATCH = 50
+# Channel accounts whose account-wide feed is read per pass (inbox.account_feeds).
+ACCOUNT_PULL_BATCH = 10
 # Booking pushes claimed per pass: each is one or two channel calls, sent one after another.
 BOOKING_BATCH = 20
 # How often provisioned catalogs are compared with innsync's (connections.catalog_sync): a
@@ -227,8 +230,13 @@ class BackgroundLoops:
             async def process() -> int:
                 return await process_pending(self._sessions, adapter_for, INBOX_BATCH)
 
+            feed_routes = FeedRoutes()
+
             async def pull() -> int:
-                return await pull_due(self._sessions, adapter_for, PULL_BATCH)
+                pulled = await pull_due(self._sessions, adapter_for, PULL_BATCH)
+                return pulled + await pull_accounts_due(
+                    self._sessions, adapter_for, ACCOUNT_PULL_BATCH, routes=feed_routes
+                )
 
             async def acknowledge() -> int:
                 return await acknowledge_due(self._sessions, adapter_for, ACK_BATCH)

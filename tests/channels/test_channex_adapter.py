@@ -688,6 +688,7 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "connect_timeout_seconds": 10.0,
         "webhook_secret": None,
         "feed_poll_seconds": 60.0,
+        "channels_poll_seconds": 900.0,
         "cancellation_policies": "off",
     }
     adapter = registry.build_adapter(
@@ -703,6 +704,7 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "reads_remote_catalog",
         "provisions_property",
         "pulls_reservations",
+        "pulls_account_revisions",
         "receives_webhooks",
         "acknowledges_reservations",
         "registers_webhooks",

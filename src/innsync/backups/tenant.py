@@ -29,6 +29,8 @@ INSTALLATION_TABLES = EXCLUDED_TABLES | frozenset(
     {
         # Which process took the last alert evaluation pass (alerts/lease.py).
         "alert_passes",
+        # Where the feed of an operator's channel account is read (inbox/account_feeds.py).
+        "account_pull_cursors",
         "bucket_leases",
         "counters",
         "channel_accounts",

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Literal, Protocol, runtime_checkable
 
 from innsync.channels.types import (
+    AccountRevisionPage,
     AriSnapshot,
     AvailabilityUpdate,
     BookingAction,
@@ -108,6 +109,30 @@ class PullsReservations(Protocol):
         over next time; a ``modifiedFrom``-style channel returns its new high-water mark.
         Revisions may repeat across pages and passes: the inbox keeps each one once.
         """
+
+
+@runtime_checkable
+class PullsAccountRevisions(Protocol):
+    """A channel whose revision feed covers every property of the account a key belongs to
+    (Channex, channex.md §1.6). Connections that share an operator's channel account read it
+    once per turn for all of them (``inbox.account_feeds``) instead of once per property."""
+
+    @property
+    def pull_interval_seconds(self) -> float:
+        """How often the account's feed is read."""
+
+    @property
+    def feed_property_id(self) -> str | None:
+        """The channel's id of the connection's property, as the feed names it; ``None``
+        before the property exists on the channel."""
+
+    @property
+    def member_interval_seconds(self) -> float:
+        """How often a connection whose feed is read account-wide still has a turn of its own
+        (the OTAs behind it are listed then)."""
+
+    async def pull_account_revisions(self, cursor: str | None) -> AccountRevisionPage:
+        """A page of the account's revisions from ``cursor``, as ``pull_revisions``."""
 
 
 WebhookMessage = BookingRevision | BookingCancellation | ChannelNotice | AriSnapshot | BookingAnswer
@@ -284,6 +309,7 @@ CAPABILITY_PROTOCOLS: tuple[type, ...] = (
     PushesAriTogether,
     ReadsBackAri,
     PullsReservations,
+    PullsAccountRevisions,
     ReceivesWebhooks,
     AcknowledgesReservations,
     PushesReservations,

@@ -653,6 +653,17 @@ class RevisionPage:
     the page); ``None``: the channel says nothing about closed dates."""
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRevisionPage:
+    """A page of a feed that covers a whole channel account: each revision with the channel's
+    id of the property it belongs to, so it can be kept under that property's connection."""
+
+    revisions: tuple[tuple[str, BookingRevision], ...]
+    next_cursor: str | None
+    has_more: bool = False
+    """More revisions wait behind this page: pull again now rather than at the next turn."""
+
+
 # Provisioning: innsync's description of a hotel, and what a channel holds of it.
 
 Pricing = Literal["per_room", "per_person"]

@@ -23,6 +23,11 @@ PULLS = Counter(
     "Turns of reading a connection's booking revisions (feed or pull), by outcome",
     ["channel", "outcome"],
 )
+ACCOUNT_FEED_UNPLACED = Counter(
+    "innsync_account_feed_unplaced_total",
+    "Revisions read from an account-wide feed for a property no connection on the account "
+    "holds (left in the channel's feed, unacknowledged)",
+)
 BOOKINGS_RECEIVED = Counter(
     "innsync_bookings_received_total",
     "Channel booking revisions applied, by what they did to the reservation",

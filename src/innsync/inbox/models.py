@@ -108,3 +108,20 @@ class PullCursor(Base):
     last_pulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccountPullCursor(Base):
+    """Where the reading of a feed that covers a whole channel account stands (one row per
+    operator account whose channel has such a feed, ``inbox.account_feeds``), claimed like a
+    :class:`PullCursor`. Its connections' own turns then only do what is theirs alone."""
+
+    __tablename__ = "account_pull_cursors"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("channel_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    cursor: Mapped[str | None] = mapped_column(String(512), default=None)
+    next_pull_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    last_pulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -14,7 +14,7 @@ from innsync.connections.models import Connection
 from innsync.connections.otas import record_ota
 from innsync.events import kinds
 from innsync.events.service import emit
-from innsync.inbox.models import PullCursor
+from innsync.inbox.models import AccountPullCursor, PullCursor
 
 
 def report_notice(
@@ -44,11 +44,22 @@ def report_notice(
     elif notice.kind == "sync_error":  # an error naming no OTA still needs a person
         containment.needs_attention(session, connection, notice.message)
     if notice.kind == "revision_unacknowledged":
+        # Read the feed again now: the connection's own, or its account's when the account's
+        # feed is read for it (inbox.account_feeds).
         session.execute(
             update(PullCursor)
             .where(PullCursor.connection_id == connection.id, PullCursor.next_pull_at > now)
             .values(next_pull_at=now)
         )
+        if connection.account_id is not None:
+            session.execute(
+                update(AccountPullCursor)
+                .where(
+                    AccountPullCursor.account_id == connection.account_id,
+                    AccountPullCursor.next_pull_at > now,
+                )
+                .values(next_pull_at=now)
+            )
 
 
 def report_needs_attention(

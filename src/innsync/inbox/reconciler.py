@@ -23,7 +23,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync import containment
-from innsync.channels.contract import ChannelAdapter, PullsReservations, ReadsOtaChannels
+from innsync.channels.contract import (
+    ChannelAdapter,
+    PullsAccountRevisions,
+    PullsReservations,
+    ReadsOtaChannels,
+)
 from innsync.channels.errors import ChannelError, ChannelUnavailableError, MappingMissingError
 from innsync.connections.models import Connection, ConnectionState
 from innsync.connections.otas import reconcile_otas
@@ -166,6 +171,16 @@ async def _pull_connection(
     if not isinstance(adapter, PullsReservations):
         held.release(connection.id)
         _schedule(sessions, connection.id, clock() + NOT_PULLING)
+        return
+    if connection.account_id is not None and isinstance(adapter, PullsAccountRevisions):
+        # Its revisions come with the account's feed (inbox.account_feeds): its own turn only
+        # lists the OTAs behind it, at the adapter's slower cadence.
+        held.release(connection.id)
+        _schedule(
+            sessions, connection.id, clock() + timedelta(seconds=adapter.member_interval_seconds)
+        )
+        if isinstance(adapter, ReadsOtaChannels):
+            await _read_otas(sessions, adapter, connection, clock)
         return
     try:
         try:

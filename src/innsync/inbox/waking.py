@@ -14,9 +14,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from innsync.connections.models import Connection
 from innsync.inbox.models import ACK_DUE, PENDING, InboxItem
 from innsync.inbox.timing import ACK_LEASE, LEASE
 
@@ -36,6 +37,17 @@ SKEW_MARGIN = timedelta(seconds=5)
 def wake_waiting(session: Session, connection_id: uuid.UUID, now: datetime) -> None:
     """In the caller's transaction: the channel just answered one of the connection's calls,
     so its items and acknowledgements backed off by the channel's failures are due now."""
+    _wake(session, InboxItem.connection_id == connection_id, now)
+
+
+def wake_waiting_on_account(session: Session, account_id: uuid.UUID, now: datetime) -> None:
+    """:func:`wake_waiting` for every connection on a channel account: the channel answered
+    a call made with the account's credentials (a feed read for all of them)."""
+    on_account = select(Connection.id).where(Connection.account_id == account_id)
+    _wake(session, InboxItem.connection_id.in_(on_account), now)
+
+
+def _wake(session: Session, whose: ColumnElement[bool], now: datetime) -> None:
     item_waits = and_(
         InboxItem.status == PENDING,
         InboxItem.not_before > now + LEASE + SKEW_MARGIN,
@@ -52,13 +64,7 @@ def wake_waiting(session: Session, connection_id: uuid.UUID, now: datetime) -> N
     # Found by a plain read first, then updated by id: nearly always nothing waits, and an
     # UPDATE that scanned the connection's items would lock rows other processors hold
     # (a deadlock on MariaDB).
-    waiting = sorted(
-        session.scalars(
-            select(InboxItem.id).where(
-                InboxItem.connection_id == connection_id, or_(item_waits, ack_waits)
-            )
-        )
-    )
+    waiting = sorted(session.scalars(select(InboxItem.id).where(whose, or_(item_waits, ack_waits))))
     if not waiting:
         return
     for condition, due in ((item_waits, "not_before"), (ack_waits, "ack_not_before")):

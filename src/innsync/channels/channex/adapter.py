@@ -9,6 +9,7 @@ webhooks in ``bookings.py`` and ``webhooks.py``. ``CHECKLIST.yaml`` tracks what 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
@@ -18,6 +19,7 @@ import httpx
 
 from innsync.channels.channex.answers import AriWriteAnswer
 from innsync.channels.channex.bookings import (
+    owned_revisions_from_page,
     revision_from_booking,
     revision_from_channex,
     revisions_from_page,
@@ -53,6 +55,7 @@ from innsync.channels.errors import (
 from innsync.channels.http import WallClock
 from innsync.channels.subscriptions import plan_subscriptions
 from innsync.channels.types import (
+    AccountRevisionPage,
     AvailabilityUpdate,
     BookingAction,
     BookingRevision,
@@ -104,6 +107,8 @@ CHANNEX_LIMITS = ChannelLimits(
     today_margin_seconds=MIDNIGHT_MARGIN.total_seconds(),
 )
 
+logger = logging.getLogger(__name__)
+
 # §1.6: the feed's default page is 10; a larger page is asked for, and `meta.total` says
 # whether more follow if Channex keeps to 10.
 FEED_PAGE_LIMIT = 100
@@ -131,6 +136,14 @@ def _feed_position(cursor: str | None) -> tuple[int, int]:
     if page.isdigit() and seen.isdigit():
         return max(int(page), 1), int(seen)
     return 1, 0
+
+
+def _after_feed_page(page: int, seen: int, count: int, total: int | None) -> str | None:
+    """The cursor after a feed page of ``count`` resources (``seen`` on the pages before it);
+    ``None`` when the feed has no more, or the turn has read its share of pages."""
+    seen += count
+    more = count > 0 and (count >= FEED_PAGE_LIMIT or (total is not None and total > seen))
+    return f"{page + 1}:{seen}" if more and page < MAX_FEED_PAGES else None
 
 
 def _attribute(resource: object, name: str) -> str | None:
@@ -285,11 +298,36 @@ class ChannexAdapter:
         page, seen = _feed_position(cursor)
         answer = await self._client.booking_feed(page, FEED_PAGE_LIMIT)
         revisions, count, total = revisions_from_page(answer)
-        seen += count
-        more = count > 0 and (count >= FEED_PAGE_LIMIT or (total is not None and total > seen))
-        more = more and page < MAX_FEED_PAGES
-        next_cursor = f"{page + 1}:{seen}" if more else None
-        return RevisionPage(tuple(revisions), next_cursor, has_more=more)
+        after = _after_feed_page(page, seen, count, total)
+        return RevisionPage(tuple(revisions), after, has_more=after is not None)
+
+    @property
+    def feed_property_id(self) -> str | None:
+        return self.config.property_id
+
+    @property
+    def member_interval_seconds(self) -> float:
+        return self.config.channels_poll_seconds
+
+    async def pull_account_revisions(self, cursor: str | None) -> AccountRevisionPage:
+        """A page of the feed of every property the key reaches (§1.6), with each revision's
+        property; the cursor is as :meth:`pull_revisions`'. A revision naming no property
+        cannot be placed and is left out (it stays in the feed, unacknowledged)."""
+        page, seen = _feed_position(cursor)
+        answer = await self._client.booking_feed(page, FEED_PAGE_LIMIT, account_wide=True)
+        owned, count, total = owned_revisions_from_page(answer)
+        for owner, revision in owned:
+            if owner is None:
+                logger.warning(
+                    "a Channex revision of the account feed names no property",
+                    extra={"revision_id": revision.revision_id},
+                )
+        after = _after_feed_page(page, seen, count, total)
+        return AccountRevisionPage(
+            tuple((owner, revision) for owner, revision in owned if owner is not None),
+            after,
+            has_more=after is not None,
+        )
 
     async def read_booking(self, channel_booking_id: str) -> BookingRevision:
         """§1.6 ``GET /bookings/:id``: the booking's latest revision (a forced pull)."""

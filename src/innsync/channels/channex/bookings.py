@@ -301,15 +301,28 @@ def revisions_from_page(answer: Any) -> tuple[list[BookingRevision], int, int | 
     ``booking`` webhook is kept as a rejected inbox item, and Channex reports it as
     ``non_acked_booking``.
     """
+    owned, count, total = owned_revisions_from_page(answer)
+    return [revision for _, revision in owned], count, total
+
+
+def owned_revisions_from_page(
+    answer: Any,
+) -> tuple[list[tuple[str | None, BookingRevision]], int, int | None]:
+    """:func:`revisions_from_page`, each revision with its ``property_id`` (``None`` when the
+    resource names none), for a feed read across the account."""
     data = answer.get("data") if isinstance(answer, Mapping) else None
     if not isinstance(data, list):
         raise ChannelUnavailableError("the Channex feed answer holds no data list")
     meta = answer.get("meta") if isinstance(answer.get("meta"), Mapping) else {}
     total = meta.get("total") if isinstance(meta.get("total"), int) else None
-    revisions = []
+    owned = []
     for resource in data:
         try:
-            revisions.append(revision_from_channex(resource))
+            revision = revision_from_channex(resource)
         except ChannelRejectedError as exc:
             logger.warning("unreadable Channex revision in the feed", extra={"error": str(exc)})
-    return revisions, len(data), total
+            continue
+        attributes = resource.get("attributes") if isinstance(resource, Mapping) else None
+        owner = attributes.get("property_id") if isinstance(attributes, Mapping) else None
+        owned.append((owner if isinstance(owner, str) else None, revision))
+    return owned, len(data), total

@@ -282,14 +282,16 @@ class ChannexClient:
     async def booking_revision(self, revision_id: str) -> Any:
         return await self._call("GET", f"/booking_revisions/{quote(revision_id, safe='')}")
 
-    async def booking_feed(self, page: int, limit: int) -> Any:
-        """One page of the property's unacknowledged revisions, oldest first."""
+    async def booking_feed(self, page: int, limit: int, *, account_wide: bool = False) -> Any:
+        """One page of the property's unacknowledged revisions, oldest first; ``account_wide``:
+        of every property the key reaches (§1.6: the feed covers the account)."""
         params = {
-            "filter[property_id]": self.property_id,
             "order[inserted_at]": "asc",
             "pagination[page]": str(page),
             "pagination[limit]": str(limit),
         }
+        if not account_wide:
+            params["filter[property_id]"] = self.property_id
         return await self._call("GET", "/booking_revisions/feed", params=params)
 
     async def booking(self, booking_id: str) -> Any:

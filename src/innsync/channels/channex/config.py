@@ -44,6 +44,17 @@ class ChannexConfig(ChannelConfig):
     # §1.6: the feed of unacknowledged revisions is the reconciler's source; webhooks bring
     # bookings within seconds, the feed catches what they missed.
     feed_poll_seconds: float = Field(default=60.0, ge=5, le=3600)
+    # A connection on an operator's account (connections/accounts.py) has the account's feed
+    # read once for every property the account holds (the feed covers the account, §1.6), so
+    # its own turn only lists the OTAs behind it: webhooks report a disconnected OTA at once,
+    # this list catches one whose webhook was lost.
+    channels_poll_seconds: float = Field(
+        default=900.0,
+        ge=60,
+        le=86400,
+        description="On an operator's channel account: how often each property's OTA "
+        "channels are listed (the feed itself is read account-wide every feed_poll_seconds)",
+    )
     # [UNCONFIRMED] Channex's documents have no cancellation-policy field on a rate plan;
     # public third-party integrations link one through /cancellation_policies (CHECKLIST.yaml,
     # catalog_cancellation_policy). Off by default, so nothing undocumented is sent.

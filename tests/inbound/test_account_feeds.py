@@ -1,0 +1,219 @@
+"""A feed that covers a channel account is read once for every connection on the account.
+
+Two tenants' hotels are on the operator's Channex account; a third property on the same
+Channex account is connected to nothing. The simulator runs in process (httpx's ASGI transport)
+and logs every call, so the tests count the feed reads and see what each one asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from innsync.channels.contract import ChannelAdapter
+from innsync.connections import service as connections
+from innsync.connections.accounts import create_account, grant_account
+from innsync.connections.models import Connection
+from innsync.connections.schemas import ConnectionCreate, ConnectionUpdate
+from innsync.crypto import SecretBox
+from innsync.db.engine import transaction
+from innsync.events.models import Event
+from innsync.inbox import metrics
+from innsync.inbox.account_feeds import FeedRoutes, pull_accounts_due
+from innsync.inbox.models import AccountPullCursor, InboxItem, PullCursor
+from innsync.inbox.reconciler import pull_due
+from innsync.simulators.channex import SimulatorConfig, create_app
+from tests.channels.test_channex_sync_e2e import ChannexSide, create_channex_side
+from tests.conftest import Db
+from tests.simulators.conftest import START as SIM_START
+from tests.simulators.conftest import FakeClock, RecordingSleep, SimClient
+from tests.sync.engine_fixtures import create_hotel_rows
+
+KEY = "operator-master-key"
+BASE_URL = "http://channex.sim/api/v1"
+ACCOUNT = "operator-channex"
+FEED = "/api/v1/booking_revisions/feed"
+
+
+@dataclass
+class Fleet:
+    """The account's hotels on both sides, and a property on Channex that innsync lacks."""
+
+    db: Db
+    box: SecretBox
+    sim: SimClient
+    account_id: uuid.UUID
+    hotels: list[tuple[uuid.UUID, ChannexSide]]
+    stranger: ChannexSide
+
+    def adapter_for(self, http: httpx.AsyncClient) -> Any:
+        def build(connection: Connection) -> ChannelAdapter:
+            return connections.build_adapter(connection, self.box, http)
+
+        return build
+
+    def run(self, step: Any, **options: Any) -> int:
+        async def once() -> int:
+            transport = httpx.ASGITransport(app=self.sim.app)
+            async with httpx.AsyncClient(transport=transport, timeout=30) as http:
+                done: int = await step(self.db.sessions, self.adapter_for(http), **options)
+                return done
+
+        return asyncio.run(once())
+
+    def book(self, side: ChannexSide) -> str:
+        arrival = SIM_START.date() + timedelta(days=10)
+        answer = self.sim.post(
+            "/_sim/bookings",
+            {
+                "property_id": side.property_id,
+                "room_type_id": side.room_type_ids[0],
+                "rate_plan_id": side.rate_plan_ids[0],
+                "arrival_date": arrival.isoformat(),
+                "departure_date": (arrival + timedelta(days=2)).isoformat(),
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        revision_id: str = answer.json()["data"][0]["id"]
+        return revision_id
+
+    def feed_reads(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.sim.get("/_sim/requests").json()["data"]
+        return [row for row in rows if row["path"] == FEED]
+
+    def items(self) -> dict[uuid.UUID, set[str]]:
+        """Revision ids kept in the inbox, per connection."""
+        kept: dict[uuid.UUID, set[str]] = {}
+        with self.db.sessions() as session:
+            for connection_id, key in session.execute(
+                select(InboxItem.connection_id, InboxItem.dedupe_key)
+            ):
+                kept.setdefault(connection_id, set()).add(key.removeprefix("revision:"))
+        return kept
+
+
+@pytest.fixture
+def fleet(db: Db, secret_box: SecretBox) -> Fleet:
+    sim_app = create_app(
+        SimulatorConfig(
+            api_keys=(KEY,),
+            seed=7,
+            clock=FakeClock(SIM_START),
+            sleep=RecordingSleep(),
+            pump_interval_seconds=None,
+        )
+    )
+    sim = SimClient(sim_app, api_key=KEY)
+    with transaction(db.sessions) as session:
+        account = create_account(
+            session, secret_box, "channex", ACCOUNT, {"base_url": BASE_URL, "api_key": KEY}
+        )
+        account_id = account.id
+    hotels = []
+    for _ in range(2):
+        side = create_channex_side(sim)
+        rows = create_hotel_rows(
+            db.sessions,
+            secret_box,
+            ConnectionCreate(
+                channel="channex",
+                name="Channex",
+                config={"base_url": BASE_URL, "api_key": KEY, "property_id": side.property_id},
+            ),
+            horizon_days=365,
+        )
+        with transaction(db.sessions) as session:
+            grant_account(session, ACCOUNT, rows.tenant_id)
+            session.flush()
+            connections.update_connection(
+                session,
+                secret_box,
+                rows.tenant_id,
+                rows.connection_id,
+                ConnectionUpdate(config={"account": ACCOUNT}),
+            )
+        hotels.append((rows.connection_id, side))
+    return Fleet(db, secret_box, sim, account_id, hotels, create_channex_side(sim))
+
+
+def test_one_read_of_the_account_feed_keeps_each_revision_under_its_property(
+    fleet: Fleet,
+) -> None:
+    (first, first_side), (second, second_side) = fleet.hotels
+    first_booking = fleet.book(first_side)
+    second_booking = fleet.book(second_side)
+    stranger_booking = fleet.book(fleet.stranger)
+    unplaced_before = metrics.ACCOUNT_FEED_UNPLACED._value.get()
+
+    assert fleet.run(pull_accounts_due) == 1
+
+    (read,) = fleet.feed_reads()
+    assert "property_id" not in read.get("query", ""), read  # the whole account's feed
+    assert fleet.items() == {first: {first_booking}, second: {second_booking}}
+    # The stranger's revision is not innsync's: left in the feed, unacknowledged, counted.
+    assert metrics.ACCOUNT_FEED_UNPLACED._value.get() == unplaced_before + 1
+    in_feed = {
+        row["revision_id"]: row["is_in_feed"] for row in fleet.sim.get("/_sim/bookings").json()["data"]
+    }
+    assert in_feed[stranger_booking] is True
+    with fleet.db.sessions() as session:
+        cursor = session.get_one(AccountPullCursor, fleet.account_id)
+        assert (cursor.failures, cursor.cursor) == (0, None)
+        assert cursor.next_pull_at > datetime.now(UTC) + timedelta(seconds=50)
+
+    # Not due again before the feed's cadence; a second read stores nothing twice.
+    assert fleet.run(pull_accounts_due) == 0
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    assert fleet.run(pull_accounts_due, clock=lambda: later) == 1
+    assert len(fleet.feed_reads()) == 2
+    assert fleet.items() == {first: {first_booking}, second: {second_booking}}
+
+
+def test_connections_on_the_account_do_not_read_the_feed_on_their_own_turns(
+    fleet: Fleet,
+) -> None:
+    (first, first_side), _ = fleet.hotels
+    fleet.book(first_side)
+
+    assert fleet.run(pull_due) == 2
+
+    assert fleet.feed_reads() == []
+    assert fleet.items() == {}
+    channel_lists = [
+        row
+        for row in fleet.sim.get("/_sim/requests").json()["data"]
+        if row["path"] == "/api/v1/channels"
+    ]
+    assert len(channel_lists) == 2  # what is theirs alone: the OTAs behind each property
+    with fleet.db.sessions() as session:
+        due = session.scalars(select(PullCursor.next_pull_at)).all()
+    # At the slower cadence of a member's own turn (Channex: channels_poll_seconds, 900 s).
+    assert all(when > datetime.now(UTC) + timedelta(seconds=800) for when in due)
+
+
+def test_a_failing_account_feed_backs_off_and_tells_every_connection_after_five(
+    fleet: Fleet,
+) -> None:
+    fleet.sim.post("/_sim/faults", {"server_error_rate": 1.0})
+    moment = datetime.now(UTC)
+    for attempt in range(1, 6):
+        assert fleet.run(pull_accounts_due, clock=lambda: moment) == 1, attempt
+        with fleet.db.sessions() as session:
+            cursor = session.get_one(AccountPullCursor, fleet.account_id)
+            assert cursor.failures == attempt
+            assert cursor.next_pull_at > moment
+            moment = cursor.next_pull_at
+    with fleet.db.sessions() as session:
+        flagged = session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.kind == "connection.needs_attention")
+        )
+    assert flagged == 2
