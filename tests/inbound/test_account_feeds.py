@@ -160,7 +160,8 @@ def test_one_read_of_the_account_feed_keeps_each_revision_under_its_property(
     # The stranger's revision is not innsync's: left in the feed, unacknowledged, counted.
     assert metrics.ACCOUNT_FEED_UNPLACED._value.get() == unplaced_before + 1
     in_feed = {
-        row["revision_id"]: row["is_in_feed"] for row in fleet.sim.get("/_sim/bookings").json()["data"]
+        row["revision_id"]: row["is_in_feed"]
+        for row in fleet.sim.get("/_sim/bookings").json()["data"]
     }
     assert in_feed[stranger_booking] is True
     with fleet.db.sessions() as session:
@@ -176,11 +177,36 @@ def test_one_read_of_the_account_feed_keeps_each_revision_under_its_property(
     assert fleet.items() == {first: {first_booking}, second: {second_booking}}
 
 
+def test_a_connection_whose_channel_property_changes_is_routed_anew(fleet: Fleet) -> None:
+    routes = FeedRoutes()  # the process's, kept between turns
+    (_, first_side), (second, _) = fleet.hotels
+    fleet.book(first_side)
+    assert fleet.run(pull_accounts_due, routes=routes) == 1
+
+    # The second hotel is moved to the property that was the stranger's (a fixed mapping).
+    with fleet.db.sessions() as session:
+        tenant_id = _tenant(session, second)
+    with transaction(fleet.db.sessions) as session:
+        connections.update_connection(
+            session,
+            fleet.box,
+            tenant_id,
+            second,
+            ConnectionUpdate(config={"property_id": fleet.stranger.property_id}),
+        )
+    stranger_booking = fleet.book(fleet.stranger)
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    assert fleet.run(pull_accounts_due, routes=routes, clock=lambda: later) == 1
+    assert stranger_booking in fleet.items()[second]
+
+
 def test_connections_on_the_account_do_not_read_the_feed_on_their_own_turns(
     fleet: Fleet,
 ) -> None:
     (first, first_side), _ = fleet.hotels
-    fleet.book(first_side)
+    booking = fleet.book(first_side)
+    with transaction(fleet.db.sessions) as session:  # a failure from before it moved over
+        session.add(PullCursor(connection_id=first, tenant_id=_tenant(session, first), failures=3))
 
     assert fleet.run(pull_due) == 2
 
@@ -193,9 +219,27 @@ def test_connections_on_the_account_do_not_read_the_feed_on_their_own_turns(
     ]
     assert len(channel_lists) == 2  # what is theirs alone: the OTAs behind each property
     with fleet.db.sessions() as session:
-        due = session.scalars(select(PullCursor.next_pull_at)).all()
+        cursors = session.scalars(select(PullCursor)).all()
     # At the slower cadence of a member's own turn (Channex: channels_poll_seconds, 900 s).
-    assert all(when > datetime.now(UTC) + timedelta(seconds=800) for when in due)
+    assert all(c.next_pull_at > datetime.now(UTC) + timedelta(seconds=800) for c in cursors)
+    assert {c.failures for c in cursors} == {0}
+
+    # The account's read brings the booking; a member's next turn shows when it was read.
+    assert fleet.run(pull_accounts_due) == 1
+    assert fleet.items() == {first: {booking}}
+    later = datetime.now(UTC) + timedelta(seconds=901)
+    assert fleet.run(pull_due, clock=lambda: later) == 2
+    assert len(fleet.feed_reads()) == 1
+    with fleet.db.sessions() as session:
+        read_at = session.get_one(AccountPullCursor, fleet.account_id).last_pulled_at
+        shown = {c.last_pulled_at for c in session.scalars(select(PullCursor))}
+    assert read_at is not None
+    assert shown == {read_at}
+
+
+def _tenant(session: Any, connection_id: uuid.UUID) -> uuid.UUID:
+    tenant_id: uuid.UUID = session.get_one(Connection, connection_id).tenant_id
+    return tenant_id
 
 
 def test_a_failing_account_feed_backs_off_and_tells_every_connection_after_five(
@@ -204,7 +248,7 @@ def test_a_failing_account_feed_backs_off_and_tells_every_connection_after_five(
     fleet.sim.post("/_sim/faults", {"server_error_rate": 1.0})
     moment = datetime.now(UTC)
     for attempt in range(1, 6):
-        assert fleet.run(pull_accounts_due, clock=lambda: moment) == 1, attempt
+        assert fleet.run(pull_accounts_due, clock=lambda at=moment: at) == 1, attempt
         with fleet.db.sessions() as session:
             cursor = session.get_one(AccountPullCursor, fleet.account_id)
             assert cursor.failures == attempt

@@ -38,7 +38,7 @@ from innsync.db.engine import transaction
 from innsync.inbox import metrics
 from innsync.inbox.closures import apply_closed
 from innsync.inbox.lanes import in_lanes
-from innsync.inbox.models import PullCursor
+from innsync.inbox.models import AccountPullCursor, PullCursor
 from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.service import store_pulled, store_unreadable
 from innsync.inbox.timing import MAX_RETRY, AdapterFactory, Clock, retry_delay
@@ -176,9 +176,7 @@ async def _pull_connection(
         # Its revisions come with the account's feed (inbox.account_feeds): its own turn only
         # lists the OTAs behind it, at the adapter's slower cadence.
         held.release(connection.id)
-        _schedule(
-            sessions, connection.id, clock() + timedelta(seconds=adapter.member_interval_seconds)
-        )
+        _account_member_turn(sessions, connection, clock(), adapter.member_interval_seconds)
         if isinstance(adapter, ReadsOtaChannels):
             await _read_otas(sessions, adapter, connection, clock)
         return
@@ -263,6 +261,20 @@ async def _read_otas(
         locked = session.get(Connection, connection.id, with_for_update=True)
         if locked is not None:
             reconcile_otas(session, locked, listed, clock())
+
+
+def _account_member_turn(
+    sessions: sessionmaker[Session], connection: Connection, now: datetime, interval: float
+) -> None:
+    """A connection whose feed is read account-wide: its cursor shows the account's last read
+    (what the dashboard shows as its last pull), and its own failures are over."""
+    with transaction(sessions) as session:
+        row = session.get_one(PullCursor, connection.id, with_for_update=True)
+        account = session.get(AccountPullCursor, connection.account_id)
+        if account is not None and account.last_pulled_at is not None:
+            row.last_pulled_at = account.last_pulled_at
+        row.failures, row.last_error = 0, ""
+        row.next_pull_at = now + timedelta(seconds=interval)
 
 
 def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: datetime) -> None:
