@@ -14,7 +14,8 @@ holder sends them once more, after the stale request has landed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,26 +30,78 @@ from innsync.outbox.models import DirtyMark
 from innsync.sync.models import BucketLease
 from innsync.sync.state import forget_marked
 
-__all__ = ["SYNCABLE_STATES", "LeaseFence", "buckets_with_work", "claim", "release", "renew"]
+__all__ = [
+    "SYNCABLE_STATES",
+    "LeaseFence",
+    "buckets_with_work",
+    "claim",
+    "ensure_lease_rows",
+    "marked_connections",
+    "release",
+    "renew",
+]
 
 
-def buckets_with_work(session: Session, now: datetime) -> list[str]:
-    """Buckets of connections that have dirty marks and may push now."""
+def marked_connections(session: Session, limit: int) -> list[uuid.UUID] | None:
+    """The connections that have dirty marks, when there are at most ``limit`` of them (else
+    None): read from the marks' index, at most ``limit`` + 1 connections' worth of it."""
+    found = list(session.scalars(select(DirtyMark.connection_id).distinct().limit(limit + 1)))
+    return found if len(found) <= limit else None
+
+
+def buckets_with_work(
+    session: Session,
+    now: datetime,
+    *,
+    after: str | None = None,
+    through: str | None = None,
+    limit: int | None = None,
+    among: Collection[uuid.UUID] | None = None,
+) -> list[str]:
+    """Buckets of connections that have dirty marks and may push now, in key order: all of
+    them, or a window of the first ``limit`` keys above ``after`` and up to ``through``.
+
+    ``among`` are the connections known to have marks (:func:`marked_connections`, when they
+    are few); without it the query walks the bucket-key index and looks up each connection's
+    marks by index, so a window reads about ``limit`` connections when most have marks.
+    """
+    if among is not None and not among:
+        return []
+    has_marks = (
+        Connection.id.in_(among)
+        if among is not None
+        # A scalar subquery rather than EXISTS: MariaDB turns EXISTS into a semi-join that
+        # first reads every mark, instead of stopping once the window is full.
+        else select(DirtyMark.kind)
+        .where(DirtyMark.connection_id == Connection.id)
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
+    )
     query = (
         select(Connection.bucket_key)
-        .join(DirtyMark, DirtyMark.connection_id == Connection.id)
         .where(
             Connection.push_enabled.is_(True),
             Connection.state.in_(SYNCABLE_STATES),
             # ARI sources get no ARI pushed (marketplace/): their marks are never sent.
             Connection.id.not_in(select(AriSource.connection_id)),
+            has_marks,
         )
         .distinct()
+        .order_by(Connection.bucket_key)
+        .limit(limit)
     )
-    return sorted(session.scalars(query))
+    if after is not None:
+        query = query.where(Connection.bucket_key > after)
+    if through is not None:
+        query = query.where(Connection.bucket_key <= through)
+    return list(session.scalars(query))
 
 
 def ensure_lease_rows(session: Session, bucket_keys: Sequence[str]) -> None:
+    """Create the lease rows of ``bucket_keys`` that do not exist yet (a bucket's first work)."""
+    if not bucket_keys:
+        return
     existing = set(
         session.scalars(
             select(BucketLease.bucket_key).where(BucketLease.bucket_key.in_(bucket_keys))

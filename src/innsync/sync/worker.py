@@ -21,6 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,6 +64,22 @@ HEARTBEATS_PER_LEASE = 4
 BACKOFF_CAP_SECONDS = 60.0
 # Buckets one worker takes per pass, so that several workers share the load.
 BUCKETS_PER_PASS = 8
+# A pass reads the buckets with work a window at a time, this many times the buckets it takes:
+# room for some held by other workers or waiting on a budget without reading a second window.
+WINDOW_PER_CLAIM = 4
+# A window that left the pass short is followed by one this many times as large: a stretch of
+# buckets held by others or waiting on a budget is crossed in few reads (each read has a fixed
+# cost of four statements, worth about a hundred buckets' rows).
+WINDOW_GROWTH = 8
+# The largest window: a pass that finds nothing to claim goes once round all buckets, in reads
+# of this many, and no statement binds more keys than this.
+MAX_WINDOW = 1024
+# Up to this many connections with marks, a pass lists them first (one short read of the
+# marks' index) and its windows look only at them: walking the bucket-key index to find a few
+# marked connections among thousands would read every connection, on every idle poll too.
+# Past it the walk is the cheaper: it passes about (connections / marked connections) rows for
+# each bucket it finds, which at 10,000 connections is some 40 rows or fewer.
+FEW_MARKED_CONNECTIONS = 256
 # The limiter-state key of the bucket's recent round trips, which size its limiters' margin
 # (``sync.limiter.window_margin``).
 ROUND_TRIPS = "round_trip_seconds"
@@ -82,6 +99,7 @@ class SyncWorker:
         backoff: Backoff | None = None,
         buckets_per_pass: int = BUCKETS_PER_PASS,
         heartbeat_seconds: float | None = None,
+        few_marked_connections: int = FEW_MARKED_CONNECTIONS,
     ) -> None:
         self._sessions = sessions
         self._adapter_for = adapter_for
@@ -96,8 +114,13 @@ class SyncWorker:
         # the channel's property id, a user fixed an API key) builds a new one.
         self._adapters: dict[uuid.UUID, tuple[str, ChannelAdapter]] = {}
         self._buckets_per_pass = buckets_per_pass
+        self._few_marked = few_marked_connections
+        # The last bucket key the previous pass took or read past: the next pass starts after
+        # it, so that passes go round the buckets with work and none waits behind the others.
+        self._resume_after: str | None = None
         # When the soonest bucket that has work but no room yet will have room (its budget's
-        # window reopens, its backoff ends), as the last pass found it.
+        # window reopens, its backoff ends), among the buckets the last pass read: all of them
+        # when it claimed nothing (it went once round).
         self.next_reopening: datetime | None = None
         self._heartbeat_seconds = (
             heartbeat_seconds
@@ -106,23 +129,64 @@ class SyncWorker:
         )
 
     async def run_once(self) -> int:
-        """Serve every bucket this worker can claim now; returns how many requests were sent."""
-        now = self._clock()
-        with transaction(self._sessions) as session:
-            keys = leases.buckets_with_work(session, now)
-            leases.ensure_lease_rows(session, keys)
-            keys, self.next_reopening = budgets.readiness(session, keys, now)
-        with transaction(self._sessions) as session:
-            claimed = [
-                (leases.LeaseFence.of(lease), dict(lease.limiter_state), lease.failures)
-                for lease in leases.claim(
-                    session, self.holder, keys, now, self._lease, self._buckets_per_pass
-                )
-            ]
+        """Serve the buckets this worker claims now; returns how many requests were sent."""
         sent = 0
-        for fence, limiter_state, failures in claimed:
-            sent += await self._serve_fenced(fence, limiter_state, failures)
+        for bucket in self.claim_buckets():
+            sent += await self._serve_fenced(bucket.fence, bucket.limiter_state, bucket.failures)
         return sent
+
+    def claim_buckets(self) -> list[ClaimedBucket]:
+        """Claim up to ``buckets_per_pass`` buckets, reading the buckets with work a window at
+        a time from where the last pass stopped, until enough are claimed or it has gone once
+        round; sets :attr:`next_reopening` from the windows read."""
+        now = self._clock()
+        start = self._resume_after
+        # From the start to the last key, then from the first key up to the start.
+        after, through = start, None
+        size = WINDOW_PER_CLAIM * self._buckets_per_pass
+        claimed: list[ClaimedBucket] = []
+        reopenings: list[datetime] = []
+        with transaction(self._sessions) as session:
+            marked = leases.marked_connections(session, self._few_marked)
+        while True:
+            with transaction(self._sessions) as session:
+                window = leases.buckets_with_work(
+                    session, now, after=after, through=through, limit=size, among=marked
+                )
+                leases.ensure_lease_rows(session, window)
+                ready, reopening = budgets.readiness(session, window, now)
+            if reopening is not None:
+                reopenings.append(reopening)
+            with transaction(self._sessions) as session:
+                taken = [
+                    ClaimedBucket(
+                        leases.LeaseFence.of(lease), dict(lease.limiter_state), lease.failures
+                    )
+                    for lease in leases.claim(
+                        session,
+                        self.holder,
+                        ready,
+                        now,
+                        self._lease,
+                        self._buckets_per_pass - len(claimed),
+                    )
+                ]
+            claimed += taken
+            if taken and len(claimed) >= self._buckets_per_pass:
+                # The window's keys past the last one taken were not tried: the next pass
+                # starts with them.
+                self._resume_after = taken[-1].fence.bucket_key
+                break
+            if len(window) == size:
+                after = window[-1]
+            elif through is None and start is not None:
+                after, through = None, start
+            else:
+                self._resume_after = start  # once round: the next pass starts where this did
+                break
+            size = min(WINDOW_GROWTH * size, MAX_WINDOW)
+        self.next_reopening = min(reopenings, default=None)
+        return claimed
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.25) -> None:
         """Pass after pass until ``stop``; between idle passes it waits for the first of: marks
@@ -254,6 +318,15 @@ class SyncWorker:
     def forget_adapter(self, connection_id: uuid.UUID) -> None:
         """Drop a cached adapter (its connection's credentials or settings changed)."""
         self._adapters.pop(connection_id, None)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedBucket:
+    """A bucket a pass claimed: its fence, and the limiter state and failures it was saved with."""
+
+    fence: leases.LeaseFence
+    limiter_state: dict[str, Any]
+    failures: int
 
 
 async def _first_of(stop: asyncio.Event, woken: asyncio.Event, timeout: float) -> None:
