@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -60,6 +60,9 @@ class Fleet:
         return build
 
     def run(self, step: Any, **options: Any) -> int:
+        """One pass of ``step`` on innsync's side at the simulator's start (or ``clock``)."""
+        options.setdefault("clock", lambda: SIM_START)
+
         async def once() -> int:
             transport = httpx.ASGITransport(app=self.sim.app)
             async with httpx.AsyncClient(transport=transport, timeout=30) as http:
@@ -167,11 +170,11 @@ def test_one_read_of_the_account_feed_keeps_each_revision_under_its_property(
     with fleet.db.sessions() as session:
         cursor = session.get_one(AccountPullCursor, fleet.account_id)
         assert (cursor.failures, cursor.cursor) == (0, None)
-        assert cursor.next_pull_at > datetime.now(UTC) + timedelta(seconds=50)
+        assert cursor.next_pull_at > SIM_START + timedelta(seconds=50)
 
     # Not due again before the feed's cadence; a second read stores nothing twice.
     assert fleet.run(pull_accounts_due) == 0
-    later = datetime.now(UTC) + timedelta(seconds=61)
+    later = SIM_START + timedelta(seconds=61)
     assert fleet.run(pull_accounts_due, clock=lambda: later) == 1
     assert len(fleet.feed_reads()) == 2
     assert fleet.items() == {first: {first_booking}, second: {second_booking}}
@@ -195,7 +198,7 @@ def test_a_connection_whose_channel_property_changes_is_routed_anew(fleet: Fleet
             ConnectionUpdate(config={"property_id": fleet.stranger.property_id}),
         )
     stranger_booking = fleet.book(fleet.stranger)
-    later = datetime.now(UTC) + timedelta(seconds=61)
+    later = SIM_START + timedelta(seconds=61)
     assert fleet.run(pull_accounts_due, routes=routes, clock=lambda: later) == 1
     assert stranger_booking in fleet.items()[second]
 
@@ -221,13 +224,13 @@ def test_connections_on_the_account_do_not_read_the_feed_on_their_own_turns(
     with fleet.db.sessions() as session:
         cursors = session.scalars(select(PullCursor)).all()
     # At the slower cadence of a member's own turn (Channex: channels_poll_seconds, 900 s).
-    assert all(c.next_pull_at > datetime.now(UTC) + timedelta(seconds=800) for c in cursors)
+    assert all(c.next_pull_at > SIM_START + timedelta(seconds=800) for c in cursors)
     assert {c.failures for c in cursors} == {0}
 
     # The account's read brings the booking; a member's next turn shows when it was read.
     assert fleet.run(pull_accounts_due) == 1
     assert fleet.items() == {first: {booking}}
-    later = datetime.now(UTC) + timedelta(seconds=901)
+    later = SIM_START + timedelta(seconds=901)
     assert fleet.run(pull_due, clock=lambda: later) == 2
     assert len(fleet.feed_reads()) == 1
     with fleet.db.sessions() as session:
@@ -246,7 +249,7 @@ def test_a_failing_account_feed_backs_off_and_tells_every_connection_after_five(
     fleet: Fleet,
 ) -> None:
     fleet.sim.post("/_sim/faults", {"server_error_rate": 1.0})
-    moment = datetime.now(UTC)
+    moment = SIM_START
     for attempt in range(1, 6):
         assert fleet.run(pull_accounts_due, clock=lambda at=moment: at) == 1, attempt
         with fleet.db.sessions() as session:
