@@ -112,14 +112,11 @@ class PullsReservations(Protocol):
 
 
 @runtime_checkable
-class PullsAccountRevisions(Protocol):
+class PullsAccountRevisions(PullsReservations, Protocol):
     """A channel whose revision feed covers every property of the account a key belongs to
     (Channex, channex.md §1.6). Connections that share an operator's channel account read it
-    once per turn for all of them (``inbox.account_feeds``) instead of once per property."""
-
-    @property
-    def pull_interval_seconds(self) -> float:
-        """How often the account's feed is read."""
+    once per turn for all of them (``inbox.account_feeds``, at ``pull_interval_seconds``)
+    instead of once per property."""
 
     @property
     def feed_property_id(self) -> str | None:

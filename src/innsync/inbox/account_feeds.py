@@ -28,9 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from innsync import containment
 from innsync.channels.contract import PullsAccountRevisions
-from innsync.channels.errors import ChannelError, ChannelUnavailableError
+from innsync.channels.errors import ChannelError
 from innsync.channels.types import AccountRevisionPage, BookingRevision
 from innsync.connections.models import Connection, ConnectionState
 from innsync.db.base import utcnow
@@ -43,13 +42,13 @@ from innsync.inbox.notices import report_needs_attention
 from innsync.inbox.reconciler import (
     ATTENTION_AFTER,
     CONCURRENCY,
-    FIRST_RETRY,
     MAX_PAGES_PER_TURN,
     NOT_PULLING,
     PULL_LEASE,
+    count_failure,
 )
 from innsync.inbox.service import store_pulled
-from innsync.inbox.timing import AdapterFactory, Clock, retry_delay
+from innsync.inbox.timing import AdapterFactory, Clock
 from innsync.inbox.waking import wake_waiting_on_account
 
 logger = logging.getLogger(__name__)
@@ -91,19 +90,14 @@ class FeedRoutes:
                 )
             ]
             session.expunge_all()
-        reader: tuple[Connection, PullsAccountRevisions] | None = None
         for connection in loaded:
-            adapter = self._build(adapter_for, connection)
-            if reader is None and isinstance(adapter, PullsAccountRevisions):
-                reader = (connection, adapter)
+            self._build(adapter_for, connection)
         routes = {
             held[1]: cid
             for cid, _ in stored
             if (held := self._known.get(cid)) is not None and held[1] is not None
         }
-        if reader is None:
-            reader = self._any_reader(sessions, adapter_for, [cid for cid, _ in stored])
-        return routes, reader
+        return routes, self._reader(sessions, adapter_for, [cid for cid, _ in stored])
 
     def _build(self, adapter_for: AdapterFactory, connection: Connection) -> object:
         try:
@@ -115,14 +109,14 @@ class FeedRoutes:
         self._known[connection.id] = (connection.config_encrypted, owner)
         return adapter
 
-    def _any_reader(
+    def _reader(
         self,
         sessions: sessionmaker[Session],
         adapter_for: AdapterFactory,
         members: list[uuid.UUID],
     ) -> tuple[Connection, PullsAccountRevisions] | None:
-        """A connection of the account whose adapter reads the account's feed; the first that
-        builds (nothing was rebuilt this turn, so none was picked on the way)."""
+        """The first connection of the account whose adapter builds and reads the account's
+        feed, with that adapter (one build a turn: the others' configs are not needed)."""
         for connection_id in members:
             with transaction(sessions) as session:
                 connection = session.get(Connection, connection_id)
@@ -289,10 +283,7 @@ def _failed(
 ) -> None:
     with transaction(sessions) as session:
         row = session.get_one(AccountPullCursor, account_id, with_for_update=True)
-        row.failures += 1
-        hint = error.retry_after if isinstance(error, ChannelUnavailableError) else None
-        row.next_pull_at = now + retry_delay(row.failures, FIRST_RETRY, hint)
-        row.last_error = containment.describe(error)
+        count_failure(row, error, now)
         logger.warning(
             "reading an account's booking revisions failed",
             extra={"account_id": str(account_id), "failures": row.failures},

@@ -300,6 +300,17 @@ def _retry_cap(adapter: ChannelAdapter | None) -> timedelta:
     return MAX_RETRY
 
 
+def count_failure(
+    row: PullCursor | AccountPullCursor, error: Exception, now: datetime, cap: timedelta = MAX_RETRY
+) -> None:
+    """One more failed turn of a cursor: it waits from ``FIRST_RETRY`` doubling up to ``cap``
+    (never sooner than the channel's retry-after) and keeps the error."""
+    row.failures += 1
+    hint = error.retry_after if isinstance(error, ChannelUnavailableError) else None
+    row.next_pull_at = now + retry_delay(row.failures, FIRST_RETRY, hint, cap)
+    row.last_error = containment.describe(error)
+
+
 def _failed(
     sessions: sessionmaker[Session],
     connection: Connection,
@@ -310,10 +321,7 @@ def _failed(
     attention_after = _attention_after(adapter)
     with transaction(sessions) as session:
         row = session.get_one(PullCursor, connection.id, with_for_update=True)
-        row.failures += 1
-        hint = error.retry_after if isinstance(error, ChannelUnavailableError) else None
-        row.next_pull_at = now + retry_delay(row.failures, FIRST_RETRY, hint, _retry_cap(adapter))
-        row.last_error = containment.describe(error)
+        count_failure(row, error, now, _retry_cap(adapter))
         logger.warning(
             "pulling booking revisions failed",
             extra={"connection_id": str(connection.id), "failures": row.failures},
