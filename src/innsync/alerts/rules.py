@@ -1,8 +1,9 @@
 """The alert rules: each finds the subjects whose condition holds now, with the figures why.
 
-A rule reads only aggregates (counts, times, states); what it finds goes into an alert's details,
-so no guest's data ever reaches an alert. Thresholds come per tenant (``alert_settings``) or
-from the installation's settings (:func:`global_thresholds`).
+A rule reads only aggregates (counts, times, states, at most a channel's error as innsync
+describes it); what it finds goes into an alert's details, so no guest's data ever reaches an
+alert. Thresholds come per tenant (``alert_settings``) or from the installation's settings
+(:func:`global_thresholds`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,16 @@ from innsync.backups.schedule import SCHEDULE_ACTOR as BACKUP_ACTOR
 from innsync.channels import registry
 from innsync.connections.credentials import ChannelCredential
 from innsync.connections.lapse import refresh_token_lapses_at
-from innsync.connections.models import Connection, ConnectionState
+from innsync.connections.models import ChannelAccount, Connection, ConnectionState
 from innsync.events.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
-from innsync.inbox.models import ACK_DUE, PARKED, PENDING, InboxItem, PullCursor
+from innsync.inbox.models import (
+    ACK_DUE,
+    PARKED,
+    PENDING,
+    AccountPullCursor,
+    InboxItem,
+    PullCursor,
+)
 from innsync.marketplace.models import AriSource
 from innsync.outbox.models import PUSH_DONE, PUSH_PENDING, BookingPush, DirtyMark
 from innsync.reservations.models import Reservation, ReservationConflict
@@ -263,17 +271,64 @@ def webhook_deliveries_failing(
 
 def pull_failing(session: Session, now: datetime, threshold: Thresholds) -> list[Finding]:
     """Connections whose reading of booking revisions (feed or pull) failed at least the
-    threshold of times in a row; a successful pull resets the count and clears it."""
+    threshold of times in a row, read on their own or with their channel account's feed
+    (:func:`account_feed_failing`); a successful read resets the count and clears it."""
     rows = session.execute(
         select(PullCursor.tenant_id, PullCursor.connection_id, PullCursor.failures).where(
             PullCursor.failures > 0
         )
     ).all()
-    return [
-        Finding(tenant_id, "connection", str(connection_id), {"failures": n, "threshold": limit})
+    found = {
+        connection_id: Finding(
+            tenant_id, "connection", str(connection_id), {"failures": n, "threshold": limit}
+        )
         for tenant_id, connection_id, n in rows
         if n >= (limit := threshold(tenant_id))
-    ]
+    }
+    # A connection read account-wide has its own count cleared on its next turn: until then a
+    # count left from before it joined the account is stale, and the account's read is the one
+    # that tells.
+    found |= {uuid.UUID(f.subject_id): f for f in account_feed_failing(session, threshold)}
+    return list(found.values())
+
+
+def account_feed_failing(session: Session, threshold: Thresholds) -> list[Finding]:
+    """The connections an account-wide feed is read for (``inbox.account_feeds``) while that
+    read has failed at least their tenant's threshold of times in a row.
+
+    Told per connection, not once per account: an alert belongs to a tenant and the account
+    to none (several tenants' connections share it), and this rule's subject is the connection
+    whose bookings are not coming in. The error is the channel's answer as the account's
+    cursor keeps it (``containment.describe``, bounded), the text the connections' own
+    ``needs_attention`` reason shows their tenant; never a key.
+    """
+    rows = session.execute(
+        select(
+            Connection.tenant_id,
+            Connection.id,
+            ChannelAccount.name,
+            AccountPullCursor.failures,
+            AccountPullCursor.last_error,
+        )
+        .select_from(AccountPullCursor)
+        .join(ChannelAccount, ChannelAccount.id == AccountPullCursor.account_id)
+        .join(Connection, Connection.account_id == AccountPullCursor.account_id)
+        .where(
+            AccountPullCursor.failures > 0,
+            # The connections the account's read is for (``account_feeds._MEMBER``).
+            Connection.pull_enabled.is_(True),
+            Connection.state != DISABLED,
+        )
+    ).all()
+    found = []
+    for tenant_id, connection_id, account, n, last_error in rows:
+        if n >= (limit := threshold(tenant_id)):
+            message = f"the account-wide read of booking revisions (channel account '{account}')"
+            message += f" failed {n} times in a row: {last_error}"
+            details: dict[str, Any] = {"failures": n, "threshold": limit, "account": account}
+            details |= {"last_error": last_error, "message": message}
+            found.append(Finding(tenant_id, "connection", str(connection_id), details))
+    return found
 
 
 def marketplace_booking_unconfirmed(
