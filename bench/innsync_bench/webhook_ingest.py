@@ -53,10 +53,14 @@ BACKENDS = ("sqlite", "postgresql")
 # Keep-alive connections of the load generator (a channel's delivery workers).
 CONCURRENCY = 64
 SECONDS, QUICK_SECONDS = 20.0, 1.5
-# Paced phase: this share of the saturated rate, at most the target rate.
+# Paced phase: the target rate, which the targets' p99 is about (issue #18: "≥ 2,500
+# acknowledgements/s with p99 ≤ 25 ms"); this share of the saturated rate when that is lower.
 PACED_SHARE = 0.5
 # Issue #18's targets per database: acknowledgements/s at saturation and p99 in seconds.
 TARGETS = {"sqlite": (2500, 0.025), "postgresql": (2000, 0.050)}
+# The paced phase counts as served at the target rate from this share of it (a Poisson
+# process's count over 10 s varies by about 1 %).
+PACED_SERVED_SHARE = 0.97
 # innsync's rate as a share of the minimal durable-ack probe's, in the same run (issue #18).
 TARGET_PROBE_SHARE = 0.5
 # Server processes (`innsync serve --workers`): one per core.
@@ -126,8 +130,9 @@ def run(options: RunOptions) -> Outcome:
             f"{seconds:.0f} s saturated with {CONCURRENCY} keep-alive connections (wrk where "
             "installed), first against the minimal durable-ack probe (raw ASGI under uvicorn, "
             "group commit; SQLite WAL synchronous=FULL / PostgreSQL), then innsync; then "
-            f"{seconds / 2:.0f} s paced at {PACED_SHARE:.0%} of innsync's saturated rate "
-            "(wrk's per-connection delay where installed, else the Python generator); "
+            f"{seconds / 2:.0f} s paced at the target rate (or {PACED_SHARE:.0%} of the "
+            "saturated rate, if lower), open loop with exponential gaps (wrk where installed, "
+            "else the Python generator); "
             f"`innsync serve --workers {WORKERS}` (background loops off); "
             "~600-byte fake-channel revisions, each unique; SQLite file (WAL) and a private "
             f"PostgreSQL database on the same machine; load average at the start {_load_average()}"
@@ -202,7 +207,11 @@ def _measure(
         # the number of processes they waited (on the database, or for a core taken elsewhere).
         saturated["server_cpu_ms_per_ack"] = 1000 * server_cpu / max(saturated["acked"], 1)
         saturated["server_cpu_share"] = server_cpu / saturated["seconds"]
-        offered = min(target_rate, PACED_SHARE * saturated["per_second"])
+        offered = (
+            target_rate
+            if saturated["per_second"] >= target_rate
+            else PACED_SHARE * saturated["per_second"]
+        )
         options.progress(f"webhook_ingest: {backend}, paced at {offered:.0f}/s")
         paced = _pace(options, base + paced_path, secret, seconds / 2, offered, f"{backend}-paced")
         paced["offered"] = offered
@@ -385,6 +394,16 @@ def _load_average() -> str:
         return "unknown"
 
 
+def _p99_verdict(figures: dict[str, Any]) -> str:
+    """The p99 target holds at the target rate: paced there, served there, p99 within it."""
+    paced, target_rate = figures["paced"], figures["target_per_second"]
+    if paced["offered"] < target_rate:
+        return "missed, the target rate is past saturation"
+    if paced["per_second"] < PACED_SERVED_SHARE * target_rate:
+        return f"missed, only {paced['per_second']:.0f}/s served"
+    return "met" if paced["p99"] <= figures["target_p99_seconds"] else "missed"
+
+
 def _verdict(figures: dict[str, Any]) -> str:
     saturated, paced, probe = figures["saturated"], figures["paced"], figures["probe"]
     share = saturated["per_second"] / max(probe["per_second"], 1e-9)
@@ -398,9 +417,10 @@ def _verdict(figures: dict[str, Any]) -> str:
             if rate_gap >= 1
             else f", short by {target_rate - saturated['per_second']:.0f}/s"
         )
-        + f"); p99 {1000 * saturated['p99']:.1f} ms saturated and {1000 * paced['p99']:.1f} ms "
-        f"paced at {paced['offered']:.0f}/s (served {paced['per_second']:.0f}/s; target ≤ "
-        f"{1000 * target_p99:.0f} ms); {figures['acked_total']:,} acknowledged, "
+        + f"); p99 {1000 * paced['p99']:.1f} ms paced at {paced['offered']:.0f}/s (served "
+        f"{paced['per_second']:.0f}/s; target ≤ {1000 * target_p99:.0f} ms at "
+        f"{target_rate}/s: {_p99_verdict(figures)}) and {1000 * saturated['p99']:.1f} ms "
+        f"saturated (64 connections queued); {figures['acked_total']:,} acknowledged, "
         f"{figures['missing']} missing from the inbox. Saturated, the server spent "
         f"{saturated['server_cpu_ms_per_ack']:.1f} ms of CPU per acknowledgement over its "
         f"{figures['workers']} processes and used {saturated['server_cpu_share']:.2f} cores."

@@ -3,9 +3,10 @@
 A Lua script makes every body unique (thread and sequence number in the booking id, the
 revision id and the guest's email), counts the answers ``200 {"status": "stored"}`` per thread
 and prints one JSON line at the end with those counts and wrk's latency percentiles. Closed
-loop (as fast as the answers come) by default; with a rate, each connection waits
-``connections / rate`` seconds before each request (wrk's ``delay()``), which offers at most that
-rate (less by the answers' own latency).
+loop (as fast as the answers come) by default. With a rate, open loop: each wrk thread sends
+at the instants of a Poisson process of its share of the rate (exponential gaps, drawn ahead
+on the monotonic clock, so an answer's latency does not delay the next call), on whichever of
+its connections is free; independent channels' webhooks arrive so, not in step.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from innsync_bench.webhook_load import SECRET_HEADER, revision_body
 
 SEQUENCE = "__SEQ__"
+THREADS = 2
 _SCRIPT = """
 local threads = {}
 local template = [==[%(template)s]==]
@@ -65,6 +67,30 @@ end
 """
 
 
+# Open-loop pacing: wrk calls ``delay()`` before each request after a connection's first; the
+# wait is until the thread's next arrival, whose gap from the one before is exponential.
+_PACING = """
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } pace_timespec;
+           int clock_gettime(int clock, pace_timespec *now); ]]
+local clock = ffi.new("pace_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local next_at = nil
+function delay()
+  local now = now_ms()
+  if next_at == nil then
+    math.randomseed(1 + 7919 * tid)  -- each thread its own arrivals, not the same in step
+    next_at = now
+  end
+  next_at = next_at - %(gap_ms).6f * math.log(1 - math.random())
+  return math.max(0, next_at - now)
+end
+"""
+
+
 def available() -> bool:
     return shutil.which("wrk") is not None
 
@@ -86,7 +112,7 @@ def run(
     )
     template = template.replace("ada+0@", f"ada+{SEQUENCE}@")
     script = workdir / f"wrk-{run_id}.lua"
-    pacing = f"function delay() return {1000 * connections / rate:.3f} end" if rate > 0 else ""
+    pacing = _PACING % {"gap_ms": 1000 * THREADS / rate} if rate > 0 else ""
     script.write_text(
         _SCRIPT
         % {
@@ -100,7 +126,7 @@ def run(
     finished = subprocess.run(  # noqa: S603  (wrk, our own arguments)
         [
             shutil.which("wrk") or "wrk",
-            "-t2",
+            f"-t{THREADS}",
             f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
             "--timeout",
