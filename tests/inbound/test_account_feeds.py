@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from innsync.channels.contract import ChannelAdapter
 from innsync.connections import service as connections
 from innsync.connections.accounts import create_account, grant_account
-from innsync.connections.models import Connection
+from innsync.connections.models import Connection, ConnectionOta
 from innsync.connections.schemas import ConnectionCreate, ConnectionUpdate
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
@@ -238,6 +238,51 @@ def test_connections_on_the_account_do_not_read_the_feed_on_their_own_turns(
         shown = {c.last_pulled_at for c in session.scalars(select(PullCursor))}
     assert read_at is not None
     assert shown == {read_at}
+
+
+def test_member_turns_lock_nothing_when_the_otas_are_as_recorded_and_settle_in_one_update(
+    fleet: Fleet,
+) -> None:
+    (first, first_side), _ = fleet.hotels
+    connected = fleet.sim.post(
+        "/_sim/channels", {"property_id": first_side.property_id, "channel": "BookingCom"}
+    )
+    assert connected.status_code == 201, connected.text
+    ota_id = connected.json()["data"]["id"]
+    assert fleet.run(pull_due) == 2  # the new OTA is recorded
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(" ".join(str(args[2]).split()).lower())
+
+    event.listen(fleet.db.connection, "before_cursor_execute", count)
+    try:
+        assert fleet.run(pull_due, clock=lambda: SIM_START + timedelta(seconds=901)) == 2
+    finally:
+        event.remove(fleet.db.connection, "before_cursor_execute", count)
+
+    writes = [s for s in statements if s.startswith(("insert", "update", "delete"))]
+    # The claim's lease and the settling of both members: one statement each.
+    assert [s.split(" set ")[0] for s in writes] == ["update pull_cursors"] * 2
+    locked = [s for s in statements if "for update" in s]  # SQLite has no FOR UPDATE
+    assert all(s.startswith("select pull_cursors.") for s in locked)  # the claim's, no other
+    with fleet.db.sessions() as session:
+        assert _ota_states(session, first) == {"BookingCom": "active"}
+
+    # Switched off on Channex: the next turn finds a change and records it, under the lock.
+    assert fleet.sim.post(f"/_sim/channels/{ota_id}/disconnect", {}).status_code == 200
+    assert fleet.run(pull_due, clock=lambda: SIM_START + timedelta(seconds=1802)) == 2
+    with fleet.db.sessions() as session:
+        assert _ota_states(session, first) == {"BookingCom": "disconnected"}
+
+
+def _ota_states(session: Any, connection_id: uuid.UUID) -> dict[str, str]:
+    rows = session.execute(
+        select(ConnectionOta.ota, ConnectionOta.state).where(
+            ConnectionOta.connection_id == connection_id
+        )
+    )
+    return {ota: state for ota, state in rows}
 
 
 def _tenant(session: Any, connection_id: uuid.UUID) -> uuid.UUID:

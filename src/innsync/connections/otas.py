@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -67,13 +68,32 @@ def record_ota(
 def reconcile_otas(
     session: Session, connection: Connection, listed: Sequence[OtaChannel], now: datetime
 ) -> int:
-    """Bring the records in line with the channel's full list; returns how many changed state.
+    """Bring the records in line with the channel's full list; returns how many changed state."""
+    changes = ota_changes(list_for(session, connection.id), listed)
+    for report in changes:
+        record_ota(session, connection, report, CHANNEL_LIST, now)
+    return len(changes)
+
+
+class RecordedOta(Protocol):
+    """What comparing needs of a record: a ``ConnectionOta``, or a row of those columns."""
+
+    @property
+    def channel_code(self) -> str: ...
+    @property
+    def ota(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+
+
+def ota_changes(records: Sequence[RecordedOta], listed: Sequence[OtaChannel]) -> list[OtaChannel]:
+    """What the channel's full list changes in the records: nothing when it is as recorded.
 
     An OTA the list no longer shows is disconnected. A sync error or warning is not in the
     list, so an OTA listed as active keeps such a state until a webhook says otherwise.
     """
-    rows = {row.channel_code: row for row in list_for(session, connection.id)}
-    changed = 0
+    rows = {row.channel_code: row for row in records}
+    changes = []
     for report in listed:
         row = rows.pop(report.channel_code, None)
         keeps_health_state = (
@@ -81,17 +101,14 @@ def reconcile_otas(
             and report.state == "active"
             and row.state in ("sync_error", "sync_warning")
         )
-        if row is not None and (row.state == report.state or keeps_health_state):
-            continue
-        record_ota(session, connection, report, CHANNEL_LIST, now)
-        changed += 1
-    for row in rows.values():
-        if row.state == "disconnected":
-            continue
-        gone = OtaChannel(row.channel_code, row.ota, "disconnected", "no longer listed")
-        record_ota(session, connection, gone, CHANNEL_LIST, now)
-        changed += 1
-    return changed
+        if row is None or not (row.state == report.state or keeps_health_state):
+            changes.append(report)
+    changes.extend(
+        OtaChannel(row.channel_code, row.ota, "disconnected", "no longer listed")
+        for row in rows.values()
+        if row.state != "disconnected"
+    )
+    return changes
 
 
 def list_for(session: Session, connection_id: uuid.UUID) -> list[ConnectionOta]:

@@ -18,7 +18,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,11 +30,11 @@ from innsync.channels.contract import (
     ReadsOtaChannels,
 )
 from innsync.channels.errors import ChannelError, ChannelUnavailableError, MappingMissingError
-from innsync.connections.models import Connection, ConnectionState
-from innsync.connections.otas import reconcile_otas
+from innsync.connections.models import Connection, ConnectionOta, ConnectionState
+from innsync.connections.otas import ota_changes, reconcile_otas
 from innsync.db.base import utcnow
 from innsync.db.claims import HeldRows, claim_due
-from innsync.db.engine import transaction
+from innsync.db.engine import READ_ONLY, transaction
 from innsync.inbox import metrics
 from innsync.inbox.closures import apply_closed
 from innsync.inbox.lanes import in_lanes
@@ -87,6 +87,10 @@ async def pull_due(
         heartbeat_seconds=heartbeat_seconds,
     )
 
+    # Member connections of account-wide feeds whose turn went through, by (account, interval):
+    # their cursors are settled together at the end of the pass, in one transaction.
+    members: dict[tuple[uuid.UUID, float], list[uuid.UUID]] = {}
+
     async def pull(claim: tuple[Connection, str | None]) -> None:
         connection, cursor = claim
         # Every line of this connection's turn names it (this task's context only).
@@ -99,6 +103,11 @@ async def pull_due(
                 _failed(sessions, connection, exc, clock())
                 return
             try:
+                if connection.account_id is not None and isinstance(adapter, PullsAccountRevisions):
+                    await _member_turn(sessions, adapter, connection, clock)
+                    key = (connection.account_id, adapter.member_interval_seconds)
+                    members.setdefault(key, []).append(connection.id)
+                    return
                 await _pull_connection(sessions, adapter, connection, cursor, clock, held)
             except Exception as exc:
                 # Not a channel error (those are handled in the turn): a bug met by this
@@ -111,6 +120,10 @@ async def pull_due(
 
     async with held.kept():
         await in_lanes([[claim] for claim in claimed], pull, CONCURRENCY)
+        for ids in members.values():
+            for connection_id in ids:
+                held.release(connection_id)
+        _settle_members(sessions, members, clock())
     return len(claimed)
 
 
@@ -132,9 +145,15 @@ def _claim(
             PullCursor.connection_id.in_(pulling),
             limit=limit,
         )
+        # One query for the connections (and one for their accounts), not one each.
+        ids = [cursor.connection_id for cursor in cursors]
+        loaded = {
+            connection.id: connection
+            for connection in session.scalars(select(Connection).where(Connection.id.in_(ids)))
+        }
         claimed = []
         for cursor in cursors:
-            connection = session.get_one(Connection, cursor.connection_id)
+            connection = loaded[cursor.connection_id]
             session.expunge(connection)
             claimed.append((connection, cursor.cursor))
         return claimed
@@ -171,14 +190,6 @@ async def _pull_connection(
     if not isinstance(adapter, PullsReservations):
         held.release(connection.id)
         _schedule(sessions, connection.id, clock() + NOT_PULLING)
-        return
-    if connection.account_id is not None and isinstance(adapter, PullsAccountRevisions):
-        # Its revisions come with the account's feed (inbox.account_feeds): its own turn only
-        # lists the OTAs behind it, at the adapter's slower cadence.
-        held.release(connection.id)
-        _account_member_turn(sessions, connection, clock(), adapter.member_interval_seconds)
-        if isinstance(adapter, ReadsOtaChannels):
-            await _read_otas(sessions, adapter, connection, clock)
         return
     try:
         try:
@@ -257,24 +268,61 @@ async def _read_otas(
             extra={"connection_id": str(connection.id), "error": containment.describe(exc)},
         )
         return
+    with sessions() as session:  # a read first: most turns find the list as recorded
+        session.connection(execution_options={READ_ONLY: True})
+        recorded = session.execute(
+            select(ConnectionOta.channel_code, ConnectionOta.ota, ConnectionOta.state).where(
+                ConnectionOta.connection_id == connection.id
+            )
+        ).all()
+        if not ota_changes(recorded, listed):
+            return
     with transaction(sessions) as session:
         locked = session.get(Connection, connection.id, with_for_update=True)
         if locked is not None:
             reconcile_otas(session, locked, listed, clock())
 
 
-def _account_member_turn(
-    sessions: sessionmaker[Session], connection: Connection, now: datetime, interval: float
+async def _member_turn(
+    sessions: sessionmaker[Session],
+    adapter: PullsAccountRevisions,
+    connection: Connection,
+    clock: Clock,
 ) -> None:
-    """A connection whose feed is read account-wide: its cursor shows the account's last read
-    (what the dashboard shows as its last pull), and its own failures are over."""
+    """A connection whose revisions come with its account's feed (``inbox.account_feeds``):
+    its own turn only lists the OTAs behind it, at the adapter's slower cadence."""
+    if isinstance(adapter, ReadsOtaChannels):
+        await _read_otas(sessions, adapter, connection, clock)
+
+
+def _settle_members(
+    sessions: sessionmaker[Session],
+    members: dict[tuple[uuid.UUID, float], list[uuid.UUID]],
+    now: datetime,
+) -> None:
+    """The member connections' cursors show the account's last read (what the dashboard shows
+    as their last pull), their own failures are over, and their next turn is an interval away:
+    one statement per account and interval (a fleet's pass settles dozens)."""
+    if not members:
+        return
     with transaction(sessions) as session:
-        row = session.get_one(PullCursor, connection.id, with_for_update=True)
-        account = session.get(AccountPullCursor, connection.account_id)
-        if account is not None and account.last_pulled_at is not None:
-            row.last_pulled_at = account.last_pulled_at
-        row.failures, row.last_error = 0, ""
-        row.next_pull_at = now + timedelta(seconds=interval)
+        for (account_id, interval), connection_ids in members.items():
+            accounts_read = (
+                select(AccountPullCursor.last_pulled_at)
+                .where(AccountPullCursor.account_id == account_id)
+                .scalar_subquery()
+            )
+            session.execute(
+                update(PullCursor)
+                .where(PullCursor.connection_id.in_(connection_ids))
+                .values(
+                    last_pulled_at=func.coalesce(accounts_read, PullCursor.last_pulled_at),
+                    failures=0,
+                    last_error="",
+                    next_pull_at=now + timedelta(seconds=interval),
+                )
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _schedule(sessions: sessionmaker[Session], connection_id: uuid.UUID, when: datetime) -> None:
