@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from innsync.connections.accounts import create_account, grant_account
 from innsync.connections.models import Connection
 from innsync.connections.schemas import ConnectionCreate
-from innsync.connections.service import start_full_sync
+from innsync.connections.service import start_full_syncs
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory, transaction
 from innsync.db.personal import install_keys
@@ -232,8 +232,7 @@ def _full_sync(
         started_wall = datetime.now(UTC)
         started = time.monotonic()
         with transaction(sessions) as session:
-            for connection in session.scalars(select(Connection)):
-                start_full_sync(session, connection)
+            start_full_syncs(session, session.scalars(select(Connection)).all())
         start_seconds = time.monotonic() - started
         total_marks = _marks(sessions)
         sampler, profile_out = None, options.workdir / f"profile-scale-{size}.txt"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -126,24 +127,44 @@ def mark_connection(
     dates: DateRange,
 ) -> None:
     """Everything of one connection over ``dates``: after a mapping change or for a full sync."""
+    mark_connections(session, [ConnectionMarks(connection_id, room_type_ids, rate_plan_ids, dates)])
+
+
+@dataclass(frozen=True)
+class ConnectionMarks:
+    """Every subject of one connection to mark over ``dates``."""
+
+    connection_id: uuid.UUID
+    room_type_ids: Iterable[uuid.UUID]
+    rate_plan_ids: Iterable[uuid.UUID]
+    dates: DateRange
+
+
+def mark_connections(session: Session, connections: Sequence[ConnectionMarks]) -> None:
+    """``mark_connection`` for many connections: one statement for their iCal exports, one
+    batch of marks."""
+    if not connections:
+        return
     session.execute(
         update(IcalExport)
-        .where(IcalExport.connection_id == connection_id)
+        .where(IcalExport.connection_id.in_([each.connection_id for each in connections]))
         .values(dirty_version=IcalExport.dirty_version + 1)
         .execution_options(synchronize_session=False)
     )
+    created_at = utcnow()
     insert_marks(
         session,
         [
             {
-                "connection_id": connection_id,
+                "connection_id": each.connection_id,
                 "kind": kind,
                 "subject_id": subject_id,
-                "start": dates.start,
-                "end": dates.end,
-                "created_at": utcnow(),
+                "start": each.dates.start,
+                "end": each.dates.end,
+                "created_at": created_at,
             }
-            for kind, subjects in ((AVAILABILITY, room_type_ids), (RATES, rate_plan_ids))
+            for each in connections
+            for kind, subjects in ((AVAILABILITY, each.room_type_ids), (RATES, each.rate_plan_ids))
             for subject_id in subjects
         ],
     )

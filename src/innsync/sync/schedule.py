@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from innsync.connections.models import Connection
-from innsync.connections.service import start_full_sync
+from innsync.connections.service import start_full_syncs
 from innsync.properties.models import Property
 
 # Off-peak window in local time: few bookings and rate changes happen at night.
@@ -45,9 +45,9 @@ def start_due_full_syncs(session: Session, now: datetime) -> int:
         .join(Property, Property.id == Connection.property_id)
         .where(Connection.push_enabled.is_(True), Connection.state.in_(("pending", "connected")))
     )
-    started = 0
-    for connection, timezone in session.execute(query).all():
-        if is_due(connection, timezone, now):
-            start_full_sync(session, connection, now)
-            started += 1
-    return started
+    due = [
+        connection
+        for connection, timezone in session.execute(query).all()
+        if is_due(connection, timezone, now)
+    ]
+    return len(start_full_syncs(session, due, now))
