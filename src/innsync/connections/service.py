@@ -523,7 +523,7 @@ def _start_full_syncs(
     }
     rooms = _mapped(session, RoomTypeMapping.room_type_id, RoomTypeMapping.connection_id, ids)
     plans = _mapped(session, RatePlanMapping.rate_plan_id, RatePlanMapping.connection_id, ids)
-    _forget_mapped(session, ids)
+    _forget_acknowledged(session, ids)
     work, started = [], {}
     for connection in connections:
         dates = horizon(properties[connection.property_id], now)
@@ -550,30 +550,15 @@ def _mapped(
     return found
 
 
-def _forget_mapped(session: Session, connection_ids: list[uuid.UUID]) -> None:
-    """What the channel acknowledged of the connections' mapped subjects (as ``_forget``)."""
+def _forget_acknowledged(session: Session, connection_ids: list[uuid.UUID]) -> None:
+    """Everything the channel acknowledged on these connections. Only mapped subjects have any:
+    a mapping changed or removed forgets its subject's (``_forget``). One range of the primary
+    key per connection; matching each row against the mappings instead made PostgreSQL scan
+    the whole table."""
     session.execute(
-        delete(AckedAvailability).where(
-            AckedAvailability.connection_id.in_(connection_ids),
-            select(RoomTypeMapping.id)
-            .where(
-                RoomTypeMapping.connection_id == AckedAvailability.connection_id,
-                RoomTypeMapping.room_type_id == AckedAvailability.room_type_id,
-            )
-            .exists(),
-        )
+        delete(AckedAvailability).where(AckedAvailability.connection_id.in_(connection_ids))
     )
-    session.execute(
-        delete(AckedRate).where(
-            AckedRate.connection_id.in_(connection_ids),
-            select(RatePlanMapping.id)
-            .where(
-                RatePlanMapping.connection_id == AckedRate.connection_id,
-                RatePlanMapping.rate_plan_id == AckedRate.rate_plan_id,
-            )
-            .exists(),
-        )
-    )
+    session.execute(delete(AckedRate).where(AckedRate.connection_id.in_(connection_ids)))
 
 
 def replay_dead_letters(
