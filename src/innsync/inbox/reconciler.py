@@ -104,7 +104,10 @@ async def pull_due(
                 return
             try:
                 if connection.account_id is not None and isinstance(adapter, PullsAccountRevisions):
-                    await _member_turn(sessions, adapter, connection, clock)
+                    # Its revisions come with the account's feed (inbox.account_feeds): its
+                    # own turn only lists the OTAs behind it, at the adapter's slower cadence.
+                    if isinstance(adapter, ReadsOtaChannels):
+                        await _read_otas(sessions, adapter, connection, clock)
                     key = (connection.account_id, adapter.member_interval_seconds)
                     members.setdefault(key, []).append(connection.id)
                     return
@@ -281,18 +284,6 @@ async def _read_otas(
         locked = session.get(Connection, connection.id, with_for_update=True)
         if locked is not None:
             reconcile_otas(session, locked, listed, clock())
-
-
-async def _member_turn(
-    sessions: sessionmaker[Session],
-    adapter: PullsAccountRevisions,
-    connection: Connection,
-    clock: Clock,
-) -> None:
-    """A connection whose revisions come with its account's feed (``inbox.account_feeds``):
-    its own turn only lists the OTAs behind it, at the adapter's slower cadence."""
-    if isinstance(adapter, ReadsOtaChannels):
-        await _read_otas(sessions, adapter, connection, clock)
 
 
 def _settle_members(
