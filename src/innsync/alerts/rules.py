@@ -23,7 +23,12 @@ from innsync.backups.schedule import SCHEDULE_ACTOR as BACKUP_ACTOR
 from innsync.channels import registry
 from innsync.connections.credentials import ChannelCredential
 from innsync.connections.lapse import refresh_token_lapses_at
-from innsync.connections.models import ChannelAccount, Connection, ConnectionState
+from innsync.connections.models import (
+    ACCOUNT_FEED_MEMBER,
+    ChannelAccount,
+    Connection,
+    ConnectionState,
+)
 from innsync.events.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from innsync.inbox.models import (
     ACK_DUE,
@@ -315,9 +320,7 @@ def account_feed_failing(session: Session, threshold: Thresholds) -> list[Findin
         .join(Connection, Connection.account_id == AccountPullCursor.account_id)
         .where(
             AccountPullCursor.failures > 0,
-            # The connections the account's read is for (``account_feeds._MEMBER``).
-            Connection.pull_enabled.is_(True),
-            Connection.state != DISABLED,
+            *ACCOUNT_FEED_MEMBER,
         )
     ).all()
     found = []

@@ -108,6 +108,14 @@ class Connection(UuidPk, Timestamps, Base):
         }
 
 
+# Where a connection on a channel account is read account-wide (``inbox.account_feeds``) and
+# where that read's failures concern it (``alerts.rules``): pull-enabled and not switched off.
+ACCOUNT_FEED_MEMBER = (
+    Connection.pull_enabled.is_(True),
+    Connection.state != ConnectionState.DISABLED,
+)
+
+
 class RoomTypeMapping(UuidPk, Base):
     """Which channel room code stands for an innsync room type on this connection."""
 

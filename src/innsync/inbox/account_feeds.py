@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from innsync.channels.contract import PullsAccountRevisions
 from innsync.channels.errors import ChannelError
 from innsync.channels.types import AccountRevisionPage, BookingRevision
-from innsync.connections.models import Connection, ConnectionState
+from innsync.connections.models import ACCOUNT_FEED_MEMBER, Connection
 from innsync.db.base import utcnow
 from innsync.db.claims import HeldRows, claim_due
 from innsync.db.engine import transaction
@@ -55,8 +55,6 @@ logger = logging.getLogger(__name__)
 
 # Connections loaded per statement when their configs are read (a bound on the IN list).
 LOAD_CHUNK = 1000
-# Where a connection on an account is read account-wide: pull-enabled and not switched off.
-_MEMBER = (Connection.pull_enabled.is_(True), Connection.state != ConnectionState.DISABLED)
 
 
 @dataclass
@@ -78,7 +76,7 @@ class FeedRoutes:
         with transaction(sessions) as session:
             stored = session.execute(
                 select(Connection.id, Connection.config_encrypted)
-                .where(Connection.account_id == account_id, *_MEMBER)
+                .where(Connection.account_id == account_id, *ACCOUNT_FEED_MEMBER)
                 .order_by(Connection.id)
             ).all()
             changed = [cid for cid, config in stored if self._known.get(cid, ("",))[0] != config]
@@ -195,7 +193,9 @@ def _claim(
     sessions: sessionmaker[Session], limit: int, now: datetime
 ) -> list[tuple[uuid.UUID, str | None]]:
     """Lease the due account cursors; accounts with connections to read get one first."""
-    with_members = select(Connection.account_id).where(Connection.account_id.is_not(None), *_MEMBER)
+    with_members = select(Connection.account_id).where(
+        Connection.account_id.is_not(None), *ACCOUNT_FEED_MEMBER
+    )
     with transaction(sessions) as session:
         missing = session.scalars(
             with_members.where(
@@ -291,7 +291,7 @@ def _failed(
         if row.failures == ATTENTION_AFTER:
             reason = f"reading the account's booking revisions failed {row.failures} times: "
             for connection in session.scalars(
-                select(Connection).where(Connection.account_id == account_id, *_MEMBER)
+                select(Connection).where(Connection.account_id == account_id, *ACCOUNT_FEED_MEMBER)
             ):
                 report_needs_attention(session, connection, "pull_failing", reason + row.last_error)
     metrics.PULLS.labels(channel, metrics.error_outcome(error)).inc()
