@@ -16,6 +16,9 @@ over an in-memory transport: the HTTP parser is counted, the kernel's socket wor
     git -C /work/main archive HEAD src | tar -x -C /tmp/base
     python -m innsync_bench.webhook_ab serve@/tmp/base/src serve
 
+``--postgres SERVER`` (e.g. ``postgresql://postgres@127.0.0.1:5432``) gives each variant a
+private PostgreSQL database on that server instead of a SQLite file.
+
 ``--profile FILE`` runs the first variant alone under cProfile and prints its heaviest functions
 (the event loop's thread into ``FILE``, the group commit's transactions into ``FILE.writer``).
 """
@@ -53,12 +56,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=CALLS_PER_CONNECTION, help="per connection")
     parser.add_argument("--profile", type=Path, help="cProfile the first variant into FILE")
+    parser.add_argument("--postgres", help="a PostgreSQL server (no database) instead of SQLite")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        asyncio.run(_work(args.worker, args.calls, args.profile))
+        asyncio.run(_work(args.worker, args.calls, args.profile, args.postgres))
         return
-    workers = [_start(variant, args.calls, args.profile) for variant in args.variants]
+    workers = [
+        _start(variant, args.calls, args.profile, args.postgres) for variant in args.variants
+    ]
     if args.profile:
         workers = workers[:1]
     figures: list[list[float]] = [[] for _ in workers]
@@ -82,7 +88,9 @@ def main() -> None:
         )
 
 
-def _start(variant: str, calls: int, profile: Path | None) -> subprocess.Popen[str]:
+def _start(
+    variant: str, calls: int, profile: Path | None, postgres: str | None
+) -> subprocess.Popen[str]:
     via, _, src = variant.partition("@")
     env = dict(os.environ)
     if src:  # ahead of the installed package: that checkout's innsync, this bench module
@@ -91,6 +99,8 @@ def _start(variant: str, calls: int, profile: Path | None) -> subprocess.Popen[s
     command += ["--calls", str(calls)]
     if profile is not None:
         command += ["--profile", str(profile)]
+    if postgres is not None:
+        command += ["--postgres", postgres]
     return subprocess.Popen(  # noqa: S603  (our own interpreter and module)
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
     )
@@ -108,20 +118,26 @@ def _round(worker: subprocess.Popen[str]) -> tuple[float, float]:
     return float(answer["cpu_ms_per_ack"]), float(answer["acks_per_second"])
 
 
-async def _work(via: str, calls: int, profile: Path | None) -> None:
+async def _work(via: str, calls: int, profile: Path | None, postgres: str | None) -> None:
     """One variant: set up, then one round per line read from stdin, one JSON line out each."""
     from innsync.api.app import create_app
     from innsync.crypto import SecretBox, generate_key
     from innsync.db.personal import install_keys
     from innsync.settings import Settings
-    from innsync_bench.databases import sqlite_database
+    from innsync_bench.databases import postgres_database, sqlite_database
     from innsync_bench.webhook_ingest import setup_connections
 
-    with tempfile.TemporaryDirectory() as workdir, sqlite_database(Path(workdir), "ab") as opened:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        (
+            postgres_database(postgres, "ab") if postgres else sqlite_database(Path(workdir), "ab")
+        ) as opened,
+    ):
         url, engine = opened
         box = SecretBox([generate_key()])
         install_keys(box)
-        ((_, path), _), secret = setup_connections(engine, box)
+        made, secret = setup_connections(engine, box)
+        path = made[0][1]
         settings = Settings(database_url=url, background_loops=False)
         app = create_app(settings, engine=engine, secret_box=box, run_loops=False)
         caller = _Caller(via, app, settings, path, secret)

@@ -16,7 +16,7 @@ from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
 from innsync.inbox.ingress import GroupCommit, PendingItem, ReceiverCache, Written
 from innsync.inbox.models import InboxItem
-from innsync.inbox.service import dedupe_key, webhook_values
+from innsync.inbox.service import dedupe_key, insert_once, webhook_values
 from innsync.settings import Settings
 from tests.conftest import Db
 from tests.inbound.builders import Hotel, booking, encode, headers, hooks_app, make_hotel
@@ -105,6 +105,30 @@ def test_a_batch_tells_rows_already_stored_from_new_ones(db: Db, hotel: Hotel) -
 
     assert outcomes == ["duplicate", "stored", "duplicate", "stored", "duplicate"]
     assert _keys(db) == sorted(dedupe_key(body) for body in bodies)
+
+
+def test_a_batched_row_comes_out_as_a_row_stored_alone(db: Db, hotel: Hotel) -> None:
+    """Each database stores a batch its own way (PostgreSQL: one array per column, unnested);
+    every column of a batched row reads back as a single insert stores it, defaults included."""
+    alone, *batched = (_item(db, hotel, encode(booking(f"B{n}"))) for n in range(3))
+    with db.sessions() as session:
+        assert insert_once(session, alone.values) is not None
+        session.commit()
+
+    assert _store_all(GroupCommit(db.sessions), batched) == ["stored", "stored"]
+
+    own = {"id", "dedupe_key", "body", "received_at"}
+    shared = [column.key for column in InboxItem.__table__.columns if column.key not in own]
+    with db.sessions() as session:
+        stored = {row.dedupe_key: row for row in session.scalars(select(InboxItem))}
+        rows = [stored[item.values["dedupe_key"]] for item in (alone, *batched)]
+        assert len(stored) == 3
+        for row, item in zip(rows, [alone, *batched], strict=True):
+            assert (row.body, row.received_at) == (item.values["body"], item.values["received_at"])
+        assert rows[0].ack_revision_ids == []
+        assert rows[0].headers
+        first = {key: getattr(rows[0], key) for key in shared}
+        assert [{key: getattr(row, key) for key in shared} for row in rows[1:]] == [first] * 2
 
 
 def test_batches_are_bounded_and_each_is_committed_before_its_answers(
