@@ -197,6 +197,35 @@ def test_the_docs_table_is_regenerated_between_the_markers(tmp_path: Path) -> No
     assert "Reproduce: `innsync bench demo`." in page
 
 
+class _TinyScenario:
+    TITLE = "a tiny scenario"
+
+    @staticmethod
+    def run(options: registry.RunOptions) -> Outcome:
+        del options
+        return Outcome("tiny", [Table("T", ["a"], [["1"]])], [], {})
+
+
+@pytest.mark.parametrize(("options", "refreshed"), [([], True), (["--results-dir", "x"], False)])
+def test_results_written_elsewhere_leave_the_published_page_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: list[str], refreshed: bool
+) -> None:
+    """The block is regenerated from the results directory alone: a scratch run's directory
+    holds one scenario, and refreshing the page from it would drop all the others."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(registry, "load", lambda name: _TinyScenario)
+    page = tmp_path / "docs" / "benchmarks.md"
+    page.parent.mkdir()
+    page.write_text(f"# Benchmarks\n\n{TABLE_START}\nevery scenario\n{TABLE_END}\n")
+
+    result = CliRunner().invoke(cli, ["bench", "backups", *options], catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    assert ("every scenario" not in page.read_text()) is refreshed
+    assert ("no docs page refreshed" in result.output) is not refreshed
+    assert (tmp_path / ("x" if options else "bench/results") / "backups.json").exists()
+
+
 def test_best_allowed_latencies_follow_the_sliding_window() -> None:
     # Ten changes in the first second go at once; the eleventh waits for the first to expire,
     # and the twelfth, arriving while it waits, rides in the same request.
