@@ -177,7 +177,7 @@ def apply(hotel: SyncedHotel, op: tuple[Any, ...], refused: set[str]) -> None:
         asyncio.run(hotel.worker.run_once())
 
 
-@pytest.mark.backends("sqlite")
+@pytest.mark.backends("sqlite", "postgresql")
 @settings(
     max_examples=25,
     deadline=None,

@@ -15,8 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Executable, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Executable, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +27,7 @@ from innsync.channels.revision_json import revision_to_bytes
 from innsync.channels.types import BookingRevision, UnreadableMessage
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
+from innsync.db.upsert import unnested_insert
 from innsync.inbox.models import PARKED, PENDING, PULL, REJECTED, WEBHOOK, InboxItem
 
 # Channel booking messages are a few kilobytes; a megabyte leaves room for large group bookings
@@ -280,15 +280,10 @@ def insert_new(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[bool
 
 @cache
 def _unnested_insert() -> Executable:
-    """PostgreSQL's ``INSERT ... SELECT FROM unnest(<one array per column>)``, unique keys
-    taken skipped, returning the (connection, dedupe key) of the rows it stored."""
-    table = InboxItem.__table__
-    arrays = [bindparam(name, type_=ARRAY(table.c[name].type)) for name in INSERTED_COLUMNS]
-    rows = func.unnest(*arrays).table_valued(*INSERTED_COLUMNS).render_derived("row")
+    """PostgreSQL's insert of one array per column (``db.upsert.unnested_insert``), unique
+    keys taken skipped, returning the (connection, dedupe key) of the rows it stored."""
     return (
-        postgresql_insert(InboxItem)
-        # The columns left out take their defaults, as in a plain INSERT.
-        .from_select(INSERTED_COLUMNS, select(*(rows.c[name] for name in INSERTED_COLUMNS)))
+        unnested_insert(InboxItem.__table__, INSERTED_COLUMNS)  # type: ignore[arg-type]
         .on_conflict_do_nothing(index_elements=["connection_id", "dedupe_key"])
         .returning(InboxItem.connection_id, InboxItem.dedupe_key)
     )
