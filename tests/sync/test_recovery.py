@@ -56,7 +56,7 @@ def test_a_killed_workers_bucket_is_served_again_one_lease_later(
     set_price(hotel, "251.00")
     with transaction(db.sessions) as session:
         # A worker claims the bucket and is killed before it sends or renews anything.
-        keys = leases.buckets_with_work(session, hotel.clock())
+        keys = leases.buckets_with_work(session)
         claimed = leases.claim(session, "killed", keys, hotel.clock(), DEFAULT_LEASE, 8)
         assert [lease.bucket_key for lease in claimed] == keys
     before = len(hotel.channel.requests)

@@ -47,17 +47,13 @@ def set_blocked(state: MutableMapping[str, Any], kinds: Iterable[str], until: fl
     state[BLOCKED_UNTIL] = blocked
 
 
-def ready_buckets(session: Session, bucket_keys: Sequence[str], now: datetime) -> list[str]:
-    """The buckets among ``bucket_keys`` with dirty marks of a kind whose budget has room."""
-    return readiness(session, bucket_keys, now)[0]
-
-
 def readiness(
     session: Session, bucket_keys: Sequence[str], now: datetime
 ) -> tuple[list[str], datetime | None]:
-    """:func:`ready_buckets`, and the earliest moment one of the others has room again (a
-    spent budget's window reopens, a backoff ends), so a worker with nothing to do now can
-    sleep exactly until then instead of polling."""
+    """The buckets among ``bucket_keys`` with dirty marks of a kind whose budget has room, and
+    the earliest moment one of the others has room again (a spent budget's window reopens, a
+    backoff ends), so a worker with nothing to do now can sleep exactly until then instead of
+    polling."""
     if not bucket_keys:
         return [], None
     kinds: dict[str, set[str]] = {}

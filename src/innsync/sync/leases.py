@@ -51,15 +51,15 @@ def marked_connections(session: Session, limit: int) -> list[uuid.UUID] | None:
 
 def buckets_with_work(
     session: Session,
-    now: datetime,
     *,
     after: str | None = None,
     through: str | None = None,
     limit: int | None = None,
     among: Collection[uuid.UUID] | None = None,
 ) -> list[str]:
-    """Buckets of connections that have dirty marks and may push now, in key order: all of
-    them, or a window of the first ``limit`` keys above ``after`` and up to ``through``.
+    """Buckets of connections that have dirty marks and may push (pushing on, in a syncable
+    state, not an ARI source), whatever their budgets (``budgets.readiness``), in key order:
+    all of them, or a window of the first ``limit`` keys above ``after`` and up to ``through``.
 
     ``among`` are the connections known to have marks (:func:`marked_connections`, when they
     are few); without it the query walks the bucket-key index and looks up each connection's

@@ -538,13 +538,7 @@ def _record_failure(
     now: Callable[[], datetime],
 ) -> None:
     result.failed = True
-    outcome = {
-        ChannelThrottledError: "throttled",
-        ChannelTimedOutError: "unavailable",
-        ChannelUnavailableError: "unavailable",
-        ChannelAuthError: "auth",
-        MappingMissingError: "mapping_missing",
-    }.get(type(error), "error")
+    outcome = failure_outcome(error)
     metrics.ERRORS.labels(adapter.name, outcome).inc()
     for request in requests:
         metrics.PUSHES.labels(adapter.name, request.kind, outcome).inc()
@@ -580,6 +574,21 @@ def _record_failure(
             _count_failure(session, connection, now())
         else:
             _needs_attention(session, connection, f"{outcome}: {error}")
+
+
+# A failed push's label, by the first class the error is an instance of (throttling is a kind
+# of unavailability, so it comes first); a subclass an adapter adds is labelled as its parent.
+_OUTCOMES: tuple[tuple[type[ChannelError], str], ...] = (
+    (ChannelThrottledError, "throttled"),
+    (ChannelUnavailableError, "unavailable"),
+    (ChannelAuthError, "auth"),
+    (MappingMissingError, "mapping_missing"),
+)
+
+
+def failure_outcome(error: ChannelError) -> str:
+    """How a failed push is labelled in the sync log and the metrics."""
+    return next((label for kind, label in _OUTCOMES if isinstance(error, kind)), "error")
 
 
 def breaker_pause(consecutive_failures: int) -> timedelta:

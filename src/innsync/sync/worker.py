@@ -151,7 +151,7 @@ class SyncWorker:
         while True:
             with transaction(self._sessions) as session:
                 window = leases.buckets_with_work(
-                    session, now, after=after, through=through, limit=size, among=marked
+                    session, after=after, through=through, limit=size, among=marked
                 )
                 leases.ensure_lease_rows(session, window)
                 ready, reopening = budgets.readiness(session, window, now)
