@@ -26,7 +26,7 @@ import signal
 import socket
 import time
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import h11
 import uvicorn
@@ -45,8 +45,9 @@ STOP_SECONDS = 8.0
 class _Guard(ABC):
     """The header time-out and per-address cap, over either of uvicorn's HTTP/1.1 protocols.
 
-    The protocol tells it when a connection opens and closes, when a request's headers are all
-    in, and when an answer is complete; what "waiting for headers" means is the protocol's.
+    Mixed in ahead of the protocol class: its hooks run, then hand over to the protocol's own
+    (``super()`` is the protocol). The protocol subclass tells it when a request's headers are
+    all in; what "waiting for headers" means is the protocol's.
     """
 
     header_timeout: float = 10.0
@@ -60,6 +61,19 @@ class _Guard(ABC):
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     client: tuple[str, int] | None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._admit(cast(asyncio.Transport, transport))  # a stream server's transport
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if not self.transport.is_closing() and self._awaiting_headers():
+            self._await_headers()  # the next request on this connection gets the same limit
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release()
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def _admit(self, transport: asyncio.Transport) -> None:
         """Count the new connection, or drop it when its address holds its share already."""
@@ -102,23 +116,10 @@ class _Guard(ABC):
 class GuardedProtocol(_Guard, H11Protocol):
     """uvicorn's h11 protocol with a header time-out and a per-address connection cap."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._admit(transport)
-
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:
             self._stop_waiting()  # the headers are in (or the connection has failed)
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self._awaiting_headers():
-            self._await_headers()  # the next request on this connection gets the same limit
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._release()
-        super().connection_lost(exc)
 
     def _awaiting_headers(self) -> bool:
         return self.conn.their_state is h11.IDLE
@@ -138,22 +139,9 @@ else:
         pipelined requests wait in ``pipeline`` with their headers complete.
         """
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._admit(transport)
-
         def on_headers_complete(self) -> None:
             self._stop_waiting()
             super().on_headers_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing() and self._awaiting_headers():
-                self._await_headers()  # the next request on this connection gets the same limit
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._release()
-            super().connection_lost(exc)
 
         def _awaiting_headers(self) -> bool:
             # The latest request's answer is complete and no pipelined one waits: the next
