@@ -20,7 +20,17 @@ LOCK_TIMEOUT_MS = 200
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    built = build_engine(f"sqlite:///{tmp_path / 'lock.sqlite3'}", lock_timeout_ms=LOCK_TIMEOUT_MS)
+    yield from _engine(tmp_path, LOCK_TIMEOUT_MS)
+
+
+@pytest.fixture
+def patient_engine(tmp_path: Path) -> Iterator[Engine]:
+    """Waits long enough that a slow machine's writers never time out while queued."""
+    yield from _engine(tmp_path, 10_000)
+
+
+def _engine(tmp_path: Path, lock_timeout_ms: int) -> Iterator[Engine]:
+    built = build_engine(f"sqlite:///{tmp_path / 'lock.sqlite3'}", lock_timeout_ms=lock_timeout_ms)
     with built.begin() as connection:
         connection.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY)"))
     yield built
@@ -95,3 +105,46 @@ def test_a_writer_refused_the_lock_gets_a_busy_error(engine: Engine) -> None:
     assert "database is locked" in str(refused.value)
     # The refused connection went back to the pool with SQLite's own wait restored.
     assert _pragma(engine, "busy_timeout") == LOCK_TIMEOUT_MS
+
+
+def test_one_thread_at_a_time_tries_for_the_lock_and_every_waiter_gets_it(
+    patient_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The others wait for their turn off the GIL: many threads trying every half millisecond
+    starved the one holding the lock (the embedded server's API answered in seconds)."""
+    holder = patient_engine.connect()
+    holder.begin()
+    holder.execute(text("INSERT INTO items DEFAULT VALUES"))
+    trying, most_trying, guard = [0], [0], threading.Lock()
+    refused = threading.Event()
+    real_sleep = engine_module.time.sleep
+
+    def pause(seconds: float) -> None:  # called only after BEGIN IMMEDIATE was refused
+        with guard:
+            trying[0] += 1
+            most_trying[0] = max(most_trying[0], trying[0])
+        refused.set()
+        real_sleep(seconds)
+        with guard:
+            trying[0] -= 1
+
+    monkeypatch.setattr(engine_module.time, "sleep", pause)
+    written: list[str] = []
+
+    def write() -> None:
+        with patient_engine.begin() as connection:
+            connection.execute(text("INSERT INTO items DEFAULT VALUES"))
+        written.append("written")
+
+    writers = [threading.Thread(target=write) for _ in range(6)]
+    for writer in writers:
+        writer.start()
+    assert refused.wait(timeout=5)
+    real_sleep(0.05)  # every writer is waiting: trying, or for its turn
+    holder.commit()
+    holder.close()
+    for writer in writers:
+        writer.join()
+
+    assert written == ["written"] * 6
+    assert most_trying[0] == 1

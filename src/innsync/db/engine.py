@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
 # How often a transaction waiting for SQLite's write lock tries again (see _begin_immediate).
 LOCK_POLL_SECONDS = 0.0005
+_LOCKED = "database is locked"  # SQLite's message when the write lock is not had in time
 
 
 def normalize_url(url: str) -> str:
@@ -59,6 +61,8 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engine:
         {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     )
     engine = create_engine(url, **kwargs)
+    # Which of this engine's threads may try for the write lock (``_begin_immediate``).
+    turn = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -81,21 +85,28 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engine:
         if connection.get_execution_options().get(READ_ONLY, False):
             connection.exec_driver_sql("BEGIN")
         else:
-            _begin_immediate(connection.connection.dbapi_connection, busy_timeout_ms)
+            _begin_immediate(connection.connection.dbapi_connection, busy_timeout_ms, turn)
 
     return engine
 
 
-def _begin_immediate(dbapi_connection: Any, busy_timeout_ms: int) -> None:
-    """``BEGIN IMMEDIATE``, waiting for the write lock in short steps.
+def _begin_immediate(dbapi_connection: Any, busy_timeout_ms: int, turn: threading.Lock) -> None:
+    """``BEGIN IMMEDIATE``, waiting for the write lock in short steps, one thread at a time.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 50, 100 ms between tries: a
     process waiting behind another that commits every few milliseconds sleeps past many
     releases, and its requests wait tens of milliseconds for a lock held for one. Tried every
     ``LOCK_POLL_SECONDS`` instead, the wait ends within a step of a release; the lock waits
     are the same, only shorter. Statements inside the transaction keep ``busy_timeout``.
+
+    Only the thread holding ``turn`` tries; the engine's other writers wait for it in the lock,
+    without the GIL. Every try takes the GIL: dozens of threads trying every half millisecond
+    (the embedded server's request handlers behind its worker) starved the thread holding the
+    write lock, and the API answered in seconds.
     """
     deadline = time.monotonic() + busy_timeout_ms / 1000
+    if not turn.acquire(timeout=busy_timeout_ms / 1000):
+        raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(_LOCKED))
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA busy_timeout=0")
@@ -110,6 +121,7 @@ def _begin_immediate(dbapi_connection: Any, busy_timeout_ms: int) -> None:
                     raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             time.sleep(LOCK_POLL_SECONDS)
     finally:
+        turn.release()
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
