@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -264,12 +264,25 @@ async def detail(
     return _detail_page(request, user, rules, found, notice=done if done in NOTICES else "")
 
 
+@dataclass
+class _ChannelAction:
+    """What a writer's action on one connection that may call its channel needs (the settings
+    form, a test, a drift audit, provisioning, webhook registration): one dependency instead of
+    the same six parameters on each handler."""
+
+    request: Request
+    db: Db
+    user: Writer
+    rules: Rules
+    box: Box
+    http: ChannelHttp
+
+
+ChannelAction = Annotated[_ChannelAction, Depends()]
+
+
 async def _refused_on_detail(
-    request: Request,
-    db: Db,
-    user: SignedIn,
-    rules: Rules,
-    box: Box,
+    action: _ChannelAction,
     connection_id: uuid.UUID,
     exc: DomainError,
     typed: dict[str, Any] | None = None,
@@ -277,53 +290,43 @@ async def _refused_on_detail(
     """The detail page again, with what the service or the channel answered."""
     if isinstance(exc, NotFoundError):
         raise AdminRefusalError(404, "No such connection.") from exc
-    found = await _owned(db, lambda s: connection_detail(s, box, user.tenant_id, connection_id))
+    user, box = action.user, action.box
+    found = await _owned(
+        action.db, lambda s: connection_detail(s, box, user.tenant_id, connection_id)
+    )
     by_field, rest = problems_by_field(exc.problems)
     message = "; ".join([exc.detail, *rest])
     status = exc.status if 400 <= exc.status < 600 else 422
-    return _detail_page(request, user, rules, found, "", message, by_field, typed, status)
+    return _detail_page(
+        action.request, user, action.rules, found, "", message, by_field, typed, status
+    )
 
 
-async def _adapter(
-    db: Db, user: SignedIn, box: Box, http: ChannelHttp, connection_id: uuid.UUID
-) -> ChannelAdapter:
+async def _adapter(action: _ChannelAction, connection_id: uuid.UUID) -> ChannelAdapter:
     """The adapter of one of the tenant's connections, with its stored credentials."""
+    db, tenant_id = action.db, action.user.tenant_id
     return await db.read(
         lambda s: service.build_adapter(
-            get_owned(s, Connection, user.tenant_id, connection_id), box, http, db.sessions
+            get_owned(s, Connection, tenant_id, connection_id), action.box, action.http, db.sessions
         )
     )
 
 
 async def _act(
-    request: Request,
-    db: Db,
-    user: SignedIn,
-    rules: Rules,
-    box: Box,
-    connection_id: uuid.UUID,
-    call: Awaitable[Any],
-    notice: str,
+    action: _ChannelAction, connection_id: uuid.UUID, call: Awaitable[Any], notice: str
 ) -> Response:
     try:
         await calling_channel(call)
     except DomainError as exc:
-        return await _refused_on_detail(request, db, user, rules, box, connection_id, exc)
+        return await _refused_on_detail(action, connection_id, exc)
     return _back(connection_id, notice)
 
 
 @router.post("/{connection_id}/settings")
-async def save_settings(
-    request: Request,
-    db: Db,
-    user: Writer,
-    rules: Rules,
-    box: Box,
-    http: ChannelHttp,
-    connection_id: uuid.UUID,
-) -> Response:
+async def save_settings(action: ChannelAction, connection_id: uuid.UUID) -> Response:
     """Change the name and config; a blank secret keeps the stored one."""
-    posted = await request.form()
+    db, user, rules, box = action.db, action.user, action.rules, action.box
+    posted = await action.request.form()
 
     def channel_and_held(session: Session) -> tuple[str, frozenset[str]]:
         connection = get_owned(session, Connection, user.tenant_id, connection_id)
@@ -345,7 +348,7 @@ async def save_settings(
             db,
             box,
             rules,
-            http,
+            action.http,
             user.tenant_id,
             connection_id,
             change,
@@ -353,9 +356,7 @@ async def save_settings(
             test,
         )
     except DomainError as exc:
-        return await _refused_on_detail(
-            request, db, user, rules, box, connection_id, exc, _shown(config)
-        )
+        return await _refused_on_detail(action, connection_id, exc, _shown(config))
     return _back(connection_id, "saved")
 
 
@@ -375,84 +376,60 @@ async def connect_by_oauth(
 
 
 @router.post("/{connection_id}/test")
-async def test(
-    request: Request,
-    db: Db,
-    user: Writer,
-    rules: Rules,
-    box: Box,
-    http: ChannelHttp,
-    connection_id: uuid.UUID,
-) -> Response:
+async def test(action: ChannelAction, connection_id: uuid.UUID) -> Response:
     """Call the channel with the stored config, as ``POST /connections/{id}/test`` does."""
 
     async def call() -> None:
-        adapter = await _adapter(db, user, box, http, connection_id)
+        adapter = await _adapter(action, connection_id)
         await adapter.test_connection()
 
-    return await _act(request, db, user, rules, box, connection_id, call(), "tested")
+    return await _act(action, connection_id, call(), "tested")
 
 
 @router.post("/{connection_id}/drift")
-async def audit_drift(
-    request: Request,
-    db: Db,
-    user: Writer,
-    rules: Rules,
-    box: Box,
-    http: ChannelHttp,
-    connection_id: uuid.UUID,
-) -> Response:
+async def audit_drift(action: ChannelAction, connection_id: uuid.UUID) -> Response:
     """Read back what the channel shows and queue a repair of every date that differs from
     what it acknowledged (``innsync sync audit``); the page says what was found."""
 
     async def call() -> DriftReport:
-        adapter = await _adapter(db, user, box, http, connection_id)
+        adapter = await _adapter(action, connection_id)
         if not isinstance(adapter, ReadsBackAri):
             raise ConflictError(f"the {adapter.name} channel cannot show its ARI back")
-        return await audit_connection(db.sessions, connection_id, adapter)
+        return await audit_connection(action.db.sessions, connection_id, adapter)
 
     try:
         report = await calling_channel(call())
     except DomainError as exc:
-        return await _refused_on_detail(request, db, user, rules, box, connection_id, exc)
-    found = await _owned(db, lambda s: connection_detail(s, box, user.tenant_id, connection_id))
+        return await _refused_on_detail(action, connection_id, exc)
+    user, box = action.user, action.box
+    found = await _owned(
+        action.db, lambda s: connection_detail(s, box, user.tenant_id, connection_id)
+    )
     notice = (
         f"Drift audit: {report.availability_dates} availability dates and "
         f"{report.rate_dates} rate dates differ on the channel; they are queued to be sent again."
         if report.availability_dates or report.rate_dates
         else "Drift audit: the channel shows exactly what it acknowledged."
     )
-    return _detail_page(request, user, rules, found, notice)
+    return _detail_page(action.request, user, action.rules, found, notice)
 
 
 @router.post("/{connection_id}/provision")
-async def provision(
-    request: Request,
-    db: Db,
-    user: Writer,
-    rules: Rules,
-    box: Box,
-    http: ChannelHttp,
-    connection_id: uuid.UUID,
-) -> Response:
-    call = provisioning.provision(db, box, user.tenant_id, connection_id, http)
-    return await _act(request, db, user, rules, box, connection_id, call, "provisioned")
+async def provision(action: ChannelAction, connection_id: uuid.UUID) -> Response:
+    call = provisioning.provision(
+        action.db, action.box, action.user.tenant_id, connection_id, action.http
+    )
+    return await _act(action, connection_id, call, "provisioned")
 
 
 @router.post("/{connection_id}/webhooks")
-async def register_webhooks(
-    request: Request,
-    db: Db,
-    user: Writer,
-    rules: Rules,
-    box: Box,
-    http: ChannelHttp,
-    connection_id: uuid.UUID,
-) -> Response:
+async def register_webhooks(action: ChannelAction, connection_id: uuid.UUID) -> Response:
+    request = action.request
     public_url = request.app.state.settings.public_url or str(request.base_url)
-    call = provisioning.register_webhooks(db, box, user.tenant_id, connection_id, http, public_url)
-    return await _act(request, db, user, rules, box, connection_id, call, "webhooks")
+    call = provisioning.register_webhooks(
+        action.db, action.box, action.user.tenant_id, connection_id, action.http, public_url
+    )
+    return await _act(action, connection_id, call, "webhooks")
 
 
 @router.post("/{connection_id}/full-sync")
