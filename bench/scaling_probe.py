@@ -50,7 +50,7 @@ from innsync_bench.hotels import Hotel, create_hotel, seed_varied_ari
 from innsync_bench.registry import DEFAULT_POSTGRES_SERVER
 
 TABLES = (
-    "rate_calendar",
+    "rate_calendar_runs",
     "inventory_ledger",
     "acked_rates",
     "acked_availability",

@@ -40,11 +40,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from innsync.crypto import generate_key
 from innsync.db.engine import build_engine, session_factory, transaction
-from innsync.inventory.models import RateCalendarDay
 from innsync.properties.models import Property
 from innsync.properties.service import property_today
 from innsync.settings import Settings
@@ -112,17 +111,15 @@ def seed_bulk_tenants(engine: Engine, size: bulk_write.Size) -> BulkTenants:
     return BulkTenants(bulk, other, today)
 
 
-def calendar_rows(url: str, tenants: BulkTenants) -> int:
-    """The bulk tenant's stored plan-days: all ``entries x days`` of them after a 200."""
+def stored_calendar(url: str, tenants: BulkTenants) -> tuple[int, int]:
+    """The bulk tenant's stored plan-days (all ``entries x days`` of them after a 200) and the
+    calendar rows (runs of equal days) holding them."""
     engine = build_engine(url)
     try:
         with engine.connect() as connection:
-            rows = connection.scalar(
-                select(func.count()).where(RateCalendarDay.rate_plan_id.in_(tenants.bulk.plan_ids))
-            )
+            return bulk_write.stored_calendar(connection, tenants.bulk.plan_ids)
     finally:
         engine.dispose()
-    return int(rows or 0)
 
 
 @dataclass
@@ -472,7 +469,8 @@ def _bulk_finding(phase: Phase, size: bulk_write.Size) -> str:
     return (
         f"Bulk ARI write of {size.entries:,} entries x {size.days} days over the API: "
         f"{', '.join(k for k in phase.outcomes if k.startswith('bulk'))} in "
-        f"{notes['bulk_seconds']:.2f} s ({notes['calendar_rows']:,.0f} plan-days stored). The "
+        f"{notes['bulk_seconds']:.2f} s ({notes['calendar_plan_days']:,.0f} plan-days stored in "
+        f"{notes['calendar_rows']:,.0f} calendar rows). The "
         f"other tenant's single-day writes overlapping it: {notes['other_overlapping']:.0f}, "
         f"p50 {notes['other_p50_ms']:.0f} ms, p99 {notes['other_p99_ms']:.0f} ms; of all its "
         f"{notes['other_writes']:.0f} writes, {notes['other_5xx']:.0f} 5xx other than 503 and "
@@ -606,7 +604,9 @@ def main(argv: list[str] | None = None) -> int:
             with Watcher(server.pid, base) as watcher:
                 phases = asyncio.run(run_phases(watcher, port, sizes, tenants))
             peak = peak_rss_bytes(server.pid)
-        phases[-1].notes["calendar_rows"] = calendar_rows(url, tenants)
+        plan_days, rows = stored_calendar(url, tenants)
+        phases[-1].notes["calendar_plan_days"] = plan_days
+        phases[-1].notes["calendar_rows"] = rows
 
     outcome = build_outcome(phases, sizes, peak, settings)
     result = Result(

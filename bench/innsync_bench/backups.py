@@ -1,7 +1,7 @@
 """backups: time and peak memory of backup, restore and verify of a large hotel group.
 
 100 properties, each with 2 room types x 2 rate plans and 500 days of varied ARI (200,000
-calendar rows), and 50,000 direct reservations with their rooms and an exact inventory ledger,
+plan-days), and 50,000 direct reservations with their rooms and an exact inventory ledger,
 on SQLite and on a private PostgreSQL database. Each database is backed up into a local store,
 restored into a new database of the same kind and verified (restored into a scratch SQLite file
 and compared with the manifest); PostgreSQL once more with ``pg_dump`` where it is installed

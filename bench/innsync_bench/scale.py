@@ -37,7 +37,7 @@ from innsync.connections.service import start_full_syncs
 from innsync.crypto import SecretBox, generate_key
 from innsync.db.engine import session_factory, transaction
 from innsync.db.personal import install_keys
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.models import RateCalendarRun
 from innsync.outbox.models import DirtyMark
 from innsync.tenants.service import create_tenant
 from innsync_bench import profiling
@@ -174,8 +174,10 @@ def _grow(
 
 
 def _copy_calendar(session: Session, template: Hotel, hotel: Hotel, index: int) -> None:
-    """The template's calendar rows for the new hotel's plans, prices shifted by the hotel."""
-    columns = [column.name for column in RateCalendarDay.__table__.columns]
+    """The template's calendar runs for the new hotel's plans, prices shifted by the hotel (a
+    shift of every price keeps the runs apart that were apart: the runs stay as folded)."""
+    table = RateCalendarRun.__tablename__
+    columns = [column.name for column in RateCalendarRun.__table__.columns]
     copied = ", ".join(columns)
     chosen = ", ".join(
         {"rate_plan_id": ":new_id", "price": "price + :bump"}.get(name, name) for name in columns
@@ -183,7 +185,7 @@ def _copy_calendar(session: Session, template: Hotel, hotel: Hotel, index: int) 
     for ours, theirs in zip(template.all_plan_ids, hotel.all_plan_ids, strict=True):
         session.execute(
             text(
-                f"INSERT INTO rate_calendar ({copied}) SELECT {chosen} FROM rate_calendar "  # noqa: S608  (column names from the model)
+                f"INSERT INTO {table} ({copied}) SELECT {chosen} FROM {table} "  # noqa: S608  (names from the model)
                 "WHERE rate_plan_id = :template_id"
             ),
             {"new_id": theirs, "template_id": ours, "bump": index % 40},

@@ -86,6 +86,13 @@ class DateRange:
         return (day for day in self if day.weekday() in wanted)
 
 
+def count_dates(dates: DateRange, weekdays: frozenset[int]) -> int:
+    """How many dates of the range fall on ``weekdays`` (Monday is 0), without iterating."""
+    weeks, rest = divmod(dates.nights, 7)
+    first = dates.start.weekday()
+    return weeks * len(weekdays) + sum((first + i) % 7 in weekdays for i in range(rest))
+
+
 def ranges_from_dates(stay_dates: Iterable[date]) -> list[DateRange]:
     """Merge any collection of dates into the fewest sorted, non-overlapping ranges."""
     ranges: list[DateRange] = []

@@ -20,7 +20,6 @@ from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.inventory.calendar import effective_calendar
-from innsync.inventory.models import RateCalendarDay
 from innsync.marketplace.models import AriSource
 from innsync.outbox.models import RATES, DirtyMark
 from innsync.properties.models import RatePlan
@@ -31,6 +30,7 @@ from innsync.sync.models import AckedRate
 from tests.admin.calendar_hotel import CalendarProperty, add_calendar
 from tests.admin.hotels import Hotel, admin_settings, build_hotel
 from tests.admin.test_pages import sign_in, token_of
+from tests.calendar_runs import plan_days
 from tests.conftest import Db
 
 MAPPED = ConnectionCreate(channel="fake", name="Mapped channel")
@@ -201,12 +201,7 @@ def test_bulk_edit_writes_chosen_weekdays_with_dirty_marks(
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"].startswith(url(cal, "&saved="))
     with db.sessions() as session:
-        rows = {
-            row.stay_date: row
-            for row in session.scalars(
-                select(RateCalendarDay).where(RateCalendarDay.rate_plan_id == plan_id)
-            )
-        }
+        rows = plan_days(session, [plan_id])[plan_id]
         marks = list(
             session.scalars(
                 select(DirtyMark).where(DirtyMark.subject_id == plan_id, DirtyMark.kind == RATES)

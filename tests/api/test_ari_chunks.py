@@ -18,13 +18,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
-from innsync.inventory.bulk import MAX_CHUNK_DAYS, _next_limit, chunks, write_ari_in_chunks
-from innsync.inventory.calendar import CALENDAR_COLUMNS, check_ari
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.bulk import (
+    FIRST_CHUNK_RANGES,
+    MAX_CHUNK_RANGES,
+    _next_limit,
+    chunks,
+    write_ari_in_chunks,
+)
+from innsync.inventory.calendar import CALENDAR_COLUMNS, check_ari, weekday_runs
 from innsync.inventory.schemas import AriEntry, AriWrite
 from innsync.outbox.models import RATES, DirtyMark
 from innsync.stay_dates import DateRange
 from tests.api.helpers import Hotel, day, make_hotel, new_tenant, ok, today
+from tests.calendar_runs import plan_days
 from tests.conftest import Db
 
 Row = dict[str, Any]
@@ -105,16 +111,14 @@ def _reference(
 
 
 def _stored(db: Db, plans: list[str]) -> dict[tuple[str, date], Row]:
+    """The plans' stored values, date by date (every date their runs cover)."""
     with db.sessions() as session:
-        found = session.scalars(
-            select(RateCalendarDay).where(
-                RateCalendarDay.rate_plan_id.in_([uuid.UUID(p) for p in plans])
-            )
-        )
-        return {
-            (str(row.rate_plan_id), row.stay_date): {n: getattr(row, n) for n in CALENDAR_COLUMNS}
-            for row in found
-        }
+        found = plan_days(session, [uuid.UUID(p) for p in plans])
+    return {
+        (str(plan_id), stay_date): {n: getattr(row, n) for n in CALENDAR_COLUMNS}
+        for plan_id, days in found.items()
+        for stay_date, row in days.items()
+    }
 
 
 def _meaningful(rows: dict[tuple[str, date], Row]) -> dict[tuple[str, date], Row]:
@@ -126,9 +130,9 @@ def _meaningful(rows: dict[tuple[str, date], Row]) -> dict[tuple[str, date], Row
     }
 
 
-@pytest.mark.parametrize("chunk_days", [1, 40, 10_000])
+@pytest.mark.parametrize("chunk_ranges", [1, 5, 10_000])
 def test_chunked_write_equals_the_write_s_meaning_with_every_mark_once(
-    client: TestClient, db: Db, chunk_days: int
+    client: TestClient, db: Db, chunk_ranges: int
 ) -> None:
     hotel = make_hotel(client, new_tenant(db.sessions))
     bar, other = hotel.rate_plan_id, _plan(client, hotel, "OTHER")
@@ -153,7 +157,7 @@ def test_chunked_write_equals_the_write_s_meaning_with_every_mark_once(
         uuid.UUID(hotel.caller.tenant_id),
         uuid.UUID(hotel.property_id),
         request,
-        chunk_days=chunk_days,
+        chunk_ranges=chunk_ranges,
         on_commit=lambda part, _held: committed.append(part),
     )
 
@@ -162,9 +166,16 @@ def test_chunked_write_equals_the_write_s_meaning_with_every_mark_once(
     assert _meaningful(_stored(db, plans)) == _meaningful(expected_rows)
     # Every entry in exactly one transaction, in order.
     assert [i for part in committed for i in part] == list(range(len(request.entries)))
-    if chunk_days == 1:
+    # A transaction holds one entry, or entries writing at most ``chunk_ranges`` date ranges.
+    weights = [len(weekday_runs(entry)) for entry in request.entries]
+    assert all(
+        len(part) == 1 or sum(weights[i] for i in part) <= chunk_ranges for part in committed
+    )
+    if chunk_ranges == 1:
         assert len(committed) == len(request.entries)
-    if chunk_days == 10_000:
+    if chunk_ranges == 5:
+        assert 1 < len(committed) < len(request.entries)
+    if chunk_ranges == 10_000:
         assert len(committed) == 1
     followers = {bar: [derived]}
     expected_marks = Counter(
@@ -186,33 +197,50 @@ def test_chunked_write_equals_the_write_s_meaning_with_every_mark_once(
     assert expected_changed[4] == 0  # clearing where no row exists
 
 
-def test_chunks_hold_whole_entries_up_to_the_day_budget(client: TestClient, db: Db) -> None:
+def test_chunks_hold_whole_entries_up_to_the_range_budget(client: TestClient, db: Db) -> None:
     hotel = make_hotel(client, new_tenant(db.sessions))
     start = today()
-    spans = [10, 10, 25, 5, 1, 30]
-    request = AriWrite(
-        entries=[
-            AriEntry(
-                rate_plan_id=uuid.UUID(hotel.rate_plan_id),
-                date_from=start,
-                date_to=start + timedelta(days=nights - 1),
-                price=Decimal(100 + index),
-            )
-            for index, nights in enumerate(spans)
-        ]
+    # (weeks, weekdays): 7-day weeks hold each named weekday once, and Monday, Wednesday and
+    # Friday are never neighbours, so an entry writes weeks x len(weekdays) ranges; without
+    # weekdays it writes one range however many days it spans.
+    shapes: list[tuple[int, list[str] | None]] = [
+        (1, ["mo", "we"]),
+        (1, ["mo", "we"]),
+        (5, ["mo"]),
+        (10, None),
+        (1, None),
+        (2, ["mo", "we", "fr"]),
+    ]
+    request = AriWrite.model_validate(
+        {
+            "entries": [
+                {
+                    "rate_plan_id": hotel.rate_plan_id,
+                    "date_from": str(start),
+                    "date_to": str(start + timedelta(days=7 * weeks - 1)),
+                    "price": str(100 + index),
+                    "weekdays": weekdays,
+                }
+                for index, (weeks, weekdays) in enumerate(shapes)
+            ]
+        }
     )
     with db.sessions() as session:
         checked = check_ari(
             session, uuid.UUID(hotel.caller.tenant_id), uuid.UUID(hotel.property_id), request
         )
-    # 20 days a chunk: 10+10 | 25 (alone, larger than the budget) | 5+1 | 30.
-    assert [list(part) for part in chunks(checked, 20)] == [[0, 1], [2], [3, 4], [5]]
+    assert [len(weekday_runs(entry)) for entry in checked.entries] == [2, 2, 5, 1, 1, 6]
+    # 4 ranges a chunk: 2+2 | 5 (alone, larger than the budget) | 1+1 (70 days and 7 days:
+    # days do not count) | 6 (alone).
+    assert [list(part) for part in chunks(checked, 4)] == [[0, 1], [2], [3, 4], [5]]
 
 
 def test_the_chunk_size_follows_the_measured_pace_within_bounds() -> None:
-    # 2,000 days took 400 ms: ten times the 40 ms target, so the next chunk shrinks.
-    assert _next_limit(2_000, 2_000, 0.4) == (2_000 + 200) // 2
+    # The first chunk's 200 ranges took 200 ms: five times the 40 ms target, so the next
+    # chunk shrinks (halfway to the 40 ranges that would fit).
+    assert FIRST_CHUNK_RANGES == 200
+    assert _next_limit(200, 200, 0.2) == (200 + 40) // 2
     # Much faster than the target: grows, but never past the cap.
-    assert _next_limit(2_000, 2_000, 0.001) == MAX_CHUNK_DAYS
+    assert _next_limit(2_000, 2_000, 0.001) == MAX_CHUNK_RANGES
     # A single entry that alone took far too long still leaves room for one entry.
     assert _next_limit(1, 1, 10.0) == 1

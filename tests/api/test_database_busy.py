@@ -24,12 +24,14 @@ from innsync.errors import DatabaseBusyError
 from innsync.events.models import Event
 from innsync.events.service import emit
 from innsync.inventory.bulk import write_ari_in_chunks
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.models import RateCalendarRun
+from innsync.inventory.runs import calendar_rows
 from innsync.inventory.schemas import AriEntry, AriWrite
 from innsync.loops import BackgroundLoops
 from innsync.outbox.models import DirtyMark
 from innsync.properties.models import RatePlan, RoomType
 from innsync.settings import Settings
+from innsync.stay_dates import DateRange
 from tests.api.helpers import Hotel, day, make_hotel, new_tenant, ok, today
 
 # Short, so a test waits a fraction of a second for the lock it is refused.
@@ -70,11 +72,11 @@ def holding_lock(engine: Engine, model: type[RatePlan | RoomType], row_id: str) 
         if engine.dialect.name != "sqlite":
             query = select(model.id).where(model.id == uuid.UUID(row_id)).with_for_update()
             connection.execute(query).one()
-            if model is RatePlan:  # an update of existing days checks no foreign key
-                days = select(RateCalendarDay.stay_date).where(
-                    RateCalendarDay.rate_plan_id == uuid.UUID(row_id)
+            if model is RatePlan:  # an update of existing runs checks no foreign key
+                runs = select(RateCalendarRun.start_date).where(
+                    RateCalendarRun.rate_plan_id == uuid.UUID(row_id)
                 )
-                connection.execute(days.with_for_update()).all()
+                connection.execute(runs.with_for_update()).all()
         yield
     finally:
         transaction.rollback()
@@ -132,8 +134,8 @@ def test_a_locked_database_answers_503_with_retry_after_and_writes_nothing(
     with sessions() as session:
         prices = set(
             session.scalars(
-                select(RateCalendarDay.price).where(
-                    RateCalendarDay.rate_plan_id == uuid.UUID(hotel.rate_plan_id)
+                select(RateCalendarRun.price).where(
+                    RateCalendarRun.rate_plan_id == uuid.UUID(hotel.rate_plan_id)
                 )
             )
         )
@@ -186,20 +188,17 @@ def test_a_bulk_write_cut_short_keeps_the_chunks_before_with_their_marks(
             uuid.UUID(hotel.caller.tenant_id),
             uuid.UUID(hotel.property_id),
             request,
-            chunk_days=20,
+            chunk_ranges=2,  # an entry writes one range: entries 0 and 1, then entry 2
             on_commit=lock_after_first_two,
         )
 
     assert "entries 0..1 were written and committed, entries 2..2 were not" in cut.value.detail
+    written = DateRange.inclusive(today() + timedelta(days=1), today() + timedelta(days=10))
     with sessions() as session:
-        by_plan = dict(
-            session.execute(
-                select(RateCalendarDay.rate_plan_id, func.max(RateCalendarDay.price))
-                .where(RateCalendarDay.stay_date >= today() + timedelta(days=1))
-                .where(RateCalendarDay.stay_date <= today() + timedelta(days=10))
-                .group_by(RateCalendarDay.rate_plan_id)
-            ).all()
-        )
+        rows = calendar_rows(session, [uuid.UUID(hotel.rate_plan_id), uuid.UUID(second)], written)
+    by_plan = {
+        plan_id: max(row.price for row in days.values()) for plan_id, days in rows.items() if days
+    }
     assert by_plan == {uuid.UUID(hotel.rate_plan_id): Decimal("151.00")}
     # Entries 0 and 1 each changed their dates and wrote one mark; entry 2 wrote nothing.
     assert _count(sessions, DirtyMark) == marks_before + 2

@@ -15,12 +15,13 @@ from innsync.backups.store import LocalStore
 from innsync.backups.transfer import export_tenant, import_tenant
 from innsync.db.engine import session_factory
 from innsync.db.migrate import upgrade
-from innsync.inventory.models import InventoryLedgerDay, RateCalendarDay
+from innsync.inventory.models import InventoryLedgerDay
 from innsync.reservations.models import Reservation, ReservationChange
 from innsync.tenants.models import Tenant
 from tests.api.helpers import new_tenant
 from tests.backups.conftest import Hotel, book, make_hotel
 from tests.backups.test_roundtrip import ledger_matches_confirmed
+from tests.calendar_runs import days_covered
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -37,7 +38,7 @@ def counts(engine: Engine, tenant_id: str) -> dict[str, int]:
                 select(func.count()).where(ReservationChange.tenant_id == tenant)
             )
             or 0,
-            "calendar": connection.scalar(select(func.count()).select_from(RateCalendarDay)) or 0,
+            "calendar": days_covered(connection),
             "ledger": connection.scalar(select(func.count()).select_from(InventoryLedgerDay)) or 0,
         }
 

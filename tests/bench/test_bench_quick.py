@@ -114,10 +114,11 @@ def test_bulk_write_quick_writes_every_day_with_one_mark_per_entry(tmp_path: Pat
     assert data["failed_checks"] == []
     assert list(data["backends"]) == ["sqlite", "postgresql"]
     for figures in data["backends"].values():
-        assert figures["rows"] == 20 * 60  # 4 room types x 5 plans x 60 days
+        assert figures["plan_days"] == 20 * 60  # 4 room types x 5 plans x 60 days
+        assert figures["rows"] == 20  # one run per plan: its 60 days hold one price
         assert figures["marks"] == 2 * 20  # one per entry, in each of the two writes
         for write in (figures["first"], figures["rewrite"]):
-            # 1,200 days; the first chunk takes up to 2,000: one transaction each.
+            # 20 ranges (one per entry); the first chunk takes up to 200: one transaction each.
             assert write["transactions"] == 1
         assert figures["others"]["count"] > 0
         assert figures["others"]["errors"] == 0

@@ -25,13 +25,15 @@ from innsync.db.engine import transaction
 from innsync.db.personal import install_keys
 from innsync.events.models import Event
 from innsync.inbox.models import APPLIED, InboxItem
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.models import RateCalendarRun
+from innsync.inventory.runs import calendar_rows
 from innsync.marketplace.models import ChannelAvailabilityDay
 from innsync.outbox.models import BookingPush, DirtyMark
 from innsync.properties.models import Property, RatePlan, RoomType
 from innsync.properties.service import horizon
 from innsync.stay_dates import DateRange
 from innsync.sync.bookings import PUSH_LEASE, push_due_bookings
+from tests.calendar_runs import all_days, days_covered
 from tests.channels.octorate_live import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -237,8 +239,8 @@ def test_a_hotels_365_day_calendar_arrives_and_equals_the_simulators(
             for row in session.scalars(select(ChannelAvailabilityDay))
         }
         calendar = {
-            (row.rate_plan_id, row.stay_date.isoformat()): row
-            for row in session.scalars(select(RateCalendarDay))
+            (plan_id, stay_date.isoformat()): row
+            for (plan_id, stay_date), row in all_days(session).items()
         }
     assert set(rooms) == {"6011", "6012"}
     assert set(plans) == {"60111", "60112", "60121"}
@@ -282,12 +284,14 @@ def test_a_calendar_webhook_and_the_next_pull_agree_without_writes(live: LiveOct
         items = list(session.scalars(select(InboxItem)))
         plan = session.scalars(select(RatePlan).where(RatePlan.code == "60111")).one()
         room = session.scalars(select(RoomType).where(RoomType.code == "6011")).one()
-        day = session.get_one(RateCalendarDay, (plan.id, live.day(22)))
+        day = calendar_rows(session, [plan.id], DateRange.single(live.day(22)))[plan.id][
+            live.day(22)
+        ]
         units = session.get_one(ChannelAvailabilityDay, (room.id, live.day(22)))
     assert [item.status for item in items] == [APPLIED, APPLIED]
     assert (day.price, day.min_stay_arrival, units.available) == (Decimal("155.5"), 2, 3)
     counts = (
-        live.count(RateCalendarDay),
+        calendar_runs(live),
         live.count(ChannelAvailabilityDay),
         live.count(DirtyMark),
         live.count(Event),
@@ -299,11 +303,17 @@ def test_a_calendar_webhook_and_the_next_pull_agree_without_writes(live: LiveOct
     assert result is not None
     assert result.changed == 0
     assert (
-        live.count(RateCalendarDay),
+        calendar_runs(live),
         live.count(ChannelAvailabilityDay),
         live.count(DirtyMark),
         live.count(Event),
     ) == counts
+
+
+def calendar_runs(live: LiveOctorate) -> tuple[int, int]:
+    """The calendar's stored runs and the plan-dates they cover."""
+    with live.sessions() as session:
+        return live.count(RateCalendarRun), days_covered(session)
 
 
 def register_webhooks(live: LiveOctorate, hotel: Any) -> Any:

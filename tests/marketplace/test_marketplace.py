@@ -40,7 +40,8 @@ from innsync.connections.schemas import ConnectionCreate
 from innsync.crypto import SecretBox
 from innsync.db.engine import transaction
 from innsync.events.models import Event
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.models import RateCalendarRun
+from innsync.inventory.runs import calendar_rows
 from innsync.marketplace.confirmations import check_due_confirmations, record_confirmation
 from innsync.marketplace.models import AriSource, ChannelAvailabilityDay
 from innsync.marketplace.offers import search_offers
@@ -54,6 +55,7 @@ from innsync.properties.schemas import PropertyCreate
 from innsync.stay_dates import DateRange
 from innsync.sync.bookings import FIRST_RETRY, push_due_bookings
 from innsync.tenants.service import create_tenant
+from tests.calendar_runs import days_covered
 from tests.conftest import Db
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
@@ -74,6 +76,10 @@ CATALOG = RemoteCatalog(
     ),
 )
 SEASON = DateRange(ARRIVAL, ARRIVAL + timedelta(days=NIGHTS))
+# Every stored run of the calendar, as plain values in key order.
+ALL_RUNS = select(RateCalendarRun.__table__).order_by(
+    RateCalendarRun.rate_plan_id, RateCalendarRun.start_date
+)
 
 
 def held_ari(price: str = "120.00", **dbl_extra: Any) -> AriSnapshot:
@@ -275,7 +281,8 @@ def test_every_pms_ari_write_is_refused_with_409_naming_the_source(
     assert hotel.count(RoomType, RoomType.property_id == hotel.property_id) == 2
     assert hotel.count(RatePlan, RatePlan.property_id == hotel.property_id) == 2
     with hotel.db.sessions() as session:
-        assert session.get_one(RateCalendarDay, (plan, SEASON.start)).price == Decimal("120.00")
+        held = calendar_rows(session, [plan], SEASON)[plan]
+        assert held[SEASON.start].price == Decimal("120.00")
         assert session.get_one(RoomType, room_type).name == "Double"
     # Given back to the PMS, the same write is taken.
     path = f"/api/v1/properties/{hotel.property_id}/ari-source"
@@ -311,10 +318,12 @@ def test_the_source_must_be_a_connection_of_the_property(
 
 def test_a_repeated_report_writes_no_row_no_mark_and_no_event(hotel: Hotel) -> None:
     assert hotel.count(ChannelAvailabilityDay) == 2 * NIGHTS
-    assert (
-        hotel.count(RateCalendarDay, RateCalendarDay.source_connection_id == hotel.connection_id)
-        == 2 * NIGHTS
-    )
+    with hotel.db.sessions() as session:
+        assert (
+            days_covered(session, RateCalendarRun.source_connection_id == hotel.connection_id)
+            == 2 * NIGHTS
+        )
+        runs_before = session.execute(ALL_RUNS).all()
     # The other (pushing) connection was told; the source never is.
     marks_before = hotel.count(DirtyMark, DirtyMark.connection_id == hotel.other_connection_id)
     assert marks_before > 0
@@ -329,8 +338,9 @@ def test_a_repeated_report_writes_no_row_no_mark_and_no_event(hotel: Hotel) -> N
     )
     assert hotel.count(Event) == events_before
     with hotel.db.sessions() as session:
-        stamps = set(session.scalars(select(RateCalendarDay.source_updated_at)))
+        stamps = set(session.scalars(select(RateCalendarRun.source_updated_at)))
         assert stamps == {NOW}
+        assert session.execute(ALL_RUNS).all() == runs_before
         assert set(session.scalars(select(ChannelAvailabilityDay.updated_at))) == {NOW}
     assert hotel.count(RoomType, RoomType.property_id == hotel.property_id) == 2
 

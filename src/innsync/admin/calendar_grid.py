@@ -26,8 +26,9 @@ from innsync.channels.encoding import rate_values_from_json
 from innsync.channels.types import RateValues
 from innsync.connections.models import Connection, RatePlanMapping, RoomTypeMapping
 from innsync.inventory.availability import day_counts
-from innsync.inventory.calendar import CALENDAR_COLUMNS, own_values, resolve_link
-from innsync.inventory.models import Block, RateCalendarDay
+from innsync.inventory.calendar import own_values, resolve_link
+from innsync.inventory.models import Block
+from innsync.inventory.runs import calendar_rows
 from innsync.marketplace.models import AriSource
 from innsync.outbox.models import AVAILABILITY, RATES, DirtyMark
 from innsync.properties.derivation import DayValues
@@ -43,13 +44,6 @@ from innsync.sync.planner import rate_payload
 # a dirty mark says the worker will send it; or it differs with nothing on its way (pushing
 # off, the channel refused it, or the date was never sent).
 HELD, QUEUED, DIFFERS = "held", "queued", "differs"
-CALENDAR_ROW_COLUMNS = (
-    "rate_plan_id",
-    "stay_date",
-    *CALENDAR_COLUMNS,
-    "source_connection_id",
-    "source_updated_at",
-)
 EMPTY_DAY = DayValues()
 # Booking bars take one of this many colours, one per source in order of appearance.
 SOURCE_COLOURS = 6
@@ -160,21 +154,16 @@ def build_grid(
     )
     by_plan = {plan.id: plan for plan in plans}
     # Plain result rows, not ORM objects: thousands of cells, read-only.
-    rows: dict[uuid.UUID, dict[date, Any]] = {plan.id: {} for plan in plans}
-    latest_source: datetime | None = None
-    columns = [getattr(RateCalendarDay, name) for name in CALENDAR_ROW_COLUMNS]
-    for row in session.execute(
-        select(*columns).where(
-            RateCalendarDay.rate_plan_id.in_(list(by_plan)),
-            RateCalendarDay.stay_date >= dates.start,
-            RateCalendarDay.stay_date < dates.end,
-        )
-    ):
-        rows[row.rate_plan_id][row.stay_date] = row
-        if row.source_updated_at is not None and (
-            latest_source is None or row.source_updated_at > latest_source
-        ):
-            latest_source = row.source_updated_at
+    rows = calendar_rows(session, list(by_plan), dates)
+    latest_source = max(
+        (
+            row.source_updated_at
+            for own in rows.values()
+            for row in own.values()
+            if row.source_updated_at is not None
+        ),
+        default=None,
+    )
     counts = day_counts(session, room_types, dates)
     maps_something = (
         select(RoomTypeMapping.id).where(RoomTypeMapping.connection_id == Connection.id).exists()
@@ -272,11 +261,9 @@ def _resolve_all(
 
 
 class _RowValues:
-    """Calendar rows (``CALENDAR_ROW_COLUMNS``) as ``DayValues``, each distinct set of values
-    converted once: a month of many plans repeats few, and the conversion (money rounding, a
-    frozen dataclass) is most of the page's cost when done for every cell."""
-
-    _values = slice(2, 2 + len(CALENDAR_COLUMNS))  # the DayValues fields, in their order
+    """Calendar rows (``runs.calendar_rows``) as ``DayValues``, each run converted once: the
+    dates of a run share its row, and the conversion (money rounding, a frozen dataclass) is
+    most of the page's cost when done for every cell."""
 
     def __init__(self, currency: str) -> None:
         self.currency = currency
@@ -285,13 +272,7 @@ class _RowValues:
     def __call__(self, row: Any) -> DayValues:
         if row is None:
             return EMPTY_DAY
-        values = tuple(row[self._values])
-        occupancy = values[1]  # a JSON object: hashable once its items are sorted
-        key = (
-            values
-            if occupancy is None
-            else (*values[:1], tuple(sorted(occupancy.items())), *values[2:])
-        )
+        key = (row.rate_plan_id, row.start_date)
         found = self.converted.get(key)
         if found is None:
             found = self.converted[key] = own_values(row, self.currency)

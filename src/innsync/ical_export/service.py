@@ -36,7 +36,8 @@ from innsync.connections.models import Connection, RoomTypeMapping
 from innsync.errors import FieldProblem, InvalidInputError, NotFoundError
 from innsync.ical_export.models import IcalExport
 from innsync.inventory.availability import day_counts
-from innsync.inventory.models import CHANNEL_CLOSED, Block, RateCalendarDay
+from innsync.inventory.models import CHANNEL_CLOSED, Block
+from innsync.inventory.runs import TABLE as RUNS
 from innsync.properties.models import Property, RatePlan, RoomType, Unit
 from innsync.properties.service import get_owned
 from innsync.reservations.models import Reservation, ReservationRoom
@@ -292,18 +293,21 @@ def _stop_sold(
             .group_by(RatePlan.room_type_id)
         ).all()
     )
-    rows = session.execute(
-        select(RatePlan.room_type_id, RateCalendarDay.stay_date, func.count())
-        .join(RatePlan, RatePlan.id == RateCalendarDay.rate_plan_id)
+    stopped: Counter[tuple[uuid.UUID, date]] = Counter()
+    for room_type_id, first, end in session.execute(
+        select(RatePlan.room_type_id, RUNS.c.start_date, RUNS.c.end_date)
+        .join(RatePlan, RatePlan.id == RUNS.c.rate_plan_id)
         .where(
             RatePlan.room_type_id.in_(room_type_ids),
-            RateCalendarDay.stop_sell.is_(True),
-            RateCalendarDay.stay_date >= dates.start,
-            RateCalendarDay.stay_date < dates.end,
+            RUNS.c.stop_sell.is_(True),
+            RUNS.c.start_date < dates.end,
+            RUNS.c.end_date > dates.start,
         )
-        .group_by(RatePlan.room_type_id, RateCalendarDay.stay_date)
-    )
-    return {(rt, day) for rt, day, stopped in rows if stopped >= plans.get(rt, 0) > 0}
+    ):
+        # A plan's runs never overlap: each run counts its plan once per date.
+        for day in DateRange(max(first, dates.start), min(end, dates.end)):
+            stopped[(room_type_id, day)] += 1
+    return {key for key, count in stopped.items() if count >= plans.get(key[0], 0) > 0}
 
 
 def _runs(days: list[date], connection_id: uuid.UUID) -> list[ExportEvent]:

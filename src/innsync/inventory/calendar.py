@@ -18,8 +18,7 @@ from innsync.channels.types import RateValues
 from innsync.connections.models import Connection, RatePlanMapping
 from innsync.errors import NotFoundError, ProblemCollector
 from innsync.inventory.availability import add_block, lock_room_types
-from innsync.inventory.expansion import count_days, write_days, write_values
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.runs import CalendarChange, apply_changes, calendar_rows
 from innsync.inventory.schemas import (
     AriEntry,
     AriEntryResult,
@@ -40,7 +39,7 @@ from innsync.properties.service import (
     get_owned,
     horizon,
 )
-from innsync.stay_dates import DateRange, ranges_from_dates
+from innsync.stay_dates import ALL_WEEKDAYS, DateRange, count_dates, ranges_from_dates
 
 CALENDAR_COLUMNS = tuple(f.name for f in fields(DayValues))
 Owned = TypeVar("Owned", RatePlan, RoomType)
@@ -125,36 +124,39 @@ def apply_ari(session: Session, checked: CheckedAri, indices: range) -> list[Ari
         session,
         {t.id for _, entry, t in entries if isinstance(t, RoomType) and entry.block is not None},
     )
-    results: list[AriEntryResult] = []
+    rated = [(index, entry, t) for index, entry, t in entries if isinstance(t, RatePlan)]
+    # All the chunk's calendar changes in one pass: one read and one write of runs for them all.
+    changed = apply_changes(
+        session,
+        [CalendarChange(t.id, weekday_runs(e), _column_changes(e)) for _, e, t in rated],
+    )
+    results: dict[int, AriEntryResult] = {}
     marks: list[tuple[uuid.UUID, DateRange]] = []
-    for index, entry, target in entries:
-        if isinstance(target, RatePlan):
-            changed = _write_calendar(session, target, entry)
-            if changed:
-                span = entry.to_range()
-                marks.extend(
-                    (plan_id, span) for plan_id in (target.id, *checked.followers[target.id])
-                )
-            results.append(AriEntryResult(index=index, status="applied", dates_changed=changed))
-        elif entry.block is not None:
-            runs = _weekday_runs(entry)
+    for (index, entry, target), ranges in zip(rated, changed, strict=True):
+        if ranges:
+            span = entry.to_range()
+            marks.extend((plan_id, span) for plan_id in (target.id, *checked.followers[target.id]))
+        results[index] = AriEntryResult(
+            index=index, status="applied", dates_changed=sum(r.nights for r in ranges)
+        )
+    for index, entry, room in entries:
+        if isinstance(room, RoomType) and entry.block is not None:
+            runs = weekday_runs(entry)
             blocks = [
                 add_block(
-                    session, target, run, entry.block.units, entry.block.kind, entry.block.reason
+                    session, room, run, entry.block.units, entry.block.kind, entry.block.reason
                 )
                 for run in runs
             ]
-            results.append(
-                AriEntryResult(
-                    index=index,
-                    status="applied",
-                    dates_changed=sum(run.nights for run in runs),
-                    block_ids=[block.id for block in blocks],
-                )
+            results[index] = AriEntryResult(
+                index=index,
+                status="applied",
+                dates_changed=sum(run.nights for run in runs),
+                block_ids=[block.id for block in blocks],
             )
     mark_rate_spans(session, checked.property_id, marks)
     session.flush()
-    return results
+    return [results[index] for index, _, _ in entries if index in results]
 
 
 def channel_warnings(
@@ -233,8 +235,12 @@ def _written_values(entry: AriEntry) -> RateValues:
     )
 
 
-def _weekday_runs(entry: AriEntry) -> list[DateRange]:
-    return ranges_from_dates(entry.to_range().dates_on(entry.weekday_numbers()))
+def weekday_runs(entry: AriEntry) -> list[DateRange]:
+    """The entry's dates as ranges: its whole range, or the runs of the weekdays it names."""
+    weekdays = entry.weekday_numbers()
+    if weekdays >= ALL_WEEKDAYS:
+        return [entry.to_range()]
+    return ranges_from_dates(entry.to_range().dates_on(weekdays))
 
 
 def _check_entry(
@@ -253,7 +259,7 @@ def _check_entry(
             f"dates must lie within {window.start} .. {window.last} "
             f"(yesterday to the property's {prop.horizon_days}-day horizon)",
         )
-    if not count_days(requested, entry.weekday_numbers()):
+    if not count_dates(requested, entry.weekday_numbers()):
         problems.add(f"{pointer}/weekdays", "no date of the range falls on these weekdays")
     if entry.room_type_id is not None:
         room_type = rooms.get(entry.room_type_id)
@@ -309,16 +315,6 @@ def _check_minor_units(
             problems.add(f"{pointer}/occupancy_prices/{occupancy}", detail)
 
 
-def _write_calendar(session: Session, plan: RatePlan, entry: AriEntry) -> int:
-    """Set the entry's fields on its days, set-based; the number of days whose values changed."""
-    changes = _column_changes(entry)
-    if "occupancy_prices" in changes:
-        return write_days(
-            session, plan.id, entry.to_range(), entry.weekday_numbers(), changes, CALENDAR_COLUMNS
-        )
-    return write_values(session, plan.id, entry.to_range(), entry.weekday_numbers(), changes)
-
-
 def _column_changes(entry: AriEntry) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name in entry.calendar_fields():
@@ -333,7 +329,7 @@ def _column_changes(entry: AriEntry) -> dict[str, Any]:
 _restriction_values = attrgetter(*RESTRICTION_FIELDS)
 
 
-def own_values(row: RateCalendarDay | None, currency: str) -> DayValues:
+def own_values(row: Any | None, currency: str) -> DayValues:
     """A calendar row's values, its prices in the currency's minor units (``1200`` in JPY)."""
     if row is None:
         return DayValues()
@@ -355,14 +351,7 @@ def effective_calendar(session: Session, plan: RatePlan, dates: DateRange) -> di
     """The plan's values for every date of the range, derived plans resolved through their chain."""
     currency = session.get_one(Property, plan.property_id).currency
     chain = _ancestry(session, plan)
-    rows: dict[uuid.UUID, dict[date, RateCalendarDay]] = {link.id: {} for link in chain}
-    query = select(RateCalendarDay).where(
-        RateCalendarDay.rate_plan_id.in_(list(rows)),
-        RateCalendarDay.stay_date >= dates.start,
-        RateCalendarDay.stay_date < dates.end,
-    )
-    for row in session.scalars(query):
-        rows[row.rate_plan_id][row.stay_date] = row
+    rows = calendar_rows(session, [link.id for link in chain], dates)
     return resolve_chain(chain, rows, currency, dates)
 
 
@@ -373,7 +362,7 @@ def resolve_chain(
     dates: DateRange,
 ) -> dict[date, DayValues]:
     """The last plan of ``chain`` (root first) resolved per date from already-read calendar
-    rows. A row is a ``RateCalendarDay`` or a result row with its ``CALENDAR_COLUMNS``."""
+    rows: anything with the ``CALENDAR_COLUMNS`` as attributes (``runs.calendar_rows``)."""
     resolved: Mapping[date, DayValues] | None = None
     for link in chain:
         own_rows = rows.get(link.id, {})
@@ -424,20 +413,11 @@ def read_calendar(
     if prop is None:
         raise NotFoundError("property not found")
     calendar = effective_calendar(session, plan, dates)
+    own = calendar_rows(session, [plan.id], dates)[plan.id]
     provenance = {
-        stay_date: (connection_id, updated_at)
-        for stay_date, connection_id, updated_at in session.execute(
-            select(
-                RateCalendarDay.stay_date,
-                RateCalendarDay.source_connection_id,
-                RateCalendarDay.source_updated_at,
-            ).where(
-                RateCalendarDay.rate_plan_id == plan.id,
-                RateCalendarDay.stay_date >= dates.start,
-                RateCalendarDay.stay_date < dates.end,
-                RateCalendarDay.source_connection_id.is_not(None),
-            )
-        )
+        day: (row.source_connection_id, row.source_updated_at)
+        for day, row in own.items()
+        if row.source_connection_id is not None
     }
     return CalendarRead(
         rate_plan_id=plan.id,

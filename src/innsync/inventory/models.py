@@ -1,4 +1,4 @@
-"""Tables: the rate calendar, blocks and the inventory ledger."""
+"""Tables: the rate calendar (as runs of dates), blocks and the inventory ledger."""
 
 from __future__ import annotations
 
@@ -13,16 +13,23 @@ from innsync.db.base import Base, Timestamps, UtcDateTime, UuidPk
 from innsync.db.types import MONEY
 
 
-class RateCalendarDay(Base):
-    """A rate plan's own values for one stay date; NULL means "not set" (or inherited)."""
+class RateCalendarRun(Base):
+    """A rate plan's own values over the stay dates ``[start_date, end_date)``.
 
-    __tablename__ = "rate_calendar"
+    The calendar is stored as runs: consecutive dates holding the same values are one row, so a
+    price set on 750 dates is one row, not 750 (``inventory/runs.py`` keeps them so). A plan's
+    runs never overlap, a date without a run holds no values of its own, and no run is all
+    NULL. NULL means "not set" (or inherited).
+    """
+
+    __tablename__ = "rate_calendar_runs"
 
     # Calendar values go with their plan; a plan with reservations or mappings cannot be deleted.
     rate_plan_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("rate_plans.id", ondelete="CASCADE"), primary_key=True
     )
-    stay_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    start_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    end_date: Mapped[date] = mapped_column(Date)
     price: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
     # Per-person plans: {"1": "90.00", "2": "120.00"}, occupancy to price as decimal text.
     occupancy_prices: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)

@@ -29,7 +29,7 @@ from innsync.channels.types import (
 )
 from innsync.connections.models import RatePlanMapping, RoomTypeMapping
 from innsync.db.upsert import upsert_rows
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.runs import apply_changes, calendar_rows, changes_from_days
 from innsync.marketplace.models import AriSource, ChannelAvailabilityDay
 from innsync.outbox.marks import mark_availability, mark_rate_spans
 from innsync.properties.derivation import DayValues
@@ -37,7 +37,6 @@ from innsync.properties.models import RatePlan, RoomType
 from innsync.stay_dates import DateRange, ranges_from_dates
 
 CALENDAR_COLUMNS = tuple(f.name for f in fields(DayValues))
-PROVENANCE_COLUMNS = ("source_connection_id", "source_updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,50 +334,36 @@ def _write_calendar(
     if not wanted:
         return 0
     span = _span(day for _, day in wanted)
-    held: dict[tuple[uuid.UUID, date], dict[str, Any]] = {}
-    query = select(RateCalendarDay).where(
-        RateCalendarDay.rate_plan_id.in_({key[0] for key in wanted}),
-        RateCalendarDay.stay_date >= span.start,
-        RateCalendarDay.stay_date < span.end,
-    )
-    for stored in session.scalars(query):
-        held[(stored.rate_plan_id, stored.stay_date)] = {
-            name: getattr(stored, name) for name in CALENDAR_COLUMNS
-        }
-    rows: list[dict[str, Any]] = []
+    held = calendar_rows(session, {key[0] for key in wanted}, span)
+    differing: dict[uuid.UUID, dict[date, dict[str, Any]]] = defaultdict(dict)
     for (plan_id, day), given in sorted(wanted.items()):
-        current = held.get((plan_id, day), dict.fromkeys(CALENDAR_COLUMNS))
+        current = held[plan_id].get(day)
         if all(
-            _comparable(name, current[name]) == _comparable(name, value)
+            _comparable(name, getattr(current, name, None)) == _comparable(name, value)
             for name, value in given.items()
         ):
             continue
-        rows.append(
-            {
-                "rate_plan_id": plan_id,
-                "stay_date": day,
-                **current,
-                **given,
-                "source_connection_id": source.connection_id,
-                "source_updated_at": now,
-            }
-        )
-    upsert_rows(
+        differing[plan_id][day] = {
+            **given,
+            "source_connection_id": source.connection_id,
+            "source_updated_at": now,
+        }
+    apply_changes(
         session,
-        RateCalendarDay.__table__,  # type: ignore[arg-type]
-        rows,
-        ("rate_plan_id", "stay_date"),
-        (*CALENDAR_COLUMNS, *PROVENANCE_COLUMNS),
+        [
+            change
+            for plan_id, days in differing.items()
+            # A report states a date's per-person prices whole: they replace, not merge.
+            for change in changes_from_days(plan_id, days, merge_prices=False)
+        ],
     )
-    if rows:
-        # The ORM may hold calendar rows read earlier in this session: they are stale now.
-        session.expire_all()
-    changed: dict[uuid.UUID, list[date]] = defaultdict(list)
-    for row in rows:
-        changed[row["rate_plan_id"]].append(row["stay_date"])
     mark_rate_spans(
         session,
         source.property_id,
-        [(plan_id, span) for plan_id, days in changed.items() for span in ranges_from_dates(days)],
+        [
+            (plan_id, span)
+            for plan_id, days in differing.items()
+            for span in ranges_from_dates(days)
+        ],
     )
-    return len(rows)
+    return sum(len(days) for days in differing.values())

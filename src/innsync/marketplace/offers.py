@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from innsync.errors import InvalidInputError
 from innsync.inventory.calendar import own_values
-from innsync.inventory.models import RateCalendarDay
+from innsync.inventory.runs import calendar_rows
 from innsync.marketplace.bookable import night_price, refusal
 from innsync.marketplace.models import AriSource, ChannelAvailabilityDay
 from innsync.marketplace.schemas import (
@@ -98,16 +98,7 @@ def search_offers(
         else []
     )
     read = DateRange(arrival, departure + timedelta(days=1))  # the departure's CTD counts
-    rows: dict[uuid.UUID, dict[date, RateCalendarDay]] = defaultdict(dict)
-    if plans:
-        for row in session.scalars(
-            select(RateCalendarDay).where(
-                RateCalendarDay.rate_plan_id.in_([plan.id for plan in plans]),
-                RateCalendarDay.stay_date >= read.start,
-                RateCalendarDay.stay_date < read.end,
-            )
-        ):
-            rows[row.rate_plan_id][row.stay_date] = row
+    rows = calendar_rows(session, [plan.id for plan in plans], read)
     free: dict[uuid.UUID, dict[date, int]] = defaultdict(dict)
     if room_types:
         for room_type_id, day, available in session.execute(
