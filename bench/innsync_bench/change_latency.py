@@ -8,9 +8,10 @@ touched before and with a price used nowhere else, and notes when each call retu
 simulator process records the arrival time of every accepted ARI write with its body, so each
 change is found in the first request that carried its value.
 
-The "best the rate limit allows" is computed from the same change timestamps: an ideal sender
-with no processing time that sends at once when the 10-per-60-s window has room, otherwise at
-the moment it next has room, carrying everything pending (``measures.best_allowed_latencies``).
+The "best the rate limit allows" is computed from the same change timestamps, per property: the
+ideal sender (no processing time, carrying everything pending in each request) with the lowest
+95th percentile among one that spends the 10-per-60-s window at once, one that sends evenly
+and those that spread the window after a burst (``measures.best_allowed_latencies``).
 """
 
 from __future__ import annotations
@@ -362,8 +363,8 @@ def _outcome(
             f"target; {rate_limited} answers 429, {lost} changes never seen; the API calls took "
             f"{figures['api_call_p50']:.2f} s (p50) and {figures['api_call_p95']:.2f} s (p95)."
             + (
-                " innsync beat the computed best because the latency runs from the call's "
-                "return, and the worker sees a change at its commit, before a slow return."
+                " innsync beat the computed best: the latency runs from the call's return, and "
+                "the worker sees a change at its commit, before a slow return."
                 if gap < 0
                 else ""
             )

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from innsync.cli.main import cli
 from innsync_bench import registry
-from innsync_bench.measures import best_allowed_latencies, percentile
+from innsync_bench.measures import best_allowed_latencies, ideal_sender_latencies, percentile
 from innsync_bench.results import TABLE_END, TABLE_START, Outcome, Table, refresh_docs
 from tests.databases import postgres_server_or_skip
 
@@ -227,17 +227,35 @@ def test_results_written_elsewhere_leave_the_published_page_alone(
     assert (tmp_path / ("x" if options else "bench/results") / "backups.json").exists()
 
 
-def test_best_allowed_latencies_follow_the_sliding_window() -> None:
+def test_the_sender_spending_the_window_at_once_follows_the_sliding_window() -> None:
     # Ten changes in the first second go at once; the eleventh waits for the first to expire,
     # and the twelfth, arriving while it waits, rides in the same request.
     times = [0.1 * n for n in range(10)] + [5.0, 30.0]
-    latencies = best_allowed_latencies(times, limit=10, window_seconds=60.0)
+    latencies = ideal_sender_latencies(times, limit=10, window_seconds=60.0)
     assert latencies[:10] == [0.0] * 10
     assert latencies[10] == pytest.approx(55.0)
     assert latencies[11] == pytest.approx(30.0)
     # Requests already in the window count against it.
-    assert best_allowed_latencies([10.0], limit=1, window_seconds=60.0, earlier_sends=[5.0]) == [
+    assert ideal_sender_latencies([10.0], limit=1, window_seconds=60.0, earlier_sends=[5.0]) == [
         pytest.approx(55.0)
     ]
+
+
+def test_the_best_allowed_is_the_best_sender_for_the_stream() -> None:
+    steady = [float(second) for second in range(120)]  # one change a second, 10 calls a minute
+    greedy = ideal_sender_latencies(steady, limit=10, window_seconds=60.0)
+    even = ideal_sender_latencies(steady, limit=10, window_seconds=60.0, burst=0)
+    best = best_allowed_latencies(steady, limit=10, window_seconds=60.0)
+    assert percentile(greedy, 0.95) == pytest.approx(47.0)
+    assert percentile(even, 0.95) == pytest.approx(5.0)
+    assert best == even
+    # Three changes in a row, then a pause: a burst sends each at once, an even pace cannot.
+    clusters = [start + gap for start in (0.0, 100.0, 200.0) for gap in (0.0, 1.0, 2.0)]
+    best = best_allowed_latencies(clusters, limit=10, window_seconds=60.0)
+    assert best == [0.0] * 9
+    assert (
+        percentile(ideal_sender_latencies(clusters, limit=10, window_seconds=60.0, burst=0), 0.95)
+        > 0
+    )
     assert percentile([3.0, 1.0, 2.0, 4.0], 0.5) == 2.0
     assert percentile([3.0, 1.0, 2.0, 4.0], 0.99) == 4.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from innsync.channels.types import ChannelLimits
-from innsync.sync.limiter import SlidingWindowLimiter
+from innsync.sync.limiter import SlidingWindowLimiter, burst_for
 
 FAST = settings(max_examples=300, deadline=None)
 
@@ -121,3 +122,51 @@ def test_a_clock_stepping_back_counts_as_the_latest_time_seen() -> None:
 def test_malformed_state_is_refused(state: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"limit|grant|latest"):
         SlidingWindowLimiter.from_state(state)
+
+
+def test_a_burst_goes_at_once_and_the_rest_of_the_window_is_spread_evenly() -> None:
+    limiter = SlidingWindowLimiter(10, 60.0, burst=burst_for(10))
+    assert limiter.burst == 3
+    assert [limiter.try_acquire(0.0) for _ in range(4)] == [True, True, True, False]
+    refill = 60.0 / 7  # the other 7 of the window's 10, one token at a time
+    assert limiter.wait_time(0.0) == pytest.approx(refill)
+    assert not limiter.try_acquire(refill - 0.01)
+    assert limiter.try_acquire(refill)
+    # A steady demand (an attempt every second) is granted every `refill` seconds, and never
+    # has to wait out the window's turn, as a sender spending all 10 at once would.
+    granted = [t for t in range(1, 600) if limiter.try_acquire(float(t))]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(granted)]
+    assert max(gaps) <= refill + 1
+    assert len(granted) == pytest.approx(600 / refill, abs=2)
+
+
+@FAST
+@given(steps, st.integers(min_value=2, max_value=12), windows)
+def test_a_shaped_limiter_never_lets_more_than_the_limit_into_a_window(
+    gaps: list[float], limit: int, window: float
+) -> None:
+    limiter = SlidingWindowLimiter(limit, window, burst=burst_for(limit))
+    granted = []
+    for t in attempt_times(gaps):
+        # What it says to wait is what it takes: a grant then (in a copy), not before.
+        wait = limiter.wait_time(t)
+        if wait > 0:
+            assert not _copy(limiter).try_acquire(t + wait - 0.01)
+            assert _copy(limiter).try_acquire(t + wait)
+        if limiter.try_acquire(t):
+            granted.append(t)
+    for index, start in enumerate(granted):
+        assert sum(1 for t in granted[index:] if t < start + window) <= limit
+
+
+def _copy(limiter: SlidingWindowLimiter) -> SlidingWindowLimiter:
+    copied = SlidingWindowLimiter.from_state(json.loads(json.dumps(limiter.to_state())))
+    copied.burst = limiter.burst
+    return copied
+
+
+def test_a_burst_is_at_most_half_the_limit() -> None:
+    assert burst_for(1) is None
+    assert [burst_for(limit) for limit in (2, 3, 10, 30, 100)] == [1, 1, 3, 9, 30]
+    with pytest.raises(ValueError, match="half the limit"):
+        SlidingWindowLimiter(10, 60.0, burst=6)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from innsync.channels.types import ChannelLimits
 
@@ -26,6 +26,22 @@ MARGIN_MAX_FRACTION = 0.1
 MARGIN_UNMEASURED_SECONDS = 1.0
 # Round trips kept per bucket: enough for a stable maximum, small enough to save every request.
 ROUND_TRIP_SAMPLES = 20
+# The share of a window's requests a shaped limiter lets go at once (``burst_for``). A sender
+# that spends the whole window at once makes everything after wait for the window to turn: a
+# steady stream of changes at Channex's 10 per 60 s then waits 47-57 s at its 95th percentile.
+# Spending a burst of 3 at once and the other 7 evenly keeps a steady stream at 8 s and lets
+# a few changes in a row go at once (simulated in docs/sync.md, measured by `change_latency`).
+BURST_SHARE = 0.3
+# Token arithmetic in floats: a token this close to whole is whole.
+_TOKEN_EPSILON = 1e-9
+
+
+def burst_for(limit: int) -> int | None:
+    """The burst a shaped limiter of ``limit`` requests allows, or None when the window is too
+    small to shape (a burst must be at most half the limit: see ``SlidingWindowLimiter``)."""
+    if limit < 2:
+        return None
+    return max(1, min(limit // 2, round(limit * BURST_SHARE)))
 
 
 def window_margin(window_seconds: float, round_trips: Iterable[float]) -> float:
@@ -46,6 +62,9 @@ class LimiterState(TypedDict):
     window_seconds: float
     grants: list[float]
     latest: float | None
+    # A shaped limiter's bucket: its tokens after the last grant, and when that was.
+    tokens: NotRequired[float]
+    tokens_at: NotRequired[float]
 
 
 class SlidingWindowLimiter:
@@ -54,6 +73,12 @@ class SlidingWindowLimiter:
     Windows are half-open, so a request exactly ``window_seconds`` after an earlier one does not
     compete with it. Time is taken as never going backwards: an attempt earlier than the latest
     time seen counts as made at that time, which keeps the guarantee when a wall clock steps back.
+
+    With a ``burst``, grants are also shaped by a token bucket of that many tokens refilled at
+    ``(limit - burst) / window``: a burst goes at once, a steady demand is spread evenly, and
+    the window is never spent in one go. Such a bucket grants at most ``limit`` in any window by
+    itself; the window is still counted, so the limit holds whatever the bucket says. The
+    bucket's level is kept with the grants (``to_state``); a limiter without it starts full.
     """
 
     def __init__(
@@ -62,11 +87,16 @@ class SlidingWindowLimiter:
         window_seconds: float,
         grants: Iterable[float] = (),
         latest: float | None = None,
+        burst: int | None = None,
     ) -> None:
         if limit < 1 or window_seconds <= 0:
             raise ValueError("a limiter needs a positive limit and window")
+        if burst is not None and not 1 <= burst <= limit // 2:
+            raise ValueError(f"a burst must be 1 to half the limit ({limit}), not {burst}")
         self.limit = limit
         self.window_seconds = window_seconds
+        self.burst = burst
+        self._tokens: tuple[float, float] | None = None  # (tokens, at): None is a full bucket
         self._grants: deque[float] = deque(sorted(grants))
         if len(self._grants) > limit:
             raise ValueError(f"{len(self._grants)} grants recorded but the limit is {limit}")
@@ -78,28 +108,53 @@ class SlidingWindowLimiter:
         return cls(limits.requests_per_window, limits.window_seconds)
 
     def try_acquire(self, now: float) -> bool:
-        """Grant and record one request at ``now`` if the window has room."""
-        now = self._advance(now)
-        if len(self._grants) >= self.limit:
+        """Grant and record one request at ``now`` if the window (and the bucket) has room."""
+        if self.wait_time(now) > 0:
             return False
+        now = self._advance(now)
+        if self.burst is not None:
+            self._tokens = (self._level(now) - 1, now)
         self._grants.append(now)
         return True
 
     def wait_time(self, now: float) -> float:
         """Seconds from ``now`` until a request would be granted (0 when it would be now)."""
-        self._advance(now)
-        if len(self._grants) < self.limit:
+        seen = self._advance(now)
+        if len(self._grants) >= self.limit:
+            # Only `limit` grants can be in the window, so the oldest must leave it first.
+            return self._grants[0] + self.window_seconds - now
+        wait = self._bucket_wait(seen)
+        return seen + wait - now if wait else 0.0
+
+    def _refill_rate(self, burst: int) -> float:
+        return (self.limit - burst) / self.window_seconds
+
+    def _level(self, now: float) -> float:
+        """The bucket's tokens at ``now``."""
+        if self.burst is None or self._tokens is None:
+            return float(self.burst or 0)
+        tokens, at = self._tokens
+        return min(float(self.burst), tokens + (now - at) * self._refill_rate(self.burst))
+
+    def _bucket_wait(self, now: float) -> float:
+        """Seconds until the token bucket holds a whole token (0 without a burst)."""
+        if self.burst is None:
             return 0.0
-        # Only `limit` grants can be in the window, so the oldest must leave it first.
-        return self._grants[0] + self.window_seconds - now
+        tokens = self._level(now)
+        if tokens >= 1 - _TOKEN_EPSILON:
+            return 0.0
+        return (1 - tokens) / self._refill_rate(self.burst)
 
     def to_state(self) -> LimiterState:
-        return {
+        state: LimiterState = {
             "limit": self.limit,
             "window_seconds": self.window_seconds,
             "grants": list(self._grants),
             "latest": self._latest,
         }
+        if self._tokens is not None:
+            state["tokens"], state["tokens_at"] = self._tokens
+        return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, object]) -> SlidingWindowLimiter:
@@ -114,7 +169,11 @@ class SlidingWindowLimiter:
             raise ValueError("limiter state needs a list of grant times")
         if latest is not None and not isinstance(latest, int | float):
             raise ValueError("limiter state has a non-numeric latest time")
-        return cls(limit, float(window), (float(t) for t in grants), latest)
+        limiter = cls(limit, float(window), (float(t) for t in grants), latest)
+        tokens, tokens_at = state.get("tokens"), state.get("tokens_at")
+        if isinstance(tokens, int | float) and isinstance(tokens_at, int | float):
+            limiter._tokens = (float(tokens), float(tokens_at))
+        return limiter
 
     def _advance(self, now: float) -> float:
         """Clamp ``now`` to the latest time seen and forget grants that left the window."""

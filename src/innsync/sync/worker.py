@@ -40,7 +40,12 @@ from innsync.logging import log_context
 from innsync.marketplace.models import AriSource
 from innsync.outbox import wakeup
 from innsync.sync import budgets, leases
-from innsync.sync.limiter import ROUND_TRIP_SAMPLES, SlidingWindowLimiter, window_margin
+from innsync.sync.limiter import (
+    ROUND_TRIP_SAMPLES,
+    SlidingWindowLimiter,
+    burst_for,
+    window_margin,
+)
 from innsync.sync.models import BucketLease
 from innsync.sync.pusher import PassResult, push_connection
 
@@ -391,8 +396,10 @@ class _BudgetGate:
                 if isinstance(saved, dict)
                 else SlidingWindowLimiter(self.limits.requests_per_window, window)
             )
-            # A restored limiter counts with the margin of the latest round trips too.
+            # A restored limiter counts with the margin of the latest round trips too, and
+            # spreads a steady demand over the window instead of spending it at once.
             limiter.window_seconds = window
+            limiter.burst = burst_for(limiter.limit)
             self._limiters[budget] = limiter
         return limiter
 
