@@ -25,10 +25,10 @@ from innsync.inventory.bulk import (
     chunks,
     write_ari_in_chunks,
 )
-from innsync.inventory.calendar import CALENDAR_COLUMNS, check_ari, weekday_runs
+from innsync.inventory.calendar import CALENDAR_COLUMNS, check_ari
 from innsync.inventory.schemas import AriEntry, AriWrite
 from innsync.outbox.models import RATES, DirtyMark
-from innsync.stay_dates import DateRange
+from innsync.stay_dates import DateRange, ranges_from_dates
 from tests.api.helpers import Hotel, day, make_hotel, new_tenant, ok, today
 from tests.calendar_runs import plan_days
 from tests.conftest import Db
@@ -167,7 +167,10 @@ def test_chunked_write_equals_the_write_s_meaning_with_every_mark_once(
     # Every entry in exactly one transaction, in order.
     assert [i for part in committed for i in part] == list(range(len(request.entries)))
     # A transaction holds one entry, or entries writing at most ``chunk_ranges`` date ranges.
-    weights = [len(weekday_runs(entry)) for entry in request.entries]
+    weights = [
+        len(ranges_from_dates(entry.to_range().dates_on(entry.weekday_numbers())))
+        for entry in request.entries
+    ]
     assert all(
         len(part) == 1 or sum(weights[i] for i in part) <= chunk_ranges for part in committed
     )
@@ -229,7 +232,7 @@ def test_chunks_hold_whole_entries_up_to_the_range_budget(client: TestClient, db
         checked = check_ari(
             session, uuid.UUID(hotel.caller.tenant_id), uuid.UUID(hotel.property_id), request
         )
-    assert [len(weekday_runs(entry)) for entry in checked.entries] == [2, 2, 5, 1, 1, 6]
+    assert [len(ranges) for ranges in checked.dates] == [2, 2, 5, 1, 1, 6]
     # 4 ranges a chunk: 2+2 | 5 (alone, larger than the budget) | 1+1 (70 days and 7 days:
     # days do not count) | 6 (alone).
     assert [list(part) for part in chunks(checked, 4)] == [[0, 1], [2], [3, 4], [5]]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from innsync.db.busy import is_busy
 from innsync.db.engine import READ_ONLY, transaction
 from innsync.errors import DatabaseBusyError
-from innsync.inventory.calendar import CheckedAri, apply_ari, check_ari, weekday_runs
+from innsync.inventory.calendar import CheckedAri, apply_ari, check_ari
 from innsync.inventory.schemas import AriEntryResult, AriWrite, AriWriteResult
 
 # What one transaction of a bulk write aims to hold its locks for (SQLite: the one write lock).
@@ -44,7 +44,7 @@ SQLITE_YIELD_SHARE = 1.0
 
 def _entry_ranges(checked: CheckedAri) -> list[int]:
     """What each entry writes, in date ranges: the unit a chunk is measured in."""
-    return [len(weekday_runs(entry)) for entry in checked.entries]
+    return [len(ranges) for ranges in checked.dates]
 
 
 def _take(weights: list[int], start: int, limit: int) -> range:

@@ -53,6 +53,8 @@ class CheckedAri:
     property_id: uuid.UUID
     entries: Sequence[AriEntry]
     targets: Sequence[RatePlan | RoomType]
+    # Each entry's dates as ranges: its whole range, or the runs of the weekdays it names.
+    dates: Sequence[Sequence[DateRange]]
     # A plan's derived plans follow its values, so their marks go with it.
     followers: Mapping[uuid.UUID, Sequence[uuid.UUID]]
     warnings: Sequence[AriWarning]
@@ -99,6 +101,7 @@ def check_ari(
         property_id=prop.id,
         entries=request.entries,
         targets=targets,
+        dates=[_weekday_runs(entry) for entry in request.entries],
         followers=followers,
         warnings=channel_warnings(session, prop, request.entries, targets, followers),
     )
@@ -118,17 +121,24 @@ def _owned_by_id(
 def apply_ari(session: Session, checked: CheckedAri, indices: range) -> list[AriEntryResult]:
     """Write the entries at ``indices`` of a checked write, with their dirty marks, in
     ``session``'s transaction: a value is never committed without its mark."""
-    entries = [(index, checked.entries[index], checked.targets[index]) for index in indices]
+    entries = [
+        (index, checked.entries[index], checked.targets[index], checked.dates[index])
+        for index in indices
+    ]
     # Blocks lock their room types; all of them at once, in id order, as bookings lock theirs.
     lock_room_types(
         session,
-        {t.id for _, entry, t in entries if isinstance(t, RoomType) and entry.block is not None},
+        {t.id for _, entry, t, _ in entries if isinstance(t, RoomType) and entry.block is not None},
     )
-    rated = [(index, entry, t) for index, entry, t in entries if isinstance(t, RatePlan)]
+    rated = [(index, entry, t) for index, entry, t, _ in entries if isinstance(t, RatePlan)]
     # All the chunk's calendar changes in one pass: one read and one write of runs for them all.
     changed = apply_changes(
         session,
-        [CalendarChange(t.id, weekday_runs(e), _column_changes(e)) for _, e, t in rated],
+        [
+            CalendarChange(t.id, runs, _column_changes(e))
+            for _, e, t, runs in entries
+            if isinstance(t, RatePlan)
+        ],
     )
     results: dict[int, AriEntryResult] = {}
     marks: list[tuple[uuid.UUID, DateRange]] = []
@@ -139,9 +149,8 @@ def apply_ari(session: Session, checked: CheckedAri, indices: range) -> list[Ari
         results[index] = AriEntryResult(
             index=index, status="applied", dates_changed=sum(r.nights for r in ranges)
         )
-    for index, entry, room in entries:
+    for index, entry, room, runs in entries:
         if isinstance(room, RoomType) and entry.block is not None:
-            runs = weekday_runs(entry)
             blocks = [
                 add_block(
                     session, room, run, entry.block.units, entry.block.kind, entry.block.reason
@@ -156,7 +165,7 @@ def apply_ari(session: Session, checked: CheckedAri, indices: range) -> list[Ari
             )
     mark_rate_spans(session, checked.property_id, marks)
     session.flush()
-    return [results[index] for index, _, _ in entries if index in results]
+    return [results[index] for index, *_ in entries if index in results]
 
 
 def channel_warnings(
@@ -235,7 +244,7 @@ def _written_values(entry: AriEntry) -> RateValues:
     )
 
 
-def weekday_runs(entry: AriEntry) -> list[DateRange]:
+def _weekday_runs(entry: AriEntry) -> list[DateRange]:
     """The entry's dates as ranges: its whole range, or the runs of the weekdays it names."""
     weekdays = entry.weekday_numbers()
     if weekdays >= ALL_WEEKDAYS:
@@ -349,10 +358,17 @@ def own_values(row: Any | None, currency: str) -> DayValues:
 
 def effective_calendar(session: Session, plan: RatePlan, dates: DateRange) -> dict[date, DayValues]:
     """The plan's values for every date of the range, derived plans resolved through their chain."""
+    return _effective_calendar(session, plan, dates)[0]
+
+
+def _effective_calendar(
+    session: Session, plan: RatePlan, dates: DateRange
+) -> tuple[dict[date, DayValues], Mapping[date, Any]]:
+    """``effective_calendar`` and the plan's own calendar rows it was resolved from."""
     currency = session.get_one(Property, plan.property_id).currency
     chain = _ancestry(session, plan)
     rows = calendar_rows(session, [link.id for link in chain], dates)
-    return resolve_chain(chain, rows, currency, dates)
+    return resolve_chain(chain, rows, currency, dates), rows[plan.id]
 
 
 def resolve_chain(
@@ -412,8 +428,7 @@ def read_calendar(
     prop = session.get(Property, plan.property_id)
     if prop is None:
         raise NotFoundError("property not found")
-    calendar = effective_calendar(session, plan, dates)
-    own = calendar_rows(session, [plan.id], dates)[plan.id]
+    calendar, own = _effective_calendar(session, plan, dates)
     provenance = {
         day: (row.source_connection_id, row.source_updated_at)
         for day, row in own.items()
