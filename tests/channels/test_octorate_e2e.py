@@ -10,9 +10,10 @@ import asyncio
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -265,7 +266,19 @@ def test_a_hotels_365_day_calendar_arrives_and_equals_the_simulators(
     assert len(calendar) == 3 * window.nights
 
 
+def _to_the_hotels_next_morning(live: LiveOctorate) -> None:
+    """Move the clock on to 09:00 of the hotel's next day: the pull window follows the hotel's
+    date, so a pull an hour later covers the same dates whatever the hour the test runs at
+    (from 22:00 UTC, an hour later was the next day in Rome, and the window had a new date)."""
+    with live.sessions() as session:
+        zone = ZoneInfo(session.get_one(Property, live.hotels[0].property_id).timezone)
+    now = live.clock().astimezone(zone)
+    morning = datetime.combine(now.date() + timedelta(days=1), time(9), tzinfo=zone)
+    live.clock.advance((morning - now).total_seconds())
+
+
 def test_a_calendar_webhook_and_the_next_pull_agree_without_writes(live: LiveOctorate) -> None:
+    _to_the_hotels_next_morning(live)
     connected(live)
     hotel = live.hotels[0]
     live.pull(hotel)

@@ -249,3 +249,32 @@ def test_the_cache_keeps_at_most_its_bound_evicting_the_oldest(
         for token in hotel.tokens:
             assert cache.load(session, token) is not None
     assert [cache.cached(token) is not None for token in hotel.tokens] == [False, True, True]
+
+
+def test_calls_finding_an_expired_receiver_together_share_one_read(db: Db, hotel: Hotel) -> None:
+    """A busy URL's entry expires under dozens of calls at once: one read serves them all, a
+    caller that goes away does not cancel it, and the next expiry reads again."""
+    reads: list[str] = []
+    cache = ReceiverCache(lambda _connection: _Accepts())
+
+    async def read() -> Any:
+        reads.append("read")
+        await asyncio.sleep(0.05)  # the others arrive while it runs
+        with db.sessions() as session:
+            return cache.load(session, hotel.tokens[0])
+
+    async def go() -> list[Any]:
+        impatient = asyncio.create_task(cache.read_once(hotel.tokens[0], read))
+        waiting = [asyncio.create_task(cache.read_once(hotel.tokens[0], read)) for _ in range(9)]
+        await asyncio.sleep(0)
+        impatient.cancel()
+        together = await asyncio.gather(*waiting)
+        later = await cache.read_once(hotel.tokens[0], read)
+        return [*together, later]
+
+    receivers = asyncio.run(go())
+
+    assert len(reads) == 2  # the nine (and the one that left) together, then the later call
+    assert all(receiver is not None for receiver in receivers)
+    assert len({id(receiver) for receiver in receivers[:9]}) == 1
+    assert receivers[9].connection_id == hotel.connections[0]

@@ -11,13 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, func, select
 
 from innsync.api.deps import get_database
-from innsync.api.webhook_path import WebhookFastPath
+from innsync.api.webhook_path import InnsyncAPI
 from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
 from innsync.db.engine import session_factory
@@ -42,11 +41,13 @@ def hotel(db: Db, secret_box: SecretBox) -> Hotel:
     return made
 
 
-def _app(db: Db, secret_box: SecretBox, *, fast: bool) -> FastAPI:
+def _app(db: Db, secret_box: SecretBox, *, fast: bool) -> InnsyncAPI:
     settings = Settings(database_url="sqlite://", background_loops=False, webhook_rejected_limit=2)
     app = hooks_app(db.sessions, db.engine, secret_box, settings)
+    assert isinstance(app, InnsyncAPI)
+    assert app.webhook_fast_path is not None
     if not fast:  # the app as it was: every call through FastAPI's router
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not WebhookFastPath]
+        app.webhook_fast_path = None
     return app
 
 
@@ -123,8 +124,6 @@ def test_an_app_with_other_middlewares_gets_them_on_the_fast_path_too(
     apps = [_app(db, secret_box, fast=fast) for fast in (True, False)]
     for app in apps:
         app.add_middleware(_Tagging)
-        if any(m.cls is WebhookFastPath for m in app.user_middleware):  # outermost again
-            app.user_middleware.sort(key=lambda m: m.cls is not WebhookFastPath)
     answers = []
     for tag, app in zip(("fast", "routed"), apps, strict=True):
         with TestClient(app) as client:
@@ -170,6 +169,37 @@ def test_the_fast_path_does_not_go_through_fastapi(
             f"/hooks/{hotel.tokens[0]}", content=encode(booking("B1")), headers=headers()
         )
     assert answer.json() == {"status": "stored"}
+
+
+def test_an_unhandled_error_on_the_fast_path_is_the_apps_500(
+    db: Db, secret_box: SecretBox, hotel: Hotel
+) -> None:
+    """The fast path is ahead of FastAPI's layers, so it has the server-error layer of its own:
+    the answer is the routed call's 500 (the app's problem document), and nothing is stored."""
+
+    class Broken:
+        def cached(self, token: str) -> None:
+            raise RuntimeError("boom")
+
+    answers = []
+    for fast in (True, False):
+        app = _app(db, secret_box, fast=fast)
+        app.state.webhook_receivers = Broken()
+        with TestClient(app, raise_server_exceptions=False) as client:
+            answers.append(
+                _answer(
+                    client.post(
+                        f"/hooks/{hotel.tokens[0]}",
+                        content=encode(booking("B1")),
+                        headers=headers(),
+                    )
+                )
+            )
+
+    assert answers[0][0] == 500
+    assert answers[0] == answers[1]
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboxItem)) == 0
 
 
 @pytest.mark.backends("postgresql", "mariadb")

@@ -39,7 +39,7 @@ from innsync.api.routers import (
 )
 from innsync.api.security_headers import SecurityHeaders
 from innsync.api.throttle import FailureBudget
-from innsync.api.webhook_path import WebhookFastPath
+from innsync.api.webhook_path import InnsyncAPI
 from innsync.crypto import SecretBox
 from innsync.db.engine import build_engine, session_factory
 from innsync.inbox.ingress import GroupCommit, ReceiverCache, writers_for
@@ -59,7 +59,7 @@ def create_app(
     secret_box: SecretBox | None = None,
     run_loops: bool | None = None,
     outbound: OutboundPolicy | None = None,
-) -> FastAPI:
+) -> InnsyncAPI:
     """Build the app. Tests inject their own engine, sessions and key (and may inject the
     outbound policy, to give it their own resolver); ``serve`` injects nothing."""
     settings = settings or get_settings()
@@ -79,7 +79,7 @@ def create_app(
         finally:
             loops.stop()
 
-    app = FastAPI(
+    app = InnsyncAPI(
         title="innsync",
         version="0.1.0",
         description=package_doc or "",
@@ -121,9 +121,9 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RecordRequests)
     # Outermost of the routed path: every line logged while answering carries the request id.
+    # POST /hooks/{token} goes through these four too, but not through FastAPI's own layers
+    # (``InnsyncAPI``, ``api.webhook_path``).
     app.add_middleware(LogContext)
-    # Ahead of all of them: POST /hooks/{token} goes through them without FastAPI's router.
-    app.add_middleware(WebhookFastPath)
     app.include_router(ops.router)
     app.include_router(hooks.router)
     app.include_router(ical.router)

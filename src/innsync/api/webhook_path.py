@@ -1,20 +1,22 @@
-"""The fast path of ``POST /hooks/{token}``: the webhook route served without FastAPI's routing.
+"""The fast path of ``POST /hooks/{token}``: the webhook route served without FastAPI's layers.
 
-A busy channel delivers thousands of webhooks a second, and FastAPI's share of each (route
-matching over every route, dependency solving, its exception and exit-stack layers) was about
-as large as the work of the call itself (``docs/benchmarks.md``, webhook_ingest). This
-middleware, the outermost of the app's own, recognises exactly that method and path, with the
-route's own pattern, and calls the router's function (``hooks.receive_channel_webhook``)
-directly. Everything else goes to the full app untouched, ``GET``/``HEAD`` probes included.
+A busy channel delivers thousands of webhooks a second, and the framework's share of each (route
+matching over every route, dependency solving, FastAPI's per-request telemetry check and body
+limit, its exception and exit-stack layers) was about as large as the work of the call itself
+(``docs/benchmarks.md``, webhook_ingest). ``InnsyncAPI``, the app ``create_app`` builds, asks
+its ``WebhookFastPath`` first: exactly that method and path, recognised with the route's own
+pattern, go to the router's function (``hooks.receive_channel_webhook``) directly; everything
+else goes to FastAPI untouched, ``GET``/``HEAD`` probes included.
 
-What the call passes through is the app's own stack minus the router: the same middlewares
-(request id and log context, metrics, security headers, the body guard's size, time and
-per-address limits, sharing their budgets with the full stack) and the same exception
-handlers, so answers, headers, logs and counters are those of the routed call. When those
-middlewares are ``create_app``'s four (``FOLDED``), their work is done here in one layer, with
-their own functions: one pass over the request headers and one wrapper of ``send`` instead of
-four of each (each layer's coroutine and closures were a tenth of an acknowledgement's CPU).
-Any other stack is wrapped as the full app wraps it.
+What the call passes through is the app's own stack minus the router: the server-error layer
+(an unhandled error is the app's 500), the same middlewares (request id and log context,
+metrics, security headers, the body guard's size, time and per-address limits, sharing their
+budgets with the full stack) and the same exception handlers, so answers, headers, logs and
+counters are those of the routed call. When those middlewares are ``create_app``'s four
+(``FOLDED``), their work is done here in one layer, with their own functions: one pass over the
+request headers and one wrapper of ``send`` instead of four of each (each layer's coroutine and
+closures were a tenth of an acknowledgement's CPU). Any other stack is wrapped as the full app
+wraps it. FastAPI's native telemetry does not see webhook calls; the metrics do.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,10 +44,29 @@ PATH = "/hooks/{token}"
 FOLDED: tuple[type, ...] = (LogContext, RecordRequests, SecurityHeaders, BodyGuard)
 
 
+class InnsyncAPI(FastAPI):
+    """FastAPI, with webhook calls taken by ``webhook_fast_path`` ahead of its own layers.
+
+    ``webhook_fast_path = None`` serves them through FastAPI's router like every other call.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.webhook_fast_path: WebhookFastPath | None = WebhookFastPath(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.webhook_fast_path
+        served = None if fast is None else fast.served_for(scope)
+        if served is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await served(scope, receive, send)
+
+
 class WebhookFastPath:
     """Serves ``POST /hooks/{token}`` through the app's middlewares but not its router."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: FastAPI) -> None:
         self.app = app
         # Built on the first call, from the app as it is then (its middlewares and handlers
         # are all in place once it serves); ``None`` after building if it has no such route.
@@ -52,25 +74,30 @@ class WebhookFastPath:
         self._served: ASGIApp | None = None
         self._built = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
-            await self.app(scope, receive, send)
-            return
+    def served_for(self, scope: Scope) -> ASGIApp | None:
+        """What serves this call if it is a webhook (``scope`` completed as routing would
+        complete it), else ``None``."""
+        if scope["type"] != "http" or scope["method"] != "POST" or self.app.root_path:
+            return None
+        if scope.get("root_path"):
+            return None
         if not self._built:
-            self._build(scope["app"])
-        route, served = self._route, self._served
+            self._build()
+        route = self._route
         matched = None if route is None else route.path_regex.match(scope["path"])
-        if route is None or served is None or matched is None:
-            await self.app(scope, receive, send)
-            return
-        # What routing would have added: metrics label answers by ``route.path``.
+        if route is None or matched is None:
+            return None
+        # What Starlette and routing would have added: ``request.app``, and the route that
+        # metrics label answers by (``route.path``).
+        scope["app"] = self.app
         scope["route"] = route
         scope["endpoint"] = route.endpoint
         scope["path_params"] = matched.groupdict()
-        await served(scope, receive, send)
+        return self._served
 
-    def _build(self, app: FastAPI) -> None:
+    def _build(self) -> None:
         self._built = True
+        app = self.app
         # The router's own route (``create_app`` includes it without a prefix): its pattern
         # decides what is a webhook call, its template labels the metrics.
         self._route = next(
@@ -86,26 +113,24 @@ class WebhookFastPath:
         if self._route is None:
             return
         # As FastAPI builds its stack: 500 and ``Exception`` belong to the outermost
-        # ServerErrorMiddleware, which this path is inside of too.
-        handlers = {
-            key: handler
-            for key, handler in app.exception_handlers.items()
-            if key not in (500, Exception)
-        }
+        # ServerErrorMiddleware, the other handlers to the innermost ExceptionMiddleware.
+        error_handler = None
+        handlers = {}
+        for key, handler in app.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = handler
+            else:
+                handlers[key] = handler
         served: ASGIApp = ExceptionMiddleware(_receive_webhook, handlers=handlers, debug=app.debug)
-        classes: list[object] = [entry.cls for entry in app.user_middleware]
-        stack = [
-            entry
-            for entry, cls in zip(app.user_middleware, classes, strict=True)
-            if cls is not WebhookFastPath
-        ]
-        if tuple(cls for cls in classes if cls is not WebhookFastPath) == FOLDED:
+        stack = list(app.user_middleware)
+        classes: tuple[object, ...] = tuple(entry.cls for entry in stack)
+        if classes == FOLDED:
             guard: Any = stack[-1]  # its arguments, typed by the app's ``add_middleware``
-            self._served = _Folded(BodyGuard(served, *guard.args, **guard.kwargs), served)
-            return
-        for cls, args, kwargs in reversed(stack):
-            served = cls(served, *args, **kwargs)
-        self._served = served
+            served = _Folded(BodyGuard(served, *guard.args, **guard.kwargs), served)
+        else:
+            for cls, args, kwargs in reversed(stack):
+                served = cls(served, *args, **kwargs)
+        self._served = ServerErrorMiddleware(served, handler=error_handler, debug=app.debug)
 
 
 class _Folded:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -53,7 +54,17 @@ def build_engine(url: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS, **kwargs: 
         connect_args.setdefault("options", f"-c lock_timeout={lock_timeout_ms}")
     kwargs.setdefault("isolation_level", "READ COMMITTED")
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if backend == "postgresql":
+        event.listen(engine, "connect", _binary_arrays)
+    return engine
+
+
+def _binary_arrays(dbapi_connection: Any, _record: Any) -> None:
+    """Lists go to PostgreSQL as binary arrays. In text, psycopg escapes every element with a
+    regular expression: with one list per column in the unnested upserts (``db.upsert``), that
+    was 15-20 % of a syncing worker's CPU and a third of the webhook inbox's insert."""
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def _sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engine:

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -93,6 +93,10 @@ class ReceiverCache:
         self._entries: dict[str, WebhookReceiver] = {}
         # Loads run in pool threads; eviction walks the dict, so changes take turns.
         self._lock = threading.Lock()
+        # Reads under way, per event loop and token (``read_once``).
+        self._reads: WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Task[WebhookReceiver | None]]
+        ] = WeakKeyDictionary()
 
     def cached(self, token: str) -> WebhookReceiver | None:
         receiver = self._entries.get(token)
@@ -121,6 +125,30 @@ class ReceiverCache:
             while len(self._entries) > self._max:
                 self._entries.pop(next(iter(self._entries)))
         return receiver
+
+    async def read_once(
+        self, token: str, read: Callable[[], Coroutine[Any, Any, WebhookReceiver | None]]
+    ) -> WebhookReceiver | None:
+        """``read()``'s receiver, or that of the same token's read already under way.
+
+        When a busy URL's entry expires, every call in flight finds it expired at once: they
+        wait for one read instead of each reading the connection and building its adapter.
+        A joined read may have begun before a change to the connection, so what it gives is
+        as good as a cached entry, not a fresh one.
+        """
+        loop = asyncio.get_running_loop()
+        reads = self._reads.setdefault(loop, {})
+        task = reads.get(token)
+        if task is None:
+            task = reads[token] = loop.create_task(read())
+
+            def done(finished: asyncio.Task[WebhookReceiver | None]) -> None:
+                if reads.get(token) is finished:
+                    del reads[token]
+
+            task.add_done_callback(done)
+        # Shielded: a caller that goes away does not cancel the read the others wait for.
+        return await asyncio.shield(task)
 
     def forget(self, token: str) -> None:
         with self._lock:

@@ -12,10 +12,9 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Executable, insert, select, update
+from sqlalchemy import Executable, Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +26,8 @@ from innsync.channels.revision_json import revision_to_bytes
 from innsync.channels.types import BookingRevision, UnreadableMessage
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
-from innsync.db.upsert import unnested_insert
+from innsync.db.driver_insert import DIALECTS as DRIVER_INSERT_DIALECTS
+from innsync.db.driver_insert import insert_if_new
 from innsync.inbox.models import PARKED, PENDING, PULL, REJECTED, WEBHOOK, InboxItem
 
 # Channel booking messages are a few kilobytes; a megabyte leaves room for large group bookings
@@ -47,7 +47,7 @@ _SECRET_NAME = re.compile("|".join(map(re.escape, SECRET_HEADER_PARTS)))
 
 Received = Literal["stored", "duplicate", "rejected"]
 MYSQL_DUPLICATE_KEY = 1062  # ER_DUP_ENTRY
-# What a new item is stored with; the rest (ids, acknowledgement fields) take their defaults.
+# What a new item is stored with; the rest (its id, the NULLs of later steps) take defaults.
 INSERTED_COLUMNS = (
     "connection_id",
     "tenant_id",
@@ -60,7 +60,13 @@ INSERTED_COLUMNS = (
     "reason",
     "attempts",
     "processed_at",
+    "ack_revision_ids",
+    "ack_attempts",
+    "ack_error",
 )
+# The unique key of a stored call: the same message from the same connection is kept once.
+DEDUPE_COLUMNS = ("connection_id", "dedupe_key")
+_TABLE = cast(Table, InboxItem.__table__)
 
 
 def connection_for_token(session: Session, token: str) -> Connection | None:
@@ -245,51 +251,19 @@ def insert_new(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[bool
     """Store the rows whose (connection, dedupe key) is not taken, in the order given: for
     each, whether it was stored (of rows sharing a key, the first is).
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` with every row: executed row by row,
-    SQLAlchemy's per-statement work cost more CPU than the group commit saved
-    (``docs/benchmarks.md``, webhook_ingest). On SQLite the rows are a multi-row ``VALUES``
-    (SQLAlchemy's "insertmanyvalues"). On PostgreSQL they are one array per column, unnested:
-    the statement's text is then the same for any number of rows, so psycopg parses it once,
-    where it parsed a multi-row ``VALUES`` anew on every call (13 % of a server's samples under
-    load). MariaDB has no ``ON CONFLICT``: row by row there, as ``insert_once``.
+    On SQLite and PostgreSQL through the driver's cursor (``db.driver_insert``): the webhook
+    group commit stores every acknowledged webhook here. MariaDB has no ``ON CONFLICT``: row by
+    row there, as ``insert_once``.
     """
     if not rows:
         return []
     connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect in ("mysql", "mariadb"):
+    if connection.dialect.name not in DRIVER_INSERT_DIALECTS:
         return [insert_once(session, row) is not None for row in rows]
-    if dialect == "postgresql":
-        columns = {name: [row[name] for row in rows] for name in INSERTED_COLUMNS}
-        result = connection.execute(_unnested_insert(), columns)
-    else:
-        statement = _MANY_INSERTS.get(dialect)
-        if statement is None:
-            statement = _MANY_INSERTS[dialect] = _insert_statement(
-                dialect, InboxItem.connection_id, InboxItem.dedupe_key
-            )
-        result = connection.execute(statement, [dict(row) for row in rows])
-    taken = {tuple(row) for row in result}
-    stored = []
-    for row in rows:
-        key = (row["connection_id"], row["dedupe_key"])
-        stored.append(key in taken)
-        taken.discard(key)  # a later row with the same key was not the one inserted
-    return stored
+    return insert_if_new(connection, _TABLE, INSERTED_COLUMNS, DEDUPE_COLUMNS, rows)
 
 
-@cache
-def _unnested_insert() -> Executable:
-    """PostgreSQL's insert of one array per column (``db.upsert.unnested_insert``), unique
-    keys taken skipped, returning the (connection, dedupe key) of the rows it stored."""
-    return (
-        unnested_insert(InboxItem.__table__, INSERTED_COLUMNS)  # type: ignore[arg-type]
-        .on_conflict_do_nothing(index_elements=["connection_id", "dedupe_key"])
-        .returning(InboxItem.connection_id, InboxItem.dedupe_key)
-    )
-
-
-def _insert_statement(dialect: str, *returned: Any) -> Executable:
+def _insert_statement(dialect: str) -> Executable:
     if dialect in ("mysql", "mariadb"):
         return insert(InboxItem)
     upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
@@ -297,12 +271,11 @@ def _insert_statement(dialect: str, *returned: Any) -> Executable:
         upsert(InboxItem)
         .on_conflict_do_nothing(index_elements=["connection_id", "dedupe_key"])
         # RETURNING: the row count of an INSERT ... RETURNING is not reliable across drivers.
-        .returning(*(returned or (InboxItem.id,)))
+        .returning(InboxItem.id)
     )
 
 
 _INSERTS: dict[str, Executable] = {}
-_MANY_INSERTS: dict[str, Executable] = {}
 
 
 def _error_code(exc: IntegrityError) -> int | None:
@@ -355,6 +328,9 @@ def _item_values(
         "reason": reason,
         "attempts": 0,
         "processed_at": None if status == PENDING else now,
+        "ack_revision_ids": [],
+        "ack_attempts": 0,
+        "ack_error": "",
     }
 
 

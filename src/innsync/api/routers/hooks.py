@@ -14,8 +14,9 @@ router: keep it callable as a plain function (its only dependency is the app's `
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -28,7 +29,7 @@ from innsync.channels.contract import AnswersWebhooks, WebhookAnswer
 from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
-from innsync.inbox.ingress import GroupCommit, PendingItem, ReceiverCache
+from innsync.inbox.ingress import GroupCommit, PendingItem, ReceiverCache, WebhookReceiver
 from innsync.inbox.service import MAX_WEBHOOK_BYTES, webhook_values
 from innsync.settings import Settings
 
@@ -98,12 +99,17 @@ async def receive_channel_webhook(token: str, request: Request, db: Db) -> Respo
     receivers: ReceiverCache = request.app.state.webhook_receivers
     writer: GroupCommit = request.app.state.inbox_writer
 
+    def read() -> Coroutine[Any, Any, WebhookReceiver | None]:
+        return db.read(partial(receivers.load, token=token))
+
     outcome: Outcome = "unknown"
     receiver = receivers.cached(token)
-    fresh = receiver is None
+    if receiver is None:  # expired or never read: one read for the calls arriving together
+        receiver = await receivers.read_once(token, read)
+    fresh = False  # what it was built from may have changed since: a refusal reads again
     for _ in range(STORE_ATTEMPTS):
         if receiver is None:
-            receiver = await db.read(partial(receivers.load, token=token))
+            receiver = await read()
             fresh = True
             if receiver is None:
                 break
