@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,13 +33,14 @@ from innsync.properties.service import horizon, property_today
 from innsync.sync.desired import desired_availability, desired_rates, from_day, load_mappings
 from innsync.sync.worker import SyncWorker
 from innsync.tenants.service import create_tenant
+from tests.clocks import midday_today
 
 
 @dataclass
 class Clock:
-    """Wall time that only moves when a test says so."""
+    """A time of today that only moves when a test says so."""
 
-    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    now: datetime = field(default_factory=midday_today)
 
     def __call__(self) -> datetime:
         return self.now
