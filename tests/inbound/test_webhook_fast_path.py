@@ -171,6 +171,20 @@ def test_the_fast_path_does_not_go_through_fastapi(
     assert answer.json() == {"status": "stored"}
 
 
+def test_a_call_under_a_path_prefix_is_left_to_fastapi(db: Db, secret_box: SecretBox) -> None:
+    """Mounted under a prefix (the server's or the app's ``root_path``), routing strips it
+    first: the fast path takes only calls without one."""
+    app = _app(db, secret_box, fast=True)
+    fast = app.webhook_fast_path
+    assert fast is not None
+    call = {"type": "http", "method": "POST", "path": "/hooks/abc", "headers": []}
+
+    assert fast.served_for({**call, "root_path": ""}) is not None
+    assert fast.served_for({**call, "root_path": "/innsync"}) is None
+    app.root_path = "/innsync"
+    assert fast.served_for({**call, "root_path": ""}) is None
+
+
 def test_an_unhandled_error_on_the_fast_path_is_the_apps_500(
     db: Db, secret_box: SecretBox, hotel: Hotel
 ) -> None:

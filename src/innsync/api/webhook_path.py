@@ -77,9 +77,13 @@ class WebhookFastPath:
     def served_for(self, scope: Scope) -> ASGIApp | None:
         """What serves this call if it is a webhook (``scope`` completed as routing would
         complete it), else ``None``."""
-        if scope["type"] != "http" or scope["method"] != "POST" or self.app.root_path:
-            return None
-        if scope.get("root_path"):
+        # Mounted under a prefix, routing would strip it first: leave such calls to FastAPI.
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or self.app.root_path
+            or scope.get("root_path")
+        ):
             return None
         if not self._built:
             self._build()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, bindparam
@@ -69,7 +69,10 @@ def insert_if_new(
     return stored
 
 
-@cache
+# Keyed by the dialect object: bind processors read the engine's own settings (its JSON
+# serializer), and they hold the dialect. Bounded: a process that makes engine after engine
+# (the test suite) keeps only the latest, not every dialect it ever made.
+@lru_cache(maxsize=32)
 def _statement(
     table: Table, names: tuple[str, ...], keys: tuple[str, ...], dialect: Dialect
 ) -> tuple[str, list[tuple[str, Binder]]]:
