@@ -206,6 +206,7 @@ class BackgroundLoops:
             worker = SyncWorker(
                 self._sessions,
                 lambda connection: self.adapter_for(connection, http),
+                rates_burst_share=self._settings.sync_rates_burst_share,
             )
             while not stop.is_set():
                 try:

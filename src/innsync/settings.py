@@ -239,6 +239,16 @@ class Settings(BaseSettings):
     sync_idle_seconds: float = Field(
         default=0.25, description="How long the sync worker waits when it found nothing to send."
     )
+    sync_rates_burst_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="Where rates have a request budget of their own (Channex), the share of it "
+        "sent at once before the rest is spread over the window. 0 (the default): an even pace, "
+        "a steady stream of price changes waits at most window / limit (6 s on Channex); 0.3: "
+        "three changes in a row go at once, a steady stream waits up to 8.6 s. Availability "
+        "always keeps a burst of 0.3.",
+    )
     admin_cookie_secure: bool = Field(
         default=True,
         description="Send the admin pages' session cookie only over HTTPS. Turn off only to "

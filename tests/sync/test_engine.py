@@ -214,6 +214,39 @@ def test_bursts_never_exceed_the_channel_limit(db: Db, secret_box: SecretBox) ->
     assert_channel_matches_innsync(hotel)
 
 
+@pytest.mark.parametrize(("rates_burst_share", "sent_at_once"), [(None, 1), (0.3, 3)])
+def test_rates_go_at_an_even_pace_unless_a_burst_is_configured(
+    db: Db, secret_box: SecretBox, rates_burst_share: float | None, sent_at_once: int
+) -> None:
+    hotel = build_hotel(db.sessions, secret_box, Clock())
+    run(hotel.drain())
+    if rates_burst_share is not None:  # as INNSYNC_SYNC_RATES_BURST_SHARE sets it
+        hotel.worker = SyncWorker(
+            db.sessions,
+            lambda _connection: hotel.channel,
+            clock=hotel.clock,
+            holder="test-worker",
+            rates_burst_share=rates_burst_share,
+        )
+    hotel.clock.advance(61)  # a fresh window
+    before = len(hotel.channel.requests)
+    for change in range(3):  # three changes a second apart, each alone in its pass
+        hotel.ari(
+            {
+                "rate_plan_id": str(hotel.rate_plan_ids[0]),
+                "date_from": hotel.day(change + 1),
+                "date_to": hotel.day(change + 1),
+                "price": f"{400 + change}.00",
+            }
+        )
+        run(hotel.worker.run_once())
+        hotel.clock.advance(1)
+    sent = [request for request in hotel.channel.requests[before:] if request.kind == "rates"]
+    assert len(sent) == sent_at_once
+    run(hotel.drain())
+    assert_channel_matches_innsync(hotel)
+
+
 def test_drift_audit_finds_channel_side_changes_and_the_worker_repairs_them(
     db: Db, secret_box: SecretBox
 ) -> None:
@@ -377,6 +410,7 @@ def test_a_bucket_taken_from_a_dead_worker_sends_its_marked_dates_whole(
     hotel = build_hotel(db.sessions, secret_box, Clock())
     stop_sell(hotel, False)
     run(hotel.drain())
+    hotel.clock.advance(61)  # a fresh window: the dying worker's push goes at once
     take = hotel.channel.push_rates
 
     async def taken_then_died(request: PushRequest[RateUpdate]) -> PushResult:

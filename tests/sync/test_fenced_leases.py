@@ -37,6 +37,9 @@ from innsync.sync.worker import DEFAULT_LEASE, SyncWorker
 from tests.conftest import Db
 from tests.sync.engine_fixtures import Clock, SyncedHotel, build_hotel
 
+# The fake channel's window and a second: every budget has room again after it.
+WINDOW = 61.0
+
 
 class SlowChannel:
     """The hotel's fake channel behind a wire the test controls: a held call waits for the test,
@@ -147,6 +150,7 @@ def test_a_worker_that_lost_its_bucket_records_nothing(
     acknowledged state is exactly what the channel holds."""
     hotel = build_hotel(db.sessions, secret_box, Clock())
     asyncio.run(hotel.drain())
+    hotel.clock.advance(WINDOW)  # the rates budget's next request goes at once
     # A heartbeat of an hour in a test of milliseconds: a worker stalled mid-call.
     worker_a, worker_b, slow = two_workers(hotel, heartbeat_seconds=3600)
     slow.lands_before_waiting = not stale_lands_last
@@ -191,6 +195,7 @@ def test_the_new_holder_records_nothing_when_a_stale_request_landed_after_its_ow
     ends with innsync's price."""
     hotel = build_hotel(db.sessions, secret_box, Clock())
     asyncio.run(hotel.drain())
+    hotel.clock.advance(WINDOW)  # the rates budget's next request goes at once
     slow_a, slow_b = SlowChannel(hotel.channel), SlowChannel(hotel.channel)
     slow_a.lands_before_waiting = False  # A's request is on the wire until released
     worker_a = SyncWorker(
@@ -250,6 +255,7 @@ def test_the_lease_is_renewed_while_a_call_is_in_flight(db: Db, secret_box: Secr
     it, and A records the answer when it comes."""
     hotel = build_hotel(db.sessions, secret_box, Clock())
     asyncio.run(hotel.drain())
+    hotel.clock.advance(WINDOW)  # the rates budget's next request goes at once
     worker_a, worker_b, slow = two_workers(hotel, heartbeat_seconds=0.01)
 
     async def scenario() -> int:

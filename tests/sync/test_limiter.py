@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from innsync.channels.types import ChannelLimits
-from innsync.sync.limiter import SlidingWindowLimiter, burst_for
+from innsync.sync.limiter import RATES_BURST_SHARE, SlidingWindowLimiter, burst_for
 
 FAST = settings(max_examples=300, deadline=None)
 
@@ -140,12 +140,29 @@ def test_a_burst_goes_at_once_and_the_rest_of_the_window_is_spread_evenly() -> N
     assert len(granted) == pytest.approx(600 / refill, abs=2)
 
 
+def test_a_burst_of_0_is_an_even_pace_of_one_request_every_window_over_limit() -> None:
+    limiter = SlidingWindowLimiter(10, 60.0, burst=burst_for(10, RATES_BURST_SHARE))
+    assert limiter.burst == 0
+    pace = 60.0 / 10
+    # After a pause, one request goes at once; the next one a whole interval later.
+    assert [limiter.try_acquire(0.0) for _ in range(2)] == [True, False]
+    assert limiter.wait_time(1.0) == pytest.approx(pace - 1.0)
+    assert not limiter.try_acquire(pace - 0.01)
+    assert limiter.try_acquire(pace)
+    # A steady demand (an attempt every second) is granted every `pace` seconds: 10 a window.
+    granted = [t for t in range(7, 600) if limiter.try_acquire(float(t))]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(granted)]
+    assert set(gaps) == {pace}
+    # Idle for longer than the pace, the next request goes at once again, but never two.
+    assert [limiter.try_acquire(granted[-1] + 30.0) for _ in range(2)] == [True, False]
+
+
 @FAST
-@given(steps, st.integers(min_value=2, max_value=12), windows)
+@given(steps, st.integers(min_value=2, max_value=12), windows, st.sampled_from([0.0, 0.3, 0.5]))
 def test_a_shaped_limiter_never_lets_more_than_the_limit_into_a_window(
-    gaps: list[float], limit: int, window: float
+    gaps: list[float], limit: int, window: float, share: float
 ) -> None:
-    limiter = SlidingWindowLimiter(limit, window, burst=burst_for(limit))
+    limiter = SlidingWindowLimiter(limit, window, burst=burst_for(limit, share))
     granted = []
     for t in attempt_times(gaps):
         # What it says to wait is what it takes: a grant then (in a copy), not before.
@@ -168,5 +185,7 @@ def _copy(limiter: SlidingWindowLimiter) -> SlidingWindowLimiter:
 def test_a_burst_is_at_most_half_the_limit() -> None:
     assert burst_for(1) is None
     assert [burst_for(limit) for limit in (2, 3, 10, 30, 100)] == [1, 1, 3, 9, 30]
+    assert [burst_for(limit, 0.0) for limit in (2, 10, 100)] == [0, 0, 0]
+    assert [burst_for(limit, 0.9) for limit in (2, 10, 100)] == [1, 5, 50]
     with pytest.raises(ValueError, match="half the limit"):
         SlidingWindowLimiter(10, 60.0, burst=6)

@@ -102,11 +102,13 @@ def test_an_open_breaker_sends_one_probe_and_closes_when_it_is_answered(
         if attempt:
             hotel.clock.advance(10)
         asyncio.run(worker.run_once())
-    hotel.clock.advance(1)
+    # Two seconds on: the probe after the pause then comes 7 s after the last request, past
+    # the rates budget's even pace (one request per 6 s and its margin).
+    hotel.clock.advance(2)
     assert len(hotel.channel.requests) - sent == BREAKER_THRESHOLD
     failures, open_until = breaker(hotel)
     assert failures == BREAKER_THRESHOLD
-    assert open_until == hotel.clock() - timedelta(seconds=1) + BREAKER_FIRST_PAUSE
+    assert open_until == hotel.clock() - timedelta(seconds=2) + BREAKER_FIRST_PAUSE
 
     # Open: nothing is sent until the pause is over.
     assert asyncio.run(worker.run_once()) == 0

@@ -32,16 +32,23 @@ ROUND_TRIP_SAMPLES = 20
 # Spending a burst of 3 at once and the other 7 evenly keeps a steady stream at 8 s and lets
 # a few changes in a row go at once (simulated in docs/sync.md, measured by `change_latency`).
 BURST_SHARE = 0.3
+# A rates budget of its own (Channex's restrictions) has no burst by default: an even pace, one
+# request every window / limit (6 s at Channex's), keeps a steady stream of price changes (a
+# revenue-management tool's) within 6 s where the burst's slower refill costs 8 s; a second
+# change within those 6 s waits for the next request. Availability keeps its burst: bookings
+# that come together are what overbooking is made of (``Settings.sync_rates_burst_share``).
+RATES_BURST_SHARE = 0.0
 # Token arithmetic in floats: a token this close to whole is whole.
 _TOKEN_EPSILON = 1e-9
 
 
-def burst_for(limit: int) -> int | None:
-    """The burst a shaped limiter of ``limit`` requests allows, or None when the window is too
-    small to shape (a burst must be at most half the limit: see ``SlidingWindowLimiter``)."""
+def burst_for(limit: int, share: float = BURST_SHARE) -> int | None:
+    """The burst a shaped limiter of ``limit`` requests allows with ``share`` of them at once (0:
+    an even pace), or None when the window is too small to shape (a burst must be at most half
+    the limit: see ``SlidingWindowLimiter``)."""
     if limit < 2:
         return None
-    return max(1, min(limit // 2, round(limit * BURST_SHARE)))
+    return max(0, min(limit // 2, round(limit * share)))
 
 
 def window_margin(window_seconds: float, round_trips: Iterable[float]) -> float:
@@ -76,9 +83,11 @@ class SlidingWindowLimiter:
 
     With a ``burst``, grants are also shaped by a token bucket of that many tokens refilled at
     ``(limit - burst) / window``: a burst goes at once, a steady demand is spread evenly, and
-    the window is never spent in one go. Such a bucket grants at most ``limit`` in any window by
-    itself; the window is still counted, so the limit holds whatever the bucket says. The
-    bucket's level is kept with the grants (``to_state``); a limiter without it starts full.
+    the window is never spent in one go. A burst of 0 is an even pace: a bucket of one token
+    refilled at ``limit / window``. Such a bucket grants at most ``limit`` in any window by
+    itself (one more, at a burst of 0); the window is still counted, so the limit holds whatever
+    the bucket says. The bucket's level is kept with the grants (``to_state``); a limiter
+    without it starts full.
     """
 
     def __init__(
@@ -91,8 +100,8 @@ class SlidingWindowLimiter:
     ) -> None:
         if limit < 1 or window_seconds <= 0:
             raise ValueError("a limiter needs a positive limit and window")
-        if burst is not None and not 1 <= burst <= limit // 2:
-            raise ValueError(f"a burst must be 1 to half the limit ({limit}), not {burst}")
+        if burst is not None and not 0 <= burst <= limit // 2:
+            raise ValueError(f"a burst must be 0 to half the limit ({limit}), not {burst}")
         self.limit = limit
         self.window_seconds = window_seconds
         self.burst = burst
@@ -120,21 +129,26 @@ class SlidingWindowLimiter:
     def wait_time(self, now: float) -> float:
         """Seconds from ``now`` until a request would be granted (0 when it would be now)."""
         seen = self._advance(now)
+        ready = seen
         if len(self._grants) >= self.limit:
             # Only `limit` grants can be in the window, so the oldest must leave it first.
-            return self._grants[0] + self.window_seconds - now
-        wait = self._bucket_wait(seen)
-        return seen + wait - now if wait else 0.0
+            ready = self._grants[0] + self.window_seconds
+        # And the bucket must hold a token then (an even pace's may not, when the window turns).
+        ready += self._bucket_wait(ready)
+        return 0.0 if ready == seen else ready - now
 
     def _refill_rate(self, burst: int) -> float:
         return (self.limit - burst) / self.window_seconds
 
     def _level(self, now: float) -> float:
         """The bucket's tokens at ``now``."""
-        if self.burst is None or self._tokens is None:
-            return float(self.burst or 0)
+        if self.burst is None:
+            return 0.0
+        capacity = float(max(self.burst, 1))  # a burst of 0 still holds the next request's token
+        if self._tokens is None:
+            return capacity
         tokens, at = self._tokens
-        return min(float(self.burst), tokens + (now - at) * self._refill_rate(self.burst))
+        return min(capacity, tokens + (now - at) * self._refill_rate(self.burst))
 
     def _bucket_wait(self, now: float) -> float:
         """Seconds until the token bucket holds a whole token (0 without a burst)."""

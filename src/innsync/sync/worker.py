@@ -41,6 +41,8 @@ from innsync.marketplace.models import AriSource
 from innsync.outbox import wakeup
 from innsync.sync import budgets, leases
 from innsync.sync.limiter import (
+    BURST_SHARE,
+    RATES_BURST_SHARE,
     ROUND_TRIP_SAMPLES,
     SlidingWindowLimiter,
     burst_for,
@@ -105,8 +107,10 @@ class SyncWorker:
         buckets_per_pass: int = BUCKETS_PER_PASS,
         heartbeat_seconds: float | None = None,
         few_marked_connections: int = FEW_MARKED_CONNECTIONS,
+        rates_burst_share: float = RATES_BURST_SHARE,
     ) -> None:
         self._sessions = sessions
+        self.rates_burst_share = rates_burst_share
         self._adapter_for = adapter_for
         self.holder = holder or f"worker-{uuid.uuid4().hex[:12]}"
         self._clock = clock
@@ -399,7 +403,8 @@ class _BudgetGate:
             # A restored limiter counts with the margin of the latest round trips too, and
             # spreads a steady demand over the window instead of spending it at once.
             limiter.window_seconds = window
-            limiter.burst = burst_for(limiter.limit)
+            share = self._worker.rates_burst_share if budget == "rates" else BURST_SHARE
+            limiter.burst = burst_for(limiter.limit, share)
             self._limiters[budget] = limiter
         return limiter
 
