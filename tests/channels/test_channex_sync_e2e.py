@@ -568,6 +568,7 @@ def test_a_booking_while_rates_wait_for_their_budget_is_sent_at_once(
     burst = ari_write_times(hotel)[started:]
     assert len(burst) >= 3
     assert {kind for kind, _ in burst} == {"restrictions"}
+    assert len(burst) < 12  # changes that waited for the budget were coalesced
     paced = [datetime.fromisoformat(at) for _, at in burst]
     assert all(later - earlier >= timedelta(seconds=6) for earlier, later in pairwise(paced))
     # Then, right after a rates request (the budget's next one is 6 s away), a rate change
