@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from innsync.channels.types import ChannelLimits
-from innsync.sync.limiter import RATES_BURST_SHARE, SlidingWindowLimiter, burst_for
+from innsync.sync.limiter import (
+    PACE_SLACK_TOKENS,
+    RATES_BURST_SHARE,
+    SlidingWindowLimiter,
+    burst_for,
+)
 
 FAST = settings(max_examples=300, deadline=None)
 
@@ -153,8 +158,26 @@ def test_a_burst_of_0_is_an_even_pace_of_one_request_every_window_over_limit() -
     granted = [t for t in range(7, 600) if limiter.try_acquire(float(t))]
     gaps = [later - earlier for earlier, later in itertools.pairwise(granted)]
     assert set(gaps) == {pace}
+    assert len([t for t in granted if t > granted[-1] - 60.0]) == 10
     # Idle for longer than the pace, the next request goes at once again, but never two.
     assert [limiter.try_acquire(granted[-1] + 30.0) for _ in range(2)] == [True, False]
+
+
+def test_a_late_grant_on_an_even_pace_does_not_push_the_next_ones_back() -> None:
+    limiter = SlidingWindowLimiter(10, 60.0, burst=0)
+    pace = 6.0
+    grid = [0.0, pace, 2 * pace]
+    for at in grid:
+        assert limiter.try_acquire(at)
+    # The worker comes 2 s late for the next token; the one after is still due on the grid.
+    assert limiter.try_acquire(3 * pace + 2.0)
+    assert limiter.wait_time(3 * pace + 2.0) == pytest.approx(pace - 2.0)
+    assert not limiter.try_acquire(4 * pace - 0.01)
+    assert limiter.try_acquire(4 * pace)
+    # Later than the slack, the bucket was idle: a new grid starts at the grant.
+    late = 5 * pace + pace * PACE_SLACK_TOKENS + 1.0
+    assert limiter.try_acquire(late)
+    assert limiter.wait_time(late) == pytest.approx(pace)
 
 
 @FAST
@@ -189,3 +212,19 @@ def test_a_burst_is_at_most_half_the_limit() -> None:
     assert [burst_for(limit, 0.9) for limit in (2, 10, 100)] == [1, 5, 50]
     with pytest.raises(ValueError, match="half the limit"):
         SlidingWindowLimiter(10, 60.0, burst=6)
+
+
+@FAST
+@given(st.lists(st.integers(min_value=0, max_value=11).map(_quarters), min_size=1, max_size=40))
+def test_an_even_pace_keeps_its_grid_whatever_the_lateness_within_the_slack(
+    lateness: list[float],
+) -> None:
+    # A worker that always has something to send and takes each token up to 2.75 s late.
+    limiter = SlidingWindowLimiter(10, 60.0, burst=0)
+    pace = 6.0
+    for index, late in enumerate(lateness):
+        attempt = index * pace + late
+        granted_at = attempt + limiter.wait_time(attempt)
+        assert limiter.try_acquire(granted_at)
+        # Grant k is never later than its due time on the grid plus the slack.
+        assert index * pace <= granted_at <= (index + PACE_SLACK_TOKENS) * pace

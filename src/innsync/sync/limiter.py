@@ -38,6 +38,13 @@ BURST_SHARE = 0.3
 # change within those 6 s waits for the next request. Availability keeps its burst: bookings
 # that come together are what overbooking is made of (``Settings.sync_rates_burst_share``).
 RATES_BURST_SHARE = 0.0
+# How late (in intervals of window / limit) an even pace's grant may come and still keep the
+# pace's grid. A worker takes a token a little after it is whole (it was serving other buckets, or
+# woke a few milliseconds late); were the next interval counted from that grant, every grant's
+# lateness would push all later ones back, and a steady stream would drift behind the pace the
+# limit allows. Within the slack the next token is due an interval after the last one's due time;
+# later than that, the bucket was idle and a new grid starts at the grant.
+PACE_SLACK_TOKENS = 0.5
 # Token arithmetic in floats: a token this close to whole is whole.
 _TOKEN_EPSILON = 1e-9
 
@@ -84,7 +91,8 @@ class SlidingWindowLimiter:
     With a ``burst``, grants are also shaped by a token bucket of that many tokens refilled at
     ``(limit - burst) / window``: a burst goes at once, a steady demand is spread evenly, and
     the window is never spent in one go. A burst of 0 is an even pace: a bucket of one token
-    refilled at ``limit / window``. Such a bucket grants at most ``limit`` in any window by
+    refilled at ``limit / window``, whose grid a grant a little late does not move
+    (``PACE_SLACK_TOKENS``). Such a bucket grants at most ``limit`` in any window by
     itself (one more, at a burst of 0); the window is still counted, so the limit holds whatever
     the bucket says. The bucket's level is kept with the grants (``to_state``); a limiter
     without it starts full.
@@ -122,7 +130,7 @@ class SlidingWindowLimiter:
             return False
         now = self._advance(now)
         if self.burst is not None:
-            self._tokens = (self._level(now) - 1, now)
+            self._tokens = (self._level_at_grant(now) - 1, now)
         self._grants.append(now)
         return True
 
@@ -149,6 +157,17 @@ class SlidingWindowLimiter:
             return capacity
         tokens, at = self._tokens
         return min(capacity, tokens + (now - at) * self._refill_rate(self.burst))
+
+    def _level_at_grant(self, now: float) -> float:
+        """The tokens a grant at ``now`` takes its token from: an even pace's grant within the
+        slack of its due time keeps what it accrued past the whole token (the grid holds)."""
+        level = self._level(now)
+        if self.burst == 0 and self._tokens is not None:
+            tokens, at = self._tokens
+            accrued = tokens + (now - at) * self._refill_rate(0)
+            if accrued <= 1 + PACE_SLACK_TOKENS:
+                return accrued
+        return level
 
     def _bucket_wait(self, now: float) -> float:
         """Seconds until the token bucket holds a whole token (0 without a burst)."""
