@@ -161,13 +161,12 @@ class SlidingWindowLimiter:
     def _level_at_grant(self, now: float) -> float:
         """The tokens a grant at ``now`` takes its token from: an even pace's grant within the
         slack of its due time keeps what it accrued past the whole token (the grid holds)."""
-        level = self._level(now)
         if self.burst == 0 and self._tokens is not None:
             tokens, at = self._tokens
             accrued = tokens + (now - at) * self._refill_rate(0)
             if accrued <= 1 + PACE_SLACK_TOKENS:
                 return accrued
-        return level
+        return self._level(now)
 
     def _bucket_wait(self, now: float) -> float:
         """Seconds until the token bucket holds a whole token (0 without a burst)."""
