@@ -153,18 +153,22 @@ class SlidingWindowLimiter:
         if self.burst is None:
             return 0.0
         capacity = float(max(self.burst, 1))  # a burst of 0 still holds the next request's token
+        accrued = self._accrued(now, self.burst)
+        return capacity if accrued is None else min(capacity, accrued)
+
+    def _accrued(self, now: float, burst: int) -> float | None:
+        """The bucket's tokens at ``now`` were it never full (None: it was never spent)."""
         if self._tokens is None:
-            return capacity
+            return None
         tokens, at = self._tokens
-        return min(capacity, tokens + (now - at) * self._refill_rate(self.burst))
+        return tokens + (now - at) * self._refill_rate(burst)
 
     def _level_at_grant(self, now: float) -> float:
         """The tokens a grant at ``now`` takes its token from: an even pace's grant within the
         slack of its due time keeps what it accrued past the whole token (the grid holds)."""
-        if self.burst == 0 and self._tokens is not None:
-            tokens, at = self._tokens
-            accrued = tokens + (now - at) * self._refill_rate(0)
-            if accrued <= 1 + PACE_SLACK_TOKENS:
+        if self.burst == 0:
+            accrued = self._accrued(now, 0)
+            if accrued is not None and accrued <= 1 + PACE_SLACK_TOKENS:
                 return accrued
         return self._level(now)
 
