@@ -178,16 +178,18 @@ def _profile_group_commit() -> cProfile.Profile:
     from innsync.inbox.ingress import GroupCommit
 
     profiler = cProfile.Profile()
-    write = GroupCommit.write
+    # ``_write`` since the writers take their batch in the transaction; ``write`` before.
+    name = "_write" if hasattr(GroupCommit, "_write") else "write"
+    write = getattr(GroupCommit, name)
 
-    def profiled(self: GroupCommit, items: Any) -> Any:
+    def profiled(self: GroupCommit, *args: Any) -> Any:
         profiler.enable()
         try:
-            return write(self, items)
+            return write(self, *args)
         finally:
             profiler.disable()
 
-    GroupCommit.write = profiled  # type: ignore[method-assign]
+    setattr(GroupCommit, name, profiled)
     return profiler
 
 

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, select
 
 from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
-from innsync.inbox.ingress import GroupCommit, PendingItem, ReceiverCache, Written
+from innsync.db.engine import session_factory
+from innsync.inbox.ingress import GroupCommit, PendingItem, ReceiverCache, Written, writers_for
 from innsync.inbox.models import InboxItem
 from innsync.inbox.service import dedupe_key, insert_once, webhook_values
 from innsync.settings import Settings
@@ -278,3 +279,13 @@ def test_calls_finding_an_expired_receiver_together_share_one_read(db: Db, hotel
     assert all(receiver is not None for receiver in receivers)
     assert len({id(receiver) for receiver in receivers[:9]}) == 1
     assert receivers[9].connection_id == hotel.connections[0]
+
+
+def test_a_server_keeps_two_group_commits_in_flight_where_commits_run_in_parallel() -> None:
+    """Two per server off SQLite: both in a process alone, one in each of several processes
+    (more would only split the batches finer); SQLite's one write lock takes one per process."""
+    postgresql = session_factory(create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    sqlite = session_factory(create_engine("sqlite://"))
+
+    assert [writers_for(postgresql, processes) for processes in (1, 2, 4)] == [2, 1, 1]
+    assert [writers_for(sqlite, processes) for processes in (1, 2)] == [1, 1]

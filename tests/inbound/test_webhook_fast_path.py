@@ -216,6 +216,107 @@ def test_an_unhandled_error_on_the_fast_path_is_the_apps_500(
         assert session.scalar(select(func.count()).select_from(InboxItem)) == 0
 
 
+def test_what_arrives_while_a_writer_begins_goes_into_its_transaction(
+    committed: Engine, secret_box: SecretBox
+) -> None:
+    """A writer takes its batch once its transaction has begun: on SQLite, once it holds the
+    write lock another server process may have. Calls arriving meanwhile share that commit
+    instead of waiting for the next one."""
+    sessions = session_factory(committed)
+    with sessions() as session:
+        hotel = make_hotel(session, secret_box)
+        session.commit()
+        version = session.get_one(Connection, hotel.connections[0]).updated_at
+    items = []
+    for name in ("B1", "B2", "B3"):
+        _, values = webhook_values(
+            hotel.connections[0], hotel.tenant_id, _Accepts(), headers(), encode(booking(name))
+        )
+        items.append(PendingItem(hotel.connections[0], version, values))
+    beginning, may_begin = threading.Event(), threading.Event()
+    commits: list[object] = []
+
+    def hold(*_: Any) -> None:  # in the writer's thread, as a wait for the write lock would be
+        beginning.set()
+        assert may_begin.wait(PATIENCE)
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    writer = GroupCommit(sessions)
+
+    async def go() -> list[str]:
+        first = asyncio.create_task(writer.store(items[0]))
+        assert await asyncio.to_thread(beginning.wait, PATIENCE)
+        rest = [asyncio.create_task(writer.store(item)) for item in items[1:]]
+        await asyncio.sleep(0)  # both queued
+        may_begin.set()
+        return list(await asyncio.gather(first, *rest))
+
+    event.listen(committed, "begin", hold)
+    event.listen(committed, "commit", count)
+    try:
+        outcomes = asyncio.run(go())
+    finally:
+        event.remove(committed, "begin", hold)
+        event.remove(committed, "commit", count)
+
+    assert outcomes == ["stored"] * 3
+    assert len(commits) == 1  # taken before the wait, B2 and B3 would have needed a second
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboxItem)) == 3
+
+
+def test_a_cancelled_writer_takes_nothing_and_its_items_wait_for_the_next(
+    committed: Engine, secret_box: SecretBox
+) -> None:
+    """A writer whose drain is cancelled while its transaction begins takes no batch (nobody
+    would be told its outcome): the queued call is stored, and answered, by the next writer."""
+    sessions = session_factory(committed)
+    with sessions() as session:
+        hotel = make_hotel(session, secret_box)
+        session.commit()
+        version = session.get_one(Connection, hotel.connections[0]).updated_at
+    items = []
+    for name in ("B1", "B2"):
+        _, values = webhook_values(
+            hotel.connections[0], hotel.tenant_id, _Accepts(), headers(), encode(booking(name))
+        )
+        items.append(PendingItem(hotel.connections[0], version, values))
+    beginning, may_begin = threading.Event(), threading.Event()
+
+    def hold(*_: Any) -> None:
+        beginning.set()
+        assert may_begin.wait(PATIENCE)
+
+    writer = GroupCommit(sessions)
+
+    async def go() -> list[str]:
+        first = asyncio.create_task(writer.store(items[0]))
+        assert await asyncio.to_thread(beginning.wait, PATIENCE)
+        (drain,) = writer._lanes[asyncio.get_running_loop()].tasks  # noqa: SLF001
+        drain.cancel()
+        await asyncio.sleep(0)
+        event.remove(committed, "begin", hold)
+        may_begin.set()  # the cancelled writer's transaction begins, after its drain was gone
+        await asyncio.sleep(0.2)
+        assert not first.done()
+        second = asyncio.create_task(writer.store(items[1]))
+        return list(await asyncio.wait_for(asyncio.gather(first, second), PATIENCE))
+
+    event.listen(committed, "begin", hold)
+    try:
+        outcomes = asyncio.run(go())
+    finally:
+        may_begin.set()
+        if event.contains(committed, "begin", hold):
+            event.remove(committed, "begin", hold)
+
+    assert outcomes == ["stored", "stored"]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboxItem)) == 2
+
+
 @pytest.mark.backends("postgresql", "mariadb")
 def test_two_writers_commit_at_once_and_answer_only_after_their_commits(
     committed: Engine, secret_box: SecretBox

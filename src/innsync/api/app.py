@@ -59,9 +59,13 @@ def create_app(
     secret_box: SecretBox | None = None,
     run_loops: bool | None = None,
     outbound: OutboundPolicy | None = None,
+    server_processes: int = 1,
 ) -> InnsyncAPI:
     """Build the app. Tests inject their own engine, sessions and key (and may inject the
-    outbound policy, to give it their own resolver); ``serve`` injects nothing."""
+    outbound policy, to give it their own resolver); ``serve`` injects nothing.
+
+    ``server_processes``: how many processes serve the port with this one (``serve --workers``).
+    """
     settings = settings or get_settings()
     outbound = outbound or OutboundPolicy.from_settings(settings)
     engine = engine or build_engine(settings.database_url)
@@ -106,7 +110,7 @@ def create_app(
     app.state.outbound = outbound
     # Webhook ingress: receivers built once per connection version, items committed in groups.
     app.state.webhook_receivers = ReceiverCache(partial(hooks.receiver_adapter, box=secret_box))
-    app.state.inbox_writer = GroupCommit(sessions, writers=writers_for(sessions))
+    app.state.inbox_writer = GroupCommit(sessions, writers=writers_for(sessions, server_processes))
 
     problems.install(app)
     # Pure ASGI, outermost last: metrics see every answer (a 413 from the guard, an

@@ -200,7 +200,9 @@ def serve_processes(settings: Settings, host: str, port: int, workers: int) -> N
     def start(index: int) -> multiprocessing.process.BaseProcess:
         loops = settings.background_loops and (loops_everywhere or index == 0)
         process = context.Process(
-            target=_serve_one, args=(listener, host, port, loops), name=f"innsync-serve-{index}"
+            target=_serve_one,
+            args=(listener, host, port, loops, workers),
+            name=f"innsync-serve-{index}",
         )
         process.start()
         return process
@@ -263,7 +265,9 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _serve_one(listener: socket.socket, host: str, port: int, run_loops: bool) -> None:
+def _serve_one(
+    listener: socket.socket, host: str, port: int, run_loops: bool, processes: int
+) -> None:
     """One server process of ``serve_processes`` (its own engine, app and event loop)."""
     from innsync.api.app import create_app  # here: the parent process never builds an app
     from innsync.logging import configure_logging
@@ -271,6 +275,6 @@ def _serve_one(listener: socket.socket, host: str, port: int, run_loops: bool) -
 
     settings = get_settings()
     configure_logging(settings.log_level, as_json=settings.log_json)
-    app = create_app(settings, run_loops=run_loops)
+    app = create_app(settings, run_loops=run_loops, server_processes=processes)
     settle_heap()
     uvicorn.Server(server_config(app, settings, host, port)).run(sockets=[listener])

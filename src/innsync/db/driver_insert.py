@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -43,36 +44,81 @@ def insert_if_new(
     """Insert each row (its ``names``) unless a row with its unique ``keys`` exists; for each,
     whether it was stored (of rows given with the same keys, the first is). SQLite and
     PostgreSQL only (``DIALECTS``)."""
-    if not rows:
-        return []
-    dialect = connection.dialect
-    sql, binders = _statement(table, names, keys, dialect)
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with _as_sqlalchemy_errors(sql, dialect):
-            if dialect.name == "sqlite":
-                stored = []
-                for row in rows:
-                    cursor.execute(sql, [bind(row[name]) for name, bind in binders])
-                    stored.append(cursor.rowcount == 1)
-                return stored
-            columns = {name: [bind(row[name]) for row in rows] for name, bind in binders}
-            cursor.execute(sql, columns)
-            taken = {tuple(returned) for returned in cursor.fetchall()}
-    finally:
-        cursor.close()
-    stored = []
-    for row in rows:
-        key = tuple(row[name] for name in keys)
-        stored.append(key in taken)
-        taken.discard(key)  # a later row with the same keys was not the one inserted
-    return stored
+    statement = insert_statement(table, names, keys, connection.dialect)
+    return statement.execute(connection, [statement.bind(row) for row in rows])
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRow:
+    """A row's parameters as the driver takes them, and the values of its unique key."""
+
+    parameters: tuple[Any, ...]
+    key: tuple[Any, ...]
+
+
+class InsertIfNew:
+    """``insert_if_new`` in two steps, for callers that bind rows before their transaction.
+
+    Binding (encryption, JSON, UUIDs) is most of a row's CPU; a caller that does it ahead of
+    ``BEGIN`` holds the write lock only while the driver runs the statement (the webhook group
+    commit binds each row as its request arrives).
+    """
+
+    def __init__(
+        self, table: Table, names: tuple[str, ...], keys: tuple[str, ...], dialect: Dialect
+    ) -> None:
+        self.dialect = dialect
+        self._keys = keys
+        self._sql, self._binders = _statement(table, names, keys, dialect)
+
+    def bind(self, row: Mapping[str, Any]) -> BoundRow:
+        """The row's parameters, bound by its columns' own processors as SQLAlchemy would."""
+        return BoundRow(
+            tuple([bind(row[name]) for name, bind in self._binders]),
+            tuple([row[name] for name in self._keys]),
+        )
+
+    def execute(self, connection: Connection, rows: Sequence[BoundRow]) -> list[bool]:
+        """Insert the bound rows in order on ``connection`` (of this statement's dialect); for
+        each, whether it was stored."""
+        if not rows:
+            return []
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with _as_sqlalchemy_errors(self._sql, self.dialect):
+                if self.dialect.name == "sqlite":
+                    stored = []
+                    for row in rows:
+                        cursor.execute(self._sql, row.parameters)
+                        stored.append(cursor.rowcount == 1)
+                    return stored
+                columns = {
+                    name: [row.parameters[at] for row in rows]
+                    for at, (name, _) in enumerate(self._binders)
+                }
+                cursor.execute(self._sql, columns)
+                taken = {tuple(returned) for returned in cursor.fetchall()}
+        finally:
+            cursor.close()
+        stored = []
+        for row in rows:
+            stored.append(row.key in taken)
+            taken.discard(row.key)  # a later row with the same keys was not the one inserted
+        return stored
 
 
 # Keyed by the dialect object: bind processors read the engine's own settings (its JSON
 # serializer), and they hold the dialect. Bounded: a process that makes engine after engine
 # (the test suite) keeps only the latest, not every dialect it ever made.
 @lru_cache(maxsize=32)
+def insert_statement(
+    table: Table, names: tuple[str, ...], keys: tuple[str, ...], dialect: Dialect
+) -> InsertIfNew:
+    """The statement inserting ``names`` into ``table`` unless ``keys`` are taken, built once
+    per dialect. SQLite and PostgreSQL only (``DIALECTS``)."""
+    return InsertIfNew(table, names, keys, dialect)
+
+
 def _statement(
     table: Table, names: tuple[str, ...], keys: tuple[str, ...], dialect: Dialect
 ) -> tuple[str, list[tuple[str, Binder]]]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Executable, Table, insert, select, update
+from sqlalchemy import Dialect, Executable, Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from innsync.channels.types import BookingRevision, UnreadableMessage
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.driver_insert import DIALECTS as DRIVER_INSERT_DIALECTS
-from innsync.db.driver_insert import insert_if_new
+from innsync.db.driver_insert import InsertIfNew, insert_statement
 from innsync.inbox.models import PARKED, PENDING, PULL, REJECTED, WEBHOOK, InboxItem
 
 # Channel booking messages are a few kilobytes; a megabyte leaves room for large group bookings
@@ -251,16 +251,24 @@ def insert_new(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[bool
     """Store the rows whose (connection, dedupe key) is not taken, in the order given: for
     each, whether it was stored (of rows sharing a key, the first is).
 
-    On SQLite and PostgreSQL through the driver's cursor (``db.driver_insert``): the webhook
-    group commit stores every acknowledged webhook here. MariaDB has no ``ON CONFLICT``: row by
-    row there, as ``insert_once``.
+    On SQLite and PostgreSQL through the driver's cursor (``db.driver_insert``). MariaDB has no
+    ``ON CONFLICT``: row by row there, as ``insert_once``.
     """
     if not rows:
         return []
     connection = session.connection()
-    if connection.dialect.name not in DRIVER_INSERT_DIALECTS:
+    statement = inbox_insert(connection.dialect)
+    if statement is None:
         return [insert_once(session, row) is not None for row in rows]
-    return insert_if_new(connection, _TABLE, INSERTED_COLUMNS, DEDUPE_COLUMNS, rows)
+    return statement.execute(connection, [statement.bind(row) for row in rows])
+
+
+def inbox_insert(dialect: Dialect) -> InsertIfNew | None:
+    """The inbox's insert-if-new on the driver's cursor, whose rows can be bound before their
+    transaction (the webhook group commit); ``None`` on MariaDB (``insert_new`` goes row by row)."""
+    if dialect.name not in DRIVER_INSERT_DIALECTS:
+        return None
+    return insert_statement(_TABLE, INSERTED_COLUMNS, DEDUPE_COLUMNS, dialect)
 
 
 def _insert_statement(dialect: str) -> Executable:
