@@ -294,7 +294,7 @@ def test_a_cancelled_writer_takes_nothing_and_its_items_wait_for_the_next(
     async def go() -> list[str]:
         first = asyncio.create_task(writer.store(items[0]))
         assert await asyncio.to_thread(beginning.wait, PATIENCE)
-        (drain,) = writer._lanes[asyncio.get_running_loop()].tasks  # noqa: SLF001
+        (drain,) = writer._lanes[asyncio.get_running_loop()].tasks  # the writer under way
         drain.cancel()
         await asyncio.sleep(0)
         event.remove(committed, "begin", hold)
