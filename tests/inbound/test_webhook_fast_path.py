@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.api.deps import get_database
 from innsync.api.webhook_path import InnsyncAPI
@@ -216,6 +217,27 @@ def test_an_unhandled_error_on_the_fast_path_is_the_apps_500(
         assert session.scalar(select(func.count()).select_from(InboxItem)) == 0
 
 
+def _pending_items(
+    sessions: sessionmaker[Session], secret_box: SecretBox, count: int
+) -> list[PendingItem]:
+    """``count`` verified calls of a new hotel's connection, ready for a ``GroupCommit``."""
+    with sessions() as session:
+        hotel = make_hotel(session, secret_box)
+        session.commit()
+        version = session.get_one(Connection, hotel.connections[0]).updated_at
+    items = []
+    for number in range(count):
+        _, values = webhook_values(
+            hotel.connections[0],
+            hotel.tenant_id,
+            _Accepts(),
+            headers(),
+            encode(booking(f"B{number}")),
+        )
+        items.append(PendingItem(hotel.connections[0], version, values))
+    return items
+
+
 def test_what_arrives_while_a_writer_begins_goes_into_its_transaction(
     committed: Engine, secret_box: SecretBox
 ) -> None:
@@ -223,16 +245,7 @@ def test_what_arrives_while_a_writer_begins_goes_into_its_transaction(
     write lock another server process may have. Calls arriving meanwhile share that commit
     instead of waiting for the next one."""
     sessions = session_factory(committed)
-    with sessions() as session:
-        hotel = make_hotel(session, secret_box)
-        session.commit()
-        version = session.get_one(Connection, hotel.connections[0]).updated_at
-    items = []
-    for name in ("B1", "B2", "B3"):
-        _, values = webhook_values(
-            hotel.connections[0], hotel.tenant_id, _Accepts(), headers(), encode(booking(name))
-        )
-        items.append(PendingItem(hotel.connections[0], version, values))
+    items = _pending_items(sessions, secret_box, 3)
     beginning, may_begin = threading.Event(), threading.Event()
     commits: list[object] = []
 
@@ -273,16 +286,7 @@ def test_a_cancelled_writer_takes_nothing_and_its_items_wait_for_the_next(
     """A writer whose drain is cancelled while its transaction begins takes no batch (nobody
     would be told its outcome): the queued call is stored, and answered, by the next writer."""
     sessions = session_factory(committed)
-    with sessions() as session:
-        hotel = make_hotel(session, secret_box)
-        session.commit()
-        version = session.get_one(Connection, hotel.connections[0]).updated_at
-    items = []
-    for name in ("B1", "B2"):
-        _, values = webhook_values(
-            hotel.connections[0], hotel.tenant_id, _Accepts(), headers(), encode(booking(name))
-        )
-        items.append(PendingItem(hotel.connections[0], version, values))
+    items = _pending_items(sessions, secret_box, 2)
     beginning, may_begin = threading.Event(), threading.Event()
 
     def hold(*_: Any) -> None:
@@ -322,16 +326,7 @@ def test_two_writers_commit_at_once_and_answer_only_after_their_commits(
     committed: Engine, secret_box: SecretBox
 ) -> None:
     sessions = session_factory(committed)
-    with sessions() as session:
-        hotel = make_hotel(session, secret_box)
-        session.commit()
-        version = session.get_one(Connection, hotel.connections[0]).updated_at
-    items = []
-    for name in ("B1", "B2"):
-        _, values = webhook_values(
-            hotel.connections[0], hotel.tenant_id, _Accepts(), headers(), encode(booking(name))
-        )
-        items.append(PendingItem(hotel.connections[0], version, values))
+    items = _pending_items(sessions, secret_box, 2)
     # Each commit waits, before it is sent, until the other one has come: one writer alone
     # would wait for ever (the barrier breaks after PATIENCE and the test fails).
     committing = threading.Event()
