@@ -67,6 +67,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (all processes, the kernel's
+    work included), from /proc/stat (0 where it is missing)."""
+    stat = Path("/proc/stat")
+    if not stat.exists():
+        return 0.0
+    fields = [int(value) for value in stat.read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is in user's
+
+
 def children(pid: int) -> list[int]:
     """The process's direct children, from /proc (empty where /proc is missing)."""
     listed = Path(f"/proc/{pid}/task/{pid}/children")

@@ -44,7 +44,14 @@ from innsync_bench import profiling
 from innsync_bench.channex_side import Simulator, channex_simulator, provision_many
 from innsync_bench.databases import postgres_database, postgres_version
 from innsync_bench.hotels import Hotel, create_hotel, map_to_channex, seed_varied_ari
-from innsync_bench.processes import INNSYNC, cpu_seconds, innsync_env, peak_rss_bytes, running
+from innsync_bench.processes import (
+    INNSYNC,
+    cpu_seconds,
+    innsync_env,
+    machine_busy_seconds,
+    peak_rss_bytes,
+    running,
+)
 from innsync_bench.registry import RunOptions
 from innsync_bench.results import Outcome, Table
 from innsync_bench.simulator_server import API_KEY
@@ -231,6 +238,7 @@ def _full_sync(
     size = len(fleet.hotels)
     simulator_cpu = cpu_seconds(simulator.pid)
     with _workers(options, url, key, size) as pids:
+        machine_busy = machine_busy_seconds()
         started_wall = datetime.now(UTC)
         started = time.monotonic()
         with transaction(sessions) as session:
@@ -258,6 +266,7 @@ def _full_sync(
         synced = size - _connections_with_marks(sessions)
         rss = [peak_rss_bytes(pid) for pid in pids]
         worker_cpu = sum(cpu_seconds(pid) for pid in pids)
+        machine_busy = machine_busy_seconds() - machine_busy
         profile_lines = (
             profiling.summarise(sampler, profile_out, focus="innsync") if sampler else []
         )
@@ -277,6 +286,9 @@ def _full_sync(
         "worker_peak_rss_bytes": rss,
         "worker_cpu_seconds": worker_cpu,
         "simulator_cpu_seconds": cpu_seconds(simulator.pid) - simulator_cpu,
+        # Every process on the machine while the size converged: the workers, the simulator,
+        # PostgreSQL (on this machine) and this process's polling.
+        "machine_cpu_seconds": machine_busy,
         "profile": profile_lines,
     }
 
@@ -284,6 +296,20 @@ def _full_sync(
 def _projected_seconds(previous: dict[str, Any], size: int) -> float:
     per_property = previous["seconds"] / max(previous["synced_properties"], 1)
     return float(per_property * size)
+
+
+def _per_property(figures: dict[str, Any], name: str) -> str:
+    """Milliseconds of CPU per synced property; ``others``: the machine's less the workers'
+    and the simulator's."""
+    if name == "others":
+        seconds = (
+            figures["machine_cpu_seconds"]
+            - figures["worker_cpu_seconds"]
+            - figures["simulator_cpu_seconds"]
+        )
+    else:
+        seconds = figures[name]
+    return f"{1000 * seconds / max(figures['synced_properties'], 1):.0f}"
 
 
 def _marks(sessions: sessionmaker[Session]) -> int:
@@ -363,6 +389,19 @@ def _outcome(
             + ". All requests include each connection's own turn (its OTA list) every "
             "15 minutes and the account's feed read every minute, so they grow with the time "
             "a size takes."
+        )
+    if any("machine_cpu_seconds" in f for f in measured):
+        findings.append(
+            "CPU per property of the whole machine while a size converged (workers, simulator, "
+            "PostgreSQL; the time to converge follows it once the cores are busy): "
+            + ", ".join(
+                f"{_per_property(f, 'machine_cpu_seconds')} ms at {f['properties']:,} "
+                f"(simulator {_per_property(f, 'simulator_cpu_seconds')}, other than the "
+                f"workers and the simulator {_per_property(f, 'others')})"
+                for f in measured
+                if "machine_cpu_seconds" in f
+            )
+            + "."
         )
     for figures in measured:
         if figures["profile"]:
