@@ -27,7 +27,7 @@ from innsync.channels.types import BookingRevision, UnreadableMessage
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.driver_insert import DIALECTS as DRIVER_INSERT_DIALECTS
-from innsync.db.driver_insert import InsertIfNew, insert_statement
+from innsync.db.driver_insert import InsertIfNew, insert_if_new, insert_statement
 from innsync.inbox.models import PARKED, PENDING, PULL, REJECTED, WEBHOOK, InboxItem
 
 # Channel booking messages are a few kilobytes; a megabyte leaves room for large group bookings
@@ -257,10 +257,9 @@ def insert_new(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[bool
     if not rows:
         return []
     connection = session.connection()
-    statement = inbox_insert(connection.dialect)
-    if statement is None:
+    if connection.dialect.name not in DRIVER_INSERT_DIALECTS:
         return [insert_once(session, row) is not None for row in rows]
-    return statement.execute(connection, [statement.bind(row) for row in rows])
+    return insert_if_new(connection, _TABLE, INSERTED_COLUMNS, DEDUPE_COLUMNS, rows)
 
 
 def inbox_insert(dialect: Dialect) -> InsertIfNew | None:
