@@ -251,15 +251,14 @@ def _full_sync(
         last_report = started
         converged = False
         while time.monotonic() - started < CONVERGE_TIMEOUT_SECONDS:
-            remaining = _marks(sessions)
-            if remaining == 0:
+            if not _any_marks(sessions):
                 converged = True
                 break
             if time.monotonic() - last_report > 30:
                 last_report = time.monotonic()
                 options.progress(
-                    f"scale: {size} properties, {remaining}/{total_marks} marks left after "
-                    f"{last_report - started:.0f} s"
+                    f"scale: {size} properties, {_marks(sessions)}/{total_marks} marks left "
+                    f"after {last_report - started:.0f} s"
                 )
             time.sleep(0.25)
         seconds = time.monotonic() - started
@@ -310,6 +309,13 @@ def _per_property(figures: dict[str, Any], name: str) -> str:
     else:
         seconds = figures[name]
     return f"{1000 * seconds / max(figures['synced_properties'], 1):.0f}"
+
+
+def _any_marks(sessions: sessionmaker[Session]) -> bool:
+    """Is any dirty mark left? Polled four times a second: it stops at the first mark, where a
+    count would read every one (60,000 at 10,000 properties), in the machine being measured."""
+    with sessions() as session:
+        return bool(session.scalar(select(select(DirtyMark.id).limit(1).exists())))
 
 
 def _marks(sessions: sessionmaker[Session]) -> int:

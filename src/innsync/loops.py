@@ -33,6 +33,7 @@ from innsync.backups.schedule import BackupSchedule
 from innsync.backups.store import store_from
 from innsync.channels import registry
 from innsync.channels.contract import ChannelAdapter
+from innsync.clock import Every
 from innsync.connections.catalog_sync import keep_catalogs_in_step
 from innsync.connections.lapse import warn_lapsing_refresh_tokens
 from innsync.connections.models import Connection
@@ -74,6 +75,11 @@ BOOKING_BATCH = 20
 # How often provisioned catalogs are compared with innsync's (connections.catalog_sync): a
 # catalog change is rare, and the comparison reads each provisioned connection's catalog.
 CATALOG_CHECK = timedelta(seconds=60)
+# How often the pull passes look for connections (and channel accounts) that pull and have no
+# cursor yet, i.e. new ones: that reads every connection, which at 10,000 connections costs
+# some 30 ms on PostgreSQL, and the passes follow each other many times a second while turns
+# are due (``innsync bench scale``). A new connection is pulled within this of being created.
+CURSOR_SWEEP = timedelta(seconds=5)
 # How often the database gauges are read: a few aggregate queries; often enough for a
 # dashboard scraped every 15 s, rare enough to cost nothing beside the passes themselves.
 GAUGE_INTERVAL = timedelta(seconds=10)
@@ -232,24 +238,29 @@ class BackgroundLoops:
                 return await process_pending(self._sessions, adapter_for, INBOX_BATCH)
 
             feed_routes = FeedRoutes()
+            cursor_sweep = Every(CURSOR_SWEEP)
 
             async def pull() -> int:
-                pulled = await pull_due(self._sessions, adapter_for, PULL_BATCH)
+                sweep = cursor_sweep.due()
+                pulled = await pull_due(
+                    self._sessions, adapter_for, PULL_BATCH, add_missing_cursors=sweep
+                )
                 return pulled + await pull_accounts_due(
-                    self._sessions, adapter_for, ACCOUNT_PULL_BATCH, routes=feed_routes
+                    self._sessions,
+                    adapter_for,
+                    ACCOUNT_PULL_BATCH,
+                    routes=feed_routes,
+                    add_missing_cursors=sweep,
                 )
 
             async def acknowledge() -> int:
                 return await acknowledge_due(self._sessions, adapter_for, ACK_BATCH)
 
-            catalogs_checked: datetime | None = None
+            catalog_check = Every(CATALOG_CHECK)
 
             async def check_catalogs() -> int:
-                nonlocal catalogs_checked
-                now = datetime.now(UTC)
-                if catalogs_checked is not None and now - catalogs_checked < CATALOG_CHECK:
+                if not catalog_check.due():
                     return 0
-                catalogs_checked = now
                 return await keep_catalogs_in_step(self._sessions, self._box, http)
 
             # Each pass repeats on its own: one waiting on a slow channel (up to its time-out)

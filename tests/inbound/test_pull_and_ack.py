@@ -172,6 +172,20 @@ def test_connections_that_do_not_pull_are_left_alone(
     assert all_items(db) == []
 
 
+def test_a_pass_told_not_to_look_for_new_connections_pulls_only_those_with_a_cursor(
+    processing: Processing, hotel: Hotel, db: Db
+) -> None:
+    clock = Clock()
+    without_sweep = reconciler.pull_due(
+        processing.sessions, processing.adapter_for, clock=clock, add_missing_cursors=False
+    )
+    assert asyncio.run(without_sweep) == 0
+    with db.sessions() as session:
+        assert session.get(PullCursor, hotel.connections[0]) is None
+    assert pull(processing, clock) == 1  # the next pass that looks finds it
+    assert cursor_of(db, hotel).last_pulled_at == clock.now
+
+
 def test_a_failing_channel_is_retried_with_backoff_and_reported_once(
     processing: Processing, channel: FakeChannel, hotel: Hotel, db: Db
 ) -> None:

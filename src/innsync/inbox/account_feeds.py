@@ -23,8 +23,9 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -135,13 +136,15 @@ async def pull_accounts_due(
     routes: FeedRoutes | None = None,
     clock: Clock = utcnow,
     heartbeat_seconds: float | None = None,
+    add_missing_cursors: bool = True,
 ) -> int:
     """Read the feed of every account whose turn has come (up to ``limit``); returns how many.
 
-    ``routes`` is the process's :class:`FeedRoutes` (a fresh one when not given).
+    ``routes`` is the process's :class:`FeedRoutes` (a fresh one when not given);
+    ``add_missing_cursors`` as in ``reconciler.pull_due``.
     """
     routes = routes if routes is not None else FeedRoutes()
-    claimed = _claim(sessions, limit, clock())
+    claimed = _claim(sessions, limit, clock(), add_missing_cursors)
     held = HeldRows(
         sessions,
         clock,
@@ -190,27 +193,16 @@ async def pull_accounts_due(
 
 
 def _claim(
-    sessions: sessionmaker[Session], limit: int, now: datetime
+    sessions: sessionmaker[Session], limit: int, now: datetime, add_missing: bool
 ) -> list[tuple[uuid.UUID, str | None]]:
-    """Lease the due account cursors; accounts with connections to read get one first."""
+    """Lease the due account cursors; with ``add_missing``, accounts with connections to read
+    get one first."""
     with_members = select(Connection.account_id).where(
         Connection.account_id.is_not(None), *ACCOUNT_FEED_MEMBER
     )
     with transaction(sessions) as session:
-        missing = session.scalars(
-            with_members.where(
-                ~select(AccountPullCursor.account_id)
-                .where(AccountPullCursor.account_id == Connection.account_id)
-                .exists()
-            ).distinct()
-        ).all()
-        for account_id in missing:
-            try:
-                # Another process may add the same cursor at the same moment; one of them wins.
-                with session.begin_nested():
-                    session.add(AccountPullCursor(account_id=account_id, next_pull_at=now))
-            except IntegrityError:
-                continue
+        if add_missing:
+            _add_missing_cursors(session, with_members, now)
         rows = claim_due(
             session,
             AccountPullCursor,
@@ -221,6 +213,23 @@ def _claim(
             limit=limit,
         )
         return [(row.account_id, row.cursor) for row in rows]
+
+
+def _add_missing_cursors(session: Session, with_members: Select[Any], now: datetime) -> None:
+    missing = session.scalars(
+        with_members.where(
+            ~select(AccountPullCursor.account_id)
+            .where(AccountPullCursor.account_id == Connection.account_id)
+            .exists()
+        ).distinct()
+    ).all()
+    for account_id in missing:
+        try:
+            # Another process may add the same cursor at the same moment; one of them wins.
+            with session.begin_nested():
+                session.add(AccountPullCursor(account_id=account_id, next_pull_at=now))
+        except IntegrityError:
+            continue
 
 
 async def _read_pages(

@@ -70,13 +70,16 @@ async def pull_due(
     *,
     clock: Clock = utcnow,
     heartbeat_seconds: float | None = None,
+    add_missing_cursors: bool = True,
 ) -> int:
     """Pull every connection whose turn has come (up to ``limit``); returns how many.
 
     ``heartbeat_seconds`` (real seconds between lease renewals while pages are read) defaults
-    to a third of the lease.
+    to a third of the lease. ``add_missing_cursors``: first give a cursor to the connections
+    that pull and have none (new ones); it reads every connection, so a loop that passes many
+    times a second does it only now and then (``innsync.loops``).
     """
-    claimed = _claim(sessions, limit, clock())
+    claimed = _claim(sessions, limit, clock(), add_missing_cursors)
     held = HeldRows(
         sessions,
         clock,
@@ -131,14 +134,16 @@ async def pull_due(
 
 
 def _claim(
-    sessions: sessionmaker[Session], limit: int, now: datetime
+    sessions: sessionmaker[Session], limit: int, now: datetime, add_missing: bool
 ) -> list[tuple[Connection, str | None]]:
-    """Lease the due cursors; connections that pull and have no cursor yet get one first."""
+    """Lease the due cursors; with ``add_missing``, connections that pull and have no cursor
+    yet get one first."""
     pulling = select(Connection.id).where(
         Connection.pull_enabled.is_(True), Connection.state != ConnectionState.DISABLED
     )
     with transaction(sessions) as session:
-        _add_missing_cursors(session, pulling, now)
+        if add_missing:
+            _add_missing_cursors(session, pulling, now)
         cursors = claim_due(
             session,
             PullCursor,
