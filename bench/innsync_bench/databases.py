@@ -53,6 +53,20 @@ def postgres_database(server: str, name: str) -> Iterator[tuple[str, Engine]]:
         admin.dispose()
 
 
+def autovacuum_on(engine: Engine) -> bool:
+    """Does the server run autovacuum (which also keeps the planner's statistics)?"""
+    with engine.connect() as connection:
+        return str(connection.execute(text("SHOW autovacuum")).scalar_one()) == "on"
+
+
+def analyze(engine: Engine, *tables: str) -> None:
+    """``ANALYZE`` ``tables`` (all of the database's when none are named): what autovacuum
+    does after a table's rows change by a tenth, for a server where it is off."""
+    with engine.connect() as connection:
+        connection.execute(text(f"ANALYZE {', '.join(tables)}"))
+        connection.commit()
+
+
 def postgres_version(engine: Engine) -> str:
     with engine.connect() as connection:
         version = connection.execute(text("SHOW server_version")).scalar_one()
