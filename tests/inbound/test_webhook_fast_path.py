@@ -17,6 +17,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.api.deps import get_database
+from innsync.api.throttle import FailureBudget
 from innsync.api.webhook_path import InnsyncAPI
 from innsync.connections.models import Connection
 from innsync.crypto import SecretBox
@@ -49,6 +50,11 @@ def _app(db: Db, secret_box: SecretBox, *, fast: bool) -> InnsyncAPI:
     assert app.webhook_fast_path is not None
     if not fast:  # the app as it was: every call through FastAPI's router
         app.webhook_fast_path = None
+    # A still clock: a 429's Retry-After counts the seconds left since the first rejection,
+    # which on a loaded machine could differ by one between the two apps' calls.
+    app.state.webhook_rejections = FailureBudget(
+        settings.webhook_rejected_limit, settings.webhook_rejected_window_seconds, clock=lambda: 0.0
+    )
     return app
 
 
