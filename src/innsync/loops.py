@@ -78,7 +78,8 @@ CATALOG_CHECK = timedelta(seconds=60)
 # How often the pull passes look for connections (and channel accounts) that pull and have no
 # cursor yet, i.e. new ones: that reads every connection, which at 10,000 connections costs
 # some 30 ms on PostgreSQL, and the passes follow each other many times a second while turns
-# are due (``innsync bench scale``). A new connection is pulled within this of being created.
+# are due (``innsync bench scale``). A new connection is pulled within this of being created,
+# plus the loop's idle pause (``loop_interval_seconds``).
 CURSOR_SWEEP = timedelta(seconds=5)
 # How often the database gauges are read: a few aggregate queries; often enough for a
 # dashboard scraped every 15 s, rare enough to cost nothing beside the passes themselves.
