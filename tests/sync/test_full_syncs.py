@@ -169,3 +169,38 @@ def test_the_schedule_starts_every_connection_due_together(db: Db, secret_box: S
     with db.sessions() as session:
         assert len(_marks(session, due.connection_id)) == 6
         assert _marks(session, synced_today.connection_id) == set()
+
+
+def test_the_schedule_reads_only_connections_not_synced_within_a_day(
+    db: Db, secret_box: SecretBox
+) -> None:
+    late_in_window = NOW.replace(hour=4, minute=59)
+    a_day, nearly = _hotel(db, secret_box), _hotel(db, secret_box)
+    with transaction(db.sessions) as session:
+        session.get_one(Connection, a_day.connection_id).last_full_sync_at = (
+            late_in_window - timedelta(hours=24)
+        )
+        session.get_one(Connection, nearly.connection_id).last_full_sync_at = (
+            late_in_window - timedelta(hours=24) + timedelta(seconds=1)
+        )
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    with transaction(db.sessions) as session:
+        event.listen(db.connection, "before_cursor_execute", count)
+        try:
+            # Exactly a day since the last one: due (the boundary the SQL and is_due share).
+            assert start_due_full_syncs(session, late_in_window) == 1
+            statements.clear()
+            # Nothing due any more: one query of a few columns, no connection loaded whole.
+            assert start_due_full_syncs(session, late_in_window) == 0
+        finally:
+            event.remove(db.connection, "before_cursor_execute", count)
+
+    assert len(statements) == 1
+    assert "config_encrypted" not in statements[0]
+    with db.sessions() as session:
+        assert len(_marks(session, a_day.connection_id)) == 6
+        assert _marks(session, nearly.connection_id) == set()
