@@ -345,7 +345,7 @@ def test_a_config_patch_merges_and_keeps_what_provisioning_stored(
         "timeout_seconds": 30.0,
         "connect_timeout_seconds": 10.0,
         "feed_poll_seconds": 60.0,
-        "channels_poll_seconds": 900.0,
+        "channels_poll_seconds": 3600.0,
         "cancellation_policies": "off",
     }
     # The read shows the config without secrets, and which secrets are set.

@@ -688,7 +688,7 @@ def test_registered_kind_builds_from_stored_config() -> None:
         "connect_timeout_seconds": 10.0,
         "webhook_secret": None,
         "feed_poll_seconds": 60.0,
-        "channels_poll_seconds": 900.0,
+        "channels_poll_seconds": 3600.0,
         "cancellation_policies": "off",
     }
     adapter = registry.build_adapter(

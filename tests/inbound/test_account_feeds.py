@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import event, func, select
 
+from innsync.channels.channex.config import ChannexConfig
 from innsync.channels.contract import ChannelAdapter
 from innsync.connections import service as connections
 from innsync.connections.accounts import create_account, grant_account
@@ -35,6 +36,9 @@ from tests.conftest import Db
 from tests.simulators.conftest import START as SIM_START
 from tests.simulators.conftest import FakeClock, RecordingSleep, SimClient
 from tests.sync.engine_fixtures import create_hotel_rows
+
+# A member connection's own turn (its OTA list): Channex's default cadence.
+MEMBER_TURN = timedelta(seconds=ChannexConfig.model_fields["channels_poll_seconds"].default)
 
 KEY = "operator-master-key"
 BASE_URL = "http://channex.sim/api/v1"
@@ -223,14 +227,14 @@ def test_connections_on_the_account_do_not_read_the_feed_on_their_own_turns(
     assert len(channel_lists) == 2  # what is theirs alone: the OTAs behind each property
     with fleet.db.sessions() as session:
         cursors = session.scalars(select(PullCursor)).all()
-    # At the slower cadence of a member's own turn (Channex: channels_poll_seconds, 900 s).
-    assert all(c.next_pull_at > SIM_START + timedelta(seconds=800) for c in cursors)
+    # At the slower cadence of a member's own turn (Channex: channels_poll_seconds).
+    assert all(c.next_pull_at >= SIM_START + MEMBER_TURN for c in cursors)
     assert {c.failures for c in cursors} == {0}
 
     # The account's read brings the booking; a member's next turn shows when it was read.
     assert fleet.run(pull_accounts_due) == 1
     assert fleet.items() == {first: {booking}}
-    later = SIM_START + timedelta(seconds=901)
+    later = SIM_START + MEMBER_TURN + timedelta(seconds=1)
     assert fleet.run(pull_due, clock=lambda: later) == 2
     assert len(fleet.feed_reads()) == 1
     with fleet.db.sessions() as session:
@@ -257,7 +261,8 @@ def test_member_turns_lock_nothing_when_the_otas_are_as_recorded_and_settle_in_o
 
     event.listen(fleet.db.connection, "before_cursor_execute", count)
     try:
-        assert fleet.run(pull_due, clock=lambda: SIM_START + timedelta(seconds=901)) == 2
+        next_turn = SIM_START + MEMBER_TURN + timedelta(seconds=1)
+        assert fleet.run(pull_due, clock=lambda: next_turn) == 2
     finally:
         event.remove(fleet.db.connection, "before_cursor_execute", count)
 
@@ -271,7 +276,8 @@ def test_member_turns_lock_nothing_when_the_otas_are_as_recorded_and_settle_in_o
 
     # Switched off on Channex: the next turn finds a change and records it, under the lock.
     assert fleet.sim.post(f"/_sim/channels/{ota_id}/disconnect", {}).status_code == 200
-    assert fleet.run(pull_due, clock=lambda: SIM_START + timedelta(seconds=1802)) == 2
+    turn_after = SIM_START + 2 * MEMBER_TURN + timedelta(seconds=2)
+    assert fleet.run(pull_due, clock=lambda: turn_after) == 2
     with fleet.db.sessions() as session:
         assert _ota_states(session, first) == {"BookingCom": "disconnected"}
 
