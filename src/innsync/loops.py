@@ -40,7 +40,7 @@ from innsync.connections.models import Connection
 from innsync.connections.service import build_adapter
 from innsync.crypto import SecretBox
 from innsync.db.busy import is_busy
-from innsync.db.engine import READ_ONLY, transaction
+from innsync.db.engine import reading, transaction
 from innsync.db.personal import install_keys
 from innsync.events.delivery import deliver_due
 from innsync.events.retention import prune_events
@@ -396,9 +396,7 @@ class BackgroundLoops:
         if self._last_gauges is not None and now - self._last_gauges < GAUGE_INTERVAL:
             return 0
         self._last_gauges = now
-        with self._sessions() as session:
-            # Reads only: never queues behind (or holds) SQLite's writer lock.
-            session.connection(execution_options={READ_ONLY: True})
+        with reading(self._sessions) as session:  # never queues behind SQLite's writer
             gauges.refresh(session, now)
         # Interval resolution, like the schedules above: never report work.
         return 0

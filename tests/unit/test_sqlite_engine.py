@@ -1,5 +1,6 @@
-"""SQLite engines: commits reach the disk, and a writer waiting for the write lock takes it in
-short steps, gives up as "database busy", and leaves ``busy_timeout`` as it was."""
+"""SQLite engines: commits reach the disk, a writer waiting for the write lock takes it in
+short steps, gives up as "database busy", and leaves ``busy_timeout`` as it was, and a reading
+session neither waits for the lock nor takes it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from innsync.db import engine as engine_module
 from innsync.db.busy import is_busy
-from innsync.db.engine import build_engine
+from innsync.db.engine import build_engine, reading, session_factory
 
 LOCK_TIMEOUT_MS = 200
 
@@ -148,3 +149,25 @@ def test_one_thread_at_a_time_tries_for_the_lock_and_every_waiter_gets_it(
 
     assert written == ["written"] * 6
     assert most_trying[0] == 1
+
+
+def test_a_reading_session_reads_while_a_writer_holds_the_lock_and_never_takes_it(
+    engine: Engine,
+) -> None:
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(text("INSERT INTO items DEFAULT VALUES"))
+    try:
+        # The holder's insert is not committed: the read sees the last committed snapshot, at
+        # once, where a transaction of ``transaction()`` would wait and then fail as busy.
+        with reading(session_factory(engine)) as session:
+            assert session.execute(text("SELECT count(*) FROM items")).scalar_one() == 0
+            with pytest.raises(OperationalError) as refused:
+                session.execute(text("INSERT INTO items DEFAULT VALUES"))
+    finally:
+        holder.commit()
+        holder.close()
+
+    assert is_busy(refused.value)  # its one write was refused, not queued behind the holder
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM items")).scalar_one() == 1

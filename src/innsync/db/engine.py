@@ -146,3 +146,13 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits together at the end, or rolls back on any error."""
     with sessions() as session, session.begin():
         yield session
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for work that only reads, ended without a commit. On SQLite its transaction
+    is deferred (``READ_ONLY``): under WAL it reads a snapshot without waiting for the single
+    writer lock or holding it, so a loop's reads never queue behind the API's writes."""
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session

@@ -24,7 +24,7 @@ from innsync.channels.errors import ChannelError, ChannelRejectedError, ChannelU
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.claims import HeldRows, claim_due
-from innsync.db.engine import READ_ONLY, transaction
+from innsync.db.engine import reading, transaction
 from innsync.inbox.lanes import in_lanes
 from innsync.inbox.models import ACK_DONE, ACK_DUE, ACK_REFUSED, InboxItem
 from innsync.inbox.notices import report_needs_attention
@@ -121,8 +121,7 @@ async def acknowledge_item(
 
     ``held``: the retry pass's claims, whose lease is renewed until the item is settled here.
     """
-    with sessions() as session:
-        session.connection(execution_options={READ_ONLY: True})
+    with reading(sessions) as session:
         item = session.get(InboxItem, item_id)
         if item is None or item.ack_status != ACK_DUE:
             return

@@ -55,7 +55,7 @@ from innsync.channels.types import (
 from innsync.connections.models import Connection
 from innsync.db.base import utcnow
 from innsync.db.claims import HeldRows, claim_due
-from innsync.db.engine import READ_ONLY, transaction
+from innsync.db.engine import reading, transaction
 from innsync.inbox import metrics
 from innsync.inbox.acknowledge import acknowledge_item, mark_due
 from innsync.inbox.lanes import in_lanes
@@ -204,8 +204,7 @@ async def _process(
     clock: Clock,
     held: HeldRows,
 ) -> None:
-    with sessions() as session:
-        session.connection(execution_options={READ_ONLY: True})
+    with reading(sessions) as session:
         item = session.get_one(InboxItem, item_id)
         connection = session.get_one(Connection, item.connection_id)
         source, headers, body = item.source, dict(item.headers), item.body

@@ -34,7 +34,7 @@ from innsync.connections.models import Connection, ConnectionOta, ConnectionStat
 from innsync.connections.otas import ota_changes, reconcile_otas
 from innsync.db.base import utcnow
 from innsync.db.claims import HeldRows, claim_due
-from innsync.db.engine import READ_ONLY, transaction
+from innsync.db.engine import reading, transaction
 from innsync.inbox import metrics
 from innsync.inbox.closures import apply_closed
 from innsync.inbox.lanes import in_lanes
@@ -276,8 +276,7 @@ async def _read_otas(
             extra={"connection_id": str(connection.id), "error": containment.describe(exc)},
         )
         return
-    with sessions() as session:  # a read first: most turns find the list as recorded
-        session.connection(execution_options={READ_ONLY: True})
+    with reading(sessions) as session:  # a read first: most turns find the list as recorded
         recorded = session.execute(
             select(ConnectionOta.channel_code, ConnectionOta.ota, ConnectionOta.state).where(
                 ConnectionOta.connection_id == connection.id

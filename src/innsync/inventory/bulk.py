@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from innsync.db.busy import is_busy
-from innsync.db.engine import READ_ONLY, transaction
+from innsync.db.engine import reading, transaction
 from innsync.errors import DatabaseBusyError
 from innsync.inventory.calendar import CheckedAri, apply_ari, check_ari
 from innsync.inventory.schemas import AriEntryResult, AriWrite, AriWriteResult
@@ -85,8 +85,7 @@ def write_ari_in_chunks(
     """Check the write, then apply it chunk by chunk; ``on_commit(entries, seconds held)``
     reports each committed chunk (the benchmark's lock-hold figure). ``chunk_ranges`` fixes the
     chunk size (tests); by default it adapts to the measured pace."""
-    with sessions() as session:
-        session.connection(execution_options={READ_ONLY: True})
+    with reading(sessions) as session:
         checked = check_ari(session, tenant_id, property_id, request, now)
     results: list[AriEntryResult] = []
     sqlite = sessions.kw["bind"].dialect.name == "sqlite"

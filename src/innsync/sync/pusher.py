@@ -40,7 +40,7 @@ from innsync.channels.types import (
     RateUpdate,
 )
 from innsync.connections.models import Connection, ConnectionState
-from innsync.db.engine import transaction
+from innsync.db.engine import reading, transaction
 from innsync.events import kinds
 from innsync.events.service import emit
 from innsync.inbox.waking import wake_waiting
@@ -147,8 +147,7 @@ async def push_connection(
             if not await pusher.push(kind):
                 break
     if result.finished and result.requests:
-        with transaction(sessions) as session:
-            _record_success(session, connection_id)
+        _record_success(sessions, connection_id)
     return result
 
 
@@ -219,7 +218,7 @@ class _KindPusher:
             # Not even planned: the budget's window will reopen, and planning is not free.
             self.result.waiting_for_budget = True
             return None
-        with transaction(self.sessions) as session:
+        with reading(self.sessions) as session:
             connection = session.get_one(Connection, self.connection_id)
             mappings = load_mappings(session, connection)
             dirty = read_marks(session, self.connection_id, kind)
@@ -261,7 +260,7 @@ class _KindPusher:
             if plan.lifts and plan.lifts[position]:
                 # Read after the availability cut-in above, so the units sent with the lift
                 # are the ones the channel was just given.
-                with transaction(self.sessions) as session:
+                with reading(self.sessions) as session:
                     held = held_availability(
                         session, self.connection_id, plan.mappings, plan.lifts[position]
                     )
@@ -637,12 +636,28 @@ def _close_breaker(session: Session, connection_id: uuid.UUID) -> None:
     )
 
 
-def _record_success(session: Session, connection_id: uuid.UUID) -> None:
-    connection = session.get_one(Connection, connection_id)
-    connection.consecutive_failures = 0
-    connection.breaker_open_until = None
-    if connection.state == ConnectionState.PENDING:
-        connection.state = ConnectionState.CONNECTED
+def _record_success(sessions: sessionmaker[Session], connection_id: uuid.UUID) -> None:
+    """Close the breaker and make a pending connection connected. Looked at first without the
+    writer lock: on nearly every pass there is nothing to change, and on SQLite a write
+    transaction per pass queues behind the API's writes."""
+    with reading(sessions) as session:
+        connection = session.get_one(Connection, connection_id)
+        if not _needs_success_recorded(connection):
+            return
+    with transaction(sessions) as session:
+        connection = session.get_one(Connection, connection_id)
+        connection.consecutive_failures = 0
+        connection.breaker_open_until = None
+        if connection.state == ConnectionState.PENDING:
+            connection.state = ConnectionState.CONNECTED
+
+
+def _needs_success_recorded(connection: Connection) -> bool:
+    return bool(
+        connection.consecutive_failures
+        or connection.breaker_open_until is not None
+        or connection.state == ConnectionState.PENDING
+    )
 
 
 def _elapsed_ms(started: float) -> int:

@@ -35,7 +35,7 @@ from innsync.channels.contract import ChannelAdapter
 from innsync.channels.types import ChannelLimits, PushKind
 from innsync.clock import Clock, utc_now
 from innsync.connections.models import Connection
-from innsync.db.engine import transaction
+from innsync.db.engine import reading, transaction
 from innsync.logging import log_context
 from innsync.marketplace.models import AriSource
 from innsync.outbox import wakeup
@@ -155,18 +155,20 @@ class SyncWorker:
         size = WINDOW_PER_CLAIM * self._buckets_per_pass
         claimed: list[ClaimedBucket] = []
         reopenings: list[datetime] = []
-        with transaction(self._sessions) as session:
+        # What to claim is read without SQLite's writer lock (the API's writes hold it many
+        # times a second); only the claim itself takes it.
+        with reading(self._sessions) as session:
             marked = leases.marked_connections(session, self._few_marked)
         while True:
-            with transaction(self._sessions) as session:
+            with reading(self._sessions) as session:
                 window = leases.buckets_with_work(
                     session, after=after, through=through, limit=size, among=marked
                 )
-                leases.ensure_lease_rows(session, window)
                 ready, reopening = budgets.readiness(session, window, now)
             if reopening is not None:
                 reopenings.append(reopening)
             with transaction(self._sessions) as session:
+                leases.ensure_lease_rows(session, ready)
                 taken = [
                     ClaimedBucket(
                         leases.LeaseFence.of(lease), dict(lease.limiter_state), lease.failures
@@ -251,7 +253,7 @@ class SyncWorker:
     async def _serve(self, fence: leases.LeaseFence, gate: _BudgetGate, failures: int) -> int:
         bucket_key = fence.bucket_key
         recording = _Recording(fence, self._clock, self._lease)
-        with transaction(self._sessions) as session:
+        with reading(self._sessions) as session:
             connections = list(
                 session.scalars(
                     select(Connection)
