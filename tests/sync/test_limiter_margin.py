@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 
 from innsync.channels.fake import FakeChannel
 from innsync.channels.types import (
@@ -18,6 +21,8 @@ from innsync.channels.types import (
     RateUpdate,
 )
 from innsync.crypto import SecretBox
+from innsync.db.engine import session_factory
+from innsync.sync import pusher
 from innsync.sync.limiter import (
     MARGIN_FLOOR_SECONDS,
     MARGIN_UNMEASURED_SECONDS,
@@ -112,3 +117,49 @@ def test_the_worker_counts_its_window_longer_by_the_measured_round_trips(
     assert rates["window_seconds"] == window + window_margin(window, measured)
     assert window_margin(window, measured) >= 1.5 * WIRE_SECONDS
     assert len(state[ROUND_TRIPS]) == 3  # type: ignore[arg-type]
+
+
+HOLD_SECONDS = 0.3
+
+
+@pytest.mark.backends("sqlite")
+@time_machine.travel(MORNING, tick=True)
+def test_a_grant_is_taken_once_the_writer_lock_is_had_not_before_waiting_for_it(
+    committed: Engine, secret_box: SecretBox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limiter's margin covers the round trip from the grant; a wait for SQLite's writer
+    lock between the grant and the send would not be in it, and let two requests reach the
+    channel closer than its window (a 429 in ``innsync bench change_latency``)."""
+    sessions = session_factory(committed)
+    hotel = build_hotel(sessions, secret_box, Clock(MORNING))
+    wall = lambda: datetime.now(UTC)  # noqa: E731  (the grants' own clock, moving)
+    hotel.worker = SyncWorker(sessions, lambda _c: hotel.channel, clock=wall, holder="granting")
+    held, released = threading.Event(), []
+    plan_rates = pusher.desired_rates
+
+    def hold_the_lock() -> None:
+        with committed.begin() as connection:  # BEGIN IMMEDIATE: the writer lock
+            connection.execute(text("UPDATE properties SET name = name"))
+            held.set()
+            time.sleep(HOLD_SECONDS)
+            released.append(wall().timestamp())
+
+    def planning_while_another_writes(*args: Any, **kwargs: Any) -> Any:
+        # The rates are planned in a read that does not wait; their grant comes next.
+        if not held.is_set():
+            threading.Thread(target=hold_the_lock).start()
+            assert held.wait(5)
+        return plan_rates(*args, **kwargs)
+
+    monkeypatch.setattr(pusher, "desired_rates", planning_while_another_writes)
+    asyncio.run(hotel.worker.run_once())
+
+    state = saved_state(hotel)
+    rates = state[hotel.channel.limits.budget_for("rates")]
+    assert isinstance(rates, dict)
+    assert released, "the writer never let go of the lock"
+    # Granted after the other writer let go, not at the moment it started waiting for it.
+    assert rates["grants"][-1] >= released[0]
+    measured = state[ROUND_TRIPS]
+    assert isinstance(measured, list)
+    assert max(measured) < HOLD_SECONDS  # the lock wait came before the grant

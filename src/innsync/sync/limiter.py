@@ -16,7 +16,8 @@ from innsync.channels.types import ChannelLimits
 # when it arrives, at most one round trip after its grant; so if the window is counted longer by
 # the longest recent round trip, two arrivals are never closer than the channel's window even
 # when the first was as slow as any and the second instant. The round trips are measured on the
-# bucket's own calls (RTT plus the time the loop took to send); a safety factor covers a round
+# bucket's own calls, from the grant to the answer (saving the grant, the loop's delay, the
+# RTT: ``sync.worker``'s gate grants under the writer lock); a safety factor covers a round
 # trip slower than any recent one, a floor the jitter of a scheduler, and the margin never
 # exceeds a tenth of the window (at most a tenth of the throughput). Before anything is
 # measured: one second, the flat margin this replaced.

@@ -83,8 +83,9 @@ BREAKER_THRESHOLD = 5
 BREAKER_FIRST_PAUSE = timedelta(seconds=5)
 BREAKER_MAX_PAUSE = timedelta(minutes=5)
 
-Acquire = Callable[[str], Awaitable[bool]]
-"""Spend one request of a budget ("availability", "rates" or "ari"); False: not now."""
+Acquire = Callable[[str], Awaitable[float | None]]
+"""Spend one request of a budget ("availability", "rates" or "ari"): the grant's
+``time.perf_counter()``, from which the round trip is measured; None: not now."""
 HasRoom = Callable[[str], bool]
 """Whether a budget could grant a request now, without spending it."""
 
@@ -202,11 +203,12 @@ class _KindPusher:
             # by push() (planning reads only, so that is safe).
             return True
         while availability.requests and rates.requests:
-            if not await self.acquire(budget):
+            granted = await self.acquire(budget)
+            if granted is None:
                 self.result.waiting_for_budget = True
                 return True
             pair = (availability.requests.pop(0), rates.requests.pop(0))
-            if not await _send_together(self, self.adapter, availability, rates, pair):
+            if not await _send_together(self, self.adapter, availability, rates, pair, granted):
                 return False
         return await self._send_plan(availability) and await self._send_plan(rates)
 
@@ -265,7 +267,8 @@ class _KindPusher:
                         session, self.connection_id, plan.mappings, plan.lifts[position]
                     )
                 request = dataclasses.replace(request, held_availability=held)
-            if not await self.acquire(plan.budget):
+            granted = await self.acquire(plan.budget)
+            if granted is None:
                 self.result.waiting_for_budget = True
                 return True
             if not await _send(
@@ -278,6 +281,7 @@ class _KindPusher:
                 self.result,
                 self.now,
                 self.fence,
+                granted,
             ):
                 return False
         with transaction(self.sessions) as session:
@@ -301,8 +305,10 @@ async def _send(
     result: PassResult,
     now: Callable[[], datetime],
     fence: Fence | None,
+    started: float,
 ) -> bool:
-    started = time.perf_counter()
+    """Send one request granted at ``started`` (``time.perf_counter()``) and record the answer;
+    False when the pass must stop."""
     size = request_json_size(request.kind, request.updates)
     result.requests += 1
     metrics.REQUESTS.labels(adapter.name, request.kind).inc()
@@ -355,9 +361,10 @@ async def _send_together(
     availability: _Plan,
     rates: _Plan,
     pair: tuple[PushRequest[Any], PushRequest[Any]],
+    started: float,
 ) -> bool:
-    """One ``push_ari`` call; each side's answer is recorded as :func:`_send` records it."""
-    started = time.perf_counter()
+    """One ``push_ari`` call granted at ``started``; each side's answer is recorded as
+    :func:`_send` records it."""
     sizes = [request_json_size(request.kind, request.updates) for request in pair]
     pusher.result.requests += 1
     metrics.REQUESTS.labels(pusher.adapter.name, "ari").inc()
