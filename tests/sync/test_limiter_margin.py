@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -132,7 +132,12 @@ def test_a_grant_is_taken_once_the_writer_lock_is_had_not_before_waiting_for_it(
     channel closer than its window (a 429 in ``innsync bench change_latency``)."""
     sessions = session_factory(committed)
     hotel = build_hotel(sessions, secret_box, Clock(MORNING))
-    wall = lambda: datetime.now(UTC)  # noqa: E731  (the grants' own clock, moving)
+    started = time.monotonic()
+
+    def wall() -> datetime:
+        """The worker's clock: the hotel's morning, moving as real time does."""
+        return MORNING + timedelta(seconds=time.monotonic() - started)
+
     hotel.worker = SyncWorker(sessions, lambda _c: hotel.channel, clock=wall, holder="granting")
     held, released = threading.Event(), []
     plan_rates = pusher.desired_rates
