@@ -17,7 +17,8 @@ from innsync.channels.types import ChannelLimits
 # the longest recent round trip, two arrivals are never closer than the channel's window even
 # when the first was as slow as any and the second instant. The round trips are measured on the
 # bucket's own calls, from the grant to the answer (saving the grant, the loop's delay, the
-# RTT: ``sync.worker``'s gate grants under the writer lock); a safety factor covers a round
+# RTT; ``sync.worker``'s gate grants once the transaction saving it has begun, so on SQLite
+# a wait for the writer lock comes before the grant); a safety factor covers a round
 # trip slower than any recent one, a floor the jitter of a scheduler, and the margin never
 # exceeds a tenth of the window (at most a tenth of the throughput). Before anything is
 # measured: one second, the flat margin this replaced.
