@@ -59,26 +59,22 @@ def test_a_hundred_webhooks_for_the_last_unit(committed: Engine, secret_box: Sec
         sessions, committed, secret_box, Settings(database_url="sqlite://", background_loops=False)
     )
 
-    def deliver(number: int, http: httpx.Client) -> httpx.Response:
+    def post(base_url: str, token: str, content: bytes) -> httpx.Response:
+        # A client per call, as each channel is its own caller: one client's connection pool
+        # shared by a hundred threads once closed a socket under another thread's read (EBADF).
+        with httpx.Client(base_url=base_url, timeout=60) as http:
+            return http.post(f"/hooks/{token}", content=content, headers=headers())
+
+    def deliver(number: int, base_url: str) -> httpx.Response:
         body = booking(f"OTA-{number}", guest=f"Guest {number}")
-        token = hotel.tokens[number % CONNECTIONS]
-        return http.post(f"/hooks/{token}", content=encode(body), headers=headers())
+        return post(base_url, hotel.tokens[number % CONNECTIONS], encode(body))
 
     # One more booking, on other dates, delivered ten times at once: it is stored once.
     again = encode(booking("AGAIN", arrival=LATER, guest="Guest again"))
 
-    with (
-        serving(app) as base_url,
-        httpx.Client(base_url=base_url, timeout=60) as http,
-        ThreadPoolExecutor(max_workers=BOOKINGS) as pool,
-    ):
-        responses = list(pool.map(lambda number: deliver(number, http), range(BOOKINGS)))
-        copies = list(
-            pool.map(
-                lambda _: http.post(f"/hooks/{hotel.tokens[0]}", content=again, headers=headers()),
-                range(COPIES),
-            )
-        )
+    with serving(app) as base_url, ThreadPoolExecutor(max_workers=BOOKINGS) as pool:
+        responses = list(pool.map(lambda number: deliver(number, base_url), range(BOOKINGS)))
+        copies = list(pool.map(lambda _: post(base_url, hotel.tokens[0], again), range(COPIES)))
     assert Counter(r.status_code for r in responses + copies) == {200: BOOKINGS + COPIES}
     assert {r.json()["status"] for r in responses} == {"stored"}
     assert Counter(r.json()["status"] for r in copies) == {"stored": 1, "duplicate": COPIES - 1}
